@@ -1,0 +1,109 @@
+/**
+ * The objects the ledger keeps, and the keys that name them. A key is also the
+ * account reference that ledger entries and transfers use.
+ *
+ *   w:<accountId>             wallet   (may not go negative; has `held`)
+ *   s:<tableId>:<accountId>   stack    (a player's chips at one table)
+ *   p:<tableId>:<handId>      pot      (chips bet in one hand)
+ *   r:<reservationId>         reservation (a pending wallet -> stack transfer)
+ *   x:mint | x:burn | x:rake  system accounts (no version, no chain)
+ *
+ * Ids never contain ':' (see ids.ts), so keys are unambiguous.
+ */
+
+export type SystemAccount = "mint" | "burn" | "rake"
+export const SYSTEM_ACCOUNTS: ReadonlyArray<SystemAccount> = ["mint", "burn", "rake"]
+
+export const walletKey = (accountId: string) => `w:${accountId}`
+export const stackKey = (tableId: string, accountId: string) => `s:${tableId}:${accountId}`
+export const potKey = (tableId: string, handId: string) => `p:${tableId}:${handId}`
+export const reservationKey = (reservationId: string) => `r:${reservationId}`
+export const systemKey = (account: SystemAccount) => `x:${account}`
+
+export type AccountRef = string
+
+export interface Chain {
+  /** Number of entries in this account's ledger; the next entry gets seq + 1. */
+  readonly seq: number
+  /** Checksum of the last entry, "GENESIS" before the first. */
+  readonly checksum: string
+}
+
+export interface WalletState extends Chain {
+  readonly kind: "wallet"
+  readonly accountId: string
+  readonly balance: number
+  readonly held: number
+  readonly createdAt: number
+}
+
+export interface StackState extends Chain {
+  readonly kind: "stack"
+  readonly tableId: string
+  readonly accountId: string
+  readonly balance: number
+}
+
+export type PotStatus = "ACTIVE" | "SETTLED" | "CANCELLED"
+
+export interface SeatContribution {
+  readonly seatId: number
+  readonly accountId: string
+  readonly amount: number
+}
+
+export interface PotState extends Chain {
+  readonly kind: "pot"
+  readonly tableId: string
+  readonly handId: string
+  readonly balance: number
+  readonly status: PotStatus
+  /** One row per (seat, account), in first-contribution order. */
+  readonly contributions: ReadonlyArray<SeatContribution>
+  readonly createdAt: number
+  readonly closedAt?: number
+}
+
+export type ReservationStatus = "HELD" | "COMMITTED" | "RELEASED" | "EXPIRED"
+
+export interface ReservationState {
+  readonly kind: "reservation"
+  readonly reservationId: string
+  readonly accountId: string
+  readonly tableId: string
+  readonly amount: number
+  readonly status: ReservationStatus
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly idempotencyKey?: string
+  readonly closedAt?: number
+  readonly closeReason?: string
+  /** Set on commit so that a repeated commit answers exactly as the first one did. */
+  readonly commit?: { readonly transactionId: string; readonly newBalance: number }
+}
+
+export type ChainedAccount = WalletState | StackState | PotState
+export type StoredObject = ChainedAccount | ReservationState
+
+/** An object as the store holds it: version 0 means "does not exist". */
+export interface Versioned<T extends StoredObject = StoredObject> {
+  readonly version: number
+  readonly value: T | null
+}
+
+export const ABSENT: Versioned = { version: 0, value: null }
+
+export const isChained = (o: StoredObject): o is ChainedAccount => o.kind !== "reservation"
+
+export const emptyWallet = (accountId: string, now: number): WalletState => ({
+  kind: "wallet", accountId, balance: 0, held: 0, createdAt: now, seq: 0, checksum: "GENESIS"
+})
+
+export const emptyStack = (tableId: string, accountId: string): StackState => ({
+  kind: "stack", tableId, accountId, balance: 0, seq: 0, checksum: "GENESIS"
+})
+
+export const emptyPot = (tableId: string, handId: string, now: number): PotState => ({
+  kind: "pot", tableId, handId, balance: 0, status: "ACTIVE", contributions: [], createdAt: now, seq: 0,
+  checksum: "GENESIS"
+})

@@ -1,0 +1,240 @@
+import type { AccountRef, ChainedAccount, StoredObject, SystemAccount, Versioned } from "./accounts.ts"
+import { isChained, SYSTEM_ACCOUNTS } from "./accounts.ts"
+import { refuse, type Refusal } from "./errors.ts"
+import { type EntryType, signEntry, type LedgerEntry } from "./ledgerEntry.ts"
+import type { Transfer, TransferType } from "./transfer.ts"
+
+/** Business counters kept next to the data and changed in the same atomic apply. */
+export type StatName =
+  | "minted"
+  | "burned"
+  | "raked"
+  | "moved"
+  | "transfers"
+  | "held"
+  | "reservations_active"
+  | "reservations_created"
+  | "reservations_committed"
+  | "reservations_released"
+  | "reservations_expired"
+  | "pots_open"
+  | "pots_settled"
+  | "pots_cancelled"
+  | "settlements_normalised"
+  | `by_type:${TransferType}`
+
+export interface ObjectWrite {
+  readonly key: string
+  /** The version the object will have: expected version + 1. */
+  readonly version: number
+  readonly value: StoredObject
+}
+
+/**
+ * Everything one command does, computed up front. The store applies it
+ * atomically if every expected version still matches, else writes nothing.
+ */
+export interface Plan<R = unknown> {
+  readonly expected: ReadonlyArray<{ readonly key: string; readonly version: number }>
+  readonly writes: ReadonlyArray<ObjectWrite>
+  readonly entries: ReadonlyArray<LedgerEntry>
+  readonly transfers: ReadonlyArray<Transfer>
+  readonly system: ReadonlyArray<{ readonly account: SystemAccount; readonly delta: number }>
+  readonly stats: ReadonlyArray<{ readonly name: StatName; readonly delta: number }>
+  readonly expiryAdd: ReadonlyArray<{ readonly reservationId: string; readonly expiresAt: number }>
+  readonly expiryRemove: ReadonlyArray<string>
+  readonly newAccounts: ReadonlyArray<AccountRef>
+  readonly response: R
+}
+
+/** A plan, or an answer that needs no write (a repeated commit, releasing a released hold). */
+export type Outcome<R = unknown> =
+  | { readonly _tag: "Plan"; readonly plan: Plan<R> }
+  | { readonly _tag: "NoChange"; readonly response: R }
+
+export interface PlanContext {
+  readonly now: number
+  readonly newId: () => string
+  readonly hmacKey: string | undefined
+}
+
+export type State = ReadonlyMap<string, Versioned>
+
+export interface Movement {
+  readonly transferId: string
+  readonly parent: string
+  readonly metadata: Readonly<Record<string, string>>
+}
+
+/**
+ * Accumulates one plan. Local mutation inside a pure function: the builder
+ * never escapes the planner, and it is the only place that turns balance
+ * changes into chained ledger entries, so no operation can forget an entry.
+ */
+export class PlanBuilder {
+  private readonly current = new Map<string, StoredObject | null>()
+  private readonly touched = new Set<string>()
+  private readonly entries: Array<LedgerEntry> = []
+  private readonly transfers: Array<Transfer> = []
+  private readonly system = new Map<SystemAccount, number>()
+  private readonly stats = new Map<StatName, number>()
+  private readonly expiryAdd: Array<{ reservationId: string; expiresAt: number }> = []
+  private readonly expiryRemove: Array<string> = []
+  private readonly newAccounts: Array<AccountRef> = []
+  private failure: Refusal | undefined
+
+  readonly state: State
+  readonly ctx: PlanContext
+
+  constructor(state: State, ctx: PlanContext) {
+    this.state = state
+    this.ctx = ctx
+  }
+
+  get<T extends StoredObject>(key: string): T | null {
+    if (this.current.has(key)) return this.current.get(key) as T | null
+    return (this.state.get(key)?.value ?? null) as T | null
+  }
+
+  put(key: string, value: StoredObject): void {
+    if (this.get(key) === null && isChained(value)) this.newAccounts.push(key)
+    this.current.set(key, value)
+    this.touched.add(key)
+  }
+
+  stat(name: StatName, delta: number): void {
+    if (delta !== 0) this.stats.set(name, (this.stats.get(name) ?? 0) + delta)
+  }
+
+  scheduleExpiry(reservationId: string, expiresAt: number): void {
+    this.expiryAdd.push({ reservationId, expiresAt })
+  }
+
+  unscheduleExpiry(reservationId: string): void {
+    this.expiryRemove.push(reservationId)
+  }
+
+  /** Changes a chained account's balance and/or held and appends the entry that records it. */
+  entry(
+    key: AccountRef,
+    type: EntryType,
+    amount: number,
+    heldDelta: number,
+    movement: Movement,
+    update: (account: ChainedAccount, balance: number, held: number) => ChainedAccount
+  ): ChainedAccount {
+    const account = this.get<ChainedAccount>(key)
+    if (account === null) throw new Error(`planner bug: no account ${key}`)
+    const heldBefore = account.kind === "wallet" ? account.held : 0
+    const balanceAfter = account.balance + amount
+    const heldAfter = heldBefore + heldDelta
+    if (!Number.isSafeInteger(balanceAfter) || !Number.isSafeInteger(heldAfter)) {
+      this.failure ??= refuse("AMOUNT_OVERFLOW", `balance of ${key} would leave the safe integer range`)
+    }
+    if (balanceAfter < 0 || heldAfter < 0 || heldAfter > balanceAfter) {
+      throw new Error(`planner bug: ${key} would end with balance ${balanceAfter}, held ${heldAfter}`)
+    }
+    const seq = account.seq + 1
+    const signed = signEntry({
+      entryId: `${key}#${seq}`,
+      accountId: key,
+      seq,
+      transferId: movement.transferId,
+      type,
+      amount,
+      balanceBefore: account.balance,
+      balanceAfter,
+      heldDelta,
+      heldAfter,
+      parent: movement.parent,
+      metadata: movement.metadata,
+      timestamp: this.ctx.now,
+      previousChecksum: account.checksum
+    }, this.ctx.hmacKey)
+    this.entries.push(signed)
+    const updated = { ...update(account, balanceAfter, heldAfter), seq, checksum: signed.checksum }
+    this.put(key, updated)
+    return updated
+  }
+
+  /** Moves chips between two accounts (either may be a system account) as one transfer. */
+  transfer(
+    type: TransferType,
+    from: AccountRef | SystemAccount,
+    to: AccountRef | SystemAccount,
+    amount: number,
+    movement: Omit<Movement, "transferId"> & { readonly transferId?: string },
+    entryTypes: { readonly from: EntryType; readonly to: EntryType } = { from: type, to: type }
+  ): Transfer {
+    const m: Movement = { ...movement, transferId: movement.transferId ?? this.ctx.newId() }
+    const side = (ref: AccountRef | SystemAccount, delta: number, entryType: EntryType) => {
+      if (isSystem(ref)) {
+        this.system.set(ref, (this.system.get(ref) ?? 0) + delta)
+      } else {
+        this.entry(ref, entryType, delta, 0, m, (a, balance) => ({ ...a, balance }))
+      }
+    }
+    side(from, -amount, entryTypes.from)
+    side(to, amount, entryTypes.to)
+    return this.recordTransfer(type, from, to, amount, m)
+  }
+
+  /** Records a transfer whose entries the caller wrote itself (a buy-in also drops the hold). */
+  recordTransfer(
+    type: TransferType,
+    from: AccountRef | SystemAccount,
+    to: AccountRef | SystemAccount,
+    amount: number,
+    m: Movement
+  ): Transfer {
+    const t: Transfer = {
+      transferId: m.transferId,
+      type,
+      from: isSystem(from) ? `x:${from}` : from,
+      to: isSystem(to) ? `x:${to}` : to,
+      amount,
+      parent: m.parent,
+      metadata: m.metadata,
+      timestamp: this.ctx.now
+    }
+    this.transfers.push(t)
+    this.stat("moved", amount)
+    this.stat("transfers", 1)
+    this.stat(`by_type:${type}`, amount)
+    if (from === "mint") this.stat("minted", amount)
+    if (to === "burn") this.stat("burned", amount)
+    if (to === "rake") this.stat("raked", amount)
+    return t
+  }
+
+  build<R>(response: R): Outcome<R> | Refusal {
+    if (this.failure) return this.failure
+    const keys = [...this.touched]
+    const expected = keys.map((key) => ({ key, version: this.state.get(key)?.version ?? 0 }))
+    const writes = keys.map((key) => ({
+      key,
+      version: (this.state.get(key)?.version ?? 0) + 1,
+      value: this.current.get(key)!
+    }))
+    return {
+      _tag: "Plan",
+      plan: {
+        expected,
+        writes,
+        entries: this.entries,
+        transfers: this.transfers,
+        system: SYSTEM_ACCOUNTS.flatMap((account) => {
+          const delta = this.system.get(account) ?? 0
+          return delta === 0 ? [] : [{ account, delta }]
+        }),
+        stats: [...this.stats].map(([name, delta]) => ({ name, delta })),
+        expiryAdd: this.expiryAdd,
+        expiryRemove: this.expiryRemove,
+        newAccounts: this.newAccounts,
+        response
+      }
+    }
+  }
+}
+
+const isSystem = (ref: string): ref is SystemAccount => ref === "mint" || ref === "burn" || ref === "rake"
