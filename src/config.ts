@@ -1,0 +1,55 @@
+import { Config, Schema } from "effect"
+
+/**
+ * Every setting the service reads, by the environment variable that sets it.
+ * Names are kept from the deployment of the service this one replaces.
+ * Layers read what they need from here; a bad value fails the start with an
+ * error that names the variable.
+ */
+
+const nonNegativeInt = (name: string) =>
+  Config.schema(
+    Schema.NumberFromString.check(
+      Schema.isInt({ message: `${name} must be an integer` }),
+      Schema.isGreaterThanOrEqualTo(0, { message: `${name} must not be negative` })
+    ),
+    name
+  )
+
+const positiveInt = (name: string) =>
+  Config.schema(
+    Schema.NumberFromString.check(
+      Schema.isInt({ message: `${name} must be an integer` }),
+      Schema.isGreaterThan(0, { message: `${name} must be greater than 0` })
+    ),
+    name
+  )
+
+const optionalString = (name: string) =>
+  Config.String(name).pipe(Config.map((s) => (s.trim() === "" ? undefined : s)), Config.withDefault(undefined))
+
+export const AppConfig = {
+  httpPort: Config.Port("HTTP_PORT").pipe(Config.withDefault(3002)),
+  grpcPort: Config.Port("GRPC_PORT").pipe(Config.withDefault(50051)),
+  metricsPort: Config.Port("METRICS_PORT").pipe(Config.withDefault(9102)),
+  host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
+  /** Unset: `npm start` runs a private redis-server under DATA_DIR. */
+  redisUrl: optionalString("REDIS_URL"),
+  redisKeyPrefix: Config.String("REDIS_KEY_PREFIX").pipe(Config.withDefault("balance:")),
+  redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(1000)),
+  /** Attempts per store call on connection errors or timeouts (request path). */
+  storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
+  dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
+  store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),
+  reservationTimeoutMs: positiveInt("RESERVATION_TIMEOUT_MS").pipe(Config.withDefault(30_000)),
+  reservationSweepMs: positiveInt("RESERVATION_SWEEP_MS").pipe(Config.withDefault(1_000)),
+  idempotencyTtlMs: positiveInt("IDEMPOTENCY_TTL_MS").pipe(Config.withDefault(86_400_000)),
+  rakeBasisPoints: nonNegativeInt("RAKE_BASIS_POINTS").pipe(Config.withDefault(0)),
+  rakeCapChips: nonNegativeInt("RAKE_CAP_CHIPS").pipe(Config.withDefault(0)),
+  rakeMinPotChips: nonNegativeInt("RAKE_MIN_POT_CHIPS").pipe(Config.withDefault(0)),
+  ledgerHmacKey: optionalString("LEDGER_HMAC_KEY"),
+  ledgerVerifyIntervalMs: positiveInt("LEDGER_VERIFY_INTERVAL_MS").pipe(Config.withDefault(60_000)),
+  cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
+  conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(20)),
+  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
+} as const

@@ -1,0 +1,127 @@
+import { Clock, Effect, Layer } from "effect"
+import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../../domain/accounts.ts"
+import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
+import type { StatName } from "../../domain/plan.ts"
+import type { Transfer } from "../../domain/transfer.ts"
+import { type ApplyRequest, type ApplyResult, type IdempotencyRecord, type Page, Store, type StoreEvent } from "../Store.ts"
+
+/**
+ * The store port in process memory, with exactly the semantics of apply.lua
+ * (same check order, same outcomes). Used by unit tests and BALANCE_STORE=memory.
+ */
+export const makeMemoryStore = () => {
+  const objects = new Map<string, Versioned>()
+  const ledgers = new Map<AccountRef, Array<LedgerEntry>>()
+  const transferLists = new Map<AccountRef, Array<Transfer>>()
+  const idempotency = new Map<string, IdempotencyRecord & { readonly expiresAt: number }>()
+  const expiry = new Map<string, number>()
+  const system: Record<SystemAccount, number> = { mint: 0, burn: 0, rake: 0 }
+  const stats = new Map<StatName, number>()
+  const accountIndex = new Set<AccountRef>()
+  const events: Array<StoreEvent> = []
+  let eventCounter = 0
+
+  const read = (key: string): Versioned => objects.get(key) ?? ABSENT
+  const liveRecord = (key: string, now: number) => {
+    const r = idempotency.get(key)
+    if (r && r.expiresAt <= now) {
+      idempotency.delete(key)
+      return undefined
+    }
+    return r
+  }
+  const append = <A>(map: Map<string, Array<A>>, key: string, item: A) => {
+    const list = map.get(key)
+    if (list) list.push(item)
+    else map.set(key, [item])
+  }
+
+  const applyNow = (request: ApplyRequest, now: number): ApplyResult => {
+    const { plan } = request
+    if (request.idempotency) {
+      const existing = liveRecord(request.idempotency.key, now)
+      if (existing) {
+        return existing.fingerprint === request.idempotency.fingerprint
+          ? { _tag: "Replayed", response: existing.response }
+          : { _tag: "KeyReused" }
+      }
+    }
+    if (plan.expected.some((e) => read(e.key).version !== e.version)) {
+      return { _tag: "Conflict", current: new Map(plan.expected.map((e) => [e.key, read(e.key)])) }
+    }
+    for (const s of plan.system) {
+      if (!Number.isSafeInteger(system[s.account] + s.delta)) return { _tag: "Overflow", account: s.account }
+    }
+    for (const w of plan.writes) objects.set(w.key, { version: w.version, value: w.value })
+    for (const e of plan.entries) append(ledgers, e.accountId, e)
+    for (const t of plan.transfers) {
+      append(transferLists, t.from, t)
+      append(transferLists, t.to, t)
+    }
+    for (const s of plan.system) system[s.account] += s.delta
+    for (const s of plan.stats) stats.set(s.name, (stats.get(s.name) ?? 0) + s.delta)
+    for (const id of plan.expiryRemove) expiry.delete(id)
+    for (const x of plan.expiryAdd) expiry.set(x.reservationId, x.expiresAt)
+    for (const ref of plan.newAccounts) accountIndex.add(ref)
+    if (plan.entries.length > 0 || plan.transfers.length > 0) {
+      eventCounter += 1
+      events.push({ id: `${eventCounter}-0`, entries: plan.entries, transfers: plan.transfers })
+    }
+    if (request.idempotency) {
+      idempotency.set(request.idempotency.key, {
+        fingerprint: request.idempotency.fingerprint,
+        response: request.responseJson,
+        expiresAt: now + request.idempotency.ttlMs
+      })
+    }
+    return { _tag: "Applied" }
+  }
+
+  const eventNumber = (id: string) => Number(id.split("-")[0])
+
+  return Store.of({
+    load: (keys, idempotencyKey) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const record = idempotencyKey ? liveRecord(idempotencyKey, now) : undefined
+        return {
+          objects: new Map(keys.map((k) => [k, read(k)])),
+          idempotency: record ? { fingerprint: record.fingerprint, response: record.response } : null
+        }
+      }),
+    apply: (request) => Effect.map(Clock.currentTimeMillis, (now) => applyNow(request, now)),
+    entries: (account, afterSeq, limit) =>
+      Effect.sync(() => (ledgers.get(account) ?? []).slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit)),
+    transfers: (account, cursor, limit) =>
+      Effect.sync((): Page<Transfer> => {
+        const list = transferLists.get(account) ?? []
+        const end = cursor === null ? list.length : Math.min(Number(cursor), list.length)
+        const start = Math.max(0, end - limit)
+        return { items: list.slice(start, end).reverse(), nextCursor: start > 0 ? String(start) : null }
+      }),
+    events: (cursor, limit) =>
+      Effect.sync((): Page<StoreEvent> => {
+        const before = cursor === null ? Infinity : eventNumber(cursor)
+        const older = events.filter((e) => eventNumber(e.id) < before)
+        const items = older.slice(-limit).reverse()
+        const last = items[items.length - 1]
+        return { items, nextCursor: last && older.length > items.length ? last.id : null }
+      }),
+    eventsAfter: (afterId, limit) =>
+      Effect.sync(() => events.filter((e) => eventNumber(e.id) > eventNumber(afterId)).slice(0, limit)),
+    accounts: (cursor, limit, prefix) =>
+      Effect.sync((): Page<AccountRef> => {
+        const all = [...accountIndex].filter((r) => (prefix ? r.startsWith(prefix) : true) && (cursor === null || r > cursor)).sort()
+        const items = all.slice(0, limit)
+        return { items, nextCursor: all.length > limit ? items[items.length - 1]! : null }
+      }),
+    dueReservations: (now, limit) =>
+      Effect.sync(() =>
+        [...expiry].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id)
+      ),
+    systemBalances: () => Effect.sync(() => ({ ...system })),
+    stats: () => Effect.sync(() => Object.fromEntries(stats) as Partial<Record<StatName, number>>),
+    ping: () => Effect.void
+  })
+}
+
+export const MemoryStoreLayer = Layer.sync(Store, makeMemoryStore)
