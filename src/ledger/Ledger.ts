@@ -1,0 +1,254 @@
+import { randomUUID } from "node:crypto"
+import { Clock, Context, Effect, Layer, Random } from "effect"
+import {
+  ABSENT,
+  type AccountRef,
+  potKey,
+  type PotState,
+  reservationKey,
+  type ReservationState,
+  stackKey,
+  type StackState,
+  type SystemAccount,
+  type Versioned,
+  walletKey,
+  type WalletState
+} from "../domain/accounts.ts"
+import { type Command, idempotencyKeyOf } from "../domain/commands.ts"
+import { type Refusal, refuse } from "../domain/errors.ts"
+import type { LedgerEntry } from "../domain/ledgerEntry.ts"
+import type { StatName } from "../domain/plan.ts"
+import { keysFor, missingKeys, plan } from "../domain/planner.ts"
+import type { ResultByOp } from "../domain/responses.ts"
+import type { Transfer } from "../domain/transfer.ts"
+import { type IdempotencyRecord, type Page, Store, type StoreEvent } from "../store/Store.ts"
+import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { fingerprint } from "./fingerprint.ts"
+import { makeKeyedLock } from "./KeyedLock.ts"
+import { LedgerContention } from "./LedgerErrors.ts"
+import { LedgerSettings } from "./LedgerSettings.ts"
+import { ObjectCache } from "./ObjectCache.ts"
+
+export interface Executed<R> {
+  readonly result: R
+  /** True when this answer is the stored response of an earlier call with the same idempotency key. */
+  readonly replayed: boolean
+}
+
+export interface Observed<T> {
+  readonly value: T | null
+  readonly version: number
+  /** True when the store did not answer and this is the last state this process saw. */
+  readonly stale: boolean
+}
+
+export type ExecuteError = Refusal | StoreUnavailable | LedgerContention
+
+export interface Supply {
+  readonly system: Readonly<Record<SystemAccount, number>>
+  readonly stats: Readonly<Partial<Record<StatName, number>>>
+}
+
+/**
+ * Executes commands: plan from cached state, apply once, re-plan on version
+ * conflicts; answers idempotent replays; and reads what the ledger holds.
+ */
+export class Ledger extends Context.Service<Ledger, {
+  readonly execute: <C extends Command>(command: C) => Effect.Effect<Executed<ResultByOp[C["op"]]>, ExecuteError>
+  readonly wallet: (accountId: string) => Effect.Effect<Observed<WalletState>, StoreUnavailable>
+  readonly stack: (tableId: string, accountId: string) => Effect.Effect<Observed<StackState>, StoreUnavailable>
+  readonly pot: (tableId: string, handId: string) => Effect.Effect<Observed<PotState>, StoreUnavailable>
+  readonly reservation: (reservationId: string) => Effect.Effect<Observed<ReservationState>, StoreUnavailable>
+  readonly entries: (
+    account: AccountRef,
+    afterSeq: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<LedgerEntry>, StoreUnavailable>
+  readonly transfers: (
+    account: AccountRef,
+    cursor: string | null,
+    limit: number
+  ) => Effect.Effect<Page<Transfer>, StoreUnavailable>
+  readonly events: (cursor: string | null, limit: number) => Effect.Effect<Page<StoreEvent>, StoreUnavailable>
+  readonly accounts: (
+    cursor: string | null,
+    limit: number,
+    prefix?: string
+  ) => Effect.Effect<Page<AccountRef>, StoreUnavailable>
+  readonly supply: () => Effect.Effect<Supply, StoreUnavailable>
+}>()("balance/Ledger") {
+  static readonly layer = Layer.effect(Ledger, Effect.gen(function*() {
+    const store = yield* Store
+    const settings = yield* LedgerSettings
+    const cache = new ObjectCache(settings.cacheMaxObjects)
+    const withKeyLock = makeKeyedLock()
+
+    /** Keys whose absence is the common case (a new pot, a first stack at a table): assume absent, apply verifies. */
+    const assumeAbsentWhenUnseen = (key: string) => key.startsWith("p:") || key.startsWith("s:")
+
+    const lockKeyOf = (c: Command): string => {
+      switch (c.op) {
+        case "EnsureAccount":
+        case "Deposit":
+        case "Withdraw":
+        case "Reserve":
+        case "CashOut":
+          return walletKey(c.accountId)
+        case "Commit":
+        case "Release":
+        case "Expire": {
+          const r = cache.get(reservationKey(c.reservationId))?.value as ReservationState | null | undefined
+          return r ? walletKey(r.accountId) : reservationKey(c.reservationId)
+        }
+        case "Contribute":
+        case "Settle":
+        case "Cancel":
+          return potKey(c.tableId, c.handId)
+      }
+    }
+
+    const run = <C extends Command>(command: C) =>
+      Effect.gen(function*() {
+        type R = ResultByOp[C["op"]]
+        const idempotencyKey = idempotencyKeyOf(command)
+        const requestFingerprint = idempotencyKey ? fingerprint(command) : ""
+        const state = new Map<string, Versioned>()
+        const freshKeys = new Set<string>()
+        let idempotencyChecked = false
+
+        const remember = (objects: ReadonlyMap<string, Versioned>) => {
+          for (const [k, v] of objects) {
+            state.set(k, v)
+            freshKeys.add(k)
+            cache.set(k, v)
+          }
+        }
+        const answerFromRecord = (record: IdempotencyRecord | null): Effect.Effect<Executed<R> | undefined, Refusal> => {
+          if (!record) return Effect.succeed(undefined)
+          if (record.fingerprint !== requestFingerprint) {
+            return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
+          }
+          return Effect.succeed({ result: JSON.parse(record.response) as R, replayed: true })
+        }
+        const loadFresh = (keys: ReadonlyArray<string>) =>
+          Effect.gen(function*() {
+            const askKey = idempotencyKey && !idempotencyChecked ? idempotencyKey : undefined
+            const snapshot = yield* store.load(keys, askKey)
+            remember(snapshot.objects)
+            if (askKey) {
+              idempotencyChecked = true
+              return yield* answerFromRecord(snapshot.idempotency)
+            }
+            return undefined
+          })
+        /** Fills `state` with every key the command needs: cache first, then one load for the rest. */
+        const fill = Effect.gen(function*() {
+          for (;;) {
+            const missing = missingKeys(command, state)
+            if (missing.length === 0) return undefined
+            const toLoad: Array<string> = []
+            for (const key of missing) {
+              const cached = cache.get(key)
+              if (cached) state.set(key, cached)
+              else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
+              else toLoad.push(key)
+            }
+            if (toLoad.length > 0) {
+              const replay = yield* loadFresh(toLoad)
+              if (replay) return replay
+            }
+          }
+        })
+
+        const maxAttempts = settings.conflictRetries
+        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const replay = yield* fill
+          if (replay) return replay
+          const now = yield* Clock.currentTimeMillis
+          const outcome = plan(command, state, { now, newId: randomUUID, hmacKey: settings.hmacKey }, settings.rules)
+          if (outcome._tag === "Refusal") {
+            const keys = keysFor(command, state)
+            const allFresh = keys.every((k) => freshKeys.has(k))
+            if (allFresh && (idempotencyChecked || !idempotencyKey)) return yield* Effect.fail(outcome)
+            // The refusal may come from a stale cache, or the key may hold an earlier success: ask the store.
+            const replay = yield* loadFresh(keys)
+            if (replay) return replay
+            continue
+          }
+          if (outcome._tag === "NoChange") return { result: outcome.response as R, replayed: false }
+          const result = yield* store.apply({
+            plan: outcome.plan,
+            responseJson: JSON.stringify(outcome.plan.response),
+            idempotency: idempotencyKey
+              ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
+              : null
+          })
+          switch (result._tag) {
+            case "Applied":
+              for (const w of outcome.plan.writes) cache.set(w.key, { version: w.version, value: w.value })
+              return { result: outcome.plan.response as R, replayed: false }
+            case "Replayed":
+              return { result: JSON.parse(result.response) as R, replayed: true }
+            case "KeyReused":
+              return yield* Effect.fail(
+                refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey")
+              )
+            case "Overflow":
+              return yield* Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${result.account} account would leave the safe integer range`))
+            case "Conflict":
+              remember(result.current)
+              // Re-plan at once with the returned state; back off a little only under sustained contention.
+              if (attempt > 2) yield* Effect.sleep(Math.floor((yield* Random.next) * 2 ** Math.min(attempt, 6)))
+              continue
+          }
+        }
+        return yield* Effect.fail(new LedgerContention({ attempts: maxAttempts }))
+      })
+
+    const execute = <C extends Command>(command: C) =>
+      withKeyLock(lockKeyOf(command), run(command)).pipe(
+        Effect.withSpan(`Ledger.execute.${command.op}`, { attributes: { "ledger.op": command.op } })
+      )
+
+    /** Reads one object from the store; when the store is down, the last state seen here, marked stale. */
+    const observe = <T extends WalletState | StackState | PotState | ReservationState>(key: string) =>
+      store.load([key]).pipe(
+        Effect.map((snapshot): Observed<T> => {
+          const v = snapshot.objects.get(key) ?? ABSENT
+          cache.set(key, v)
+          return { value: v.value as T | null, version: v.version, stale: false }
+        }),
+        Effect.catchTag("StoreUnavailable", (error) => {
+          const cached = cache.get(key)
+          return cached
+            ? Effect.succeed<Observed<T>>({ value: cached.value as T | null, version: cached.version, stale: true })
+            : Effect.fail(error)
+        })
+      )
+
+    return Ledger.of({
+      execute,
+      wallet: Effect.fn("Ledger.wallet")((accountId: string) => observe<WalletState>(walletKey(accountId))),
+      stack: Effect.fn("Ledger.stack")((tableId: string, accountId: string) =>
+        observe<StackState>(stackKey(tableId, accountId))
+      ),
+      pot: Effect.fn("Ledger.pot")((tableId: string, handId: string) => observe<PotState>(potKey(tableId, handId))),
+      reservation: Effect.fn("Ledger.reservation")((reservationId: string) =>
+        observe<ReservationState>(reservationKey(reservationId))
+      ),
+      entries: Effect.fn("Ledger.entries")((account: AccountRef, afterSeq: number, limit: number) =>
+        store.entries(account, afterSeq, limit)
+      ),
+      transfers: Effect.fn("Ledger.transfers")((account: AccountRef, cursor: string | null, limit: number) =>
+        store.transfers(account, cursor, limit)
+      ),
+      events: Effect.fn("Ledger.events")((cursor: string | null, limit: number) => store.events(cursor, limit)),
+      accounts: Effect.fn("Ledger.accounts")((cursor: string | null, limit: number, prefix?: string) =>
+        store.accounts(cursor, limit, prefix)
+      ),
+      supply: Effect.fn("Ledger.supply")(function*() {
+        return { system: yield* store.systemBalances(), stats: yield* store.stats() }
+      })
+    })
+  }))
+}

@@ -1,0 +1,43 @@
+import { Context, Effect, Layer } from "effect"
+import type { LedgerRules } from "../domain/rules.ts"
+import { AppConfig } from "../config.ts"
+
+/** The ledger's knobs, read once from config. Tests provide them directly with `LedgerSettings.layerWith`. */
+export class LedgerSettings extends Context.Service<LedgerSettings, {
+  readonly rules: LedgerRules
+  readonly hmacKey: string | undefined
+  readonly idempotencyTtlMs: number
+  readonly cacheMaxObjects: number
+  readonly conflictRetries: number
+}>()("balance/LedgerSettings") {
+  static readonly defaults: LedgerSettings["Service"] = {
+    rules: { rake: { basisPoints: 0, capChips: 0, minPotChips: 0 }, reservationTimeoutMs: 30_000 },
+    hmacKey: undefined,
+    idempotencyTtlMs: 86_400_000,
+    cacheMaxObjects: 100_000,
+    conflictRetries: 20
+  }
+
+  static readonly layer = Layer.effect(
+    LedgerSettings,
+    Effect.gen(function*() {
+      return LedgerSettings.of({
+        rules: {
+          rake: {
+            basisPoints: yield* AppConfig.rakeBasisPoints,
+            capChips: yield* AppConfig.rakeCapChips,
+            minPotChips: yield* AppConfig.rakeMinPotChips
+          },
+          reservationTimeoutMs: yield* AppConfig.reservationTimeoutMs
+        },
+        hmacKey: yield* AppConfig.ledgerHmacKey,
+        idempotencyTtlMs: yield* AppConfig.idempotencyTtlMs,
+        cacheMaxObjects: yield* AppConfig.cacheMaxObjects,
+        conflictRetries: yield* AppConfig.conflictRetries
+      })
+    })
+  )
+
+  static readonly layerWith = (overrides: Partial<LedgerSettings["Service"]> = {}) =>
+    Layer.succeed(LedgerSettings, LedgerSettings.of({ ...LedgerSettings.defaults, ...overrides }))
+}

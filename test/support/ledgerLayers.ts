@@ -1,0 +1,19 @@
+import { Layer } from "effect"
+import { Ledger } from "../../src/ledger/Ledger.ts"
+import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
+import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
+import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import type { Store } from "../../src/store/Store.ts"
+
+/** Ledger + verifier over a given store layer, with settings for tests. */
+export const ledgerOn = <E, R>(
+  store: Layer.Layer<Store, E, R>,
+  settings: Partial<LedgerSettings["Service"]> = {}
+) =>
+  Layer.mergeAll(Ledger.layer, LedgerVerifier.layer).pipe(
+    Layer.provideMerge(store),
+    Layer.provideMerge(LedgerSettings.layerWith(settings))
+  )
+
+/** A fresh in-memory ledger (new store each time the layer is built). */
+export const memoryLedger = (settings: Partial<LedgerSettings["Service"]> = {}) => ledgerOn(MemoryStoreLayer, settings)
