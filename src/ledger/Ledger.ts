@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto"
 import { Clock, Context, Effect, Layer, Random } from "effect"
 import {
   ABSENT,
@@ -165,7 +164,7 @@ export class Ledger extends Context.Service<Ledger, {
           const replay = yield* fill
           if (replay) return replay
           const now = yield* Clock.currentTimeMillis
-          const outcome = plan(command, state, { now, newId: randomUUID, hmacKey: settings.hmacKey }, settings.rules)
+          const outcome = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
           if (outcome._tag === "Refusal") {
             const keys = keysFor(command, state)
             const allFresh = keys.every((k) => freshKeys.has(k))

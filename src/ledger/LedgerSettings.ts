@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
 import type { LedgerRules } from "../domain/rules.ts"
 import { AppConfig } from "../config.ts"
@@ -9,13 +10,16 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
   readonly idempotencyTtlMs: number
   readonly cacheMaxObjects: number
   readonly conflictRetries: number
+  /** Transfer and reservation ids; tests swap in a counter for reproducible traces. */
+  readonly newId: () => string
 }>()("balance/LedgerSettings") {
   static readonly defaults: LedgerSettings["Service"] = {
     rules: { rake: { basisPoints: 0, capChips: 0, minPotChips: 0 }, reservationTimeoutMs: 30_000 },
     hmacKey: undefined,
     idempotencyTtlMs: 86_400_000,
     cacheMaxObjects: 100_000,
-    conflictRetries: 20
+    conflictRetries: 20,
+    newId: randomUUID
   }
 
   static readonly layer = Layer.effect(
@@ -33,7 +37,8 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
         hmacKey: yield* AppConfig.ledgerHmacKey,
         idempotencyTtlMs: yield* AppConfig.idempotencyTtlMs,
         cacheMaxObjects: yield* AppConfig.cacheMaxObjects,
-        conflictRetries: yield* AppConfig.conflictRetries
+        conflictRetries: yield* AppConfig.conflictRetries,
+        newId: randomUUID
       })
     })
   )

@@ -65,4 +65,87 @@ describe("Ledger (memory store)", () => {
       assert.isTrue(wReplay.replayed)
       assert.strictEqual((yield* ledger.wallet("dave")).value!.balance, 0)
     }).pipe(Effect.provide(memoryLedger())))
+
+  const seat = (ledger: Ledger["Service"], accountId: string, tableId: string, chips: number) =>
+    Effect.gen(function*() {
+      yield* ledger.execute({ op: "EnsureAccount", accountId, initialBalance: chips })
+      const r = yield* ledger.execute({ op: "Reserve", accountId, tableId, amount: chips, timeoutMs: 0, idempotencyKey: `buy-${accountId}-${tableId}` })
+      yield* ledger.execute({ op: "Commit", reservationId: r.result.reservationId })
+    })
+
+  it.effect("cancel refunds each contributor exactly what they put in", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* seat(ledger, "p1", "t", 100)
+      yield* seat(ledger, "p2", "t", 100)
+      yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 10, contributionType: "BLIND", idempotencyKey: "1" })
+      yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 2, accountId: "p2", amount: 20, contributionType: "BLIND", idempotencyKey: "2" })
+      yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 10, contributionType: "CALL", idempotencyKey: "3" })
+      const cancelled = yield* ledger.execute({ op: "Cancel", tableId: "t", handId: "h", reason: "misdeal" })
+      assert.deepStrictEqual(cancelled.result.refunds, [
+        { seatId: 1, accountId: "p1", amount: 20 },
+        { seatId: 2, accountId: "p2", amount: 20 }
+      ])
+      assert.strictEqual((yield* ledger.stack("t", "p1")).value!.balance, 100)
+      assert.strictEqual((yield* ledger.stack("t", "p2")).value!.balance, 100)
+      const pot = (yield* ledger.pot("t", "h")).value!
+      assert.strictEqual(pot.status, "CANCELLED")
+      assert.strictEqual(pot.balance, 0)
+      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Cancel", tableId: "t", handId: "h", reason: "again" })), "POT_NOT_ACTIVE")
+      assert.strictEqual(
+        yield* refusalCode(ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 1, contributionType: "BET", idempotencyKey: "4" })),
+        "POT_NOT_ACTIVE"
+      )
+    }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("settlement takes the rake and normalises requests that do not add up, odd chip to the lowest seat", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* seat(ledger, "p1", "t", 1000)
+      yield* seat(ledger, "p2", "t", 1000)
+      yield* seat(ledger, "p3", "t", 1000)
+      for (const [i, p] of ["p1", "p2", "p3"].entries()) {
+        yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: i + 1, accountId: p, amount: 101, contributionType: "BET", idempotencyKey: `c${i}` })
+      }
+      // pot 303, 5% = 15.15 -> 15, cap 30: 288 left for a split pot between seats 3 and 1, requested as if unraked
+      const s = yield* ledger.execute({
+        op: "Settle",
+        tableId: "t",
+        handId: "h",
+        winners: [{ seatId: 3, accountId: "p3", amount: 151 }, { seatId: 1, accountId: "p1", amount: 152 }],
+        idempotencyKey: "settle"
+      })
+      assert.strictEqual(s.result.rake, 15)
+      assert.isTrue(s.result.normalised)
+      assert.deepStrictEqual(s.result.results.map((r) => [r.accountId, r.amount, r.newBalance]), [["p3", 143, 1042], ["p1", 145, 1044]])
+      const supply = yield* ledger.supply()
+      assert.strictEqual(supply.system.rake, 15)
+      assert.strictEqual(supply.stats.settlements_normalised, 1)
+      assert.deepStrictEqual((yield* (yield* LedgerVerifier).verifyAll()).findings, [])
+    }).pipe(Effect.provide(memoryLedger({ rules: { rake: { basisPoints: 500, capChips: 30, minPotChips: 0 }, reservationTimeoutMs: 30_000 } }))))
+
+  it.effect("reservation lifecycle codes: release after commit, commit after release, unknown ids", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "e", initialBalance: 300 })
+      const r1 = yield* ledger.execute({ op: "Reserve", accountId: "e", tableId: "t", amount: 100, timeoutMs: 0, idempotencyKey: "r1" })
+      yield* ledger.execute({ op: "Commit", reservationId: r1.result.reservationId })
+      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Release", reservationId: r1.result.reservationId, reason: "x" })), "ALREADY_COMMITTED")
+      const r2 = yield* ledger.execute({ op: "Reserve", accountId: "e", tableId: "t", amount: 100, timeoutMs: 0, idempotencyKey: "r2" })
+      const rel = yield* ledger.execute({ op: "Release", reservationId: r2.result.reservationId, reason: "left" })
+      assert.strictEqual(rel.result.availableBalance, 200)
+      const rel2 = yield* ledger.execute({ op: "Release", reservationId: r2.result.reservationId, reason: "left" })
+      assert.strictEqual(rel2.result.status, "RELEASED")
+      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Commit", reservationId: r2.result.reservationId })), "RESERVATION_NOT_HELD")
+      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Commit", reservationId: "nope" })), "RESERVATION_NOT_FOUND")
+      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Release", reservationId: "nope", reason: "" })), "RESERVATION_NOT_FOUND")
+      assert.strictEqual(
+        yield* refusalCode(ledger.execute({ op: "Reserve", accountId: "e", tableId: "t", amount: 201, timeoutMs: 0, idempotencyKey: "r3" })),
+        "INSUFFICIENT_BALANCE"
+      )
+      assert.strictEqual(
+        yield* refusalCode(ledger.execute({ op: "Reserve", accountId: "ghost", tableId: "t", amount: 1, timeoutMs: 0, idempotencyKey: "r4" })),
+        "ACCOUNT_NOT_FOUND"
+      )
+    }).pipe(Effect.provide(memoryLedger())))
 })
