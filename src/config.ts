@@ -37,6 +37,10 @@ export const AppConfig = {
   redisUrl: optionalString("REDIS_URL"),
   redisKeyPrefix: Config.String("REDIS_KEY_PREFIX").pipe(Config.withDefault("balance:")),
   redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(1000)),
+  /** Approximate cap (XADD MAXLEN ~) of the events stream; the ledger lists themselves are never trimmed. */
+  redisEventsMaxLen: positiveInt("REDIS_EVENTS_MAXLEN").pipe(Config.withDefault(100_000)),
+  /** Port of the private redis-server that `npm start` runs without REDIS_URL; 0 picks a free one. */
+  localRedisPort: nonNegativeInt("LOCAL_REDIS_PORT").pipe(Config.withDefault(0)),
   /** Attempts per store call on connection errors or timeouts (request path). */
   storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),

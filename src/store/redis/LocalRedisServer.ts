@@ -1,0 +1,57 @@
+import { resolve } from "node:path"
+import { Context, Effect, Layer, Schema } from "effect"
+import { AppConfig } from "../../config.ts"
+import {
+  RedisServerMissing,
+  type RedisServerProcess,
+  spawnRedisServer,
+  spawnRedisServerOnFreePort,
+  stopRedisServer
+} from "./redisServerProcess.ts"
+
+/** The private redis-server could not be started; the message says how to fix it. */
+export class LocalRedisUnavailable extends Schema.TaggedError<LocalRedisUnavailable>()("LocalRedisUnavailable", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot start the local redis-server: ${this.reason}`
+  }
+}
+
+/**
+ * A private redis-server for `npm start` without REDIS_URL (data under
+ * DATA_DIR/redis, AOF fsync always). It lives as long as the layer: the
+ * scope's end stops it with SIGTERM and waits for it to exit, so its AOF is
+ * closed cleanly. Give `url` to the store as REDIS_URL.
+ */
+export class LocalRedisServer extends Context.Service<LocalRedisServer, {
+  readonly url: string
+  readonly port: number
+  readonly dir: string
+}>()("balance/LocalRedisServer") {
+  static readonly layer = Layer.effect(
+    LocalRedisServer,
+    Effect.gen(function*() {
+      const dir = resolve(yield* AppConfig.dataDir, "redis")
+      const port = yield* AppConfig.localRedisPort
+      const server = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: (): Promise<RedisServerProcess> =>
+            port === 0 ? spawnRedisServerOnFreePort({ dir }) : spawnRedisServer({ port, dir }),
+          catch: (cause) =>
+            new LocalRedisUnavailable({
+              reason: cause instanceof RedisServerMissing || cause instanceof Error ? cause.message : String(cause)
+            })
+        }),
+        (s) =>
+          Effect.promise(() => stopRedisServer(s)).pipe(
+            Effect.tap(() => Effect.logInfo("local redis-server stopped"))
+          )
+      )
+      yield* Effect.logInfo("local redis-server started").pipe(
+        Effect.annotateLogs({ url: server.url, dir: server.dir })
+      )
+      return LocalRedisServer.of({ url: server.url, port: server.port, dir: server.dir })
+    })
+  )
+}

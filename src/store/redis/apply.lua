@@ -1,0 +1,166 @@
+--[[
+  apply.lua: the store's one write, an atomic compare-and-set of one Plan.
+
+  Redis does not roll back a script that fails halfway, so every check runs
+  before the first write: idempotency key, then every expected version, then
+  system account overflow. Key layout: src/store/redis/redisKeys.ts.
+
+  Numbers arrive as decimal strings and every object, entry and transfer as a
+  ready-made JSON string that is stored verbatim: cjson and tostring keep only
+  14 significant digits, so the script never encodes a number itself.
+  Arguments are built by applyArgs.ts; results are read by scriptResults.ts.
+
+  KEYS (every key the script touches; positions after 5 follow the counts in ARGV)
+    1  P system                      hash of system balances
+    2  P stats                       hash of counters
+    3  P expiry                      zset of reservation deadlines
+    4  P accounts                    zset index of chained accounts
+    5  P events                      stream
+    6  P idem:<key>                  only when ARGV[1] == "1"
+    then nExpected  x P obj:<key>           expected objects, in plan order
+    then nWrites    x P obj:<key>           written objects, in plan order
+    then nEntries   x P ledger:<accountId>  the ledger list of each entry
+    then nTransfers x (P transfers:<from>, P transfers:<to>)
+
+  ARGV
+    1  "1" when an idempotency key is given, else "0"
+    2  request fingerprint
+    3  response JSON (stored with the key, returned on replays)
+    4  idempotency TTL in ms
+    5  events stream cap (MAXLEN ~)
+    6  nExpected    7 nWrites   8 nEntries       9 nTransfers   10 nSystem
+    11 nStats      12 nExpiryRemove 13 nExpiryAdd   14 nNewAccounts
+    15 JSON array of this apply's entries     (event field `entries`)
+    16 JSON array of this apply's transfers   (event field `transfers`)
+    then nExpected     x expected version ("0" = the key must not exist)
+    then nWrites       x (new version, object JSON)
+    then nEntries      x entry JSON
+    then nTransfers    x transfer JSON
+    then nSystem       x (account name mint|burn|rake, signed delta)
+    then nStats        x (stat name, signed delta)
+    then nExpiryRemove x reservation id
+    then nExpiryAdd    x (reservation id, expiresAt ms)
+    then nNewAccounts  x account ref
+
+  Returns (first element is the code)
+    {"APPLIED"}                             everything written
+    {"REPLAYED", response}                  same key and fingerprint: nothing written
+    {"KEY_REUSED"}                          same key, other fingerprint: nothing written
+    {"CONFLICT", v1, d1, v2, d2, ...}       a version differed: nothing written; the
+                                            current version and JSON of EVERY expected key
+                                            in plan order ("0" and "" when absent)
+    {"OVERFLOW", account}                   a system balance would leave +-(2^53-1): nothing written
+  A malformed call (counts not matching KEYS/ARGV) is an error reply, also before any write.
+]]
+
+local MAX_SAFE = 9007199254740991
+
+local hasIdem = ARGV[1] == "1"
+local nExpected = tonumber(ARGV[6])
+local nWrites = tonumber(ARGV[7])
+local nEntries = tonumber(ARGV[8])
+local nTransfers = tonumber(ARGV[9])
+local nSystem = tonumber(ARGV[10])
+local nStats = tonumber(ARGV[11])
+local nExpiryRemove = tonumber(ARGV[12])
+local nExpiryAdd = tonumber(ARGV[13])
+local nNewAccounts = tonumber(ARGV[14])
+
+local idemKey = hasIdem and KEYS[6] or nil
+local kExpected = hasIdem and 6 or 5
+local kWrites = kExpected + nExpected
+local kEntries = kWrites + nWrites
+local kTransfers = kEntries + nEntries
+local keyCount = kTransfers + 2 * nTransfers
+
+local aExpected = 16
+local aWrites = aExpected + nExpected
+local aEntries = aWrites + 2 * nWrites
+local aTransfers = aEntries + nEntries
+local aSystem = aTransfers + nTransfers
+local aStats = aSystem + 2 * nSystem
+local aExpiryRemove = aStats + 2 * nStats
+local aExpiryAdd = aExpiryRemove + nExpiryRemove
+local aNewAccounts = aExpiryAdd + 2 * nExpiryAdd
+local argCount = aNewAccounts + nNewAccounts
+
+if #KEYS ~= keyCount or #ARGV ~= argCount then
+  return redis.error_reply("ERR apply.lua: expected " .. keyCount .. " keys and " .. argCount ..
+    " args, got " .. #KEYS .. " and " .. #ARGV)
+end
+
+-- 1. idempotency key
+if hasIdem then
+  local record = redis.call("HMGET", idemKey, "f", "r")
+  if record[1] then
+    if record[1] == ARGV[2] then
+      return { "REPLAYED", record[2] or "" }
+    end
+    return { "KEY_REUSED" }
+  end
+end
+
+-- 2. every expected version
+local conflict = false
+for i = 1, nExpected do
+  local current = redis.call("HGET", KEYS[kExpected + i], "v")
+  if tonumber(current or "0") ~= tonumber(ARGV[aExpected + i]) then
+    conflict = true
+    break
+  end
+end
+if conflict then
+  local reply = { "CONFLICT" }
+  for i = 1, nExpected do
+    local current = redis.call("HMGET", KEYS[kExpected + i], "v", "d")
+    reply[#reply + 1] = current[1] or "0"
+    reply[#reply + 1] = current[2] or ""
+  end
+  return reply
+end
+
+-- 3. system accounts stay within the safe integer range
+for i = 0, nSystem - 1 do
+  local account = ARGV[aSystem + 2 * i + 1]
+  local balance = tonumber(redis.call("HGET", KEYS[1], account) or "0")
+  local after = balance + tonumber(ARGV[aSystem + 2 * i + 2])
+  if after > MAX_SAFE or after < -MAX_SAFE then
+    return { "OVERFLOW", account }
+  end
+end
+
+-- Writes. Nothing below may fail on well-formed input.
+for i = 0, nWrites - 1 do
+  redis.call("HSET", KEYS[kWrites + i + 1], "v", ARGV[aWrites + 2 * i + 1], "d", ARGV[aWrites + 2 * i + 2])
+end
+for i = 1, nEntries do
+  redis.call("RPUSH", KEYS[kEntries + i], ARGV[aEntries + i])
+end
+for i = 0, nTransfers - 1 do
+  local transfer = ARGV[aTransfers + i + 1]
+  redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], transfer)
+  redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], transfer)
+end
+for i = 0, nSystem - 1 do
+  redis.call("HINCRBY", KEYS[1], ARGV[aSystem + 2 * i + 1], ARGV[aSystem + 2 * i + 2])
+end
+for i = 0, nStats - 1 do
+  redis.call("HINCRBY", KEYS[2], ARGV[aStats + 2 * i + 1], ARGV[aStats + 2 * i + 2])
+end
+for i = 1, nExpiryRemove do
+  redis.call("ZREM", KEYS[3], ARGV[aExpiryRemove + i])
+end
+for i = 0, nExpiryAdd - 1 do
+  redis.call("ZADD", KEYS[3], ARGV[aExpiryAdd + 2 * i + 2], ARGV[aExpiryAdd + 2 * i + 1])
+end
+for i = 1, nNewAccounts do
+  redis.call("ZADD", KEYS[4], 0, ARGV[aNewAccounts + i])
+end
+if nEntries + nTransfers > 0 then
+  redis.call("XADD", KEYS[5], "MAXLEN", "~", ARGV[5], "*", "entries", ARGV[15], "transfers", ARGV[16])
+end
+if hasIdem then
+  redis.call("HSET", idemKey, "f", ARGV[2], "r", ARGV[3])
+  redis.call("PEXPIRE", idemKey, ARGV[4])
+end
+return { "APPLIED" }

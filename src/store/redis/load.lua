@@ -1,0 +1,29 @@
+--[[
+  load.lua: a consistent snapshot of some objects and one idempotency record,
+  in one round trip (the hot path: plan, then apply).
+
+  KEYS  1..n   P obj:<key> of each object
+        n+1    P idem:<key>, only when ARGV[1] == "1"
+  ARGV  1      "1" when the last key is an idempotency record, else "0"
+
+  Returns {found, fingerprint, response, v1, d1, v2, d2, ...}
+    found = "1" when the record exists (then fingerprint and response are
+    its fields), else "0", "", ""; then for each object its version and JSON,
+    "0" and "" when absent.
+]]
+
+local nObjects = #KEYS
+local reply = { "0", "", "" }
+if ARGV[1] == "1" then
+  nObjects = nObjects - 1
+  local record = redis.call("HMGET", KEYS[#KEYS], "f", "r")
+  if record[1] then
+    reply = { "1", record[1], record[2] or "" }
+  end
+end
+for i = 1, nObjects do
+  local current = redis.call("HMGET", KEYS[i], "v", "d")
+  reply[#reply + 1] = current[1] or "0"
+  reply[#reply + 1] = current[2] or ""
+end
+return reply

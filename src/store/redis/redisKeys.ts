@@ -1,0 +1,49 @@
+import type { AccountRef } from "../../domain/accounts.ts"
+
+/**
+ * The Redis key layout of the store, in one place. `P` is REDIS_KEY_PREFIX
+ * (default `balance:`). Object keys and account refs come from
+ * src/domain/accounts.ts (`w:alice`, `s:t1:alice`, `p:t1:h9`, `r:<id>`,
+ * `x:mint`), built only from validated ids, so no client text reaches a key
+ * except idempotency keys, which live in their own namespace.
+ *
+ *   P obj:<objectKey>        hash    v = version (decimal), d = object JSON (stored verbatim)
+ *   P ledger:<accountRef>    list    ledger entry JSON; entry seq = list index + 1
+ *   P transfers:<accountRef> list    transfer JSON touching the account, oldest first
+ *                                    (system accounts too: P transfers:x:mint)
+ *   P idem:<idempotencyKey>  hash    f = request fingerprint, r = response JSON; PX = the key's TTL
+ *   P system                 hash    mint / burn / rake: signed balances (HINCRBY)
+ *   P stats                  hash    StatName -> counter (HINCRBY)
+ *   P expiry                 zset    reservationId scored by expiresAt (ms)
+ *   P accounts               zset    chained account refs, score 0 (lexical order)
+ *   P events                 stream  one entry per apply that moved something:
+ *                                    fields `entries` and `transfers`, each a JSON array
+ *
+ * Tests use this module to tamper with Redis directly, so it is the contract
+ * between the scripts, the store and anyone reading Redis by hand.
+ */
+export interface RedisKeys {
+  readonly prefix: string
+  readonly object: (key: string) => string
+  readonly ledger: (account: AccountRef) => string
+  readonly transfers: (account: AccountRef) => string
+  readonly idempotency: (key: string) => string
+  readonly system: string
+  readonly stats: string
+  readonly expiry: string
+  readonly accounts: string
+  readonly events: string
+}
+
+export const redisKeys = (prefix: string): RedisKeys => ({
+  prefix,
+  object: (key) => `${prefix}obj:${key}`,
+  ledger: (account) => `${prefix}ledger:${account}`,
+  transfers: (account) => `${prefix}transfers:${account}`,
+  idempotency: (key) => `${prefix}idem:${key}`,
+  system: `${prefix}system`,
+  stats: `${prefix}stats`,
+  expiry: `${prefix}expiry`,
+  accounts: `${prefix}accounts`,
+  events: `${prefix}events`
+})

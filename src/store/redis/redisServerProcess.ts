@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync } from "node:fs"
+import { connect, createServer } from "node:net"
+
+/**
+ * A private redis-server child, as plain promises so that both the service
+ * (LocalRedisServer) and the test helper use the same settings: AOF with
+ * fsync on every write (an acknowledged write survives kill -9), noeviction
+ * (an evicted key is lost money), no RDB snapshots, loopback only.
+ */
+export interface RedisServerProcess {
+  readonly port: number
+  readonly dir: string
+  readonly url: string
+  readonly child: ChildProcess
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<void>
+}
+
+export class RedisServerMissing extends Error {
+  constructor(binary: string) {
+    super(
+      `'${binary}' was not found on PATH. Install Redis (Debian/Ubuntu: apt-get install redis-server; ` +
+        "macOS: brew install redis) or set REDIS_URL to an existing Redis."
+    )
+    this.name = "RedisServerMissing"
+  }
+}
+
+export const redisServerArgs = (port: number, dir: string): Array<string> => [
+  "--port", String(port),
+  "--bind", "127.0.0.1",
+  "--dir", dir,
+  "--appendonly", "yes",
+  "--appendfsync", "always",
+  "--maxmemory-policy", "noeviction",
+  "--save", "",
+  "--daemonize", "no",
+  "--loglevel", "warning"
+]
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const pingOnce = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    let reply = ""
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.on("error", () => done(false))
+    socket.on("connect", () => socket.write("PING\r\n"))
+    socket.on("data", (chunk) => {
+      reply += chunk.toString("utf8")
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"))
+    })
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Starts redis-server on `port` with data in `dir`; resolves once it answers PING. */
+export const spawnRedisServer = async (options: {
+  readonly port: number
+  readonly dir: string
+  readonly binary?: string
+  readonly readyTimeoutMs?: number
+}): Promise<RedisServerProcess> => {
+  const binary = options.binary ?? "redis-server"
+  mkdirSync(options.dir, { recursive: true })
+  const child = spawn(binary, redisServerArgs(options.port, options.dir), { stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
+  child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
+  let failure: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once("error", (e: NodeJS.ErrnoException) => {
+      failure = e.code === "ENOENT" ? new RedisServerMissing(binary) : e
+      resolve()
+    })
+    child.once("exit", (code, signal) => {
+      failure ??= new Error(`redis-server exited (${signal ?? code}) before answering PING: ${output.trim()}`)
+      resolve()
+    })
+  })
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000)
+  while (Date.now() < deadline) {
+    if (failure) throw failure
+    if (await pingOnce(options.port)) {
+      return { port: options.port, dir: options.dir, url: `redis://127.0.0.1:${options.port}`, child, exited }
+    }
+    await sleep(25)
+  }
+  child.kill("SIGKILL")
+  await exited
+  throw new Error(`redis-server on port ${options.port} did not answer PING in time: ${output.trim()}`)
+}
+
+/** Picks a free port; retries on the small race where someone else takes it first. */
+export const spawnRedisServerOnFreePort = async (options: {
+  readonly dir: string
+  readonly binary?: string
+}): Promise<RedisServerProcess> => {
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await spawnRedisServer({ ...options, port: await freePort() })
+    } catch (e) {
+      if (e instanceof RedisServerMissing) throw e
+      last = e
+    }
+  }
+  throw last
+}
+
+/** Stops the child with `signal` (SIGKILL after `graceMs`) and waits for it to exit. */
+export const stopRedisServer = async (
+  server: RedisServerProcess,
+  signal: NodeJS.Signals = "SIGTERM",
+  graceMs = 10_000
+): Promise<void> => {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  server.child.kill(signal)
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), graceMs)
+  await server.exited
+  clearTimeout(timer)
+}
