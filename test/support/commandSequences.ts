@@ -119,11 +119,11 @@ const snapshot = Effect.gen(function*() {
   return { refs, objects, system }
 })
 
-const digest = (s: Effect.Effect.Success<typeof snapshot>) =>
+const digest = (s: Effect.Success<typeof snapshot>) =>
   JSON.stringify([s.refs, [...s.objects].map(([k, v]) => [k, v.version, v.value]), s.system])
 
 const assertInvariants = (
-  s: Effect.Effect.Success<typeof snapshot>,
+  s: Effect.Success<typeof snapshot>,
   reservations: ReadonlyMap<string, StoredObject | null>,
   where: string
 ) => {
