@@ -1,4 +1,4 @@
-import { Config, Schema } from "effect"
+import { Config, Redacted, Schema } from "effect"
 
 /**
  * Every setting the service reads, by the environment variable that sets it.
@@ -53,7 +53,21 @@ export const AppConfig = {
   rakeMinPotChips: nonNegativeInt("RAKE_MIN_POT_CHIPS").pipe(Config.withDefault(0)),
   ledgerHmacKey: optionalString("LEDGER_HMAC_KEY"),
   ledgerVerifyIntervalMs: positiveInt("LEDGER_VERIFY_INTERVAL_MS").pipe(Config.withDefault(60_000)),
+  ledgerFullVerifyIntervalMs: positiveInt("LEDGER_FULL_VERIFY_INTERVAL_MS").pipe(Config.withDefault(3_600_000)),
   cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
   conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(20)),
+  /** When set, every BalanceService call must carry metadata `authorization: Bearer <token>`. */
+  grpcAuthToken: Config.Redacted("GRPC_AUTH_TOKEN").pipe(
+    Config.map((r) => (Redacted.value(r).trim() === "" ? undefined : r)),
+    Config.withDefault(undefined)
+  ),
+  /** PEM file paths; cert + key switch the gRPC server to TLS, CA additionally requires client certificates. */
+  grpcTlsCert: optionalString("GRPC_TLS_CERT"),
+  grpcTlsKey: optionalString("GRPC_TLS_KEY"),
+  grpcTlsCa: optionalString("GRPC_TLS_CA"),
+  /** How long shutdown waits for in-flight gRPC calls before cutting them off. */
+  grpcShutdownTimeoutMs: positiveInt("GRPC_SHUTDOWN_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
+  /** How often WatchAccount streams look for new ledger events. */
+  grpcWatchPollMs: positiveInt("GRPC_WATCH_POLL_MS").pipe(Config.withDefault(100)),
   logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
 } as const

@@ -1,0 +1,40 @@
+import { Effect, Layer, Schedule } from "effect"
+import { AppConfig } from "../config.ts"
+import { LedgerVerifier, type VerificationReport } from "../ledger/LedgerVerifier.ts"
+
+const logReport = (report: VerificationReport) =>
+  report.ok
+    ? Effect.logDebug("ledger verification passed").pipe(
+      Effect.annotateLogs({ mode: report.mode, accounts: report.accountsChecked, entries: report.entriesChecked })
+    )
+    : Effect.forEach(report.findings, (f) =>
+      Effect.logError("ledger verification finding").pipe(
+        Effect.annotateLogs({ mode: report.mode, account: f.account, seq: f.seq, kind: f.kind, detail: f.detail })
+      ), { discard: true })
+
+/**
+ * Incremental verification every LEDGER_VERIFY_INTERVAL_MS (only entries
+ * appended since the last clean pass) and a full pass every
+ * LEDGER_FULL_VERIFY_INTERVAL_MS. Findings are logged one line each; the
+ * verifier keeps the last report for the admin endpoint.
+ */
+export const LedgerVerificationJob = Layer.effectDiscard(Effect.gen(function*() {
+  const verifier = yield* LedgerVerifier
+  const incrementalEvery = yield* AppConfig.ledgerVerifyIntervalMs
+  const fullEvery = yield* AppConfig.ledgerFullVerifyIntervalMs
+  const run = (pass: Effect.Effect<VerificationReport, unknown>) =>
+    pass.pipe(
+      Effect.flatMap(logReport),
+      Effect.catch((error) => Effect.logWarning("ledger verification could not run").pipe(Effect.annotateLogs({ error: String(error) })))
+    )
+  yield* run(verifier.verifyIncremental()).pipe(
+    Effect.delay(incrementalEvery),
+    Effect.repeat(Schedule.spaced(incrementalEvery)),
+    Effect.forkScoped
+  )
+  yield* run(verifier.verifyAll()).pipe(
+    Effect.delay(fullEvery),
+    Effect.repeat(Schedule.spaced(fullEvery)),
+    Effect.forkScoped
+  )
+}))

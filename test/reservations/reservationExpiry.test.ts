@@ -1,0 +1,54 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { Ledger } from "../../src/ledger/Ledger.ts"
+import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
+import { memoryLedger } from "../support/ledgerLayers.ts"
+
+const withSweep = (sweepMs: number) =>
+  Layer.mergeAll(ReservationExpiry.schedule).pipe(
+    Layer.provideMerge(ReservationExpiry.layer),
+    Layer.provideMerge(memoryLedger()),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ RESERVATION_SWEEP_MS: String(sweepMs) })))
+  )
+
+describe("reservation expiry", () => {
+  it.effect("the scheduled sweep voids every due hold and returns the chips", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "w", initialBalance: 10_000 })
+      const ids: Array<string> = []
+      for (let i = 0; i < 250; i++) {
+        const r = yield* ledger.execute({ op: "Reserve", accountId: "w", tableId: `t${i}`, amount: 10, timeoutMs: 1000, idempotencyKey: `r${i}` })
+        ids.push(r.result.reservationId)
+      }
+      const kept = yield* ledger.execute({ op: "Reserve", accountId: "w", tableId: "long", amount: 100, timeoutMs: 60_000, idempotencyKey: "long" })
+      assert.strictEqual((yield* ledger.wallet("w")).value!.held, 2600)
+      yield* TestClock.adjust("2 seconds")
+      const wallet = (yield* ledger.wallet("w")).value!
+      assert.strictEqual(wallet.held, 100)
+      assert.strictEqual(wallet.balance, 10_000)
+      for (const id of ids) assert.strictEqual((yield* ledger.reservation(id)).value!.status, "EXPIRED")
+      assert.strictEqual((yield* ledger.reservation(kept.result.reservationId)).value!.status, "HELD")
+      const supply = yield* ledger.supply()
+      assert.strictEqual(supply.stats.reservations_expired, 250)
+      assert.strictEqual(supply.stats.held, 100)
+    }).pipe(Effect.provide(withSweep(1000))))
+
+  it.effect("a sweep reports how late each expiry was and ignores committed holds", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const expiry = yield* ReservationExpiry
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "x", initialBalance: 100 })
+      const a = yield* ledger.execute({ op: "Reserve", accountId: "x", tableId: "t", amount: 40, timeoutMs: 1000, idempotencyKey: "a" })
+      const b = yield* ledger.execute({ op: "Reserve", accountId: "x", tableId: "u", amount: 40, timeoutMs: 1000, idempotencyKey: "b" })
+      yield* ledger.execute({ op: "Commit", reservationId: b.result.reservationId })
+      yield* TestClock.adjust("1500 millis")
+      const result = yield* expiry.sweepOnce()
+      assert.strictEqual(result.expired, 1)
+      assert.deepStrictEqual(result.lateness, [500])
+      assert.strictEqual((yield* ledger.reservation(a.result.reservationId)).value!.status, "EXPIRED")
+      assert.strictEqual((yield* ledger.reservation(b.result.reservationId)).value!.status, "COMMITTED")
+      assert.strictEqual((yield* expiry.sweepOnce()).due, 0)
+    }).pipe(Effect.provide(ReservationExpiry.layer.pipe(Layer.provideMerge(memoryLedger())))))
+})
