@@ -57,7 +57,8 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         }
         const head = (yield* store.load([account])).objects.get(account)?.value as ChainedAccount | null | undefined
         findings.push(...verifyHead(account, head ?? null, cursor))
-        return { findings, entriesChecked, cursor }
+        // The zero sum is over balances as the service reads them (heads), not as the chain claims.
+        return { findings, entriesChecked, cursor, balance: head ? head.balance : cursor.balance }
       })
 
     const walk = Effect.fn("LedgerVerifier.account")(function*(account: AccountRef, from: ChainCursor) {
@@ -68,7 +69,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       }
       if (r.findings.length === 0) verifiedUpTo.set(account, r.cursor)
       else verifiedUpTo.delete(account)
-      const walked: Walked = { findings: r.findings, entriesChecked: r.entriesChecked, balance: r.cursor.balance }
+      const walked: Walked = { findings: r.findings, entriesChecked: r.entriesChecked, balance: r.balance }
       return walked
     })
 
