@@ -1,0 +1,355 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect, type Layer } from "effect"
+import { TestClock } from "effect/testing"
+import {
+  ABSENT,
+  reservationKey,
+  type ReservationState,
+  walletKey,
+  type WalletState
+} from "../../src/domain/accounts.ts"
+import type { Plan } from "../../src/domain/plan.ts"
+import type { ReserveResult } from "../../src/domain/responses.ts"
+import { type ApplyResult, Store } from "../../src/store/Store.ts"
+import { deposit, ensure, eventually, exec, execApplied, planCommand, request, unique } from "./planFixtures.ts"
+
+const MAX = Number.MAX_SAFE_INTEGER
+
+export interface ConformanceTarget<R> {
+  /** Built once for the suite (a redis-server, or nothing). */
+  readonly shared: Layer.Layer<R, unknown>
+  /** An empty store of its own (a fresh namespace) for one test. */
+  readonly freshStore: (namespace: string) => Layer.Layer<Store, unknown, R>
+  /** "test": TestClock drives idempotency TTLs; "live": real time, polled against a deadline. */
+  readonly clock: "test" | "live"
+}
+
+const tagOf = (r: ApplyResult) => r._tag
+
+/** What an apply that writes nothing must leave unchanged. */
+const footprint = (objectKeys: ReadonlyArray<string>, accounts: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const snapshot = yield* store.load(objectKeys)
+    return {
+      objects: [...snapshot.objects],
+      entries: yield* Effect.forEach(accounts, (a) => store.entries(a, 0, 1000)),
+      transfers: yield* Effect.forEach(accounts, (a) => Effect.map(store.transfers(a, null, 1000), (p) => p.items)),
+      events: (yield* store.events(null, 1000)).items.map((e) => e.id),
+      system: yield* store.systemBalances(),
+      stats: yield* store.stats(),
+      accounts: (yield* store.accounts(null, 1000)).items,
+      due: yield* store.dueReservations(MAX, 1000)
+    }
+  })
+
+export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) =>
+  layer(target.shared, { excludeTestServices: target.clock === "live" })(`${name} conformance`, (it) => {
+    const test = <A, E>(title: string, body: () => Effect.Effect<A, E, Store>) =>
+      it.effect(title, () => Effect.provide(body(), target.freshStore(unique("t") + ":")))
+
+    const ttlMs = 3_600_000
+    const shortTtlMs = target.clock === "live" ? 300 : 1_000
+    const awaitExpiry = (key: string) =>
+      target.clock === "test"
+        ? Effect.andThen(TestClock.adjust(shortTtlMs), Store.use((s) => s.load([], key)))
+        : eventually(Store.use((s) => s.load([], key)), (snap) => snap.idempotency === null)
+
+    test("load answers absent keys with version 0 and no idempotency record", () =>
+      Effect.gen(function*() {
+        const snap = yield* (yield* Store).load(["w:nobody", "r:nothing"], "no-such-key")
+        assert.deepStrictEqual([...snap.objects], [["w:nobody", ABSENT], ["r:nothing", ABSENT]])
+        assert.isNull(snap.idempotency)
+      }))
+
+    test("apply writes objects, entries, transfers, system balances, stats, index and one event", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const p = yield* ensure("alice", 500)
+        yield* execApplied({ op: "Withdraw", accountId: "alice", amount: 20, reason: "test", idempotencyKey: "w1" })
+        const wallet = (yield* store.load([walletKey("alice")])).objects.get(walletKey("alice"))!
+        assert.strictEqual(wallet.version, 2)
+        assert.strictEqual((wallet.value as WalletState).balance, 480)
+        const entries = yield* store.entries("w:alice", 0, 10)
+        assert.deepStrictEqual(entries.map((e) => [e.seq, e.type, e.amount, e.balanceAfter]), [
+          [1, "GRANT", 500, 500],
+          [2, "WITHDRAW", -20, 480]
+        ])
+        assert.deepStrictEqual(entries[0], p.entries[0])
+        assert.deepStrictEqual((yield* store.transfers("x:mint", null, 10)).items, [...p.transfers])
+        assert.strictEqual((yield* store.transfers("x:burn", null, 10)).items[0]!.amount, 20)
+        assert.strictEqual((yield* store.transfers("w:alice", null, 10)).items.length, 2)
+        assert.deepStrictEqual(yield* store.systemBalances(), { mint: -500, burn: 20, rake: 0 })
+        const stats = yield* store.stats()
+        assert.strictEqual(stats.minted, 500)
+        assert.strictEqual(stats.burned, 20)
+        assert.strictEqual(stats.transfers, 2)
+        assert.strictEqual(stats["by_type:GRANT"], 500)
+        assert.deepStrictEqual((yield* store.accounts(null, 10)).items, ["w:alice"])
+        const events = (yield* store.events(null, 10)).items
+        assert.strictEqual(events.length, 2)
+        assert.deepStrictEqual(events[1]!.entries, [...p.entries])
+        assert.deepStrictEqual(events[1]!.transfers, [...p.transfers])
+      }))
+
+    test("an apply that moves nothing adds no event", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        assert.strictEqual(tagOf((yield* exec({ op: "EnsureAccount", accountId: "empty", initialBalance: 0 })).result), "Applied")
+        assert.strictEqual((yield* store.load([walletKey("empty")])).objects.get(walletKey("empty"))!.version, 1)
+        assert.deepStrictEqual((yield* store.events(null, 10)).items, [])
+        assert.deepStrictEqual((yield* store.accounts(null, 10)).items, ["w:empty"])
+      }))
+
+    test("create-if-absent: expected version 0 conflicts once the key exists", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const p = yield* planCommand({ op: "EnsureAccount", accountId: "bob", initialBalance: 10 })
+        assert.strictEqual(p.expected[0]!.version, 0)
+        assert.strictEqual(tagOf(yield* store.apply(request(p))), "Applied")
+        const before = yield* footprint([walletKey("bob")], ["w:bob", "x:mint"])
+        const again = yield* store.apply(request(p))
+        assert.strictEqual(again._tag, "Conflict")
+        if (again._tag === "Conflict") {
+          const current = again.current.get(walletKey("bob"))!
+          assert.strictEqual(current.version, 1)
+          assert.strictEqual((current.value as WalletState).balance, 10)
+        }
+        assert.deepStrictEqual(yield* footprint([walletKey("bob")], ["w:bob", "x:mint"]), before)
+      }))
+
+    test("conflict returns the current state of every expected key and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("carol", 1000)
+        const stale = yield* planCommand({
+          op: "Reserve", accountId: "carol", tableId: "t1", amount: 100, timeoutMs: 0, idempotencyKey: "r1"
+        })
+        yield* deposit("carol", 5)
+        const rKey = stale.expected.find((e) => e.key.startsWith("r:"))!.key
+        const keys = stale.expected.map((e) => e.key)
+        const before = yield* footprint(keys, ["w:carol", "x:mint"])
+        const result = yield* store.apply(request(stale, { key: "conflict-key", fingerprint: "f", ttlMs }))
+        assert.strictEqual(result._tag, "Conflict")
+        if (result._tag === "Conflict") {
+          assert.deepStrictEqual([...result.current.keys()], keys)
+          const wallet = result.current.get(walletKey("carol"))!
+          assert.strictEqual(wallet.version, 2)
+          assert.strictEqual((wallet.value as WalletState).balance, 1005)
+          assert.deepStrictEqual(result.current.get(rKey), ABSENT)
+        }
+        assert.deepStrictEqual(yield* footprint(keys, ["w:carol", "x:mint"]), before)
+        assert.isNull((yield* store.load([], "conflict-key")).idempotency, "a conflict stores no idempotency record")
+      }))
+
+    test("replay returns the stored response verbatim and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("dave", 100)
+        const idem = { key: "dep-1", fingerprint: "fp-1", ttlMs }
+        const first = yield* planCommand({ op: "Deposit", accountId: "dave", amount: 7, source: "s", idempotencyKey: "dep-1" })
+        const firstJson = JSON.stringify(first.response)
+        assert.strictEqual(tagOf(yield* store.apply(request(first, idem))), "Applied")
+        const record = (yield* store.load([], "dep-1")).idempotency
+        assert.deepStrictEqual(record, { fingerprint: "fp-1", response: firstJson })
+        const before = yield* footprint([walletKey("dave")], ["w:dave", "x:mint"])
+        const second = yield* planCommand({ op: "Deposit", accountId: "dave", amount: 7, source: "s", idempotencyKey: "dep-1" })
+        assert.deepStrictEqual(yield* store.apply(request(second, idem)), { _tag: "Replayed", response: firstJson })
+        // Checked before versions: a stale plan with a used key is still a replay.
+        assert.deepStrictEqual(yield* store.apply(request(first, idem)), { _tag: "Replayed", response: firstJson })
+        assert.deepStrictEqual(yield* footprint([walletKey("dave")], ["w:dave", "x:mint"]), before)
+      }))
+
+    test("a key reused for another request is refused and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("erin", 100)
+        yield* execApplied(
+          { op: "Deposit", accountId: "erin", amount: 1, source: "s", idempotencyKey: "k" },
+          { idempotency: { key: "k", fingerprint: "fp-a", ttlMs } }
+        )
+        const before = yield* footprint([walletKey("erin")], ["w:erin", "x:mint"])
+        const other = yield* exec(
+          { op: "Deposit", accountId: "erin", amount: 2, source: "s", idempotencyKey: "k" },
+          { idempotency: { key: "k", fingerprint: "fp-b", ttlMs } }
+        )
+        assert.deepStrictEqual(other.result, { _tag: "KeyReused" })
+        assert.deepStrictEqual(yield* footprint([walletKey("erin")], ["w:erin", "x:mint"]), before)
+      }))
+
+    test("a system account leaving the safe range is refused and nothing is written", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("whale", MAX)
+        assert.strictEqual((yield* store.systemBalances()).mint, -MAX)
+        const before = yield* footprint([walletKey("minnow")], ["x:mint"])
+        const { result } = yield* exec(
+          { op: "EnsureAccount", accountId: "minnow", initialBalance: 1 },
+          { idempotency: { key: "ovf", fingerprint: "f", ttlMs } }
+        )
+        assert.deepStrictEqual(result, { _tag: "Overflow", account: "mint" })
+        assert.deepStrictEqual(yield* footprint([walletKey("minnow")], ["x:mint"]), before)
+        assert.isNull((yield* store.load([], "ovf")).idempotency)
+        // Version check comes first: a stale overflowing plan is a conflict.
+        const stale = yield* planCommand({ op: "EnsureAccount", accountId: "minnow2", initialBalance: 1 })
+        yield* ensure("minnow2", 0)
+        assert.strictEqual(tagOf(yield* store.apply(request(stale))), "Conflict")
+        // Chips leaving through burn keep both system accounts inside the range.
+        yield* execApplied({ op: "Withdraw", accountId: "whale", amount: MAX, reason: "x", idempotencyKey: "w" })
+        assert.deepStrictEqual(yield* store.systemBalances(), { mint: -MAX, burn: MAX, rake: 0 })
+      }))
+
+    test("idempotency records expire after their TTL, then the key is free again", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("fay", 100)
+        const idem = { key: "ttl-key", fingerprint: "fp", ttlMs: shortTtlMs }
+        yield* execApplied({ op: "Deposit", accountId: "fay", amount: 1, source: "s", idempotencyKey: "ttl-key" }, { idempotency: idem })
+        assert.isNotNull((yield* store.load([], "ttl-key")).idempotency)
+        const after = yield* awaitExpiry("ttl-key")
+        assert.isNull(after.idempotency)
+        const again = yield* exec(
+          { op: "Deposit", accountId: "fay", amount: 1, source: "s", idempotencyKey: "ttl-key" },
+          { idempotency: { ...idem, fingerprint: "other" } }
+        )
+        assert.strictEqual(tagOf(again.result), "Applied")
+      }))
+
+    test("entries page by seq, ascending, chained", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("gus", 1)
+        for (let i = 0; i < 11; i++) yield* deposit("gus", i + 1)
+        const pages = [
+          yield* store.entries("w:gus", 0, 5),
+          yield* store.entries("w:gus", 5, 5),
+          yield* store.entries("w:gus", 10, 5),
+          yield* store.entries("w:gus", 12, 5)
+        ]
+        assert.deepStrictEqual(pages.map((p) => p.map((e) => e.seq)), [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12], []])
+        const all = pages.flat()
+        all.forEach((e, i) => assert.strictEqual(e.previousChecksum, i === 0 ? "GENESIS" : all[i - 1]!.checksum))
+        assert.strictEqual(all[11]!.balanceAfter, 1 + 66)
+        assert.deepStrictEqual(yield* store.entries("w:nobody", 0, 5), [])
+      }))
+
+    test("transfers page newest first by cursor, no gaps or duplicates, stable while new ones arrive", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const created = [(yield* ensure("hal", 1)).transfers[0]!.transferId]
+        for (let i = 0; i < 26; i++) created.push((yield* deposit("hal", 1)).transfers[0]!.transferId)
+        const seen: Array<string> = []
+        let cursor: string | null = null
+        let pages = 0
+        do {
+          const page: { items: ReadonlyArray<{ transferId: string }>; nextCursor: string | null } =
+            yield* store.transfers("w:hal", cursor, 4)
+          seen.push(...page.items.map((t) => t.transferId))
+          cursor = page.nextCursor
+          if (pages++ === 0) yield* deposit("hal", 1) // newer than the cursor: must not shift the pages
+        } while (cursor !== null)
+        assert.strictEqual(pages, 7)
+        assert.deepStrictEqual(seen, [...created].reverse())
+        assert.strictEqual((yield* store.transfers("x:mint", null, 100)).items.length, 28)
+        assert.deepStrictEqual(yield* store.transfers("w:nobody", null, 4), { items: [], nextCursor: null })
+      }))
+
+    test("events page newest first; eventsAfter is ascending and exclusive", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const plans: Array<Plan> = [yield* ensure("ivy", 10)]
+        for (let i = 0; i < 4; i++) plans.push(yield* deposit("ivy", i + 1))
+        const newest: Array<string> = []
+        let cursor: string | null = null
+        do {
+          const page: { items: ReadonlyArray<{ id: string }>; nextCursor: string | null } = yield* store.events(cursor, 2)
+          newest.push(...page.items.map((e) => e.id))
+          cursor = page.nextCursor
+        } while (cursor !== null)
+        assert.strictEqual(newest.length, 5)
+        assert.strictEqual(new Set(newest).size, 5)
+        const ascending = yield* store.eventsAfter("0", 100)
+        assert.deepStrictEqual(ascending.map((e) => e.id), [...newest].reverse())
+        assert.deepStrictEqual(ascending.map((e) => e.transfers[0]!.transferId), plans.map((p) => p.transfers[0]!.transferId))
+        const ids = ascending.map((e) => e.id)
+        assert.deepStrictEqual((yield* store.eventsAfter(ids[1]!, 2)).map((e) => e.id), [ids[2], ids[3]])
+        assert.deepStrictEqual(yield* store.eventsAfter(ids[4]!, 10), [])
+      }))
+
+    test("accounts page in key order, with cursor and prefix", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const names = ["b-2", "a-1", "b-1", "c-1", "b-3", "a-2", "b-4"]
+        for (const n of names) yield* ensure(n, 0)
+        const walk = (prefix: string | undefined, size: number) =>
+          Effect.gen(function*() {
+            const out: Array<string> = []
+            let cursor: string | null = null
+            do {
+              const page: { items: ReadonlyArray<string>; nextCursor: string | null } = yield* store.accounts(cursor, size, prefix)
+              out.push(...page.items)
+              cursor = page.nextCursor
+            } while (cursor !== null)
+            return out
+          })
+        const all = names.map((n) => `w:${n}`).sort()
+        assert.deepStrictEqual(yield* walk(undefined, 3), all)
+        assert.deepStrictEqual(yield* walk("w:b-", 2), ["w:b-1", "w:b-2", "w:b-3", "w:b-4"])
+        assert.deepStrictEqual(yield* walk("w:c", 10), ["w:c-1"])
+        assert.deepStrictEqual(yield* walk("w:z", 10), [])
+        assert.deepStrictEqual(yield* store.accounts("w:a-2", 10, "w:b-"), { items: ["w:b-1", "w:b-2", "w:b-3", "w:b-4"], nextCursor: null })
+        assert.deepStrictEqual(yield* store.accounts("w:b-2", 1, "w:b-"), { items: ["w:b-3"], nextCursor: "w:b-3" })
+      }))
+
+    test("due reservations come oldest first up to now and leave when released", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("jo", 1000)
+        const reserve = (timeoutMs: number) =>
+          Effect.map(
+            execApplied({ op: "Reserve", accountId: "jo", tableId: "t", amount: 10, timeoutMs, idempotencyKey: unique("res-") }),
+            (p) => (p.response as ReserveResult).reservationId
+          )
+        const r3000 = yield* reserve(3000)
+        const r1000 = yield* reserve(1000)
+        const r2000 = yield* reserve(2000)
+        assert.deepStrictEqual(yield* store.dueReservations(999, 10), [])
+        assert.deepStrictEqual(yield* store.dueReservations(1000 + 1500, 10), [r1000])
+        assert.deepStrictEqual(yield* store.dueReservations(1000 + 3000, 10), [r1000, r2000, r3000])
+        assert.deepStrictEqual(yield* store.dueReservations(1000 + 3000, 2), [r1000, r2000])
+        yield* execApplied({ op: "Release", reservationId: r2000, reason: "left" })
+        assert.deepStrictEqual(yield* store.dueReservations(1000 + 3000, 10), [r1000, r3000])
+        yield* execApplied({ op: "Commit", reservationId: r1000 }, { now: 1500 })
+        assert.deepStrictEqual(yield* store.dueReservations(1000 + 3000, 10), [r3000])
+        const accounts = (yield* store.accounts(null, 10)).items
+        assert.deepStrictEqual(accounts, ["s:t:jo", "w:jo"])
+      }))
+
+    test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("max", MAX)
+        const wallet = (yield* store.load([walletKey("max")])).objects.get(walletKey("max"))!.value as WalletState
+        assert.strictEqual(wallet.balance, MAX)
+        const [entry] = yield* store.entries("w:max", 0, 1)
+        assert.strictEqual(entry!.amount, MAX)
+        assert.strictEqual(entry!.balanceAfter, MAX)
+        assert.strictEqual((yield* store.transfers("w:max", null, 1)).items[0]!.amount, MAX)
+        assert.strictEqual((yield* store.events(null, 1)).items[0]!.transfers[0]!.amount, MAX)
+        assert.strictEqual((yield* store.systemBalances()).mint, -MAX)
+        assert.strictEqual((yield* store.stats()).minted, MAX)
+        const now = 1_000
+        const p = yield* execApplied(
+          { op: "Reserve", accountId: "max", tableId: "t", amount: MAX, timeoutMs: MAX - now, idempotencyKey: "big" },
+          { now }
+        )
+        const { reservationId, expiresAt } = p.response as ReserveResult
+        assert.strictEqual(expiresAt, MAX)
+        const r = (yield* store.load([reservationKey(reservationId)])).objects.get(reservationKey(reservationId))!
+        assert.strictEqual((r.value as ReservationState).expiresAt, MAX)
+        assert.strictEqual((r.value as ReservationState).amount, MAX)
+        assert.deepStrictEqual(yield* store.dueReservations(MAX - 1, 10), [])
+        assert.deepStrictEqual(yield* store.dueReservations(MAX, 10), [reservationId])
+        assert.strictEqual((yield* store.stats()).held, MAX)
+      }))
+  })
