@@ -54,6 +54,9 @@ export const AppConfig = {
   ledgerHmacKey: optionalString("LEDGER_HMAC_KEY"),
   ledgerVerifyIntervalMs: positiveInt("LEDGER_VERIFY_INTERVAL_MS").pipe(Config.withDefault(60_000)),
   ledgerFullVerifyIntervalMs: positiveInt("LEDGER_FULL_VERIFY_INTERVAL_MS").pipe(Config.withDefault(3_600_000)),
+  /** Credits accepted into the durable queue while the store is down, at most. */
+  creditQueueMax: positiveInt("CREDIT_QUEUE_MAX").pipe(Config.withDefault(10_000)),
+  creditQueueDrainMs: positiveInt("CREDIT_QUEUE_DRAIN_MS").pipe(Config.withDefault(500)),
   cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
   conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(20)),
   /** When set, every BalanceService call must carry metadata `authorization: Bearer <token>`. */
@@ -69,5 +72,20 @@ export const AppConfig = {
   grpcShutdownTimeoutMs: positiveInt("GRPC_SHUTDOWN_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
   /** How often WatchAccount streams look for new ledger events. */
   grpcWatchPollMs: positiveInt("GRPC_WATCH_POLL_MS").pipe(Config.withDefault(100)),
-  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
+  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const)),
+  // HTTP API auth (src/api/http). JWT_SECRET is the legacy name of JWT_HS256_SECRET.
+  jwtHs256Secret: optionalString("JWT_HS256_SECRET"),
+  jwtSecret: optionalString("JWT_SECRET"),
+  jwtJwksUrl: optionalString("JWT_JWKS_URL"),
+  /** How long an unknown `kid` waits before the JWKS is fetched again (jose's cooldown). */
+  jwtJwksCooldownMs: nonNegativeInt("JWT_JWKS_COOLDOWN_MS").pipe(Config.withDefault(30_000)),
+  jwtIssuer: optionalString("JWT_ISSUER"),
+  /** One audience or a comma-separated list. */
+  jwtAudience: optionalString("JWT_AUDIENCE"),
+  adminApiKey: optionalString("ADMIN_API_KEY"),
+  /** Local experiments only: every request is treated as an admin. */
+  authDisabled: Config.Boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
+  httpMaxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES").pipe(Config.withDefault(65_536)),
+  /** One log line per response costs about a third of the GET throughput: off unless asked for. */
+  httpAccessLog: Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false))
 } as const

@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto"
+import { join } from "node:path"
+import { Clock, Context, Effect, Layer, Schedule, Semaphore } from "effect"
+import { AppConfig } from "../config.ts"
+import type { Command } from "../domain/commands.ts"
+import { Ledger } from "../ledger/Ledger.ts"
+import { StoreUnavailable } from "../store/StoreErrors.ts"
+import { appendDeadLetter, CreditJournal } from "./CreditJournal.ts"
+
+export interface DrainResult {
+  readonly replayed: number
+  readonly deadLettered: number
+  readonly remaining: number
+}
+
+export interface CreditQueueCounters {
+  readonly queued: number
+  readonly replayed: number
+  readonly deadLettered: number
+}
+
+/**
+ * Credits that cannot bounce (deposit, release, cash-out, settle, cancel),
+ * accepted while the store is down: written to an fsync'ed journal under
+ * DATA_DIR before they are acknowledged, and replayed in order, with their
+ * idempotency keys, once the store answers. A replay the ledger refuses goes
+ * to the dead-letter file, a log line and a counter: never dropped silently.
+ */
+export class CreditQueue extends Context.Service<CreditQueue, {
+  readonly enqueue: (command: Command) => Effect.Effect<{ readonly queueId: string }, StoreUnavailable>
+  readonly drainOnce: () => Effect.Effect<DrainResult>
+  readonly pending: () => number
+  readonly counters: () => CreditQueueCounters
+}>()("balance/CreditQueue") {
+  static readonly layer = Layer.effect(CreditQueue, Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const dataDir = yield* AppConfig.dataDir
+    const maxPending = yield* AppConfig.creditQueueMax
+    const deadLetterPath = join(dataDir, "credit-dead-letter.jsonl")
+    const journal = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => CreditJournal.open(join(dataDir, "credit-queue.jsonl")),
+        catch: (cause) => new StoreUnavailable({ operation: "credit-queue.open", reason: String(cause) })
+      }),
+      (j) => Effect.promise(() => j.close())
+    )
+    if (journal.size > 0) yield* Effect.logWarning("credit queue holds commands from before the restart").pipe(Effect.annotateLogs({ pending: journal.size }))
+    const lock = Semaphore.makeUnsafe(1)
+    let queued = 0
+    let replayed = 0
+    let deadLettered = 0
+
+    const enqueue = Effect.fn("CreditQueue.enqueue")(function*(command: Command) {
+      return yield* lock.withPermit(Effect.gen(function*() {
+        if (journal.size >= maxPending) {
+          return yield* new StoreUnavailable({ operation: "credit-queue.enqueue", reason: `credit queue is full (${maxPending})` })
+        }
+        const credit = { id: randomUUID(), enqueuedAt: yield* Clock.currentTimeMillis, command }
+        yield* Effect.tryPromise({
+          try: () => journal.append(credit),
+          catch: (cause) => new StoreUnavailable({ operation: "credit-queue.enqueue", reason: String(cause) })
+        })
+        queued += 1
+        yield* Effect.logWarning("store unavailable: credit queued").pipe(Effect.annotateLogs({ queueId: credit.id, op: command.op }))
+        return { queueId: credit.id }
+      }))
+    })
+
+    /** A replayed cancel of a pot that is already cancelled means the first attempt landed before the outage. */
+    const alreadyApplied = (command: Command, code: string) =>
+      command.op === "Cancel" && code === "POT_NOT_ACTIVE"
+        ? Effect.map(ledger.pot(command.tableId, command.handId), (p) => p.value?.status === "CANCELLED" && !p.stale)
+        : Effect.succeed(false)
+
+    const drainOnce = Effect.fn("CreditQueue.drain")(function*() {
+      return yield* lock.withPermit(Effect.gen(function*() {
+        let replayedNow = 0
+        let deadNow = 0
+        for (const credit of journal.list()) {
+          const outcome = yield* Effect.result(ledger.execute(credit.command))
+          if (outcome._tag === "Failure") {
+            const error = outcome.failure
+            if (error._tag !== "Refusal") break // the store is still away (or contended): try again next round
+            if (!(yield* alreadyApplied(credit.command, error.code).pipe(Effect.orElseSucceed(() => false)))) {
+              yield* Effect.promise(() => appendDeadLetter(deadLetterPath, { ...credit, error: error.code, message: error.message }))
+              yield* Effect.logError("queued credit refused on replay: dead-lettered for reconciliation").pipe(
+                Effect.annotateLogs({ queueId: credit.id, op: credit.command.op, error: error.code })
+              )
+              deadNow += 1
+            }
+          } else {
+            replayedNow += 1
+          }
+          yield* Effect.promise(() => journal.markDone(credit.id))
+        }
+        replayed += replayedNow
+        deadLettered += deadNow
+        if (replayedNow + deadNow > 0) {
+          yield* Effect.logInfo("credit queue drained").pipe(
+            Effect.annotateLogs({ replayed: replayedNow, deadLettered: deadNow, remaining: journal.size })
+          )
+        }
+        return { replayed: replayedNow, deadLettered: deadNow, remaining: journal.size }
+      }))
+    })
+
+    return CreditQueue.of({
+      enqueue,
+      drainOnce: () => (journal.size === 0 ? Effect.succeed({ replayed: 0, deadLettered: 0, remaining: 0 }) : drainOnce()),
+      pending: () => journal.size,
+      counters: () => ({ queued, replayed, deadLettered })
+    })
+  }))
+
+  /** Drains every CREDIT_QUEUE_DRAIN_MS while anything is pending. */
+  static readonly schedule = Layer.effectDiscard(Effect.gen(function*() {
+    const every = yield* AppConfig.creditQueueDrainMs
+    const queue = yield* CreditQueue
+    yield* queue.drainOnce().pipe(Effect.repeat(Schedule.spaced(every)), Effect.forkScoped)
+  }))
+}

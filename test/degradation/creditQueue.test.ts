@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
+import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
+import { Ledger } from "../../src/ledger/Ledger.ts"
+import { ledgerOn } from "../support/ledgerLayers.ts"
+import { makeSwitchableStore } from "../support/switchableStore.ts"
+
+const dirs: Array<string> = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const runtime = (store: ReturnType<typeof makeSwitchableStore>, dataDir: string, env: Record<string, string> = {}) =>
+  ManagedRuntime.make(
+    CommandExecutor.layer.pipe(
+      Layer.provideMerge(CreditQueue.layer),
+      Layer.provideMerge(ledgerOn(store.layer)),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir, ...env })))
+    )
+  )
+
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "credit-queue-"))
+  dirs.push(d)
+  return d
+}
+
+describe("durable credit queue", () => {
+  it("queues credits while the store is down, refuses debits, and replays exactly once when it is back", async () => {
+    const store = makeSwitchableStore()
+    const rt = runtime(store, tempDir())
+    try {
+      await rt.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "q", initialBalance: 100 })))
+      store.down()
+      const deposit = { op: "Deposit", accountId: "q", amount: 25, source: "BONUS", idempotencyKey: "dq1" } as const
+      const queued = await rt.runPromise(CommandExecutor.use((e) => e.execute(deposit)))
+      assert.strictEqual(queued._tag, "Queued")
+      const again = await rt.runPromise(CommandExecutor.use((e) => e.execute(deposit)))
+      assert.strictEqual(again._tag, "Queued")
+      const withdraw = await rt.runPromise(
+        CommandExecutor.use((e) => e.execute({ op: "Withdraw", accountId: "q", amount: 1, reason: "x", idempotencyKey: "wq" })).pipe(Effect.flip)
+      )
+      assert.strictEqual(withdraw._tag, "StoreUnavailable")
+      const stale = await rt.runPromise(Ledger.use((l) => l.wallet("q")))
+      assert.isTrue(stale.stale)
+      assert.strictEqual(stale.value!.balance, 100)
+      assert.strictEqual((await rt.runPromise(CreditQueue.use((q) => q.drainOnce()))).replayed, 0)
+      store.up()
+      const drained = await rt.runPromise(CreditQueue.use((q) => q.drainOnce()))
+      assert.deepStrictEqual(drained, { replayed: 2, deadLettered: 0, remaining: 0 })
+      const wallet = await rt.runPromise(Ledger.use((l) => l.wallet("q")))
+      assert.strictEqual(wallet.value!.balance, 125)
+      assert.isFalse(wallet.stale)
+    } finally {
+      await rt.dispose()
+    }
+  })
+
+  it("survives a restart of the service: the journal is replayed by the next process", async () => {
+    const store = makeSwitchableStore()
+    const dir = tempDir()
+    const first = runtime(store, dir)
+    await first.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "r", initialBalance: 0 })))
+    store.down()
+    for (let i = 0; i < 5; i++) {
+      const q = await first.runPromise(
+        CommandExecutor.use((e) => e.execute({ op: "Deposit", accountId: "r", amount: 10, source: "ADMIN", idempotencyKey: `r${i}` }))
+      )
+      assert.strictEqual(q._tag, "Queued")
+    }
+    await first.dispose()
+    store.up()
+    const second = runtime(store, dir)
+    try {
+      assert.strictEqual(await second.runPromise(CreditQueue.use((q) => Effect.sync(() => q.pending()))), 5)
+      assert.strictEqual((await second.runPromise(CreditQueue.use((q) => q.drainOnce()))).replayed, 5)
+      assert.strictEqual((await second.runPromise(Ledger.use((l) => l.wallet("r")))).value!.balance, 50)
+      assert.strictEqual(readFileSync(join(dir, "credit-queue.jsonl"), "utf8"), "")
+    } finally {
+      await second.dispose()
+    }
+  })
+
+  it("a credit refused on replay goes to the dead-letter file, never silently away", async () => {
+    const store = makeSwitchableStore()
+    const dir = tempDir()
+    const rt = runtime(store, dir)
+    try {
+      await rt.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "s", initialBalance: 0 })))
+      store.down()
+      await rt.runPromise(
+        CommandExecutor.use((e) => e.execute({ op: "CashOut", accountId: "s", tableId: "t", seatId: 1, amount: 500, idempotencyKey: "co" }))
+      )
+      store.up()
+      assert.deepStrictEqual(await rt.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 0, deadLettered: 1, remaining: 0 })
+      const dead = readFileSync(join(dir, "credit-dead-letter.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      assert.strictEqual(dead.length, 1)
+      assert.strictEqual(dead[0].error, "INSUFFICIENT_STACK")
+      assert.strictEqual(dead[0].command.idempotencyKey, "co")
+    } finally {
+      await rt.dispose()
+    }
+  })
+
+  it("a full queue refuses with StoreUnavailable", async () => {
+    const store = makeSwitchableStore()
+    const rt = runtime(store, tempDir(), { CREDIT_QUEUE_MAX: "2" })
+    try {
+      store.down()
+      const outcomes = []
+      for (let i = 0; i < 3; i++) {
+        outcomes.push(await rt.runPromise(
+          CommandExecutor.use((e) => e.execute({ op: "Deposit", accountId: "z", amount: 1, source: "ADMIN", idempotencyKey: `z${i}` })).pipe(
+            Effect.map((x) => x._tag as string),
+            Effect.catch((e) => Effect.succeed(e._tag))
+          )
+        ))
+      }
+      assert.deepStrictEqual(outcomes, ["Queued", "Queued", "StoreUnavailable"])
+    } finally {
+      await rt.dispose()
+    }
+  })
+})
