@@ -2,10 +2,11 @@ import { resolve } from "node:path"
 import { Context, Effect, Layer, Schema } from "effect"
 import { AppConfig } from "../../config.ts"
 import {
-  RedisServerMissing,
   type RedisServerProcess,
   spawnRedisServer,
   spawnRedisServerOnFreePort,
+  recordOwner,
+  stopOrphanedServer,
   stopRedisServer
 } from "./redisServerProcess.ts"
 
@@ -34,14 +35,21 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
     Effect.gen(function*() {
       const dir = resolve(yield* AppConfig.dataDir, "redis")
       const port = yield* AppConfig.localRedisPort
+      const unavailable = (cause: unknown) =>
+        new LocalRedisUnavailable({ reason: cause instanceof Error ? cause.message : String(cause) })
+      if (yield* Effect.tryPromise({ try: () => stopOrphanedServer(dir), catch: unavailable })) {
+        yield* Effect.logWarning("stopped an orphaned redis-server left by an earlier run").pipe(
+          Effect.annotateLogs({ dir })
+        )
+      }
       const server = yield* Effect.acquireRelease(
         Effect.tryPromise({
-          try: (): Promise<RedisServerProcess> =>
-            port === 0 ? spawnRedisServerOnFreePort({ dir }) : spawnRedisServer({ port, dir }),
-          catch: (cause) =>
-            new LocalRedisUnavailable({
-              reason: cause instanceof RedisServerMissing || cause instanceof Error ? cause.message : String(cause)
-            })
+          try: async (): Promise<RedisServerProcess> => {
+            const server = await (port === 0 ? spawnRedisServerOnFreePort({ dir }) : spawnRedisServer({ port, dir }))
+            recordOwner(server)
+            return server
+          },
+          catch: unavailable
         }),
         (s) =>
           Effect.promise(() => stopRedisServer(s)).pipe(

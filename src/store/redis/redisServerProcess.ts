@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { connect, createServer } from "node:net"
 
 /**
@@ -135,4 +136,46 @@ export const stopRedisServer = async (
   const timer = setTimeout(() => server.child.kill("SIGKILL"), graceMs)
   await server.exited
   clearTimeout(timer)
+}
+
+const ownerFile = (dir: string) => join(dir, "owner.json")
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Notes which process serves `dir`, so that a later start can find an orphan. */
+export const recordOwner = (server: RedisServerProcess): void => {
+  writeFileSync(ownerFile(server.dir), JSON.stringify({ pid: server.child.pid, port: server.port }))
+}
+
+/**
+ * If this service was killed without stopping its redis-server, that child
+ * still runs on `dir`; a second server on the same AOF would corrupt it. An
+ * orphan (recorded pid alive and answering PING on the recorded port) is
+ * stopped gracefully first, which also flushes its AOF.
+ */
+export const stopOrphanedServer = async (dir: string, timeoutMs = 10_000): Promise<boolean> => {
+  if (!existsSync(ownerFile(dir))) return false
+  let owner: { pid?: unknown; port?: unknown }
+  try {
+    owner = JSON.parse(readFileSync(ownerFile(dir), "utf8")) as { pid?: unknown; port?: unknown }
+  } catch {
+    owner = {}
+  }
+  rmSync(ownerFile(dir), { force: true })
+  const { pid, port } = owner
+  if (typeof pid !== "number" || typeof port !== "number" || !isAlive(pid) || !(await pingOnce(port))) return false
+  process.kill(pid, "SIGTERM")
+  const deadline = Date.now() + timeoutMs
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`orphaned redis-server (pid ${pid}) on ${dir} did not stop`)
+    await sleep(50)
+  }
+  return true
 }

@@ -1,0 +1,66 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { connect } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { LocalRedisServer } from "../../src/store/redis/LocalRedisServer.ts"
+import {
+  recordOwner,
+  RedisServerMissing,
+  spawnRedisServer,
+  spawnRedisServerOnFreePort,
+  stopRedisServer
+} from "../../src/store/redis/redisServerProcess.ts"
+import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { Store } from "../../src/store/Store.ts"
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    socket.once("connect", () => (socket.destroy(), resolve(true)))
+    socket.once("error", () => resolve(false))
+  })
+
+it.live("LocalRedisServer runs a private redis-server under DATA_DIR for the scope's lifetime", () =>
+  Effect.gen(function*() {
+    const dataDir = mkdtempSync(join(tmpdir(), "balance-local-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))
+    const port = yield* Effect.gen(function*() {
+      const local = yield* LocalRedisServer
+      assert.notStrictEqual(local.port, 6379)
+      assert.strictEqual(local.dir, join(dataDir, "redis"))
+      yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
+      assert.isTrue(existsSync(join(dataDir, "redis", "appendonlydir")), "AOF enabled")
+      return local.port
+    }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
+    assert.isFalse(yield* Effect.promise(() => accepts(port)), "stopped with its scope")
+  }))
+
+it.live("a missing redis-server binary fails with install instructions", () =>
+  Effect.gen(function*() {
+    const dir = mkdtempSync(join(tmpdir(), "balance-missing-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+    const error = yield* Effect.flip(Effect.tryPromise(() => spawnRedisServer({ port: 1, dir, binary: "redis-server-not-installed" })))
+    assert.instanceOf(error.cause, RedisServerMissing)
+    assert.include((error.cause as Error).message, "apt-get install redis-server")
+    assert.include((error.cause as Error).message, "REDIS_URL")
+  }))
+
+it.live("an orphaned redis-server left on DATA_DIR is stopped before a new one starts", () =>
+  Effect.gen(function*() {
+    const dataDir = mkdtempSync(join(tmpdir(), "balance-orphan-"))
+    const orphan = yield* Effect.promise(() => spawnRedisServerOnFreePort({ dir: join(dataDir, "redis") }))
+    recordOwner(orphan)
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => stopRedisServer(orphan, "SIGKILL")).pipe(
+        Effect.andThen(Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+      ))
+    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))
+    yield* Effect.gen(function*() {
+      const local = yield* LocalRedisServer
+      assert.notStrictEqual(local.port, orphan.port)
+      assert.isFalse(yield* Effect.promise(() => accepts(orphan.port)), "orphan stopped")
+    }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
+  }))
