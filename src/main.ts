@@ -6,10 +6,12 @@ import { Ledger } from "./ledger/Ledger.ts"
 import { LedgerSettings } from "./ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "./ledger/LedgerVerifier.ts"
 import { LoggingLayer } from "./observability/Logging.ts"
+import { Metrics } from "./observability/Metrics.ts"
 
 const LedgerLayer = Layer.mergeAll(Ledger.layer, LedgerVerifier.layer).pipe(
   Layer.provideMerge(StoreLayer),
-  Layer.provideMerge(LedgerSettings.layer)
+  Layer.provideMerge(LedgerSettings.layer),
+  Layer.provideMerge(Metrics.layer)
 )
 
 const AppLayer = Layer.mergeAll(

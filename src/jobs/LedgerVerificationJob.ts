@@ -1,6 +1,7 @@
 import { Effect, Layer, Schedule } from "effect"
 import { AppConfig } from "../config.ts"
 import { LedgerVerifier, type VerificationReport } from "../ledger/LedgerVerifier.ts"
+import { Metrics } from "../observability/Metrics.ts"
 
 const logReport = (report: VerificationReport) =>
   report.ok
@@ -20,10 +21,18 @@ const logReport = (report: VerificationReport) =>
  */
 export const LedgerVerificationJob = Layer.effectDiscard(Effect.gen(function*() {
   const verifier = yield* LedgerVerifier
+  const metrics = yield* Metrics
+  const record = (report: VerificationReport) =>
+    Effect.sync(() => {
+      metrics.verificationRuns.inc({ mode: report.mode, result: report.ok ? "ok" : "findings" })
+      for (const f of report.findings) metrics.verificationFindings.inc({ kind: f.kind })
+      if (report.ok) metrics.lastVerificationSuccess.set(report.finishedAt / 1000)
+    })
   const incrementalEvery = yield* AppConfig.ledgerVerifyIntervalMs
   const fullEvery = yield* AppConfig.ledgerFullVerifyIntervalMs
   const run = (pass: Effect.Effect<VerificationReport, unknown>) =>
     pass.pipe(
+      Effect.tap(record),
       Effect.flatMap(logReport),
       Effect.catch((error) => Effect.logWarning("ledger verification could not run").pipe(Effect.annotateLogs({ error: String(error) })))
     )

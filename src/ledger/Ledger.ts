@@ -27,6 +27,7 @@ import { makeKeyedLock } from "./KeyedLock.ts"
 import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 import { ObjectCache } from "./ObjectCache.ts"
+import { Metrics } from "../observability/Metrics.ts"
 
 export interface Executed<R> {
   readonly result: R
@@ -77,8 +78,23 @@ export class Ledger extends Context.Service<Ledger, {
   readonly supply: () => Effect.Effect<Supply, StoreUnavailable>
 }>()("balance/Ledger") {
   static readonly layer = Layer.effect(Ledger, Effect.gen(function*() {
-    const store = yield* Store
+    const rawStore = yield* Store
     const settings = yield* LedgerSettings
+    const metrics = yield* Metrics
+    /** Store calls on the request path, timed (each is one round trip). */
+    const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => {
+        const end = metrics.storeDuration.startTimer({ operation })
+        return effect.pipe(
+          Effect.tapError(() => Effect.sync(() => metrics.storeErrors.inc({ operation }))),
+          Effect.ensuring(Effect.sync(() => void end()))
+        )
+      })
+    const store = {
+      ...rawStore,
+      load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => timed("load", rawStore.load(keys, idempotencyKey)),
+      apply: (request: Parameters<typeof rawStore.apply>[0]) => timed("apply", rawStore.apply(request))
+    }
     const cache = new ObjectCache(settings.cacheMaxObjects)
     const withKeyLock = makeKeyedLock()
 
@@ -127,6 +143,7 @@ export class Ledger extends Context.Service<Ledger, {
           if (record.fingerprint !== requestFingerprint) {
             return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
           }
+          metrics.idempotentReplays.inc({ op: command.op })
           return Effect.succeed({ result: JSON.parse(record.response) as R, replayed: true })
         }
         const loadFresh = (keys: ReadonlyArray<string>) =>
@@ -187,6 +204,7 @@ export class Ledger extends Context.Service<Ledger, {
               for (const w of outcome.plan.writes) cache.set(w.key, { version: w.version, value: w.value })
               return { result: outcome.plan.response as R, replayed: false }
             case "Replayed":
+              metrics.idempotentReplays.inc({ op: command.op })
               return { result: JSON.parse(result.response) as R, replayed: true }
             case "KeyReused":
               return yield* Effect.fail(
@@ -195,6 +213,7 @@ export class Ledger extends Context.Service<Ledger, {
             case "Overflow":
               return yield* Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${result.account} account would leave the safe integer range`))
             case "Conflict":
+              metrics.conflictRetries.inc({ op: command.op })
               remember(result.current)
               // Re-plan at once with the returned state; back off a little only under sustained contention.
               if (attempt > 2) yield* Effect.sleep(Math.floor((yield* Random.next) * 2 ** Math.min(attempt, 6)))
@@ -204,8 +223,12 @@ export class Ledger extends Context.Service<Ledger, {
         return yield* Effect.fail(new LedgerContention({ attempts: maxAttempts }))
       })
 
+    const outcomeOf = (e: ExecuteError) =>
+      e._tag === "Refusal" ? e.code : e._tag === "StoreUnavailable" ? "unavailable" : "contention"
     const execute = <C extends Command>(command: C) =>
       withKeyLock(lockKeyOf(command), run(command)).pipe(
+        Effect.tap((done) => Effect.sync(() => metrics.commands.inc({ op: command.op, outcome: done.replayed ? "replayed" : "ok" }))),
+        Effect.tapError((e) => Effect.sync(() => metrics.commands.inc({ op: command.op, outcome: outcomeOf(e) }))),
         Effect.withSpan(`Ledger.execute.${command.op}`, { attributes: { "ledger.op": command.op } })
       )
 
@@ -219,6 +242,7 @@ export class Ledger extends Context.Service<Ledger, {
         }),
         Effect.catchTag("StoreUnavailable", (error) => {
           const cached = cache.get(key)
+          if (cached) metrics.staleReads.inc({ object: key.slice(0, 1) })
           return cached
             ? Effect.succeed<Observed<T>>({ value: cached.value as T | null, version: cached.version, stale: true })
             : Effect.fail(error)

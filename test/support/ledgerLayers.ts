@@ -4,6 +4,7 @@ import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import type { Store } from "../../src/store/Store.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
 
 /** Ledger + verifier over a given store layer, with settings for tests. */
 export const ledgerOn = <E, R>(
@@ -12,7 +13,8 @@ export const ledgerOn = <E, R>(
 ) =>
   Layer.mergeAll(Ledger.layer, LedgerVerifier.layer).pipe(
     Layer.provideMerge(store),
-    Layer.provideMerge(LedgerSettings.layerWith(settings))
+    Layer.provideMerge(LedgerSettings.layerWith(settings)),
+    Layer.provideMerge(Metrics.layer)
   )
 
 /** A fresh in-memory ledger (new store each time the layer is built). */

@@ -7,8 +7,10 @@ import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 export const makeSwitchableStore = () => {
   const inner = makeMemoryStore()
   let up = true
-  const guard = <A, E>(operation: string, effect: () => Effect.Effect<A, E>) =>
-    Effect.suspend(() => (up ? effect() : Effect.fail(new StoreUnavailable({ operation, reason: "test: store is down" }))))
+  const guard = <A, E>(operation: string, effect: () => Effect.Effect<A, E>): Effect.Effect<A, E | StoreUnavailable> =>
+    Effect.suspend((): Effect.Effect<A, E | StoreUnavailable> =>
+      up ? effect() : Effect.fail(new StoreUnavailable({ operation, reason: "test: store is down" }))
+    )
   const store = Store.of({
     load: (keys, idem) => guard("load", () => inner.load(keys, idem)),
     apply: (r) => guard("apply", () => inner.apply(r)),

@@ -1,0 +1,148 @@
+import { Effect, Layer, Option } from "effect"
+import * as Prom from "prom-client"
+import type { StatName } from "../domain/plan.ts"
+import type { TransferType } from "../domain/transfer.ts"
+import { CreditQueue } from "../degradation/CreditQueue.ts"
+import { Store } from "../store/Store.ts"
+import { Metrics } from "./Metrics.ts"
+
+const TRANSFER_TYPES: ReadonlyArray<TransferType> = [
+  "GRANT", "DEPOSIT", "WITHDRAW", "BUY_IN", "CONTRIBUTION", "RAKE", "PAYOUT", "REFUND", "CASH_OUT"
+]
+
+interface Reading {
+  readonly up: boolean
+  readonly stats: Readonly<Partial<Record<StatName, number>>>
+  readonly system: Readonly<Record<"mint" | "burn" | "rake", number>>
+}
+
+/**
+ * The chip economy, read on scrape from counters that apply.lua maintains in
+ * the same atomic write as the balances (one HGETALL each, never a scan of
+ * accounts), so every instance reports the same cluster-wide figures.
+ */
+export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
+  const { registry } = yield* Metrics
+  const store = yield* Store
+  const queue = yield* Effect.serviceOption(CreditQueue)
+  const registers = [registry]
+
+  let last: Reading = { up: false, stats: {}, system: { mint: 0, burn: 0, rake: 0 } }
+  let inFlight: Promise<Reading> | undefined
+  /** One store read per scrape, shared by every collector (they run concurrently). */
+  const read = (): Promise<Reading> => {
+    inFlight ??= Effect.runPromise(
+      Effect.all({ stats: store.stats(), system: store.systemBalances() }).pipe(
+        Effect.map((r): Reading => ({ up: true, ...r })),
+        Effect.orElseSucceed((): Reading => ({ ...last, up: false }))
+      )
+    ).then((r) => {
+      last = r
+      setTimeout(() => (inFlight = undefined), 0)
+      return r
+    })
+    return inFlight
+  }
+  const stat = (r: Reading, name: StatName) => r.stats[name] ?? 0
+  const circulation = (r: Reading) => -(r.system.mint + r.system.burn + r.system.rake)
+
+  const gauge = (name: string, help: string, value: (r: Reading) => number) =>
+    new Prom.Gauge({ name, help, registers, async collect() { this.set(value(await read())) } })
+  const counter = (name: string, help: string, value: (r: Reading) => number) =>
+    new Prom.Counter({
+      name,
+      help,
+      registers,
+      async collect() {
+        this.reset()
+        this.inc(value(await read()))
+      }
+    })
+
+  gauge("balance_store_up", "1 when the store answered the last scrape", (r) => (r.up ? 1 : 0))
+  gauge("balance_chips_in_circulation", "Chips in wallets, stacks and pots (minted - burned - raked)", circulation)
+  gauge(
+    "balance_chips_supply_drift",
+    "Circulation from the system accounts minus circulation from the counters; anything but 0 means tampering",
+    (r) => circulation(r) - (stat(r, "minted") - stat(r, "burned") - stat(r, "raked"))
+  )
+  counter("balance_chips_minted_total", "Chips created (grants and deposits): the sources", (r) => stat(r, "minted"))
+  counter("balance_chips_burned_total", "Chips destroyed (withdrawals): the sinks", (r) => stat(r, "burned"))
+  counter("balance_chips_raked_total", "Chips taken as rake", (r) => stat(r, "raked"))
+  new Prom.Counter({
+    name: "balance_chips_moved_total",
+    help: "Chips moved, by transfer type",
+    labelNames: ["type"],
+    registers,
+    async collect() {
+      const r = await read()
+      this.reset()
+      for (const t of TRANSFER_TYPES) this.inc({ type: t }, stat(r, `by_type:${t}`))
+    }
+  })
+  gauge("balance_chips_held", "Chips held by active reservations", (r) => stat(r, "held"))
+  gauge("balance_reservations_active", "Reservations currently HELD", (r) => stat(r, "reservations_active"))
+  new Prom.Counter({
+    name: "balance_reservations_total",
+    help: "Reservations by what happened to them",
+    labelNames: ["outcome"],
+    registers,
+    async collect() {
+      const r = await read()
+      this.reset()
+      this.inc({ outcome: "created" }, stat(r, "reservations_created"))
+      this.inc({ outcome: "committed" }, stat(r, "reservations_committed"))
+      this.inc({ outcome: "released" }, stat(r, "reservations_released"))
+      this.inc({ outcome: "expired" }, stat(r, "reservations_expired"))
+    }
+  })
+  gauge("balance_reservation_expiry_ratio", "Expired / closed reservations (committed + released + expired)", (r) => {
+    const closed = stat(r, "reservations_committed") + stat(r, "reservations_released") + stat(r, "reservations_expired")
+    return closed === 0 ? 0 : stat(r, "reservations_expired") / closed
+  })
+  gauge("balance_pots_open", "Pots ACTIVE now", (r) => stat(r, "pots_open"))
+  new Prom.Counter({
+    name: "balance_pots_total",
+    help: "Pots closed, by outcome",
+    labelNames: ["outcome"],
+    registers,
+    async collect() {
+      const r = await read()
+      this.reset()
+      this.inc({ outcome: "settled" }, stat(r, "pots_settled"))
+      this.inc({ outcome: "cancelled" }, stat(r, "pots_cancelled"))
+    }
+  })
+  counter("balance_settlements_normalised_total", "Settlements whose requested amounts had to be scaled to the pot", (r) =>
+    stat(r, "settlements_normalised"))
+
+  // Velocity: chips moved per minute over the last scrapes, relative to circulation.
+  const samples: Array<{ t: number; moved: number }> = []
+  gauge("balance_chips_velocity_per_minute", "Chips moved per minute divided by chips in circulation", (r) => {
+    const now = Date.now()
+    samples.push({ t: now, moved: stat(r, "moved") })
+    while (samples.length > 2 && now - samples[0]!.t > 5 * 60_000) samples.shift()
+    const first = samples[0]!
+    const minutes = (now - first.t) / 60_000
+    const c = circulation(r)
+    return minutes <= 0 || c <= 0 ? 0 : (stat(r, "moved") - first.moved) / minutes / c
+  })
+
+  if (Option.isSome(queue)) {
+    const q = queue.value
+    new Prom.Gauge({ name: "balance_credit_queue_pending", help: "Credits waiting in the durable queue", registers, collect() { this.set(q.pending()) } })
+    new Prom.Counter({
+      name: "balance_credit_queue_total",
+      help: "Credits queued while the store was down, replayed, and dead-lettered (this instance)",
+      labelNames: ["event"],
+      registers,
+      collect() {
+        const c = q.counters()
+        this.reset()
+        this.inc({ event: "queued" }, c.queued)
+        this.inc({ event: "replayed" }, c.replayed)
+        this.inc({ event: "dead_lettered" }, c.deadLettered)
+      }
+    })
+  }
+}))
