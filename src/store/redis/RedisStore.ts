@@ -107,6 +107,19 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     (r) => Effect.promise(() => r.quit().then(() => undefined, () => r.disconnect()))
   )
 
+  // An evicted key is lost money (DESIGN 2); managed Redis may hide CONFIG, so this can only warn.
+  yield* Effect.tryPromise(() => redis.config("GET", "maxmemory-policy")).pipe(
+    Effect.flatMap((reply) => {
+      const policy = Array.isArray(reply) ? String(reply[1]) : "unknown"
+      return policy === "noeviction"
+        ? Effect.void
+        : Effect.logWarning("Redis maxmemory-policy is not noeviction: keys may be evicted").pipe(
+          Effect.annotateLogs({ policy })
+        )
+    }),
+    Effect.catch(() => Effect.logDebug("could not read Redis maxmemory-policy"))
+  )
+
   /** One Redis call: typed failure, deadline. Retries wrap whole store calls (below). */
   const call = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, StoreUnavailable> =>
     deadline(
