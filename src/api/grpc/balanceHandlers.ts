@@ -1,0 +1,90 @@
+import { Effect } from "effect"
+import type { Command } from "../../domain/commands.ts"
+import { refuse, type Refusal } from "../../domain/errors.ts"
+import type { ResultByOp } from "../../domain/responses.ts"
+import { Ledger } from "../../ledger/Ledger.ts"
+import * as Decode from "./decodeRequests.ts"
+import * as Encode from "./encodeResponses.ts"
+import type { CallFailure, FailureMode } from "./mapFailure.ts"
+
+export type WireRequest = Readonly<Record<string, unknown>>
+
+export interface UnaryMethod {
+  readonly mode: FailureMode
+  readonly handle: (request: WireRequest) => Effect.Effect<object, CallFailure>
+}
+
+/** The unary rpcs of BalanceService: decode, run through the ledger, encode. No gRPC types here. */
+export const makeBalanceHandlers = Effect.gen(function*() {
+  const ledger = yield* Ledger
+
+  const command = <C extends Command>(
+    decode: (r: WireRequest) => Effect.Effect<C, Refusal>,
+    encode: (result: ResultByOp[C["op"]]) => object,
+    mode: FailureMode = "inBand"
+  ): UnaryMethod => ({
+    mode,
+    handle: (request) =>
+      decode(request).pipe(
+        Effect.flatMap((c) => ledger.execute(c)),
+        Effect.map((executed) => encode(executed.result))
+      )
+  })
+
+  const query = (handle: UnaryMethod["handle"], mode: FailureMode = "inBand"): UnaryMethod => ({ mode, handle })
+
+  const methods = {
+    GetBalance: query(
+      (r) =>
+        Effect.gen(function*() {
+          const { accountId } = yield* Decode.decodeAccountQuery(r)
+          return Encode.balanceResponse(accountId, yield* ledger.wallet(accountId))
+        }),
+      "status"
+    ),
+    EnsureAccount: command(Decode.decodeEnsureAccount, Encode.ensureAccountResponse, "status"),
+    ReserveForBuyIn: command(Decode.decodeReserve, Encode.reserveResponse),
+    CommitReservation: command(Decode.decodeCommit, Encode.commitResponse),
+    ReleaseReservation: command(Decode.decodeRelease, Encode.releaseResponse),
+    ProcessCashOut: command(Decode.decodeCashOut, Encode.cashOutResponse),
+    RecordContribution: command(Decode.decodeContribute, Encode.contributeResponse),
+    SettlePot: command(Decode.decodeSettle, Encode.settleResponse),
+    CancelPot: command(Decode.decodeCancel, Encode.cancelResponse),
+    Deposit: command(Decode.decodeDeposit, Encode.walletMovementResponse),
+    Withdraw: command(Decode.decodeWithdraw, Encode.walletMovementResponse),
+    GetReservation: query((r) =>
+      Effect.gen(function*() {
+        const { reservationId } = yield* Decode.decodeReservationQuery(r)
+        const observed = yield* ledger.reservation(reservationId)
+        if (!observed.value) {
+          return yield* Effect.fail(refuse("RESERVATION_NOT_FOUND", `reservation ${reservationId} does not exist`, "reservation_id"))
+        }
+        return Encode.reservationResponse(observed.value)
+      })
+    ),
+    GetTableStack: query((r) =>
+      Effect.gen(function*() {
+        const { tableId, accountId } = yield* Decode.decodeStackQuery(r)
+        return Encode.stackResponse(tableId, accountId, yield* ledger.stack(tableId, accountId))
+      })
+    ),
+    GetPot: query((r) =>
+      Effect.gen(function*() {
+        const { tableId, handId, foldedSeats } = yield* Decode.decodePotQuery(r)
+        const observed = yield* ledger.pot(tableId, handId)
+        if (!observed.value) return yield* Effect.fail(refuse("POT_NOT_FOUND", `pot ${tableId}/${handId} does not exist`))
+        return Encode.potResponse(observed.value, observed.version, observed.stale, foldedSeats)
+      })
+    ),
+    ListLedgerEntries: query((r) =>
+      Effect.gen(function*() {
+        const { account, afterSeq, limit } = yield* Decode.decodeEntriesQuery(r)
+        return Encode.entriesResponse(yield* ledger.entries(account, afterSeq, limit), limit)
+      })
+    )
+  } satisfies Record<string, UnaryMethod>
+
+  return methods
+})
+
+export type BalanceHandlers = Effect.Success<typeof makeBalanceHandlers>

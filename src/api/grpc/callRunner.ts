@@ -1,0 +1,150 @@
+import * as grpc from "@grpc/grpc-js"
+import { Cause, Effect, Exit, type Fiber } from "effect"
+import type { WireRequest } from "./balanceHandlers.ts"
+import { parentSpanOf, readCallMetadata } from "./callMetadata.ts"
+import {
+  type Answer,
+  answerFailure,
+  answerLabel,
+  type CallFailure,
+  type FailureMode,
+  type GrpcStatus,
+  INTERNAL,
+  SHUTTING_DOWN
+} from "./mapFailure.ts"
+
+type Run = (effect: Effect.Effect<void>) => Fiber.Fiber<void>
+
+export interface CallRunnerOptions {
+  /** Forks a call's fiber; fibers still running when the server's scope closes are interrupted. */
+  readonly run: Run
+  /** Same for long-lived streams, which are ended first on shutdown so that draining does not wait for them. */
+  readonly runStream: Run
+  readonly authorized: (metadata: grpc.Metadata) => boolean
+}
+
+const UNAUTHENTICATED: GrpcStatus = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" }
+
+const serviceError = (s: GrpcStatus): Partial<grpc.StatusObject> => ({ code: s.code, details: s.details })
+
+const answerOfExit = (exit: Exit.Exit<Answer>): Answer =>
+  Exit.isSuccess(exit)
+    ? exit.value
+    : { _tag: "Status", status: Cause.hasInterruptsOnly(exit.cause) ? SHUTTING_DOWN : INTERNAL }
+
+/** Logs what the caller is not told (causes, defects); the caller only gets the mapped answer. */
+const logFailure = (cause: Cause.Cause<CallFailure>, answer: Answer) => {
+  if (answer._tag === "Reply") return Effect.logDebug("grpc call refused", answerLabel(answer))
+  switch (answer.status.code) {
+    case grpc.status.INTERNAL:
+      return Effect.logError("grpc call failed", cause)
+    case grpc.status.UNAVAILABLE:
+    case grpc.status.ABORTED:
+      return Effect.logWarning("grpc call failed", answer.status.details)
+    default:
+      return Effect.logDebug("grpc call refused", answer.status.details)
+  }
+}
+
+/**
+ * Bridges grpc-js callbacks and Effect: per call it checks the bearer token,
+ * runs the handler as a fiber in a `grpc.<Method>` span (child of the caller's
+ * traceparent, logs annotated with x-request-id / traceparent), maps every
+ * failure through `answerFailure`, interrupts the fiber when the client
+ * cancels, and never lets an exception escape into grpc-js.
+ */
+export const makeCallRunner = (options: CallRunnerOptions) => {
+  const instrument = (service: string, method: string, metadata: grpc.Metadata) => {
+    const meta = readCallMetadata(metadata)
+    const parent = parentSpanOf(meta.traceparent)
+    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+      const spanned = effect.pipe(
+        Effect.withSpan(`grpc.${method}`, {
+          kind: "server",
+          attributes: {
+            "rpc.system": "grpc",
+            "rpc.service": service,
+            "rpc.method": method,
+            ...(meta.requestId ? { "request.id": meta.requestId } : {}),
+            ...(meta.traceparent ? { "w3c.traceparent": meta.traceparent } : {})
+          }
+        }),
+        Effect.annotateLogs({
+          rpc: `${service}/${method}`,
+          ...(meta.requestId ? { requestId: meta.requestId } : {}),
+          ...(meta.traceparent ? { traceparent: meta.traceparent } : {})
+        })
+      )
+      return parent ? Effect.withParentSpan(spanned, parent) : spanned
+    }
+  }
+
+  const answered = <E extends CallFailure>(effect: Effect.Effect<object, E>, mode: FailureMode): Effect.Effect<Answer> =>
+    effect.pipe(
+      Effect.matchCauseEffect({
+        onSuccess: (response) => Effect.succeed<Answer>({ _tag: "Reply", response }),
+        onFailure: (cause) => {
+          const answer = answerFailure(cause, mode)
+          return Effect.as(logFailure(cause, answer), answer)
+        }
+      }),
+      Effect.tap((answer) => Effect.annotateCurrentSpan("rpc.outcome", answerLabel(answer)))
+    )
+
+  const unary = (
+    service: string,
+    method: string,
+    handle: (request: WireRequest) => Effect.Effect<object, CallFailure>,
+    mode: FailureMode,
+    requireAuth: boolean
+  ): grpc.handleUnaryCall<WireRequest, object> =>
+  (call, callback) => {
+    if (requireAuth && !options.authorized(call.metadata)) return callback(serviceError(UNAUTHENTICATED))
+    let replied = false
+    const reply = (answer: Answer) => {
+      if (replied || call.cancelled) return
+      replied = true
+      if (answer._tag === "Reply") callback(null, answer.response)
+      else callback(serviceError(answer.status))
+    }
+    const program = answered(Effect.suspend(() => handle(call.request)), mode).pipe(
+      instrument(service, method, call.metadata),
+      Effect.onExit((exit) => Effect.sync(() => reply(answerOfExit(exit))))
+    )
+    const fiber = options.run(Effect.asVoid(program))
+    call.on("cancelled", () => fiber.interruptUnsafe())
+  }
+
+  const serverStream = (
+    service: string,
+    method: string,
+    handle: (request: WireRequest, write: (message: object) => Effect.Effect<void>) => Effect.Effect<void, CallFailure>,
+    requireAuth: boolean
+  ): grpc.handleServerStreamingCall<WireRequest, object> =>
+  (call) => {
+    if (requireAuth && !options.authorized(call.metadata)) {
+      call.emit("error", serviceError(UNAUTHENTICATED))
+      return
+    }
+    const write = (message: object): Effect.Effect<void> =>
+      Effect.callback<void>((resume) => {
+        if (call.write(message)) return resume(Effect.void)
+        const drained = () => resume(Effect.void)
+        call.once("drain", drained)
+        return Effect.sync(() => call.off("drain", drained))
+      })
+    const finish = (answer: Answer) => {
+      if (call.cancelled || call.writableEnded) return
+      if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
+      else call.end()
+    }
+    const program = answered(Effect.as(Effect.suspend(() => handle(call.request, write)), {}), "status").pipe(
+      instrument(service, method, call.metadata),
+      Effect.onExit((exit) => Effect.sync(() => finish(answerOfExit(exit))))
+    )
+    const fiber = options.runStream(Effect.asVoid(program))
+    call.on("cancelled", () => fiber.interruptUnsafe())
+  }
+
+  return { unary, serverStream }
+}

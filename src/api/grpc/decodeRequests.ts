@@ -1,0 +1,241 @@
+import { Effect, Result, Schema, SchemaIssue } from "effect"
+import { stackKey, walletKey } from "../../domain/accounts.ts"
+import { Chips, ChipsOrZero, parseInt64 } from "../../domain/amount.ts"
+import type {
+  Cancel,
+  CashOut,
+  Commit,
+  Contribute,
+  Deposit,
+  EnsureAccount,
+  PotWinner,
+  Release,
+  Reserve,
+  Settle,
+  Withdraw
+} from "../../domain/commands.ts"
+import { refuse, type Refusal, type RefusalCode } from "../../domain/errors.ts"
+import { AccountId, HandId, IdempotencyKey, Reason, ReservationId, SeatId, TableId } from "../../domain/ids.ts"
+
+/**
+ * Turns wire requests (proto-loader objects: camelCase, int64 as strings,
+ * absent fields as defaults) into domain commands. Every refusal names the
+ * wire field (snake_case, as clients know it) and carries the in-band code.
+ */
+
+type Wire = Readonly<Record<string, unknown>>
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+
+const checked = <S extends Schema.ConstraintDecoder<unknown>>(
+  schema: S,
+  code: RefusalCode,
+  field: string,
+  input: unknown
+): Effect.Effect<S["Type"], Refusal> => {
+  const r = Schema.decodeUnknownResult(schema)(input)
+  return Result.isSuccess(r)
+    ? Effect.succeed(r.success)
+    : Effect.fail(refuse(code, `${field}: ${formatIssue(r.failure.issue)}`, field))
+}
+
+const text = (input: unknown): unknown => input ?? ""
+
+const accountId = (input: unknown, field = "account_id") => checked(AccountId, "INVALID_ACCOUNT_ID", field, text(input))
+const tableId = (input: unknown) => checked(TableId, "INVALID_TABLE_ID", "table_id", text(input))
+const handId = (input: unknown) => checked(HandId, "INVALID_HAND_ID", "hand_id", text(input))
+const reservationId = (input: unknown) => checked(ReservationId, "INVALID_RESERVATION_ID", "reservation_id", text(input))
+const seatId = (input: unknown, field = "seat_id") => checked(SeatId, "INVALID_SEAT_ID", field, input ?? 0)
+const reason = (input: unknown, field = "reason") => checked(Reason, "INVALID_REASON", field, text(input))
+
+const idempotencyKey = (input: unknown, field = "idempotency_key") =>
+  text(input) === ""
+    ? Effect.fail(refuse("MISSING_IDEMPOTENCY_KEY", `${field} is required`, field))
+    : checked(IdempotencyKey, "INVALID_IDEMPOTENCY_KEY", field, input)
+
+/** An int64 read digit by digit (never rounded), then held to the chip range: positive, or 0 allowed. */
+const int64 = (input: unknown, field: string, code: RefusalCode, zeroAllowed: boolean) => {
+  const parsed = parseInt64(input ?? "0")
+  if (parsed._tag === "invalid") return Effect.fail(refuse(code, `${field} ${parsed.reason}`, field))
+  return checked(zeroAllowed ? ChipsOrZero : Chips, code, field, parsed.value)
+}
+const amount = (input: unknown, field = "amount") => int64(input, field, "INVALID_AMOUNT", false)
+
+const CONTRIBUTION_TYPES = ["BLIND", "ANTE", "BET", "CALL", "RAISE", "ALL_IN"] as const
+const contributionType = (input: unknown) => {
+  const value = typeof input === "string" ? input.trim().toUpperCase() : ""
+  return (CONTRIBUTION_TYPES as ReadonlyArray<string>).includes(value)
+    ? Effect.succeed(value)
+    : Effect.fail(refuse("INVALID_ARGUMENT", `contribution_type must be one of ${CONTRIBUTION_TYPES.join(", ")}`, "contribution_type"))
+}
+
+/** Longest hold a caller may ask for; a forgotten hold blocks a player's chips this long at most. */
+export const MAX_TIMEOUT_SECONDS = 3600
+const timeoutSeconds = (input: unknown) => {
+  const s = typeof input === "number" ? input : 0
+  return Number.isInteger(s) && s >= 0 && s <= MAX_TIMEOUT_SECONDS
+    ? Effect.succeed(s)
+    : Effect.fail(refuse("INVALID_TIMEOUT", `timeout_seconds must be between 0 and ${MAX_TIMEOUT_SECONDS}`, "timeout_seconds"))
+}
+
+export const decodeAccountQuery = (r: Wire) => Effect.map(accountId(r.accountId), (id) => ({ accountId: id }))
+
+export const decodeEnsureAccount = (r: Wire): Effect.Effect<EnsureAccount, Refusal> =>
+  Effect.gen(function*() {
+    return {
+      op: "EnsureAccount",
+      accountId: yield* accountId(r.accountId),
+      initialBalance: yield* int64(r.initialBalance, "initial_balance", "INVALID_AMOUNT", true)
+    }
+  })
+
+export const decodeReserve = (r: Wire): Effect.Effect<Reserve, Refusal> =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    const table = yield* tableId(r.tableId)
+    const chips = yield* amount(r.amount)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    const seconds = yield* timeoutSeconds(r.timeoutSeconds)
+    return { op: "Reserve", accountId: id, tableId: table, amount: chips, idempotencyKey: key, timeoutMs: seconds * 1000 }
+  })
+
+export const decodeCommit = (r: Wire): Effect.Effect<Commit, Refusal> =>
+  Effect.map(reservationId(r.reservationId), (id) => ({ op: "Commit", reservationId: id }))
+
+export const decodeRelease = (r: Wire): Effect.Effect<Release, Refusal> =>
+  Effect.gen(function*() {
+    return { op: "Release", reservationId: yield* reservationId(r.reservationId), reason: yield* reason(r.reason) }
+  })
+
+export const decodeCashOut = (r: Wire): Effect.Effect<CashOut, Refusal> =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    const table = yield* tableId(r.tableId)
+    const seat = yield* seatId(r.seatId)
+    const chips = yield* amount(r.amount)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    const hand = text(r.handId) === "" ? undefined : yield* handId(r.handId)
+    const command: CashOut = { op: "CashOut", accountId: id, tableId: table, seatId: seat, amount: chips, idempotencyKey: key }
+    return hand === undefined ? command : { ...command, handId: hand }
+  })
+
+export const decodeContribute = (r: Wire): Effect.Effect<Contribute, Refusal> =>
+  Effect.gen(function*() {
+    const table = yield* tableId(r.tableId)
+    const hand = yield* handId(r.handId)
+    const seat = yield* seatId(r.seatId)
+    const id = yield* accountId(r.accountId)
+    const chips = yield* amount(r.amount)
+    const type = yield* contributionType(r.contributionType)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    return {
+      op: "Contribute",
+      tableId: table,
+      handId: hand,
+      seatId: seat,
+      accountId: id,
+      amount: chips,
+      contributionType: type,
+      idempotencyKey: key
+    }
+  })
+
+const winners = (input: unknown): Effect.Effect<ReadonlyArray<PotWinner>, Refusal> =>
+  Effect.gen(function*() {
+    const list = Array.isArray(input) ? (input as ReadonlyArray<Wire>) : []
+    if (list.length === 0) return yield* Effect.fail(refuse("INVALID_WINNERS", "winners: at least one winner is required", "winners"))
+    const out: Array<PotWinner> = []
+    for (const [i, w] of list.entries()) {
+      out.push({
+        seatId: yield* seatId(w.seatId, `winners[${i}].seat_id`),
+        accountId: yield* accountId(w.accountId, `winners[${i}].account_id`),
+        // A requested share may be 0: the pot is then split by the other requests (or evenly if all are 0).
+        amount: yield* int64(w.amount, `winners[${i}].amount`, "INVALID_AMOUNT", true)
+      })
+    }
+    if (new Set(out.map((w) => w.seatId)).size !== out.length) {
+      return yield* Effect.fail(refuse("INVALID_WINNERS", "winners: a seat may appear only once", "winners"))
+    }
+    return out
+  })
+
+export const decodeSettle = (r: Wire): Effect.Effect<Settle, Refusal> =>
+  Effect.gen(function*() {
+    const table = yield* tableId(r.tableId)
+    const hand = yield* handId(r.handId)
+    const paid = yield* winners(r.winners)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    return { op: "Settle", tableId: table, handId: hand, winners: paid, idempotencyKey: key }
+  })
+
+export const decodeCancel = (r: Wire): Effect.Effect<Cancel, Refusal> =>
+  Effect.gen(function*() {
+    const table = yield* tableId(r.tableId)
+    const hand = yield* handId(r.handId)
+    if (typeof r.reason !== "string" || r.reason.trim() === "") {
+      return yield* Effect.fail(refuse("INVALID_REASON", "reason is required", "reason"))
+    }
+    const why = yield* reason(r.reason)
+    const command: Cancel = { op: "Cancel", tableId: table, handId: hand, reason: why }
+    // Optional on this rpc (older clients never send it): absent or empty means "not idempotent by key".
+    if (text(r.idempotencyKey) === "") return command
+    return { ...command, idempotencyKey: yield* idempotencyKey(r.idempotencyKey) }
+  })
+
+export const decodeDeposit = (r: Wire): Effect.Effect<Deposit, Refusal> =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    const chips = yield* amount(r.amount)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    return { op: "Deposit", accountId: id, amount: chips, idempotencyKey: key, source: yield* reason(r.source, "source") }
+  })
+
+export const decodeWithdraw = (r: Wire): Effect.Effect<Withdraw, Refusal> =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    const chips = yield* amount(r.amount)
+    const key = yield* idempotencyKey(r.idempotencyKey)
+    return { op: "Withdraw", accountId: id, amount: chips, idempotencyKey: key, reason: yield* reason(r.reason) }
+  })
+
+export const decodeReservationQuery = (r: Wire) => Effect.map(reservationId(r.reservationId), (id) => ({ reservationId: id }))
+
+export const decodeStackQuery = (r: Wire) =>
+  Effect.gen(function*() {
+    return { tableId: yield* tableId(r.tableId), accountId: yield* accountId(r.accountId) }
+  })
+
+export const decodePotQuery = (r: Wire) =>
+  Effect.gen(function*() {
+    const table = yield* tableId(r.tableId)
+    const hand = yield* handId(r.handId)
+    const list = Array.isArray(r.foldedSeats) ? (r.foldedSeats as ReadonlyArray<unknown>) : []
+    const folded: Array<number> = []
+    for (const [i, s] of list.entries()) folded.push(yield* seatId(s, `folded_seats[${i}]`))
+    return { tableId: table, handId: hand, foldedSeats: folded }
+  })
+
+export const MAX_ENTRIES_PAGE = 1000
+export const DEFAULT_ENTRIES_PAGE = 100
+
+export const decodeEntriesQuery = (r: Wire) =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    const account = text(r.tableId) === "" ? walletKey(id) : stackKey(yield* tableId(r.tableId), id)
+    const afterSeq = yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
+    const requested = typeof r.limit === "number" ? r.limit : 0
+    if (!Number.isInteger(requested) || requested < 0 || requested > MAX_ENTRIES_PAGE) {
+      return yield* Effect.fail(refuse("INVALID_ARGUMENT", `limit must be between 0 and ${MAX_ENTRIES_PAGE}`, "limit"))
+    }
+    return { account, afterSeq, limit: requested === 0 ? DEFAULT_ENTRIES_PAGE : requested }
+  })
+
+export const decodeWatch = (r: Wire) =>
+  Effect.gen(function*() {
+    const id = yield* accountId(r.accountId)
+    // proto3 `optional`: undefined when the client did not set it, which means "from now on".
+    const afterSeq = r.afterSeq === undefined || r.afterSeq === null
+      ? undefined
+      : yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
+    return { accountId: id, afterSeq }
+  })

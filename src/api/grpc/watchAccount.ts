@@ -1,0 +1,70 @@
+import { Effect } from "effect"
+import { walletKey, type WalletState } from "../../domain/accounts.ts"
+import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
+import { Store } from "../../store/Store.ts"
+import type { WireRequest } from "./balanceHandlers.ts"
+import { decodeWatch } from "./decodeRequests.ts"
+import { balanceChangeMessage } from "./encodeResponses.ts"
+import type { CallFailure } from "./mapFailure.ts"
+
+const PAGE = 500
+
+/**
+ * WatchAccount: streams every entry of one wallet's ledger in seq order.
+ *
+ * The store's event stream says *when* something happened; the wallet's own
+ * ledger (gap-free seqs) says *what*. Events are polled from the stream tail
+ * taken at subscription time; an entry whose seq is not the next one expected
+ * (the capped stream dropped events, or the watcher started from `after_seq`)
+ * is filled in from the ledger itself, so a client never sees a gap or a
+ * duplicate. Runs until interrupted (client cancel, server shutdown).
+ */
+export const makeWatchAccount = (pollMs: number) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+
+    return (request: WireRequest, write: (message: object) => Effect.Effect<void>): Effect.Effect<void, CallFailure> =>
+      Effect.gen(function*() {
+        const { accountId, afterSeq } = yield* decodeWatch(request)
+        const ref = walletKey(accountId)
+        const newest = yield* store.events(null, 1)
+        let cursor = newest.items[0]?.id ?? "0"
+        let lastSeq = afterSeq ?? 0
+        if (afterSeq === undefined) {
+          // Read after the tail, so every later change is in the events after `cursor`.
+          const wallet = (yield* store.load([ref])).objects.get(ref)?.value as WalletState | null | undefined
+          lastSeq = wallet?.seq ?? 0
+        }
+
+        const emit = (e: LedgerEntry) =>
+          Effect.suspend(() => {
+            lastSeq = e.seq
+            return write(balanceChangeMessage(accountId, e))
+          })
+
+        const backfill = Effect.gen(function*() {
+          for (;;) {
+            const page = yield* store.entries(ref, lastSeq, PAGE)
+            for (const e of page) yield* emit(e)
+            if (page.length < PAGE) return
+          }
+        })
+
+        if (afterSeq !== undefined) yield* backfill
+        for (;;) {
+          const events = yield* store.eventsAfter(cursor, PAGE)
+          if (events.length === 0) {
+            yield* Effect.sleep(pollMs)
+            continue
+          }
+          cursor = events[events.length - 1]!.id
+          for (const event of events) {
+            for (const e of event.entries) {
+              if (e.accountId !== ref || e.seq <= lastSeq) continue
+              if (e.seq === lastSeq + 1) yield* emit(e)
+              else yield* backfill
+            }
+          }
+        }
+      })
+  })
