@@ -41,7 +41,7 @@ export const AppConfig = {
   redisEventsMaxLen: positiveInt("REDIS_EVENTS_MAXLEN").pipe(Config.withDefault(100_000)),
   /** Port of the private redis-server that `npm start` runs without REDIS_URL; 0 picks a free one. */
   localRedisPort: nonNegativeInt("LOCAL_REDIS_PORT").pipe(Config.withDefault(0)),
-  /** Attempts per store call on connection errors or timeouts (request path). */
+  /** Retries after the first try of a store call, on connection errors or timeouts only (request path). */
   storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
   store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),

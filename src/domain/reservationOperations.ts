@@ -13,6 +13,9 @@ import { type Outcome, PlanBuilder } from "./plan.ts"
 import type { CommitResult, ExpireResult, ReleaseResult, ReserveResult } from "./responses.ts"
 import type { LedgerRules } from "./rules.ts"
 
+/** A hold longer than a day is a caller bug, not a buy-in. */
+export const MAX_RESERVATION_TIMEOUT_MS = 86_400_000
+
 export const planReserve = (c: Reserve, b: PlanBuilder, rules: LedgerRules): Outcome<ReserveResult> | Refusal => {
   const wKey = walletKey(c.accountId)
   const wallet = b.get<WalletState>(wKey)
@@ -20,6 +23,9 @@ export const planReserve = (c: Reserve, b: PlanBuilder, rules: LedgerRules): Out
   const available = wallet.balance - wallet.held
   if (available < c.amount) {
     return refuse("INSUFFICIENT_BALANCE", `available balance ${available} is less than ${c.amount}`, "amount")
+  }
+  if (c.timeoutMs < 0 || c.timeoutMs > MAX_RESERVATION_TIMEOUT_MS || !Number.isInteger(c.timeoutMs)) {
+    return refuse("INVALID_TIMEOUT", `timeout must be between 0 (default) and ${MAX_RESERVATION_TIMEOUT_MS / 1000} seconds`, "timeoutSeconds")
   }
   const reservationId = b.ctx.newId()
   const expiresAt = b.ctx.now + (c.timeoutMs > 0 ? c.timeoutMs : rules.reservationTimeoutMs)

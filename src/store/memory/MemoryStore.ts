@@ -102,7 +102,7 @@ export const makeMemoryStore = () => {
       Effect.sync((): Page<StoreEvent> => {
         const before = cursor === null ? Infinity : eventNumber(cursor)
         const older = events.filter((e) => eventNumber(e.id) < before)
-        const items = older.slice(-limit).reverse()
+        const items = limit <= 0 ? [] : older.slice(-limit).reverse()
         const last = items[items.length - 1]
         return { items, nextCursor: last && older.length > items.length ? last.id : null }
       }),
@@ -112,7 +112,7 @@ export const makeMemoryStore = () => {
       Effect.sync((): Page<AccountRef> => {
         const all = [...accountIndex].filter((r) => (prefix ? r.startsWith(prefix) : true) && (cursor === null || r > cursor)).sort()
         const items = all.slice(0, limit)
-        return { items, nextCursor: all.length > limit ? items[items.length - 1]! : null }
+        return { items, nextCursor: all.length > limit && items.length > 0 ? items[items.length - 1]! : null }
       }),
     dueReservations: (now, limit) =>
       Effect.sync(() =>
