@@ -1,0 +1,144 @@
+import { Schema } from "effect"
+import { HttpApiSchema } from "effect/http-api"
+import { Chips, ChipsOrZero } from "../../../domain/amount.ts"
+import { AccountId, IdempotencyKey, Reason } from "../../../domain/ids.ts"
+import {
+  ChipCount,
+  Cursor,
+  IsoTimestamp,
+  Limit,
+  Metadata,
+  NextCursor,
+  ReservationStatusSchema,
+  ReservationView,
+  TRANSFER_TYPES,
+  TransferTypeSchema
+} from "./CommonSchemas.ts"
+
+export const AccountParams = { accountId: AccountId }
+
+export const EnsureAccountBody = Schema.Struct({
+  initialBalance: Schema.optionalKey(ChipsOrZero.annotate({ description: "Chips minted into the new wallet (default 0)" }))
+}).annotate({ identifier: "EnsureAccountBody" })
+
+const ensureFields = { accountId: Schema.String, balance: ChipCount }
+export const AccountCreated = Schema.Struct({ ...ensureFields, created: Schema.Literal(true) })
+  .annotate({ identifier: "AccountCreated", httpApiStatus: 201 })
+export const AccountExisted = Schema.Struct({ ...ensureFields, created: Schema.Literal(false) })
+  .annotate({ identifier: "AccountExisted", description: "The account already existed; nothing changed" })
+
+export const Balance = Schema.Struct({
+  accountId: Schema.String,
+  balance: ChipCount,
+  availableBalance: ChipCount.annotate({ description: "balance - held: what can be spent now" }),
+  held: ChipCount.annotate({ description: "Sum of the HELD buy-in reservations" }),
+  currency: Schema.Literal("CHIPS"),
+  version: Schema.Int,
+  stale: Schema.Boolean.annotate({ description: "true when the store did not answer and this is the last state seen" })
+}).annotate({ identifier: "Balance" })
+
+export const IdempotencyHeaders = {
+  "idempotency-key": IdempotencyKey.annotate({
+    description: "Required. Same key + same request = the original response, nothing moves again"
+  })
+}
+
+export const DepositSource = Schema.String.check(
+  Schema.isPattern(/^[A-Z][A-Z0-9_]{0,31}$/, {
+    message: "source must be an upper-case code such as FREEROLL, PURCHASE, ADMIN or BONUS"
+  })
+).annotate({ examples: ["FREEROLL", "PURCHASE", "ADMIN", "BONUS"] })
+
+export const DepositBody = Schema.Struct({ amount: Chips, source: DepositSource })
+  .annotate({ identifier: "DepositBody" })
+
+export const WithdrawBody = Schema.Struct({ amount: Chips, reason: Schema.optionalKey(Reason) })
+  .annotate({ identifier: "WithdrawBody" })
+
+export const WalletMovement = Schema.Struct({
+  transactionId: Schema.String,
+  accountId: Schema.String,
+  amount: ChipCount,
+  balance: ChipCount,
+  availableBalance: ChipCount
+}).annotate({ identifier: "WalletMovement" })
+
+export const WalletMovementResponse = HttpApiSchema.WithHeaders(WalletMovement, {
+  "idempotent-replayed": Schema.optionalKey(Schema.Literal("true")).annotate({
+    description: "Present when this is the stored answer of an earlier call with the same Idempotency-Key"
+  })
+})
+
+const typeList = new RegExp(`^(${TRANSFER_TYPES.join("|")})(,(${TRANSFER_TYPES.join("|")}))*$`)
+
+export const TransactionsQuery = {
+  cursor: Schema.optionalKey(Cursor),
+  limit: Schema.optionalKey(Limit),
+  type: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(typeList, { message: `type must be a comma-separated list of ${TRANSFER_TYPES.join(", ")}` }))
+      .annotate({ description: "Only these transfer types (comma-separated)" })
+  ),
+  from: Schema.optionalKey(IsoTimestamp.check(Schema.makeFilter((s: string) => !Number.isNaN(Date.parse(s)) || "from must be an ISO 8601 timestamp")))
+    .annotate({ description: "Inclusive lower bound" }),
+  to: Schema.optionalKey(IsoTimestamp.check(Schema.makeFilter((s: string) => !Number.isNaN(Date.parse(s)) || "to must be an ISO 8601 timestamp")))
+    .annotate({ description: "Exclusive upper bound" })
+}
+
+export const AccountTransaction = Schema.Struct({
+  transactionId: Schema.String,
+  type: TransferTypeSchema,
+  direction: Schema.Literals(["CREDIT", "DEBIT"]),
+  amount: ChipCount,
+  from: Schema.String,
+  to: Schema.String,
+  metadata: Metadata,
+  timestamp: IsoTimestamp
+}).annotate({ identifier: "AccountTransaction" })
+
+export const TransactionPage = Schema.Struct({
+  accountId: Schema.String,
+  items: Schema.Array(AccountTransaction),
+  nextCursor: NextCursor
+}).annotate({ identifier: "TransactionPage" })
+
+export const LedgerQuery = {
+  cursor: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(/^\d{1,15}$/, { message: "cursor must be the seq of the last entry seen" }))
+      .annotate({ description: "The seq of the last entry of the previous page (nextCursor)" })
+  ),
+  limit: Schema.optionalKey(Limit)
+}
+
+export const LedgerEntryView = Schema.Struct({
+  seq: Schema.Int,
+  entryId: Schema.String,
+  transferId: Schema.String,
+  type: Schema.String,
+  amount: ChipCount,
+  balanceBefore: ChipCount,
+  balanceAfter: ChipCount,
+  heldDelta: ChipCount,
+  heldAfter: ChipCount,
+  parent: Schema.String,
+  metadata: Metadata,
+  timestamp: IsoTimestamp,
+  previousChecksum: Schema.String,
+  checksum: Schema.String
+}).annotate({ identifier: "LedgerEntry" })
+
+export const LedgerPage = Schema.Struct({
+  accountId: Schema.String,
+  items: Schema.Array(LedgerEntryView),
+  nextCursor: NextCursor
+}).annotate({ identifier: "LedgerPage" })
+
+export const ReservationsQuery = {
+  status: Schema.optionalKey(ReservationStatusSchema),
+  limit: Schema.optionalKey(Limit)
+}
+
+export const ReservationList = Schema.Struct({
+  accountId: Schema.String,
+  held: ChipCount.annotate({ description: "The wallet's held total" }),
+  items: Schema.Array(ReservationView)
+}).annotate({ identifier: "ReservationList" })

@@ -1,0 +1,49 @@
+import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { HttpServer } from "effect/http"
+import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
+import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
+import type { Ledger } from "../../../src/ledger/Ledger.ts"
+import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
+import type { Store } from "../../../src/store/Store.ts"
+import { ledgerOn } from "../../support/ledgerLayers.ts"
+
+export const ADMIN_KEY = "test-admin-key-0123456789"
+export const HS_SECRET = "test-hs256-secret-that-is-long-enough-0123456789"
+
+export interface TestServer {
+  readonly baseUrl: string
+  /** Runs an effect against the same ledger the server uses (seeding, inspection). */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Ledger | LedgerVerifier | Store>) => Promise<A>
+  readonly close: () => Promise<void>
+}
+
+export interface TestServerOptions {
+  readonly auth?: Parameters<typeof AuthSettings.layerWith>[0]
+  readonly maxBodyBytes?: number
+}
+
+/** The real HTTP server on 127.0.0.1, a free port, over the given store layer. */
+export const startTestServer = async <E>(
+  store: Layer.Layer<Store, E>,
+  options: TestServerOptions = {}
+): Promise<TestServer> => {
+  const layer = makeHttpServerLayer({
+    port: 0,
+    host: "127.0.0.1",
+    maxBodyBytes: options.maxBodyBytes ?? 65_536,
+    accessLog: false
+  }).pipe(
+    Layer.provideMerge(ledgerOn(store)),
+    Layer.provide(AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
+    Layer.provide(Layer.succeed(References.MinimumLogLevel, "Error"))
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const server = await runtime.runPromise(HttpServer.HttpServer)
+  const address = server.address
+  if (address._tag !== "InetAddressV4") throw new Error("expected an IPv4 address")
+  return {
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    run: (effect) => runtime.runPromise(effect),
+    close: () => runtime.dispose()
+  }
+}
