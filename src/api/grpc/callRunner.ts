@@ -15,6 +15,9 @@ import {
 
 type Run = (effect: Effect.Effect<void>) => Fiber.Fiber<void>
 
+/** Sends the response headers of a stream early: tells the client the subscription is live before any message. */
+export type Ready = (headers: Readonly<Record<string, string>>) => Effect.Effect<void>
+
 export interface CallRunnerOptions {
   /** Forks a call's fiber; fibers still running when the server's scope closes are interrupted. */
   readonly run: Run
@@ -118,7 +121,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
   const serverStream = (
     service: string,
     method: string,
-    handle: (request: WireRequest, write: (message: object) => Effect.Effect<void>) => Effect.Effect<void, CallFailure>,
+    handle: (request: WireRequest, write: (message: object) => Effect.Effect<void>, ready: Ready) => Effect.Effect<void, CallFailure>,
     requireAuth: boolean
   ): grpc.handleServerStreamingCall<WireRequest, object> =>
   (call) => {
@@ -133,12 +136,18 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
         call.once("drain", drained)
         return Effect.sync(() => call.off("drain", drained))
       })
+    const ready: Ready = (headers) =>
+      Effect.sync(() => {
+        const metadata = new grpc.Metadata()
+        for (const [k, v] of Object.entries(headers)) metadata.set(k, v)
+        call.sendMetadata(metadata)
+      })
     const finish = (answer: Answer) => {
       if (call.cancelled || call.writableEnded) return
       if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
       else call.end()
     }
-    const program = answered(Effect.as(Effect.suspend(() => handle(call.request, write)), {}), "status").pipe(
+    const program = answered(Effect.as(Effect.suspend(() => handle(call.request, write, ready)), {}), "status").pipe(
       instrument(service, method, call.metadata),
       Effect.onExit((exit) => Effect.sync(() => finish(answerOfExit(exit))))
     )

@@ -5,6 +5,7 @@ import { Store } from "../../store/Store.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
 import { decodeWatch } from "./decodeRequests.ts"
 import { balanceChangeMessage } from "./encodeResponses.ts"
+import type { Ready } from "./callRunner.ts"
 import type { CallFailure } from "./mapFailure.ts"
 
 const PAGE = 500
@@ -17,13 +18,18 @@ const PAGE = 500
  * taken at subscription time; an entry whose seq is not the next one expected
  * (the capped stream dropped events, or the watcher started from `after_seq`)
  * is filled in from the ledger itself, so a client never sees a gap or a
- * duplicate. Runs until interrupted (client cancel, server shutdown).
+ * duplicate. The response headers (`x-watch-after-seq`) are sent once the
+ * subscription is live. Runs until interrupted (client cancel, server shutdown).
  */
 export const makeWatchAccount = (pollMs: number) =>
   Effect.gen(function*() {
     const store = yield* Store
 
-    return (request: WireRequest, write: (message: object) => Effect.Effect<void>): Effect.Effect<void, CallFailure> =>
+    return (
+      request: WireRequest,
+      write: (message: object) => Effect.Effect<void>,
+      ready: Ready
+    ): Effect.Effect<void, CallFailure> =>
       Effect.gen(function*() {
         const { accountId, afterSeq } = yield* decodeWatch(request)
         const ref = walletKey(accountId)
@@ -50,6 +56,8 @@ export const makeWatchAccount = (pollMs: number) =>
           }
         })
 
+        // From here on nothing after `lastSeq` can be missed: the header tells the client so.
+        yield* ready({ "x-watch-after-seq": String(lastSeq) })
         if (afterSeq !== undefined) yield* backfill
         for (;;) {
           const events = yield* store.eventsAfter(cursor, PAGE)

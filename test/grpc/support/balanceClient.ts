@@ -1,0 +1,96 @@
+import { fileURLToPath } from "node:url"
+import * as grpc from "@grpc/grpc-js"
+import * as protoLoader from "@grpc/proto-loader"
+import { Context, Effect, Layer, type Scope } from "effect"
+import { GrpcServerAddress } from "../../../src/api/grpc/GrpcServer.ts"
+
+// A wire-level client, loaded from proto/ on its own: snake_case fields (keepCase), as the game's client sees them.
+const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url))
+
+// biome-ignore lint: test client messages are untyped wire objects
+export type Message = Record<string, any>
+
+export const loadClientPackage = () =>
+  grpc.loadPackageDefinition(
+    protoLoader.loadSync(["balance.proto", "grpc/health/v1/health.proto"], {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+      includeDirs: [PROTO_DIR]
+    })
+  ) as Message
+
+/** Generous: a deadline guards against a hung test, it is not a latency assertion. */
+const DEADLINE_MS = 15_000
+
+export interface Stream {
+  readonly received: Array<Message>
+  /** The response headers, once the server sent them. */
+  readonly headers: () => grpc.Metadata | undefined
+  /** The status the stream ended with, once it has. */
+  readonly ended: () => grpc.StatusObject | undefined
+  readonly cancel: () => void
+}
+
+const toMetadata = (headers: Readonly<Record<string, string>>) => {
+  const m = new grpc.Metadata()
+  for (const [k, v] of Object.entries(headers)) m.set(k, v)
+  return m
+}
+
+export const makeClient = (address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) => {
+  const pkg = loadClientPackage()
+  const balance = new pkg.balance.BalanceService(address, credentials, options) as grpc.Client & Message
+  const health = new pkg.grpc.health.v1.Health(address, credentials, options) as grpc.Client & Message
+  const clientFor = (service: "balance" | "health") => (service === "balance" ? balance : health)
+
+  const unary = (service: "balance" | "health", method: string, request: Message, headers: Readonly<Record<string, string>> = {}) =>
+    Effect.callback<Message, grpc.ServiceError>((resume) => {
+      const deadline = new Date(Date.now() + DEADLINE_MS)
+      const call = clientFor(service)[method](request, toMetadata(headers), { deadline }, (error: grpc.ServiceError | null, response: Message) =>
+        resume(error ? Effect.fail(error) : Effect.succeed(response))
+      ) as grpc.ClientUnaryCall
+      return Effect.sync(() => call.cancel())
+    })
+
+  const stream = (service: "balance" | "health", method: string, request: Message, headers: Readonly<Record<string, string>> = {}): Effect.Effect<Stream, never, Scope.Scope> =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const call = clientFor(service)[method](request, toMetadata(headers)) as grpc.ClientReadableStream<Message>
+        const received: Array<Message> = []
+        let ended: grpc.StatusObject | undefined
+        let responseHeaders: grpc.Metadata | undefined
+        call.on("metadata", (m: grpc.Metadata) => void (responseHeaders = m))
+        call.on("data", (m: Message) => received.push(m))
+        call.on("status", (s: grpc.StatusObject) => void (ended = s))
+        call.on("error", () => {})
+        return { received, headers: () => responseHeaders, ended: () => ended, cancel: () => call.cancel() }
+      }),
+      (s) => Effect.sync(() => s.cancel())
+    )
+
+  return {
+    call: (method: string, request: Message, headers?: Readonly<Record<string, string>>) => unary("balance", method, request, headers),
+    health: (method: string, request: Message) => unary("health", method, request),
+    stream,
+    close: () => {
+      balance.close()
+      health.close()
+    }
+  }
+}
+
+export type Client = ReturnType<typeof makeClient>
+
+export class BalanceClient extends Context.Service<BalanceClient, Client>()("test/BalanceClient") {
+  /** A client of the server in GrpcServerAddress, closed with the layer. */
+  static readonly layer = Layer.effect(
+    BalanceClient,
+    Effect.gen(function*() {
+      const { port } = yield* GrpcServerAddress
+      return yield* Effect.acquireRelease(Effect.sync(() => makeClient(`127.0.0.1:${port}`)), (c) => Effect.sync(c.close))
+    })
+  )
+}
