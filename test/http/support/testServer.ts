@@ -20,6 +20,7 @@ export interface TestServer {
 export interface TestServerOptions {
   readonly auth?: Parameters<typeof AuthSettings.layerWith>[0]
   readonly maxBodyBytes?: number
+  readonly ledgerSettings?: Parameters<typeof ledgerOn>[1]
 }
 
 /** The real HTTP server on 127.0.0.1, a free port, over the given store layer. */
@@ -33,7 +34,7 @@ export const startTestServer = async <E>(
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
     accessLog: false
   }).pipe(
-    Layer.provideMerge(ledgerOn(store)),
+    Layer.provideMerge(ledgerOn(store, options.ledgerSettings ?? {})),
     Layer.provide(AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, "Error"))
   )

@@ -1,6 +1,5 @@
 import { Schema } from "effect"
 import { HttpApiSchema } from "effect/http-api"
-import { Chips, ChipsOrZero } from "../../../domain/amount.ts"
 import { AccountId, IdempotencyKey, Reason } from "../../../domain/ids.ts"
 import {
   ChipCount,
@@ -16,6 +15,22 @@ import {
 } from "./CommonSchemas.ts"
 
 export const AccountParams = { accountId: AccountId }
+
+/**
+ * The domain's amount checks in an order that makes the first message the
+ * precise one: isInt also refuses unsafe integers, so checked first it would
+ * call 2^53 "not an integer" instead of "too large".
+ */
+const chipAmount = (minimum: 0 | 1) =>
+  Schema.Number.check(
+    Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "amount must be at most 9007199254740991" }),
+    Schema.isInt({ message: "amount must be an integer" }),
+    minimum === 1
+      ? Schema.isGreaterThan(0, { message: "amount must be greater than 0" })
+      : Schema.isGreaterThanOrEqualTo(0, { message: "amount must not be negative" })
+  )
+const Chips = chipAmount(1)
+const ChipsOrZero = chipAmount(0)
 
 export const EnsureAccountBody = Schema.Struct({
   initialBalance: Schema.optionalKey(ChipsOrZero.annotate({ description: "Chips minted into the new wallet (default 0)" }))

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest"
+import type { Reply } from "../support/client.ts"
+import type { SuiteContext } from "../support/httpApiSuite.ts"
+import { newAccount, uniqueId } from "../support/seed.ts"
+
+/** Every error, whatever produced it, is `{ error, message, details? }` as JSON, without a stack trace. */
+export const expectErrorShape = (reply: Reply, status: number, code: string) => {
+  expect(reply.status).toBe(status)
+  expect(reply.headers.get("content-type")).toContain("application/json")
+  expect(reply.body.error).toBe(code)
+  expect(typeof reply.body.message).toBe("string")
+  expect(Object.keys(reply.body).every((k) => ["error", "message", "details"].includes(k))).toBe(true)
+  expect(reply.text).not.toMatch(/\bat .+\.(ts|js):\d+/)
+}
+
+export const errorResponses = ({ server, client }: SuiteContext) =>
+  describe("error responses", () => {
+    /** `key: null` sends no Idempotency-Key at all. */
+    const deposit = (id: string, body: unknown, key: string | null = uniqueId("k")) =>
+      client().admin.post(`/api/accounts/${id}/deposit`, { body, headers: key === null ? {} : { "idempotency-key": key } })
+
+    it.each([
+      ["a fraction", 1.5, "amount must be an integer"],
+      ["a negative amount", -5, "amount must be greater than 0"],
+      ["zero", 0, "amount must be greater than 0"],
+      ["more than MAX_SAFE_INTEGER", 9007199254740992, "amount must be at most 9007199254740991"],
+      ["a string", "10", "Expected number"]
+    ])("an amount that is %s is 400 INVALID_AMOUNT naming the field", async (_what, amount, message) => {
+      const id = await newAccount(server(), "amt")
+      const reply = await deposit(id, { amount, source: "ADMIN" })
+      expectErrorShape(reply, 400, "INVALID_AMOUNT")
+      expect(reply.body.message).toContain("amount")
+      expect(reply.body.details.issues[0]).toMatchObject({ in: "body", path: "amount" })
+      expect(reply.body.details.issues[0].message).toContain(message)
+    })
+
+    it("an unknown body field is 400 and names it; nothing moves", async () => {
+      const id = await newAccount(server(), "excess")
+      const reply = await deposit(id, { amount: 5, source: "ADMIN", bonus: 1000 })
+      expectErrorShape(reply, 400, "INVALID_ARGUMENT")
+      expect(reply.body.details.issues).toEqual([{ in: "body", path: "bonus", message: "is not a known field" }])
+      expect((await client().admin.get(`/api/accounts/${id}/balance`)).body.balance).toBe(0)
+    })
+
+    it("a missing required field is 400 naming it", async () => {
+      const id = await newAccount(server(), "missing")
+      const reply = await deposit(id, { amount: 5 })
+      expectErrorShape(reply, 400, "INVALID_ARGUMENT")
+      expect(reply.body.details.issues).toEqual([{ in: "body", path: "source", message: "is required" }])
+    })
+
+    it("deposit and withdraw without Idempotency-Key are 400 MISSING_IDEMPOTENCY_KEY", async () => {
+      const id = await newAccount(server(), "nokey", 10)
+      expectErrorShape(await deposit(id, { amount: 5, source: "ADMIN" }, null), 400, "MISSING_IDEMPOTENCY_KEY")
+      expectErrorShape(await client().admin.post(`/api/accounts/${id}/withdraw`, { body: { amount: 5 } }), 400, "MISSING_IDEMPOTENCY_KEY")
+      expectErrorShape(await deposit(id, { amount: 5, source: "ADMIN" }, "has spaces"), 400, "INVALID_IDEMPOTENCY_KEY")
+    })
+
+    it("invalid path, query and body syntax are 400 with the location", async () => {
+      const id = await newAccount(server(), "syntax")
+      const badId = await client().admin.get("/api/accounts/no:colons/balance")
+      expectErrorShape(badId, 400, "INVALID_ACCOUNT_ID")
+      expect(badId.body.details.issues[0]).toMatchObject({ in: "path", path: "accountId" })
+      const badLimit = await client().admin.get(`/api/accounts/${id}/transactions?limit=500`)
+      expectErrorShape(badLimit, 400, "INVALID_ARGUMENT")
+      expect(badLimit.body.details.issues[0]).toEqual({ in: "query", path: "limit", message: "limit must be at most 200" })
+      expectErrorShape(await client().admin.get(`/api/accounts/${id}/transactions?type=LOTTERY`), 400, "INVALID_ARGUMENT")
+      expectErrorShape(await client().admin.get(`/api/accounts/${id}/transactions?cursor=bm9wZQ`), 400, "INVALID_CURSOR")
+      expectErrorShape(
+        await client().admin.post(`/api/accounts/${id}/deposit`, { rawBody: "{\"amount\":", headers: { "idempotency-key": uniqueId("k") } }),
+        400,
+        "INVALID_BODY"
+      )
+    })
+
+    it("a cursor of another account's history is refused", async () => {
+      const a = await newAccount(server(), "cura", 1)
+      const b = await newAccount(server(), "curb", 1)
+      for (let i = 0; i < 2; i++) await deposit(a, { amount: 1, source: "ADMIN" })
+      const page = await client().admin.get(`/api/accounts/${a}/transactions?limit=1`)
+      expectErrorShape(await client().admin.get(`/api/accounts/${b}/transactions?cursor=${page.body.nextCursor}`), 400, "INVALID_CURSOR")
+    })
+
+    it("an unknown account is 404 ACCOUNT_NOT_FOUND on every account route", async () => {
+      const ghost = uniqueId("ghost")
+      for (const path of ["balance", "transactions", "ledger", "reservations"]) {
+        expectErrorShape(await client().admin.get(`/api/accounts/${ghost}/${path}`), 404, "ACCOUNT_NOT_FOUND")
+      }
+      expectErrorShape(await deposit(ghost, { amount: 5, source: "ADMIN" }), 404, "ACCOUNT_NOT_FOUND")
+      expectErrorShape(
+        await client().admin.post(`/api/accounts/${ghost}/withdraw`, { body: { amount: 5 }, headers: { "idempotency-key": uniqueId("w") } }),
+        404,
+        "ACCOUNT_NOT_FOUND"
+      )
+    })
+
+    it("an unknown route is 404 NOT_FOUND in the same shape", async () => {
+      expectErrorShape(await client().anonymous.get("/api/no/such/route"), 404, "NOT_FOUND")
+    })
+
+    it("a body over the limit is 413 PAYLOAD_TOO_LARGE", async () => {
+      const id = await newAccount(server(), "big")
+      const reply = await client().admin.post(`/api/accounts/${id}/withdraw`, {
+        body: { amount: 1, reason: "x".repeat(70_000) },
+        headers: { "idempotency-key": uniqueId("w") }
+      })
+      expectErrorShape(reply, 413, "PAYLOAD_TOO_LARGE")
+    })
+
+    it("a body that is not JSON is 415 UNSUPPORTED_MEDIA_TYPE", async () => {
+      const id = await newAccount(server(), "form")
+      const reply = await client().admin.post(`/api/accounts/${id}/deposit`, {
+        rawBody: "amount=5&source=ADMIN",
+        headers: { "idempotency-key": uniqueId("k"), "content-type": "application/x-www-form-urlencoded" }
+      })
+      expectErrorShape(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
+    })
+  })
