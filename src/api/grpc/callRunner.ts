@@ -111,8 +111,8 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       else callback(serviceError(answer.status))
     }
     const program = answered(Effect.suspend(() => handle(call.request)), mode).pipe(
-      instrument(service, method, call.metadata),
-      Effect.onExit((exit) => Effect.sync(() => reply(answerOfExit(exit))))
+      Effect.onExit((exit) => Effect.sync(() => reply(answerOfExit(exit)))),
+      instrument(service, method, call.metadata)
     )
     const fiber = options.run(Effect.asVoid(program))
     call.on("cancelled", () => fiber.interruptUnsafe())
@@ -148,8 +148,14 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       else call.end()
     }
     const program = answered(Effect.as(Effect.suspend(() => handle(call.request, write, ready)), {}), "status").pipe(
-      instrument(service, method, call.metadata),
-      Effect.onExit((exit) => Effect.sync(() => finish(answerOfExit(exit))))
+      Effect.onExit((exit) => {
+        const answer = answerOfExit(exit)
+        return Effect.andThen(
+          Effect.sync(() => finish(answer)),
+          Effect.logDebug("grpc stream closed", call.cancelled ? "CANCELLED" : answerLabel(answer))
+        )
+      }),
+      instrument(service, method, call.metadata)
     )
     const fiber = options.runStream(Effect.asVoid(program))
     call.on("cancelled", () => fiber.interruptUnsafe())

@@ -26,8 +26,11 @@ export interface TestServerOptions {
  * connected to it, and a clock tests can push forward.
  */
 export const grpcServerOn = <E>(store: Layer.Layer<Store, E>, options: TestServerOptions = {}) =>
-  BalanceClient.layer.pipe(
-    Layer.provideMerge(grpcServerLayerWith(testServerSettings(options.server))),
+  BalanceClient.layer.pipe(Layer.provideMerge(grpcServerOnly(store, options)))
+
+/** The same without a client (tests that connect their own). */
+export const grpcServerOnly = <E>(store: Layer.Layer<Store, E>, options: TestServerOptions = {}) =>
+  grpcServerLayerWith(testServerSettings(options.server)).pipe(
     Layer.provideMerge(ledgerOn(store, options.ledger)),
     Layer.provideMerge(ShiftableClock.layer)
   )

@@ -1,0 +1,40 @@
+import { Effect, Layer } from "effect"
+import { makeMemoryStore } from "../../../src/store/memory/MemoryStore.ts"
+import { Store } from "../../../src/store/Store.ts"
+import { StoreUnavailable } from "../../../src/store/StoreErrors.ts"
+
+export type Fault = "none" | "down" | "conflict" | "defect"
+
+/**
+ * A memory store a test can break on purpose: down (every call fails with
+ * StoreUnavailable), conflict (every apply reports a version conflict, as if
+ * other writers always won), or defect (every call dies).
+ */
+export const makeFaultyStore = () => {
+  const inner = makeMemoryStore()
+  let fault: Fault = "none"
+  const guard = <A, E>(operation: string, effect: () => Effect.Effect<A, E>): Effect.Effect<A, E | StoreUnavailable> =>
+    Effect.suspend((): Effect.Effect<A, E | StoreUnavailable> => {
+      if (fault === "down") return Effect.fail(new StoreUnavailable({ operation, reason: "test: store is down" }))
+      if (fault === "defect") return Effect.die(new Error(`test: ${operation} exploded`))
+      return effect()
+    })
+  const store = Store.of({
+    load: (keys, idem) => guard("load", () => inner.load(keys, idem)),
+    apply: (r) =>
+      guard("apply", () =>
+        fault === "conflict"
+          ? Effect.map(inner.load(r.plan.expected.map((e) => e.key)), (s) => ({ _tag: "Conflict" as const, current: s.objects }))
+          : inner.apply(r)),
+    entries: (a, s, l) => guard("entries", () => inner.entries(a, s, l)),
+    transfers: (a, c, l) => guard("transfers", () => inner.transfers(a, c, l)),
+    events: (c, l) => guard("events", () => inner.events(c, l)),
+    eventsAfter: (id, l) => guard("eventsAfter", () => inner.eventsAfter(id, l)),
+    accounts: (c, l, p) => guard("accounts", () => inner.accounts(c, l, p)),
+    dueReservations: (n, l) => guard("dueReservations", () => inner.dueReservations(n, l)),
+    systemBalances: () => guard("systemBalances", () => inner.systemBalances()),
+    stats: () => guard("stats", () => inner.stats()),
+    ping: () => guard("ping", () => inner.ping())
+  })
+  return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f) }
+}
