@@ -55,6 +55,16 @@ layer(grpcServerOn(faulty.layer, { ledger: { conflictRetries: 3 } }), { excludeT
         assert.strictEqual((yield* call("GetBalance", { account_id: "inf-a" })).held, "10")
       }))
 
+    it.effect("a store that hangs: the caller's deadline gives DEADLINE_EXCEEDED and the server abandons the call", () =>
+      Effect.gen(function*() {
+        const client = yield* BalanceClient
+        const before = faulty.interrupted()
+        yield* fault("hang")
+        const e = yield* Effect.flip(client.call("GetBalance", { account_id: "inf-d" }, {}, 200)).pipe(Effect.ensuring(fault("none")))
+        assert.strictEqual(e.code, status.DEADLINE_EXCEEDED)
+        yield* eventually("the server interrupted the abandoned call", Effect.sync(() => faulty.interrupted() > before))
+      }))
+
     it.effect("a defect: INTERNAL with no detail and no stack trace", () =>
       Effect.gen(function*() {
         yield* fault("defect")

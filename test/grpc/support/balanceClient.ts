@@ -46,9 +46,15 @@ export const makeClient = (address: string, credentials = grpc.credentials.creat
   const health = new pkg.grpc.health.v1.Health(address, credentials, options) as grpc.Client & Message
   const clientFor = (service: "balance" | "health") => (service === "balance" ? balance : health)
 
-  const unary = (service: "balance" | "health", method: string, request: Message, headers: Readonly<Record<string, string>> = {}) =>
+  const unary = (
+    service: "balance" | "health",
+    method: string,
+    request: Message,
+    headers: Readonly<Record<string, string>> = {},
+    deadlineMs = DEADLINE_MS
+  ) =>
     Effect.callback<Message, grpc.ServiceError>((resume) => {
-      const deadline = new Date(Date.now() + DEADLINE_MS)
+      const deadline = new Date(Date.now() + deadlineMs)
       const call = clientFor(service)[method](request, toMetadata(headers), { deadline }, (error: grpc.ServiceError | null, response: Message) =>
         resume(error ? Effect.fail(error) : Effect.succeed(response))
       ) as grpc.ClientUnaryCall
@@ -72,7 +78,8 @@ export const makeClient = (address: string, credentials = grpc.credentials.creat
     )
 
   return {
-    call: (method: string, request: Message, headers?: Readonly<Record<string, string>>) => unary("balance", method, request, headers),
+    call: (method: string, request: Message, headers?: Readonly<Record<string, string>>, deadlineMs?: number) =>
+      unary("balance", method, request, headers, deadlineMs),
     health: (method: string, request: Message) => unary("health", method, request),
     stream,
     close: () => {

@@ -3,20 +3,23 @@ import { makeMemoryStore } from "../../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../../src/store/Store.ts"
 import { StoreUnavailable } from "../../../src/store/StoreErrors.ts"
 
-export type Fault = "none" | "down" | "conflict" | "defect"
+export type Fault = "none" | "down" | "conflict" | "defect" | "hang"
 
 /**
  * A memory store a test can break on purpose: down (every call fails with
  * StoreUnavailable), conflict (every apply reports a version conflict, as if
- * other writers always won), or defect (every call dies).
+ * other writers always won), defect (every call dies), or hang (no call
+ * ever answers; `interrupted` counts the calls the server gave up on).
  */
 export const makeFaultyStore = () => {
   const inner = makeMemoryStore()
   let fault: Fault = "none"
+  let interrupted = 0
   const guard = <A, E>(operation: string, effect: () => Effect.Effect<A, E>): Effect.Effect<A, E | StoreUnavailable> =>
     Effect.suspend((): Effect.Effect<A, E | StoreUnavailable> => {
       if (fault === "down") return Effect.fail(new StoreUnavailable({ operation, reason: "test: store is down" }))
       if (fault === "defect") return Effect.die(new Error(`test: ${operation} exploded`))
+      if (fault === "hang") return Effect.onInterrupt(Effect.never, () => Effect.sync(() => void interrupted++))
       return effect()
     })
   const store = Store.of({
@@ -36,5 +39,5 @@ export const makeFaultyStore = () => {
     stats: () => guard("stats", () => inner.stats()),
     ping: () => guard("ping", () => inner.ping())
   })
-  return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f) }
+  return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f), interrupted: () => interrupted }
 }
