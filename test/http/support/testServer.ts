@@ -1,4 +1,4 @@
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Effect, Layer, Logger, ManagedRuntime, References } from "effect"
 import { HttpServer } from "effect/http"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
 import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
@@ -18,9 +18,14 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  /** Auth settings given directly; default: ADMIN_KEY and HS_SECRET. */
   readonly auth?: Parameters<typeof AuthSettings.layerWith>[0]
+  /** Or a layer building them (e.g. AuthSettings.layer over a test ConfigProvider). */
+  readonly authLayer?: Layer.Layer<AuthSettings, unknown>
   readonly maxBodyBytes?: number
   readonly ledgerSettings?: Parameters<typeof ledgerOn>[1]
+  /** Collects the text of every log line at Info and above. */
+  readonly logs?: Array<string>
 }
 
 /** The real HTTP server on 127.0.0.1, a free port, over the given store layer. */
@@ -28,6 +33,13 @@ export const startTestServer = async <E>(
   store: Layer.Layer<Store, E>,
   options: TestServerOptions = {}
 ): Promise<TestServer> => {
+  const logs = options.logs
+  const logging = logs === undefined
+    ? Layer.succeed(References.MinimumLogLevel, "Error")
+    : Layer.mergeAll(
+      Logger.layer([Logger.make(({ message }) => void logs.push([message].flat().map(String).join(" ")))]),
+      Layer.succeed(References.MinimumLogLevel, "Info")
+    )
   const layer = makeHttpServerLayer({
     port: 0,
     host: "127.0.0.1",
@@ -35,8 +47,8 @@ export const startTestServer = async <E>(
     accessLog: false
   }).pipe(
     Layer.provideMerge(ledgerOn(store, options.ledgerSettings ?? {})),
-    Layer.provide(AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
-    Layer.provide(Layer.succeed(References.MinimumLogLevel, "Error"))
+    Layer.provide(options.authLayer ?? AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
+    Layer.provide(logging)
   )
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(HttpServer.HttpServer)

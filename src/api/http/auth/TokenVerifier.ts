@@ -12,6 +12,13 @@ const invalid = (message: string) => new Unauthorized({ error: "INVALID_TOKEN", 
 
 const ASYMMETRIC = ["RS256", "ES256"]
 
+class JwksUnreachable extends Error {}
+
+/** Network errors, timeouts, non-200 answers and unparsable key sets: our problem, not the caller's. */
+const isJwksUnreachable = (error: unknown): boolean =>
+  !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid ||
+  error.code === "ERR_JOSE_GENERIC"
+
 /** `roles: ["admin"]`, `roles: "admin ops"`, `role: "admin"` and `role: ["admin"]` all make an admin. */
 export const hasAdminRole = (claims: JWTPayload): boolean =>
   [claims["roles"], claims["role"]].some((value) => {
@@ -38,22 +45,31 @@ export const makeTokenVerifier = (settings: AuthSettingsShape) => {
   }
 
   const verifyWithKey = async (token: string): Promise<JWTPayload> => {
-    const { alg } = decodeProtectedHeader(token)
+    let alg: string | undefined
+    try {
+      alg = decodeProtectedHeader(token).alg
+    } catch {
+      throw new errors.JWTInvalid("malformed token")
+    }
     if (alg === "HS256" && secret !== undefined) {
       return (await jwtVerify(token, secret, { ...claimChecks, algorithms: ["HS256"] })).payload
     }
     if (alg !== undefined && ASYMMETRIC.includes(alg) && jwks !== undefined) {
-      return (await jwtVerify(token, jwks, { ...claimChecks, algorithms: ASYMMETRIC })).payload
+      try {
+        return (await jwtVerify(token, jwks, { ...claimChecks, algorithms: ASYMMETRIC })).payload
+      } catch (error) {
+        throw isJwksUnreachable(error) ? new JwksUnreachable() : error
+      }
     }
     throw new errors.JOSEAlgNotAllowed(`tokens signed with ${alg ?? "no algorithm"} are not accepted here`)
   }
 
   const toError = (cause: unknown): Unauthorized | Unavailable => {
-    if (cause instanceof errors.JWTExpired) return new Unauthorized({ error: "TOKEN_EXPIRED", message: "the token has expired" })
-    if (cause instanceof errors.JWTClaimValidationFailed) return invalid(`the token's ${cause.claim} claim is not accepted`)
-    if (cause instanceof errors.JWKSTimeout || (cause instanceof Error && cause.name === "TypeError")) {
+    if (cause instanceof JwksUnreachable) {
       return new Unavailable({ error: "AUTH_UNAVAILABLE", message: "the signing keys (JWKS) could not be fetched; retry later" })
     }
+    if (cause instanceof errors.JWTExpired) return new Unauthorized({ error: "TOKEN_EXPIRED", message: "the token has expired" })
+    if (cause instanceof errors.JWTClaimValidationFailed) return invalid(`the token's ${cause.claim} claim is not accepted`)
     if (cause instanceof errors.JOSEAlgNotAllowed) return invalid(cause.message)
     return invalid("the token is malformed or its signature does not verify")
   }
