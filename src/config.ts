@@ -28,6 +28,12 @@ const positiveInt = (name: string) =>
 const optionalString = (name: string) =>
   Config.String(name).pipe(Config.map((s) => (s.trim() === "" ? undefined : s)), Config.withDefault(undefined))
 
+const optionalRedacted = (name: string) =>
+  Config.Redacted(name).pipe(
+    Config.map((r) => (Redacted.value(r) === "" ? undefined : r)),
+    Config.withDefault(undefined)
+  )
+
 export const AppConfig = {
   httpPort: Config.Port("HTTP_PORT").pipe(Config.withDefault(3002)),
   grpcPort: Config.Port("GRPC_PORT").pipe(Config.withDefault(50051)),
@@ -41,6 +47,28 @@ export const AppConfig = {
   redisEventsMaxLen: positiveInt("REDIS_EVENTS_MAXLEN").pipe(Config.withDefault(100_000)),
   /** Port of the private redis-server that `npm start` runs without REDIS_URL; 0 picks a free one. */
   localRedisPort: nonNegativeInt("LOCAL_REDIS_PORT").pipe(Config.withDefault(0)),
+  /**
+   * `host:port,host:port`: reach Redis through Sentinel (ioredis asks the sentinels for the
+   * primary and again after a failover). When set, REDIS_URL is ignored.
+   */
+  redisSentinels: optionalString("REDIS_SENTINELS"),
+  /** The master group name the sentinels monitor. */
+  redisSentinelName: Config.String("REDIS_SENTINEL_NAME").pipe(Config.withDefault("mymaster")),
+  /** AUTH password of the Redis data nodes (a password in REDIS_URL takes precedence). */
+  redisPassword: optionalRedacted("REDIS_PASSWORD"),
+  /** AUTH password of the sentinels (they often have their own `requirepass`). */
+  redisSentinelPassword: optionalRedacted("REDIS_SENTINEL_PASSWORD"),
+  /** TLS to Redis (and to the sentinels); a `rediss://` REDIS_URL implies it. */
+  redisTls: Config.Boolean("REDIS_TLS").pipe(Config.withDefault(false)),
+  /** PEM file of the CA that signed the Redis certificates, when it is not a public one. */
+  redisTlsCa: optionalString("REDIS_TLS_CA"),
+  /**
+   * After every write, WAIT until this many replicas acknowledged it before answering; a write
+   * they do not acknowledge in time is reported as unavailable (safe to retry). 0: do not wait.
+   */
+  redisMinReplicasAck: nonNegativeInt("REDIS_MIN_REPLICAS_ACK").pipe(Config.withDefault(0)),
+  /** How long one write waits for REDIS_MIN_REPLICAS_ACK replicas (WAIT's timeout). */
+  redisReplicasAckTimeoutMs: positiveInt("REDIS_REPLICAS_ACK_TIMEOUT_MS").pipe(Config.withDefault(500)),
   /** Retries after the first try of a store call, on connection errors or timeouts only (request path). */
   storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),

@@ -2,12 +2,18 @@ import { Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
 import { MemoryStoreLayer } from "../store/memory/MemoryStore.ts"
 import { LocalRedisServer } from "../store/redis/LocalRedisServer.ts"
+import {
+  describeRedisConnection,
+  InvalidRedisSettings,
+  redisConnectionFromConfig
+} from "../store/redis/redisConnectionOptions.ts"
 import { redisStoreLayer } from "../store/redis/RedisStore.ts"
 
 /**
- * Chooses the store: BALANCE_STORE=memory (volatile, said loudly), REDIS_URL
- * when set, otherwise a private redis-server under DATA_DIR that lives and
- * dies with the service.
+ * Chooses the store: BALANCE_STORE=memory (volatile, said loudly),
+ * REDIS_SENTINELS when set (the primary is asked of the sentinels, again after
+ * a failover), else REDIS_URL, otherwise a private redis-server under
+ * DATA_DIR that lives and dies with the service.
  */
 export const StoreLayer = Layer.unwrap(
   Effect.gen(function*() {
@@ -20,8 +26,28 @@ export const StoreLayer = Layer.unwrap(
         ))
       )
     }
-    const url = yield* AppConfig.redisUrl
-    if (url !== undefined) return redisStoreLayer({ url })
+    const connection = yield* redisConnectionFromConfig
+    if (connection !== undefined) {
+      if (connection._tag === "Sentinel" && (yield* AppConfig.redisUrl) !== undefined) {
+        yield* Effect.logWarning("REDIS_SENTINELS is set: REDIS_URL is ignored")
+      }
+      yield* Effect.logInfo("Redis store").pipe(
+        Effect.annotateLogs({
+          redis: describeRedisConnection(connection),
+          minReplicasAck: yield* AppConfig.redisMinReplicasAck
+        })
+      )
+      return redisStoreLayer({ connection })
+    }
+    // The private redis-server has no replicas: waiting for any would refuse every write.
+    const minReplicasAck = yield* AppConfig.redisMinReplicasAck
+    if (minReplicasAck > 0) {
+      return yield* new InvalidRedisSettings({
+        variable: "REDIS_MIN_REPLICAS_ACK",
+        reason: `${minReplicasAck} replicas requested, but without REDIS_URL or REDIS_SENTINELS the service runs ` +
+          "its own redis-server, which has none; set REDIS_URL/REDIS_SENTINELS or REDIS_MIN_REPLICAS_ACK=0"
+      })
+    }
     return Layer.unwrap(Effect.gen(function*() {
       const local = yield* LocalRedisServer
       return redisStoreLayer({ url: local.url })

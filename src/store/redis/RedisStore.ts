@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import { Effect, Layer, Schedule } from "effect"
 import { Redis } from "ioredis"
 import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
@@ -8,18 +9,24 @@ import { AppConfig } from "../../config.ts"
 import { type ApplyRequest, type Page, Store, type StoreEvent } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyArgs } from "./applyArgs.ts"
-import { defineScripts, type ScriptedRedis } from "./luaScripts.ts"
+import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
+import { type RedisConnection, redisClientOptions, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
 import { applyResult, UnexpectedScriptReply, versionedPairs } from "./scriptResults.ts"
 
 export interface RedisStoreOptions {
-  readonly url: string
+  /** Where Redis is (a URL, or a Sentinel group) and how to log in: redisConnectionOptions.ts. */
+  readonly connection: RedisConnection
   readonly keyPrefix: string
   /** Deadline of one attempt of one store call. */
   readonly commandTimeoutMs: number
   /** Retries after the first attempt, on StoreUnavailable only. */
   readonly retryAttempts: number
   readonly eventsMaxLen: number
+  /** After every write, WAIT for this many replicas to acknowledge it (0: do not wait). */
+  readonly minReplicasAck: number
+  /** WAIT's timeout; the apply's deadline grows by this much when minReplicasAck > 0. */
+  readonly replicasAckTimeoutMs: number
 }
 
 const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
@@ -57,32 +64,43 @@ const prefixEnd = (prefix: string): Buffer | null => {
   return null
 }
 
+/** Extra time an apply may take when it also waits for replicas. */
+const ackBudgetMs = (options: RedisStoreOptions) => (options.minReplicasAck > 0 ? options.replicasAckTimeoutMs : 0)
+
 const connect = (options: RedisStoreOptions) =>
   Effect.tryPromise({
-    try: async () => {
-      const redis = new Redis(options.url, {
-        lazyConnect: true,
-        // A command issued while disconnected fails at once (StoreUnavailable, retried by us)
-        // instead of waiting in a queue past its deadline.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        // In-flight commands on a dropped connection fail rather than being resent behind our back.
-        autoResendUnfulfilledCommands: false,
-        commandTimeout: options.commandTimeoutMs,
-        connectTimeout: Math.max(1000, options.commandTimeoutMs),
-        retryStrategy: (times) => Math.min(50 * times, 1000)
+    try: async (signal) => {
+      const { url, options: clientOptions } = redisClientOptions(options.connection, {
+        // ioredis' own per-command timer must not cut a WAIT short; our deadlines (below) stay exact.
+        commandTimeoutMs: options.commandTimeoutMs + ackBudgetMs(options),
+        connectTimeoutMs: Math.max(1000, options.commandTimeoutMs)
       })
+      const redis = url === undefined ? new Redis(clientOptions) : new Redis(url, clientOptions)
       // Failures surface per command as StoreUnavailable; without a listener ioredis logs them.
       redis.on("error", () => {})
       const scripted = defineScripts(redis)
-      await redis.connect().catch((e: unknown) => {
+      // An attempt abandoned at its deadline must not go on reconnecting in the background
+      // (with Sentinel, connect() itself keeps asking the sentinels while none answers).
+      const abandon = () => redis.disconnect()
+      signal.addEventListener("abort", abandon, { once: true })
+      try {
+        await redis.connect()
+      } catch (e) {
         redis.disconnect()
         throw e
-      })
+      } finally {
+        signal.removeEventListener("abort", abandon)
+      }
       return scripted
     },
     catch: (cause) => new StoreUnavailable({ operation: "connect", reason: reasonOf(cause) })
   })
+
+const APPLY_LUA = readLuaScript("apply.lua")
+const APPLY_SHA = createHash("sha1").update(APPLY_LUA).digest("hex")
+
+/** Redis' own error replies arrive as ReplyError; anything else in a pipeline slot is a reply. */
+const isNoScript = (e: unknown) => e instanceof Error && e.message.includes("NOSCRIPT")
 
 /** The Store port on Redis; the client lives as long as the surrounding scope. */
 export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOptions) {
@@ -93,12 +111,14 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     Schedule.setInputType<StoreUnavailable>(),
     Schedule.while(({ input }) => input._tag === "StoreUnavailable")
   )
-  const deadline = <A>(operation: string, effect: Effect.Effect<A, StoreUnavailable>) =>
+  const deadline = <A>(operation: string, effect: Effect.Effect<A, StoreUnavailable>, extraMs = 0) =>
     effect.pipe(
       Effect.timeoutOrElse({
-        duration: options.commandTimeoutMs,
+        duration: options.commandTimeoutMs + extraMs,
         orElse: () =>
-          Effect.fail(new StoreUnavailable({ operation, reason: `no answer within ${options.commandTimeoutMs} ms` }))
+          Effect.fail(
+            new StoreUnavailable({ operation, reason: `no answer within ${options.commandTimeoutMs + extraMs} ms` })
+          )
       })
     )
 
@@ -121,11 +141,44 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   )
 
   /** One Redis call: typed failure, deadline. Retries wrap whole store calls (below). */
-  const call = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, StoreUnavailable> =>
+  const call = <A>(operation: string, run: () => Promise<A>, extraMs = 0): Effect.Effect<A, StoreUnavailable> =>
     deadline(
       operation,
-      Effect.tryPromise({ try: run, catch: (cause) => new StoreUnavailable({ operation, reason: reasonOf(cause) }) })
+      Effect.tryPromise({ try: run, catch: (cause) => new StoreUnavailable({ operation, reason: reasonOf(cause) }) }),
+      extraMs
     )
+
+  /**
+   * REDIS_MIN_REPLICAS_ACK: apply.lua and `WAIT n timeout` in one pipeline (both sent before
+   * either reply is read: one round trip). WAIT on the same connection blocks until the
+   * replicas acknowledged every write this connection made so far, so it covers the script's
+   * write. Returns the script's reply and WAIT's (the number of replicas, or its error).
+   *
+   * Not a guarantee against loss: WAIT does not make Redis strongly consistent. A failover
+   * can still promote a replica that missed an acknowledged write (Sentinel prefers the most
+   * up to date replica, but e.g. a replica that acknowledged can restart from an older AOF,
+   * or the primary can be partitioned with replicas that then lose the election). It narrows
+   * the window from "anything not yet replicated when the primary dies" to those corner cases.
+   * Also a write that WAIT did not confirm is NOT undone: it may be on the primary and may
+   * survive; the caller gets StoreUnavailable and retries with the same idempotency key, which
+   * answers Replayed (waited for again) or, without a key, Conflict and a re-plan.
+   */
+  const scriptThenWait = async (numKeys: number, keysThenArgs: ReadonlyArray<string>) => {
+    const send = (script: "evalsha" | "eval") => {
+      const pipeline = redis.pipeline()
+      if (script === "evalsha") pipeline.evalsha(APPLY_SHA, numKeys, ...keysThenArgs)
+      else pipeline.eval(APPLY_LUA, numKeys, ...keysThenArgs)
+      pipeline.wait(options.minReplicasAck, options.replicasAckTimeoutMs)
+      return pipeline.exec()
+    }
+    let replies = await send("evalsha")
+    // First write on a new connection (a failover, SCRIPT FLUSH): the script is not cached yet.
+    if (isNoScript(replies?.[0]?.[0])) replies = await send("eval")
+    const [scriptError, scriptReply] = replies?.[0] ?? [new Error("empty pipeline reply")]
+    if (scriptError) throw scriptError
+    const [waitError, acknowledged] = replies?.[1] ?? [new Error("no WAIT reply")]
+    return { scriptReply: scriptReply as unknown, waitError, acknowledged: Number(acknowledged) }
+  }
 
   const load = Effect.fn("RedisStore.load")(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const k = objectKeys.map(keys.object)
@@ -142,8 +195,29 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
 
   const apply = Effect.fn("RedisStore.apply")(function*(request: ApplyRequest) {
     const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen)
-    const reply = yield* call("apply", () => redis.balanceApply(k.length, ...k, ...args))
-    return applyResult(request.plan.expected.map((e) => e.key), reply)
+    const expectedKeys = request.plan.expected.map((e) => e.key)
+    if (options.minReplicasAck === 0) {
+      const reply = yield* call("apply", () => redis.balanceApply(k.length, ...k, ...args))
+      return applyResult(expectedKeys, reply)
+    }
+    const { scriptReply, waitError, acknowledged } = yield* call(
+      "apply",
+      () => scriptThenWait(k.length, [...k, ...args]),
+      options.replicasAckTimeoutMs
+    )
+    const result = applyResult(expectedKeys, scriptReply)
+    // Applied wrote just now; Replayed answers for an earlier write that may not have been
+    // acknowledged by replicas yet (its first try may have failed right here), so both wait.
+    // Nothing was written for the other outcomes: WAIT's answer does not matter.
+    if ((result._tag === "Applied" || result._tag === "Replayed") && (waitError || !(acknowledged >= options.minReplicasAck))) {
+      return yield* new StoreUnavailable({
+        operation: "apply",
+        reason: waitError
+          ? `replicas did not acknowledge the write (WAIT failed: ${reasonOf(waitError)}); it may have been applied, retrying with the same idempotency key is safe`
+          : `replicas did not acknowledge the write: ${acknowledged} of ${options.minReplicasAck} within ${options.replicasAckTimeoutMs} ms; it may have been applied, retrying with the same idempotency key is safe`
+      })
+    }
+    return result
   }, Effect.retry(retry))
 
   const entries = Effect.fn("RedisStore.entries")(function*(account: AccountRef, afterSeq: number, limit: number) {
@@ -237,31 +311,40 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   })
 })
 
-/** The store on an explicit Redis (tests, LocalRedisServer); unset options come from config. */
-export const redisStoreLayer = (options: Partial<RedisStoreOptions> & { readonly url: string }) =>
+/** The store on an explicit Redis (tests, LocalRedisServer, StoreLayer); unset options come from config. */
+export const redisStoreLayer = (
+  options:
+    & Partial<Omit<RedisStoreOptions, "connection">>
+    & ({ readonly url: string } | { readonly connection: RedisConnection })
+) =>
   Layer.effect(
     Store,
     Effect.gen(function*() {
       return yield* makeRedisStore({
-        url: options.url,
+        connection: "connection" in options ? options.connection : { _tag: "Url", url: options.url },
         keyPrefix: options.keyPrefix ?? (yield* AppConfig.redisKeyPrefix),
         commandTimeoutMs: options.commandTimeoutMs ?? (yield* AppConfig.redisCommandTimeoutMs),
         retryAttempts: options.retryAttempts ?? (yield* AppConfig.storeRetryAttempts),
-        eventsMaxLen: options.eventsMaxLen ?? (yield* AppConfig.redisEventsMaxLen)
+        eventsMaxLen: options.eventsMaxLen ?? (yield* AppConfig.redisEventsMaxLen),
+        minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
+        replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs)
       })
     })
   )
 
-/** The store on REDIS_URL (required here: main starts LocalRedisServer and passes its URL when unset). */
+/**
+ * The store on REDIS_SENTINELS or REDIS_URL (with REDIS_PASSWORD, REDIS_TLS...); one of them is
+ * required here: main starts LocalRedisServer and passes its URL when neither is set.
+ */
 export const RedisStoreLayer = Layer.unwrap(
   Effect.gen(function*() {
-    const url = yield* AppConfig.redisUrl
-    if (url === undefined) {
+    const connection = yield* redisConnectionFromConfig
+    if (connection === undefined) {
       return Layer.effect(
         Store,
-        Effect.fail(new StoreUnavailable({ operation: "connect", reason: "REDIS_URL is not set" }))
+        Effect.fail(new StoreUnavailable({ operation: "connect", reason: "REDIS_URL is not set (nor REDIS_SENTINELS)" }))
       )
     }
-    return redisStoreLayer({ url })
+    return redisStoreLayer({ connection })
   })
 )
