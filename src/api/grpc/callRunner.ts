@@ -71,7 +71,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
             ...(meta.requestId ? { "request.id": meta.requestId } : {}),
             ...(meta.traceparent ? { "w3c.traceparent": meta.traceparent } : {})
           }
-        }),
+        }, { captureStackTrace: false }), // the frame would always be this runner
         Effect.annotateLogs({
           rpc: `${service}/${method}`,
           ...(meta.requestId ? { requestId: meta.requestId } : {}),
