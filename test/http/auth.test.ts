@@ -27,7 +27,9 @@ describe("auth matrix (HS256 secret + admin key)", () => {
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
   it("no credentials: 401 MISSING_CREDENTIALS on player and admin routes", async () => {
-    expectErrorShape(await get(`/api/accounts/${alice}/balance`, {}), 401, "MISSING_CREDENTIALS")
+    const reply = await get(`/api/accounts/${alice}/balance`, {})
+    expectErrorShape(reply, 401, "MISSING_CREDENTIALS")
+    expect(reply.headers.get("www-authenticate")).toMatch(/^Bearer /)
     expectErrorShape(await get("/api/admin/supply", {}), 401, "MISSING_CREDENTIALS")
   })
 

@@ -78,3 +78,20 @@ describe("ledger contention", () => {
     expect((await admin.get(`/api/accounts/${id}/balance`)).body.balance).toBe(10)
   })
 })
+
+describe("unexpected failures", () => {
+  const inner = makeMemoryStore()
+  // A bug in a lower layer: the store throws instead of failing with a typed error.
+  const brokenStore = Layer.succeed(Store, Store.of({ ...inner, stats: () => Effect.die(new Error("stats exploded at /src/x.ts:1:1")) }))
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer(brokenStore)
+  })
+  afterAll(() => server.close())
+
+  it("a defect is 500 INTERNAL, with neither its message nor a stack trace in the response", async () => {
+    const reply = await clientFor(server.baseUrl).admin.get("/api/admin/supply")
+    expectErrorShape(reply, 500, "INTERNAL")
+    expect(reply.text).not.toContain("exploded")
+  })
+})

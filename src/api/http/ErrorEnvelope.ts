@@ -13,16 +13,24 @@ import {
 } from "./ApiErrors.ts"
 import { fromSchemaError } from "./validationError.ts"
 
+const headersFor = (status: number): Record<string, string> => {
+  switch (status) {
+    case 401:
+      return { "www-authenticate": 'Bearer realm="balance-service"' }
+    case 503:
+      return { "retry-after": String(RETRY_AFTER_SECONDS) }
+    default:
+      return {}
+  }
+}
+
 /** The one place an error becomes bytes on the wire. */
 export const errorResponse = (e: ApiError): HttpServerResponse.HttpServerResponse => {
   const status = apiErrorStatus(e)
   const body = e.details === undefined
     ? { error: e.error, message: e.message }
     : { error: e.error, message: e.message, details: e.details }
-  return HttpServerResponse.jsonUnsafe(body, {
-    status,
-    headers: status === 503 ? { "retry-after": String(RETRY_AFTER_SECONDS) } : {}
-  })
+  return HttpServerResponse.jsonUnsafe(body, { status, headers: headersFor(status) })
 }
 
 /**

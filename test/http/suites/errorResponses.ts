@@ -1,7 +1,9 @@
+import { request } from "node:http"
 import { describe, expect, it } from "vitest"
 import type { Reply } from "../support/client.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 import { newAccount, uniqueId } from "../support/seed.ts"
+import { ADMIN_KEY } from "../support/testServer.ts"
 
 /** Every error, whatever produced it, is `{ error, message, details? }` as JSON, without a stack trace. */
 export const expectErrorShape = (reply: Reply, status: number, code: string) => {
@@ -105,6 +107,26 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
         headers: { "idempotency-key": uniqueId("w") }
       })
       expectErrorShape(reply, 413, "PAYLOAD_TOO_LARGE")
+    })
+
+    it("a chunked body (no Content-Length) that grows over the limit is 413 too", async () => {
+      const id = await newAccount(server(), "chunked")
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${server().baseUrl}/api/accounts/${id}/withdraw`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-admin-key": ADMIN_KEY, "idempotency-key": uniqueId("w") }
+        }, (res) => {
+          let text = ""
+          res.on("data", (chunk: Buffer) => (text += chunk.toString()))
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }))
+        })
+        req.on("error", reject)
+        req.write(`{"amount":1,"reason":"`)
+        for (let i = 0; i < 10; i++) req.write("y".repeat(10_000))
+        req.end(`"}`)
+      })
+      expect(status).toBe(413)
+      expect(JSON.parse(body)).toMatchObject({ error: "PAYLOAD_TOO_LARGE" })
     })
 
     it("a body that is not JSON is 415 UNSUPPORTED_MEDIA_TYPE", async () => {
