@@ -91,7 +91,7 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     yield* checkComplete(serviceDefinition(pkg, BALANCE_SERVICE), balance, BALANCE_SERVICE)
     yield* checkComplete(serviceDefinition(pkg, HEALTH_SERVICE), healthImpl, HEALTH_SERVICE)
 
-    const { server, port } = yield* Effect.acquireRelease(
+    const { port } = yield* Effect.acquireRelease(
       Effect.callback<{ server: grpc.Server; port: number }, GrpcStartError>((resume) => {
         const server = new grpc.Server()
         server.addService(serviceDefinition(pkg, BALANCE_SERVICE), balance)
@@ -130,7 +130,6 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
         auth: settings.authToken ? "bearer" : "off"
       })
     )
-    void server
     return GrpcServerAddress.of({ host: settings.host, port })
   })
 
