@@ -1,22 +1,43 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import type * as Runtime from "effect/Runtime"
+import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
+import { HttpServerLayer } from "./api/http/HttpServer.ts"
 import { StoreLayer } from "./app/StoreLayer.ts"
+import { CommandExecutor } from "./degradation/CommandExecutor.ts"
+import { CreditQueue } from "./degradation/CreditQueue.ts"
+import { LedgerVerificationJob } from "./jobs/LedgerVerificationJob.ts"
 import { Ledger } from "./ledger/Ledger.ts"
 import { LedgerSettings } from "./ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "./ledger/LedgerVerifier.ts"
+import { EconomyMetricsLayer } from "./observability/EconomyMetrics.ts"
+import { ExpiryMetricsLayer } from "./observability/ExpiryMetrics.ts"
 import { LoggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
+import { MetricsServerLayer } from "./observability/MetricsServer.ts"
+import { TracingLayer } from "./observability/Tracing.ts"
+import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 
-const LedgerLayer = Layer.mergeAll(Ledger.layer, LedgerVerifier.layer).pipe(
+/** Store, ledger, verifier, durable credit queue: what every entry point serves from. */
+const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer).pipe(
+  Layer.provideMerge(CreditQueue.layer),
+  Layer.provideMerge(Layer.mergeAll(Ledger.layer, LedgerVerifier.layer)),
   Layer.provideMerge(StoreLayer),
   Layer.provideMerge(LedgerSettings.layer),
   Layer.provideMerge(Metrics.layer)
 )
 
+/** Servers and background fibers; all stop (in reverse order) when the app is interrupted. */
 const AppLayer = Layer.mergeAll(
-  Layer.effectDiscard(Effect.logInfo("balance-service started"))
-).pipe(Layer.provide(LedgerLayer))
+  HttpServerLayer,
+  GrpcServerLayer,
+  MetricsServerLayer,
+  EconomyMetricsLayer,
+  ExpiryMetricsLayer,
+  ReservationExpiry.schedule,
+  CreditQueue.schedule,
+  LedgerVerificationJob
+).pipe(Layer.provide(CoreLayer), Layer.provide(TracingLayer))
 
 /** SIGTERM/SIGINT interrupt the app; that is a clean stop (exit 0), not the default 130. */
 const teardown: Runtime.Teardown = (exit, onExit) =>
