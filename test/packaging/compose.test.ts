@@ -1,0 +1,215 @@
+/**
+ * docker-compose.yml and the deploy/ files it mounts, read as data: Redis
+ * persistence settings, the service's wiring, the observability profile, and
+ * that every mounted file exists and points where the others expect.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { parse } from "yaml"
+
+const root = join(import.meta.dirname, "..", "..")
+const read = (path: string) => readFileSync(join(root, path), "utf8")
+const yaml = <T>(path: string) => parse(read(path)) as T
+
+interface Service {
+  image?: string
+  build?: string | { context: string }
+  command?: string | Array<string>
+  environment?: Record<string, string | number | boolean | null> | Array<string>
+  ports?: Array<string | { target: number; published?: number | string }>
+  volumes?: Array<string>
+  profiles?: Array<string>
+  depends_on?: Array<string> | Record<string, unknown>
+  healthcheck?: { test: Array<string> | string }
+}
+const compose = yaml<{ services: Record<string, Service>; volumes?: Record<string, unknown> }>("docker-compose.yml")
+const services = compose.services
+
+const env = (s: Service): Record<string, string> => {
+  if (Array.isArray(s.environment)) {
+    return Object.fromEntries(s.environment.map((e) => [e.split("=")[0]!, e.split("=").slice(1).join("=")]))
+  }
+  return Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, v === null ? "" : String(v)]))
+}
+const commandLine = (s: Service) => (Array.isArray(s.command) ? s.command.join(" ") : s.command ?? "")
+/** "${BIND:-127.0.0.1}:3002:3002" -> container port 3002. */
+const containerPorts = (s: Service) =>
+  (s.ports ?? []).map((p) => (typeof p === "string" ? Number(p.replace(/\$\{[^}]*\}/g, "x").split(":").at(-1)!.split("/")[0]) : p.target))
+/** Bind mounts of files from the repository: [source relative to the repo, target]. */
+const bindMounts = (s: Service) =>
+  (s.volumes ?? [])
+    .filter((v) => v.startsWith("./"))
+    .map((v) => {
+      const [source, target] = v.split(":")
+      return [source!.slice(2), target!] as const
+    })
+
+const OBSERVABILITY = ["prometheus", "grafana", "otel-collector", "jaeger", "loki", "promtail"]
+const SECRET_NAME = /pass(word)?|secret|token|api_?key|private|credential|(^|_)key$|hmac/i
+
+describe("docker-compose.yml: Redis", () => {
+  const redis = services["redis"]!
+
+  it("is Redis 7 with a pinned tag", () => {
+    expect(redis.image).toMatch(/^redis:7\.\d+\.\d+(-[a-z0-9.-]+)?$/)
+  })
+
+  it("runs AOF with appendfsync always and maxmemory-policy noeviction", () => {
+    const cmd = commandLine(redis)
+    expect(cmd).toMatch(/--appendonly yes\b/)
+    expect(cmd).toMatch(/--appendfsync always\b/)
+    expect(cmd).toMatch(/--maxmemory-policy noeviction\b/)
+  })
+
+  it("keeps its data on a named volume and has a health check", () => {
+    const data = (redis.volumes ?? []).find((v) => v.endsWith(":/data"))
+    expect(data).toBeDefined()
+    expect(Object.keys(compose.volumes ?? {})).toContain(data!.split(":")[0])
+    expect(JSON.stringify(redis.healthcheck?.test)).toMatch(/redis-cli.*ping/)
+  })
+
+  it("is not published on the host (never the machine's 6379)", () => {
+    expect(redis.ports ?? []).toEqual([])
+  })
+})
+
+describe("docker-compose.yml: balance-service", () => {
+  const service = services["balance-service"]!
+  const vars = env(service)
+
+  it("is built from this repository's Dockerfile", () => {
+    const context = typeof service.build === "string" ? service.build : service.build?.context
+    expect(context).toBe(".")
+  })
+
+  it("uses the compose Redis and waits for it to be healthy", () => {
+    expect(vars["REDIS_URL"]).toBe("redis://redis:6379")
+    expect(service.depends_on).toMatchObject({ redis: { condition: "service_healthy" } })
+  })
+
+  it("publishes HTTP, gRPC and metrics ports", () => {
+    expect(containerPorts(service)).toEqual(expect.arrayContaining([3002, 50051, 9102]))
+  })
+
+  it("exports traces by env var and keeps DATA_DIR on a volume", () => {
+    expect(Object.keys(vars)).toContain("OTEL_EXPORTER_OTLP_ENDPOINT")
+    const dataDir = vars["DATA_DIR"]!
+    expect((service.volumes ?? []).some((v) => v.endsWith(`:${dataDir}`))).toBe(true)
+  })
+
+  it("carries no secret value: secret-looking variables only pass the caller's environment through", () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const [k, v] of Object.entries(env(s))) {
+        if (SECRET_NAME.test(k)) expect(v, `${name}: ${k}`).toMatch(/^(\$\{[A-Z0-9_]+(:?-)?\}|)$/)
+      }
+    }
+  })
+})
+
+describe("docker-compose.yml: observability profile", () => {
+  it("has Prometheus, Grafana, an OTLP trace backend and a log collector, only in that profile", () => {
+    for (const name of OBSERVABILITY) expect(services[name]?.profiles, name).toEqual(["observability"])
+    expect(services["redis"]!.profiles).toBeUndefined()
+    expect(services["balance-service"]!.profiles).toBeUndefined()
+  })
+
+  it("pins every image tag", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (s.image === undefined) continue
+      if (name === "balance-service") continue // built here
+      expect(s.image, name).toMatch(/:[\w.-]+$/)
+      expect(s.image, name).not.toMatch(/:latest$/)
+      expect(s.image, name).toMatch(/\d/)
+    }
+  })
+
+  it("mounts files that exist", () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const [source] of bindMounts(s)) expect(existsSync(join(root, source)), `${name}: ${source}`).toBe(true)
+    }
+  })
+
+  it("Prometheus loads the alert rules and scrapes the service's METRICS_PORT", () => {
+    const prometheus = services["prometheus"]!
+    const mounts = new Map(bindMounts(prometheus))
+    const config = yaml<{
+      rule_files: Array<string>
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: Array<string> }> }>
+    }>(mounts.has("deploy/prometheus.yml") ? "deploy/prometheus.yml" : "missing")
+    expect(commandLine(prometheus)).toContain(`--config.file=${mounts.get("deploy/prometheus.yml")}`)
+    expect(config.rule_files).toContain(mounts.get("deploy/alerts.yml"))
+    const job = config.scrape_configs.find((j) => j.job_name === "balance-service")!
+    const metricsPort = env(services["balance-service"]!)["METRICS_PORT"]
+    expect(job.static_configs.flatMap((c) => c.targets)).toContain(`balance-service:${metricsPort}`)
+  })
+
+  it("Grafana is provisioned with the datasources and the dashboard folder", () => {
+    const grafana = services["grafana"]!
+    const mounts = new Map(bindMounts(grafana))
+    expect(mounts.get("deploy/grafana/provisioning")).toBe("/etc/grafana/provisioning")
+    const provider = yaml<{ providers: Array<{ options: { path: string } }> }>(
+      "deploy/grafana/provisioning/dashboards/dashboards.yml"
+    ).providers[0]!
+    expect(mounts.get("deploy/grafana/dashboards")).toBe(provider.options.path)
+    const sources = yaml<{ datasources: Array<{ uid: string; type: string; url: string }> }>(
+      "deploy/grafana/provisioning/datasources/datasources.yml"
+    ).datasources
+    expect(sources.map((d) => d.type).sort()).toEqual(["jaeger", "loki", "prometheus"])
+    const grafanaEnv = env(grafana)
+    for (const d of sources) {
+      const name = /^\$\{(\w+)\}$/.exec(d.url)?.[1]
+      expect(name, `${d.uid} url`).toBeDefined()
+      expect(grafanaEnv[name!], name).toMatch(/^http:\/\/[a-z-]+:\d+$/)
+      const host = new URL(grafanaEnv[name!]!).hostname
+      expect(services[host], `${d.uid} -> ${host}`).toBeDefined()
+    }
+  })
+
+  it("the service's OTLP endpoint reaches the collector, which forwards to the trace backend", () => {
+    const collector = yaml<{
+      receivers: { otlp: { protocols: { http: { endpoint: string } } } }
+      exporters: Record<string, { endpoint: string }>
+      service: { pipelines: { traces: { exporters: Array<string> } } }
+    }>("deploy/otel-collector.yml")
+    expect(collector.receivers.otlp.protocols.http.endpoint).toBe("0.0.0.0:4318")
+    expect(read("docker-compose.yml")).toContain("OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318")
+    const exporter = collector.exporters[collector.service.pipelines.traces.exporters[0]!]!
+    const target = exporter.endpoint.replace(/^\$\{env:(\w+)\}$/, (_, v: string) => env(services["otel-collector"]!)[v] ?? "")
+    expect(target).toBe("jaeger:4317")
+    expect(env(services["jaeger"]!)["COLLECTOR_OTLP_ENABLED"]).toBe("true")
+  })
+
+  it("Promtail pushes to Loki and collects the service's container logs", () => {
+    const promtail = yaml<{ clients: Array<{ url: string }>; scrape_configs: Array<{ docker_sd_configs?: Array<{ filters: Array<{ values: Array<string> }> }> }> }>(
+      "deploy/promtail.yml"
+    )
+    expect(promtail.clients[0]!.url).toBe("${LOKI_PUSH_URL}")
+    expect(env(services["promtail"]!)["LOKI_PUSH_URL"]).toMatch(/^http:\/\/loki:3100\//)
+    expect(commandLine(services["promtail"]!)).toContain("-config.expand-env=true")
+    const filter = promtail.scrape_configs[0]!.docker_sd_configs![0]!.filters[0]!.values[0]!
+    const [label, value] = filter.split("=")
+    expect((services["balance-service"] as Service & { labels: Record<string, string> }).labels[label!]).toBe(value)
+  })
+})
+
+const composeCli = (): Array<string> | undefined => {
+  for (const cmd of [["docker", "compose"], ["docker-compose"]]) {
+    const r = spawnSync(cmd[0]!, [...cmd.slice(1), "version"], { encoding: "utf8" })
+    if (r.status === 0) return cmd
+  }
+  return undefined
+}
+const cli = composeCli()
+
+describe.skipIf(cli === undefined)("docker compose config (when the CLI is installed)", () => {
+  it("renders the file with every profile", () => {
+    const r = spawnSync(cli![0]!, [...cli!.slice(1), "--profile", "observability", "config", "--quiet"], {
+      cwd: root,
+      encoding: "utf8"
+    })
+    expect(r.stderr).not.toMatch(/error/i)
+    expect(r.status).toBe(0)
+  })
+})

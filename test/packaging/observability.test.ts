@@ -1,0 +1,244 @@
+/**
+ * deploy/alerts.yml and the Grafana dashboard against the service's real
+ * metric names: every balance_* series they query must be one that
+ * src/observability/*.ts registers (counters carry `_total` in their name,
+ * histograms are queried as `_bucket`/`_sum`/`_count`), so a renamed metric
+ * cannot leave a silent alert or an empty panel behind. When promtool is
+ * installed (Debian package `prometheus`), the rules are also checked and their
+ * unit tests (deploy/alerts.test.yml) run.
+ */
+import { spawnSync } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { parse } from "yaml"
+
+const root = join(import.meta.dirname, "..", "..")
+const read = (path: string) => readFileSync(join(root, path), "utf8")
+
+// ---- what the service registers ------------------------------------------------
+
+const sources = readdirSync(join(root, "src/observability"))
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => read(`src/observability/${f}`))
+  .join("\n")
+const registered = new Set([...sources.matchAll(/["'`](balance_[a-z0-9_]+)["'`]/g)].map((m) => m[1]!))
+const histograms = new Set(
+  [...sources.matchAll(/new Prom\.Histogram\(\{[^}]*?name:\s*"(balance_[a-z0-9_]+)"/gs)].map((m) => m[1]!)
+)
+/** Series names a query may use: every registered name, plus _bucket/_sum/_count of histograms. */
+const series = new Set([
+  ...[...registered].filter((n) => !histograms.has(n)),
+  ...[...histograms].flatMap((h) => [`${h}_bucket`, `${h}_sum`, `${h}_count`])
+])
+const metricsIn = (expr: string) => [...new Set([...expr.matchAll(/\bbalance_[a-z0-9_]+\b/g)].map((m) => m[0]))]
+
+describe("metric names in src/observability", () => {
+  it("are found (the extraction itself works)", () => {
+    expect(registered.has("balance_grpc_requests_total")).toBe(true)
+    expect(registered.has("balance_chips_in_circulation")).toBe(true)
+    expect(histograms.has("balance_grpc_request_duration_seconds")).toBe(true)
+    expect(histograms.has("balance_chips_in_circulation")).toBe(false)
+  })
+})
+
+// ---- alert rules ---------------------------------------------------------------
+
+interface Rule {
+  alert?: string
+  record?: string
+  expr: string
+  for?: string
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}
+const rules = (parse(read("deploy/alerts.yml")) as { groups: Array<{ name: string; rules: Array<Rule> }> }).groups.flatMap(
+  (g) => g.rules
+)
+const alert = (name: string) => {
+  const rule = rules.find((r) => r.alert === name)
+  expect(rule, `alert ${name}`).toBeDefined()
+  return rule!
+}
+const compact = (expr: string) => expr.replace(/\s+/g, " ")
+
+describe("deploy/alerts.yml", () => {
+  it("alerts on a ledger verification failure (increase of the failures counter)", () => {
+    const expr = compact(alert("BalanceLedgerVerificationFailure").expr)
+    expect(expr).toMatch(/increase\(balance_ledger_verification_failures_total\{[^}]*\}\[\w+\]\)\) > 0/)
+  })
+
+  it("alerts on supply drift from zero-sum", () => {
+    expect(compact(alert("BalanceChipSupplyDrift").expr)).toMatch(/balance_chips_supply_drift\{[^}]*\}\)\) != 0/)
+  })
+
+  it("alerts when more than 1% of reservations expire", () => {
+    expect(compact(alert("BalanceReservationExpiryRateHigh").expr)).toMatch(/balance_reservation_expiry_ratio\{[^}]*\}\) > 0\.01/)
+  })
+
+  it("alerts when gRPC p99 latency exceeds 50 ms", () => {
+    expect(compact(alert("BalanceGrpcLatencyHigh").expr)).toMatch(
+      /histogram_quantile\(0\.99, sum by \(le, method\) \(rate\(balance_grpc_request_duration_seconds_bucket\{[^}]*\}\[\w+\]\)\) \) > 0\.05/
+    )
+  })
+
+  it("alerts when Redis is down", () => {
+    expect(compact(alert("BalanceRedisDown").expr)).toMatch(/balance_store_up\{[^}]*\}\) == 0/)
+  })
+
+  it("alerts on dead-lettered credits", () => {
+    expect(compact(alert("BalanceCreditDeadLettered").expr)).toMatch(/balance_credit_queue_total\{[^}]*event="dead_lettered"[^}]*\}/)
+  })
+
+  it("gives every alert a severity and a summary, and uses unique names", () => {
+    const names = rules.map((r) => r.alert)
+    expect(new Set(names).size).toBe(names.length)
+    for (const r of rules) {
+      expect(r.alert, r.expr).toBeDefined()
+      expect(["page", "ticket"], r.alert).toContain(r.labels?.["severity"])
+      expect(r.annotations?.["summary"], r.alert).toBeTruthy()
+    }
+  })
+
+  it("queries only metrics the service registers", () => {
+    for (const r of rules) {
+      const used = metricsIn(r.expr)
+      expect(used.length > 0 || /\bup\{job="balance-service"\}/.test(r.expr), r.alert).toBe(true)
+      for (const m of used) expect(series, `${r.alert}: ${m}`).toContain(m)
+    }
+  })
+})
+
+// ---- dashboard -----------------------------------------------------------------
+
+interface Panel {
+  id: number
+  type: string
+  title: string
+  datasource?: { type: string; uid: string }
+  targets?: Array<{ expr: string; refId: string }>
+  gridPos: { h: number; w: number; x: number; y: number }
+}
+const dashboardPath = "deploy/grafana/dashboards/balance-service.json"
+const dashboard = JSON.parse(read(dashboardPath)) as {
+  uid: string
+  panels: Array<Panel>
+  templating: { list: Array<{ name: string; type: string; query: unknown; definition?: string }> }
+}
+const queryPanels = dashboard.panels.filter((p) => p.type !== "row")
+const exprs = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })))
+const queried = new Set(exprs.flatMap((e) => metricsIn(e.expr)))
+
+describe("Grafana dashboard", () => {
+  it("queries only metrics the service registers", () => {
+    const variables = dashboard.templating.list.map((v) => v.definition ?? "").join(" ")
+    for (const { panel, expr } of [...exprs, { panel: "variables", expr: variables }]) {
+      for (const m of metricsIn(expr)) expect(series, `${panel}: ${m}`).toContain(m)
+    }
+  })
+
+  it("covers RED: gRPC and HTTP requests and latency, store latency, conflicts, replays, stale reads, credit queue", () => {
+    expect([...queried]).toEqual(expect.arrayContaining([
+      "balance_grpc_requests_total",
+      "balance_grpc_request_duration_seconds_bucket",
+      "balance_http_requests_total",
+      "balance_http_request_duration_seconds_bucket",
+      "balance_store_call_duration_seconds_bucket",
+      "balance_store_errors_total",
+      "balance_store_up",
+      "balance_ledger_commands_total",
+      "balance_ledger_conflict_retries_total",
+      "balance_idempotent_replays_total",
+      "balance_stale_reads_total",
+      "balance_credit_queue_pending",
+      "balance_credit_queue_total"
+    ]))
+    const percentiles = exprs.filter((e) => /histogram_quantile\(0\.(5|95|99),/.test(e.expr))
+    for (const q of ["0.5", "0.95", "0.99"]) {
+      expect(percentiles.some((e) => e.expr.includes(`histogram_quantile(${q},`) && e.expr.includes("balance_grpc_request_duration_seconds_bucket")), q).toBe(true)
+    }
+  })
+
+  it("covers the chip economy", () => {
+    expect([...queried]).toEqual(expect.arrayContaining([
+      "balance_chips_in_circulation",
+      "balance_chips_supply_drift",
+      "balance_chips_minted_total",
+      "balance_chips_burned_total",
+      "balance_chips_raked_total",
+      "balance_chips_moved_total",
+      "balance_chips_velocity_per_minute",
+      "balance_chips_held",
+      "balance_reservations_active",
+      "balance_reservations_total",
+      "balance_reservation_expiry_ratio",
+      "balance_reservation_expiry_lateness_seconds_bucket",
+      "balance_pots_open",
+      "balance_pots_total",
+      "balance_ledger_verification_runs_total",
+      "balance_ledger_verification_failures_total",
+      "balance_ledger_verification_last_success_timestamp_seconds"
+    ]))
+    // minted/burned/raked "by type": the per-transfer-type series is grouped by its label
+    expect(exprs.some((e) => /by \(type\)[^]*balance_chips_moved_total/.test(e.expr))).toBe(true)
+  })
+
+  it("every metric the service registers is on the dashboard", () => {
+    const missing = [...registered].filter((m) =>
+      histograms.has(m) ? !queried.has(`${m}_bucket`) : !queried.has(m)
+    )
+    expect(missing).toEqual([])
+  })
+
+  it("aggregates the cluster-wide economy series with max, never sum (every instance reports the same figure)", () => {
+    for (const { panel, expr } of exprs) {
+      expect(expr, panel).not.toMatch(/sum[^(]*\((rate|increase)?\(?balance_(chips|reservations?|pots|settlements)_/)
+    }
+  })
+
+  it("is well formed: unique panel ids, a datasource on every query panel, panels inside the 24-column grid", () => {
+    const ids = dashboard.panels.map((p) => p.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(dashboard.uid).toBe("balance-service")
+    for (const p of queryPanels) {
+      expect(p.datasource?.uid, p.title).toBe("${datasource}")
+      expect(p.targets?.length, p.title).toBeGreaterThan(0)
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24)
+      for (const t of p.targets ?? []) expect(t.expr.trim(), p.title).not.toBe("")
+    }
+    const variable = dashboard.templating.list.find((v) => v.name === "datasource")!
+    expect(variable.type).toBe("datasource")
+    expect(variable.query).toBe("prometheus")
+  })
+
+  it("no two panels overlap", () => {
+    const cells = new Set<string>()
+    for (const p of dashboard.panels) {
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          const cell = `${x},${y}`
+          expect(cells.has(cell), `${p.title} overlaps at ${cell}`).toBe(false)
+          cells.add(cell)
+        }
+      }
+    }
+  })
+})
+
+// ---- promtool, when installed -------------------------------------------------------
+
+const promtool = spawnSync("promtool", ["--version"], { encoding: "utf8" }).status === 0
+
+describe.skipIf(!promtool)("promtool (when installed)", () => {
+  it("accepts the alert rules", () => {
+    const r = spawnSync("promtool", ["check", "rules", "deploy/alerts.yml"], { cwd: root, encoding: "utf8" })
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS/)
+    expect(r.status).toBe(0)
+  })
+
+  it("passes the alert unit tests (deploy/alerts.test.yml)", () => {
+    const r = spawnSync("promtool", ["test", "rules", "deploy/alerts.test.yml"], { cwd: root, encoding: "utf8" })
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS/)
+    expect(r.status).toBe(0)
+  })
+})
