@@ -5,17 +5,18 @@ import { Schema } from "effect"
  * that no arithmetic here ever rounds; wire int64 values arrive as strings and
  * are checked digit by digit before they become numbers.
  */
+// Range before integrality: isInt also refuses unsafe integers, and 2^53 deserves "too large", not "not an integer".
 export const Chips = Schema.Number.check(
-  Schema.isInt({ message: "amount must be an integer" }),
   Schema.isGreaterThan(0, { message: "amount must be greater than 0" }),
-  Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "amount must be at most 9007199254740991" })
+  Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "amount must be at most 9007199254740991" }),
+  Schema.isInt({ message: "amount must be an integer" })
 )
 export type Chips = typeof Chips.Type
 
 export const ChipsOrZero = Schema.Number.check(
-  Schema.isInt({ message: "amount must be an integer" }),
   Schema.isGreaterThanOrEqualTo(0, { message: "amount must not be negative" }),
-  Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "amount must be at most 9007199254740991" })
+  Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "amount must be at most 9007199254740991" }),
+  Schema.isInt({ message: "amount must be an integer" })
 )
 
 export type Int64Parse =

@@ -58,6 +58,10 @@ export const planSettle = (c: Settle, b: PlanBuilder, rules: LedgerRules): Outco
   if (new Set(c.winners.map((w) => w.seatId)).size !== c.winners.length) {
     return refuse("INVALID_WINNERS", "a seat may appear only once among the winners", "winners")
   }
+  const outsider = c.winners.find((w) => !pot.contributions.some((row) => row.seatId === w.seatId && row.accountId === w.accountId))
+  if (outsider) {
+    return refuse("INVALID_WINNERS", `seat ${outsider.seatId} (${outsider.accountId}) did not contribute to this pot`, "winners")
+  }
   const parent = `pot:${c.tableId}:${c.handId}`
   const rake = computeRake(pot.balance, rules.rake)
   if (rake > 0) b.transfer("RAKE", pKey, "rake", rake, { parent, metadata: { idempotencyKey: c.idempotencyKey } })

@@ -125,7 +125,9 @@ export class Ledger extends Context.Service<Ledger, {
     const run = <C extends Command>(command: C) =>
       Effect.gen(function*() {
         type R = ResultByOp[C["op"]]
-        const idempotencyKey = idempotencyKeyOf(command)
+        // Keys are scoped per operation: a game that reuses "hand-7:seat-2" for a bet and a cash-out means two requests.
+        const clientKey = idempotencyKeyOf(command)
+        const idempotencyKey = clientKey === undefined ? undefined : `${command.op}:${clientKey}`
         const requestFingerprint = idempotencyKey ? fingerprint(command) : ""
         const state = new Map<string, Versioned>()
         const freshKeys = new Set<string>()

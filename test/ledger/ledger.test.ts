@@ -148,4 +148,20 @@ describe("Ledger (memory store)", () => {
         "ACCOUNT_NOT_FOUND"
       )
     }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("a winner who put nothing into the pot is refused; keys are scoped per operation", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* seat(ledger, "p1", "t", 100)
+      yield* seat(ledger, "p2", "t", 100)
+      yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 10, contributionType: "BET", idempotencyKey: "same" })
+      assert.strictEqual(
+        yield* refusalCode(ledger.execute({ op: "Settle", tableId: "t", handId: "h", winners: [{ seatId: 2, accountId: "p2", amount: 10 }], idempotencyKey: "s" })),
+        "INVALID_WINNERS"
+      )
+      // The same client key on another operation is another request, not a reuse.
+      const cashOut = yield* ledger.execute({ op: "CashOut", accountId: "p2", tableId: "t", seatId: 2, amount: 100, idempotencyKey: "same" })
+      assert.isFalse(cashOut.replayed)
+      assert.strictEqual(cashOut.result.newBalance, 100)
+    }).pipe(Effect.provide(memoryLedger())))
 })
