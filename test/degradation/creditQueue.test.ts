@@ -6,7 +6,7 @@ import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
-import { ledgerOn } from "../support/ledgerLayers.ts"
+import { ledgerCoreOn } from "../support/ledgerLayers.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
 
 const dirs: Array<string> = []
@@ -18,7 +18,7 @@ const runtime = (store: ReturnType<typeof makeSwitchableStore>, dataDir: string,
   ManagedRuntime.make(
     CommandExecutor.layer.pipe(
       Layer.provideMerge(CreditQueue.layer),
-      Layer.provideMerge(ledgerOn(store.layer)),
+      Layer.provideMerge(ledgerCoreOn(store.layer)),
       Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir, ...env })))
     )
   )

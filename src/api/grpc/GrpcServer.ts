@@ -10,6 +10,7 @@ import { makeHealthService } from "./healthService.ts"
 import { BALANCE_SERVICE, HEALTH_SERVICE, loadProtoDefinition } from "./protoDefinition.ts"
 import { serverCredentials, type TlsFiles } from "./serverCredentials.ts"
 import { makeWatchAccount } from "./watchAccount.ts"
+import { Metrics } from "../../observability/Metrics.ts"
 
 export interface GrpcServerSettings {
   readonly host: string
@@ -75,7 +76,16 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const streams = yield* FiberSet.make<void, never>()
     const runStream = yield* FiberSet.runtime(streams)<never>()
-    const runner = makeCallRunner({ run, runStream, authorized: makeBearerCheck(settings.authToken) })
+    const metrics = yield* Metrics
+    const runner = makeCallRunner({
+      run,
+      runStream,
+      authorized: makeBearerCheck(settings.authToken),
+      observe: (method, outcome, seconds) => {
+        metrics.grpcRequests.inc({ method, code: outcome })
+        metrics.grpcDuration.observe({ method }, seconds)
+      }
+    })
 
     const balance: grpc.UntypedServiceImplementation = {
       WatchAccount: runner.serverStream(BALANCE_SERVICE, "WatchAccount", watchAccount, true)

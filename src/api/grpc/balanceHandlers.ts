@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import type { Command } from "../../domain/commands.ts"
 import { refuse, type Refusal } from "../../domain/errors.ts"
 import type { ResultByOp } from "../../domain/responses.ts"
+import { CommandExecutor } from "../../degradation/CommandExecutor.ts"
 import { Ledger } from "../../ledger/Ledger.ts"
 import * as Decode from "./decodeRequests.ts"
 import * as Encode from "./encodeResponses.ts"
@@ -17,6 +18,7 @@ export interface UnaryMethod {
 /** The unary rpcs of BalanceService: decode, run through the ledger, encode. No gRPC types here. */
 export const makeBalanceHandlers = Effect.gen(function*() {
   const ledger = yield* Ledger
+  const executor = yield* CommandExecutor
 
   const command = <C extends Command>(
     decode: (r: WireRequest) => Effect.Effect<C, Refusal>,
@@ -26,8 +28,11 @@ export const makeBalanceHandlers = Effect.gen(function*() {
     mode,
     handle: (request) =>
       decode(request).pipe(
-        Effect.flatMap((c) => ledger.execute(c)),
-        Effect.map((executed) => encode(executed.result))
+        Effect.flatMap((c) => executor.execute(c)),
+        // A credit queued while the store is down is accepted: ok, flagged queued, applied later.
+        Effect.map((executed) =>
+          executed._tag === "Done" ? encode(executed.result) : { ok: true, queued: true, queueId: executed.queueId }
+        )
       )
   })
 

@@ -24,6 +24,8 @@ export interface CallRunnerOptions {
   /** Same for long-lived streams, which are ended first on shutdown so that draining does not wait for them. */
   readonly runStream: Run
   readonly authorized: (metadata: grpc.Metadata) => boolean
+  /** Told once per unary call when it is answered: method, outcome label (OK or code), seconds taken. */
+  readonly observe?: (method: string, outcome: string, seconds: number) => void
 }
 
 const UNAUTHENTICATED: GrpcStatus = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" }
@@ -104,9 +106,11 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
   (call, callback) => {
     if (requireAuth && !options.authorized(call.metadata)) return callback(serviceError(UNAUTHENTICATED))
     let replied = false
+    const started = process.hrtime.bigint()
     const reply = (answer: Answer) => {
       if (replied || call.cancelled) return
       replied = true
+      options.observe?.(method, answerLabel(answer), Number(process.hrtime.bigint() - started) / 1e9)
       if (answer._tag === "Reply") callback(null, answer.response)
       else callback(serviceError(answer.status))
     }

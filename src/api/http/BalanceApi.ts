@@ -6,6 +6,7 @@ import { Authentication } from "./auth/Authentication.ts"
 import { RequireAdmin } from "./auth/RequireAdmin.ts"
 import { ErrorEnvelope } from "./ErrorEnvelope.ts"
 import {
+  QueuedCredit,
   AccountCreated,
   AccountExisted,
   AccountParams,
@@ -81,7 +82,7 @@ export class AccountsGroup extends HttpApiGroup.make("accounts")
       params: AccountParams,
       headers: IdempotencyHeaders,
       payload: DepositBody,
-      success: WalletMovementResponse,
+      success: [WalletMovementResponse, QueuedCredit],
       error: [NotFound, Conflict, Unprocessable, Unavailable]
     }).middleware(RequireAdmin).annotateMerge(describe("Mint chips into a wallet (admin, idempotent)"))
   )

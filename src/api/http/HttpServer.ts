@@ -14,6 +14,9 @@ import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
+import { requestMetrics } from "./requestMetrics.ts"
+import { Metrics } from "../../observability/Metrics.ts"
+import { HttpServerResponse } from "effect/http"
 
 export interface HttpServerOptions {
   readonly port: number
@@ -57,6 +60,13 @@ const NotFoundRoute = HttpRouter.add(
   Effect.succeed(errorResponse(new NotFound({ error: "NOT_FOUND", message: "no such route" })))
 )
 
+/** The Prometheus text also on HTTP_PORT, for scrapers that only know the API port. */
+const MetricsRoute = HttpRouter.add(
+  "GET",
+  "/metrics",
+  Effect.map(Metrics.render, ({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
+)
+
 /**
  * Every route of the HTTP API: the endpoints, `/api/openapi.json` (generated
  * from the same Schemas that validate requests) and `/api/docs` (Scalar,
@@ -67,7 +77,9 @@ export const apiRoutes = (maxBodyBytes: number) =>
     HttpApiBuilder.layer(BalanceApi, { openapiPath: "/api/openapi.json" }),
     HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
     NotFoundRoute,
-    bodyLimit(maxBodyBytes)
+    MetricsRoute,
+    bodyLimit(maxBodyBytes),
+    requestMetrics
   ).pipe(
     Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])

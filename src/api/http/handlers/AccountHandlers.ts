@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { walletKey } from "../../../domain/accounts.ts"
 import type { TransferType } from "../../../domain/transfer.ts"
+import { CommandExecutor } from "../../../degradation/CommandExecutor.ts"
 import { Ledger } from "../../../ledger/Ledger.ts"
 import { NotFound, storeUnavailable } from "../ApiErrors.ts"
 import { BalanceApi } from "../BalanceApi.ts"
@@ -21,6 +22,7 @@ const replayHeaders = (replayed: boolean): { readonly "idempotent-replayed"?: "t
 export const AccountHandlers = HttpApiBuilder.group(BalanceApi, "accounts", (handlers) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
+    const executor = yield* CommandExecutor
 
     /** The wallet, or 404; every read of an account starts here. */
     const existingWallet = (accountId: string) =>
@@ -44,7 +46,7 @@ export const AccountHandlers = HttpApiBuilder.group(BalanceApi, "accounts", (han
       .handle("balance", ({ params }) =>
         existingWallet(params.accountId).pipe(Effect.map(({ observed, wallet }) => balanceView(params.accountId, observed, wallet))))
       .handle("deposit", ({ params, headers, payload }) =>
-        ledger.execute({
+        executor.execute({
           op: "Deposit",
           accountId: params.accountId,
           amount: payload.amount,
@@ -52,7 +54,11 @@ export const AccountHandlers = HttpApiBuilder.group(BalanceApi, "accounts", (han
           idempotencyKey: headers["idempotency-key"]
         }).pipe(
           Effect.mapError(fromExecuteError),
-          Effect.map(({ result, replayed }) => HttpApiSchema.withHeaders({ body: result, headers: replayHeaders(replayed) }))
+          Effect.map((executed) =>
+            executed._tag === "Queued"
+              ? { queued: true as const, queueId: executed.queueId }
+              : HttpApiSchema.withHeaders({ body: executed.result, headers: replayHeaders(executed.replayed) })
+          )
         ))
       .handle("withdraw", ({ params, headers, payload }) =>
         ledger.execute({

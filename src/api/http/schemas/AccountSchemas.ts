@@ -84,6 +84,12 @@ export const WalletMovementResponse = HttpApiSchema.WithHeaders(WalletMovement, 
   })
 })
 
+/** 202: the store was down; the deposit is in the durable queue and is applied, with its key, when it returns. */
+export const QueuedCredit = Schema.Struct({
+  queued: Schema.Literal(true),
+  queueId: Schema.String
+}).annotate({ identifier: "QueuedCredit" }).pipe(HttpApiSchema.status(202))
+
 const typeList = new RegExp(`^(${TRANSFER_TYPES.join("|")})(,(${TRANSFER_TYPES.join("|")}))*$`)
 
 export const TransactionsQuery = {
