@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
@@ -163,5 +163,35 @@ describe("Ledger (memory store)", () => {
       const cashOut = yield* ledger.execute({ op: "CashOut", accountId: "p2", tableId: "t", seatId: 2, amount: 100, idempotencyKey: "same" })
       assert.isFalse(cashOut.replayed)
       assert.strictEqual(cashOut.result.newBalance, 100)
+    }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("verification while chips keep moving never reports a false zero-sum violation", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const verifier = yield* LedgerVerifier
+      for (const p of ["m1", "m2", "m3"]) yield* seat(ledger, p, "busy", 1_000)
+      let running = true
+      const mover = Effect.gen(function*() {
+        for (let i = 0; running; i++) {
+          const p = ["m1", "m2", "m3"][i % 3]!
+          yield* ledger.execute({ op: "Contribute", tableId: "busy", handId: `h${Math.floor(i / 3)}`, seatId: (i % 3) + 1, accountId: p, amount: 1, contributionType: "BET", idempotencyKey: `c${i}` })
+          if (i % 3 === 2) {
+            yield* ledger.execute({ op: "Settle", tableId: "busy", handId: `h${Math.floor(i / 3)}`, winners: [{ seatId: 1, accountId: "m1", amount: 3 }], idempotencyKey: `s${i}` })
+          }
+          yield* Effect.yieldNow
+        }
+      })
+      const fiber = yield* Effect.forkChild(mover)
+      const reports = []
+      for (let k = 0; k < 20; k++) reports.push(yield* verifier.verifyAll())
+      running = false
+      yield* Fiber.join(fiber)
+      for (const r of reports) {
+        assert.deepStrictEqual(r.findings.filter((f) => f.kind === "ZERO_SUM_VIOLATION").map((f) => f.detail + JSON.stringify(r)), [])
+        assert.isTrue(r.totalBalance === null || r.totalBalance === 0)
+      }
+      const quiet = yield* verifier.verifyAll()
+      assert.strictEqual(quiet.totalBalance, 0)
+      assert.isTrue(quiet.ok)
     }).pipe(Effect.provide(memoryLedger())))
 })

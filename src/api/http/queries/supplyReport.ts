@@ -34,7 +34,7 @@ export const supplyReport = (supply: Supply, last: VerificationReport | null) =>
     held: stats.held ?? 0,
     byType,
     system: { mint, burn, rake },
-    zeroSum: mint + burn + rake + circulation === 0 && countersAgree && (lastFull === null || lastFull.totalBalance === 0),
+    zeroSum: mint + burn + rake + circulation === 0 && countersAgree && (lastFull === null || lastFull.totalBalance === null || lastFull.totalBalance === 0),
     lastVerification: lastFull === null
       ? null
       : { finishedAt: iso(lastFull.finishedAt), ok: lastFull.ok, totalBalance: lastFull.totalBalance }
