@@ -15,15 +15,16 @@ export const planEnsureAccount = (c: EnsureAccount, b: PlanBuilder): Outcome<Ens
   return b.build({ accountId: c.accountId, balance: c.initialBalance, created: true })
 }
 
-export const planDeposit = (c: Deposit, b: PlanBuilder): Outcome<WalletMovementResult> | Refusal => {
+/** Mint -> wallet or wallet -> burn, as one transfer that is its own parent. */
+const moveWallet = (
+  c: Deposit | Withdraw,
+  b: PlanBuilder,
+  metadata: Readonly<Record<string, string>>
+): Outcome<WalletMovementResult> | Refusal => {
   const key = walletKey(c.accountId)
-  if (!b.get<WalletState>(key)) return refuse("ACCOUNT_NOT_FOUND", `account ${c.accountId} does not exist`, "accountId")
   const transferId = b.ctx.newId()
-  b.transfer("DEPOSIT", "mint", key, c.amount, {
-    transferId,
-    parent: `transfer:${transferId}`,
-    metadata: { source: c.source, idempotencyKey: c.idempotencyKey }
-  })
+  const [type, from, to] = c.op === "Deposit" ? (["DEPOSIT", "mint", key] as const) : (["WITHDRAW", key, "burn"] as const)
+  b.transfer(type, from, to, c.amount, { transferId, parent: `transfer:${transferId}`, metadata })
   const w = b.get<WalletState>(key)!
   return b.build({
     transactionId: transferId,
@@ -34,26 +35,19 @@ export const planDeposit = (c: Deposit, b: PlanBuilder): Outcome<WalletMovementR
   })
 }
 
+export const planDeposit = (c: Deposit, b: PlanBuilder): Outcome<WalletMovementResult> | Refusal => {
+  if (!b.get<WalletState>(walletKey(c.accountId))) {
+    return refuse("ACCOUNT_NOT_FOUND", `account ${c.accountId} does not exist`, "accountId")
+  }
+  return moveWallet(c, b, { source: c.source, idempotencyKey: c.idempotencyKey })
+}
+
 export const planWithdraw = (c: Withdraw, b: PlanBuilder): Outcome<WalletMovementResult> | Refusal => {
-  const key = walletKey(c.accountId)
-  const wallet = b.get<WalletState>(key)
+  const wallet = b.get<WalletState>(walletKey(c.accountId))
   if (!wallet) return refuse("ACCOUNT_NOT_FOUND", `account ${c.accountId} does not exist`, "accountId")
   const available = wallet.balance - wallet.held
   if (available < c.amount) {
     return refuse("INSUFFICIENT_BALANCE", `available balance ${available} is less than ${c.amount}`, "amount")
   }
-  const transferId = b.ctx.newId()
-  b.transfer("WITHDRAW", key, "burn", c.amount, {
-    transferId,
-    parent: `transfer:${transferId}`,
-    metadata: { reason: c.reason, idempotencyKey: c.idempotencyKey }
-  })
-  const w = b.get<WalletState>(key)!
-  return b.build({
-    transactionId: transferId,
-    accountId: c.accountId,
-    amount: c.amount,
-    balance: w.balance,
-    availableBalance: w.balance - w.held
-  })
+  return moveWallet(c, b, { reason: c.reason, idempotencyKey: c.idempotencyKey })
 }

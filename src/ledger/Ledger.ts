@@ -59,29 +59,17 @@ export class Ledger extends Context.Service<Ledger, {
   readonly stack: (tableId: string, accountId: string) => Effect.Effect<Observed<StackState>, StoreUnavailable>
   readonly pot: (tableId: string, handId: string) => Effect.Effect<Observed<PotState>, StoreUnavailable>
   readonly reservation: (reservationId: string) => Effect.Effect<Observed<ReservationState>, StoreUnavailable>
-  readonly entries: (
-    account: AccountRef,
-    afterSeq: number,
-    limit: number
-  ) => Effect.Effect<ReadonlyArray<LedgerEntry>, StoreUnavailable>
-  readonly transfers: (
-    account: AccountRef,
-    cursor: string | null,
-    limit: number
-  ) => Effect.Effect<Page<Transfer>, StoreUnavailable>
-  readonly events: (cursor: string | null, limit: number) => Effect.Effect<Page<StoreEvent>, StoreUnavailable>
-  readonly accounts: (
-    cursor: string | null,
-    limit: number,
-    prefix?: string
-  ) => Effect.Effect<Page<AccountRef>, StoreUnavailable>
+  readonly entries: Store["Service"]["entries"]
+  readonly transfers: Store["Service"]["transfers"]
+  readonly events: Store["Service"]["events"]
+  readonly accounts: Store["Service"]["accounts"]
   readonly supply: () => Effect.Effect<Supply, StoreUnavailable>
 }>()("balance/Ledger") {
   static readonly layer = Layer.effect(Ledger, Effect.gen(function*() {
     const rawStore = yield* Store
     const settings = yield* LedgerSettings
     const metrics = yield* Metrics
-    /** Store calls on the request path, timed (each is one round trip). */
+    /** Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>` whatever the store. */
     const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.suspend(() => {
         const end = metrics.storeDuration.startTimer({ operation })
@@ -89,7 +77,7 @@ export class Ledger extends Context.Service<Ledger, {
           Effect.tapError(() => Effect.sync(() => metrics.storeErrors.inc({ operation }))),
           Effect.ensuring(Effect.sync(() => void end()))
         )
-      })
+      }).pipe(Effect.withSpan(`Store.${operation}`, { kind: "client", attributes: { "db.operation.name": operation } }, { captureStackTrace: false }))
     const store = {
       ...rawStore,
       load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => timed("load", rawStore.load(keys, idempotencyKey)),
