@@ -3,6 +3,7 @@ import { Cause, Effect, Exit, Layer } from "effect"
 import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
 import { HttpServerLayer } from "./api/http/HttpServer.ts"
+import { DataDirLock } from "./app/DataDirLock.ts"
 import { StoreLayer } from "./app/StoreLayer.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
 import { CreditQueue } from "./degradation/CreditQueue.ts"
@@ -24,7 +25,8 @@ const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer)
   Layer.provideMerge(Layer.mergeAll(Ledger.layer, LedgerVerifier.layer)),
   Layer.provideMerge(StoreLayer),
   Layer.provideMerge(LedgerSettings.layer),
-  Layer.provideMerge(Metrics.layer)
+  Layer.provideMerge(Metrics.layer),
+  Layer.provideMerge(DataDirLock.layer)
 )
 
 /** Servers and background fibers; all stop (in reverse order) when the app is interrupted. */
