@@ -8,7 +8,7 @@ import type { LedgerEntry } from "../../src/domain/ledgerEntry.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
-import { pollUntil, redisCall, type SentinelCluster, startSentinelCluster } from "../support/sentinelCluster.ts"
+import { pollUntil, type SentinelCluster, startSentinelCluster } from "../support/sentinelCluster.ts"
 
 /**
  * DESIGN 6 / issue 7: a primary, one replica, three sentinels on loopback; a
@@ -254,7 +254,7 @@ describe("Redis Sentinel failover under a workload (REDIS_MIN_REPLICAS_ACK=1)", 
     await c.waitForReplicasOnline(before, 1, 30_000)
     const summary = await workloadAround("failover-switch:", async (c) => {
       const t0 = Date.now()
-      assert.strictEqual(await redisCall(c.sentinelPorts[0]!, "SENTINEL", "FAILOVER", c.masterName), "OK")
+      assert.strictEqual(await c.sentinelCall(0, "SENTINEL", "FAILOVER", c.masterName), "OK")
       const newPrimary = await c.waitForNewPrimary(before, 45_000)
       const promotionSeen = Date.now() - t0
       // Sentinel turns the demoted primary into a replica of the new one by itself (after ~8 s).

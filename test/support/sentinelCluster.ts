@@ -42,11 +42,16 @@ export const pollUntil = async <A>(
   }
 }
 
+/** A port, or a port and the password its server requires. */
+export type Target = number | { readonly port: number; readonly password?: string | undefined }
+
 /** One command on a short-lived connection; fails fast (no retries, no queue). */
-export const redisCall = async (port: number, command: string, ...args: Array<string | number>): Promise<unknown> => {
+export const redisCall = async (target: Target, command: string, ...args: Array<string | number>): Promise<unknown> => {
+  const { port, password } = typeof target === "number" ? { port: target, password: undefined } : target
   const client = new Redis({
     host: HOST,
     port,
+    ...(password === undefined ? {} : { password }),
     lazyConnect: true,
     connectTimeout: 1000,
     commandTimeout: 2000,
@@ -64,8 +69,8 @@ export const redisCall = async (port: number, command: string, ...args: Array<st
 }
 
 /** `INFO <section>` as a map of its `field:value` lines. */
-export const redisInfo = async (port: number, section: string): Promise<Map<string, string>> => {
-  const text = String(await redisCall(port, "INFO", section))
+export const redisInfo = async (target: Target, section: string): Promise<Map<string, string>> => {
+  const text = String(await redisCall(target, "INFO", section))
   return new Map(
     text.split(/\r?\n/).filter((l) => l.includes(":") && !l.startsWith("#")).map((l) => {
       const i = l.indexOf(":")
@@ -92,7 +97,12 @@ const installExitHook = () => {
   })
 }
 
-const start = async (args: ReadonlyArray<string>, port: number, dir: string): Promise<ManagedProcess> => {
+const start = async (
+  args: ReadonlyArray<string>,
+  port: number,
+  dir: string,
+  password?: string
+): Promise<ManagedProcess> => {
   installExitHook()
   const child = spawn("redis-server", [...args], { stdio: ["ignore", "pipe", "pipe"] })
   live.add(child)
@@ -116,7 +126,7 @@ const start = async (args: ReadonlyArray<string>, port: number, dir: string): Pr
   try {
     await pollUntil(`redis-server on port ${port} to answer PING`, async () => {
       if (failure) throw failure
-      return (await redisCall(port, "PING")) === "PONG" ? true : undefined
+      return (await redisCall({ port, password }, "PING")) === "PONG" ? true : undefined
     }, 10_000, 25)
   } catch (e) {
     child.kill("SIGKILL")
@@ -135,12 +145,12 @@ const stop = async (p: ManagedProcess, signal: NodeJS.Signals) => {
 }
 
 /** Starts on a free port, retrying the small race where another process takes it first. */
-const startOnFreePort = async (argsFor: (port: number) => ReadonlyArray<string>, dir: string) => {
+const startOnFreePort = async (argsFor: (port: number) => ReadonlyArray<string>, dir: string, password?: string) => {
   let last: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     try {
-      return await start(argsFor(port), port, dir)
+      return await start(argsFor(port), port, dir, password)
     } catch (e) {
       if (e instanceof RedisServerMissing) throw e
       last = e
@@ -149,12 +159,43 @@ const startOnFreePort = async (argsFor: (port: number) => ReadonlyArray<string>,
   throw last
 }
 
-/** Data node flags on top of the service's: full syncs start at once (the default waits 5 s for more replicas). */
-const dataNodeArgs = (port: number, dir: string, replicaOf?: number) => [
+/**
+ * Data node flags on top of the service's: full syncs start at once (the default waits 5 s
+ * for more replicas); with a password, replicas use it towards their primary too.
+ */
+const dataNodeArgs = (port: number, dir: string, replicaOf?: number, password?: string, extra: ReadonlyArray<string> = []) => [
   ...redisServerArgs(port, dir),
   "--repl-diskless-sync-delay", "0",
-  ...(replicaOf === undefined ? [] : ["--replicaof", HOST, String(replicaOf)])
+  ...(password === undefined ? [] : ["--requirepass", password, "--masterauth", password]),
+  ...(replicaOf === undefined ? [] : ["--replicaof", HOST, String(replicaOf)]),
+  ...extra
 ]
+
+/** One standalone data node with extra flags (TLS...), for connection tests. */
+export const startRedisNode = async (options: {
+  readonly extraArgs?: (dir: string) => ReadonlyArray<string>
+  readonly password?: string
+} = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), "balance-node-"))
+  try {
+    const node = await startOnFreePort(
+      (port) => dataNodeArgs(port, dir, undefined, options.password, options.extraArgs?.(dir) ?? []),
+      dir,
+      options.password
+    )
+    return {
+      port: node.port,
+      dir,
+      dispose: async () => {
+        await stop(node, "SIGKILL")
+        rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
+}
 
 export interface DataNode {
   readonly port: number
@@ -169,6 +210,10 @@ export interface SentinelClusterOptions {
   readonly quorum?: number
   readonly downAfterMs?: number
   readonly failoverTimeoutMs?: number
+  /** `requirepass` (and `masterauth`) of the data nodes; the sentinels get it as `auth-pass`. */
+  readonly password?: string
+  /** `requirepass` of the sentinels. */
+  readonly sentinelPassword?: string
 }
 
 export interface SentinelCluster {
@@ -185,8 +230,10 @@ export interface SentinelCluster {
   readonly restartAsReplicaOf: (port: number, primaryPort: number) => Promise<void>
   /** Until every sentinel names a primary other than `oldPort` and that node says role:master. */
   readonly waitForNewPrimary: (oldPort: number, timeoutMs: number) => Promise<number>
-  /** Until `primary` has `count` replicas online (what WAIT counts). */
+  /** Until `primary` has `count` replicas online that acknowledge writes (what WAIT counts). */
   readonly waitForReplicasOnline: (primary: number, count: number, timeoutMs: number) => Promise<void>
+  /** One command to the `index`th sentinel (with the sentinel password). */
+  readonly sentinelCall: (index: number, command: string, ...args: Array<string | number>) => Promise<unknown>
   readonly dispose: () => Promise<void>
 }
 
@@ -201,6 +248,9 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
   const sentinelCount = options.sentinels ?? 3
   const masterName = options.masterName ?? "mymaster"
   const quorum = options.quorum ?? Math.floor(sentinelCount / 2) + 1
+  const { password, sentinelPassword } = options
+  const dataAt = (port: number): Target => ({ port, password })
+  const sentinelAt = (port: number): Target => ({ port, password: sentinelPassword })
   const root = mkdtempSync(join(tmpdir(), "balance-sentinel-"))
   const data: Array<ManagedProcess> = []
   const sentinels: Array<ManagedProcess> = []
@@ -216,12 +266,14 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
       mkdirSync(dir, { recursive: true })
       return dir
     }
-    const primary = await startOnFreePort((port) => dataNodeArgs(port, nodeDir(0)), nodeDir(0))
+    const primary = await startOnFreePort((port) => dataNodeArgs(port, nodeDir(0), undefined, password), nodeDir(0), password)
     data.push(primary)
     for (let i = 1; i <= replicaCount; i++) {
-      data.push(await startOnFreePort((port) => dataNodeArgs(port, nodeDir(i), primary.port), nodeDir(i)))
+      data.push(
+        await startOnFreePort((port) => dataNodeArgs(port, nodeDir(i), primary.port, password), nodeDir(i), password)
+      )
     }
-    await waitForReplicasOnline(primary.port, replicaCount, 30_000)
+    await waitForReplicasOnline(dataAt(primary.port), replicaCount, 30_000)
 
     for (let i = 0; i < sentinelCount; i++) {
       const dir = join(root, `sentinel${i}`)
@@ -240,15 +292,18 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
           `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 5000}`,
           `sentinel parallel-syncs ${masterName} 1`,
+          ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
+          // Sentinels talk to each other with the same password they require.
+          ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
           ""
         ].join("\n"))
         return [conf, "--sentinel"]
-      }, dir))
+      }, dir, sentinelPassword))
     }
 
     await pollUntil("every sentinel to know the replicas and the other sentinels", async () => {
       for (const s of sentinels) {
-        const fields = pairs(await redisCall(s.port, "SENTINEL", "MASTER", masterName))
+        const fields = pairs(await redisCall(sentinelAt(s.port), "SENTINEL", "MASTER", masterName))
         if (Number(fields.get("num-slaves")) < replicaCount) return undefined
         if (Number(fields.get("num-other-sentinels")) < sentinelCount - 1) return undefined
         if (!(fields.get("flags") ?? "").split(",").includes("master")) return undefined
@@ -269,7 +324,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
   const askSentinels = async (): Promise<Array<number | undefined>> =>
     Promise.all(sentinels.map(async (s) => {
       try {
-        const reply = await redisCall(s.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName)
+        const reply = await redisCall(sentinelAt(s.port), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName)
         return Array.isArray(reply) ? Number(reply[1]) : undefined
       } catch {
         return undefined
@@ -291,7 +346,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
     restartAsReplicaOf: async (port, primaryPort) => {
       const node = nodeAt(port)
       await stop(node, "SIGTERM")
-      const again = await start(dataNodeArgs(port, node.dir, primaryPort), port, node.dir)
+      const again = await start(dataNodeArgs(port, node.dir, primaryPort, password), port, node.dir, password)
       node.child = again.child
       node.exited = again.exited
       node.output = again.output
@@ -301,20 +356,47 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
         const named = await askSentinels()
         const first = named[0]
         if (first === undefined || first === oldPort || named.some((p) => p !== first)) return undefined
-        const role = (await redisInfo(first, "replication")).get("role")
+        const role = (await redisInfo(dataAt(first), "replication")).get("role")
         return role === "master" ? first : undefined
       }, timeoutMs, 50),
-    waitForReplicasOnline: (primary, count, timeoutMs) => waitForReplicasOnline(primary, count, timeoutMs),
+    waitForReplicasOnline: (primary, count, timeoutMs) => waitForReplicasOnline(dataAt(primary), count, timeoutMs),
+    sentinelCall: (index, command, ...args) => redisCall(sentinelAt(sentinels[index]!.port), command, ...args),
     dispose
   }
 }
 
-const waitForReplicasOnline = (primary: number, count: number, timeoutMs: number) =>
-  pollUntil(`${count} replica(s) online at ${primary}`, async () => {
+/**
+ * Until `primary` has `count` replicas online AND they acknowledge writes: Redis 7 starts the
+ * command stream to a freshly synced replica only after that replica's first REPLCONF ACK
+ * (sent once a second), so for up to ~1 s after "online" a WAIT can still time out. The probe
+ * writes one key outside every test prefix and WAITs for it.
+ */
+const waitForReplicasOnline = (primary: Target, count: number, timeoutMs: number) => {
+  const { port, password } = typeof primary === "number" ? { port: primary, password: undefined } : primary
+  return pollUntil(`${count} replica(s) online and acknowledging at ${port}`, async () => {
     const info = await redisInfo(primary, "replication")
     const online = [...info.entries()].filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online")).length
-    return online >= count ? true : undefined
+    if (online < count) return undefined
+    const client = new Redis({
+      host: HOST,
+      port,
+      ...(password === undefined ? {} : { password }),
+      lazyConnect: true,
+      connectTimeout: 1000,
+      commandTimeout: 2000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null
+    })
+    client.on("error", () => {})
+    try {
+      await client.connect()
+      const replies = await client.pipeline().set("test-support:replication-probe", String(Date.now())).wait(count, 200).exec()
+      return Number(replies?.[1]?.[1]) >= count ? true : undefined
+    } finally {
+      client.disconnect()
+    }
   }, timeoutMs, 50).then(() => undefined)
+}
 
 /** A flat `[k1, v1, k2, v2...]` reply (SENTINEL MASTER) as a map. */
 const pairs = (reply: unknown): Map<string, string> => {

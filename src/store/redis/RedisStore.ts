@@ -67,32 +67,53 @@ const prefixEnd = (prefix: string): Buffer | null => {
 /** Extra time an apply may take when it also waits for replicas. */
 const ackBudgetMs = (options: RedisStoreOptions) => (options.minReplicasAck > 0 ? options.replicasAckTimeoutMs : 0)
 
+/** How long one connection attempt may take (with Sentinel: asking the sentinels included). */
+const connectBudgetMs = (options: RedisStoreOptions) => Math.max(1000, options.commandTimeoutMs)
+
+/**
+ * One connection attempt, bounded by connectBudgetMs. ioredis reports why a connection failed
+ * (WRONGPASS, a TLS certificate error, a sentinel that refused us) only as "error" events while
+ * connect() itself says "Connection is closed": the last such event goes into the reason.
+ */
 const connect = (options: RedisStoreOptions) =>
   Effect.tryPromise({
-    try: async (signal) => {
-      const { url, options: clientOptions } = redisClientOptions(options.connection, {
-        // ioredis' own per-command timer must not cut a WAIT short; our deadlines (below) stay exact.
-        commandTimeoutMs: options.commandTimeoutMs + ackBudgetMs(options),
-        connectTimeoutMs: Math.max(1000, options.commandTimeoutMs)
-      })
-      const redis = url === undefined ? new Redis(clientOptions) : new Redis(url, clientOptions)
-      // Failures surface per command as StoreUnavailable; without a listener ioredis logs them.
-      redis.on("error", () => {})
-      const scripted = defineScripts(redis)
-      // An attempt abandoned at its deadline must not go on reconnecting in the background
-      // (with Sentinel, connect() itself keeps asking the sentinels while none answers).
-      const abandon = () => redis.disconnect()
-      signal.addEventListener("abort", abandon, { once: true })
-      try {
-        await redis.connect()
-      } catch (e) {
-        redis.disconnect()
-        throw e
-      } finally {
-        signal.removeEventListener("abort", abandon)
-      }
-      return scripted
-    },
+    try: (signal) =>
+      new Promise<ScriptedRedis>((resolve, reject) => {
+        const budgetMs = connectBudgetMs(options)
+        const { url, options: clientOptions } = redisClientOptions(options.connection, {
+          // ioredis' own per-command timer must not cut a WAIT short; our deadlines (below) stay exact.
+          commandTimeoutMs: options.commandTimeoutMs + ackBudgetMs(options),
+          connectTimeoutMs: budgetMs
+        })
+        const redis = url === undefined ? new Redis(clientOptions) : new Redis(url, clientOptions)
+        let lastError: Error | undefined
+        // Failures surface per command as StoreUnavailable; without a listener ioredis logs them.
+        redis.on("error", (e: Error) => void (lastError = e))
+        redis.on("sentinelError", (e: Error) => void (lastError = e))
+        const scripted = defineScripts(redis)
+        let settled = false
+        // An attempt that fails or is abandoned must not go on reconnecting in the background
+        // (with Sentinel, connect() itself keeps asking the sentinels while none answers).
+        const fail = (e: unknown) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          signal.removeEventListener("abort", onAbort)
+          redis.disconnect()
+          const why = reasonOf(e)
+          reject(new Error(lastError && !why.includes(lastError.message) ? `${why.replace(/\.$/, "")} (${lastError.message})` : why))
+        }
+        const onAbort = () => fail(new Error("connection attempt abandoned"))
+        const timer = setTimeout(() => fail(new Error(`no connection within ${budgetMs} ms`)), budgetMs)
+        signal.addEventListener("abort", onAbort, { once: true })
+        redis.connect().then(() => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          signal.removeEventListener("abort", onAbort)
+          resolve(scripted)
+        }, fail)
+      }),
     catch: (cause) => new StoreUnavailable({ operation: "connect", reason: reasonOf(cause) })
   })
 
@@ -123,7 +144,10 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     )
 
   const redis: ScriptedRedis = yield* Effect.acquireRelease(
-    deadline("connect", connect(options)).pipe(Effect.retry(retry)),
+    // connect() bounds itself (and says why it failed); this deadline is only a backstop.
+    deadline("connect", connect(options), connectBudgetMs(options) + 1000 - options.commandTimeoutMs).pipe(
+      Effect.retry(retry)
+    ),
     (r) => Effect.promise(() => r.quit().then(() => undefined, () => r.disconnect()))
   )
 
