@@ -178,14 +178,22 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
    * replicas acknowledged every write this connection made so far, so it covers the script's
    * write. Returns the script's reply and WAIT's (the number of replicas, or its error).
    *
-   * Not a guarantee against loss: WAIT does not make Redis strongly consistent. A failover
-   * can still promote a replica that missed an acknowledged write (Sentinel prefers the most
-   * up to date replica, but e.g. a replica that acknowledged can restart from an older AOF,
-   * or the primary can be partitioned with replicas that then lose the election). It narrows
-   * the window from "anything not yet replicated when the primary dies" to those corner cases.
-   * Also a write that WAIT did not confirm is NOT undone: it may be on the primary and may
-   * survive; the caller gets StoreUnavailable and retries with the same idempotency key, which
-   * answers Replayed (waited for again) or, without a key, Conflict and a re-plan.
+   * Not a guarantee against loss: WAIT does not make Redis strongly consistent, it narrows
+   * the window from "whatever the replicas had not received when the primary died" to corner
+   * cases: a replica acknowledges having received a write, not having fsynced it (WAITAOF,
+   * Redis 7.2+, would cover that); Sentinel promotes the best replica it can reach, which need
+   * not be one that acknowledged (a partition, N smaller than the number of replicas); and a
+   * write WAIT did not confirm is NOT undone: it stays on the primary, may or may not survive a
+   * failover, and the caller gets StoreUnavailable. Retrying with the same idempotency key is
+   * safe: Replayed (waited for again, below) or, for commands without a key, Conflict and a
+   * re-plan in the ledger (which may then answer without another apply, hence without WAIT).
+   * It does keep an isolated old primary from acknowledging anything once its replicas left it.
+   *
+   * Costs: the store has one connection and WAIT blocks it, so calls queued behind a WAIT wait
+   * too (up to REDIS_REPLICAS_ACK_TIMEOUT_MS while replicas are missing). A Replayed answer on a
+   * connection that did not make the original write (after a reconnect) is only checked against
+   * this connection's own writes: it proves N replicas are attached and streaming, not that they
+   * already hold the original write (normally they do, being milliseconds behind at most).
    */
   const scriptThenWait = async (numKeys: number, keysThenArgs: ReadonlyArray<string>) => {
     const send = (script: "evalsha" | "eval") => {
