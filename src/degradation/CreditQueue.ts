@@ -106,7 +106,9 @@ export class CreditQueue extends Context.Service<CreditQueue, {
 
     return CreditQueue.of({
       enqueue,
-      drainOnce: () => (journal.size === 0 ? Effect.succeed({ replayed: 0, deadLettered: 0, remaining: 0 }) : drainOnce()),
+      // Suspended: the size is read each time the effect runs (the schedule builds it once and repeats it).
+      drainOnce: () =>
+        Effect.suspend(() => (journal.size === 0 ? Effect.succeed({ replayed: 0, deadLettered: 0, remaining: 0 }) : drainOnce())),
       pending: () => journal.size,
       counters: () => ({ queued, replayed, deadLettered })
     })
