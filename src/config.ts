@@ -86,7 +86,8 @@ export const AppConfig = {
   creditQueueMax: positiveInt("CREDIT_QUEUE_MAX").pipe(Config.withDefault(10_000)),
   creditQueueDrainMs: positiveInt("CREDIT_QUEUE_DRAIN_MS").pipe(Config.withDefault(500)),
   cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
-  conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(20)),
+  /** Re-plans per command after version conflicts (each one a round trip) before answering LedgerContention. */
+  conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(100)),
   /** When set, every BalanceService call must carry metadata `authorization: Bearer <token>`. */
   grpcAuthToken: Config.Redacted("GRPC_AUTH_TOKEN").pipe(
     Config.map((r) => (Redacted.value(r).trim() === "" ? undefined : r)),

@@ -128,13 +128,23 @@ export class Ledger extends Context.Service<Ledger, {
             cache.set(k, v)
           }
         }
-        const answerFromRecord = (record: IdempotencyRecord | null): Effect.Effect<Executed<R> | undefined, Refusal> => {
+        /** A replay means an earlier write we did not see: what we cached for this command is stale. */
+        const forgetUnverified = () => {
+          for (const key of state.keys()) if (!freshKeys.has(key)) cache.delete(key)
+        }
+        /**
+         * Answers that no apply of ours just confirmed (a stored replay, a repeated commit) wait for
+         * replicas too: the write they report may be the one whose acknowledgement failed earlier.
+         */
+        const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
+        const answerFromRecord = (record: IdempotencyRecord | null): Effect.Effect<Executed<R> | undefined, Refusal | StoreUnavailable> => {
           if (!record) return Effect.succeed(undefined)
           if (record.fingerprint !== requestFingerprint) {
             return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
           }
           metrics.idempotentReplays.inc({ op: command.op })
-          return Effect.succeed({ result: JSON.parse(record.response) as R, replayed: true })
+          forgetUnverified()
+          return confirmed({ result: JSON.parse(record.response) as R, replayed: true })
         }
         const loadFresh = (keys: ReadonlyArray<string>) =>
           Effect.gen(function*() {
@@ -171,17 +181,27 @@ export class Ledger extends Context.Service<Ledger, {
           const replay = yield* fill
           if (replay) return replay
           const now = yield* Clock.currentTimeMillis
-          const outcome = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
+          const keys = keysFor(command, state)
+          const allFresh = keys.every((k) => freshKeys.has(k))
+          let outcome: ReturnType<typeof plan<C>>
+          try {
+            outcome = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
+          } catch (defect) {
+            // The planner's invariants held for the store's state but not for a stale cached mix
+            // (e.g. a held amount another write already changed): read fresh state and plan again.
+            if (allFresh) return yield* Effect.die(defect)
+            const replay = yield* loadFresh(keys)
+            if (replay) return replay
+            continue
+          }
           if (outcome._tag === "Refusal") {
-            const keys = keysFor(command, state)
-            const allFresh = keys.every((k) => freshKeys.has(k))
             if (allFresh && (idempotencyChecked || !idempotencyKey)) return yield* Effect.fail(outcome)
             // The refusal may come from a stale cache, or the key may hold an earlier success: ask the store.
             const replay = yield* loadFresh(keys)
             if (replay) return replay
             continue
           }
-          if (outcome._tag === "NoChange") return { result: outcome.response as R, replayed: false }
+          if (outcome._tag === "NoChange") return yield* confirmed({ result: outcome.response as R, replayed: false })
           const result = yield* store.apply({
             plan: outcome.plan,
             responseJson: JSON.stringify(outcome.plan.response),
@@ -195,6 +215,7 @@ export class Ledger extends Context.Service<Ledger, {
               return { result: outcome.plan.response as R, replayed: false }
             case "Replayed":
               metrics.idempotentReplays.inc({ op: command.op })
+              forgetUnverified()
               return { result: JSON.parse(result.response) as R, replayed: true }
             case "KeyReused":
               return yield* Effect.fail(
@@ -205,8 +226,9 @@ export class Ledger extends Context.Service<Ledger, {
             case "Conflict":
               metrics.conflictRetries.inc({ op: command.op })
               remember(result.current)
-              // Re-plan at once with the returned state; back off a little only under sustained contention.
-              if (attempt > 2) yield* Effect.sleep(Math.floor((yield* Random.next) * 2 ** Math.min(attempt, 6)))
+              // Re-plan at once with the returned state. Another instance pipelining writes to the same
+              // wallet can win every race; a short random pause now and then breaks the lockstep.
+              if (attempt % 4 === 0) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
               continue
           }
         }

@@ -18,7 +18,7 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
     hmacKey: undefined,
     idempotencyTtlMs: 86_400_000,
     cacheMaxObjects: 100_000,
-    conflictRetries: 20,
+    conflictRetries: 100,
     newId: randomUUID
   }
 

@@ -35,6 +35,10 @@ export class ObjectCache {
     }
   }
 
+  delete(key: string): void {
+    this.entries.delete(key)
+  }
+
   get size(): number {
     return this.entries.size
   }

@@ -85,4 +85,12 @@ export class Store extends Context.Service<Store, {
   readonly systemBalances: () => Effect.Effect<Readonly<Record<SystemAccount, number>>, StoreUnavailable>
   readonly stats: () => Effect.Effect<Readonly<Partial<Record<StatName, number>>>, StoreUnavailable>
   readonly ping: () => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Waits until the writes this store has sent are on enough replicas
+   * (REDIS_MIN_REPLICAS_ACK; a no-op when that is 0 or there are no
+   * replicas). For answers given without an apply of their own: a repeated
+   * commit, a replay found by a read, whose first write may not have been
+   * acknowledged.
+   */
+  readonly awaitReplication: () => Effect.Effect<void, StoreUnavailable>
 }>()("balance/Store") {}

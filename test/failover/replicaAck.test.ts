@@ -128,7 +128,7 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
     }
   }
 
-  it("KNOWN LEDGER BUG (pinned): a Commit after a Reserve acknowledged as Replayed dies in the planner on a stale cached wallet", async () => {
+  it("a Commit after a Reserve acknowledged only by its replay plans from fresh state, not from the stale cached wallet", async () => {
     const [primary, replica] = cluster!.nodes
     await withLedger("gap1:", async (run) => {
       await run({ op: "EnsureAccount", accountId: "g1", initialBalance: 100 }) // wallet cached, held 0
@@ -140,15 +140,14 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
       const replayed = await run(reserve)
       assert.isTrue(Result.isSuccess(replayed) && replayed.success.replayed)
       if (!Result.isSuccess(replayed)) return
-      // The Replayed answer left the cached wallet at held 0 while the reservation is loaded
-      // fresh (HELD): the planner throws instead of reloading. Wanted: the commit succeeds.
-      const commit = run({ op: "Commit", reservationId: replayed.success.result.reservationId })
-      const error = await commit.then(() => undefined, (e: unknown) => e)
-      assert.match(String(error), /planner bug: w:g1 would end with balance 70, held -30/)
+      // The replay tells the ledger its cached wallet (held 0) missed a write: the commit reads fresh state.
+      const commit = await run({ op: "Commit", reservationId: replayed.success.result.reservationId })
+      assert.isTrue(Result.isSuccess(commit))
+      if (Result.isSuccess(commit)) assert.strictEqual(commit.success.result.newBalance, 70)
     })
   }, 60_000)
 
-  it("KNOWN LEDGER GAP (pinned): a Commit retried after an unacknowledged apply is acknowledged with no replica (NoChange skips WAIT)", async () => {
+  it("a Commit retried after an unacknowledged apply is not acknowledged until a replica has it (NoChange waits too)", async () => {
     const [, replica] = cluster!.nodes
     await withLedger("gap2:", async (run) => {
       await run({ op: "EnsureAccount", accountId: "g2", initialBalance: 100 })
@@ -157,10 +156,15 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
       await cluster!.kill9(replica!.port)
       const commit = { op: "Commit", reservationId: reserved.success.result.reservationId } as const
       assert.isTrue(Result.isFailure(await run(commit)), "landed, not acknowledged")
-      // Still no replica, yet the retry is acknowledged (Conflict, re-plan, NoChange: no apply, no
-      // WAIT); if this primary died now the acknowledged commit would be gone. Wanted: StoreUnavailable.
+      // Still no replica: the retry finds the commit done (Conflict, re-plan, NoChange) but must not
+      // acknowledge it before a replica does.
       const retried = await run(commit)
-      assert.isTrue(Result.isSuccess(retried))
+      assert.isTrue(Result.isFailure(retried))
+      if (Result.isFailure(retried)) assert.strictEqual(retried.failure._tag, "StoreUnavailable")
+      await cluster!.restartAsReplicaOf(replica!.port, cluster!.nodes[0]!.port)
+      await cluster!.waitForReplicasOnline(cluster!.nodes[0]!.port, 1, 30_000)
+      const acknowledged = await run(commit)
+      assert.isTrue(Result.isSuccess(acknowledged))
     })
   }, 60_000)
 })

@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Context, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
-import { memoryLedger } from "../support/ledgerLayers.ts"
+import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 const refusalCode = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.flip(effect).pipe(Effect.map((e) => (e as { code?: string; _tag: string }).code ?? (e as { _tag: string })._tag))
@@ -194,4 +196,18 @@ describe("Ledger (memory store)", () => {
       assert.strictEqual(quiet.totalBalance, 0)
       assert.isTrue(quiet.ok)
     }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("an instance whose cached wallet missed another instance's hold re-reads instead of failing", () =>
+    Effect.gen(function*() {
+      const shared = Layer.succeed(Store, makeMemoryStore())
+      const one = yield* Layer.build(ledgerOn(shared))
+      const two = yield* Layer.build(ledgerOn(shared))
+      const first = Context.get(one, Ledger)
+      const second = Context.get(two, Ledger)
+      yield* first.execute({ op: "EnsureAccount", accountId: "split", initialBalance: 100 }) // cached by `first`: held 0
+      const r = yield* second.execute({ op: "Reserve", accountId: "split", tableId: "t", amount: 30, timeoutMs: 0, idempotencyKey: "r" })
+      const commit = yield* first.execute({ op: "Commit", reservationId: r.result.reservationId })
+      assert.strictEqual(commit.result.newBalance, 70)
+      assert.deepStrictEqual((yield* Effect.provideContext(LedgerVerifier.use((v) => v.verifyAll()), one)).findings, [])
+    }))
 })

@@ -120,7 +120,8 @@ export const makeMemoryStore = () => {
       ),
     systemBalances: () => Effect.sync(() => ({ ...system })),
     stats: () => Effect.sync(() => Object.fromEntries(stats) as Partial<Record<StatName, number>>),
-    ping: () => Effect.void
+    ping: () => Effect.void,
+    awaitReplication: () => Effect.void
   })
 }
 

@@ -328,6 +328,21 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     yield* call("ping", () => redis.ping())
   }, Effect.retry(retry))
 
+  const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
+    if (options.minReplicasAck === 0) return
+    const acknowledged = yield* call(
+      "wait",
+      () => redis.wait(options.minReplicasAck, options.replicasAckTimeoutMs),
+      options.replicasAckTimeoutMs
+    )
+    if (!(acknowledged >= options.minReplicasAck)) {
+      return yield* new StoreUnavailable({
+        operation: "wait",
+        reason: `replicas did not acknowledge earlier writes: ${acknowledged} of ${options.minReplicasAck} within ${options.replicasAckTimeoutMs} ms; retrying is safe`
+      })
+    }
+  }, Effect.retry(retry))
+
   return Store.of({
     load,
     apply,
@@ -339,7 +354,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     dueReservations,
     systemBalances,
     stats,
-    ping
+    ping,
+    awaitReplication
   })
 })
 

@@ -37,7 +37,8 @@ export const makeFaultyStore = () => {
     dueReservations: (n, l) => guard("dueReservations", () => inner.dueReservations(n, l)),
     systemBalances: () => guard("systemBalances", () => inner.systemBalances()),
     stats: () => guard("stats", () => inner.stats()),
-    ping: () => guard("ping", () => inner.ping())
+    ping: () => guard("ping", () => inner.ping()),
+    awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())
   })
   return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f), interrupted: () => interrupted }
 }
