@@ -13,7 +13,7 @@ export class Metrics extends Context.Service<Metrics, {
   readonly grpcRequests: Prom.Counter<"method" | "code">
   readonly grpcDuration: Prom.Histogram<"method">
   readonly httpRequests: Prom.Counter<"method" | "route" | "status">
-  readonly httpDuration: Prom.Histogram<"method" | "route">
+  readonly httpDuration: Prom.Histogram<"method" | "route" | "status">
   readonly storeDuration: Prom.Histogram<"operation">
   readonly storeErrors: Prom.Counter<"operation">
   readonly commands: Prom.Counter<"op" | "outcome">
@@ -51,8 +51,8 @@ export class Metrics extends Context.Service<Metrics, {
       }),
       httpDuration: new Prom.Histogram({
         name: "balance_http_request_duration_seconds",
-        help: "HTTP handler latency",
-        labelNames: ["method", "route"],
+        help: "HTTP handler latency by route and status",
+        labelNames: ["method", "route", "status"],
         buckets: latencyBuckets,
         registers
       }),

@@ -1,7 +1,39 @@
 import { createServer } from "node:http"
-import { Effect, Layer } from "effect"
+import type { AddressInfo } from "node:net"
+import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
 import { Metrics } from "./Metrics.ts"
+
+/** Where the metrics server listens once bound. */
+export class MetricsServerAddress extends Context.Service<MetricsServerAddress, {
+  readonly host: string
+  readonly port: number
+}>()("balance/MetricsServerAddress") {}
+
+const startMetricsServer = (port: number, host: string) =>
+  Effect.gen(function*() {
+    const { registry } = yield* Metrics
+    const server = createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404).end()
+        return
+      }
+      registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+        () => res.writeHead(500).end()
+      )
+    })
+    yield* Effect.acquireRelease(
+      Effect.callback<void, Error>((resume) => {
+        server.once("error", (e) => resume(Effect.fail(e)))
+        server.listen(port, host, () => resume(Effect.void))
+      }),
+      () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+    )
+    const bound = (server.address() as AddressInfo).port
+    yield* Effect.logInfo("metrics listening").pipe(Effect.annotateLogs({ port: bound }))
+    return MetricsServerAddress.of({ host, port: bound })
+  })
 
 /**
  * Prometheus text on METRICS_PORT (`/metrics`), a plain Node server so that
@@ -9,25 +41,9 @@ import { Metrics } from "./Metrics.ts"
  * HTTP_PORT `/metrics`.
  */
 export const MetricsServerLayer = Layer.effectDiscard(Effect.gen(function*() {
-  const { registry } = yield* Metrics
-  const port = yield* AppConfig.metricsPort
-  const host = yield* AppConfig.host
-  const server = createServer((req, res) => {
-    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
-      res.writeHead(404).end()
-      return
-    }
-    registry.metrics().then(
-      (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
-      () => res.writeHead(500).end()
-    )
-  })
-  yield* Effect.acquireRelease(
-    Effect.callback<void, Error>((resume) => {
-      server.once("error", (e) => resume(Effect.fail(e)))
-      server.listen(port, host, () => resume(Effect.void))
-    }),
-    () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
-  )
-  yield* Effect.logInfo("metrics listening").pipe(Effect.annotateLogs({ port }))
+  yield* startMetricsServer(yield* AppConfig.metricsPort, yield* AppConfig.host)
 }))
+
+/** The same on an explicit address (port 0: any free port), exposing the bound one (tests). */
+export const metricsServerLayerWith = (options: { readonly port: number; readonly host: string }) =>
+  Layer.effect(MetricsServerAddress, startMetricsServer(options.port, options.host))

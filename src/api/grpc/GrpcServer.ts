@@ -11,6 +11,7 @@ import { BALANCE_SERVICE, HEALTH_SERVICE, loadProtoDefinition } from "./protoDef
 import { serverCredentials, type TlsFiles } from "./serverCredentials.ts"
 import { makeWatchAccount } from "./watchAccount.ts"
 import { Metrics } from "../../observability/Metrics.ts"
+import { grpcAccessLogConfig } from "../../observability/RequestLog.ts"
 
 export interface GrpcServerSettings {
   readonly host: string
@@ -20,6 +21,8 @@ export interface GrpcServerSettings {
   readonly tls: TlsFiles
   readonly shutdownTimeoutMs: number
   readonly watchPollMs: number
+  /** Completion line of each call at Info (true) or Debug (false or absent): GRPC_ACCESS_LOG. */
+  readonly accessLog?: boolean
 }
 
 export const grpcServerSettings = Effect.gen(function*() {
@@ -29,7 +32,8 @@ export const grpcServerSettings = Effect.gen(function*() {
     authToken: yield* AppConfig.grpcAuthToken,
     tls: { cert: yield* AppConfig.grpcTlsCert, key: yield* AppConfig.grpcTlsKey, ca: yield* AppConfig.grpcTlsCa },
     shutdownTimeoutMs: yield* AppConfig.grpcShutdownTimeoutMs,
-    watchPollMs: yield* AppConfig.grpcWatchPollMs
+    watchPollMs: yield* AppConfig.grpcWatchPollMs,
+    accessLog: yield* grpcAccessLogConfig
   }
   return settings
 })
@@ -81,6 +85,7 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
       run,
       runStream,
       authorized: makeBearerCheck(settings.authToken),
+      accessLog: settings.accessLog === true,
       observe: (method, outcome, seconds) => {
         metrics.grpcRequests.inc({ method, code: outcome })
         metrics.grpcDuration.observe({ method }, seconds)

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import { Cause, Effect, Exit, type Fiber } from "effect"
+import { logCompletion, millis } from "../../observability/RequestLog.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
 import { parentSpanOf, readCallMetadata } from "./callMetadata.ts"
 import {
@@ -26,6 +28,8 @@ export interface CallRunnerOptions {
   readonly authorized: (metadata: grpc.Metadata) => boolean
   /** Told once per unary call when it is answered: method, outcome label (OK or code), seconds taken. */
   readonly observe?: (method: string, outcome: string, seconds: number) => void
+  /** The completion line of every call (method, outcome, durationMs) at Info when true, at Debug otherwise. */
+  readonly accessLog?: boolean
 }
 
 const UNAUTHENTICATED: GrpcStatus = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" }
@@ -62,6 +66,8 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
   const instrument = (service: string, method: string, metadata: grpc.Metadata) => {
     const meta = readCallMetadata(metadata)
     const parent = parentSpanOf(meta.traceparent)
+    // Generated when the caller sent none, so every log line of a call can be found by one id.
+    const requestId = meta.requestId ?? randomUUID()
     return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
       const spanned = effect.pipe(
         Effect.withSpan(`grpc.${method}`, {
@@ -70,19 +76,24 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
             "rpc.system": "grpc",
             "rpc.service": service,
             "rpc.method": method,
-            ...(meta.requestId ? { "request.id": meta.requestId } : {}),
+            "request.id": requestId,
             ...(meta.traceparent ? { "w3c.traceparent": meta.traceparent } : {})
           }
         }, { captureStackTrace: false }), // the frame would always be this runner
         Effect.annotateLogs({
           rpc: `${service}/${method}`,
-          ...(meta.requestId ? { requestId: meta.requestId } : {}),
+          requestId,
           ...(meta.traceparent ? { traceparent: meta.traceparent } : {})
         })
       )
       return parent ? Effect.withParentSpan(spanned, parent) : spanned
     }
   }
+
+  const secondsSince = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9
+  /** One line per call on completion; runs inside the call's span, so it carries its trace and span ids. */
+  const completed = (message: string | ReadonlyArray<string>, method: string, outcome: string, seconds: number) =>
+    logCompletion(options.accessLog === true, message, { method, outcome, durationMs: millis(seconds) })
 
   const answered = <E extends CallFailure>(effect: Effect.Effect<object, E>, mode: FailureMode): Effect.Effect<Answer> =>
     effect.pipe(
@@ -104,18 +115,30 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     requireAuth: boolean
   ): grpc.handleUnaryCall<WireRequest, object> =>
   (call, callback) => {
-    if (requireAuth && !options.authorized(call.metadata)) return callback(serviceError(UNAUTHENTICATED))
-    let replied = false
     const started = process.hrtime.bigint()
-    const reply = (answer: Answer) => {
-      if (replied || call.cancelled) return
+    if (requireAuth && !options.authorized(call.metadata)) {
+      callback(serviceError(UNAUTHENTICATED))
+      options.observe?.(method, "UNAUTHENTICATED", secondsSince(started))
+      options.run(instrument(service, method, call.metadata)(completed("grpc call", method, "UNAUTHENTICATED", secondsSince(started))))
+      return
+    }
+    let replied = false
+    /** Answers once; returns the outcome label, or undefined when there was nothing to answer. */
+    const reply = (answer: Answer): string | undefined => {
+      if (replied) return undefined
       replied = true
-      options.observe?.(method, answerLabel(answer), Number(process.hrtime.bigint() - started) / 1e9)
+      if (call.cancelled) return "CANCELLED"
+      const outcome = answerLabel(answer)
+      options.observe?.(method, outcome, secondsSince(started))
       if (answer._tag === "Reply") callback(null, answer.response)
       else callback(serviceError(answer.status))
+      return outcome
     }
     const program = answered(Effect.suspend(() => handle(call.request)), mode).pipe(
-      Effect.onExit((exit) => Effect.sync(() => reply(answerOfExit(exit)))),
+      Effect.onExit((exit) => {
+        const outcome = reply(answerOfExit(exit))
+        return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
+      }),
       instrument(service, method, call.metadata)
     )
     const fiber = options.run(Effect.asVoid(program))
@@ -129,8 +152,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     requireAuth: boolean
   ): grpc.handleServerStreamingCall<WireRequest, object> =>
   (call) => {
+    const started = process.hrtime.bigint()
     if (requireAuth && !options.authorized(call.metadata)) {
       call.emit("error", serviceError(UNAUTHENTICATED))
+      options.run(instrument(service, method, call.metadata)(completed(["grpc stream closed", "UNAUTHENTICATED"], method, "UNAUTHENTICATED", secondsSince(started))))
       return
     }
     const write = (message: object): Effect.Effect<void> =>
@@ -156,7 +181,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
         const answer = answerOfExit(exit)
         return Effect.andThen(
           Effect.sync(() => finish(answer)),
-          Effect.logDebug("grpc stream closed", call.cancelled ? "CANCELLED" : answerLabel(answer))
+          Effect.suspend(() => {
+            const outcome = call.cancelled ? "CANCELLED" : answerLabel(answer)
+            return completed(["grpc stream closed", outcome], method, outcome, secondsSince(started))
+          })
         )
       }),
       instrument(service, method, call.metadata)
