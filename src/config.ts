@@ -115,6 +115,8 @@ export const AppConfig = {
   /** Local experiments only: every request is treated as an admin. */
   authDisabled: Config.Boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
   httpMaxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES").pipe(Config.withDefault(65_536)),
-  /** One log line per response costs about a third of the GET throughput: off unless asked for. */
-  httpAccessLog: Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false))
+  /** The one completion line per HTTP request at Info (Debug when false); a few µs each. */
+  httpAccessLog: Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(true)),
+  /** The same for gRPC calls (read in src/observability/RequestLog.ts). */
+  grpcAccessLog: Config.Boolean("GRPC_ACCESS_LOG").pipe(Config.withDefault(true))
 } as const

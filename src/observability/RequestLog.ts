@@ -1,5 +1,6 @@
+import { AppConfig } from "../config.ts"
 import { randomUUID } from "node:crypto"
-import { Config, Effect, LogLevel, References } from "effect"
+import { Effect, LogLevel, References } from "effect"
 
 /**
  * GRPC_ACCESS_LOG: the one line each gRPC call logs when it completes
@@ -7,7 +8,7 @@ import { Config, Effect, LogLevel, References } from "effect"
  * cost no measurable throughput), at Debug when false. HTTP has the same
  * switch in HTTP_ACCESS_LOG (config.ts).
  */
-export const grpcAccessLogConfig = Config.Boolean("GRPC_ACCESS_LOG").pipe(Config.withDefault(true))
+export const grpcAccessLogConfig = AppConfig.grpcAccessLog
 
 /** Caller-supplied values end up in logs: bounded and printable ASCII only, else undefined. */
 export const printableHeader = (value: string | Buffer | undefined, max: number): string | undefined => {
