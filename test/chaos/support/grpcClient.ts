@@ -1,0 +1,44 @@
+import * as grpc from "@grpc/grpc-js"
+import { loadClientPackage, type Message } from "../../grpc/support/balanceClient.ts"
+
+export type { Message }
+
+/** What one unary call came back with: a response, or a gRPC status. Never throws. */
+export type Answer =
+  | { readonly kind: "response"; readonly response: Message; readonly ms: number }
+  | { readonly kind: "status"; readonly code: grpc.status; readonly details: string; readonly ms: number }
+
+export interface ChaosClient {
+  readonly call: (method: string, request: Message, deadlineMs?: number) => Promise<Answer>
+  /** The response, or an Error naming the status. */
+  readonly must: (method: string, request: Message, deadlineMs?: number) => Promise<Message>
+  readonly close: () => void
+}
+
+let pkg: Message | undefined
+
+/** A grpc-js client of BalanceService loaded from proto/ (snake_case fields, int64 as strings), as the game sees it. */
+export const chaosClient = (address: string): ChaosClient => {
+  pkg ??= loadClientPackage()
+  const client = new pkg.balance.BalanceService(address, grpc.credentials.createInsecure()) as grpc.Client & Message
+  const call = (method: string, request: Message, deadlineMs = 15_000) =>
+    new Promise<Answer>((resolve) => {
+      const started = performance.now()
+      client[method](request, { deadline: Date.now() + deadlineMs }, (error: grpc.ServiceError | null, response: Message) => {
+        const ms = performance.now() - started
+        resolve(error ? { kind: "status", code: error.code, details: error.details, ms } : { kind: "response", response, ms })
+      })
+    })
+  return {
+    call,
+    must: async (method, request, deadlineMs) => {
+      const a = await call(method, request, deadlineMs)
+      if (a.kind === "status") throw new Error(`${method}: gRPC status ${grpc.status[a.code]} (${a.details})`)
+      return a.response
+    },
+    close: () => client.close()
+  }
+}
+
+export const UNAVAILABLE = grpc.status.UNAVAILABLE
+export const statusName = (code: grpc.status) => grpc.status[code]
