@@ -3,6 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { TestClock } from "effect/testing"
 import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
@@ -125,4 +126,32 @@ describe("durable credit queue", () => {
       await rt.dispose()
     }
   })
+
+  it.effect("the scheduled drain applies credits queued after the service started with an empty journal", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const executor = yield* CommandExecutor
+      const queue = yield* CreditQueue
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "sched", initialBalance: 0 })
+      scheduled.down()
+      const queued = yield* executor.execute({ op: "Deposit", accountId: "sched", amount: 7, source: "ADMIN", idempotencyKey: "sd" })
+      assert.strictEqual(queued._tag, "Queued")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(queue.pending(), 1)
+      scheduled.up()
+      yield* TestClock.adjust("1 second")
+      // The drain's journal writes are real file I/O: poll (real time) until it finished, with a deadline.
+      for (let i = 0; i < 500 && queue.pending() > 0; i++) yield* TestClock.withLive(Effect.sleep("10 millis"))
+      assert.strictEqual(queue.pending(), 0)
+      assert.strictEqual((yield* ledger.wallet("sched")).value!.balance, 7)
+    }).pipe(Effect.provide(
+      CreditQueue.schedule.pipe(
+        Layer.provideMerge(CommandExecutor.layer),
+        Layer.provideMerge(CreditQueue.layer),
+        Layer.provideMerge(ledgerCoreOn(scheduled.layer)),
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: tempDir(), CREDIT_QUEUE_DRAIN_MS: "500" })))
+      )
+    )))
 })
+
+const scheduled = makeSwitchableStore()
