@@ -45,13 +45,16 @@ export class CreditQueue extends Context.Service<CreditQueue, {
       (j) => Effect.promise(() => j.close())
     )
     if (journal.size > 0) yield* Effect.logWarning("credit queue holds commands from before the restart").pipe(Effect.annotateLogs({ pending: journal.size }))
-    const lock = Semaphore.makeUnsafe(1)
+    /** Serialises journal file operations (append, markDone and its compaction). */
+    const journalLock = Semaphore.makeUnsafe(1)
+    /** One drain at a time; held across store calls, so enqueue must not wait for it. */
+    const drainLock = Semaphore.makeUnsafe(1)
     let queued = 0
     let replayed = 0
     let deadLettered = 0
 
     const enqueue = Effect.fn("CreditQueue.enqueue")(function*(command: Command) {
-      return yield* lock.withPermit(Effect.gen(function*() {
+      return yield* journalLock.withPermit(Effect.gen(function*() {
         if (journal.size >= maxPending) {
           return yield* new StoreUnavailable({ operation: "credit-queue.enqueue", reason: `credit queue is full (${maxPending})` })
         }
@@ -73,7 +76,7 @@ export class CreditQueue extends Context.Service<CreditQueue, {
         : Effect.succeed(false)
 
     const drainOnce = Effect.fn("CreditQueue.drain")(function*() {
-      return yield* lock.withPermit(Effect.gen(function*() {
+      return yield* drainLock.withPermit(Effect.gen(function*() {
         let replayedNow = 0
         let deadNow = 0
         for (const credit of journal.list()) {
@@ -91,7 +94,7 @@ export class CreditQueue extends Context.Service<CreditQueue, {
           } else {
             replayedNow += 1
           }
-          yield* Effect.promise(() => journal.markDone(credit.id))
+          yield* journalLock.withPermit(Effect.promise(() => journal.markDone(credit.id)))
         }
         replayed += replayedNow
         deadLettered += deadNow
