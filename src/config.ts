@@ -43,6 +43,11 @@ export const AppConfig = {
   redisUrl: optionalString("REDIS_URL"),
   redisKeyPrefix: Config.String("REDIS_KEY_PREFIX").pipe(Config.withDefault("balance:")),
   redisCommandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(1000)),
+  /**
+   * apply.lua writes nothing once REDIS_COMMAND_TIMEOUT_MS + this has passed since the attempt
+   * was sent (by the Redis clock; the offset between the clocks is measured at connect).
+   */
+  redisDeadlineSlackMs: nonNegativeInt("REDIS_DEADLINE_SLACK_MS").pipe(Config.withDefault(0)),
   /** Approximate cap (XADD MAXLEN ~) of the events stream; the ledger lists themselves are never trimmed. */
   redisEventsMaxLen: positiveInt("REDIS_EVENTS_MAXLEN").pipe(Config.withDefault(100_000)),
   /** Port of the private redis-server that `npm start` runs without REDIS_URL; 0 picks a free one. */

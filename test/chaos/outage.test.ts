@@ -136,17 +136,12 @@ describe("Redis outage under a running workload", () => {
   }, 115_000)
 
   /**
-   * KNOWN GAP (reported to the lead), pinned as TODAY's behaviour so it is reproducible in
-   * seconds; when it is fixed this test fails on purpose: then assert the wanted behaviour
-   * (balance still 100 after the UNAVAILABLE answer, and the retry applies it once).
    * While Redis hangs, the service gives up on an apply at its deadline and answers
-   * UNAVAILABLE, but the EVALSHA already sits in the hung server's socket buffer: when Redis
-   * resumes it runs it, so a debit the caller was told failed takes effect after all. What
-   * saves the books is the client contract: a retry with the same idempotency key answers
-   * the stored success and moves nothing. A fix needs the deadline inside apply.lua (refuse
-   * when redis TIME is past it), allowing for clock skew between the service and Redis.
+   * UNAVAILABLE, but the EVALSHA already sits in the hung server's socket buffer. apply.lua
+   * carries that deadline (in Redis time) and writes nothing when it only gets to run later,
+   * so a debit the caller was told failed does not take effect; its retry applies it once.
    */
-  it("KNOWN GAP: a withdrawal answered UNAVAILABLE while Redis hangs is applied when Redis resumes; its retry answers the stored success", async () => {
+  it("a withdrawal answered UNAVAILABLE while Redis hangs is not applied when Redis resumes; its retry applies it once", async () => {
     await client.must("EnsureAccount", { account_id: "hung-withdraw", initial_balance: "100" })
     const withdraw = { account_id: "hung-withdraw", amount: "30", idempotency_key: "hung-withdraw-1", reason: "cash desk" }
     redis.freeze()
@@ -168,12 +163,12 @@ describe("Redis outage under a running workload", () => {
     const retry = await client.must("Withdraw", withdraw)
     const afterRetry = await fresh()
     console.log(
-      `[chaos outage] KNOWN GAP: withdrawal of 30 from 100 answered UNAVAILABLE during a hang; balance after Redis resumed ${afterResume}; ` +
+      `[chaos outage] withdrawal of 30 from 100 answered UNAVAILABLE during a hang; balance after Redis resumed ${afterResume}; ` +
         `the retry with the same key answered ok=${retry.ok} balance ${retry.balance}; balance after the retry ${afterRetry}`
     )
-    assert.strictEqual(afterResume, "70", "today: applied after all (wanted: 100)")
+    assert.strictEqual(afterResume, "100", "the late script wrote nothing")
     assert.isTrue(retry.ok)
     assert.strictEqual(retry.balance, "70")
-    assert.strictEqual(afterRetry, "70", "the retry moved nothing")
+    assert.strictEqual(afterRetry, "70", "the retry applied it once")
   }, 60_000)
 })

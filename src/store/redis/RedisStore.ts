@@ -6,13 +6,13 @@ import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import { AppConfig } from "../../config.ts"
-import { type ApplyRequest, type Page, Store, type StoreEvent } from "../Store.ts"
+import { type ApplyRequest, type ApplyResult, type Page, Store, type StoreEvent } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyArgs } from "./applyArgs.ts"
 import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
 import { type RedisConnection, redisClientOptions, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
-import { applyResult, UnexpectedScriptReply, versionedPairs } from "./scriptResults.ts"
+import { applyResult, type ScriptOutcome, UnexpectedScriptReply, versionedPairs } from "./scriptResults.ts"
 
 export interface RedisStoreOptions {
   /** Where Redis is (a URL, or a Sentinel group) and how to log in: redisConnectionOptions.ts. */
@@ -27,6 +27,8 @@ export interface RedisStoreOptions {
   readonly minReplicasAck: number
   /** WAIT's timeout; the apply's deadline grows by this much when minReplicasAck > 0. */
   readonly replicasAckTimeoutMs: number
+  /** Extra allowance on apply.lua's deadline, beyond the measured clock offset (0: exact). */
+  readonly deadlineSlackMs: number
 }
 
 const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
@@ -151,6 +153,20 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     (r) => Effect.promise(() => r.quit().then(() => undefined, () => r.disconnect()))
   )
 
+  /**
+   * Redis clock minus ours, so that apply deadlines are stated in Redis time (apply.lua reads
+   * TIME). Measured at connect and after every reconnect (a failover may change the server).
+   */
+  let clockOffsetMs = 0
+  const measureClockOffset = async () => {
+    const sent = Date.now()
+    const [seconds, micros] = await redis.time()
+    const received = Date.now()
+    clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Math.round((sent + received) / 2)
+  }
+  yield* Effect.promise(() => measureClockOffset().catch(() => undefined))
+  redis.on("ready", () => void measureClockOffset().catch(() => undefined))
+
   // An evicted key is lost money (DESIGN 2); managed Redis may hide CONFIG, so this can only warn.
   yield* Effect.tryPromise(() => redis.config("GET", "maxmemory-policy")).pipe(
     Effect.flatMap((reply) => {
@@ -226,18 +242,25 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, Effect.retry(retry))
 
   const apply = Effect.fn("RedisStore.apply")(function*(request: ApplyRequest) {
-    const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen)
+    // The script refuses to write once this attempt's deadline has passed by the Redis clock:
+    // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
+    const deadlineMs = Date.now() + clockOffsetMs + options.commandTimeoutMs + options.deadlineSlackMs
+    const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen, deadlineMs)
     const expectedKeys = request.plan.expected.map((e) => e.key)
+    const onTime = (outcome: ScriptOutcome): Effect.Effect<ApplyResult, StoreUnavailable> =>
+      outcome._tag === "Late"
+        ? Effect.fail(new StoreUnavailable({ operation: "apply", reason: "Redis ran the write after its deadline; nothing was written" }))
+        : Effect.succeed(outcome)
     if (options.minReplicasAck === 0) {
       const reply = yield* call("apply", () => redis.balanceApply(k.length, ...k, ...args))
-      return applyResult(expectedKeys, reply)
+      return yield* onTime(applyResult(expectedKeys, reply))
     }
     const { scriptReply, waitError, acknowledged } = yield* call(
       "apply",
       () => scriptThenWait(k.length, [...k, ...args]),
       options.replicasAckTimeoutMs
     )
-    const result = applyResult(expectedKeys, scriptReply)
+    const result = yield* onTime(applyResult(expectedKeys, scriptReply))
     // Applied wrote just now; Replayed answers for an earlier write that may not have been
     // acknowledged by replicas yet (its first try may have failed right here), so both wait.
     // Nothing was written for the other outcomes: WAIT's answer does not matter.
@@ -375,7 +398,8 @@ export const redisStoreLayer = (
         retryAttempts: options.retryAttempts ?? (yield* AppConfig.storeRetryAttempts),
         eventsMaxLen: options.eventsMaxLen ?? (yield* AppConfig.redisEventsMaxLen),
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
-        replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs)
+        replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
+        deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs)
       })
     })
   )

@@ -32,6 +32,9 @@
     11 nStats      12 nExpiryRemove 13 nExpiryAdd   14 nNewAccounts
     15 JSON array of this apply's entries     (event field `entries`)
     16 JSON array of this apply's transfers   (event field `transfers`)
+    17 deadline, Unix ms by the Redis clock ("0" = none): the caller stops waiting
+       then, so a script that only gets to run later (Redis was frozen, the
+       command sat in a buffer) writes nothing instead of landing unacknowledged
     then nExpected     x expected version ("0" = the key must not exist)
     then nWrites       x (new version, object JSON)
     then nEntries      x entry JSON
@@ -50,6 +53,7 @@
                                             current version and JSON of EVERY expected key
                                             in plan order ("0" and "" when absent)
     {"OVERFLOW", account}                   a system balance would leave +-(2^53-1): nothing written
+    {"LATE"}                                the deadline (ARGV 17) had passed: nothing written
   A malformed call (counts not matching KEYS/ARGV) is an error reply, also before any write.
 ]]
 
@@ -73,7 +77,7 @@ local kEntries = kWrites + nWrites
 local kTransfers = kEntries + nEntries
 local keyCount = kTransfers + 2 * nTransfers
 
-local aExpected = 16
+local aExpected = 17
 local aWrites = aExpected + nExpected
 local aEntries = aWrites + 2 * nWrites
 local aTransfers = aEntries + nEntries
@@ -87,6 +91,15 @@ local argCount = aNewAccounts + nNewAccounts
 if #KEYS ~= keyCount or #ARGV ~= argCount then
   return redis.error_reply("ERR apply.lua: expected " .. keyCount .. " keys and " .. argCount ..
     " args, got " .. #KEYS .. " and " .. #ARGV)
+end
+
+-- 0. the caller is still waiting for this answer
+local deadline = tonumber(ARGV[17])
+if deadline > 0 then
+  local time = redis.call("TIME")
+  if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > deadline then
+    return { "LATE" }
+  end
 end
 
 -- 1. idempotency key

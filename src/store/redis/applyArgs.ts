@@ -17,7 +17,8 @@ const decimal = (n: number): string => {
   return String(n)
 }
 
-export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: number): ApplyArgs => {
+/** `deadlineMs`: Unix ms after which the script must not write (0: no deadline). */
+export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: number, deadlineMs = 0): ApplyArgs => {
   const { plan, idempotency } = request
   const entryJson = plan.entries.map((e) => JSON.stringify(e))
   const transferJson = plan.transfers.map((t) => JSON.stringify(t))
@@ -44,7 +45,8 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
     decimal(plan.expiryAdd.length),
     decimal(plan.newAccounts.length),
     `[${entryJson.join(",")}]`,
-    `[${transferJson.join(",")}]`
+    `[${transferJson.join(",")}]`,
+    decimal(deadlineMs)
   ]
   for (const e of plan.expected) a.push(decimal(e.version))
   for (const w of plan.writes) a.push(decimal(w.version), JSON.stringify(w.value))

@@ -37,7 +37,10 @@ export const versionedPairs = (
 
 const isSystemAccount = (s: unknown): s is SystemAccount => s === "mint" || s === "burn" || s === "rake"
 
-export const applyResult = (expectedKeys: ReadonlyArray<string>, reply: unknown): ApplyResult => {
+/** apply.lua's answers: the port's outcomes, plus LATE (its deadline passed, nothing written), which the store retries. */
+export type ScriptOutcome = ApplyResult | { readonly _tag: "Late" }
+
+export const applyResult = (expectedKeys: ReadonlyArray<string>, reply: unknown): ScriptOutcome => {
   if (!isStringArray(reply) || reply.length === 0) throw new UnexpectedScriptReply("apply.lua", reply)
   switch (reply[0]) {
     case "APPLIED":
@@ -51,6 +54,8 @@ export const applyResult = (expectedKeys: ReadonlyArray<string>, reply: unknown)
     case "OVERFLOW":
       if (!isSystemAccount(reply[1])) break
       return { _tag: "Overflow", account: reply[1] }
+    case "LATE":
+      return { _tag: "Late" }
   }
   throw new UnexpectedScriptReply("apply.lua", reply)
 }
