@@ -44,8 +44,6 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
     decimal(plan.expiryRemove.length),
     decimal(plan.expiryAdd.length),
     decimal(plan.newAccounts.length),
-    `[${entryJson.join(",")}]`,
-    `[${transferJson.join(",")}]`,
     decimal(deadlineMs)
   ]
   for (const e of plan.expected) a.push(decimal(e.version))
