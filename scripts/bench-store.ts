@@ -1,0 +1,223 @@
+/**
+ * `npm run bench:store`: where a game call's time goes, below gRPC.
+ *
+ *  1. apply.lua alone: the apply requests of a recorded game (same mix as
+ *     `npm run bench -- --workload game`), replayed by EVALSHA on one
+ *     connection with `--concurrency` calls in flight (as the service sends
+ *     them), against a trivial one-call Lua script touching two keys on the
+ *     same Redis; ops/s and the ratio. Redis runs with the service's
+ *     persistence (AOF appendfsync always); `--fsync everysec` shows what
+ *     the fsync costs.
+ *  2. plan/apply through the Ledger on the memory store: the same game,
+ *     ops/s of `Ledger.execute` (planning, cache, keyed lock, Effect).
+ *
+ *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --fsync always|everysec]
+ *
+ * Prints a table and, last, one JSON line.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { Redis } from "ioredis"
+import type { Command } from "../src/domain/commands.ts"
+import { Ledger } from "../src/ledger/Ledger.ts"
+import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
+import { Metrics } from "../src/observability/Metrics.ts"
+import { makeMemoryStore } from "../src/store/memory/MemoryStore.ts"
+import { applyArgs } from "../src/store/redis/applyArgs.ts"
+import { readLuaScript } from "../src/store/redis/luaScripts.ts"
+import { redisKeys } from "../src/store/redis/redisKeys.ts"
+import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
+import { type ApplyRequest, Store } from "../src/store/Store.ts"
+import { parseRedisCpu, round } from "./bench/stats.ts"
+import type { Message } from "./bench/proto.ts"
+import { accountsOf, gameLoop, INITIAL_BALANCE, type LoopContext, prng } from "./bench/workloads.ts"
+
+const { values: flags } = parseArgs({
+  options: {
+    ops: { type: "string", default: "20000" },
+    concurrency: { type: "string", default: "32" },
+    tables: { type: "string", default: "32" },
+    fsync: { type: "string", default: "always" }
+  },
+  strict: true
+})
+const OPS = Number(flags.ops)
+const CONCURRENCY = Number(flags.concurrency)
+const TABLES = Number(flags.tables)
+if (flags.fsync !== "always" && flags.fsync !== "everysec") throw new Error("--fsync is always or everysec")
+
+const log = (line: string) => console.log(line)
+
+// ---------------------------------------------------------------------------
+// The game as ledger commands (wire requests of workloads.ts -> commands)
+// ---------------------------------------------------------------------------
+
+const commandOf = (method: string, r: Message): Command => {
+  switch (method) {
+    case "ReserveForBuyIn":
+      return { op: "Reserve", accountId: r.account_id, tableId: r.table_id, amount: Number(r.amount), timeoutMs: 0, idempotencyKey: r.idempotency_key }
+    case "CommitReservation":
+      return { op: "Commit", reservationId: r.reservation_id }
+    case "RecordContribution":
+      return {
+        op: "Contribute", tableId: r.table_id, handId: r.hand_id, seatId: r.seat_id, accountId: r.account_id,
+        amount: Number(r.amount), contributionType: r.contribution_type, idempotencyKey: r.idempotency_key
+      }
+    case "SettlePot":
+      return {
+        op: "Settle", tableId: r.table_id, handId: r.hand_id, idempotencyKey: r.idempotency_key,
+        winners: (r.winners as Array<Message>).map((w) => ({ seatId: w.seat_id, accountId: w.account_id, amount: Number(w.amount) }))
+      }
+    case "ProcessCashOut":
+      return { op: "CashOut", accountId: r.account_id, tableId: r.table_id, seatId: r.seat_id, amount: Number(r.amount), handId: r.hand_id, idempotencyKey: r.idempotency_key }
+    default:
+      throw new Error(`bench:store does not play ${method}`)
+  }
+}
+
+/** Snake-case fields the game loop reads back from responses. */
+const wireResponse = (result: unknown): Message => {
+  const r = result as Record<string, unknown>
+  return { ok: true, reservation_id: r.reservationId }
+}
+
+/**
+ * Plays `TABLES` game tables through a ledger until `ops` commands ran;
+ * ops/s of the whole run. `onApply` sees every apply request (recording).
+ */
+const playGame = async (ops: number, tag: string, onApply?: (request: ApplyRequest) => void) => {
+  const memory = makeMemoryStore()
+  const store = onApply
+    ? Store.of({ ...memory, apply: (request) => Effect.tap(memory.apply(request), () => Effect.sync(() => onApply(request))) })
+    : memory
+  const layer = Ledger.layer.pipe(
+    Layer.provideMerge(Layer.succeed(Store, store)),
+    Layer.provideMerge(LedgerSettings.layerWith()),
+    Layer.provideMerge(Metrics.layer)
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const ledger = await runtime.runPromise(Ledger.use(Effect.succeed))
+  const execute = (command: Command) => runtime.runPromise(ledger.execute(command))
+  for (let t = 0; t < TABLES; t++) {
+    for (const accountId of accountsOf("game", tag, t)) {
+      await execute({ op: "EnsureAccount", accountId, initialBalance: INITIAL_BALANCE })
+    }
+  }
+  let done = 0
+  let keys = 0
+  const started = performance.now()
+  const ctx = (t: number): LoopContext => ({
+    rpc: async (method, request) => {
+      done += 1
+      return wireResponse((await execute(commandOf(method, request))).result)
+    },
+    stopped: () => done >= ops,
+    random: prng(0x9e3779b1 ^ (t * 2654435761)),
+    key: () => `${tag}-${++keys}`
+  })
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, TABLES) }, (_, t) => gameLoop(ctx(t), tag, t, 0)))
+  const seconds = (performance.now() - started) / 1000
+  await runtime.dispose()
+  return { ops: done, seconds, opsPerSecond: Math.round(done / seconds) }
+}
+
+// ---------------------------------------------------------------------------
+// Redis: replay at a fixed number of calls in flight on one connection
+// ---------------------------------------------------------------------------
+
+const replay = async (
+  redis: Redis,
+  calls: ReadonlyArray<ReadonlyArray<string | number>>,
+  check: (reply: unknown) => void
+) => {
+  const cpuBefore = parseRedisCpu(await redis.info("cpu"))
+  const aofBefore = Number(/aof_current_size:(\d+)/.exec(await redis.info("persistence"))?.[1] ?? 0)
+  let next = 0
+  const clientCpu = process.cpuUsage()
+  const started = performance.now()
+  const lane = async () => {
+    while (next < calls.length) {
+      const args = calls[next++]!
+      check(await redis.call("EVALSHA", ...args))
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane))
+  const seconds = (performance.now() - started) / 1000
+  const client = process.cpuUsage(clientCpu)
+  const cpu = parseRedisCpu(await redis.info("cpu")) - cpuBefore
+  const aof = Number(/aof_current_size:(\d+)/.exec(await redis.info("persistence"))?.[1] ?? 0) - aofBefore
+  return {
+    ops: calls.length,
+    seconds: round(seconds, 2),
+    opsPerSecond: Math.round(calls.length / seconds),
+    redisCpuUsPerOp: Math.round((cpu / calls.length) * 1e6),
+    /** This process (ioredis: command encoding, socket writes, reply parsing). */
+    clientCpuUsPerOp: Math.round(((client.user + client.system) / calls.length)),
+    aofBytesPerOp: Math.round(aof / calls.length)
+  }
+}
+
+const TRIVIAL = `return redis.call("MSET", KEYS[1], ARGV[1], KEYS[2], ARGV[1])`
+
+const main = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "balance-bench-store-"))
+  const server = await spawnRedisServerOnFreePort({ dir })
+  const redis = new Redis(server.url)
+  try {
+    if (flags.fsync !== "always") await redis.config("SET", "appendfsync", flags.fsync)
+    log(`redis-server on ${server.url}: ${redisServerArgs(server.port, dir).slice(4).join(" ")}${flags.fsync !== "always" ? ` (appendfsync changed to ${flags.fsync})` : ""}`)
+
+    log(`recording the apply requests of a ${TABLES}-table game (${OPS} commands) on the memory store ...`)
+    const keys = redisKeys("balance:")
+    const applySha = String(await redis.script("LOAD", readLuaScript("apply.lua")))
+    const applyCalls: Array<Array<string | number>> = []
+    await playGame(OPS, "rec", (request) => {
+      const { keys: k, args } = applyArgs(request, keys, 100_000)
+      applyCalls.push([applySha, k.length, ...k, ...args])
+    })
+    const argBytes = applyCalls.reduce((n, c) => n + c.slice(2).reduce<number>((m, a) => m + String(a).length, 0), 0)
+
+    const trivialSha = String(await redis.script("LOAD", TRIVIAL))
+    const trivialCalls = applyCalls.map((_, i) => [trivialSha, 2, `trivial:a:${i % 1000}`, `trivial:b:${i % 1000}`, String(i)])
+
+    log(`apply.lua: replaying ${applyCalls.length} applies, ${CONCURRENCY} in flight on one connection ...`)
+    const apply = await replay(redis, applyCalls, (reply) => {
+      if (!Array.isArray(reply) || reply[0] !== "APPLIED") throw new Error(`apply.lua answered ${JSON.stringify(reply)}`)
+    })
+    log(`trivial two-key script: ${trivialCalls.length} calls ...`)
+    const trivial = await replay(redis, trivialCalls, () => {})
+
+    log(`Ledger.execute on the memory store: ${OPS} game commands, ${Math.min(CONCURRENCY, TABLES)} tables at once ...`)
+    await playGame(Math.min(OPS, 5000), "warm") // JIT warm-up
+    const memory = await playGame(OPS, "mem")
+
+    const ratio = round(apply.opsPerSecond / trivial.opsPerSecond, 3)
+    log("")
+    const line = (what: string, r: typeof apply) =>
+      `${what.padEnd(44)} ${String(r.opsPerSecond).padStart(8)} ${String(r.redisCpuUsPerOp).padStart(16)} ${String(r.clientCpuUsPerOp).padStart(17)} ${String(r.aofBytesPerOp).padStart(9)}`
+    log(`${"what".padEnd(44)} ${"ops/s".padStart(8)} ${"Redis CPU µs/op".padStart(16)} ${"client CPU µs/op".padStart(17)} ${"AOF B/op".padStart(9)}`)
+    log(line("apply.lua (game mix)", apply))
+    log(line("trivial one-call two-key Lua script", trivial))
+    log(`${"ratio apply / trivial".padEnd(44)} ${String(ratio).padStart(8)}`)
+    log(`${"Ledger.execute, memory store (game mix)".padEnd(44)} ${String(memory.opsPerSecond).padStart(8)}`)
+    log(`apply.lua arguments: ${Math.round(argBytes / applyCalls.length)} bytes per call on average`)
+    console.log(JSON.stringify({
+      benchmark: "balance-service store",
+      command: `npm run bench:store${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+      redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1 },
+      applyScript: { ...apply, argBytesPerOp: Math.round(argBytes / applyCalls.length) },
+      trivialScript: trivial,
+      applyToTrivialRatio: ratio,
+      memoryStoreLedger: { ...memory, seconds: round(memory.seconds, 2) }
+    }))
+  } finally {
+    redis.disconnect()
+    await stopRedisServer(server)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,526 @@
+/**
+ * `npm run bench`: the balance service side by side with a do-nothing grpc-js
+ * server, driven by the same load generator. See docs/benchmarks.md.
+ *
+ *   npm run bench                               full run: game, buyin, balance (service and baseline, alternating)
+ *   npm run bench -- --quick                    10-second smoke (CI), no thresholds
+ *   npm run bench -- --workload game --tables 32 --duration 60 --warmup 10
+ *   npm run bench -- --soak 300                 RSS over a 5-minute game soak
+ *   npm run bench -- --preload-entries 1000000  game on an empty store vs one with 1M ledger entries
+ *   npm run bench -- --tracing                  game CPU per RPC with tracing off vs on (no-op OTLP sink)
+ *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
+ *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
+ *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
+ *
+ * Everything runs on 127.0.0.1 with its own redis-server (AOF appendfsync
+ * always, as the service ships), bounded in time. The last line printed is
+ * one JSON object with every figure and the ratios to the baseline.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { Redis } from "ioredis"
+import { measureBaseline, measureService, type PhaseSpec, type TargetFigures } from "./bench/measure.ts"
+import {
+  type Child,
+  ensureBuilt,
+  type OtlpSink,
+  type Service,
+  startBaseline,
+  startOtlpSink,
+  startRedis,
+  startService,
+  stopChild,
+  stopRedis
+} from "./bench/processes.ts"
+import { seedEntries, type SeedResult } from "./bench/seed.ts"
+import { round } from "./bench/stats.ts"
+import { accountsOf, WORKLOADS, type WorkloadName } from "./bench/workloads.ts"
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+const { values: flags } = parseArgs({
+  options: {
+    workload: { type: "string", default: "all" },
+    tables: { type: "string" },
+    workers: { type: "string", default: "2" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    rounds: { type: "string", default: "1" },
+    quick: { type: "boolean", default: false },
+    soak: { type: "string" },
+    "preload-entries": { type: "string" },
+    tracing: { type: "boolean", default: false },
+    "no-baseline": { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
+    "service-node-args": { type: "string" },
+    "log-level": { type: "string", default: "Warn" },
+    keep: { type: "boolean", default: false }
+  },
+  strict: true
+})
+
+const num = (value: string | undefined, name: string): number | undefined => {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${value}`)
+  return n
+}
+
+const mode = flags.soak !== undefined ? "soak" : flags["preload-entries"] !== undefined ? "preload" : flags.tracing ? "tracing" : flags.quick ? "quick" : "full"
+const quick = flags.quick
+const tables = num(flags.tables, "tables") ?? 32
+const workers = num(flags.workers, "workers") ?? 2
+const rounds = num(flags.rounds, "rounds") ?? 1
+const warmupS = num(flags.warmup, "warmup") ?? (quick ? 0.5 : mode === "soak" ? 30 : 10)
+/** Per workload: game is the one the targets are about, so it gets the longest window. */
+const durationOf = (w: WorkloadName): number =>
+  num(flags.soak, "soak") ?? num(flags.duration, "duration") ?? (quick ? 1 : w === "game" ? 60 : 20)
+const workloads: ReadonlyArray<WorkloadName> = mode === "full" || mode === "quick"
+  ? flags.workload === "all"
+    ? WORKLOADS
+    : flags.workload.split(",").map((w) => {
+      if (!(WORKLOADS as ReadonlyArray<string>).includes(w)) throw new Error(`unknown workload ${w} (game, buyin, balance)`)
+      return w as WorkloadName
+    })
+  : ["game"]
+const withBaseline = !flags["no-baseline"] && (mode === "full" || mode === "quick")
+const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["cpu-prof"])
+
+const log = (line: string) => console.log(line)
+
+// ---------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), "balance-bench-"))
+let serviceCount = 0
+const services: Array<Service> = []
+const owned: Array<() => Promise<void>> = []
+
+const launchService = async (redisUrl: string, extraEnv: Readonly<Record<string, string>> = {}): Promise<Service> => {
+  serviceCount += 1
+  // stdout goes to a file in the work dir, as it would to a log shipper.
+  const env = { LOG_LEVEL: flags["log-level"], ...extraEnv }
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
+  const service = await startService({
+    redisUrl,
+    dataDir: join(work, `service-${serviceCount}`),
+    logFile: join(work, `service-${serviceCount}.log`),
+    env,
+    nodeArgs: [
+      ...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []),
+      ...(flags["service-node-args"]?.split(" ").filter((a) => a !== "") ?? [])
+    ]
+  })
+  log(`service pid ${service.pid} on ${service.grpcAddress} (metrics ${service.metricsUrl})`)
+  services.push(service)
+  return service
+}
+
+// ---------------------------------------------------------------------------
+// Reporting
+// ---------------------------------------------------------------------------
+
+const ratio = (a: number, b: number) => (b === 0 ? null : round(a / b, 2))
+
+const pad = (s: string | number, n: number) => String(s).padStart(n)
+
+const row = (label: string, target: string, f: TargetFigures) =>
+  [
+    label.padEnd(8),
+    target.padEnd(9),
+    pad(f.rps, 7),
+    pad(f.latencyMs.p50.toFixed(2), 7),
+    pad(f.latencyMs.p90.toFixed(2), 7),
+    pad(f.latencyMs.p99.toFixed(2), 7),
+    pad(f.latencyMs.max.toFixed(1), 7),
+    pad(f.cpuUsPerRpc, 7),
+    pad(f.redis ? f.redis.roundTripsPerRpc.toFixed(2) : "-", 6),
+    pad(`${f.rssMbStart}->${f.rssMbEnd}`, 13),
+    pad(f.server ? f.server.handlerP99Ms.toFixed(2) : "-", 7),
+    pad(f.errors, 6)
+  ].join(" ")
+
+const HEADER = [
+  "workload".padEnd(8),
+  "target".padEnd(9),
+  pad("RPC/s", 7),
+  pad("p50ms", 7),
+  pad("p90ms", 7),
+  pad("p99ms", 7),
+  pad("maxms", 7),
+  pad("CPUus", 7),
+  pad("RT/RPC", 6),
+  pad("RSS MB", 13),
+  pad("srvp99", 7),
+  pad("errors", 6)
+].join(" ")
+
+const methodTable = (f: TargetFigures) =>
+  Object.entries(f.latencyMsByMethod).map(([method, s]) =>
+    `    ${f.target.padEnd(9)} ${method.padEnd(19)} n=${pad(s.count, 7)}  p50 ${pad(s.p50.toFixed(2), 6)}  p90 ${pad(s.p90.toFixed(2), 6)}  p99 ${pad(s.p99.toFixed(2), 6)}  max ${pad(s.max.toFixed(1), 6)}` +
+    (f.server?.handlerP99MsByMethod[method] !== undefined ? `  server p99 ${f.server.handlerP99MsByMethod[method]!.toFixed(2)}` : ""))
+
+/** Several rounds of one target: throughput and costs averaged, latencies and errors at their worst. */
+const combine = (list: ReadonlyArray<TargetFigures>): TargetFigures => {
+  if (list.length === 1) return list[0]!
+  const mean = (f: (x: TargetFigures) => number) => round(list.reduce((s, x) => s + f(x), 0) / list.length, 3)
+  const worst = (f: (x: TargetFigures) => number) => Math.max(...list.map(f))
+  const first = list[0]!
+  return {
+    ...first,
+    seconds: mean((x) => x.seconds) * list.length,
+    rpcs: list.reduce((s, x) => s + x.rpcs, 0),
+    rps: Math.round(mean((x) => x.rps)),
+    latencyMs: {
+      count: list.reduce((s, x) => s + x.latencyMs.count, 0),
+      p50: worst((x) => x.latencyMs.p50),
+      p90: worst((x) => x.latencyMs.p90),
+      p99: worst((x) => x.latencyMs.p99),
+      max: worst((x) => x.latencyMs.max)
+    },
+    cpuUsPerRpc: Math.round(mean((x) => x.cpuUsPerRpc)),
+    errors: list.reduce((s, x) => s + x.errors, 0),
+    rssMbEnd: list.at(-1)!.rssMbEnd,
+    ...(first.redis
+      ? { redis: { ...first.redis, roundTripsPerRpc: mean((x) => x.redis!.roundTripsPerRpc), cpuUsPerRpc: Math.round(mean((x) => x.redis!.cpuUsPerRpc)) } }
+      : {}),
+    ...(first.server
+      ? {
+        server: {
+          ...first.server,
+          handlerP99Ms: worst((x) => x.server!.handlerP99Ms),
+          handlerWithin5msFraction: Math.min(...list.map((x) => x.server!.handlerWithin5msFraction))
+        }
+      }
+      : {})
+  }
+}
+
+interface Target {
+  readonly id: string
+  readonly target: string
+  readonly value: number | string | null
+  readonly met: boolean | null
+}
+
+// ---------------------------------------------------------------------------
+// Modes
+// ---------------------------------------------------------------------------
+
+const spec = (workload: WorkloadName, tag: string, extra: Partial<PhaseSpec> = {}): PhaseSpec => ({
+  workload,
+  tag,
+  tables,
+  workers,
+  warmupS,
+  durationS: durationOf(workload),
+  ...extra
+})
+
+const describe = (f: TargetFigures) =>
+  `${f.target} ${f.workload}: ${f.rps} RPC/s, p99 ${f.latencyMs.p99} ms, ${f.cpuUsPerRpc} µs CPU/RPC` +
+  (f.redis ? `, ${f.redis.roundTripsPerRpc} Redis RT/RPC (fsync worst/s median ${f.redis.fsyncWorstPerSecondMs.median} ms)` : "") +
+  (f.server ? `, handler p50/p99 ${f.server.handlerP50Ms}/${f.server.handlerP99Ms} ms (apply round trip ${f.server.storeApplyP50Ms}/${f.server.storeApplyP99Ms})` : "") +
+  `, RSS ${f.rssMbStart}->${f.rssMbEnd} MB, errors ${f.errors}`
+
+const sideBySide = async (redisUrl: string, redis: Redis) => {
+  const service = await launchService(redisUrl)
+  owned.push(() => stopChild(service))
+  const baseline = withBaseline ? await startBaseline(join(work, "baseline.log")) : undefined
+  if (baseline) {
+    log(`baseline pid ${baseline.pid} on ${baseline.grpcAddress}`)
+    owned.push(() => stopChild(baseline))
+  }
+  interface Ratios {
+    readonly rps: number | null
+    readonly cpuPerRpc: number | null
+    readonly p50: number | null
+    readonly p99: number | null
+  }
+  const results: Record<string, { service: TargetFigures; baseline?: TargetFigures; ratios?: Ratios }> = {}
+  for (const workload of workloads) {
+    const s: Array<TargetFigures> = []
+    const b: Array<TargetFigures> = []
+    for (let r = 0; r < rounds; r++) {
+      // Alternate who goes first, so neither always runs on a warmer machine.
+      const order: Array<"service" | "baseline"> = baseline ? (r % 2 === 0 ? ["service", "baseline"] : ["baseline", "service"]) : ["service"]
+      for (const who of order) {
+        const tag = `${workload.slice(0, 2)}${r}${who[0]}`
+        log(`-- ${workload} round ${r + 1}/${rounds}: ${who} (${tables} tables, warm-up ${warmupS}s, ${durationOf(workload)}s measured)`)
+        const f = who === "service" ? await measureService(service, redis, spec(workload, tag)) : await measureBaseline(baseline!, spec(workload, tag))
+        log(`   ${describe(f)}`)
+        ;(who === "service" ? s : b).push(f)
+      }
+    }
+    const sf = combine(s)
+    const bf = b.length > 0 ? combine(b) : undefined
+    results[workload] = {
+      service: sf,
+      ...(bf
+        ? {
+          baseline: bf,
+          ratios: {
+            rps: ratio(sf.rps, bf.rps),
+            cpuPerRpc: ratio(sf.cpuUsPerRpc, bf.cpuUsPerRpc),
+            p50: ratio(sf.latencyMs.p50, bf.latencyMs.p50),
+            p99: ratio(sf.latencyMs.p99, bf.latencyMs.p99)
+          }
+        }
+        : {})
+    }
+  }
+  await stopChild(service)
+  if (baseline) await stopChild(baseline)
+
+  log("")
+  log(HEADER)
+  for (const [workload, r] of Object.entries(results)) {
+    log(row(workload, "service", r.service))
+    if (r.baseline) log(row(workload, "baseline", r.baseline))
+    if (r.ratios) {
+      log(`${"".padEnd(8)} ${"ratio".padEnd(9)} ${pad(r.ratios.rps ?? "-", 7)} ${pad(r.ratios.p50 ?? "-", 7)} ${pad("", 7)} ${pad(r.ratios.p99 ?? "-", 7)} ${pad("", 7)} ${pad(r.ratios.cpuPerRpc ?? "-", 7)}`)
+    }
+  }
+  log("")
+  log("per method (client-observed ms; server p99 from the service's handler histogram):")
+  for (const [workload, r] of Object.entries(results)) {
+    log(`  ${workload}`)
+    for (const line of [...methodTable(r.service), ...(r.baseline ? methodTable(r.baseline) : [])]) log(line)
+  }
+
+  const targets: Array<Target> = []
+  const game = results.game
+  if (game) {
+    const s = game.service
+    if (game.ratios) {
+      targets.push({ id: "game.cpuPerRpc", target: "<= 2x baseline", value: game.ratios.cpuPerRpc, met: game.ratios.cpuPerRpc !== null && game.ratios.cpuPerRpc <= 2 })
+      targets.push({ id: "game.rps", target: ">= 0.8x baseline", value: game.ratios.rps, met: game.ratios.rps !== null && game.ratios.rps >= 0.8 })
+      targets.push({ id: "game.clientP99", target: "<= 1.5x baseline", value: game.ratios.p99, met: game.ratios.p99 !== null && game.ratios.p99 <= 1.5 })
+    }
+    targets.push({
+      id: "game.serverHandlerP99",
+      target: "<= 5 ms (>= 99% of handler observations in the <= 5 ms buckets)",
+      value: s.server!.handlerP99Ms,
+      met: s.server!.handlerWithin5msFraction >= 0.99
+    })
+    targets.push({ id: "game.errors", target: "0", value: s.errors, met: s.errors === 0 })
+  }
+  for (const w of ["game", "buyin"] as const) {
+    const r = results[w]
+    if (r) {
+      targets.push({ id: `${w}.redisRoundTripsPerRpc`, target: "<= 1.1", value: r.service.redis!.roundTripsPerRpc, met: r.service.redis!.roundTripsPerRpc <= 1.1 })
+    }
+  }
+  for (const [w, r] of Object.entries(results)) {
+    if (w !== "game") targets.push({ id: `${w}.errors`, target: "0", value: r.service.errors, met: r.service.errors === 0 })
+  }
+  return { workloads: results, targets }
+}
+
+const soak = async (redisUrl: string, redis: Redis) => {
+  const seconds = num(flags.soak, "soak")!
+  const service = await launchService(redisUrl)
+  owned.push(() => stopChild(service))
+  const series: Array<{ t: number; rssMb: number; rps: number }> = []
+  let lastCompleted = 0
+  let lastT = 0
+  log(`-- soak: game, ${tables} tables, warm-up ${warmupS}s, ${seconds}s measured, RSS every 10 s`)
+  const f = await measureService(service, redis, spec("game", "so0s", {
+    durationS: seconds,
+    tickS: 10,
+    onTick: (t, completed, rssMb) => {
+      const rps = Math.round((completed - lastCompleted) / (t - lastT))
+      series.push({ t: Math.round(t), rssMb, rps })
+      log(`   t=${Math.round(t)}s RSS ${rssMb} MB, ${rps} RPC/s`)
+      lastCompleted = completed
+      lastT = t
+    }
+  }))
+  await stopChild(service)
+  log(`   ${describe(f)}`)
+  const growth = round((f.rssMbEnd - f.rssMbStart) / f.rssMbStart * 100, 1)
+  const result = {
+    seconds,
+    rssMbAfterWarmup: f.rssMbStart,
+    rssMbEnd: f.rssMbEnd,
+    rssMbMax: Math.max(f.rssMbStart, f.rssMbEnd, ...series.map((x) => x.rssMb)),
+    growthPct: growth,
+    series,
+    game: f
+  }
+  return {
+    soak: result,
+    targets: [{ id: "soak.rss", target: `RSS after ${seconds}s within 10% of RSS after warm-up`, value: `${growth}%`, met: Math.abs(growth) <= 10 }]
+  }
+}
+
+const readAdminKey = (service: Service) => readFileSync(join(service.dataDir, "admin-api-key"), "utf8").trim()
+
+const verifyAll = async (service: Service) => {
+  const started = performance.now()
+  const response = await fetch(`${service.httpUrl}/api/admin/ledger/verify`, {
+    method: "POST",
+    headers: { "x-admin-key": readAdminKey(service), "content-type": "application/json" },
+    body: "null",
+    signal: AbortSignal.timeout(600_000)
+  })
+  const report = await response.json() as Record<string, unknown>
+  return { status: response.status, seconds: round((performance.now() - started) / 1000, 1), report }
+}
+
+const preload = async (redisUrl: string, redis: Redis) => {
+  const entries = num(flags["preload-entries"], "preload-entries")!
+  const runs: Array<{ label: string; figures: TargetFigures }> = []
+  const measureOnce = async (label: string, tag: string) => {
+    const service = await launchService(redisUrl)
+    owned.push(() => stopChild(service))
+    log(`-- ${label}: game (${tables} tables, warm-up ${warmupS}s, ${durationOf("game")}s measured) on a fresh service`)
+    const f = await measureService(service, redis, spec("game", tag))
+    log(`   ${describe(f)}`)
+    runs.push({ label, figures: f })
+    return service
+  }
+  const empty = await measureOnce("empty store", "pe0s")
+  await stopChild(empty)
+  const keys0 = await redis.dbsize()
+  const hotTag = "pf0s"
+  const hotWallets = Array.from({ length: tables }, (_, t) => accountsOf("game", hotTag, t)).flat()
+  log(`-- seeding ${entries} ledger entries (half on the ${hotWallets.length} wallets the next run plays with) through apply.lua`)
+  const seeded: SeedResult = await seedEntries({ redisUrl, entries, hotWallets, tag: "seed", log })
+  log(`   ${seeded.entries} entries in ${seeded.applies} applies on ${seeded.wallets} wallets, ${round(seeded.seconds, 1)}s (${seeded.entriesPerSecond}/s)`)
+  const memory = /used_memory_human:(\S+)/.exec(await redis.info("memory"))?.[1]
+  const full = await measureOnce(`store with ${entries} more entries`, hotTag)
+  log("-- full ledger verification through the service (outside the measured windows)")
+  const verification = await verifyAll(full)
+  log(`   HTTP ${verification.status} in ${verification.seconds}s: ${JSON.stringify(verification.report).slice(0, 300)}`)
+  await stopChild(full)
+  const [a, b] = [runs[0]!.figures, runs[1]!.figures]
+  const rpsRatio = ratio(b.rps, a.rps)
+  return {
+    preload: {
+      entries,
+      seeding: seeded,
+      redisKeysBefore: keys0,
+      redisKeysAfter: await redis.dbsize(),
+      redisUsedMemory: memory,
+      empty: a,
+      preloaded: b,
+      ratios: { rps: rpsRatio, cpuPerRpc: ratio(b.cpuUsPerRpc, a.cpuUsPerRpc), p99: ratio(b.latencyMs.p99, a.latencyMs.p99) },
+      verification: { status: verification.status, seconds: verification.seconds, ...verification.report }
+    },
+    targets: [
+      { id: "preload.rps", target: `RPC/s with ${entries} entries >= 0.9x empty store`, value: rpsRatio, met: rpsRatio !== null && rpsRatio >= 0.9 },
+      { id: "preload.chainsValid", target: "full verification: no findings, zero sum", value: String(verification.report.ok), met: verification.report.ok === true }
+    ]
+  }
+}
+
+const tracing = async (redisUrl: string, redis: Redis) => {
+  const sink: OtlpSink = await startOtlpSink()
+  owned.push(() => sink.close())
+  const off: Array<TargetFigures> = []
+  const on: Array<TargetFigures> = []
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [false, true] : [true, false]
+    for (const traced of order) {
+      const service = await launchService(redisUrl, traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } : {})
+      owned.push(() => stopChild(service))
+      log(`-- tracing ${traced ? "on" : "off"} (round ${r + 1}/${rounds}): game on a fresh service`)
+      const f = await measureService(service, redis, spec("game", `tr${r}${traced ? "n" : "f"}`))
+      await stopChild(service)
+      log(`   ${describe(f)}`)
+      ;(traced ? on : off).push(f)
+    }
+  }
+  const a = combine(off)
+  const b = combine(on)
+  const cpuRatio = ratio(b.cpuUsPerRpc, a.cpuUsPerRpc)
+  return {
+    tracing: {
+      off: a,
+      on: b,
+      ratios: { cpuPerRpc: cpuRatio, rps: ratio(b.rps, a.rps), p99: ratio(b.latencyMs.p99, a.latencyMs.p99) },
+      sink: { exports: sink.requests(), bytes: sink.bytes() }
+    },
+    targets: [
+      { id: "tracing.cpuPerRpc", target: "tracing on <= 1.3x off", value: cpuRatio, met: cpuRatio !== null && cpuRatio <= 1.3 },
+      { id: "tracing.exported", target: "spans reached the OTLP sink", value: sink.requests(), met: sink.requests() > 0 }
+    ]
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+const main = async () => {
+  const startedAt = new Date().toISOString()
+  ensureBuilt(log)
+  const redisServer = await startRedis(join(work, "redis"))
+  owned.push(() => stopRedis(redisServer))
+  log(`redis-server pid ${redisServer.child.pid} on ${redisServer.url} (appendonly yes, appendfsync always), work dir ${work}`)
+  const redis = new Redis(redisServer.url)
+  owned.push(async () => void redis.disconnect())
+  // Redis' latency monitor from 1 ms: the benchmark reports the fsyncs that appendfsync always waits for.
+  await redis.config("SET", "latency-monitor-threshold", "1")
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1]
+  const body = mode === "soak"
+    ? await soak(redisServer.url, redis)
+    : mode === "preload"
+    ? await preload(redisServer.url, redis)
+    : mode === "tracing"
+    ? await tracing(redisServer.url, redis)
+    : await sideBySide(redisServer.url, redis)
+
+  const targets = body.targets as ReadonlyArray<Target>
+  if (targets.length > 0 && !quick) {
+    log("")
+    log("targets:")
+    for (const t of targets) log(`  ${t.met ? "MET   " : "MISSED"} ${t.id.padEnd(26)} ${String(t.value).padEnd(10)} (${t.target})`)
+  }
+  if (cpuProfDir) log(`CPU profiles in ${cpuProfDir}`)
+  const json = {
+    benchmark: "balance-service",
+    mode,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    startedAt,
+    machine: { cpus: cpus().length, node: process.version, redis: redisVersion },
+    config: {
+      tables,
+      workers,
+      rounds,
+      warmupS,
+      durationS: Object.fromEntries(workloads.map((w) => [w, durationOf(w)])),
+      redis: "appendonly yes, appendfsync always, noeviction (the service's local Redis settings)"
+    },
+    ...body,
+    targets: quick ? [] : targets
+  }
+  console.log(JSON.stringify(json))
+}
+
+let exitCode = 0
+try {
+  await main()
+} catch (e) {
+  console.error(e instanceof Error ? e.stack : String(e))
+  exitCode = 1
+} finally {
+  for (const stop of owned.reverse()) await stop().catch(() => {})
+  if (flags.keep || exitCode !== 0) {
+    // On failure the service logs (and its exit status) are the first thing to look at.
+    for (const s of services) {
+      console.error(`service pid ${s.pid} exit ${s.child.exitCode ?? s.child.signalCode}; last lines of ${s.logFile}:`)
+      console.error(readFileSync(s.logFile, "utf8").split("\n").slice(-15).join("\n"))
+    }
+    console.error(`kept ${work}`)
+  } else {
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+process.exit(exitCode)
