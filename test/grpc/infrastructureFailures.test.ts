@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { BalanceClient } from "./support/balanceClient.ts"
 import { call, eventually, MAX_SAFE, ok, refusedWith, statusOf } from "./support/expectations.ts"
-import { makeFaultyStore } from "./support/faultyStore.ts"
+import { makeFaultyStore } from "../support/faultyStore.ts"
 import { grpcServerOn } from "./support/grpcTestServer.ts"
 
 const faulty = makeFaultyStore()

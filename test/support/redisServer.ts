@@ -8,20 +8,26 @@ import {
   spawnRedisServerOnFreePort,
   stopRedisServer
 } from "../../src/store/redis/redisServerProcess.ts"
+import { registerChild } from "./children.ts"
 
 /**
  * A real redis-server for one test file: a free port (never 6379), a fresh
  * temp dir, the service's persistence settings (AOF fsync always,
- * noeviction). `restart` reuses port and dir, so the AOF is reloaded.
+ * noeviction). It can be killed (-9), stopped, restarted on the same port and
+ * dir (the AOF is reloaded), and frozen (SIGSTOP) / thawed (SIGCONT), which is
+ * how a hung Redis looks to its clients: connections stay open, nothing answers.
  */
 export interface TestRedisServer {
   readonly url: string
   readonly port: number
   readonly dir: string
-  /** SIGKILL, no chance to flush anything beyond what fsync already wrote. */
+  readonly pid: () => number
+  /** SIGKILL, no chance to flush anything beyond what fsync already wrote (also ends a frozen server). */
   readonly kill9: () => Promise<void>
   /** Graceful SIGTERM. */
   readonly stop: () => Promise<void>
+  readonly freeze: () => void
+  readonly thaw: () => void
   /** Starts it again (after kill9/stop) on the same port and dir. */
   readonly restart: () => Promise<void>
   /** Stops it and deletes the dir. */
@@ -37,18 +43,31 @@ export const startTestRedisServer = async (): Promise<TestRedisServer> => {
     rmSync(dir, { recursive: true, force: true })
     throw e
   }
+  registerChild(current.child)
   const { port, url } = current
+  const signal = (s: NodeJS.Signals) => {
+    if (current.child.exitCode === null && current.child.signalCode === null) current.child.kill(s)
+  }
   return {
     url,
     port,
     dir,
+    pid: () => current.child.pid ?? -1,
     kill9: () => stopRedisServer(current, "SIGKILL"),
-    stop: () => stopRedisServer(current, "SIGTERM"),
+    stop: async () => {
+      signal("SIGCONT")
+      await stopRedisServer(current, "SIGTERM")
+    },
+    freeze: () => signal("SIGSTOP"),
+    thaw: () => signal("SIGCONT"),
     restart: async () => {
+      signal("SIGCONT")
       await stopRedisServer(current, "SIGTERM")
       current = await spawnRedisServer({ port, dir })
+      registerChild(current.child)
     },
     dispose: async () => {
+      signal("SIGCONT")
       await stopRedisServer(current, "SIGTERM")
       rmSync(dir, { recursive: true, force: true })
     }

@@ -5,7 +5,7 @@ import { connect } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "../../../src/store/redis/redisServerProcess.ts"
-import { registerChild } from "./children.ts"
+import { registerChild } from "../../support/children.ts"
 import { PollAborted, pollUntil, sleep } from "./poll.ts"
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url))

@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
-import { makeMemoryStore } from "../../../src/store/memory/MemoryStore.ts"
-import { Store } from "../../../src/store/Store.ts"
-import { StoreUnavailable } from "../../../src/store/StoreErrors.ts"
+import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 
 export type Fault = "none" | "down" | "conflict" | "defect" | "hang"
 
