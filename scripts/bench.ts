@@ -49,7 +49,7 @@ const { values: flags } = parseArgs({
     workers: { type: "string", default: "2" },
     duration: { type: "string" },
     warmup: { type: "string" },
-    rounds: { type: "string", default: "1" },
+    rounds: { type: "string" },
     quick: { type: "boolean", default: false },
     soak: { type: "string" },
     "preload-entries": { type: "string" },
@@ -74,7 +74,8 @@ const mode = flags.soak !== undefined ? "soak" : flags["preload-entries"] !== un
 const quick = flags.quick
 const tables = num(flags.tables, "tables") ?? 32
 const workers = num(flags.workers, "workers") ?? 2
-const rounds = num(flags.rounds, "rounds") ?? 1
+/** Preload compares two stores, tracing two services: both alternate over 2 rounds unless told otherwise. */
+const rounds = num(flags.rounds, "rounds") ?? (mode === "preload" || mode === "tracing" ? 2 : 1)
 const warmupS = num(flags.warmup, "warmup") ?? (quick ? 0.5 : mode === "soak" ? 30 : 10)
 /** Per workload: game is the one the targets are about, so it gets the longest window. */
 const durationOf = (w: WorkloadName): number =>
@@ -373,43 +374,63 @@ const verifyAll = async (service: Service) => {
   return { status: response.status, seconds: round((performance.now() - started) / 1000, 1), report }
 }
 
+/**
+ * Two stores side by side: the empty one (redisUrl) and a second redis-server
+ * seeded with `entries` ledger entries first; then fresh services on each,
+ * alternating (empty, seeded, seeded, empty, ... for --rounds), so that a
+ * noisy minute does not land on one side only.
+ */
 const preload = async (redisUrl: string, redis: Redis) => {
   const entries = num(flags["preload-entries"], "preload-entries")!
-  const runs: Array<{ label: string; figures: TargetFigures }> = []
-  const measureOnce = async (label: string, tag: string) => {
-    const service = await launchService(redisUrl)
-    owned.push(() => stopChild(service))
-    log(`-- ${label}: game (${tables} tables, warm-up ${warmupS}s, ${durationOf("game")}s measured) on a fresh service`)
-    const f = await measureService(service, redis, spec("game", tag))
-    log(`   ${describe(f)}`)
-    runs.push({ label, figures: f })
-    return service
-  }
-  const empty = await measureOnce("empty store", "pe0s")
-  await stopChild(empty)
-  const keys0 = await redis.dbsize()
-  const hotTag = "pf0s"
-  const hotWallets = Array.from({ length: tables }, (_, t) => accountsOf("game", hotTag, t)).flat()
-  log(`-- seeding ${entries} ledger entries (half on the ${hotWallets.length} wallets the next run plays with) through apply.lua`)
-  const seeded: SeedResult = await seedEntries({ redisUrl, entries, hotWallets, tag: "seed", log })
+  const seededServer = await startRedis(join(work, "redis-seeded"))
+  owned.push(() => stopRedis(seededServer))
+  const seededRedis = new Redis(seededServer.url)
+  owned.push(async () => void seededRedis.disconnect())
+  await seededRedis.config("SET", "latency-monitor-threshold", "1")
+  log(`seeded store: redis-server pid ${seededServer.child.pid} on ${seededServer.url}`)
+
+  const seededTag = (r: number) => `pf${r}s`
+  const hotWallets = Array.from({ length: rounds }, (_, r) =>
+    Array.from({ length: tables }, (_, t) => accountsOf("game", seededTag(r), t)).flat()).flat()
+  log(`-- seeding ${entries} ledger entries (half on the ${hotWallets.length} wallets the seeded-store runs play with) through apply.lua`)
+  const seeded: SeedResult = await seedEntries({ redisUrl: seededServer.url, entries, hotWallets, tag: "seed", log })
   log(`   ${seeded.entries} entries in ${seeded.applies} applies on ${seeded.wallets} wallets, ${round(seeded.seconds, 1)}s (${seeded.entriesPerSecond}/s)`)
-  const memory = /used_memory_human:(\S+)/.exec(await redis.info("memory"))?.[1]
-  const full = await measureOnce(`store with ${entries} more entries`, hotTag)
-  log("-- full ledger verification through the service (outside the measured windows)")
-  const verification = await verifyAll(full)
+  const keysSeeded = await seededRedis.dbsize()
+  const memory = /used_memory_human:(\S+)/.exec(await seededRedis.info("memory"))?.[1]
+
+  const empty: Array<TargetFigures> = []
+  const full: Array<TargetFigures> = []
+  for (let r = 0; r < rounds; r++) {
+    for (const withHistory of r % 2 === 0 ? [false, true] : [true, false]) {
+      const url = withHistory ? seededServer.url : redisUrl
+      const service = await launchService(url)
+      owned.push(() => stopChild(service))
+      log(`-- ${withHistory ? `store with ${entries} entries` : "empty store"} (round ${r + 1}/${rounds}): game on a fresh service`)
+      const f = await measureService(service, withHistory ? seededRedis : redis, spec("game", withHistory ? seededTag(r) : `pe${r}s`))
+      await stopChild(service)
+      log(`   ${describe(f)}`)
+      ;(withHistory ? full : empty).push(f)
+    }
+  }
+
+  log("-- full ledger verification of the seeded store through a fresh service (outside the measured windows)")
+  const verifier = await launchService(seededServer.url)
+  owned.push(() => stopChild(verifier))
+  const verification = await verifyAll(verifier)
+  await stopChild(verifier)
   log(`   HTTP ${verification.status} in ${verification.seconds}s: ${JSON.stringify(verification.report).slice(0, 300)}`)
-  await stopChild(full)
-  const [a, b] = [runs[0]!.figures, runs[1]!.figures]
+
+  const [a, b] = [combine(empty), combine(full)]
   const rpsRatio = ratio(b.rps, a.rps)
   return {
     preload: {
       entries,
-      seeding: seeded,
-      redisKeysBefore: keys0,
-      redisKeysAfter: await redis.dbsize(),
-      redisUsedMemory: memory,
+      seeding: { ...seeded, seconds: round(seeded.seconds, 1) },
+      seededStoreKeys: keysSeeded,
+      seededStoreUsedMemory: memory,
       empty: a,
       preloaded: b,
+      rounds: { emptyRps: empty.map((f) => f.rps), preloadedRps: full.map((f) => f.rps) },
       ratios: { rps: rpsRatio, cpuPerRpc: ratio(b.cpuUsPerRpc, a.cpuUsPerRpc), p99: ratio(b.latencyMs.p99, a.latencyMs.p99) },
       verification: { status: verification.status, seconds: verification.seconds, ...verification.report }
     },

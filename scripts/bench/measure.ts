@@ -65,7 +65,7 @@ export interface TargetFigures {
     readonly commandsSent: Record<string, number>
     readonly scriptInternalCalls: Record<string, number>
     readonly cpuUsPerRpc: number
-    /** AOF growth per RPC (null when an AOF rewrite ran during the window). */
+    /** AOF growth per RPC (null when an AOF rewrite started, ran or finished during the window). */
     readonly aofBytesPerRpc: number | null
     /**
      * appendfsync always: Redis' own latency monitor (threshold 1 ms), the worst
@@ -218,8 +218,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
   let redisCpu0 = 0
   let redisCpu1 = 0
   let windowStartS = 0
-  let aof0 = { size: 0, rewrites: 0 }
-  let aof1 = { size: 0, rewrites: 0 }
+  let aof0 = { size: 0, rewrites: "" }
+  let aof1 = { size: 0, rewrites: "" }
   let cpu0: CpuDelta = { user: 0, system: 0 }
   let cpu1: CpuDelta = { user: 0, system: 0 }
   let rss0 = 0
@@ -228,7 +228,13 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
     // One INFO per snapshot (7.0 takes several sections), so exactly one of ours lands in each window.
     const text = await redis.info("commandstats", "cpu", "persistence")
     const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(text)?.[1] ?? "0")
-    return { counts: parseCommandStats(text), cpu: parseRedisCpu(text), aof: field("aof_current_size"), rewrites: field("aof_rewrites") }
+    return {
+      counts: parseCommandStats(text),
+      cpu: parseRedisCpu(text),
+      aof: field("aof_current_size"),
+      // Any rewrite activity (started, running, finished) makes the size delta meaningless.
+      rewrites: `${field("aof_rewrites")}/${field("aof_rewrite_in_progress")}/${field("aof_base_size")}`
+    }
   }
   const phase = await runPhase({
     ...phaseOf(spec),
@@ -268,7 +274,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       commandsSent: sent.byCommand,
       scriptInternalCalls: sent.scriptInternal,
       cpuUsPerRpc: Math.round(per(redisCpu1 - redisCpu0) * 1e6),
-      aofBytesPerRpc: aof1.rewrites === aof0.rewrites ? Math.round(per(aof1.size - aof0.size)) : null,
+      aofBytesPerRpc: aof1.rewrites === aof0.rewrites && !aof0.rewrites.includes("/1/") ? Math.round(per(aof1.size - aof0.size)) : null,
       fsyncWorstPerSecondMs: fsync
     },
     server: {
