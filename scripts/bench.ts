@@ -5,7 +5,7 @@
  *   npm run bench                               full run: game, buyin, balance (service and baseline, alternating)
  *   npm run bench -- --quick                    10-second smoke (CI), no thresholds
  *   npm run bench -- --workload game --tables 32 --duration 60 --warmup 10
- *   npm run bench -- --soak 300                 RSS over a 5-minute game soak
+ *   npm run bench -- --soak 300                 RSS (and the heap after full GCs) over a 5-minute game soak
  *   npm run bench -- --preload-entries 1000000  game on an empty store vs one with 1M ledger entries
  *   npm run bench -- --tracing                  game CPU per RPC with tracing off vs on (no-op OTLP sink)
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
@@ -16,7 +16,7 @@
  * always, as the service ships), bounded in time. The last line printed is
  * one JSON object with every figure and the ratios to the baseline.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -76,7 +76,8 @@ const tables = num(flags.tables, "tables") ?? 32
 const workers = num(flags.workers, "workers") ?? 2
 /** Preload compares two stores, tracing two services: both alternate over 2 rounds unless told otherwise. */
 const rounds = num(flags.rounds, "rounds") ?? (mode === "preload" || mode === "tracing" ? 2 : 1)
-const warmupS = num(flags.warmup, "warmup") ?? (quick ? 0.5 : mode === "soak" ? 30 : 10)
+/** The soak's reference RSS is taken after its warm-up: long enough for V8 to have sized its heap. */
+const warmupS = num(flags.warmup, "warmup") ?? (quick ? 0.5 : mode === "soak" ? 60 : 10)
 /** Per workload: game is the one the targets are about, so it gets the longest window. */
 const durationOf = (w: WorkloadName): number =>
   num(flags.soak, "soak") ?? num(flags.duration, "duration") ?? (quick ? 1 : w === "game" ? 60 : 20)
@@ -102,7 +103,11 @@ let serviceCount = 0
 const services: Array<Service> = []
 const owned: Array<() => Promise<void>> = []
 
-const launchService = async (redisUrl: string, extraEnv: Readonly<Record<string, string>> = {}): Promise<Service> => {
+const launchService = async (
+  redisUrl: string,
+  extraEnv: Readonly<Record<string, string>> = {},
+  extraNodeArgs: ReadonlyArray<string> = []
+): Promise<Service> => {
   serviceCount += 1
   // stdout goes to a file in the work dir, as it would to a log shipper.
   const env = { LOG_LEVEL: flags["log-level"], ...extraEnv }
@@ -114,7 +119,8 @@ const launchService = async (redisUrl: string, extraEnv: Readonly<Record<string,
     env,
     nodeArgs: [
       ...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []),
-      ...(flags["service-node-args"]?.split(" ").filter((a) => a !== "") ?? [])
+      ...(flags["service-node-args"]?.split(" ").filter((a) => a !== "") ?? []),
+      ...extraNodeArgs
     ]
   })
   log(`service pid ${service.pid} on ${service.grpcAddress} (metrics ${service.metricsUrl})`)
@@ -323,16 +329,27 @@ const sideBySide = async (redisUrl: string, redis: Redis) => {
   return { workloads: results, targets }
 }
 
+/** `--trace-gc` lines of a full GC: "<ms> ms: Mark-Compact 230.3 (351.0) -> 61.0 (343.8) MB" (heap used (committed) before -> after). */
+const markCompacts = (text: string) =>
+  [...text.matchAll(/(\d+) ms: Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(([\d.]+)\) MB/g)].map((m) => ({
+    atMs: Number(m[1]),
+    liveMb: Number(m[2]),
+    committedMb: Number(m[3])
+  }))
+
 const soak = async (redisUrl: string, redis: Redis) => {
   const seconds = num(flags.soak, "soak")!
-  const service = await launchService(redisUrl)
+  // --trace-gc: the heap left after each full GC is what a leak would make grow; RSS also follows V8's heap sizing.
+  const service = await launchService(redisUrl, {}, ["--trace-gc"])
   owned.push(() => stopChild(service))
   const series: Array<{ t: number; rssMb: number; rps: number }> = []
   let lastCompleted = 0
   let lastT = 0
+  let logOffsetAtStart = 0
   log(`-- soak: game, ${tables} tables, warm-up ${warmupS}s, ${seconds}s measured, RSS every 10 s`)
   const f = await measureService(service, redis, spec("game", "so0s", {
     durationS: seconds,
+    onStart: () => void (logOffsetAtStart = statSync(service.logFile).size),
     tickS: 10,
     onTick: (t, completed, rssMb) => {
       const rps = Math.round((completed - lastCompleted) / (t - lastT))
@@ -344,19 +361,30 @@ const soak = async (redisUrl: string, redis: Redis) => {
   }))
   await stopChild(service)
   log(`   ${describe(f)}`)
+  const gcLog = readFileSync(service.logFile)
+  const before = markCompacts(gcLog.subarray(0, logOffsetAtStart).toString("utf8"))
+  const during = markCompacts(gcLog.subarray(logOffsetAtStart).toString("utf8"))
   const growth = round((f.rssMbEnd - f.rssMbStart) / f.rssMbStart * 100, 1)
+  const heap = {
+    fullGcsInWindow: during.length,
+    liveMbAfterLastGcBeforeWindow: before.at(-1)?.liveMb ?? null,
+    liveMbAfterFullGcsInWindow: during.map((g) => g.liveMb),
+    committedMbAtEnd: during.at(-1)?.committedMb ?? before.at(-1)?.committedMb ?? null
+  }
+  log(`   heap left by full GCs: ${heap.liveMbAfterLastGcBeforeWindow} MB before the window, then ${heap.liveMbAfterFullGcsInWindow.join(", ")} MB`)
   const result = {
     seconds,
     rssMbAfterWarmup: f.rssMbStart,
     rssMbEnd: f.rssMbEnd,
     rssMbMax: Math.max(f.rssMbStart, f.rssMbEnd, ...series.map((x) => x.rssMb)),
     growthPct: growth,
+    heap,
     series,
     game: f
   }
   return {
     soak: result,
-    targets: [{ id: "soak.rss", target: `RSS after ${seconds}s within 10% of RSS after warm-up`, value: `${growth}%`, met: Math.abs(growth) <= 10 }]
+    targets: [{ id: "soak.rss", target: `RSS after ${seconds}s within 10% of RSS after a ${warmupS}s warm-up`, value: `${growth}%`, met: Math.abs(growth) <= 10 }]
   }
 }
 

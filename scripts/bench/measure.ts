@@ -37,6 +37,8 @@ export interface PhaseSpec {
   readonly workers: number
   readonly warmupS: number
   readonly durationS: number
+  /** Right when the window opens (after the start snapshots). */
+  readonly onStart?: () => void
   readonly tickS?: number
   readonly onTick?: (elapsedS: number, completed: number, rssMb: number) => void
 }
@@ -249,6 +251,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       windowStartS = Math.floor(Date.now() / 1000)
       rss0 = processRssMb(service.pid)
       cpu0 = processCpu(service.pid)
+      spec.onStart?.()
     },
     atEnd: async () => {
       cpu1 = processCpu(service.pid)
