@@ -1,4 +1,5 @@
 import { Config, Redacted, Schema } from "effect"
+import type { LogLevel } from "effect/LogLevel"
 
 /**
  * Every setting the service reads, by the environment variable that sets it.
@@ -33,6 +34,31 @@ const optionalRedacted = (name: string) =>
     Config.map((r) => (Redacted.value(r) === "" ? undefined : r)),
     Config.withDefault(undefined)
   )
+
+/** Effect's level names, any case, plus the usual aliases (`warning`, `off`). */
+const logLevelNames: Readonly<Record<string, LogLevel>> = {
+  all: "All",
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warn: "Warn",
+  warning: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None",
+  off: "None"
+}
+
+const logLevel = (name: string) =>
+  Config.schema(
+    Schema.String.check(
+      Schema.makeFilter((s: string) =>
+        Object.hasOwn(logLevelNames, s.trim().toLowerCase()) ||
+        `${name} must be one of ${Object.keys(logLevelNames).join(", ")} (any case)`
+      )
+    ),
+    name
+  ).pipe(Config.map((s) => logLevelNames[s.trim().toLowerCase()]!))
 
 export const AppConfig = {
   httpPort: Config.Port("HTTP_PORT").pipe(Config.withDefault(3002)),
@@ -106,7 +132,7 @@ export const AppConfig = {
   grpcShutdownTimeoutMs: positiveInt("GRPC_SHUTDOWN_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
   /** How often WatchAccount streams look for new ledger events. */
   grpcWatchPollMs: positiveInt("GRPC_WATCH_POLL_MS").pipe(Config.withDefault(100)),
-  logLevel: Config.LogLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const)),
+  logLevel: logLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const)),
   // HTTP API auth (src/api/http). JWT_SECRET is the legacy name of JWT_HS256_SECRET.
   jwtHs256Secret: optionalString("JWT_HS256_SECRET"),
   jwtSecret: optionalString("JWT_SECRET"),

@@ -45,10 +45,22 @@ const AppLayer = Layer.mergeAll(
 const teardown: Runtime.Teardown = (exit, onExit) =>
   Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : onExit(Exit.isSuccess(exit) ? 0 : 1)
 
+/** Set once the JSON logger reported the failure; if the logger itself could not start, stderr does. */
+let failureLogged = false
+
 Layer.launch(AppLayer).pipe(
-  Effect.tapCause((cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logFatal("balance-service failed", cause))),
+  Effect.tapCause((cause) =>
+    Cause.hasInterruptsOnly(cause)
+      ? Effect.void
+      : Effect.logFatal("balance-service failed", cause).pipe(Effect.tap(() => Effect.sync(() => failureLogged = true)))
+  ),
   Effect.onInterrupt(() => Effect.logInfo("balance-service stopped")),
   Effect.annotateLogs({ service: "balance-service" }),
   Effect.provide(LoggingLayer),
+  Effect.tapCause((cause) =>
+    Cause.hasInterruptsOnly(cause) || failureLogged
+      ? Effect.void
+      : Effect.sync(() => process.stderr.write(`balance-service failed to start: ${Cause.pretty(cause)}\n`))
+  ),
   NodeRuntime.runMain({ teardown, disableErrorReporting: true })
 )

@@ -159,6 +159,21 @@ describe("JSON logger", () => {
       assert.strictEqual(level, "Warn")
     }))
 
+  it.effect("LOG_LEVEL takes Effect's names in any case and the usual aliases; anything else fails naming the variable", () =>
+    Effect.gen(function*() {
+      const levelFor = (value: string) =>
+        Effect.gen(function*() {
+          return yield* References.MinimumLogLevel
+        }).pipe(
+          Effect.provide(LoggingLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: value })))))
+        )
+      for (const [value, expected] of [["warning", "Warn"], ["WARNING", "Warn"], ["debug", "Debug"], [" Error ", "Error"], ["off", "None"]] as const) {
+        assert.strictEqual(yield* levelFor(value), expected, value)
+      }
+      const failure = yield* Effect.flip(levelFor("verbose"))
+      assert.include(String(failure), "LOG_LEVEL must be one of")
+    }))
+
   it.effect("batches the lines of one event-loop turn into one write, and flushes what is pending on demand", () =>
     Effect.gen(function*() {
       const chunks: Array<string> = []
