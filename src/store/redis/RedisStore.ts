@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Random, Schedule } from "effect"
 import { Redis } from "ioredis"
 import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
@@ -134,6 +134,20 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     Schedule.setInputType<StoreUnavailable>(),
     Schedule.while(({ input }) => input._tag === "StoreUnavailable")
   )
+  /**
+   * A store call again after StoreUnavailable: up to `retryAttempts` more tries, 25 ms doubling,
+   * jittered (x0.8-1.2) like `retry` above. Hand-rolled because `Effect.retry(schedule)` builds a
+   * schedule driver and a new context for every call, success or not, and this wraps every request.
+   */
+  const retrying = <A>(effect: Effect.Effect<A, StoreUnavailable>): Effect.Effect<A, StoreUnavailable> => {
+    const attempt = (n: number): Effect.Effect<A, StoreUnavailable> =>
+      n >= options.retryAttempts ? effect : Effect.catchTag(effect, "StoreUnavailable", () =>
+        Random.next.pipe(
+          Effect.flatMap((r) => Effect.sleep(Math.round(25 * 2 ** n * (0.8 + 0.4 * r)))),
+          Effect.andThen(attempt(n + 1))
+        ))
+    return attempt(0)
+  }
   const deadline = <A>(operation: string, effect: Effect.Effect<A, StoreUnavailable>, extraMs = 0) =>
     effect.pipe(
       Effect.timeoutOrElse({
@@ -180,13 +194,36 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     Effect.catch(() => Effect.logDebug("could not read Redis maxmemory-policy"))
   )
 
-  /** One Redis call: typed failure, deadline. Retries wrap whole store calls (below). */
+  /**
+   * One Redis call: typed failure, deadline. Retries wrap whole store calls (below). The deadline
+   * is a plain timer next to the promise, not `Effect.timeout`: that races two forked fibers and
+   * a sleep per call, which the game profile showed on every request.
+   */
   const call = <A>(operation: string, run: () => Promise<A>, extraMs = 0): Effect.Effect<A, StoreUnavailable> =>
-    deadline(
-      operation,
-      Effect.tryPromise({ try: run, catch: (cause) => new StoreUnavailable({ operation, reason: reasonOf(cause) }) }),
-      extraMs
-    )
+    Effect.callback<A, StoreUnavailable>((resume) => {
+      const budgetMs = options.commandTimeoutMs + extraMs
+      let settled = false
+      const settle = (effect: Effect.Effect<A, StoreUnavailable>) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(effect)
+      }
+      const timer = setTimeout(
+        () => settle(Effect.fail(new StoreUnavailable({ operation, reason: `no answer within ${budgetMs} ms` }))),
+        budgetMs
+      )
+      const failed = (cause: unknown) => settle(Effect.fail(new StoreUnavailable({ operation, reason: reasonOf(cause) })))
+      try {
+        run().then((a) => settle(Effect.succeed(a)), failed)
+      } catch (cause) {
+        failed(cause)
+      }
+      return Effect.sync(() => {
+        settled = true
+        clearTimeout(timer)
+      })
+    })
 
   /**
    * REDIS_MIN_REPLICAS_ACK: apply.lua and `WAIT n timeout` in one pipeline (both sent before
@@ -245,7 +282,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
       objects: versionedPairs(objectKeys, reply, 3),
       idempotency: reply[0] === "1" ? { fingerprint: reply[1] ?? "", response: reply[2] ?? "" } : null
     }
-  }, Effect.retry(retry), requestPathSpan("RedisStore.load"))
+  }, retrying, requestPathSpan("RedisStore.load"))
 
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
@@ -279,14 +316,14 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
       })
     }
     return result
-  }, Effect.retry(retry), requestPathSpan("RedisStore.apply"))
+  }, retrying, requestPathSpan("RedisStore.apply"))
 
   const entries = Effect.fn("RedisStore.entries")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return []
     const start = Math.max(0, Math.floor(afterSeq))
     const items = yield* call("entries", () => redis.lrange(keys.ledger(account), start, start + Math.floor(limit) - 1))
     return items.map((s) => JSON.parse(s) as LedgerEntry)
-  }, Effect.retry(retry))
+  }, retrying)
 
   const transfers = Effect.fn("RedisStore.transfers")(function*(
     account: AccountRef,
@@ -302,7 +339,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     const start = Number(reply[0])
     const items = reply.slice(1).map((s) => JSON.parse(s ?? "null") as Transfer).reverse()
     return { items, nextCursor: start > 0 ? String(start) : null } satisfies Page<Transfer>
-  }, Effect.retry(retry))
+  }, retrying)
 
   const events = Effect.fn("RedisStore.events")(function*(cursor: string | null, limit: number) {
     if (limit <= 0 || (cursor !== null && !STREAM_ID.test(cursor))) {
@@ -313,14 +350,14 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     const items = raw.slice(0, limit).map(parseEvent)
     const last = items[items.length - 1]
     return { items, nextCursor: last && raw.length > items.length ? last.id : null } satisfies Page<StoreEvent>
-  }, Effect.retry(retry))
+  }, retrying)
 
   const eventsAfter = Effect.fn("RedisStore.eventsAfter")(function*(afterId: string, limit: number) {
     if (limit <= 0 || !STREAM_ID.test(afterId)) return []
     const raw = yield* call("eventsAfter", () =>
       redis.xrange(keys.events, `(${afterId}`, "+", "COUNT", Math.floor(limit)))
     return raw.map(parseEvent)
-  }, Effect.retry(retry))
+  }, retrying)
 
   const accounts = Effect.fn("RedisStore.accounts")(function*(cursor: string | null, limit: number, prefix?: string) {
     if (limit <= 0) return { items: [], nextCursor: null } satisfies Page<AccountRef>
@@ -332,13 +369,13 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     const found = yield* call("accounts", () => redis.zrangeBuffer(keys.accounts, min, max, "BYLEX", "LIMIT", 0, n + 1))
     const items = found.slice(0, n).map((b) => b.toString("utf8"))
     return { items, nextCursor: found.length > n ? items[items.length - 1]! : null } satisfies Page<AccountRef>
-  }, Effect.retry(retry))
+  }, retrying)
 
   const dueReservations = Effect.fn("RedisStore.dueReservations")(function*(now: number, limit: number) {
     if (limit <= 0) return []
     return yield* call("dueReservations", () =>
       redis.zrangebyscore(keys.expiry, "-inf", String(now), "LIMIT", 0, Math.floor(limit)))
-  }, Effect.retry(retry))
+  }, retrying)
 
   const systemBalances = Effect.fn("RedisStore.systemBalances")(function*() {
     const [mint, burn, rake] = yield* call("systemBalances", () => redis.hmget(keys.system, "mint", "burn", "rake"))
@@ -346,16 +383,16 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
       SystemAccount,
       number
     >
-  }, Effect.retry(retry))
+  }, retrying)
 
   const stats = Effect.fn("RedisStore.stats")(function*() {
     const all = yield* call("stats", () => redis.hgetall(keys.stats))
     return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Number(v)])) as Partial<Record<StatName, number>>
-  }, Effect.retry(retry))
+  }, retrying)
 
   const ping = Effect.fn("RedisStore.ping")(function*() {
     yield* call("ping", () => redis.ping())
-  }, Effect.retry(retry))
+  }, retrying)
 
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
     if (options.minReplicasAck === 0) return
@@ -370,7 +407,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
         reason: `replicas did not acknowledge earlier writes: ${acknowledged} of ${options.minReplicasAck} within ${options.replicasAckTimeoutMs} ms; retrying is safe`
       })
     }
-  }, Effect.retry(retry))
+  }, retrying)
 
   return Store.of({
     load,
