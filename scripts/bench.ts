@@ -11,6 +11,7 @@
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
+ *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
  *
  * Everything runs on 127.0.0.1 with its own redis-server (AOF appendfsync
  * always, as the service ships), bounded in time. The last line printed is
@@ -21,6 +22,7 @@ import { cpus, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { Redis } from "ioredis"
+import type { RedisServerProcess } from "../src/store/redis/redisServerProcess.ts"
 import { measureBaseline, measureService, type PhaseSpec, type TargetFigures } from "./bench/measure.ts"
 import {
   type Child,
@@ -58,10 +60,19 @@ const { values: flags } = parseArgs({
     "cpu-prof": { type: "string" },
     "service-node-args": { type: "string" },
     "log-level": { type: "string", default: "Warn" },
+    "redis-tcp": { type: "boolean", default: false },
     keep: { type: "boolean", default: false }
   },
   strict: true
 })
+
+/**
+ * How the service reaches the benchmark's Redis: its Unix socket, as `npm start` reaches its
+ * private redis-server (src/store/redis/LocalRedisServer.ts), or loopback TCP with --redis-tcp.
+ */
+const serviceUrlOf = (server: RedisServerProcess): string =>
+  flags["redis-tcp"] || server.socketUrl === undefined ? server.url : server.socketUrl
+const transport = flags["redis-tcp"] ? "loopback TCP" : "Unix socket"
 
 const num = (value: string | undefined, name: string): number | undefined => {
   if (value === undefined) return undefined
@@ -430,7 +441,7 @@ const preload = async (redisUrl: string, redis: Redis) => {
   const full: Array<TargetFigures> = []
   for (let r = 0; r < rounds; r++) {
     for (const withHistory of r % 2 === 0 ? [false, true] : [true, false]) {
-      const url = withHistory ? seededServer.url : redisUrl
+      const url = withHistory ? serviceUrlOf(seededServer) : redisUrl
       const service = await launchService(url)
       owned.push(() => stopChild(service))
       log(`-- ${withHistory ? `store with ${entries} entries` : "empty store"} (round ${r + 1}/${rounds}): game on a fresh service`)
@@ -442,7 +453,7 @@ const preload = async (redisUrl: string, redis: Redis) => {
   }
 
   log("-- full ledger verification of the seeded store through a fresh service (outside the measured windows)")
-  const verifier = await launchService(seededServer.url)
+  const verifier = await launchService(serviceUrlOf(seededServer))
   owned.push(() => stopChild(verifier))
   const verification = await verifyAll(verifier)
   await stopChild(verifier)
@@ -512,19 +523,20 @@ const main = async () => {
   ensureBuilt(log)
   const redisServer = await startRedis(join(work, "redis"))
   owned.push(() => stopRedis(redisServer))
-  log(`redis-server pid ${redisServer.child.pid} on ${redisServer.url} (appendonly yes, appendfsync always), work dir ${work}`)
+  log(`redis-server pid ${redisServer.child.pid} on ${redisServer.url} (appendonly yes, appendfsync always), work dir ${work}; the service connects over ${transport}`)
   const redis = new Redis(redisServer.url)
   owned.push(async () => void redis.disconnect())
   // Redis' latency monitor from 1 ms: the benchmark reports the fsyncs that appendfsync always waits for.
   await redis.config("SET", "latency-monitor-threshold", "1")
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1]
+  const serviceUrl = serviceUrlOf(redisServer)
   const body = mode === "soak"
-    ? await soak(redisServer.url, redis)
+    ? await soak(serviceUrl, redis)
     : mode === "preload"
-    ? await preload(redisServer.url, redis)
+    ? await preload(serviceUrl, redis)
     : mode === "tracing"
-    ? await tracing(redisServer.url, redis)
-    : await sideBySide(redisServer.url, redis)
+    ? await tracing(serviceUrl, redis)
+    : await sideBySide(serviceUrl, redis)
 
   const targets = body.targets as ReadonlyArray<Target>
   if (targets.length > 0 && !quick) {
@@ -545,7 +557,8 @@ const main = async () => {
       rounds,
       warmupS,
       durationS: Object.fromEntries(workloads.map((w) => [w, durationOf(w)])),
-      redis: "appendonly yes, appendfsync always, noeviction (the service's local Redis settings)"
+      redis: "appendonly yes, appendfsync always, noeviction (the service's local Redis settings)",
+      redisTransport: transport
     },
     ...body,
     targets: quick ? [] : targets

@@ -87,10 +87,26 @@ describe("env -> connection", () => {
       assert.strictEqual(connection?._tag === "Sentinel" ? connection.name : undefined, "mymaster")
     }))
 
-  it("a URL that is not redis:// or rediss:// is rejected naming REDIS_URL", () => {
-    const result = redisConnectionFrom({ ...base, url: "http://cache:6379" })
-    assert.isTrue(Result.isFailure(result))
-    if (Result.isFailure(result)) assert.match(result.failure.message, /^REDIS_URL: /)
+  it("a URL that is not redis://, rediss:// or unix:///path is rejected naming REDIS_URL", () => {
+    for (const url of ["http://cache:6379", "unix://relative/redis.sock", "/var/run/redis.sock", "unix://"]) {
+      const result = redisConnectionFrom({ ...base, url })
+      assert.isTrue(Result.isFailure(result), url)
+      if (Result.isFailure(result)) assert.match(result.failure.message, /^REDIS_URL: .*unix:\/\/\/path/)
+    }
+  })
+
+  it("unix:///path: a Unix socket, password from REDIS_PASSWORD, no TLS, the same request-path discipline", () => {
+    const result = redisConnectionFrom({ ...base, url: "unix:///run/redis/redis.sock", password: "p" })
+    assert.isTrue(Result.isSuccess(result))
+    const connection = Result.getOrThrow(result)!
+    const client = redisClientOptions(connection, timing)
+    assert.isUndefined(client.url)
+    assert.strictEqual(client.options.path, "/run/redis/redis.sock")
+    assert.strictEqual(client.options.password, "p")
+    assert.isUndefined(client.options.tls)
+    assert.strictEqual(client.options.enableOfflineQueue, false)
+    assert.strictEqual(client.options.autoResendUnfulfilledCommands, false)
+    assert.strictEqual(describeRedisConnection(connection), "unix:///run/redis/redis.sock")
   })
 
   it.effect("a negative REDIS_MIN_REPLICAS_ACK is a config error", () =>

@@ -8,6 +8,7 @@ import { LocalRedisServer } from "../../src/store/redis/LocalRedisServer.ts"
 import {
   recordOwner,
   RedisServerMissing,
+  socketPathFor,
   spawnRedisServer,
   spawnRedisServerOnFreePort,
   stopRedisServer
@@ -31,7 +32,9 @@ it.live("LocalRedisServer runs a private redis-server under DATA_DIR for the sco
       const local = yield* LocalRedisServer
       assert.notStrictEqual(local.port, 6379)
       assert.strictEqual(local.dir, join(dataDir, "redis"))
+      assert.strictEqual(local.url, `unix://${join(dataDir, "redis", "redis.sock")}`, "the store connects over the Unix socket")
       yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
+      assert.isTrue(yield* Effect.promise(() => accepts(local.port)), "TCP on 127.0.0.1 stays open (redis-cli)")
       assert.isTrue(existsSync(join(dataDir, "redis", "appendonlydir")), "AOF enabled")
       return local.port
     }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
@@ -62,5 +65,19 @@ it.live("an orphaned redis-server left on DATA_DIR is stopped before a new one s
       const local = yield* LocalRedisServer
       assert.notStrictEqual(local.port, orphan.port)
       assert.isFalse(yield* Effect.promise(() => accepts(orphan.port)), "orphan stopped")
+    }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
+  }))
+
+it.live("a DATA_DIR too deep for a socket address falls back to TCP", () =>
+  Effect.gen(function*() {
+    const dataDir = mkdtempSync(join(tmpdir(), "balance-deep-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+    const deep = join(dataDir, "d".repeat(60), "e".repeat(60))
+    assert.isUndefined(socketPathFor(join(deep, "redis")))
+    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: deep }))
+    yield* Effect.gen(function*() {
+      const local = yield* LocalRedisServer
+      assert.strictEqual(local.url, `redis://127.0.0.1:${local.port}`)
+      yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
     }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
   }))

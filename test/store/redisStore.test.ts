@@ -9,12 +9,12 @@ import { TestRedis } from "../support/redisServer.ts"
 import { ensure, eventually, execApplied, planCommand, request } from "./planFixtures.ts"
 import { storeConformance } from "./storeConformance.ts"
 
-const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}) =>
+const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}, transport: "tcp" | "socket" = "tcp") =>
   Layer.unwrap(
     Effect.gen(function*() {
       const server = yield* TestRedis
       return redisStoreLayer({
-        url: server.url,
+        url: transport === "tcp" ? server.url : server.socketUrl,
         keyPrefix,
         commandTimeoutMs: 1000,
         retryAttempts: 2,
@@ -25,6 +25,12 @@ const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}) =>
   )
 
 storeConformance("RedisStore", { shared: TestRedis.layer, freshStore: (ns) => storeOn(ns), clock: "live" })
+// How `npm start` reaches its private redis-server.
+storeConformance("RedisStore over a Unix socket", {
+  shared: TestRedis.layer,
+  freshStore: (ns) => storeOn(ns, {}, "socket"),
+  clock: "live"
+})
 
 /** A plain client on the test server, for looking behind the store's back. */
 const rawClient = Effect.gen(function*() {

@@ -19,6 +19,8 @@ import { registerChild } from "./children.ts"
  */
 export interface TestRedisServer {
   readonly url: string
+  /** The same server's Unix socket (`unix://...`), as the service's private Redis is reached. */
+  readonly socketUrl: string
   readonly port: number
   readonly dir: string
   readonly pid: () => number
@@ -44,12 +46,14 @@ export const startTestRedisServer = async (): Promise<TestRedisServer> => {
     throw e
   }
   registerChild(current.child)
-  const { port, url } = current
+  const { port, url, socketUrl } = current
+  if (socketUrl === undefined) throw new Error(`no Unix socket for ${dir}: the temp dir path is too long`)
   const signal = (s: NodeJS.Signals) => {
     if (current.child.exitCode === null && current.child.signalCode === null) current.child.kill(s)
   }
   return {
     url,
+    socketUrl,
     port,
     dir,
     pid: () => current.child.pid ?? -1,

@@ -23,7 +23,7 @@ export class LocalRedisUnavailable extends Schema.TaggedError<LocalRedisUnavaila
  * A private redis-server for `npm start` without REDIS_URL (data under
  * DATA_DIR/redis, AOF fsync always). It lives as long as the layer: the
  * scope's end stops it with SIGTERM and waits for it to exit, so its AOF is
- * closed cleanly. Give `url` to the store as REDIS_URL.
+ * closed cleanly. Give `url` (its Unix socket, else TCP) to the store as REDIS_URL.
  */
 export class LocalRedisServer extends Context.Service<LocalRedisServer, {
   readonly url: string
@@ -57,9 +57,10 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
           )
       )
       yield* Effect.logInfo("local redis-server started").pipe(
-        Effect.annotateLogs({ url: server.url, dir: server.dir })
+        Effect.annotateLogs({ url: server.url, socket: server.socketUrl ?? "none (DATA_DIR too deep)", dir: server.dir })
       )
-      return LocalRedisServer.of({ url: server.url, port: server.port, dir: server.dir })
+      // The Unix socket when there is one: cheaper per call than loopback TCP. TCP stays open for redis-cli.
+      return LocalRedisServer.of({ url: server.socketUrl ?? server.url, port: server.port, dir: server.dir })
     })
   )
 }

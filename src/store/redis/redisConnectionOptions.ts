@@ -85,6 +85,12 @@ export interface RedisConnectionSettings {
   readonly tlsCa?: string | undefined
 }
 
+/** The socket path of a `unix:///abs/path.sock` REDIS_URL; undefined for anything else. */
+export const unixSocketPath = (url: string): string | undefined => {
+  const match = /^unix:\/\/(\/[^?#]+)$/i.exec(url)
+  return match?.[1]
+}
+
 /** Sentinel when REDIS_SENTINELS is set, else the URL, else nothing (main then runs a private redis-server). */
 export const redisConnectionFrom = (
   settings: RedisConnectionSettings
@@ -104,9 +110,12 @@ export const redisConnectionFrom = (
     }))
   }
   if (settings.url !== undefined) {
-    if (!/^rediss?:\/\//i.test(settings.url)) {
+    if (!/^rediss?:\/\//i.test(settings.url) && unixSocketPath(settings.url) === undefined) {
       return Result.fail(
-        new InvalidRedisSettings({ variable: "REDIS_URL", reason: "expected redis://host:port or rediss://host:port (TLS)" })
+        new InvalidRedisSettings({
+          variable: "REDIS_URL",
+          reason: "expected redis://host:port, rediss://host:port (TLS) or unix:///path/to/redis.sock"
+        })
       )
     }
     return Result.succeed({
@@ -146,6 +155,7 @@ export const describeRedisConnection = (connection: RedisConnection): string => 
     return `sentinel master '${connection.name}' via ${connection.sentinels.map((s) => `${s.host}:${s.port}`).join(",")}` +
       (connection.tls ? " (TLS)" : "")
   }
+  if (unixSocketPath(connection.url) !== undefined) return connection.url
   try {
     const u = new URL(connection.url)
     return `${u.protocol}//${u.host}${u.pathname === "/" ? "" : u.pathname}` + (connection.tls && u.protocol === "redis:" ? " (TLS)" : "")
@@ -194,6 +204,17 @@ export const redisClientOptions = (connection: RedisConnection, timing: RedisCli
     // the next one goes to the current primary (Sentinel mode asks the sentinels again). The
     // failed command is not resent (1, not 2): the store's own retry decides, within its deadline.
     reconnectOnError: (error) => (isReadOnlyError(error) ? 1 : false)
+  }
+  if (connection._tag === "Url" && unixSocketPath(connection.url) !== undefined) {
+    // A local socket: no TLS, and the password (if any) from REDIS_PASSWORD.
+    return {
+      url: undefined,
+      options: {
+        ...requestPath,
+        path: unixSocketPath(connection.url)!,
+        ...(connection.password !== undefined ? { password: connection.password } : {})
+      }
+    }
   }
   if (connection._tag === "Url") {
     const urlHasPassword = (() => {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { connect, createServer } from "node:net"
 
 /**
@@ -12,7 +12,14 @@ import { connect, createServer } from "node:net"
 export interface RedisServerProcess {
   readonly port: number
   readonly dir: string
+  /** TCP on 127.0.0.1. */
   readonly url: string
+  /**
+   * `unix://<dir>/redis.sock`, when that path fits in a socket address. The service's own
+   * connection uses it: on loopback TCP each write also pays for Redis' side of the TCP stack
+   * (about a tenth of the service's CPU per call in the game benchmark).
+   */
+  readonly socketUrl: string | undefined
   readonly child: ChildProcess
   /** Resolves when the process has exited. */
   readonly exited: Promise<void>
@@ -28,17 +35,30 @@ export class RedisServerMissing extends Error {
   }
 }
 
-export const redisServerArgs = (port: number, dir: string): Array<string> => [
-  "--port", String(port),
-  "--bind", "127.0.0.1",
-  "--dir", dir,
-  "--appendonly", "yes",
-  "--appendfsync", "always",
-  "--maxmemory-policy", "noeviction",
-  "--save", "",
-  "--daemonize", "no",
-  "--loglevel", "warning"
-]
+/** sun_path holds 108 bytes on Linux (104 on macOS), the terminating NUL included. */
+const MAX_SOCKET_PATH_BYTES = 100
+
+/** Where the server's Unix socket goes, or undefined when `dir` is too deep for one. */
+export const socketPathFor = (dir: string): string | undefined => {
+  const path = join(resolve(dir), "redis.sock")
+  return Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES ? path : undefined
+}
+
+export const redisServerArgs = (port: number, dir: string): Array<string> => {
+  const socket = socketPathFor(dir)
+  return [
+    "--port", String(port),
+    "--bind", "127.0.0.1",
+    ...(socket === undefined ? [] : ["--unixsocket", socket, "--unixsocketperm", "700"]),
+    "--dir", dir,
+    "--appendonly", "yes",
+    "--appendfsync", "always",
+    "--maxmemory-policy", "noeviction",
+    "--save", "",
+    "--daemonize", "no",
+    "--loglevel", "warning"
+  ]
+}
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -99,7 +119,15 @@ export const spawnRedisServer = async (options: {
   while (Date.now() < deadline) {
     if (failure) throw failure
     if (await pingOnce(options.port)) {
-      return { port: options.port, dir: options.dir, url: `redis://127.0.0.1:${options.port}`, child, exited }
+      const socket = socketPathFor(options.dir)
+      return {
+        port: options.port,
+        dir: options.dir,
+        url: `redis://127.0.0.1:${options.port}`,
+        socketUrl: socket === undefined ? undefined : `unix://${socket}`,
+        child,
+        exited
+      }
     }
     await sleep(25)
   }
