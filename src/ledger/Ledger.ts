@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Layer, Random } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Random } from "effect"
 import {
   ABSENT,
   type AccountRef,
@@ -83,10 +83,11 @@ export class Ledger extends Context.Service<Ledger, {
     const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.suspend(() => {
         const end = metrics.storeDuration.startTimer({ operation })
-        return effect.pipe(
-          Effect.tapError(() => Effect.sync(() => metrics.storeErrors.inc({ operation }))),
-          Effect.ensuring(Effect.sync(() => void end()))
-        )
+        return Effect.onExit(effect, (exit) =>
+          Effect.sync(() => {
+            end()
+            if (exit._tag === "Failure" && Cause.hasFails(exit.cause)) metrics.storeErrors.inc({ operation })
+          }))
       }).pipe(Effect.withSpan(`Store.${operation}`, { kind: "client", attributes: { "db.operation.name": operation } }, { captureStackTrace: false }))
     const store = {
       ...rawStore,
@@ -252,8 +253,16 @@ export class Ledger extends Context.Service<Ledger, {
       e._tag === "Refusal" ? e.code : e._tag === "StoreUnavailable" ? "unavailable" : "contention"
     const execute = <C extends Command>(command: C) =>
       withKeyLock(lockKeyOf(command), run(command)).pipe(
-        Effect.tap((done) => Effect.sync(() => metrics.commands.inc({ op: command.op, outcome: done.replayed ? "replayed" : "ok" }))),
-        Effect.tapError((e) => Effect.sync(() => metrics.commands.inc({ op: command.op, outcome: outcomeOf(e) }))),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (exit._tag === "Success") {
+              metrics.commands.inc({ op: command.op, outcome: exit.value.replayed ? "replayed" : "ok" })
+            } else {
+              const error = Cause.findErrorOption(exit.cause)
+              if (error._tag === "Some") metrics.commands.inc({ op: command.op, outcome: outcomeOf(error.value) })
+            }
+          })
+        ),
         // No stack capture: the frame would always be this function, and it was the hottest Effect frame of a call.
         Effect.withSpan(`Ledger.execute.${command.op}`, { attributes: { "ledger.op": command.op } }, { captureStackTrace: false })
       )

@@ -84,7 +84,7 @@ grpcSuite(
     Effect.map(TestRedis, (server) =>
       redisStoreLayer({ url: server.url, keyPrefix: "obs-trace:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer)),
-  ["    Store.apply", "      RedisStore.apply"]
+  ["    Store.apply"]
 )
 
 const httpTracing = inMemoryTracing()

@@ -265,12 +265,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     return { scriptReply: scriptReply as unknown, waitError, acknowledged: Number(acknowledged) }
   }
 
-  /**
-   * The request path's two calls are traced like the others but without Effect.fn's stack capture
-   * per call (a new Error each time, the frame always this one): it showed in the game profile.
-   */
-  const requestPathSpan = (name: string) => Effect.withSpan(name, {}, { captureStackTrace: false })
 
+  // load and apply carry no span of their own: the ledger traces each as `Store.load` / `Store.apply`.
   const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const k = objectKeys.map(keys.object)
     if (idempotencyKey !== undefined) k.push(keys.idempotency(idempotencyKey))
@@ -282,7 +278,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
       objects: versionedPairs(objectKeys, reply, 3),
       idempotency: reply[0] === "1" ? { fingerprint: reply[1] ?? "", response: reply[2] ?? "" } : null
     }
-  }, retrying, requestPathSpan("RedisStore.load"))
+  }, retrying)
 
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
@@ -316,7 +312,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
       })
     }
     return result
-  }, retrying, requestPathSpan("RedisStore.apply"))
+  }, retrying)
 
   const entries = Effect.fn("RedisStore.entries")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return []
