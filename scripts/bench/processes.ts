@@ -190,17 +190,41 @@ export interface OtlpSink {
   readonly url: string
   readonly requests: () => number
   readonly bytes: () => number
+  /** Spans received, and those of them named `grpc.*` (one per gRPC call: the server span). */
+  readonly spans: () => { readonly all: number; readonly grpc: number }
   readonly close: () => Promise<void>
+}
+
+interface OtlpJsonTraces {
+  readonly resourceSpans?: ReadonlyArray<{ readonly scopeSpans?: ReadonlyArray<{ readonly spans?: ReadonlyArray<{ readonly name?: string }> }> }>
 }
 
 /** Reads and drops every export; answers 200 with an empty (JSON) partial-success body. */
 export const startOtlpSink = async (): Promise<OtlpSink> => {
   let requests = 0
   let bytes = 0
+  const spans = { all: 0, grpc: 0 }
   const server: Server = createServer((req, res) => {
-    req.on("data", (chunk: Buffer) => void (bytes += chunk.length))
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length
+      chunks.push(chunk)
+    })
     req.on("end", () => {
       requests += 1
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpJsonTraces
+        for (const r of body.resourceSpans ?? []) {
+          for (const scope of r.scopeSpans ?? []) {
+            for (const span of scope.spans ?? []) {
+              spans.all += 1
+              if (span.name?.startsWith("grpc.")) spans.grpc += 1
+            }
+          }
+        }
+      } catch {
+        // not JSON: counted as a request and bytes only
+      }
       res.writeHead(200, { "content-type": "application/json" }).end("{}")
     })
   })
@@ -210,6 +234,7 @@ export const startOtlpSink = async (): Promise<OtlpSink> => {
     url: `http://127.0.0.1:${port}`,
     requests: () => requests,
     bytes: () => bytes,
+    spans: () => ({ ...spans }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
