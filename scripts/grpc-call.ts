@@ -7,22 +7,16 @@
  * Fields are the proto's snake_case names; int64 values are strings. Prints the response as JSON;
  * WatchAccount prints one line per message until Ctrl-C.
  */
-import { fileURLToPath } from "node:url"
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
+import { CLIENT_LOADER_OPTIONS, PROTO_FILES } from "../src/api/grpc/protoDefinition.ts"
 
 const [method, body = "{}"] = process.argv.slice(2)
 if (!method) {
   console.error("usage: node scripts/grpc-call.ts <Method> '<json request>'")
   process.exit(2)
 }
-const definition = protoLoader.loadSync("balance.proto", {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  includeDirs: [fileURLToPath(new URL("../proto/", import.meta.url))]
-})
+const definition = protoLoader.loadSync([...PROTO_FILES], CLIENT_LOADER_OPTIONS)
 // biome-ignore lint: the loaded package is untyped
 const pkg = grpc.loadPackageDefinition(definition) as any
 const client = new pkg.balance.BalanceService(process.env.GRPC_TARGET ?? "127.0.0.1:50051", grpc.credentials.createInsecure())

@@ -22,6 +22,12 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_DIR]
 }
 
+/**
+ * How a client (the game, the tests, scripts/grpc-call.ts, the benchmark's load generator)
+ * sees the contract: the proto's snake_case field names, int64 as strings.
+ */
+export const CLIENT_LOADER_OPTIONS: protoLoader.Options = { ...LOADER_OPTIONS, keepCase: true }
+
 export class ProtoLoadError extends Schema.TaggedError<ProtoLoadError>()("ProtoLoadError", {
   reason: Schema.String
 }) {

@@ -1,26 +1,15 @@
-import { fileURLToPath } from "node:url"
 import * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { GrpcServerAddress } from "../../../src/api/grpc/GrpcServer.ts"
-
-// A wire-level client, loaded from proto/ on its own: snake_case fields (keepCase), as the game's client sees them.
-const PROTO_DIR = fileURLToPath(new URL("../../../proto/", import.meta.url))
+import { CLIENT_LOADER_OPTIONS, PROTO_FILES } from "../../../src/api/grpc/protoDefinition.ts"
 
 // biome-ignore lint: test client messages are untyped wire objects
 export type Message = Record<string, any>
 
+/** A wire-level client package: snake_case fields (keepCase), as the game's client sees them. */
 export const loadClientPackage = () =>
-  grpc.loadPackageDefinition(
-    protoLoader.loadSync(["balance.proto", "grpc/health/v1/health.proto"], {
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-      includeDirs: [PROTO_DIR]
-    })
-  ) as Message
+  grpc.loadPackageDefinition(protoLoader.loadSync([...PROTO_FILES], CLIENT_LOADER_OPTIONS)) as Message
 
 /** Generous: a deadline guards against a hung test, it is not a latency assertion. */
 const DEADLINE_MS = 15_000
