@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,6 +15,8 @@ import {
 } from "../../src/store/redis/redisServerProcess.ts"
 import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
+import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
+import { ensure, eventually } from "./planFixtures.ts"
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -80,4 +82,29 @@ it.live("a DATA_DIR too deep for a socket address falls back to TCP", () =>
       assert.strictEqual(local.url, `redis://127.0.0.1:${local.port}`)
       yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
     }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
+  }))
+
+it.live("a private redis-server killed with -9 is started again on the same port and dir, with every acknowledged write", () =>
+  Effect.gen(function*() {
+    const dataDir = mkdtempSync(join(tmpdir(), "balance-restart-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dataDir, { recursive: true, force: true })))
+    const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))
+    const ownerPid = (dir: string) => (JSON.parse(readFileSync(join(dir, "owner.json"), "utf8")) as { pid: number }).pid
+    const port = yield* Effect.gen(function*() {
+      const local = yield* LocalRedisServer
+      yield* Effect.gen(function*() {
+        yield* ensure("restart-a", 7)
+        const first = ownerPid(local.dir)
+        process.kill(first, "SIGKILL")
+        const balance = yield* eventually(
+          Store.use((s) => s.load([walletKey("restart-a")])),
+          (snapshot) => snapshot.objects.get(walletKey("restart-a")) !== undefined,
+          20_000
+        )
+        assert.strictEqual((balance.objects.get(walletKey("restart-a"))!.value as WalletState).balance, 7)
+        assert.notStrictEqual(ownerPid(local.dir), first, "a new redis-server process")
+      }).pipe(Effect.provide(redisStoreLayer({ url: local.url, commandTimeoutMs: 500, retryAttempts: 0 })))
+      return local.port
+    }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
+    assert.isFalse(yield* Effect.promise(() => accepts(port)), "the restarted server stopped with the scope")
   }))

@@ -1,5 +1,5 @@
 import { resolve } from "node:path"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer, Schedule, Schema } from "effect"
 import { AppConfig } from "../../config.ts"
 import {
   type RedisServerProcess,
@@ -23,7 +23,8 @@ export class LocalRedisUnavailable extends Schema.TaggedError<LocalRedisUnavaila
  * A private redis-server for `npm start` without REDIS_URL (data under
  * DATA_DIR/redis, AOF fsync always). It lives as long as the layer: the
  * scope's end stops it with SIGTERM and waits for it to exit, so its AOF is
- * closed cleanly. Give `url` (its Unix socket, else TCP) to the store as REDIS_URL.
+ * closed cleanly; if it dies before that, it is started again on the same
+ * port and dir. Give `url` (its Unix socket, else TCP) to the store as REDIS_URL.
  */
 export class LocalRedisServer extends Context.Service<LocalRedisServer, {
   readonly url: string
@@ -42,23 +43,54 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
           Effect.annotateLogs({ dir })
         )
       }
+      /** The running child; replaced when the supervisor below restarts it. */
+      let current: RedisServerProcess | undefined
+      let stopping = false
       const server = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: async (): Promise<RedisServerProcess> => {
             const server = await (port === 0 ? spawnRedisServerOnFreePort({ dir }) : spawnRedisServer({ port, dir }))
             recordOwner(server)
+            current = server
             return server
           },
           catch: unavailable
         }),
-        (s) =>
-          Effect.promise(() => stopRedisServer(s)).pipe(
-            Effect.tap(() => Effect.logInfo("local redis-server stopped"))
+        () =>
+          Effect.suspend(() => {
+            stopping = true
+            return current === undefined ? Effect.void : Effect.promise(() => stopRedisServer(current!))
+          }).pipe(Effect.tap(() => Effect.logInfo("local redis-server stopped")))
+      )
+      // Supervision: a private redis-server that dies (OOM killer, kill -9) is started again on the
+      // same port and dir; it reloads its AOF, which holds every acknowledged write (fsync always).
+      // Meanwhile the store answers UNAVAILABLE, credits queue, and the client reconnects by itself.
+      const restartAfterExit: Effect.Effect<void> = Effect.gen(function*() {
+        for (;;) {
+          const running = current!
+          yield* Effect.promise(() => running.exited)
+          if (stopping) return
+          yield* Effect.logError("local redis-server exited unexpectedly; starting it again").pipe(
+            Effect.annotateLogs({ pid: running.child.pid ?? -1, exitCode: String(running.child.exitCode ?? running.child.signalCode) })
           )
-      )
-      yield* Effect.logInfo("local redis-server started").pipe(
-        Effect.annotateLogs({ url: server.url, socket: server.socketUrl ?? "none (DATA_DIR too deep)", dir: server.dir })
-      )
+          const restarted = yield* Effect.tryPromise({
+            try: () => spawnRedisServer({ port: running.port, dir }),
+            catch: unavailable
+          }).pipe(
+            Effect.tapError((e) => Effect.logError("local redis-server restart failed; trying again in 1 s", e.reason)),
+            Effect.retry(Schedule.spaced("1 second")),
+            Effect.orDie // unreachable: the retry never gives up
+          )
+          if (stopping) {
+            yield* Effect.promise(() => stopRedisServer(restarted))
+            return
+          }
+          recordOwner(restarted)
+          current = restarted
+          yield* Effect.logInfo("local redis-server restarted").pipe(Effect.annotateLogs({ pid: restarted.child.pid ?? -1 }))
+        }
+      })
+      yield* Effect.forkScoped(restartAfterExit)
       // The Unix socket when there is one: cheaper per call than loopback TCP. TCP stays open for redis-cli.
       return LocalRedisServer.of({ url: server.socketUrl ?? server.url, port: server.port, dir: server.dir })
     })
