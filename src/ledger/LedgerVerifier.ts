@@ -26,7 +26,11 @@ const PAGE = 1000
 /**
  * Walks every chain (or one) and checks links, checksums, seq continuity,
  * balance continuity, heads, and the global zero sum. Remembers where each
- * clean chain ended so the incremental pass reads only new entries.
+ * clean chain ended so the incremental pass reads only new entries: it reads
+ * the heads a page at a time and walks only the chains whose head moved, so
+ * its cost follows what changed, not how many accounts there are. What only
+ * the full pass sees: an old entry edited or removed, and an entry appended
+ * behind the service's back without touching its account's head.
  */
 export class LedgerVerifier extends Context.Service<LedgerVerifier, {
   readonly verifyAll: () => Effect.Effect<VerificationReport, StoreUnavailable>
@@ -112,9 +116,17 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         let cursor: string | null = null
         do {
           const page: Page<AccountRef> = yield* store.accounts(cursor, PAGE)
+          // Incremental: the heads of a whole page in one read; an account whose head is still where
+          // its verified chain ended has no new entry to walk (its head is checked all the same).
+          const heads = mode === "incremental" ? (yield* store.load(page.items)).objects : undefined
           for (const account of page.items) {
-            const from = mode === "incremental" ? (verifiedUpTo.get(account) ?? CHAIN_START) : CHAIN_START
-            const r = yield* walk(account, from)
+            const verified = mode === "incremental" ? verifiedUpTo.get(account) : undefined
+            const head = heads?.get(account)?.value as ChainedAccount | null | undefined
+            if (verified !== undefined && head && head.seq === verified.seq && verifyHead(account, head, verified).length === 0) {
+              accountsChecked += 1
+              continue
+            }
+            const r = yield* walk(account, verified ?? CHAIN_START)
             findings.push(...r.findings)
             accountsChecked += 1
             entriesChecked += r.entriesChecked

@@ -5,6 +5,7 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
+import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 const refusalCode = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -196,6 +197,63 @@ describe("Ledger (memory store)", () => {
       assert.strictEqual(quiet.totalBalance, 0)
       assert.isTrue(quiet.ok)
     }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("the incremental pass walks only chains whose head moved, and still checks every head", () => {
+    // Counts the chain reads (one `entries` call per walked account).
+    const inner = makeMemoryStore()
+    let chainReads = 0
+    const counted = Layer.succeed(Store, Store.of({
+      ...inner,
+      entries: (account, afterSeq, limit) => Effect.suspend(() => {
+        chainReads += 1
+        return inner.entries(account, afterSeq, limit)
+      })
+    }))
+    return Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const verifier = yield* LedgerVerifier
+      const store = yield* Store
+      for (const id of ["inc-a", "inc-b", "inc-c"]) yield* ledger.execute({ op: "EnsureAccount", accountId: id, initialBalance: 100 })
+      const full = yield* verifier.verifyAll()
+      assert.isTrue(full.ok)
+      assert.strictEqual(full.entriesChecked, 3)
+
+      chainReads = 0
+      const idle = yield* verifier.verifyIncremental()
+      assert.deepInclude(idle, { ok: true, accountsChecked: 3, entriesChecked: 0, totalBalance: 0 })
+      assert.strictEqual(chainReads, 0, "no chain moved: none is read")
+
+      yield* ledger.execute({ op: "Deposit", accountId: "inc-b", amount: 5, source: "PROMO", idempotencyKey: "inc-d1" })
+      const moved = yield* verifier.verifyIncremental()
+      assert.deepInclude(moved, { ok: true, accountsChecked: 3, entriesChecked: 1 })
+      assert.strictEqual(chainReads, 1, "only inc-b's chain is read")
+
+      // A head changed behind the ledger's back, without an entry: the chain did not move, the head did.
+      const key = walletKey("inc-c")
+      const head = (yield* store.load([key])).objects.get(key)!
+      const forged = { ...(head.value as WalletState), balance: 1_000 }
+      const applied = yield* store.apply({
+        plan: {
+          expected: [{ key, version: head.version }],
+          writes: [{ key, version: head.version + 1, value: forged }],
+          entries: [],
+          transfers: [],
+          system: [],
+          stats: [],
+          expiryAdd: [],
+          expiryRemove: [],
+          newAccounts: [],
+          response: {}
+        },
+        responseJson: "{}",
+        idempotency: null
+      })
+      assert.strictEqual(applied._tag, "Applied")
+      const tampered = yield* verifier.verifyIncremental()
+      assert.isFalse(tampered.ok)
+      assert.deepStrictEqual(tampered.findings.filter((f) => f.kind === "HEAD_MISMATCH").map((f) => f.account), [key])
+    }).pipe(Effect.provide(ledgerOn(counted)))
+  })
 
   it.effect("an instance whose cached wallet missed another instance's hold re-reads instead of failing", () =>
     Effect.gen(function*() {
