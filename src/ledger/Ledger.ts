@@ -284,16 +284,16 @@ export class Ledger extends Context.Service<Ledger, {
         })
       )
 
+    /** Spans of the per-call reads, without Effect.fn's stack capture per call (GetBalance is a hot path too). */
+    const readSpan = (name: string) => Effect.withSpan(name, {}, { captureStackTrace: false })
+
     return Ledger.of({
       execute,
-      wallet: Effect.fn("Ledger.wallet")((accountId: string) => observe<WalletState>(walletKey(accountId))),
-      stack: Effect.fn("Ledger.stack")((tableId: string, accountId: string) =>
-        observe<StackState>(stackKey(tableId, accountId))
-      ),
-      pot: Effect.fn("Ledger.pot")((tableId: string, handId: string) => observe<PotState>(potKey(tableId, handId))),
-      reservation: Effect.fn("Ledger.reservation")((reservationId: string) =>
-        observe<ReservationState>(reservationKey(reservationId))
-      ),
+      wallet: (accountId) => observe<WalletState>(walletKey(accountId)).pipe(readSpan("Ledger.wallet")),
+      stack: (tableId, accountId) => observe<StackState>(stackKey(tableId, accountId)).pipe(readSpan("Ledger.stack")),
+      pot: (tableId, handId) => observe<PotState>(potKey(tableId, handId)).pipe(readSpan("Ledger.pot")),
+      reservation: (reservationId) =>
+        observe<ReservationState>(reservationKey(reservationId)).pipe(readSpan("Ledger.reservation")),
       entries: Effect.fn("Ledger.entries")((account: AccountRef, afterSeq: number, limit: number) =>
         store.entries(account, afterSeq, limit)
       ),
