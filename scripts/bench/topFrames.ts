@@ -1,6 +1,7 @@
 /**
- * Top frames of a V8 CPU profile (`node --cpu-prof`), by self time, and the
- * heaviest by inclusive time. Used on the service's profile of the `game`
+ * Top frames of a V8 CPU profile (`node --cpu-prof`), by self time, the
+ * heaviest by inclusive time, busy time by stage, and which project code runs
+ * the Effect runtime's samples. Used on the service's profile of the `game`
  * workload (see docs/benchmarks.md):
  *
  *   node scripts/bench/topFrames.ts <file.cpuprofile> [count]
@@ -125,6 +126,36 @@ export const breakdown = (profile: Profile) => {
     .map(([stage, t]) => ({ stage, busyPct: Math.round((t / busy) * 1000) / 10 }))
 }
 
+/**
+ * The Effect runtime's samples by the innermost project frame (dist/ or src/, not node_modules)
+ * above them: which of our code runs the fiber steps (a call's start in the gRPC handler, its
+ * resumption after the Redis reply, ...). Shares of the runtime's own samples.
+ */
+export const effectRuntimeOwners = (profile: Profile, count: number) => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const isEffect = (url: string) => url.includes("/node_modules/effect/")
+  const isOurs = (url: string) => !url.includes("/node_modules/") && /\/(dist|src)\//.test(url)
+  const owners = new Map<string, number>()
+  let total = 0
+  for (const id of profile.samples) {
+    if (!isEffect(byId.get(id)!.callFrame.url)) continue
+    total += 1
+    let owner = "(no project frame)"
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at)!
+      if (isOurs(node.callFrame.url)) {
+        owner = nameOf(node)
+        break
+      }
+    }
+    owners.set(owner, (owners.get(owner) ?? 0) + 1)
+  }
+  return [...owners].sort((a, b) => b[1] - a[1]).slice(0, count)
+    .map(([frame, n]) => ({ frame, pct: Math.round((n / Math.max(1, total)) * 1000) / 10 }))
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const file = process.argv[2]
   if (!file) throw new Error("usage: node scripts/bench/topFrames.ts <file.cpuprofile> [count]")
@@ -137,4 +168,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const f of r.heaviest) console.log(`  ${String(f.totalPct).padStart(5)}%  ${f.frame}`)
   console.log("busy time by stage (innermost stage on the stack):")
   for (const b of breakdown(JSON.parse(readFileSync(file, "utf8")) as Profile)) console.log(`  ${String(b.busyPct).padStart(5)}%  ${b.stage}`)
+  console.log("Effect runtime samples by the project frame that runs them:")
+  for (const o of effectRuntimeOwners(JSON.parse(readFileSync(file, "utf8")) as Profile, 8)) console.log(`  ${String(o.pct).padStart(5)}%  ${o.frame}`)
 }
