@@ -42,7 +42,7 @@ export interface PhaseResult {
   readonly generatorCpuS: number
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
 type FromWorker = { type: "ready" } | { type: "failed"; reason: string } | { type: "snapshot"; completed: number } | WorkerResult
 
