@@ -69,12 +69,6 @@ export class CreditQueue extends Context.Service<CreditQueue, {
       }))
     })
 
-    /** A replayed cancel of a pot that is already cancelled means the first attempt landed before the outage. */
-    const alreadyApplied = (command: Command, code: string) =>
-      command.op === "Cancel" && code === "POT_NOT_ACTIVE"
-        ? Effect.map(ledger.pot(command.tableId, command.handId), (p) => p.value?.status === "CANCELLED" && !p.stale)
-        : Effect.succeed(false)
-
     const drainOnce = Effect.fn("CreditQueue.drain")(function*() {
       return yield* drainLock.withPermit(Effect.gen(function*() {
         let replayedNow = 0
@@ -84,13 +78,12 @@ export class CreditQueue extends Context.Service<CreditQueue, {
           if (outcome._tag === "Failure") {
             const error = outcome.failure
             if (error._tag !== "Refusal") break // the store is still away (or contended): try again next round
-            if (!(yield* alreadyApplied(credit.command, error.code).pipe(Effect.orElseSucceed(() => false)))) {
-              yield* Effect.promise(() => appendDeadLetter(deadLetterPath, { ...credit, error: error.code, message: error.message }))
-              yield* Effect.logError("queued credit refused on replay: dead-lettered for reconciliation").pipe(
-                Effect.annotateLogs({ queueId: credit.id, op: credit.command.op, error: error.code })
-              )
-              deadNow += 1
-            }
+            // (A queued cancel of a pot that an earlier attempt already cancelled is not a refusal: NoChange.)
+            yield* Effect.promise(() => appendDeadLetter(deadLetterPath, { ...credit, error: error.code, message: error.message }))
+            yield* Effect.logError("queued credit refused on replay: dead-lettered for reconciliation").pipe(
+              Effect.annotateLogs({ queueId: credit.id, op: credit.command.op, error: error.code })
+            )
+            deadNow += 1
           } else {
             replayedNow += 1
           }

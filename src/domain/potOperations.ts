@@ -95,6 +95,10 @@ export const planCancel = (c: Cancel, b: PlanBuilder): Outcome<CancelResult> | R
   const pKey = potKey(c.tableId, c.handId)
   const pot = b.get<PotState>(pKey)
   if (!pot) return refuse("POT_NOT_FOUND", `pot ${c.tableId}/${c.handId} does not exist`)
+  const refunds = pot.contributions.map((r) => ({ seatId: r.seatId, accountId: r.accountId, amount: r.amount }))
+  // Cancelling a cancelled pot moves nothing and answers what the cancel refunded: the game's
+  // CancelPot carries no idempotency key, so a retry after a lost answer must not look like a failure.
+  if (pot.status === "CANCELLED") return { _tag: "NoChange", response: { refunds } }
   if (pot.status !== "ACTIVE") return refuse("POT_NOT_ACTIVE", `pot ${c.tableId}/${c.handId} is ${pot.status}`)
   const parent = `pot:${c.tableId}:${c.handId}`
   for (const row of pot.contributions) {
@@ -107,7 +111,7 @@ export const planCancel = (c: Cancel, b: PlanBuilder): Outcome<CancelResult> | R
   b.put(pKey, { ...cancelled, status: "CANCELLED", closedAt: b.ctx.now })
   b.stat("pots_open", -1)
   b.stat("pots_cancelled", 1)
-  return b.build({ refunds: pot.contributions.map((r) => ({ seatId: r.seatId, accountId: r.accountId, amount: r.amount })) })
+  return b.build({ refunds })
 }
 
 export const planCashOut = (c: CashOut, b: PlanBuilder): Outcome<CashOutResult> | Refusal => {

@@ -86,6 +86,32 @@ describe("durable credit queue", () => {
     }
   })
 
+  it("a key-less cancel queued after an attempt that did land replays as done, refunds once, no dead letter", async () => {
+    const store = makeSwitchableStore()
+    const rt = runtime(store, tempDir())
+    try {
+      const stackBalance = () => rt.runPromise(Ledger.use((l) => l.stack("tq", "cq"))).then((s) => s.value!.balance)
+      await rt.runPromise(Ledger.use((l) =>
+        Effect.gen(function*() {
+          yield* l.execute({ op: "EnsureAccount", accountId: "cq", initialBalance: 100 })
+          const hold = yield* l.execute({ op: "Reserve", accountId: "cq", tableId: "tq", amount: 50, timeoutMs: 0, idempotencyKey: "cq-r" })
+          yield* l.execute({ op: "Commit", reservationId: hold.result.reservationId })
+          yield* l.execute({ op: "Contribute", tableId: "tq", handId: "h1", seatId: 1, accountId: "cq", amount: 20, contributionType: "BET", idempotencyKey: "cq-c" })
+        })))
+      const cancel = { op: "Cancel", tableId: "tq", handId: "h1", reason: "misdeal" } as const
+      // The first attempt lands, its answer is lost; the game's retry finds the store down and is queued.
+      await rt.runPromise(CommandExecutor.use((e) => e.execute(cancel)))
+      assert.strictEqual(await stackBalance(), 50)
+      store.down()
+      assert.strictEqual((await rt.runPromise(CommandExecutor.use((e) => e.execute(cancel))))._tag, "Queued")
+      store.up()
+      assert.deepStrictEqual(await rt.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 1, deadLettered: 0, remaining: 0 })
+      assert.strictEqual(await stackBalance(), 50, "refunded once")
+    } finally {
+      await rt.dispose()
+    }
+  })
+
   it("a credit refused on replay goes to the dead-letter file, never silently away", async () => {
     const store = makeSwitchableStore()
     const dir = tempDir()

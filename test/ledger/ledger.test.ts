@@ -94,7 +94,13 @@ describe("Ledger (memory store)", () => {
       const pot = (yield* ledger.pot("t", "h")).value!
       assert.strictEqual(pot.status, "CANCELLED")
       assert.strictEqual(pot.balance, 0)
-      assert.strictEqual(yield* refusalCode(ledger.execute({ op: "Cancel", tableId: "t", handId: "h", reason: "again" })), "POT_NOT_ACTIVE")
+      // Cancelling it again (a retry without a key) answers the same refunds and moves nothing.
+      const potVersion = (yield* ledger.pot("t", "h")).version
+      const again = yield* ledger.execute({ op: "Cancel", tableId: "t", handId: "h", reason: "again" })
+      assert.deepStrictEqual(again.result.refunds, cancelled.result.refunds)
+      assert.strictEqual((yield* ledger.stack("t", "p1")).value!.balance, 100)
+      assert.strictEqual((yield* ledger.stack("t", "p2")).value!.balance, 100)
+      assert.strictEqual((yield* ledger.pot("t", "h")).version, potVersion, "nothing written")
       assert.strictEqual(
         yield* refusalCode(ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 1, contributionType: "BET", idempotencyKey: "4" })),
         "POT_NOT_ACTIVE"
