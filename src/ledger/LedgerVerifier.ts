@@ -1,5 +1,5 @@
 import { Clock, Context, Effect, Layer } from "effect"
-import { type AccountRef, type ChainedAccount, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
+import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
 import { CHAIN_START, type ChainCursor, type Finding, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
 import { type Page, Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
@@ -24,13 +24,24 @@ export interface VerificationReport {
 const PAGE = 1000
 
 /**
+ * Clocks of other instances (which stamp `closedAt`) may run ahead of ours: a pot counts as
+ * closed before a pass only if it closed this much earlier by its own stamp.
+ */
+const CLOCK_MARGIN_MS = 60_000
+
+/** A settled or cancelled pot: its chain never grows again. */
+const isFinal = (head: ChainedAccount | null | undefined): head is PotState =>
+  head?.kind === "pot" && head.status !== "ACTIVE"
+
+/**
  * Walks every chain (or one) and checks links, checksums, seq continuity,
  * balance continuity, heads, and the global zero sum. Remembers where each
  * clean chain ended so the incremental pass reads only new entries: it reads
  * the heads a page at a time and walks only the chains whose head moved, so
- * its cost follows what changed, not how many accounts there are. What only
- * the full pass sees: an old entry edited or removed, and an entry appended
- * behind the service's back without touching its account's head.
+ * its cost follows what changed, not how many accounts there are; its memory
+ * holds no cursor for settled or cancelled pots. What only the full pass sees:
+ * an old entry edited or removed, and an entry appended behind the service's
+ * back without touching its account's head.
  */
 export class LedgerVerifier extends Context.Service<LedgerVerifier, {
   readonly verifyAll: () => Effect.Effect<VerificationReport, StoreUnavailable>
@@ -41,7 +52,13 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
   static readonly layer = Layer.effect(LedgerVerifier, Effect.gen(function*() {
     const store = yield* Store
     const { hmacKey } = yield* LedgerSettings
+    /**
+     * Where each clean chain ended, for the incremental pass. Final pots (one per hand ever played)
+     * are not kept once walked clean: see `closedBeforeLastPass`.
+     */
     const verifiedUpTo = new Map<AccountRef, ChainCursor>()
+    /** When the last pass that listed every account began (it ran to the end). */
+    let lastCompletePassStart: number | undefined
     let last: VerificationReport | null = null
 
     interface Walked {
@@ -64,7 +81,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         }
         const head = (yield* store.load([account])).objects.get(account)?.value as ChainedAccount | null | undefined
         findings.push(...verifyHead(account, head ?? null, cursor))
-        return { findings, entriesChecked, cursor }
+        return { findings, entriesChecked, cursor, head }
       })
 
     const walk = Effect.fn("LedgerVerifier.account")(function*(account: AccountRef, from: ChainCursor) {
@@ -73,7 +90,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       for (let retry = 0; retry < 3 && r.findings.length > 0 && r.findings.every((f) => f.kind === "HEAD_MISMATCH"); retry++) {
         r = yield* walkOnce(account, from)
       }
-      if (r.findings.length === 0) verifiedUpTo.set(account, r.cursor)
+      if (r.findings.length === 0 && !isFinal(r.head)) verifiedUpTo.set(account, r.cursor)
       else verifiedUpTo.delete(account)
       const walked: Walked = { findings: r.findings, entriesChecked: r.entriesChecked }
       return walked
@@ -107,6 +124,16 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         return null
       })
 
+    /**
+     * A pot that was already final (and empty) when the last complete pass began was walked in its
+     * final state by that pass or an earlier one (each lists every account; the first pass after a
+     * start walks them all): nothing left to read. Findings it had were reported then, and the full
+     * pass reports them again.
+     */
+    const closedBeforeLastPass = (head: ChainedAccount | null | undefined): boolean =>
+      isFinal(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
+      head.closedAt !== undefined && head.closedAt < lastCompletePassStart - CLOCK_MARGIN_MS
+
     const pass = (mode: "full" | "incremental") =>
       Effect.gen(function*() {
         const startedAt = yield* Clock.currentTimeMillis
@@ -122,7 +149,9 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
           for (const account of page.items) {
             const verified = mode === "incremental" ? verifiedUpTo.get(account) : undefined
             const head = heads?.get(account)?.value as ChainedAccount | null | undefined
-            if (verified !== undefined && head && head.seq === verified.seq && verifyHead(account, head, verified).length === 0) {
+            const unchanged = verified !== undefined && head && head.seq === verified.seq &&
+              verifyHead(account, head, verified).length === 0
+            if (unchanged || (mode === "incremental" && closedBeforeLastPass(head))) {
               accountsChecked += 1
               continue
             }
@@ -133,6 +162,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
           }
           cursor = page.nextCursor
         } while (cursor !== null)
+        lastCompletePassStart = startedAt
         const total = yield* snapshotTotal()
         if (total !== null && total !== 0) {
           findings.push({ account: "*", seq: null, kind: "ZERO_SUM_VIOLATION", detail: `all balances sum to ${total}, not 0` })

@@ -261,6 +261,40 @@ describe("Ledger (memory store)", () => {
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
 
+  it.effect("the incremental pass reads a settled pot's chain until a complete pass began after it closed, then never again", () => {
+    const inner = makeMemoryStore()
+    const reads: Array<string> = []
+    const counted = Layer.succeed(Store, Store.of({
+      ...inner,
+      entries: (account, afterSeq, limit) => Effect.suspend(() => {
+        reads.push(account)
+        return inner.entries(account, afterSeq, limit)
+      })
+    }))
+    return Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const verifier = yield* LedgerVerifier
+      yield* seat(ledger, "fp", "tf", 100)
+      yield* ledger.execute({ op: "Contribute", tableId: "tf", handId: "h1", seatId: 1, accountId: "fp", amount: 10, contributionType: "BET", idempotencyKey: "fp-c" })
+      yield* ledger.execute({ op: "Settle", tableId: "tf", handId: "h1", winners: [{ seatId: 1, accountId: "fp", amount: 10 }], idempotencyKey: "fp-s" })
+      const pot = "p:tf:h1"
+      const passReads = Effect.gen(function*() {
+        reads.length = 0
+        const report = yield* verifier.verifyIncremental()
+        assert.isTrue(report.ok, JSON.stringify(report.findings))
+        return reads.filter((a) => a === pot).length
+      })
+      assert.strictEqual(yield* passReads, 1, "first pass after start: every chain")
+      yield* TestClock.adjust("2 minutes")
+      assert.strictEqual(yield* passReads, 1, "closed within the margin before the last pass: read again")
+      yield* TestClock.adjust("2 minutes")
+      assert.strictEqual(yield* passReads, 0, "closed well before the last complete pass: not read again")
+      const full = yield* verifier.verifyAll()
+      assert.isTrue(full.ok)
+      assert.isAtLeast(reads.filter((a) => a === pot).length, 1, "the full pass still reads it")
+    }).pipe(Effect.provide(ledgerOn(counted)))
+  })
+
   it.effect("an instance whose cached wallet missed another instance's hold re-reads instead of failing", () =>
     Effect.gen(function*() {
       const shared = Layer.succeed(Store, makeMemoryStore())
