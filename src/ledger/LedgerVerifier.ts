@@ -66,7 +66,8 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       readonly entriesChecked: number
     }
 
-    const walkOnce = (account: AccountRef, from: ChainCursor) =>
+    /** `knownHead`: the head as read just before (the incremental pass reads a page of heads at once). */
+    const walkOnce = (account: AccountRef, from: ChainCursor, knownHead?: ChainedAccount | null) =>
       Effect.gen(function*() {
         const findings: Array<Finding> = []
         let cursor = from
@@ -79,13 +80,19 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
           cursor = result.cursor
           if (page.length < PAGE) break
         }
-        const head = (yield* store.load([account])).objects.get(account)?.value as ChainedAccount | null | undefined
+        const head = knownHead !== undefined
+          ? knownHead
+          : (yield* store.load([account])).objects.get(account)?.value as ChainedAccount | null | undefined
         findings.push(...verifyHead(account, head ?? null, cursor))
         return { findings, entriesChecked, cursor, head }
       })
 
-    const walk = Effect.fn("LedgerVerifier.account")(function*(account: AccountRef, from: ChainCursor) {
-      let r = yield* walkOnce(account, from)
+    const walk = Effect.fn("LedgerVerifier.account")(function*(
+      account: AccountRef,
+      from: ChainCursor,
+      knownHead?: ChainedAccount | null
+    ) {
+      let r = yield* walkOnce(account, from, knownHead)
       // A write landing between reading the entries and the head looks like a head mismatch: read again before reporting.
       for (let retry = 0; retry < 3 && r.findings.length > 0 && r.findings.every((f) => f.kind === "HEAD_MISMATCH"); retry++) {
         r = yield* walkOnce(account, from)
@@ -155,7 +162,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
               accountsChecked += 1
               continue
             }
-            const r = yield* walk(account, verified ?? CHAIN_START)
+            const r = yield* walk(account, verified ?? CHAIN_START, heads === undefined ? undefined : (head ?? null))
             findings.push(...r.findings)
             accountsChecked += 1
             entriesChecked += r.entriesChecked
