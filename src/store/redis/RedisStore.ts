@@ -265,7 +265,6 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     return { scriptReply: scriptReply as unknown, waitError, acknowledged: Number(acknowledged) }
   }
 
-
   // load and apply carry no span of their own: the ledger traces each as `Store.load` / `Store.apply`.
   const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const k = objectKeys.map(keys.object)
