@@ -212,7 +212,16 @@ export class Ledger extends Context.Service<Ledger, {
             if (replay) return replay
             continue
           }
-          if (outcome._tag === "NoChange") return yield* confirmed({ result: outcome.response as R, replayed: false })
+          if (outcome._tag === "NoChange") {
+            // A keyed command that needs no write (cancelling a cancelled pot) may be the retry of one
+            // that did write, or reuse a key: the stored record answers first, as for any keyed command.
+            if (idempotencyKey && !idempotencyChecked) {
+              const replay = yield* loadFresh(keys)
+              if (replay) return replay
+              continue
+            }
+            return yield* confirmed({ result: outcome.response as R, replayed: false })
+          }
           const result = yield* store.apply({
             plan: outcome.plan,
             responseJson: JSON.stringify(outcome.plan.response),

@@ -101,6 +101,18 @@ describe("Ledger (memory store)", () => {
       assert.strictEqual((yield* ledger.stack("t", "p1")).value!.balance, 100)
       assert.strictEqual((yield* ledger.stack("t", "p2")).value!.balance, 100)
       assert.strictEqual((yield* ledger.pot("t", "h")).version, potVersion, "nothing written")
+      // A keyed cancel is answered from its key first, even where the plan would need no write.
+      yield* ledger.execute({ op: "Contribute", tableId: "t", handId: "h2", seatId: 1, accountId: "p1", amount: 5, contributionType: "BLIND", idempotencyKey: "5" })
+      const keyed = yield* ledger.execute({ op: "Cancel", tableId: "t", handId: "h2", reason: "misdeal", idempotencyKey: "k-cancel" })
+      assert.isFalse(keyed.replayed)
+      const replay = yield* ledger.execute({ op: "Cancel", tableId: "t", handId: "h2", reason: "misdeal", idempotencyKey: "k-cancel" })
+      assert.isTrue(replay.replayed, "the retry is the stored answer")
+      assert.deepStrictEqual(replay.result, keyed.result)
+      assert.strictEqual(
+        yield* refusalCode(ledger.execute({ op: "Cancel", tableId: "t", handId: "h", reason: "misdeal", idempotencyKey: "k-cancel" })),
+        "IDEMPOTENCY_KEY_REUSED",
+        "the key of h2's cancel used for h's (already cancelled) pot"
+      )
       assert.strictEqual(
         yield* refusalCode(ledger.execute({ op: "Contribute", tableId: "t", handId: "h", seatId: 1, accountId: "p1", amount: 1, contributionType: "BET", idempotencyKey: "4" })),
         "POT_NOT_ACTIVE"
