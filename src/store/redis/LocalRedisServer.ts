@@ -91,6 +91,14 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
         }
       })
       yield* Effect.forkScoped(restartAfterExit)
+      yield* Effect.logInfo("local redis-server started").pipe(
+        Effect.annotateLogs({
+          pid: server.child.pid ?? -1,
+          url: server.url,
+          socket: server.socketUrl ?? "none (DATA_DIR too deep)",
+          dir: server.dir
+        })
+      )
       // The Unix socket when there is one: cheaper per call than loopback TCP. TCP stays open for redis-cli.
       return LocalRedisServer.of({ url: server.socketUrl ?? server.url, port: server.port, dir: server.dir })
     })
