@@ -38,7 +38,7 @@ import {
   stopRedis
 } from "./bench/processes.ts"
 import { seedEntries, type SeedResult } from "./bench/seed.ts"
-import { round } from "./bench/stats.ts"
+import { round, sumSamples } from "./bench/stats.ts"
 import { accountsOf, WORKLOADS, type WorkloadName } from "./bench/workloads.ts"
 
 // ---------------------------------------------------------------------------
@@ -481,15 +481,6 @@ const preload = async (redisUrl: string, redis: Redis) => {
   }
 }
 
-/** Sum of balance_grpc_requests_total over methods and codes (the health probe's calls included). */
-const grpcCallsAnswered = (metrics: string): number => {
-  let sum = 0
-  for (const line of metrics.split("\n")) {
-    if (line.startsWith("balance_grpc_requests_total")) sum += Number(line.slice(line.lastIndexOf(" ") + 1))
-  }
-  return sum
-}
-
 const tracing = async (redisUrl: string, redis: Redis) => {
   const sink: OtlpSink = await startOtlpSink()
   owned.push(() => sink.close())
@@ -504,7 +495,8 @@ const tracing = async (redisUrl: string, redis: Redis) => {
       owned.push(() => stopChild(service))
       log(`-- tracing ${traced ? "on" : "off"} (round ${r + 1}/${rounds}): game on a fresh service`)
       const f = await measureService(service, redis, spec("game", `tr${r}${traced ? "n" : "f"}`))
-      if (traced) tracedCalls += grpcCallsAnswered(await scrapeMetrics(service))
+      // balance_grpc_requests_total over methods and codes (the readiness probe's health checks included).
+      if (traced) tracedCalls += sumSamples(await scrapeMetrics(service), "balance_grpc_requests_total")
       // SIGTERM: the service flushes the spans still queued before it exits.
       await stopChild(service)
       log(`   ${describe(f)}`)

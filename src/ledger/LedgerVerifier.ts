@@ -137,7 +137,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
      * start walks them all): nothing left to read. Findings it had were reported then, and the full
      * pass reports them again.
      */
-    const closedBeforeLastPass = (head: ChainedAccount | null | undefined): boolean =>
+    const closedBeforeLastPass = (head: ChainedAccount | null): boolean =>
       isFinal(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
       head.closedAt !== undefined && head.closedAt < lastCompletePassStart - CLOCK_MARGIN_MS
 
@@ -150,22 +150,27 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         let cursor: string | null = null
         do {
           const page: Page<AccountRef> = yield* store.accounts(cursor, PAGE)
-          // Incremental: the heads of a whole page in one read; an account whose head is still where
-          // its verified chain ended has no new entry to walk (its head is checked all the same).
-          const heads = mode === "incremental" ? (yield* store.load(page.items)).objects : undefined
-          for (const account of page.items) {
-            const verified = mode === "incremental" ? verifiedUpTo.get(account) : undefined
-            const head = heads?.get(account)?.value as ChainedAccount | null | undefined
-            const unchanged = verified !== undefined && head && head.seq === verified.seq &&
-              verifyHead(account, head, verified).length === 0
-            if (unchanged || (mode === "incremental" && closedBeforeLastPass(head))) {
-              accountsChecked += 1
-              continue
+          accountsChecked += page.items.length
+          if (mode === "full") {
+            for (const account of page.items) {
+              const r = yield* walk(account, CHAIN_START)
+              findings.push(...r.findings)
+              entriesChecked += r.entriesChecked
             }
-            const r = yield* walk(account, verified ?? CHAIN_START, heads === undefined ? undefined : (head ?? null))
-            findings.push(...r.findings)
-            accountsChecked += 1
-            entriesChecked += r.entriesChecked
+          } else {
+            // The heads of a whole page in one read. A chain whose head is still where it was verified
+            // to end has nothing new (the head is checked all the same); a moved one is walked from there.
+            const heads = (yield* store.load(page.items)).objects
+            for (const account of page.items) {
+              const verified = verifiedUpTo.get(account)
+              const head = (heads.get(account)?.value ?? null) as ChainedAccount | null
+              const unchanged = verified !== undefined && head !== null && head.seq === verified.seq &&
+                verifyHead(account, head, verified).length === 0
+              if (unchanged || closedBeforeLastPass(head)) continue
+              const r = yield* walk(account, verified ?? CHAIN_START, head)
+              findings.push(...r.findings)
+              entriesChecked += r.entriesChecked
+            }
           }
           cursor = page.nextCursor
         } while (cursor !== null)

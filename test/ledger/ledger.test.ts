@@ -8,6 +8,21 @@ import { Store } from "../../src/store/Store.ts"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
+/** A memory store that records which account's chain each `entries` call read (one per walked chain). */
+const chainReadCounting = () => {
+  const inner = makeMemoryStore()
+  const reads: Array<string> = []
+  const layer = Layer.succeed(Store, Store.of({
+    ...inner,
+    entries: (account, afterSeq, limit) =>
+      Effect.suspend(() => {
+        reads.push(account)
+        return inner.entries(account, afterSeq, limit)
+      })
+  }))
+  return { layer, reads }
+}
+
 const refusalCode = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.flip(effect).pipe(Effect.map((e) => (e as { code?: string; _tag: string }).code ?? (e as { _tag: string })._tag))
 
@@ -218,16 +233,7 @@ describe("Ledger (memory store)", () => {
     }).pipe(Effect.provide(memoryLedger())))
 
   it.effect("the incremental pass walks only chains whose head moved, and still checks every head", () => {
-    // Counts the chain reads (one `entries` call per walked account).
-    const inner = makeMemoryStore()
-    let chainReads = 0
-    const counted = Layer.succeed(Store, Store.of({
-      ...inner,
-      entries: (account, afterSeq, limit) => Effect.suspend(() => {
-        chainReads += 1
-        return inner.entries(account, afterSeq, limit)
-      })
-    }))
+    const { layer: counted, reads } = chainReadCounting()
     return Effect.gen(function*() {
       const ledger = yield* Ledger
       const verifier = yield* LedgerVerifier
@@ -237,15 +243,15 @@ describe("Ledger (memory store)", () => {
       assert.isTrue(full.ok)
       assert.strictEqual(full.entriesChecked, 3)
 
-      chainReads = 0
+      reads.length = 0
       const idle = yield* verifier.verifyIncremental()
       assert.deepInclude(idle, { ok: true, accountsChecked: 3, entriesChecked: 0, totalBalance: 0 })
-      assert.strictEqual(chainReads, 0, "no chain moved: none is read")
+      assert.deepStrictEqual(reads, [], "no chain moved: none is read")
 
       yield* ledger.execute({ op: "Deposit", accountId: "inc-b", amount: 5, source: "PROMO", idempotencyKey: "inc-d1" })
       const moved = yield* verifier.verifyIncremental()
       assert.deepInclude(moved, { ok: true, accountsChecked: 3, entriesChecked: 1 })
-      assert.strictEqual(chainReads, 1, "only inc-b's chain is read")
+      assert.deepStrictEqual(reads, [walletKey("inc-b")], "only inc-b's chain is read")
 
       // A head changed behind the ledger's back, without an entry: the chain did not move, the head did.
       const key = walletKey("inc-c")
@@ -275,15 +281,7 @@ describe("Ledger (memory store)", () => {
   })
 
   it.effect("the incremental pass reads a settled pot's chain until a complete pass began after it closed, then never again", () => {
-    const inner = makeMemoryStore()
-    const reads: Array<string> = []
-    const counted = Layer.succeed(Store, Store.of({
-      ...inner,
-      entries: (account, afterSeq, limit) => Effect.suspend(() => {
-        reads.push(account)
-        return inner.entries(account, afterSeq, limit)
-      })
-    }))
+    const { layer: counted, reads } = chainReadCounting()
     return Effect.gen(function*() {
       const ledger = yield* Ledger
       const verifier = yield* LedgerVerifier

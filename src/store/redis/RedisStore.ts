@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { Effect, Layer, Random, Schedule } from "effect"
+import { Effect, Layer, Random } from "effect"
 import { Redis } from "ioredis"
 import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
@@ -128,16 +128,10 @@ const isNoScript = (e: unknown) => e instanceof Error && e.message.includes("NOS
 /** The Store port on Redis; the client lives as long as the surrounding scope. */
 export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const keys = redisKeys(options.keyPrefix)
-  const retry = Schedule.exponential("25 millis").pipe(
-    Schedule.jittered,
-    Schedule.upTo({ times: options.retryAttempts }),
-    Schedule.setInputType<StoreUnavailable>(),
-    Schedule.while(({ input }) => input._tag === "StoreUnavailable")
-  )
   /**
    * A store call again after StoreUnavailable: up to `retryAttempts` more tries, 25 ms doubling,
-   * jittered (x0.8-1.2) like `retry` above. Hand-rolled because `Effect.retry(schedule)` builds a
-   * schedule driver and a new context for every call, success or not, and this wraps every request.
+   * jittered (x0.8-1.2). Hand-rolled because `Effect.retry(schedule)` builds a schedule driver and
+   * a new context for every call, success or not, and this wraps every request.
    */
   const retrying = <A>(effect: Effect.Effect<A, StoreUnavailable>): Effect.Effect<A, StoreUnavailable> => {
     const attempt = (n: number): Effect.Effect<A, StoreUnavailable> =>
@@ -148,21 +142,15 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
         ))
     return attempt(0)
   }
-  const deadline = <A>(operation: string, effect: Effect.Effect<A, StoreUnavailable>, extraMs = 0) =>
-    effect.pipe(
-      Effect.timeoutOrElse({
-        duration: options.commandTimeoutMs + extraMs,
-        orElse: () =>
-          Effect.fail(
-            new StoreUnavailable({ operation, reason: `no answer within ${options.commandTimeoutMs + extraMs} ms` })
-          )
-      })
-    )
 
   const redis: ScriptedRedis = yield* Effect.acquireRelease(
     // connect() bounds itself (and says why it failed); this deadline is only a backstop.
-    deadline("connect", connect(options), connectBudgetMs(options) + 1000 - options.commandTimeoutMs).pipe(
-      Effect.retry(retry)
+    connect(options).pipe(
+      Effect.timeoutOrElse({
+        duration: connectBudgetMs(options) + 1000,
+        orElse: () => Effect.fail(new StoreUnavailable({ operation: "connect", reason: "no connection in time" }))
+      }),
+      retrying
     ),
     (r) => Effect.promise(() => r.quit().then(() => undefined, () => r.disconnect()))
   )
