@@ -8,19 +8,23 @@ import { Store } from "../../src/store/Store.ts"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
-/** A memory store that records which account's chain each `entries` call read (one per walked chain). */
+/**
+ * A memory store that records which account's chain each `entries` call read (one per walked chain),
+ * and runs `beforeRead.current` (if set) just before each such read: a write landing mid-walk.
+ */
 const chainReadCounting = () => {
   const inner = makeMemoryStore()
   const reads: Array<string> = []
+  const beforeRead: { current?: (account: string) => Effect.Effect<void> } = {}
   const layer = Layer.succeed(Store, Store.of({
     ...inner,
     entries: (account, afterSeq, limit) =>
       Effect.suspend(() => {
         reads.push(account)
-        return inner.entries(account, afterSeq, limit)
+        return Effect.andThen(beforeRead.current?.(account) ?? Effect.void, inner.entries(account, afterSeq, limit))
       })
   }))
-  return { layer, reads }
+  return { layer, reads, beforeRead }
 }
 
 const refusalCode = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -277,6 +281,42 @@ describe("Ledger (memory store)", () => {
       const tampered = yield* verifier.verifyIncremental()
       assert.isFalse(tampered.ok)
       assert.deepStrictEqual(tampered.findings.filter((f) => f.kind === "HEAD_MISMATCH").map((f) => f.account), [key])
+    }).pipe(Effect.provide(ledgerOn(counted)))
+  })
+
+  it.effect("a write landing between the head read and the chain read is no finding; an entry appended behind the head is", () => {
+    const { layer: counted, beforeRead } = chainReadCounting()
+    return Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const verifier = yield* LedgerVerifier
+      const store = yield* Store
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "race", initialBalance: 100 })
+      assert.isTrue((yield* verifier.verifyAll()).ok)
+      // Every chain read is preceded by a deposit: the chain is always ahead of the head the walk began with.
+      let n = 0
+      beforeRead.current = (account) =>
+        account === walletKey("race")
+          ? Effect.asVoid(Effect.orDie(ledger.execute({ op: "Deposit", accountId: "race", amount: 1, source: "PROMO", idempotencyKey: `race-${n++}` })))
+          : Effect.void
+      for (const report of [yield* verifier.verifyIncremental(), yield* verifier.verifyAll(), yield* verifier.verifyIncremental()]) {
+        assert.deepStrictEqual(report.findings.map((f) => `${f.kind} ${f.account} ${f.detail}`), [], report.mode)
+      }
+      assert.isAtLeast(n, 3)
+      beforeRead.current = undefined
+
+      // An entry written after the last one without moving the head: the head, read again, has not moved.
+      const key = walletKey("race")
+      const last = (yield* store.entries(key, n, 10))[0]!
+      const extra = { ...last, entryId: "forged", seq: last.seq + 1, previousChecksum: last.checksum }
+      yield* store.apply({
+        plan: { expected: [], writes: [], entries: [extra], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], response: {} },
+        responseJson: "{}",
+        idempotency: null
+      })
+      for (const report of [yield* verifier.verifyIncremental(), yield* verifier.verifyAll()]) {
+        assert.isFalse(report.ok, report.mode)
+        assert.include(report.findings.map((f) => `${f.kind} ${f.account}`), `HEAD_MISMATCH ${key}`, report.mode)
+      }
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
 
