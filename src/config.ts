@@ -116,6 +116,7 @@ export const AppConfig = {
   /** Credits accepted into the durable queue while the store is down, at most. */
   creditQueueMax: positiveInt("CREDIT_QUEUE_MAX").pipe(Config.withDefault(10_000)),
   creditQueueDrainMs: positiveInt("CREDIT_QUEUE_DRAIN_MS").pipe(Config.withDefault(500)),
+  creditQueueHoldMs: nonNegativeInt("CREDIT_QUEUE_HOLD_MS").pipe(Config.withDefault(300_000)),
   cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
   /** Re-plans per command after version conflicts (each one a round trip) before answering LedgerContention. */
   conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(100)),

@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { Clock, Context, Effect, Layer, Schedule, Semaphore } from "effect"
 import { AppConfig } from "../config.ts"
 import type { Command } from "../domain/commands.ts"
+import type { Refusal } from "../domain/errors.ts"
 import { Ledger } from "../ledger/Ledger.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { appendDeadLetter, CreditJournal } from "./CreditJournal.ts"
@@ -25,6 +26,11 @@ export interface CreditQueueCounters {
  * DATA_DIR before they are acknowledged, and replayed in order, with their
  * idempotency keys, once the store answers. A replay the ledger refuses goes
  * to the dead-letter file, a log line and a counter: never dropped silently.
+ *
+ * Each instance has its own queue, so with several instances on one Redis a
+ * cash-out queued here can come back before the settle that fills its stack,
+ * queued on another instance: a refusal that such a credit can cure is held
+ * and tried again each drain for CREDIT_QUEUE_HOLD_MS before it is dead-lettered.
  */
 export class CreditQueue extends Context.Service<CreditQueue, {
   readonly enqueue: (command: Command) => Effect.Effect<{ readonly queueId: string }, StoreUnavailable>
@@ -36,6 +42,7 @@ export class CreditQueue extends Context.Service<CreditQueue, {
     const ledger = yield* Ledger
     const dataDir = yield* AppConfig.dataDir
     const maxPending = yield* AppConfig.creditQueueMax
+    const holdMs = yield* AppConfig.creditQueueHoldMs
     const deadLetterPath = join(dataDir, "credit-dead-letter.jsonl")
     const journal = yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -52,6 +59,11 @@ export class CreditQueue extends Context.Service<CreditQueue, {
     let queued = 0
     let replayed = 0
     let deadLettered = 0
+    /** When each held credit was first refused (in memory: a restart gives it a new hold). */
+    const heldSince = new Map<string, number>()
+
+    /** A stack short for a cash-out may be filled by a settle or cancel still queued on another instance. */
+    const curableElsewhere = (command: Command, refusal: Refusal) => command.op === "CashOut" && refusal.code === "INSUFFICIENT_STACK"
 
     const enqueue = Effect.fn("CreditQueue.enqueue")(function*(command: Command) {
       return yield* journalLock.withPermit(Effect.gen(function*() {
@@ -78,6 +90,17 @@ export class CreditQueue extends Context.Service<CreditQueue, {
           if (outcome._tag === "Failure") {
             const error = outcome.failure
             if (error._tag !== "Refusal") break // the store is still away (or contended): try again next round
+            if (curableElsewhere(credit.command, error)) {
+              const now = yield* Clock.currentTimeMillis
+              const since = heldSince.get(credit.id)
+              if (since === undefined) {
+                heldSince.set(credit.id, now)
+                yield* Effect.logWarning("queued credit refused on replay: held, the credit it needs may be queued on another instance").pipe(
+                  Effect.annotateLogs({ queueId: credit.id, op: credit.command.op, error: error.code, holdMs })
+                )
+              }
+              if (now - (since ?? now) < holdMs) continue
+            }
             // (A queued cancel of a pot that an earlier attempt already cancelled is not a refusal: NoChange.)
             yield* Effect.promise(() => appendDeadLetter(deadLetterPath, { ...credit, error: error.code, message: error.message }))
             yield* Effect.logError("queued credit refused on replay: dead-lettered for reconciliation").pipe(
@@ -88,6 +111,7 @@ export class CreditQueue extends Context.Service<CreditQueue, {
             replayedNow += 1
           }
           yield* journalLock.withPermit(Effect.promise(() => journal.markDone(credit.id)))
+          heldSince.delete(credit.id)
         }
         replayed += replayedNow
         deadLettered += deadNow

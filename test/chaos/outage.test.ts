@@ -107,7 +107,7 @@ describe("Redis outage under a running workload", () => {
     assert.strictEqual(replayed, queued, "every queued credit was replayed")
     assert.strictEqual(deadLettered, 0)
 
-    const landed = await debitsAnsweredFromKey(service)
+    const landed = await debitsAnsweredFromKey(target)
     // The books: the model of the acknowledged commands, and a no-outage run of the same commands.
     const audit = await auditBooks(target, w.acks, w.accounts)
     assert.deepStrictEqual(audit.stateDiff, [], "real run vs model of the acknowledged commands")

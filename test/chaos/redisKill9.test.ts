@@ -57,7 +57,7 @@ describe("kill -9 of Redis (AOF always) under a running workload", () => {
     assert.deepStrictEqual(w.stats.unexpected, [], "answers outside the contract")
     assert.deepStrictEqual(w.stats.readFailures, [], "reads must keep answering")
     assert.strictEqual(metric(m, "balance_credit_queue_total", { event: "dead_lettered" }), 0)
-    const landed = await debitsAnsweredFromKey(service)
+    const landed = await debitsAnsweredFromKey(target)
 
     const audit = await auditBooks(target, w.acks, w.accounts)
     const acknowledged = w.acks.length

@@ -115,7 +115,7 @@ describe("durable credit queue", () => {
   it("a credit refused on replay goes to the dead-letter file, never silently away", async () => {
     const store = makeSwitchableStore()
     const dir = tempDir()
-    const rt = runtime(store, dir)
+    const rt = runtime(store, dir, { CREDIT_QUEUE_HOLD_MS: "0" })
     try {
       await rt.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "s", initialBalance: 0 })))
       store.down()
@@ -132,6 +132,62 @@ describe("durable credit queue", () => {
       await rt.dispose()
     }
   })
+
+  it("two instances: a cash-out queued on one is held until the settle queued on the other has filled the stack", async () => {
+    const store = makeSwitchableStore()
+    const a = runtime(store, tempDir())
+    const b = runtime(store, tempDir())
+    try {
+      await a.runPromise(Ledger.use((l) =>
+        Effect.gen(function*() {
+          yield* l.execute({ op: "EnsureAccount", accountId: "x", initialBalance: 100 })
+          const hold = yield* l.execute({ op: "Reserve", accountId: "x", tableId: "tx", amount: 100, timeoutMs: 0, idempotencyKey: "x-r" })
+          yield* l.execute({ op: "Commit", reservationId: hold.result.reservationId })
+          yield* l.execute({ op: "Contribute", tableId: "tx", handId: "h", seatId: 1, accountId: "x", amount: 40, contributionType: "BET", idempotencyKey: "x-c" })
+        })))
+      store.down()
+      // The game settles through one instance and cashes out the whole stack through the other.
+      const settle = { op: "Settle", tableId: "tx", handId: "h", winners: [{ seatId: 1, accountId: "x", amount: 40 }], idempotencyKey: "x-s" } as const
+      assert.strictEqual((await a.runPromise(CommandExecutor.use((e) => e.execute(settle))))._tag, "Queued")
+      const cashOut = { op: "CashOut", accountId: "x", tableId: "tx", seatId: 1, amount: 100, idempotencyKey: "x-o" } as const
+      assert.strictEqual((await b.runPromise(CommandExecutor.use((e) => e.execute(cashOut))))._tag, "Queued")
+      store.up()
+      // B drains first: the stack holds 60 of the 100, the settle is still in A's queue.
+      assert.deepStrictEqual(await b.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 0, deadLettered: 0, remaining: 1 })
+      assert.deepStrictEqual(await a.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 1, deadLettered: 0, remaining: 0 })
+      assert.deepStrictEqual(await b.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 1, deadLettered: 0, remaining: 0 })
+      const wallet = await b.runPromise(Ledger.use((l) => l.wallet("x")))
+      assert.strictEqual(wallet.value!.balance, 100)
+      assert.strictEqual((await b.runPromise(Ledger.use((l) => l.stack("tx", "x")))).value!.balance, 0)
+    } finally {
+      await a.dispose()
+      await b.dispose()
+    }
+  })
+
+  it.effect("a held cash-out that nothing fills is dead-lettered once CREDIT_QUEUE_HOLD_MS has passed", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const executor = yield* CommandExecutor
+      const queue = yield* CreditQueue
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "nohold", initialBalance: 0 })
+      held.down()
+      const queued = yield* executor.execute({ op: "CashOut", accountId: "nohold", tableId: "t", seatId: 1, amount: 5, idempotencyKey: "nh" })
+      assert.strictEqual(queued._tag, "Queued")
+      held.up()
+      assert.deepStrictEqual(yield* queue.drainOnce(), { replayed: 0, deadLettered: 0, remaining: 1 })
+      yield* TestClock.adjust("59 seconds")
+      assert.deepStrictEqual(yield* queue.drainOnce(), { replayed: 0, deadLettered: 0, remaining: 1 })
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* queue.drainOnce(), { replayed: 0, deadLettered: 1, remaining: 0 })
+      assert.strictEqual(queue.counters().deadLettered, 1)
+    }).pipe(Effect.provide(
+      CommandExecutor.layer.pipe(
+        Layer.provideMerge(CreditQueue.layer),
+        Layer.provideMerge(ledgerCoreOn(held.layer)),
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: tempDir(), CREDIT_QUEUE_HOLD_MS: "60000" })))
+      )
+    )))
 
   it("a full queue refuses with StoreUnavailable", async () => {
     const store = makeSwitchableStore()
@@ -181,3 +237,4 @@ describe("durable credit queue", () => {
 })
 
 const scheduled = makeSwitchableStore()
+const held = makeSwitchableStore()

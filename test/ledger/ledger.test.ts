@@ -15,7 +15,7 @@ import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 const chainReadCounting = () => {
   const inner = makeMemoryStore()
   const reads: Array<string> = []
-  const beforeRead: { current?: (account: string) => Effect.Effect<void> } = {}
+  const beforeRead: { current: ((account: string) => Effect.Effect<void>) | undefined } = { current: undefined }
   const layer = Layer.succeed(Store, Store.of({
     ...inner,
     entries: (account, afterSeq, limit) =>

@@ -17,13 +17,20 @@ export interface ChaosClient {
 
 let pkg: Message | undefined
 
-/** A grpc-js client of BalanceService loaded from proto/ (snake_case fields, int64 as strings), as the game sees it. */
-export const chaosClient = (address: string): ChaosClient => {
-  pkg ??= loadClientPackage()
-  const client = new pkg.balance.BalanceService(address, grpc.credentials.createInsecure()) as grpc.Client & Message
+/**
+ * A grpc-js client of BalanceService loaded from proto/ (snake_case fields, int64 as strings), as the game sees it.
+ * Given several addresses (instances on one Redis behind a balancer), it sends each call to the next one in turn.
+ */
+export const chaosClient = (address: string | ReadonlyArray<string>): ChaosClient => {
+  const loaded = (pkg ??= loadClientPackage())
+  const clients = (typeof address === "string" ? [address] : address).map((a) =>
+    new loaded.balance.BalanceService(a, grpc.credentials.createInsecure()) as grpc.Client & Message
+  )
+  let turn = 0
   const call = (method: string, request: Message, deadlineMs = 15_000) =>
     new Promise<Answer>((resolve) => {
       const started = performance.now()
+      const client = clients[turn++ % clients.length]!
       client[method](request, { deadline: Date.now() + deadlineMs }, (error: grpc.ServiceError | null, response: Message) => {
         const ms = performance.now() - started
         resolve(error ? { kind: "status", code: error.code, details: error.details, ms } : { kind: "response", response, ms })
@@ -36,7 +43,7 @@ export const chaosClient = (address: string): ChaosClient => {
       if (a.kind === "status") throw new Error(`${method}: gRPC status ${grpc.status[a.code]} (${a.details})`)
       return a.response
     },
-    close: () => client.close()
+    close: () => clients.forEach((c) => c.close())
   }
 }
 

@@ -62,6 +62,8 @@ export interface WorkloadOptions {
   readonly maxRounds: number
   /** Pause between two cashier deposits, so that an outage queues a bounded number of them. */
   readonly cashierPaceMs: number
+  /** Cashier loops depositing into the one cashier wallet at the same time (default 1). */
+  readonly cashiers?: number
   /** Pause between two balance reads of the lobby reader (it reads every wallet in turn). */
   readonly readerPaceMs: number
   readonly initialBalance?: number
@@ -90,7 +92,11 @@ export interface Workload {
 export interface Target {
   readonly client: ChaosClient
   readonly service: ServiceProcess
+  /** Other instances on the same Redis that `client` also sends calls to (each has its own credit queue). */
+  readonly peers?: ReadonlyArray<ServiceProcess>
 }
+
+const instancesOf = (target: Target): ReadonlyArray<ServiceProcess> => [target.service, ...(target.peers ?? [])]
 
 /** POST /api/accounts/:id/deposit as an admin, mapped onto the gRPC answer shape. */
 const httpDeposit = async (service: ServiceProcess, request: Message): Promise<Answer> => {
@@ -130,6 +136,11 @@ export const queuePending = async (service: ServiceProcess) =>
 
 export const waitQueueDrained = (service: ServiceProcess, timeoutMs = 60_000) =>
   pollUntil("the credit queue to drain", async () => ((await queuePending(service)) === 0 ? true : undefined), { timeoutMs, intervalMs: 100 })
+
+/** Every instance's credit queue empty. */
+export const waitQueuesDrained = async (target: Target, timeoutMs = 60_000) => {
+  for (const service of instancesOf(target)) await waitQueueDrained(service, timeoutMs)
+}
 
 export const startWorkload = async (target: Target, options: WorkloadOptions): Promise<Workload> => {
   const acks: Array<Acked> = []
@@ -189,7 +200,7 @@ export const startWorkload = async (target: Target, options: WorkloadOptions): P
         if (sent.method === "ProcessCashOut" && r.error === "INSUFFICIENT_STACK" && attempt < 20) {
           // The settle/cancel that fills this stack is still in the credit queue.
           stats.stackRetries++
-          await waitQueueDrained(target.service)
+          await waitQueuesDrained(target)
           continue
         }
         stats.unexpected.push(`${sent.method} ${JSON.stringify(sent.request)} refused in-band: ${r.error} ${r.error_message ?? ""}`)
@@ -248,13 +259,13 @@ export const startWorkload = async (target: Target, options: WorkloadOptions): P
     }
   }
 
-  const cashierLoop = async () => {
+  const cashierLoop = async (loop: number) => {
     for (let i = 0; !stopped; i++) {
       await step({
         actor: cashier,
         method: i % 2 === 0 ? "Deposit" : "HttpDeposit",
         kind: "credit",
-        request: { account_id: cashier, amount: String(1 + (i % 7)), idempotency_key: `${options.prefix}-cash-${i}`, source: "ADMIN" }
+        request: { account_id: cashier, amount: String(1 + (i % 7)), idempotency_key: `${options.prefix}-cash-${loop}-${i}`, source: "ADMIN" }
       })
       await new Promise((resolve) => setTimeout(resolve, options.cashierPaceMs))
     }
@@ -274,7 +285,7 @@ export const startWorkload = async (target: Target, options: WorkloadOptions): P
       if (e instanceof Halted || halted) return
       stats.unexpected.push(`worker failed: ${e instanceof Error ? e.message : String(e)}`)
     })
-  const running = Promise.all([...players.map((_, i) => guard(player(i))), guard(cashierLoop()), guard(readerLoop())])
+  const running = Promise.all([...players.map((_, i) => guard(player(i))), ...Array.from({ length: options.cashiers ?? 1 }, (_, loop) => guard(cashierLoop(loop))), guard(readerLoop())])
 
   return {
     acks,
@@ -383,9 +394,16 @@ export const sortedCounts = (counts: Record<string, Record<string, number>>) =>
   Object.fromEntries(Object.entries(counts).map(([id, c]) => [id, Object.fromEntries(Object.entries(c).sort())]))
 
 const KEYED_OPS = ["Deposit", "Reserve", "Contribute", "Settle", "Cancel", "CashOut"]
-export const idempotentReplays = async (service: ServiceProcess) => {
+const replaysOf = async (service: ServiceProcess, ops: ReadonlyArray<string>) => {
   const m = parseMetrics(await service.metrics())
-  return KEYED_OPS.reduce((s, op) => s + metricSum(m, "balance_idempotent_replays_total", { op }), 0)
+  return ops.reduce((s, op) => s + metricSum(m, "balance_idempotent_replays_total", { op }), 0)
+}
+
+/** Idempotent replays counted by every instance of the target. */
+export const idempotentReplays = async (target: Target) => {
+  let total = 0
+  for (const service of instancesOf(target)) total += await replaysOf(service, KEYED_OPS)
+  return total
 }
 
 /**
@@ -393,9 +411,10 @@ export const idempotentReplays = async (service: ServiceProcess) => {
  * sends a debit again after UNAVAILABLE, so each of these is a debit that had landed although
  * its caller was told UNAVAILABLE (the retry with the same key then answered the success).
  */
-export const debitsAnsweredFromKey = async (service: ServiceProcess) => {
-  const m = parseMetrics(await service.metrics())
-  return ["Reserve", "Contribute", "Withdraw"].reduce((s, op) => s + metricSum(m, "balance_idempotent_replays_total", { op }), 0)
+export const debitsAnsweredFromKey = async (target: Target) => {
+  let total = 0
+  for (const service of instancesOf(target)) total += await replaysOf(service, ["Reserve", "Contribute", "Withdraw"])
+  return total
 }
 
 const comparable = (r: Message) => {
@@ -414,7 +433,7 @@ export const replayAcknowledged = async (target: Target, acks: ReadonlyArray<Ack
   const mismatches: Array<string> = []
   let keyed = 0
   let checked = 0
-  const before = await idempotentReplays(target.service)
+  const before = await idempotentReplays(target)
   await mapLimit(acks.filter((a) => a.method !== "EnsureAccount"), 8, async (a) => {
     const answer = await send(target, a.method, a.request)
     checked++
@@ -438,7 +457,7 @@ export const replayAcknowledged = async (target: Target, acks: ReadonlyArray<Ack
       mismatches.push(`${a.method} ${JSON.stringify(a.request)}: replay ${JSON.stringify(r)} differs from ${JSON.stringify(a.response)}`)
     }
   })
-  const replaysCounted = (await idempotentReplays(target.service)) - before
+  const replaysCounted = (await idempotentReplays(target)) - before
   // Every keyed replay must have been answered from its stored key: one that was applied afresh had been lost.
   if (replaysCounted !== keyed) mismatches.push(`${keyed} keyed commands replayed, but the service counted ${replaysCounted} idempotent replays`)
   return { checked, keyed, replaysCounted, mismatches }
