@@ -44,6 +44,12 @@ export interface Plan<R = unknown> {
   readonly expiryAdd: ReadonlyArray<{ readonly reservationId: string; readonly expiresAt: number }>
   readonly expiryRemove: ReadonlyArray<string>
   readonly newAccounts: ReadonlyArray<AccountRef>
+  /**
+   * Accounts whose chain this plan ends for good (a pot settled or cancelled): they leave the index
+   * of live accounts for the index of closed ones, ordered by when they closed, so that background
+   * passes over live accounts do not grow with every hand ever played.
+   */
+  readonly closedAccounts: ReadonlyArray<{ readonly account: AccountRef; readonly closedAt: number }>
   readonly response: R
 }
 
@@ -81,6 +87,7 @@ export class PlanBuilder {
   private readonly expiryAdd: Array<{ reservationId: string; expiresAt: number }> = []
   private readonly expiryRemove: Array<string> = []
   private readonly newAccounts: Array<AccountRef> = []
+  private readonly closedAccounts: Array<{ account: AccountRef; closedAt: number }> = []
   private failure: Refusal | undefined
 
   readonly state: State
@@ -97,7 +104,11 @@ export class PlanBuilder {
   }
 
   put(key: string, value: StoredObject): void {
-    if (this.get(key) === null && isChained(value)) this.newAccounts.push(key)
+    const before = this.get(key)
+    if (before === null && isChained(value)) this.newAccounts.push(key)
+    if (value.kind === "pot" && value.status !== "ACTIVE" && (before === null || (before.kind === "pot" && before.status === "ACTIVE"))) {
+      this.closedAccounts.push({ account: key, closedAt: value.closedAt ?? this.ctx.now })
+    }
     this.current.set(key, value)
     this.touched.add(key)
   }
@@ -231,6 +242,7 @@ export class PlanBuilder {
         expiryAdd: this.expiryAdd,
         expiryRemove: this.expiryRemove,
         newAccounts: this.newAccounts,
+        closedAccounts: this.closedAccounts,
         response
       }
     }

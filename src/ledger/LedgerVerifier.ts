@@ -117,26 +117,41 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       return walked
     })
 
+    /** Every item of a paged listing, a page at a time. */
+    const forEachPage = (
+      list: (cursor: string | null) => Effect.Effect<Page<AccountRef>, StoreUnavailable>,
+      f: (items: ReadonlyArray<AccountRef>) => Effect.Effect<void, StoreUnavailable>
+    ) =>
+      Effect.gen(function*() {
+        let cursor: string | null = null
+        do {
+          const page: Page<AccountRef> = yield* list(cursor)
+          yield* f(page.items)
+          cursor = page.nextCursor
+        } while (cursor !== null)
+      })
+    const liveAccounts = (cursor: string | null) => store.accounts(cursor, PAGE)
+    const closedSince = (since: number) => (cursor: string | null) => store.closedAccounts(since, cursor, PAGE)
+
     /**
-     * Σ of all balances at one instant. Heads are read in batches, so the read
-     * is bracketed by the `transfers` counter that every chip-moving apply
-     * increments atomically with the balances: unchanged means no chip moved
-     * while reading, so the figures are a consistent snapshot. Under
+     * Σ of all balances at one instant (closed pots too when `withClosed`: they hold 0 unless
+     * tampered with). Heads are read in batches, so the read is bracketed by the `transfers`
+     * counter that every chip-moving apply increments atomically with the balances: unchanged
+     * means no chip moved while reading, so the figures are a consistent snapshot. Under
      * continuous load a few attempts may all be disturbed: then null.
      */
-    const snapshotTotal = () =>
+    const snapshotTotal = (withClosed: boolean) =>
       Effect.gen(function*() {
         for (let attempt = 0; attempt < 5; attempt++) {
           const before = (yield* store.stats()).transfers ?? 0
           let total = 0
-          let cursor: string | null = null
-          do {
-            // Listed inside the bracket: an account created meanwhile (a new pot) counts too.
-            const page: Page<AccountRef> = yield* store.accounts(cursor, PAGE)
-            const snapshot = yield* store.load(page.items)
-            for (const v of snapshot.objects.values()) total += (v.value as ChainedAccount | null)?.balance ?? 0
-            cursor = page.nextCursor
-          } while (cursor !== null)
+          const add = (items: ReadonlyArray<AccountRef>) =>
+            Effect.map(store.load(items), (snapshot) => {
+              for (const v of snapshot.objects.values()) total += (v.value as ChainedAccount | null)?.balance ?? 0
+            })
+          // Listed inside the bracket: an account created meanwhile (a new pot) counts too.
+          yield* forEachPage(liveAccounts, add)
+          if (withClosed) yield* forEachPage(closedSince(-Infinity), add)
           const system = yield* store.systemBalances()
           for (const s of SYSTEM_ACCOUNTS) total += system[s]
           const after = (yield* store.stats()).transfers ?? 0
@@ -145,11 +160,14 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         return null
       })
 
+    /** When this verifier started: the first incremental pass reads the pots closed since a little before. */
+    const verifierStartedAt = yield* Clock.currentTimeMillis
+
     /**
      * A pot that was already final (and empty) when the last complete pass began was walked in its
-     * final state by that pass or an earlier one (each lists every account; the first pass after a
-     * start walks them all): nothing left to read. Findings it had were reported then, and the full
-     * pass reports them again.
+     * final state by that pass or an earlier one: nothing left to read. Findings it had were
+     * reported then, and the full pass reports them again. (Pots closed before the closed index
+     * existed are still in the live one: this skips them there.)
      */
     const closedBeforeLastPass = (head: ChainedAccount | null): boolean =>
       isFinal(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
@@ -157,25 +175,25 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
 
     const pass = (mode: "full" | "incremental") =>
       Effect.gen(function*() {
-        const startedAt = yield* Clock.currentTimeMillis
+        const passStart = yield* Clock.currentTimeMillis
         const findings: Array<Finding> = []
         let accountsChecked = 0
         let entriesChecked = 0
-        let cursor: string | null = null
-        do {
-          const page: Page<AccountRef> = yield* store.accounts(cursor, PAGE)
-          accountsChecked += page.items.length
-          if (mode === "full") {
-            for (const account of page.items) {
-              const r = yield* walk(account, CHAIN_START)
-              findings.push(...r.findings)
-              entriesChecked += r.entriesChecked
+        const walkEach = (items: ReadonlyArray<AccountRef>) =>
+          Effect.gen(function*() {
+            accountsChecked += items.length
+            if (mode === "full") {
+              for (const account of items) {
+                const r = yield* walk(account, CHAIN_START)
+                findings.push(...r.findings)
+                entriesChecked += r.entriesChecked
+              }
+              return
             }
-          } else {
             // The heads of a whole page in one read. A chain whose head is still where it was verified
             // to end has nothing new (the head is checked all the same); a moved one is walked from there.
-            const heads = (yield* store.load(page.items)).objects
-            for (const account of page.items) {
+            const heads = (yield* store.load(items)).objects
+            for (const account of items) {
               const verified = verifiedUpTo.get(account)
               const head = (heads.get(account)?.value ?? null) as ChainedAccount | null
               const unchanged = verified !== undefined && head !== null && head.seq === verified.seq &&
@@ -185,17 +203,21 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
               findings.push(...r.findings)
               entriesChecked += r.entriesChecked
             }
-          }
-          cursor = page.nextCursor
-        } while (cursor !== null)
-        lastCompletePassStart = startedAt
-        const total = yield* snapshotTotal()
+          })
+        // Live accounts first: a pot that closes meanwhile is then found in the closed index.
+        yield* forEachPage(liveAccounts, walkEach)
+        // Closed pots: all of them in a full pass; in an incremental one, those that closed since the
+        // last complete pass began (or since this verifier started), so their last entries are walked once.
+        const since = mode === "full" ? -Infinity : (lastCompletePassStart ?? verifierStartedAt) - CLOCK_MARGIN_MS
+        yield* forEachPage(closedSince(since), walkEach)
+        lastCompletePassStart = passStart
+        const total = yield* snapshotTotal(mode === "full")
         if (total !== null && total !== 0) {
           findings.push({ account: "*", seq: null, kind: "ZERO_SUM_VIOLATION", detail: `all balances sum to ${total}, not 0` })
         }
         const report: VerificationReport = {
           mode,
-          startedAt,
+          startedAt: passStart,
           finishedAt: yield* Clock.currentTimeMillis,
           accountsChecked,
           entriesChecked,

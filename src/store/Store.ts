@@ -74,11 +74,20 @@ export class Store extends Context.Service<Store, {
   readonly events: (cursor: string | null, limit: number) => Effect.Effect<Page<StoreEvent>, StoreUnavailable>
   /** Events after `afterId` in ascending order ("0" = from the oldest kept), for live watchers. */
   readonly eventsAfter: (afterId: string, limit: number) => Effect.Effect<ReadonlyArray<StoreEvent>, StoreUnavailable>
-  /** Chained accounts (wallets, stacks, pots) in key order, for verification and admin listing. */
+  /** Live chained accounts (wallets, stacks, active pots) in key order, for verification and admin listing. */
   readonly accounts: (
     cursor: string | null,
     limit: number,
     prefix?: string
+  ) => Effect.Effect<Page<AccountRef>, StoreUnavailable>
+  /**
+   * Closed accounts (settled and cancelled pots: their chains never grow again) that closed at or
+   * after `since` (ms), oldest first. The cursor is opaque.
+   */
+  readonly closedAccounts: (
+    since: number,
+    cursor: string | null,
+    limit: number
   ) => Effect.Effect<Page<AccountRef>, StoreUnavailable>
   /** Reservation ids whose deadline is at or before `now`, oldest first. */
   readonly dueReservations: (now: number, limit: number) => Effect.Effect<ReadonlyArray<string>, StoreUnavailable>

@@ -5,7 +5,7 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
-import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
+import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 /**
@@ -272,6 +272,7 @@ describe("Ledger (memory store)", () => {
           expiryAdd: [],
           expiryRemove: [],
           newAccounts: [],
+          closedAccounts: [],
           response: {}
         },
         responseJson: "{}",
@@ -309,7 +310,7 @@ describe("Ledger (memory store)", () => {
       const last = (yield* store.entries(key, n, 10))[0]!
       const extra = { ...last, entryId: "forged", seq: last.seq + 1, previousChecksum: last.checksum }
       yield* store.apply({
-        plan: { expected: [], writes: [], entries: [extra], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], response: {} },
+        plan: { expected: [], writes: [], entries: [extra], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], closedAccounts: [], response: {} },
         responseJson: "{}",
         idempotency: null
       })
@@ -320,11 +321,12 @@ describe("Ledger (memory store)", () => {
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
 
-  it.effect("the incremental pass reads a settled pot's chain until a complete pass began after it closed, then never again", () => {
+  it.effect("the incremental pass reads a settled pot's chain until a complete pass began after it closed, then never again; the full pass still checks it", () => {
     const { layer: counted, reads } = chainReadCounting()
     return Effect.gen(function*() {
       const ledger = yield* Ledger
       const verifier = yield* LedgerVerifier
+      const store = yield* Store
       yield* seat(ledger, "fp", "tf", 100)
       yield* ledger.execute({ op: "Contribute", tableId: "tf", handId: "h1", seatId: 1, accountId: "fp", amount: 10, contributionType: "BET", idempotencyKey: "fp-c" })
       yield* ledger.execute({ op: "Settle", tableId: "tf", handId: "h1", winners: [{ seatId: 1, accountId: "fp", amount: 10 }], idempotencyKey: "fp-s" })
@@ -343,6 +345,27 @@ describe("Ledger (memory store)", () => {
       const full = yield* verifier.verifyAll()
       assert.isTrue(full.ok)
       assert.isAtLeast(reads.filter((a) => a === pot).length, 1, "the full pass still reads it")
+      assert.deepStrictEqual((yield* store.accounts(null, 10)).items, ["s:tf:fp", "w:fp"], "closed pots leave the live index")
+
+      // Chips planted in the long-closed pot, head and all: only the full pass still looks there.
+      const head = (yield* store.load([pot])).objects.get(pot)!
+      const planted = yield* store.apply({
+        plan: {
+          expected: [{ key: pot, version: head.version }],
+          writes: [{ key: pot, version: head.version + 1, value: { ...(head.value as PotState), balance: 7 } }],
+          entries: [], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], closedAccounts: [],
+          response: {}
+        },
+        responseJson: "{}",
+        idempotency: null
+      })
+      assert.strictEqual(planted._tag, "Applied")
+      assert.isTrue((yield* verifier.verifyIncremental()).ok)
+      const found = yield* verifier.verifyAll()
+      assert.deepStrictEqual(found.findings.map((f) => `${f.kind} ${f.account}`).sort(), [
+        `HEAD_MISMATCH ${pot}`,
+        "ZERO_SUM_VIOLATION *"
+      ])
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
 

@@ -325,6 +325,38 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         assert.deepStrictEqual(accounts, ["s:t:jo", "w:jo"])
       }))
 
+    test("a settled or cancelled pot leaves the live accounts for the closed index, ordered and paged by closedAt", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("cl", 100)
+        const reserve = (yield* execApplied({ op: "Reserve", accountId: "cl", tableId: "ct", amount: 100, timeoutMs: 0, idempotencyKey: "cl-r" })).response as ReserveResult
+        yield* execApplied({ op: "Commit", reservationId: reserve.reservationId })
+        const hand = (h: string, close: "Settle" | "Cancel", at: number) =>
+          Effect.gen(function*() {
+            yield* execApplied({ op: "Contribute", tableId: "ct", handId: h, seatId: 1, accountId: "cl", amount: 5, contributionType: "BET", idempotencyKey: `cl-${h}` })
+            const closing = close === "Settle"
+              ? { op: "Settle" as const, tableId: "ct", handId: h, winners: [{ seatId: 1, accountId: "cl", amount: 5 }], idempotencyKey: `cl-s-${h}` }
+              : { op: "Cancel" as const, tableId: "ct", handId: h, reason: "misdeal", idempotencyKey: `cl-x-${h}` }
+            const p = yield* planCommand(closing, at)
+            assert.deepStrictEqual(p.closedAccounts, [{ account: `p:ct:${h}`, closedAt: at }])
+            assert.strictEqual((yield* store.apply(request(p)))._tag, "Applied")
+          })
+        yield* execApplied({ op: "Contribute", tableId: "ct", handId: "open", seatId: 1, accountId: "cl", amount: 5, contributionType: "BET", idempotencyKey: "cl-open" })
+        yield* hand("h3", "Settle", 3_000)
+        yield* hand("h1", "Cancel", 1_000)
+        yield* hand("h2", "Settle", 2_000)
+        assert.deepStrictEqual((yield* store.accounts(null, 10)).items, ["p:ct:open", "s:ct:cl", "w:cl"])
+        assert.deepStrictEqual((yield* store.closedAccounts(-Infinity, null, 10)).items, ["p:ct:h1", "p:ct:h2", "p:ct:h3"])
+        assert.deepStrictEqual((yield* store.closedAccounts(2_000, null, 10)).items, ["p:ct:h2", "p:ct:h3"])
+        assert.deepStrictEqual((yield* store.closedAccounts(3_001, null, 10)).items, [])
+        const first = yield* store.closedAccounts(0, null, 2)
+        assert.deepStrictEqual(first.items, ["p:ct:h1", "p:ct:h2"])
+        assert.deepStrictEqual(yield* store.closedAccounts(0, first.nextCursor, 2), { items: ["p:ct:h3"], nextCursor: null })
+        // Closed, not gone: the pot and its chain are still read as before.
+        assert.strictEqual((yield* store.entries("p:ct:h2", 0, 10)).length, 2)
+        assert.strictEqual(((yield* store.load(["p:ct:h2"])).objects.get("p:ct:h2")!.value as { status: string }).status, "SETTLED")
+      }))
+
     test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>
       Effect.gen(function*() {
         const store = yield* Store

@@ -34,6 +34,7 @@ export const makeFaultyStore = () => {
     events: (c, l) => guard("events", () => inner.events(c, l)),
     eventsAfter: (id, l) => guard("eventsAfter", () => inner.eventsAfter(id, l)),
     accounts: (c, l, p) => guard("accounts", () => inner.accounts(c, l, p)),
+    closedAccounts: (s, c, l) => guard("closedAccounts", () => inner.closedAccounts(s, c, l)),
     dueReservations: (n, l) => guard("dueReservations", () => inner.dueReservations(n, l)),
     systemBalances: () => guard("systemBalances", () => inner.systemBalances()),
     stats: () => guard("stats", () => inner.stats()),

@@ -18,6 +18,8 @@ export const makeMemoryStore = () => {
   const system: Record<SystemAccount, number> = { mint: 0, burn: 0, rake: 0 }
   const stats = new Map<StatName, number>()
   const accountIndex = new Set<AccountRef>()
+  /** Closed accounts by (closedAt, ref), as Redis orders the P closed zset. */
+  const closedIndex: Array<{ readonly account: AccountRef; readonly closedAt: number }> = []
   const events: Array<StoreEvent> = []
   let eventCounter = 0
 
@@ -35,6 +37,9 @@ export const makeMemoryStore = () => {
     if (list) list.push(item)
     else map.set(key, [item])
   }
+
+  const closedBefore = (a: { account: AccountRef; closedAt: number }, b: { account: AccountRef; closedAt: number }) =>
+    a.closedAt < b.closedAt || (a.closedAt === b.closedAt && a.account < b.account)
 
   const applyNow = (request: ApplyRequest, now: number): ApplyResult => {
     const { plan } = request
@@ -63,6 +68,13 @@ export const makeMemoryStore = () => {
     for (const id of plan.expiryRemove) expiry.delete(id)
     for (const x of plan.expiryAdd) expiry.set(x.reservationId, x.expiresAt)
     for (const ref of plan.newAccounts) accountIndex.add(ref)
+    for (const c of plan.closedAccounts) {
+      accountIndex.delete(c.account)
+      // Pots close in time order nearly always: walk back from the end to the insertion point.
+      let at = closedIndex.length
+      while (at > 0 && closedBefore(c, closedIndex[at - 1]!)) at--
+      closedIndex.splice(at, 0, c)
+    }
     if (plan.entries.length > 0 || plan.transfers.length > 0) {
       eventCounter += 1
       events.push({ id: `${eventCounter}-0`, entries: plan.entries, transfers: plan.transfers })
@@ -113,6 +125,13 @@ export const makeMemoryStore = () => {
         const all = [...accountIndex].filter((r) => (prefix ? r.startsWith(prefix) : true) && (cursor === null || r > cursor)).sort()
         const items = all.slice(0, limit)
         return { items, nextCursor: all.length > limit && items.length > 0 ? items[items.length - 1]! : null }
+      }),
+    closedAccounts: (since, cursor, limit) =>
+      Effect.sync((): Page<AccountRef> => {
+        const matching = closedIndex.filter((c) => c.closedAt >= since)
+        const offset = cursor === null ? 0 : Number(cursor)
+        const items = matching.slice(offset, offset + Math.max(0, limit)).map((c) => c.account)
+        return { items, nextCursor: offset + items.length < matching.length && items.length > 0 ? String(offset + items.length) : null }
       }),
     dueReservations: (now, limit) =>
       Effect.sync(() =>

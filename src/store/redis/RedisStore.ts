@@ -354,6 +354,17 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     return { items, nextCursor: found.length > n ? items[items.length - 1]! : null } satisfies Page<AccountRef>
   }, retrying)
 
+  const closedAccounts = Effect.fn("RedisStore.closedAccounts")(function*(since: number, cursor: string | null, limit: number) {
+    if (limit <= 0) return { items: [], nextCursor: null } satisfies Page<AccountRef>
+    const offset = cursor === null ? 0 : Number(cursor)
+    const n = Math.floor(limit)
+    const found = yield* call("closedAccounts", () =>
+      redis.zrangebyscoreBuffer(keys.closed, Number.isFinite(since) ? String(since) : "-inf", "+inf", "LIMIT", offset, n + 1)
+    )
+    const items = found.slice(0, n).map((b) => b.toString("utf8"))
+    return { items, nextCursor: found.length > n ? String(offset + n) : null } satisfies Page<AccountRef>
+  }, retrying)
+
   const dueReservations = Effect.fn("RedisStore.dueReservations")(function*(now: number, limit: number) {
     if (limit <= 0) return []
     return yield* call("dueReservations", () =>
@@ -400,6 +411,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     events,
     eventsAfter,
     accounts,
+    closedAccounts,
     dueReservations,
     systemBalances,
     stats,

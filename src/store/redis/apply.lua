@@ -16,7 +16,8 @@
     3  P expiry                      zset of reservation deadlines
     4  P accounts                    zset index of chained accounts
     5  P events                      stream
-    6  P idem:<key>                  only when ARGV[1] == "1"
+    6  P closed                      zset index of closed accounts, by closedAt
+    7  P idem:<key>                  only when ARGV[1] == "1"
     then nExpected  x P obj:<key>           expected objects, in plan order
     then nWrites    x P obj:<key>           written objects, in plan order
     then nEntries   x P ledger:<accountId>  the ledger list of each entry
@@ -33,6 +34,7 @@
     15 deadline, Unix ms by the Redis clock ("0" = none): the caller stops waiting
        then, so a script that only gets to run later (Redis was frozen, the
        command sat in a buffer) writes nothing instead of landing unacknowledged
+    16 nClosedAccounts
     then nExpected     x expected version ("0" = the key must not exist)
     then nWrites       x (new version, object JSON)
     then nEntries      x entry JSON     (also joined into the event field `entries`)
@@ -42,6 +44,7 @@
     then nExpiryRemove x reservation id
     then nExpiryAdd    x (reservation id, expiresAt ms)
     then nNewAccounts  x account ref
+    then nClosedAccounts x (account ref, closedAt ms): moved from P accounts to P closed
 
   Returns (first element is the code)
     {"APPLIED"}                             everything written
@@ -67,15 +70,16 @@ local nStats = tonumber(ARGV[11])
 local nExpiryRemove = tonumber(ARGV[12])
 local nExpiryAdd = tonumber(ARGV[13])
 local nNewAccounts = tonumber(ARGV[14])
+local nClosedAccounts = tonumber(ARGV[16])
 
-local idemKey = hasIdem and KEYS[6] or nil
-local kExpected = hasIdem and 6 or 5
+local idemKey = hasIdem and KEYS[7] or nil
+local kExpected = hasIdem and 7 or 6
 local kWrites = kExpected + nExpected
 local kEntries = kWrites + nWrites
 local kTransfers = kEntries + nEntries
 local keyCount = kTransfers + 2 * nTransfers
 
-local aExpected = 15
+local aExpected = 16
 local aWrites = aExpected + nExpected
 local aEntries = aWrites + 2 * nWrites
 local aTransfers = aEntries + nEntries
@@ -84,7 +88,8 @@ local aStats = aSystem + 2 * nSystem
 local aExpiryRemove = aStats + 2 * nStats
 local aExpiryAdd = aExpiryRemove + nExpiryRemove
 local aNewAccounts = aExpiryAdd + 2 * nExpiryAdd
-local argCount = aNewAccounts + nNewAccounts
+local aClosedAccounts = aNewAccounts + nNewAccounts
+local argCount = aClosedAccounts + 2 * nClosedAccounts
 
 if #KEYS ~= keyCount or #ARGV ~= argCount then
   return redis.error_reply("ERR apply.lua: expected " .. keyCount .. " keys and " .. argCount ..
@@ -166,6 +171,11 @@ for i = 0, nExpiryAdd - 1 do
 end
 for i = 1, nNewAccounts do
   redis.call("ZADD", KEYS[4], 0, ARGV[aNewAccounts + i])
+end
+for i = 0, nClosedAccounts - 1 do
+  local account = ARGV[aClosedAccounts + 2 * i + 1]
+  redis.call("ZREM", KEYS[4], account)
+  redis.call("ZADD", KEYS[6], ARGV[aClosedAccounts + 2 * i + 2], account)
 end
 if nEntries + nTransfers > 0 then
   -- The event's fields are this apply's entries and transfers as JSON arrays, joined here rather

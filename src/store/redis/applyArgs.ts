@@ -22,7 +22,7 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
   const { plan, idempotency } = request
   const entryJson = plan.entries.map((e) => JSON.stringify(e))
   const transferJson = plan.transfers.map((t) => JSON.stringify(t))
-  const k: Array<string> = [keys.system, keys.stats, keys.expiry, keys.accounts, keys.events]
+  const k: Array<string> = [keys.system, keys.stats, keys.expiry, keys.accounts, keys.events, keys.closed]
   if (idempotency) k.push(keys.idempotency(idempotency.key))
   for (const e of plan.expected) k.push(keys.object(e.key))
   for (const w of plan.writes) k.push(keys.object(w.key))
@@ -44,7 +44,8 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
     decimal(plan.expiryRemove.length),
     decimal(plan.expiryAdd.length),
     decimal(plan.newAccounts.length),
-    decimal(deadlineMs)
+    decimal(deadlineMs),
+    decimal(plan.closedAccounts.length)
   ]
   for (const e of plan.expected) a.push(decimal(e.version))
   for (const w of plan.writes) a.push(decimal(w.version), JSON.stringify(w.value))
@@ -54,5 +55,6 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
   a.push(...plan.expiryRemove)
   for (const x of plan.expiryAdd) a.push(x.reservationId, decimal(x.expiresAt))
   a.push(...plan.newAccounts)
+  for (const c of plan.closedAccounts) a.push(c.account, decimal(c.closedAt))
   return { keys: k, args: a }
 }

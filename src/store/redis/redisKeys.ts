@@ -15,7 +15,9 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *   P system                 hash    mint / burn / rake: signed balances (HINCRBY)
  *   P stats                  hash    StatName -> counter (HINCRBY)
  *   P expiry                 zset    reservationId scored by expiresAt (ms)
- *   P accounts               zset    chained account refs, score 0 (lexical order)
+ *   P accounts               zset    live chained account refs, score 0 (lexical order)
+ *   P closed                 zset    closed accounts (settled/cancelled pots, which left
+ *                                    P accounts), scored by closedAt (ms)
  *   P events                 stream  one entry per apply that moved something:
  *                                    fields `entries` and `transfers`, each a JSON array
  *
@@ -32,6 +34,7 @@ export interface RedisKeys {
   readonly stats: string
   readonly expiry: string
   readonly accounts: string
+  readonly closed: string
   readonly events: string
 }
 
@@ -45,5 +48,6 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   stats: `${prefix}stats`,
   expiry: `${prefix}expiry`,
   accounts: `${prefix}accounts`,
+  closed: `${prefix}closed`,
   events: `${prefix}events`
 })
