@@ -85,6 +85,9 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
   )
 
+/** Longer than any URL Node's HTTP parser lets through (16 KiB of headers). */
+const MAX_PARAM_LENGTH = 16_384
+
 /**
  * The HTTP server on the given address. Requires Ledger, LedgerVerifier,
  * Store and AuthSettings; provides HttpServer (its `address` tells the bound
@@ -95,7 +98,10 @@ export const makeHttpServerLayer = (options: HttpServerOptions) => {
     ? apiRoutes(options.maxBodyBytes, options.accessLog)
     : Layer.mergeAll(apiRoutes(options.maxBodyBytes, options.accessLog), options.extraRoutes)
   // requestMetrics logs each response (with route, duration and request id): Effect's own access log stays off.
-  return HttpRouter.serve(routes, { disableLogger: true }).pipe(
+  // Path parameters reach the Schemas whatever their length: a 128-character id (the longest valid
+  // one) is served and a longer one is refused naming the parameter, instead of the router's default
+  // limit of 100 turning both into "no such route".
+  return HttpRouter.serve(routes, { disableLogger: true, routerConfig: { maxParamLength: MAX_PARAM_LENGTH } }).pipe(
     Layer.provide(Layer.succeed(HttpMiddleware.SpanNameGenerator)(spanNameOf)),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
   )

@@ -2,7 +2,7 @@ import { request } from "node:http"
 import { describe, expect, it } from "vitest"
 import type { Reply } from "../support/client.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
-import { newAccount, uniqueId } from "../support/seed.ts"
+import { execute, newAccount, uniqueId } from "../support/seed.ts"
 import { ADMIN_KEY } from "../support/testServer.ts"
 
 /** Every error, whatever produced it, is `{ error, message, details? }` as JSON, without a stack trace. */
@@ -73,6 +73,26 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
         400,
         "INVALID_BODY"
       )
+    })
+
+    it("ids up to the longest valid length (128) are served on every route; longer ones are 400 naming the parameter", async () => {
+      const id = uniqueId("len").padEnd(128, "x")
+      await execute(server(), { op: "EnsureAccount", accountId: id, initialBalance: 0 })
+      expect((await client().admin.get(`/api/accounts/${id}/balance`)).status).toBe(200)
+      expect((await client().admin.get(`/api/accounts/${id}/ledger`)).status).toBe(200)
+      expect((await deposit(id, { amount: 5, source: "ADMIN" })).status).toBe(200)
+      const tooLong = await client().admin.get(`/api/accounts/${id}y/balance`)
+      expectErrorShape(tooLong, 400, "INVALID_ACCOUNT_ID")
+      expect(tooLong.body.details.issues[0]).toMatchObject({ in: "path", path: "accountId" })
+      expect(tooLong.body.details.issues[0].message).toContain("128")
+      expectErrorShape(await client().admin.get(`/api/accounts/${"z".repeat(5000)}/balance`), 400, "INVALID_ACCOUNT_ID")
+    })
+
+    it.each([["1e1"], ["%205"], ["0x10"], ["5.0"], [""]])("limit=%s is 400 naming the limit", async (limit) => {
+      const id = await newAccount(server(), "lim")
+      const reply = await client().admin.get(`/api/accounts/${id}/transactions?limit=${limit}`)
+      expectErrorShape(reply, 400, "INVALID_ARGUMENT")
+      expect(reply.body.details.issues[0]).toMatchObject({ in: "query", path: "limit" })
     })
 
     it("a cursor of another account's history is refused", async () => {

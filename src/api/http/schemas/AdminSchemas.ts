@@ -38,8 +38,11 @@ export const TableStacks = Schema.Struct({
 
 export const PotQuery = {
   folded: Schema.optionalKey(
-    Schema.String.check(Schema.isPattern(/^\d{1,4}(,\d{1,4})*$/, { message: "folded must be a comma-separated list of seat ids" }))
-      .annotate({ description: "Seats that folded (the ledger does not know): they are not eligible for any pot" })
+    Schema.String.check(
+      Schema.isPattern(/^\d{1,4}(,\d{1,4})*$/, { message: "folded must be a comma-separated list of seat ids" }),
+      // The same bound as SeatId on gRPC's folded_seats.
+      Schema.makeFilter((s: string) => s.split(",").every((seat) => Number(seat) <= 1000) || "folded: seat id must be at most 1000")
+    ).annotate({ description: "Seats that folded (the ledger does not know): they are not eligible for any pot" })
   )
 }
 

@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import type { TransferType } from "../../../domain/transfer.ts"
 
 /** Every TransferType, at runtime. The check below fails to compile if the domain adds one. */
@@ -25,7 +25,12 @@ export const IsoTimestamp = Schema.String.annotate({ format: "date-time", descri
 
 export const iso = (ms: number) => new Date(ms).toISOString()
 
-export const Limit = Schema.NumberFromString.check(
+/** Digits only: `Number()` alone would also take "1e1", " 5" or "0x10". */
+const WholeNumberString = Schema.String.check(
+  Schema.isPattern(/^[0-9]{1,16}$/, { message: "limit must be a whole number of digits" })
+).annotate({ expected: "a whole number" })
+
+export const Limit = WholeNumberString.pipe(Schema.decodeTo(Schema.Number, SchemaTransformation.numberFromString)).check(
   Schema.isInt({ message: "limit must be an integer" }),
   Schema.isGreaterThanOrEqualTo(1, { message: "limit must be at least 1" }),
   Schema.isLessThanOrEqualTo(200, { message: "limit must be at most 200" })
