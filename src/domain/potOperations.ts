@@ -18,6 +18,18 @@ export const planContribute = (c: Contribute, b: PlanBuilder): Outcome<Contribut
   if (existing && existing.status !== "ACTIVE") {
     return refuse("POT_NOT_ACTIVE", `pot ${c.tableId}/${c.handId} is ${existing.status}`)
   }
+  // One account per seat and one seat per account in a hand: otherwise a second account could join
+  // a seat's contributions and be paid what the seat won (settlement pays by seat).
+  const clash = existing?.contributions.find((row) => (row.seatId === c.seatId) !== (row.accountId === c.accountId))
+  if (clash) {
+    return refuse(
+      "INVALID_SEAT_ID",
+      clash.seatId === c.seatId
+        ? `seat ${c.seatId} is ${clash.accountId}'s in hand ${c.tableId}/${c.handId}`
+        : `${c.accountId} plays seat ${clash.seatId} in hand ${c.tableId}/${c.handId}, not seat ${c.seatId}`,
+      "seatId"
+    )
+  }
   if (!existing) {
     b.put(pKey, emptyPot(c.tableId, c.handId, b.ctx.now))
     b.stat("pots_open", 1)

@@ -95,6 +95,26 @@ describe("Ledger (memory store)", () => {
       yield* ledger.execute({ op: "Commit", reservationId: r.result.reservationId })
     })
 
+  it.effect("in a hand a seat belongs to one account and an account to one seat", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* seat(ledger, "s1", "st", 500)
+      yield* seat(ledger, "s2", "st", 500)
+      const bet = (accountId: string, seatId: number, key: string) =>
+        ledger.execute({ op: "Contribute", tableId: "st", handId: "h", seatId, accountId, amount: 10, contributionType: "BET", idempotencyKey: key })
+      yield* bet("s1", 1, "b1")
+      const taken = yield* Effect.flip(bet("s2", 1, "b2"))
+      assert.deepInclude(taken, { code: "INVALID_SEAT_ID", field: "seatId" })
+      assert.include(taken.message, "seat 1 is s1's")
+      const moved = yield* Effect.flip(bet("s1", 2, "b3"))
+      assert.deepInclude(moved, { code: "INVALID_SEAT_ID", field: "seatId" })
+      yield* bet("s2", 2, "b4")
+      yield* bet("s1", 1, "b5")
+      const pot = (yield* ledger.pot("st", "h")).value!
+      assert.deepStrictEqual(pot.contributions, [{ seatId: 1, accountId: "s1", amount: 20 }, { seatId: 2, accountId: "s2", amount: 10 }])
+      assert.strictEqual((yield* ledger.stack("st", "s2")).value!.balance, 490, "the refused bet moved nothing")
+    }).pipe(Effect.provide(memoryLedger())))
+
   it.effect("cancel refunds each contributor exactly what they put in", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
