@@ -12,6 +12,7 @@ import { serverCredentials, type TlsFiles } from "./serverCredentials.ts"
 import { makeWatchAccount } from "./watchAccount.ts"
 import { Metrics } from "../../observability/Metrics.ts"
 import { grpcAccessLogConfig } from "../../observability/RequestLog.ts"
+import { withStrictRequests } from "./strictDeserialize.ts"
 
 export interface GrpcServerSettings {
   readonly host: string
@@ -54,7 +55,7 @@ export class GrpcStartError extends Schema.TaggedError<GrpcStartError>()("GrpcSt
 
 const bindAddress = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`
 
-const serviceDefinition = (pkg: PackageDefinition, name: string) => pkg[name] as grpc.ServiceDefinition
+const serviceDefinition = (pkg: PackageDefinition, name: string) => withStrictRequests(pkg[name] as grpc.ServiceDefinition)
 
 /** Refuses to start with an rpc of the contract left unimplemented (grpc-js would answer UNIMPLEMENTED). */
 const checkComplete = (definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation, name: string) => {

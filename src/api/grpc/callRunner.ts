@@ -3,7 +3,9 @@ import * as grpc from "@grpc/grpc-js"
 import { Cause, Effect, Exit, type Fiber } from "effect"
 import { logCompletion, millis } from "../../observability/RequestLog.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
+import { refuse } from "../../domain/errors.ts"
 import { parentSpanOf, readCallMetadata } from "./callMetadata.ts"
+import { malformedReason } from "./strictDeserialize.ts"
 import {
   type Answer,
   answerFailure,
@@ -33,6 +35,15 @@ export interface CallRunnerOptions {
 }
 
 const UNAUTHENTICATED: GrpcStatus = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" }
+
+/** The request as read, or a refusal when it was not a well-formed message (see strictDeserialize). */
+const readable = <A>(request: unknown, handle: () => Effect.Effect<A, CallFailure>): Effect.Effect<A, CallFailure> =>
+  Effect.suspend(() => {
+    const problem = malformedReason(request)
+    return problem === undefined
+      ? handle()
+      : Effect.fail(refuse("INVALID_ARGUMENT", `the request is not a well-formed protobuf message: ${problem}`))
+  })
 
 const serviceError = (s: GrpcStatus): Partial<grpc.StatusObject> => ({ code: s.code, details: s.details })
 
@@ -134,7 +145,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       else callback(serviceError(answer.status))
       return outcome
     }
-    const program = answered(Effect.suspend(() => handle(call.request)), mode).pipe(
+    const program = answered(readable(call.request, () => handle(call.request)), mode).pipe(
       Effect.onExit((exit) => {
         const outcome = reply(answerOfExit(exit))
         return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
@@ -176,7 +187,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
       else call.end()
     }
-    const program = answered(Effect.as(Effect.suspend(() => handle(call.request, write, ready)), {}), "status").pipe(
+    const program = answered(Effect.as(readable(call.request, () => handle(call.request, write, ready)), {}), "status").pipe(
       Effect.onExit((exit) => {
         const answer = answerOfExit(exit)
         return Effect.andThen(
