@@ -35,6 +35,13 @@ export const Reason = Schema.String.check(
   Schema.isMaxLength(256, { message: "reason must be at most 256 characters" })
 )
 
+/** Where deposited chips come from, as a code reports can group by (both APIs). */
+export const DepositSource = Schema.String.check(
+  Schema.isPattern(/^[A-Z][A-Z0-9_]{0,31}$/, {
+    message: "source must be an upper-case code such as FREEROLL, PURCHASE, ADMIN or BONUS"
+  })
+).annotate({ examples: ["FREEROLL", "PURCHASE", "ADMIN", "BONUS"] })
+
 export const SeatId = Schema.Number.check(
   Schema.isInt({ message: "seat id must be an integer" }),
   Schema.isGreaterThanOrEqualTo(0, { message: "seat id must not be negative" }),

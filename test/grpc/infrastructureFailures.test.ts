@@ -78,7 +78,7 @@ layer(grpcServerOn(MemoryStoreLayer), { excludeTestServices: true })("gRPC answe
   it.effect("AMOUNT_OVERFLOW in-band where there is ok/error, OUT_OF_RANGE where there is not", () =>
     Effect.gen(function*() {
       assert.isTrue((yield* call("EnsureAccount", { account_id: "ov-a", initial_balance: MAX_SAFE })).created)
-      assert.strictEqual(yield* refusedWith("Deposit", { account_id: "ov-a", amount: "1", idempotency_key: "ov-1" }), "AMOUNT_OVERFLOW")
+      assert.strictEqual(yield* refusedWith("Deposit", { account_id: "ov-a", amount: "1", idempotency_key: "ov-1", source: "ADMIN" }), "AMOUNT_OVERFLOW")
       const s = yield* statusOf("EnsureAccount", { account_id: "ov-b", initial_balance: "1" })
       assert.strictEqual(s.code, status.OUT_OF_RANGE)
       assert.include(s.details, "AMOUNT_OVERFLOW")

@@ -48,7 +48,7 @@ const scriptedGame = Effect.gen(function*() {
   for (const [accountId, chips] of [["alice", 1000], ["bob", 1000], ["carol", 500]] as const) {
     yield* call("EnsureAccount", { account_id: accountId, initial_balance: String(chips) })
   }
-  yield* ok("Deposit", { account_id: "alice", amount: "200", idempotency_key: key("d"), source: "purchase" })
+  yield* ok("Deposit", { account_id: "alice", amount: "200", idempotency_key: key("d"), source: "PURCHASE" })
   yield* ok("Withdraw", { account_id: "carol", amount: "100", idempotency_key: key("w"), reason: "redeem" })
 
   yield* ok("CommitReservation", { reservation_id: yield* reserve("alice", 500) })

@@ -15,7 +15,7 @@ import type {
   Withdraw
 } from "../../domain/commands.ts"
 import { refuse, type Refusal, type RefusalCode } from "../../domain/errors.ts"
-import { AccountId, HandId, IdempotencyKey, Reason, ReservationId, SeatId, TableId } from "../../domain/ids.ts"
+import { AccountId, DepositSource, HandId, IdempotencyKey, Reason, ReservationId, SeatId, TableId } from "../../domain/ids.ts"
 
 /**
  * Turns wire requests (proto-loader objects: camelCase, int64 as strings,
@@ -187,7 +187,7 @@ export const decodeDeposit = (r: Wire): Effect.Effect<Deposit, Refusal> =>
     const id = yield* accountId(r.accountId)
     const chips = yield* amount(r.amount)
     const key = yield* idempotencyKey(r.idempotencyKey)
-    return { op: "Deposit", accountId: id, amount: chips, idempotencyKey: key, source: yield* reason(r.source, "source") }
+    return { op: "Deposit", accountId: id, amount: chips, idempotencyKey: key, source: yield* checked(DepositSource, "INVALID_REASON", "source", text(r.source)) }
   })
 
 export const decodeWithdraw = (r: Wire): Effect.Effect<Withdraw, Refusal> =>

@@ -34,6 +34,7 @@ const CODE_BY_FIELD: Readonly<Record<string, string>> = {
   handId: "INVALID_HAND_ID",
   reservationId: "INVALID_RESERVATION_ID",
   reason: "INVALID_REASON",
+  source: "INVALID_REASON",
   cursor: "INVALID_CURSOR"
 }
 

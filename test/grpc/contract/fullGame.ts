@@ -128,7 +128,7 @@ export const fullGame = (it: ContractIt) => {
       assert.deepStrictEqual(fromThree.received.map((m) => m.seq), ["4", "5", "6"])
 
       // And they stay live.
-      yield* ok("Deposit", { account_id: P1, amount: "75", idempotency_key: key("dep") })
+      yield* ok("Deposit", { account_id: P1, amount: "75", idempotency_key: key("dep"), source: "ADMIN" })
       for (const [s, count] of [[live, 6], [replay, 7], [fromThree, 4]] as const) {
         yield* awaitMessages(s, count)
         assert.deepInclude(s.received.at(-1), { seq: "7", type: "DEPOSIT", amount: "75", balance_after: "500" })

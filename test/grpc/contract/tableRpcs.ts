@@ -186,7 +186,7 @@ export const tableRpcs = (it: ContractIt) => {
   it.effect("ListLedgerEntries pages a wallet or a stack by seq", () =>
     Effect.gen(function*() {
       yield* seated("tl-a", "t-list", 1000, 100)
-      yield* ok("Deposit", { account_id: "tl-a", amount: "5", idempotency_key: key() })
+      yield* ok("Deposit", { account_id: "tl-a", amount: "5", idempotency_key: key(), source: "ADMIN" })
       const page1 = yield* ok("ListLedgerEntries", { account_id: "tl-a", limit: 2 })
       assert.deepStrictEqual(page1.entries.map((e: { seq: string; type: string }) => [e.seq, e.type]), [["1", "GRANT"], ["2", "HOLD"]])
       assert.strictEqual(page1.next_after_seq, "2")

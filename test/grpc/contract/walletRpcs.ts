@@ -72,7 +72,7 @@ export const walletRpcs = (it: ContractIt) => {
       assert.deepInclude(d, { account_id: "w-dw", amount: "50", balance: "150", available_balance: "150" })
       const replay = yield* ok("Deposit", { account_id: "w-dw", amount: "50", idempotency_key: "dw-d1", source: "ADMIN" })
       assert.strictEqual(replay.transaction_id, d.transaction_id)
-      assert.strictEqual(yield* refusedWith("Deposit", { account_id: "w-dw", amount: "51", idempotency_key: "dw-d1" }), "IDEMPOTENCY_KEY_REUSED")
+      assert.strictEqual(yield* refusedWith("Deposit", { account_id: "w-dw", amount: "51", idempotency_key: "dw-d1", source: "ADMIN" }), "IDEMPOTENCY_KEY_REUSED")
       const w = yield* ok("Withdraw", { account_id: "w-dw", amount: "150", idempotency_key: "dw-w1", reason: "cash out of the platform" })
       assert.strictEqual(w.balance, "0")
       assert.strictEqual((yield* call("GetBalance", { account_id: "w-dw" })).balance, "0")
@@ -85,7 +85,7 @@ export const walletRpcs = (it: ContractIt) => {
   it.effect("Deposit and Withdraw refuse in-band: unknown account, overdraft, bad ids, amounts, keys, reasons", () =>
     Effect.gen(function*() {
       yield* ensure("w-dwr", 100)
-      const base = { account_id: "w-dwr", amount: "10", idempotency_key: "ok-key" }
+      const base = { account_id: "w-dwr", amount: "10", idempotency_key: "ok-key", source: "ADMIN" }
       assert.strictEqual(yield* refusedWith("Deposit", { ...base, account_id: "w-nobody" }), "ACCOUNT_NOT_FOUND")
       assert.strictEqual(yield* refusedWith("Withdraw", { ...base, account_id: "w-nobody" }), "ACCOUNT_NOT_FOUND")
       assert.strictEqual(yield* refusedWith("Withdraw", { ...base, amount: "101" }), "INSUFFICIENT_BALANCE")
@@ -96,7 +96,11 @@ export const walletRpcs = (it: ContractIt) => {
         assert.strictEqual(yield* refusedWith(method, { ...base, idempotency_key: "has space" }), "INVALID_IDEMPOTENCY_KEY")
       }
       assert.strictEqual(yield* refusedWith("Withdraw", { ...base, reason: "r".repeat(257) }), "INVALID_REASON")
-      assert.strictEqual(yield* refusedWith("Deposit", { ...base, source: "s".repeat(257) }), "INVALID_REASON")
+      // The deposit source is a code, on gRPC as on HTTP.
+      for (const source of ["", "promo", "S".repeat(33), "BAD CODE", "ÄDMIN"]) {
+        assert.strictEqual(yield* refusedWith("Deposit", { ...base, source }), "INVALID_REASON", source)
+      }
+      assert.strictEqual(yield* refusedWith("Deposit", { account_id: base.account_id, amount: "1", idempotency_key: "dw-nosrc" }), "INVALID_REASON")
       const r = yield* call("Withdraw", { ...base, amount: "0" })
       assert.include(r.error_message, "amount", "the message names the field")
       assert.strictEqual((yield* call("GetBalance", { account_id: "w-dwr" })).balance, "100")

@@ -47,7 +47,7 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
     it("a missing required field is 400 naming it", async () => {
       const id = await newAccount(server(), "missing")
       const reply = await deposit(id, { amount: 5 })
-      expectErrorShape(reply, 400, "INVALID_ARGUMENT")
+      expectErrorShape(reply, 400, "INVALID_REASON")
       expect(reply.body.details.issues).toEqual([{ in: "body", path: "source", message: "is required" }])
     })
 

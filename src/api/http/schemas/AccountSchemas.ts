@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { HttpApiSchema } from "effect/http-api"
-import { AccountId, IdempotencyKey, Reason } from "../../../domain/ids.ts"
+import { AccountId, DepositSource, IdempotencyKey, Reason } from "../../../domain/ids.ts"
 import {
   ChipCount,
   Cursor,
@@ -58,11 +58,6 @@ export const IdempotencyHeaders = {
   })
 }
 
-export const DepositSource = Schema.String.check(
-  Schema.isPattern(/^[A-Z][A-Z0-9_]{0,31}$/, {
-    message: "source must be an upper-case code such as FREEROLL, PURCHASE, ADMIN or BONUS"
-  })
-).annotate({ examples: ["FREEROLL", "PURCHASE", "ADMIN", "BONUS"] })
 
 export const DepositBody = Schema.Struct({ amount: Chips, source: DepositSource })
   .annotate({ identifier: "DepositBody" })
