@@ -10,6 +10,11 @@
  *     the fsync costs.
  *  2. plan/apply through the Ledger on the memory store: the same game,
  *     ops/s of `Ledger.execute` (planning, cache, keyed lock, Effect).
+ *  3. the same game through the service's own call path on the memory store,
+ *     without the network: the gRPC call runner (span, log annotations,
+ *     metrics, completion line) -> request decoding -> Ledger -> response
+ *     encoding, called as grpc-js calls a unary handler. Its cost above (2)
+ *     is the glue of a call; above that, `npm run bench` adds gRPC and Redis.
  *
  *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --fsync always|everysec]
  *
@@ -19,7 +24,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import * as grpc from "@grpc/grpc-js"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import { makeBalanceHandlers } from "../src/api/grpc/balanceHandlers.ts"
+import { makeCallRunner } from "../src/api/grpc/callRunner.ts"
+import { CommandExecutor } from "../src/degradation/CommandExecutor.ts"
 import { Redis } from "ioredis"
 import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
@@ -84,16 +93,27 @@ const wireResponse = (result: unknown): Message => {
   return { ok: true, reservation_id: r.reservationId }
 }
 
+/** snake_case wire fields as proto-loader hands them to the server (camelCase), nested messages too. */
+const serverView = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(serverView)
+    : value !== null && typeof value === "object"
+    ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), serverView(v)]))
+    : value
+
 /**
- * Plays `TABLES` game tables through a ledger until `ops` commands ran;
- * ops/s of the whole run. `onApply` sees every apply request (recording).
+ * Plays `TABLES` game tables until `ops` commands ran; ops/s of the whole run.
+ * `path`: straight into `Ledger.execute`, or through the gRPC call runner and
+ * the BalanceService handlers as grpc-js would call them. `onApply` sees every
+ * apply request (recording).
  */
-const playGame = async (ops: number, tag: string, onApply?: (request: ApplyRequest) => void) => {
+const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApply?: (request: ApplyRequest) => void) => {
   const memory = makeMemoryStore()
   const store = onApply
     ? Store.of({ ...memory, apply: (request) => Effect.tap(memory.apply(request), () => Effect.sync(() => onApply(request))) })
     : memory
-  const layer = Ledger.layer.pipe(
+  const layer = CommandExecutor.layerWithoutQueue.pipe(
+    Layer.provideMerge(Ledger.layer),
     Layer.provideMerge(Layer.succeed(Store, store)),
     Layer.provideMerge(LedgerSettings.layerWith()),
     Layer.provideMerge(Metrics.layer)
@@ -101,6 +121,29 @@ const playGame = async (ops: number, tag: string, onApply?: (request: ApplyReque
   const runtime = ManagedRuntime.make(layer)
   const ledger = await runtime.runPromise(Ledger.use(Effect.succeed))
   const execute = (command: Command) => runtime.runPromise(ledger.execute(command))
+  const handlers = await runtime.runPromise(makeBalanceHandlers)
+  const metrics = await runtime.runPromise(Metrics.use(Effect.succeed))
+  const runner = makeCallRunner({
+    run: (effect) => runtime.runFork(effect),
+    runStream: (effect) => runtime.runFork(effect),
+    authorized: () => true,
+    observe: (method, outcome, seconds) => {
+      metrics.grpcRequests.inc({ method, code: outcome })
+      metrics.grpcDuration.observe({ method }, seconds)
+    }
+  })
+  const unary = Object.fromEntries(
+    Object.entries(handlers).map(([method, m]) => [method, runner.unary("balance.BalanceService", method, m.handle, m.mode, true)])
+  )
+  const viaCallRunner = (method: string, request: Message) =>
+    new Promise<Message>((resolve, reject) => {
+      const call = { request: serverView(request), metadata: new grpc.Metadata(), cancelled: false, on: () => call }
+      unary[method]!(call as never, (error: unknown, response?: unknown) => {
+        if (error) reject(new Error(`${method}: ${JSON.stringify(error)}`))
+        else if ((response as Message).ok === false) reject(new Error(`${method} refused: ${JSON.stringify(response)}`))
+        else resolve(response as Message)
+      })
+    })
   for (let t = 0; t < TABLES; t++) {
     for (const accountId of accountsOf("game", tag, t)) {
       await execute({ op: "EnsureAccount", accountId, initialBalance: INITIAL_BALANCE })
@@ -112,7 +155,9 @@ const playGame = async (ops: number, tag: string, onApply?: (request: ApplyReque
   const ctx = (t: number): LoopContext => ({
     rpc: async (method, request) => {
       done += 1
-      return wireResponse((await execute(commandOf(method, request))).result)
+      return path === "call"
+        ? wireResponse(await viaCallRunner(method, request))
+        : wireResponse((await execute(commandOf(method, request))).result)
     },
     stopped: () => done >= ops,
     random: prng(0x9e3779b1 ^ (t * 2654435761)),
@@ -174,7 +219,7 @@ const main = async () => {
     const keys = redisKeys("balance:")
     const applySha = String(await redis.script("LOAD", readLuaScript("apply.lua")))
     const applyCalls: Array<Array<string | number>> = []
-    await playGame(OPS, "rec", (request) => {
+    await playGame(OPS, "rec", "ledger", (request) => {
       const { keys: k, args } = applyArgs(request, keys, 100_000)
       applyCalls.push([applySha, k.length, ...k, ...args])
     })
@@ -191,8 +236,11 @@ const main = async () => {
     const trivial = await replay(redis, trivialCalls, () => {})
 
     log(`Ledger.execute on the memory store: ${OPS} game commands, ${Math.min(CONCURRENCY, TABLES)} tables at once ...`)
-    await playGame(Math.min(OPS, 5000), "warm") // JIT warm-up
-    const memory = await playGame(OPS, "mem")
+    await playGame(Math.min(OPS, 5000), "warm", "ledger") // JIT warm-up
+    const memory = await playGame(OPS, "mem", "ledger")
+    log(`the same through the gRPC call runner and handlers (no network) ...`)
+    await playGame(Math.min(OPS, 5000), "warm-call", "call")
+    const callPath = await playGame(OPS, "call", "call")
 
     const ratio = round(apply.opsPerSecond / trivial.opsPerSecond, 3)
     log("")
@@ -203,6 +251,7 @@ const main = async () => {
     log(line("trivial one-call two-key Lua script", trivial))
     log(`${"ratio apply / trivial".padEnd(44)} ${String(ratio).padStart(8)}`)
     log(`${"Ledger.execute, memory store (game mix)".padEnd(44)} ${String(memory.opsPerSecond).padStart(8)}`)
+    log(`${"call runner + handlers + Ledger, memory store".padEnd(44)} ${String(callPath.opsPerSecond).padStart(8)}`)
     log(`apply.lua arguments: ${Math.round(argBytes / applyCalls.length)} bytes per call on average`)
     console.log(JSON.stringify({
       benchmark: "balance-service store",
@@ -211,7 +260,8 @@ const main = async () => {
       applyScript: { ...apply, argBytesPerOp: Math.round(argBytes / applyCalls.length) },
       trivialScript: trivial,
       applyToTrivialRatio: ratio,
-      memoryStoreLedger: { ...memory, seconds: round(memory.seconds, 2) }
+      memoryStoreLedger: { ...memory, seconds: round(memory.seconds, 2) },
+      memoryStoreCallPath: { ...callPath, seconds: round(callPath.seconds, 2) }
     }))
   } finally {
     redis.disconnect()

@@ -12,6 +12,7 @@
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
  *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
+ *   npm run bench -- --memory-store             the service on its in-memory store (BALANCE_STORE=memory): its cost without Redis
  *
  * Everything runs on 127.0.0.1 with its own redis-server (AOF appendfsync
  * always, as the service ships), bounded in time. The last line printed is
@@ -62,6 +63,7 @@ const { values: flags } = parseArgs({
     "service-node-args": { type: "string" },
     "log-level": { type: "string", default: "Warn" },
     "redis-tcp": { type: "boolean", default: false },
+    "memory-store": { type: "boolean", default: false },
     keep: { type: "boolean", default: false }
   },
   strict: true
@@ -122,7 +124,7 @@ const launchService = async (
 ): Promise<Service> => {
   serviceCount += 1
   // stdout goes to a file in the work dir, as it would to a log shipper.
-  const env = { LOG_LEVEL: flags["log-level"], ...extraEnv }
+  const env = { LOG_LEVEL: flags["log-level"], ...(flags["memory-store"] ? { BALANCE_STORE: "memory" } : {}), ...extraEnv }
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
   const service = await startService({
     redisUrl,
@@ -572,7 +574,8 @@ const main = async () => {
       warmupS,
       durationS: Object.fromEntries(workloads.map((w) => [w, durationOf(w)])),
       redis: "appendonly yes, appendfsync always, noeviction (the service's local Redis settings)",
-      redisTransport: transport
+      redisTransport: transport,
+      store: flags["memory-store"] ? "memory (BALANCE_STORE=memory)" : "redis"
     },
     ...body,
     targets: quick ? [] : targets
