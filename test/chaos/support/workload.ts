@@ -1,3 +1,4 @@
+import { assert } from "@effect/vitest"
 import { type Answer, type ChaosClient, type Message, statusName, UNAVAILABLE } from "./grpcClient.ts"
 import { applyToModel, emptyState, type ExpectedState, potId, stackId } from "./model.ts"
 import { mapLimit, PollAborted, pollUntil } from "./poll.ts"
@@ -557,4 +558,20 @@ export const auditBooks = async (target: Target, applied: ReadonlyArray<Acked>, 
     /** Commands applied more than once: extra ledger entries. */
     duplicated: extra
   }
+}
+
+/**
+ * What every chaos run must end with: the books equal the model of the acknowledged commands,
+ * ledger entries per wallet and type match it (one extra = applied twice, one missing = lost),
+ * a full verification passes, every command replays from its stored key and the replays moved nothing.
+ */
+export const assertBooksBalance = (audit: Awaited<ReturnType<typeof auditBooks>>, model = "the sum of the acknowledged effects") => {
+  assert.deepStrictEqual(audit.stateDiff, [], `books vs ${model}`)
+  assert.deepStrictEqual(audit.entries, audit.expectedEntries, "ledger entries by type per wallet")
+  assert.strictEqual(audit.verified.status, 200)
+  assert.isTrue(audit.verified.body.ok, JSON.stringify(audit.verified.body.findings))
+  assert.deepStrictEqual(audit.replays.mismatches, [], "every acknowledged command replays from its stored key")
+  assert.deepStrictEqual(audit.movedByReplays, [], "replays moved chips")
+  assert.strictEqual(audit.lost, 0)
+  assert.strictEqual(audit.duplicated, 0)
 }
