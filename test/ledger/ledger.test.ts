@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import type { Plan } from "../../src/domain/plan.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
@@ -26,6 +27,19 @@ const chainReadCounting = () => {
   }))
   return { layer, reads, beforeRead }
 }
+
+/** A write straight into the store, past the planner: tampering as someone with Redis access could. */
+const tamper = (parts: Partial<Plan>) =>
+  Store.use((store) =>
+    store.apply({
+      plan: {
+        expected: [], writes: [], entries: [], transfers: [], system: [], stats: [],
+        expiryAdd: [], expiryRemove: [], newAccounts: [], closedAccounts: [], response: {},
+        ...parts
+      },
+      responseJson: "{}",
+      idempotency: null
+    }))
 
 const refusalCode = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.flip(effect).pipe(Effect.map((e) => (e as { code?: string; _tag: string }).code ?? (e as { _tag: string })._tag))
@@ -281,23 +295,7 @@ describe("Ledger (memory store)", () => {
       const key = walletKey("inc-c")
       const head = (yield* store.load([key])).objects.get(key)!
       const forged = { ...(head.value as WalletState), balance: 1_000 }
-      const applied = yield* store.apply({
-        plan: {
-          expected: [{ key, version: head.version }],
-          writes: [{ key, version: head.version + 1, value: forged }],
-          entries: [],
-          transfers: [],
-          system: [],
-          stats: [],
-          expiryAdd: [],
-          expiryRemove: [],
-          newAccounts: [],
-          closedAccounts: [],
-          response: {}
-        },
-        responseJson: "{}",
-        idempotency: null
-      })
+      const applied = yield* tamper({ expected: [{ key, version: head.version }], writes: [{ key, version: head.version + 1, value: forged }] })
       assert.strictEqual(applied._tag, "Applied")
       const tampered = yield* verifier.verifyIncremental()
       assert.isFalse(tampered.ok)
@@ -329,11 +327,7 @@ describe("Ledger (memory store)", () => {
       const key = walletKey("race")
       const last = (yield* store.entries(key, n, 10))[0]!
       const extra = { ...last, entryId: "forged", seq: last.seq + 1, previousChecksum: last.checksum }
-      yield* store.apply({
-        plan: { expected: [], writes: [], entries: [extra], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], closedAccounts: [], response: {} },
-        responseJson: "{}",
-        idempotency: null
-      })
+      yield* tamper({ entries: [extra] })
       for (const report of [yield* verifier.verifyIncremental(), yield* verifier.verifyAll()]) {
         assert.isFalse(report.ok, report.mode)
         assert.include(report.findings.map((f) => `${f.kind} ${f.account}`), `HEAD_MISMATCH ${key}`, report.mode)
@@ -369,15 +363,9 @@ describe("Ledger (memory store)", () => {
 
       // Chips planted in the long-closed pot, head and all: only the full pass still looks there.
       const head = (yield* store.load([pot])).objects.get(pot)!
-      const planted = yield* store.apply({
-        plan: {
-          expected: [{ key: pot, version: head.version }],
-          writes: [{ key: pot, version: head.version + 1, value: { ...(head.value as PotState), balance: 7 } }],
-          entries: [], transfers: [], system: [], stats: [], expiryAdd: [], expiryRemove: [], newAccounts: [], closedAccounts: [],
-          response: {}
-        },
-        responseJson: "{}",
-        idempotency: null
+      const planted = yield* tamper({
+        expected: [{ key: pot, version: head.version }],
+        writes: [{ key: pot, version: head.version + 1, value: { ...(head.value as PotState), balance: 7 } }]
       })
       assert.strictEqual(planted._tag, "Applied")
       assert.isTrue((yield* verifier.verifyIncremental()).ok)
