@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto"
 import { join } from "node:path"
-import { Clock, Context, Effect, Layer, Schedule, Semaphore } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Semaphore } from "effect"
 import { AppConfig } from "../config.ts"
 import type { Command } from "../domain/commands.ts"
 import type { Refusal } from "../domain/errors.ts"
+import { everyInterval } from "../jobs/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { appendDeadLetter, CreditJournal } from "./CreditJournal.ts"
@@ -86,9 +87,17 @@ export class CreditQueue extends Context.Service<CreditQueue, {
         let replayedNow = 0
         let deadNow = 0
         for (const credit of journal.list()) {
-          const outcome = yield* Effect.result(ledger.execute(credit.command))
-          if (outcome._tag === "Failure") {
-            const error = outcome.failure
+          const exit = yield* Effect.exit(ledger.execute(credit.command))
+          if (exit._tag === "Failure") {
+            const failure = Cause.findErrorOption(exit.cause)
+            if (failure._tag === "None") {
+              // A defect (a bug) replaying this credit: it stays queued, in order, for the next round.
+              yield* Effect.logError("queued credit could not be replayed; it stays queued", exit.cause).pipe(
+                Effect.annotateLogs({ queueId: credit.id, op: credit.command.op })
+              )
+              break
+            }
+            const error = failure.value
             if (error._tag !== "Refusal") break // the store is still away (or contended): try again next round
             if (curableElsewhere(credit.command, error)) {
               const now = yield* Clock.currentTimeMillis
@@ -138,6 +147,6 @@ export class CreditQueue extends Context.Service<CreditQueue, {
   static readonly schedule = Layer.effectDiscard(Effect.gen(function*() {
     const every = yield* AppConfig.creditQueueDrainMs
     const queue = yield* CreditQueue
-    yield* queue.drainOnce().pipe(Effect.repeat(Schedule.spaced(every)), Effect.forkScoped)
+    yield* everyInterval("credit queue drain", every, queue.drainOnce())
   }))
 }

@@ -1,5 +1,6 @@
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
+import { everyInterval } from "./everyInterval.ts"
 import { LedgerVerifier, type VerificationReport } from "../ledger/LedgerVerifier.ts"
 import { Metrics } from "../observability/Metrics.ts"
 
@@ -36,14 +37,6 @@ export const LedgerVerificationJob = Layer.effectDiscard(Effect.gen(function*() 
       Effect.flatMap(logReport),
       Effect.catch((error) => Effect.logWarning("ledger verification could not run").pipe(Effect.annotateLogs({ error: String(error) })))
     )
-  yield* run(verifier.verifyIncremental()).pipe(
-    Effect.delay(incrementalEvery),
-    Effect.repeat(Schedule.spaced(incrementalEvery)),
-    Effect.forkScoped
-  )
-  yield* run(verifier.verifyAll()).pipe(
-    Effect.delay(fullEvery),
-    Effect.repeat(Schedule.spaced(fullEvery)),
-    Effect.forkScoped
-  )
+  yield* everyInterval("incremental ledger verification", incrementalEvery, run(verifier.verifyIncremental()), { startAfterInterval: true })
+  yield* everyInterval("full ledger verification", fullEvery, run(verifier.verifyAll()), { startAfterInterval: true })
 }))

@@ -129,15 +129,26 @@ export class Ledger extends Context.Service<Ledger, {
         const idempotencyKey = clientKey === undefined ? undefined : `${command.op}:${clientKey}`
         const requestFingerprint = idempotencyKey ? fingerprint(command) : ""
         const state = new Map<string, Versioned>()
-        const freshKeys = new Set<string>()
+        /** Keys read from the store during this command, each with the number of the read that brought it. */
+        const freshKeys = new Map<string, number>()
+        let reads = 0
         let idempotencyChecked = false
 
         const remember = (objects: ReadonlyMap<string, Versioned>) => {
+          reads += 1
           for (const [k, v] of objects) {
             state.set(k, v)
-            freshKeys.add(k)
+            freshKeys.set(k, reads)
             cache.set(k, v)
           }
+        }
+        /**
+         * Every key came from one read: a state the store really had at one instant. Keys read one
+         * after the other (a reservation, then its wallet) may straddle another instance's write.
+         */
+        const oneSnapshot = (keys: ReadonlyArray<string>) => {
+          const first = freshKeys.get(keys[0] ?? "")
+          return first !== undefined && keys.every((k) => freshKeys.get(k) === first)
         }
         /** A replay means an earlier write we did not see: what we cached for this command is stale. */
         const forgetUnverified = () => {
@@ -193,7 +204,9 @@ export class Ledger extends Context.Service<Ledger, {
           if (replay) return replay
           const now = yield* Clock.currentTimeMillis
           const keys = keysFor(command, state)
-          const allFresh = keys.every((k) => freshKeys.has(k))
+          // Only a plan from one snapshot may end the command with a refusal or count as a planner bug;
+          // anything else reads all its keys again in one round trip and plans once more.
+          const allFresh = oneSnapshot(keys)
           let outcome: ReturnType<typeof plan<C>>
           try {
             outcome = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)

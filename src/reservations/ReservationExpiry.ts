@@ -1,5 +1,6 @@
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Cause, Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
+import { everyInterval } from "../jobs/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
 import { Store } from "../store/Store.ts"
 
@@ -54,12 +55,15 @@ export class ReservationExpiry extends Context.Service<ReservationExpiry, {
                 }
               })
             ),
-            Effect.catch((error) =>
+            // One reservation's trouble (the store, or a bug: a defect) must not end the sweep for the others.
+            Effect.catchCause((cause) =>
               Effect.sync(() => {
                 failed += 1
-              }).pipe(Effect.andThen(Effect.logWarning("reservation expiry failed").pipe(
-                Effect.annotateLogs({ reservationId, error: String(error) })
-              )))
+              }).pipe(Effect.andThen(
+                Cause.hasFails(cause)
+                  ? Effect.logWarning("reservation expiry failed").pipe(Effect.annotateLogs({ reservationId, error: String(Cause.squash(cause)) }))
+                  : Effect.logError("reservation expiry failed", cause).pipe(Effect.annotateLogs({ reservationId }))
+              ))
             )
           ), { concurrency: 16, discard: true })
         // A full batch means more are due; a batch of only failures would spin, so stop then.
@@ -77,10 +81,6 @@ export class ReservationExpiry extends Context.Service<ReservationExpiry, {
   static readonly schedule = Layer.effectDiscard(Effect.gen(function*() {
     const every = yield* AppConfig.reservationSweepMs
     const expiry = yield* ReservationExpiry
-    yield* expiry.sweepOnce().pipe(
-      Effect.repeat(Schedule.spaced(every)),
-      Effect.onInterrupt(() => Effect.logInfo("reservation sweep stopped")),
-      Effect.forkScoped
-    )
+    yield* everyInterval("reservation sweep", every, expiry.sweepOnce())
   }))
 }

@@ -8,6 +8,7 @@ import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
+import { makeFaultyStore } from "../support/faultyStore.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
 
 const dirs: Array<string> = []
@@ -188,6 +189,26 @@ describe("durable credit queue", () => {
         Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: tempDir(), CREDIT_QUEUE_HOLD_MS: "60000" })))
       )
     )))
+
+  it("a defect replaying a credit (a bug, not a refusal) keeps it queued in order, never dead-lettered", async () => {
+    const faulty = makeFaultyStore()
+    const dir = tempDir()
+    const rt = runtime({ layer: faulty.layer, down: () => faulty.set("down"), up: () => faulty.set("none") }, dir)
+    try {
+      await rt.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "bug", initialBalance: 0 })))
+      faulty.set("down")
+      for (const key of ["bug-1", "bug-2"]) {
+        await rt.runPromise(CommandExecutor.use((e) => e.execute({ op: "Deposit", accountId: "bug", amount: 5, source: "ADMIN", idempotencyKey: key })))
+      }
+      faulty.set("defect")
+      assert.deepStrictEqual(await rt.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 0, deadLettered: 0, remaining: 2 })
+      faulty.set("none")
+      assert.deepStrictEqual(await rt.runPromise(CreditQueue.use((q) => q.drainOnce())), { replayed: 2, deadLettered: 0, remaining: 0 })
+      assert.strictEqual((await rt.runPromise(Ledger.use((l) => l.wallet("bug")))).value!.balance, 10)
+    } finally {
+      await rt.dispose()
+    }
+  })
 
   it("a full queue refuses with StoreUnavailable", async () => {
     const store = makeSwitchableStore()

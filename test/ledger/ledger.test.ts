@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
@@ -376,6 +376,44 @@ describe("Ledger (memory store)", () => {
       ])
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
+
+  it.effect("a reservation and its wallet read in two round trips with another instance's commit between them: a clean refusal, no defect", () =>
+    Effect.gen(function*() {
+      const shared = makeMemoryStore()
+      // Runs once, right after the next load of instance B returns: another instance's write lands there.
+      let afterNextLoad: Effect.Effect<void> | undefined
+      const hooked = Store.of({
+        ...shared,
+        load: (keys, idempotencyKey) =>
+          Effect.tap(shared.load(keys, idempotencyKey), () => {
+            const write = afterNextLoad
+            afterNextLoad = undefined
+            return write ?? Effect.void
+          })
+      })
+      const a = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, shared))), Ledger)
+      const b = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, hooked))), Ledger)
+      yield* a.execute({ op: "EnsureAccount", accountId: "cold", initialBalance: 2_000 })
+      for (const [i, late] of [["1", "Release"], ["2", "Expire"]] as const) {
+        const hold = yield* a.execute({ op: "Reserve", accountId: "cold", tableId: `ct${i}`, amount: 600, timeoutMs: 0, idempotencyKey: `cold-${i}` })
+        const reservationId = hold.result.reservationId
+        // B (which never saw the reservation) reads it HELD; A commits it; B then reads the wallet.
+        afterNextLoad = Effect.asVoid(Effect.orDie(a.execute({ op: "Commit", reservationId })))
+        const command = late === "Release"
+          ? { op: "Release" as const, reservationId, reason: "left" }
+          : { op: "Expire" as const, reservationId }
+        const exit = yield* Effect.exit(b.execute(command))
+        if (late === "Release") {
+          assert.isTrue(Exit.isFailure(exit) && !Cause.hasDies(exit.cause), String(exit))
+          assert.strictEqual(yield* refusalCode(b.execute(command)), "ALREADY_COMMITTED")
+        } else {
+          assert.isTrue(Exit.isSuccess(exit) && (exit.value.result as { expired: boolean }).expired === false, String(exit))
+        }
+        assert.strictEqual(afterNextLoad, undefined, "the commit ran between B's reads")
+      }
+      const wallet = (yield* b.wallet("cold")).value!
+      assert.deepInclude(wallet, { balance: 800, held: 0 }, "both buy-ins committed, nothing released or expired")
+    }))
 
   it.effect("an instance whose cached wallet missed another instance's hold re-reads instead of failing", () =>
     Effect.gen(function*() {

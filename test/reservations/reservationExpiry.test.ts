@@ -3,7 +3,10 @@ import { ConfigProvider, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
-import { memoryLedger } from "../support/ledgerLayers.ts"
+import { reservationKey } from "../../src/domain/accounts.ts"
+import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 const withSweep = (sweepMs: number) =>
   Layer.mergeAll(ReservationExpiry.schedule).pipe(
@@ -51,4 +54,39 @@ describe("reservation expiry", () => {
       assert.strictEqual((yield* ledger.reservation(b.result.reservationId)).value!.status, "COMMITTED")
       assert.strictEqual((yield* expiry.sweepOnce()).due, 0)
     }).pipe(Effect.provide(ReservationExpiry.layer.pipe(Layer.provideMerge(memoryLedger())))))
+
+  it.effect("a defect expiring one hold is logged and counted; the others expire and the sweep keeps running", () => {
+    const memory = makeMemoryStore()
+    let poisoned: string | undefined
+    // A bug that strikes only the write of one reservation's expiry.
+    const store = Store.of({
+      ...memory,
+      apply: (request) =>
+        poisoned !== undefined && request.plan.writes.some((w) => w.key === reservationKey(poisoned!))
+          ? Effect.die(new Error("a bug in this expiry"))
+          : memory.apply(request)
+    })
+    return Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "d", initialBalance: 100 })
+      const ids: Array<string> = []
+      for (const t of ["a", "b", "c"]) {
+        ids.push((yield* ledger.execute({ op: "Reserve", accountId: "d", tableId: t, amount: 10, timeoutMs: 1000, idempotencyKey: `d-${t}` })).result.reservationId)
+      }
+      poisoned = ids[1]
+      yield* TestClock.adjust("1500 millis")
+      const statuses = () => Effect.forEach(ids, (id) => Effect.map(ledger.reservation(id), (r) => r.value!.status))
+      assert.deepStrictEqual(yield* statuses(), ["EXPIRED", "HELD", "EXPIRED"])
+      poisoned = undefined
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* statuses(), ["EXPIRED", "EXPIRED", "EXPIRED"], "the sweep still runs after the defect")
+      assert.strictEqual((yield* ledger.wallet("d")).value!.held, 0)
+    }).pipe(Effect.provide(
+      Layer.mergeAll(ReservationExpiry.schedule).pipe(
+        Layer.provideMerge(ReservationExpiry.layer),
+        Layer.provideMerge(ledgerOn(Layer.succeed(Store, store))),
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ RESERVATION_SWEEP_MS: "1000" })))
+      )
+    ))
+  })
 })
