@@ -55,7 +55,6 @@ Layer.launch(AppLayer).pipe(
       : Effect.logFatal("balance-service failed", cause).pipe(Effect.tap(() => Effect.sync(() => failureLogged = true)))
   ),
   Effect.onInterrupt(() => Effect.logInfo("balance-service stopped")),
-  Effect.annotateLogs({ service: "balance-service" }),
   Effect.provide(LoggingLayer),
   Effect.tapCause((cause) =>
     Cause.hasInterruptsOnly(cause) || failureLogged

@@ -34,7 +34,7 @@ const messageOf = (message: unknown): unknown => {
  * annotations (requestId, method, outcome, durationMs, …). `write` gets each
  * line with its newline (stdout in the service, an array in tests).
  */
-export const makeJsonLogger = (write: (line: string) => void) =>
+export const makeJsonLogger = (write: (line: string) => void, fields: Readonly<Record<string, string>> = {}) =>
   Logger.make((options) => {
     const span = Context.getOrUndefined(options.fiber.context, Tracer.ParentSpan)
     const annotations = options.fiber.getRef(References.CurrentLogAnnotations)
@@ -44,6 +44,7 @@ export const makeJsonLogger = (write: (line: string) => void) =>
       level: options.logLevel.toUpperCase(),
       message,
       ...(span ? { traceId: span.traceId, spanId: span.spanId } : {}),
+      ...fields,
       ...annotations
     }
     if (options.cause.reasons.length > 0) line.cause = Cause.pretty(options.cause)
@@ -79,7 +80,12 @@ export const makeBatchedWriter = (out: (chunk: string) => void) => {
 const stdoutWriter = makeBatchedWriter((chunk) => void process.stdout.write(chunk))
 process.once("exit", stdoutWriter.flush)
 
-export const jsonLogger = makeJsonLogger(stdoutWriter.write)
+/**
+ * `service` is a field of the logger, not a log annotation around the program: HttpApi runs each
+ * handler in the context its layer was built in, so an annotation present at build time would
+ * replace the request's own (its requestId) in every line a handler writes.
+ */
+export const jsonLogger = makeJsonLogger(stdoutWriter.write, { service: "balance-service" })
 
 /** The JSON logger with LOG_LEVEL (default Info) as the minimum level. */
 export const LoggingLayer = Layer.mergeAll(

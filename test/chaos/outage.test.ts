@@ -106,6 +106,10 @@ describe("Redis outage under a running workload", () => {
     assert.strictEqual(metric(m, "balance_credit_queue_total", { event: "queued" }), queued)
     assert.strictEqual(replayed, queued, "every queued credit was replayed")
     assert.strictEqual(deadLettered, 0)
+    // Lines written inside a request carry its request id, over HTTP (the cashier's deposits) as over gRPC.
+    const queuedLines = service.logs.filter((l) => l.message === "store unavailable: credit queued")
+    assert.isAbove(queuedLines.length, 0)
+    assert.deepStrictEqual(queuedLines.filter((l) => typeof l.requestId !== "string" || l.service !== "balance-service"), [])
 
     const landed = await debitsAnsweredFromKey(target)
     // The books: the model of the acknowledged commands, and a no-outage run of the same commands.

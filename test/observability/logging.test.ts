@@ -7,6 +7,7 @@ import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { call, eventually, statusOf } from "../grpc/support/expectations.ts"
 import { call as httpCall, hsToken, playerToken } from "../http/support/client.ts"
 import { ADMIN_KEY, HS_SECRET } from "../http/support/testServer.ts"
+import { makeFaultyStore } from "../support/faultyStore.ts"
 import { CapturedLogs, httpBaseUrl, observedApp } from "./support/observedApp.ts"
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -57,6 +58,36 @@ layer(observedApp(MemoryStoreLayer), { excludeTestServices: true })("completion 
         outcome: 200
       })
       for (const l of mine) assert.strictEqual(l.traceId, TRACE_ID)
+    }))
+})
+
+const broken = makeFaultyStore()
+
+layer(observedApp(broken.layer), { excludeTestServices: true })("log lines inside a request", (it) => {
+  it.effect("every line an HTTP or gRPC request writes carries its request id and trace, not only the completion line", () =>
+    Effect.gen(function*() {
+      const base = yield* httpBaseUrl
+      broken.set("defect")
+      try {
+        const reply = yield* Effect.promise(() =>
+          httpCall(base, "GET", "/api/accounts/lg-b/balance", { adminKey: ADMIN_KEY, headers: { traceparent, "x-request-id": "req-inner-http" } }))
+        assert.strictEqual(reply.status, 500)
+        const posted = yield* Effect.promise(() =>
+          httpCall(base, "POST", "/api/accounts/lg-b/deposit", {
+            adminKey: ADMIN_KEY,
+            headers: { traceparent, "x-request-id": "req-inner-post", "idempotency-key": "lg-b-1" },
+            body: { amount: 5, source: "ADMIN" }
+          }))
+        assert.strictEqual(posted.status, 500)
+        yield* statusOf("GetBalance", { account_id: "lg-b" }, { traceparent, "x-request-id": "req-inner-grpc" })
+      } finally {
+        broken.set("none")
+      }
+      yield* eventually("both completion lines", Effect.map(lines, (ls) => ls.filter((l) => l.message === "http request" || l.message === "grpc call").length >= 3))
+      const inTrace = (yield* lines).filter((l) => l.traceId === TRACE_ID)
+      const failures = inTrace.filter((l) => l.level === "ERROR")
+      assert.deepStrictEqual(failures.map((l) => l.requestId).sort(), ["req-inner-grpc", "req-inner-http", "req-inner-post"], JSON.stringify(failures))
+      for (const l of inTrace) assert.include(["req-inner-grpc", "req-inner-http", "req-inner-post"], l.requestId, JSON.stringify(l))
     }))
 })
 

@@ -78,8 +78,9 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
     NotFoundRoute,
     MetricsRoute,
-    bodyLimit(maxBodyBytes),
-    requestMetrics(accessLog)
+    // Listed before the body limit, so that it wraps it: a 413 is counted, logged and gets its x-request-id too.
+    requestMetrics(accessLog),
+    bodyLimit(maxBodyBytes)
   ).pipe(
     Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])

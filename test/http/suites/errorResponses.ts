@@ -124,9 +124,13 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       const id = await newAccount(server(), "big")
       const reply = await client().admin.post(`/api/accounts/${id}/withdraw`, {
         body: { amount: 1, reason: "x".repeat(70_000) },
-        headers: { "idempotency-key": uniqueId("w") }
+        headers: { "idempotency-key": uniqueId("w"), "x-request-id": "too-big-1" }
       })
       expectErrorShape(reply, 413, "PAYLOAD_TOO_LARGE")
+      // Refused before the body is read, but still a request like any other: its id echoed, counted, logged.
+      expect(reply.headers.get("x-request-id")).toBe("too-big-1")
+      const metrics = await client().admin.get("/metrics")
+      expect(metrics.text).toMatch(/balance_http_requests_total\{[^}]*status="413"[^}]*\} [1-9]/)
     })
 
     it("a chunked body (no Content-Length) that grows over the limit is 413 too", async () => {
