@@ -5,7 +5,8 @@ import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 import type { Store } from "../../src/store/Store.ts"
-import { call, ok } from "../grpc/support/expectations.ts"
+import { BalanceClient } from "../grpc/support/balanceClient.ts"
+import { call, eventually, ok } from "../grpc/support/expectations.ts"
 import { ShiftableClock } from "../grpc/support/shiftableClock.ts"
 import { ADMIN_KEY } from "../http/support/testServer.ts"
 import { TestRedis } from "../support/redisServer.ts"
@@ -150,8 +151,17 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
         assert.strictEqual((yield* fetchText(`${base}/api/accounts/alice/balance`, { "x-admin-key": ADMIN_KEY })).status, 200)
         assert.strictEqual((yield* fetchText(`${base}/api/no-such-route/123`)).status, 404)
 
+        // A WatchAccount stream, cancelled by its client: counted like a call, its duration the stream's lifetime.
+        const client = yield* BalanceClient
+        yield* Effect.scoped(Effect.gen(function*() {
+          const watch = yield* client.stream("balance", "WatchAccount", { account_id: "alice" })
+          yield* eventually("the stream is live", Effect.sync(() => watch.headers() !== undefined))
+        }))
         const { port } = yield* MetricsServerAddress
+        yield* eventually("the ended stream is counted", Effect.map(scrape(`http://127.0.0.1:${port}/metrics`), ({ families }) =>
+          valueOf(families, "balance_grpc_requests_total", { method: "WatchAccount", code: "CANCELLED" }) === 1))
         const { families, text } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
+        assert.strictEqual(valueOf(families, "balance_grpc_request_duration_seconds_count", { method: "WatchAccount" }), 1)
 
         for (const [name, labels, value] of expectedEconomy) {
           assert.strictEqual(valueOf(families, name, labels), value, `${name} ${JSON.stringify(labels)}`)

@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { SpanKind } from "@opentelemetry/api"
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Layer } from "effect"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
@@ -7,6 +7,7 @@ import type { Store } from "../../src/store/Store.ts"
 import { call, eventually } from "../grpc/support/expectations.ts"
 import { call as httpCall } from "../http/support/client.ts"
 import { ADMIN_KEY } from "../http/support/testServer.ts"
+import { makeFaultyStore } from "../support/faultyStore.ts"
 import { TestRedis } from "../support/redisServer.ts"
 import { CapturedLogs, httpBaseUrl, observedApp } from "./support/observedApp.ts"
 import { inMemoryTracing, parentIdOf, renderTree, spansOfTrace } from "./support/spans.ts"
@@ -85,6 +86,38 @@ grpcSuite(
       redisStoreLayer({ url: server.url, keyPrefix: "obs-trace:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer)),
   ["    Store.apply"]
+)
+
+const failingTracing = inMemoryTracing()
+const failing = makeFaultyStore()
+layer(observedApp(failing.layer).pipe(Layer.provide(failingTracing.layer)), { excludeTestServices: true })(
+  "the status of a gRPC call's server span",
+  (it) => {
+    it.effect("an in-band refusal is a normal answer (span OK); UNAVAILABLE and INTERNAL mark the server span as failed", () =>
+      Effect.gen(function*() {
+        yield* call("EnsureAccount", { account_id: "st-a", initial_balance: "10" })
+        const serverSpanOf = (method: string, request: Record<string, unknown>) =>
+          Effect.gen(function*() {
+            const caller = callerTrace()
+            yield* Effect.exit(call(method, request, { traceparent: caller.traceparent }))
+            yield* waitForSpan(failingTracing.exporter, caller.traceId, `grpc.${method}`)
+            return spansOfTrace(failingTracing.exporter, caller.traceId).find((s) => s.name === `grpc.${method}`)!
+          })
+        const refused = yield* serverSpanOf("Withdraw", { account_id: "st-a", amount: "11", idempotency_key: "st-w1", reason: "x" })
+        assert.strictEqual(refused.attributes["rpc.outcome"], "INSUFFICIENT_BALANCE")
+        assert.strictEqual(refused.status.code, SpanStatusCode.OK)
+        failing.set("down")
+        const unavailable = yield* serverSpanOf("Withdraw", { account_id: "st-a", amount: "1", idempotency_key: "st-w2", reason: "x" })
+        failing.set("defect")
+        const internal = yield* serverSpanOf("ReserveForBuyIn", { account_id: "st-a", table_id: "t", amount: "1", idempotency_key: "st-r1" })
+        failing.set("none")
+        assert.strictEqual(unavailable.attributes["rpc.outcome"], "UNAVAILABLE")
+        assert.strictEqual(unavailable.status.code, SpanStatusCode.ERROR)
+        assert.include(unavailable.status.message ?? "", "UNAVAILABLE")
+        assert.strictEqual(internal.attributes["rpc.outcome"], "INTERNAL")
+        assert.strictEqual(internal.status.code, SpanStatusCode.ERROR)
+      }))
+  }
 )
 
 const httpTracing = inMemoryTracing()

@@ -14,6 +14,8 @@ import {
   type FailureMode,
   type GrpcStatus,
   INTERNAL,
+  isServerError,
+  ServerSideFailure,
   SHUTTING_DOWN
 } from "./mapFailure.ts"
 
@@ -28,7 +30,7 @@ export interface CallRunnerOptions {
   /** Same for long-lived streams, which are ended first on shutdown so that draining does not wait for them. */
   readonly runStream: Run
   readonly authorized: (metadata: grpc.Metadata) => boolean
-  /** Told once per unary call when it is answered: method, outcome label (OK or code), seconds taken. */
+  /** Told once per call when it is answered (a stream: when it ends): method, outcome label (OK or code), seconds taken. */
   readonly observe?: (method: string, outcome: string, seconds: number) => void
   /** The completion line of every call (method, outcome, durationMs) at Info when true, at Debug otherwise. */
   readonly accessLog?: boolean
@@ -130,7 +132,9 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     if (requireAuth && !options.authorized(call.metadata)) {
       callback(serviceError(UNAUTHENTICATED))
       options.observe?.(method, "UNAUTHENTICATED", secondsSince(started))
-      options.run(instrument(service, method, call.metadata)(completed("grpc call", method, "UNAUTHENTICATED", secondsSince(started))))
+      options.run(instrument(service, method, call.metadata)(
+        Effect.andThen(Effect.annotateCurrentSpan("rpc.outcome", "UNAUTHENTICATED"), completed("grpc call", method, "UNAUTHENTICATED", secondsSince(started)))
+      ))
       return
     }
     let replied = false
@@ -150,7 +154,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
         const outcome = reply(answerOfExit(exit))
         return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
       }),
-      instrument(service, method, call.metadata)
+      // Answered already; a server error (UNAVAILABLE, INTERNAL, ...) also marks the call's span as failed.
+      Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
+      instrument(service, method, call.metadata),
+      Effect.catch(() => Effect.void)
     )
     const fiber = options.run(Effect.asVoid(program))
     call.on("cancelled", () => fiber.interruptUnsafe())
@@ -194,11 +201,16 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
           Effect.sync(() => finish(answer)),
           Effect.suspend(() => {
             const outcome = call.cancelled ? "CANCELLED" : answerLabel(answer)
-            return completed(["grpc stream closed", outcome], method, outcome, secondsSince(started))
+            const seconds = secondsSince(started)
+            // Counted like unary calls; its duration is the stream's lifetime.
+            options.observe?.(method, outcome, seconds)
+            return completed(["grpc stream closed", outcome], method, outcome, seconds)
           })
         )
       }),
-      instrument(service, method, call.metadata)
+      Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
+      instrument(service, method, call.metadata),
+      Effect.catch(() => Effect.void)
     )
     const fiber = options.runStream(Effect.asVoid(program))
     call.on("cancelled", () => fiber.interruptUnsafe())

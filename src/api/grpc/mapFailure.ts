@@ -91,3 +91,28 @@ export const answerLabel = (answer: Answer): string =>
   answer._tag === "Reply"
     ? String((answer.response as { error?: unknown }).error ?? "OK") || "OK"
     : status[answer.status.code] ?? String(answer.status.code)
+
+/**
+ * Statuses that mean the server failed, not the request (OpenTelemetry's rule for gRPC server
+ * spans): the call's span is marked as an error for these, and only these.
+ */
+const SERVER_ERROR_CODES: ReadonlySet<status> = new Set([
+  status.UNKNOWN,
+  status.DEADLINE_EXCEEDED,
+  status.UNIMPLEMENTED,
+  status.INTERNAL,
+  status.UNAVAILABLE,
+  status.DATA_LOSS
+])
+
+export const isServerError = (answer: Answer): answer is { readonly _tag: "Status"; readonly status: GrpcStatus } =>
+  answer._tag === "Status" && SERVER_ERROR_CODES.has(answer.status.code)
+
+/** Fails a call's span (after the caller got its answer) when the answer is a server error. */
+export class ServerSideFailure extends Error {
+  readonly _tag = "ServerSideFailure"
+  constructor(s: GrpcStatus) {
+    super(`${status[s.code] ?? s.code}: ${s.details}`)
+    this.name = "ServerSideFailure"
+  }
+}
