@@ -3,6 +3,7 @@ import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } 
 import { CHAIN_START, type ChainCursor, type Finding, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
 import { type Page, Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { Metrics } from "../observability/Metrics.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 
 export interface VerificationReport {
@@ -55,6 +56,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
   static readonly layer = Layer.effect(LedgerVerifier, Effect.gen(function*() {
     const store = yield* Store
     const { hmacKey } = yield* LedgerSettings
+    const metrics = yield* Metrics
     /**
      * Where each clean chain ended, for the incremental pass. Final pots (one per hand ever played)
      * are not kept once walked clean: see `closedBeforeLastPass`.
@@ -229,14 +231,36 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         return report
       })
 
+    /**
+     * Every pass, scheduled or asked for over the admin API, ends the same way: counted by mode and
+     * result, each finding a metric and an Error line (what the alerts and the runbook rely on).
+     */
+    const reported = (report: VerificationReport) =>
+      Effect.gen(function*() {
+        metrics.verificationRuns.inc({ mode: report.mode, result: report.ok ? "ok" : "findings" })
+        for (const f of report.findings) metrics.verificationFindings.inc({ kind: f.kind })
+        if (report.ok && report.mode !== "account") metrics.lastVerificationSuccess.set(report.finishedAt / 1000)
+        if (report.ok) {
+          yield* Effect.logDebug("ledger verification passed").pipe(
+            Effect.annotateLogs({ mode: report.mode, accounts: report.accountsChecked, entries: report.entriesChecked })
+          )
+        }
+        for (const f of report.findings) {
+          yield* Effect.logError("ledger verification finding").pipe(
+            Effect.annotateLogs({ mode: report.mode, account: f.account, seq: f.seq, kind: f.kind, detail: f.detail })
+          )
+        }
+        return report
+      })
+
     return LedgerVerifier.of({
-      verifyAll: Effect.fn("LedgerVerifier.verifyAll")(() => pass("full")),
-      verifyIncremental: Effect.fn("LedgerVerifier.verifyIncremental")(() => pass("incremental")),
+      verifyAll: Effect.fn("LedgerVerifier.verifyAll")(() => Effect.flatMap(pass("full"), reported)),
+      verifyIncremental: Effect.fn("LedgerVerifier.verifyIncremental")(() => Effect.flatMap(pass("incremental"), reported)),
       verifyAccount: Effect.fn("LedgerVerifier.verifyAccount")(function*(account: AccountRef) {
         const startedAt = yield* Clock.currentTimeMillis
         const r = yield* walk(account, CHAIN_START)
-        return {
-          mode: "account" as const,
+        return yield* reported({
+          mode: "account",
           startedAt,
           finishedAt: yield* Clock.currentTimeMillis,
           accountsChecked: 1,
@@ -244,7 +268,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
           totalBalance: null,
           ok: r.findings.length === 0,
           findings: r.findings
-        }
+        })
       }),
       lastReport: () => Effect.sync(() => last)
     })

@@ -71,7 +71,7 @@ export class Metrics extends Context.Service<Metrics, {
       }),
       commands: new Prom.Counter({
         name: "balance_ledger_commands_total",
-        help: "Ledger commands by operation and outcome (ok, replayed, queued, a refusal code, unavailable, contention)",
+        help: "Ledger commands by operation and outcome (ok, replayed, a refusal code, unavailable, contention); a credit then queued counts as unavailable here and in balance_credit_queue_total",
         labelNames: ["op", "outcome"],
         registers
       }),

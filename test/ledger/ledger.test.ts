@@ -5,6 +5,7 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import type { Plan } from "../../src/domain/plan.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
@@ -300,6 +301,20 @@ describe("Ledger (memory store)", () => {
       const tampered = yield* verifier.verifyIncremental()
       assert.isFalse(tampered.ok)
       assert.deepStrictEqual(tampered.findings.filter((f) => f.kind === "HEAD_MISMATCH").map((f) => f.account), [key])
+      // Every pass is counted, whoever asked for it (the job, or an admin over HTTP for one account).
+      const checked = yield* verifier.verifyAccount(key)
+      assert.isFalse(checked.ok)
+      const { registry } = yield* Metrics
+      const sampleOf = (name: string, labels: Record<string, string>) =>
+        Effect.promise(async () => {
+          const metric = await registry.getSingleMetric(name)!.get()
+          return metric.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
+        })
+      assert.strictEqual(yield* sampleOf("balance_ledger_verification_runs_total", { mode: "incremental", result: "findings" }), 1)
+      assert.strictEqual(yield* sampleOf("balance_ledger_verification_runs_total", { mode: "account", result: "findings" }), 1)
+      assert.strictEqual(yield* sampleOf("balance_ledger_verification_failures_total", { kind: "HEAD_MISMATCH" }),
+        [...tampered.findings, ...checked.findings].filter((f) => f.kind === "HEAD_MISMATCH").length
+      )
     }).pipe(Effect.provide(ledgerOn(counted)))
   })
 
