@@ -21,6 +21,9 @@ interface Reading {
  * the same atomic write as the balances (one HGETALL each, never a scan of
  * accounts), so every instance reports the same cluster-wide figures.
  */
+/** How long one scrape may wait for the store's counters. */
+const SCRAPE_STORE_BUDGET_MS = 1_000
+
 export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   const { registry } = yield* Metrics
   const store = yield* Store
@@ -33,6 +36,9 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   const read = (): Promise<Reading> => {
     inFlight ??= Effect.runPromise(
       Effect.all({ stats: store.stats(), system: store.systemBalances() }).pipe(
+        // A scrape must answer well inside Prometheus' scrape timeout even when Redis hangs (the store's
+        // own deadline and retries could take seconds): then the last figures, and balance_store_up 0.
+        Effect.timeout(SCRAPE_STORE_BUDGET_MS),
         Effect.map((r): Reading => ({ up: true, ...r })),
         Effect.orElseSucceed((): Reading => ({ ...last, up: false }))
       )

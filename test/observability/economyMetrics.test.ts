@@ -9,6 +9,7 @@ import { BalanceClient } from "../grpc/support/balanceClient.ts"
 import { call, eventually, ok } from "../grpc/support/expectations.ts"
 import { ShiftableClock } from "../grpc/support/shiftableClock.ts"
 import { ADMIN_KEY } from "../http/support/testServer.ts"
+import { makeFaultyStore } from "../support/faultyStore.ts"
 import { TestRedis } from "../support/redisServer.ts"
 import { type Family, parsePrometheusText, samplesOf, valueOf } from "./support/promText.ts"
 import { httpBaseUrl, observedApp } from "./support/observedApp.ts"
@@ -226,3 +227,19 @@ gameSuite(
       redisStoreLayer({ url: server.url, keyPrefix: "obs-game:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer))
 )
+
+const hanging = makeFaultyStore()
+layer(observedApp(hanging.layer), { excludeTestServices: true })("/metrics while the store hangs", (it) => {
+  it.effect("answers with the last figures and balance_store_up 0 instead of waiting for the store", () =>
+    Effect.gen(function*() {
+      const { port } = yield* MetricsServerAddress
+      assert.strictEqual(valueOf((yield* scrape(`http://127.0.0.1:${port}/metrics`)).families, "balance_store_up"), 1)
+      hanging.set("hang")
+      try {
+        const { families } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
+        assert.strictEqual(valueOf(families, "balance_store_up"), 0)
+      } finally {
+        hanging.set("none")
+      }
+    }))
+})
