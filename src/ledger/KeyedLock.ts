@@ -1,13 +1,23 @@
-import { Effect, Semaphore } from "effect"
+import { Clock, Effect, Semaphore } from "effect"
 
 /**
  * Runs effects for the same key one at a time within this process. Not for
  * correctness (apply's version check is), but so that concurrent commands on
  * one wallet do not keep invalidating each other's optimistic plans.
+ *
+ * A command that waited longer than `maxWaitMs` for its turn does not run: it
+ * fails with `tooLong(waitedMs)`. When the store is down every command holds
+ * the key for its whole deadline and retries, so without this bound the n-th
+ * command on a hot wallet would answer only after n times that.
  */
 export const makeKeyedLock = () => {
   const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
-  return <A, E, R>(key: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  return <A, E, R, E2>(
+    key: string,
+    effect: Effect.Effect<A, E, R>,
+    maxWaitMs: number,
+    tooLong: (waitedMs: number) => E2
+  ): Effect.Effect<A, E | E2, R> =>
     Effect.suspend(() => {
       let lock = locks.get(key)
       if (!lock) {
@@ -16,11 +26,15 @@ export const makeKeyedLock = () => {
       }
       const held = lock
       held.users += 1
-      return held.semaphore.withPermit(effect).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          held.users -= 1
-          if (held.users === 0) locks.delete(key)
-        }))
-      )
+      return Effect.flatMap(Clock.currentTimeMillis, (queuedAt) =>
+        held.semaphore.withPermit(
+          Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | E2, R> =>
+            now - queuedAt > maxWaitMs ? Effect.fail(tooLong(now - queuedAt)) : effect)
+        )).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            held.users -= 1
+            if (held.users === 0) locks.delete(key)
+          }))
+        )
     })
 }

@@ -22,7 +22,7 @@ import { keysFor, missingKeys, plan } from "../domain/planner.ts"
 import type { ResultByOp } from "../domain/responses.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import { type IdempotencyRecord, type Page, Store, type StoreEvent } from "../store/Store.ts"
-import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { fingerprint } from "./fingerprint.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { LedgerContention } from "./LedgerErrors.ts"
@@ -274,7 +274,11 @@ export class Ledger extends Context.Service<Ledger, {
     const outcomeOf = (e: ExecuteError) =>
       e._tag === "Refusal" ? e.code : e._tag === "StoreUnavailable" ? "unavailable" : "contention"
     const execute = <C extends Command>(command: C) =>
-      withKeyLock(lockKeyOf(command), run(command)).pipe(
+      withKeyLock(lockKeyOf(command), run(command), settings.keyWaitMs, (waitedMs) =>
+        new StoreUnavailable({
+          operation: "apply",
+          reason: `waited ${waitedMs} ms behind other commands on the same account (the store is slow or down); nothing was written`
+        })).pipe(
         Effect.onExit((exit) =>
           Effect.sync(() => {
             if (exit._tag === "Success") {

@@ -10,6 +10,11 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
   readonly idempotencyTtlMs: number
   readonly cacheMaxObjects: number
   readonly conflictRetries: number
+  /**
+   * How long a command may wait behind others on the same wallet or pot in this process before it
+   * answers UNAVAILABLE (retry is safe): the store's whole budget for one call (deadline x attempts).
+   */
+  readonly keyWaitMs: number
   /** Transfer and reservation ids; tests swap in a counter for reproducible traces. */
   readonly newId: () => string
 }>()("balance/LedgerSettings") {
@@ -19,6 +24,7 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
     idempotencyTtlMs: 86_400_000,
     cacheMaxObjects: 100_000,
     conflictRetries: 100,
+    keyWaitMs: 3_000,
     newId: randomUUID
   }
 
@@ -38,6 +44,7 @@ export class LedgerSettings extends Context.Service<LedgerSettings, {
         idempotencyTtlMs: yield* AppConfig.idempotencyTtlMs,
         cacheMaxObjects: yield* AppConfig.cacheMaxObjects,
         conflictRetries: yield* AppConfig.conflictRetries,
+        keyWaitMs: (yield* AppConfig.redisCommandTimeoutMs) * ((yield* AppConfig.storeRetryAttempts) + 1),
         newId: randomUUID
       })
     })

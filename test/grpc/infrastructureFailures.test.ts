@@ -18,6 +18,9 @@ layer(grpcServerOn(faulty.layer, { ledger: { conflictRetries: 3 } }), { excludeT
       Effect.gen(function*() {
         yield* call("EnsureAccount", { account_id: "inf-a", initial_balance: "100" })
         yield* call("GetBalance", { account_id: "inf-a" })
+        yield* call("EnsureAccount", { account_id: "inf-r", initial_balance: "100" })
+        const hold = yield* call("ReserveForBuyIn", { account_id: "inf-r", table_id: "inf-t", amount: "5", idempotency_key: "inf-hold" })
+        assert.deepInclude(yield* call("GetReservation", { reservation_id: hold.reservation_id }), { status: "HELD", stale: false })
         const client = yield* BalanceClient
         yield* fault("down")
         try {
@@ -31,6 +34,7 @@ layer(grpcServerOn(faulty.layer, { ledger: { conflictRetries: 3 } }), { excludeT
             assert.strictEqual(s.code, status.UNAVAILABLE, method)
           }
           assert.deepInclude(yield* call("GetBalance", { account_id: "inf-a" }), { balance: "100", stale: true })
+          assert.deepInclude(yield* call("GetReservation", { reservation_id: hold.reservation_id }), { status: "HELD", stale: true })
           assert.strictEqual((yield* client.health("Check", { service: "" })).status, "NOT_SERVING")
           const watch = yield* client.stream("balance", "WatchAccount", { account_id: "inf-a" })
           yield* eventually("the watch ends", Effect.sync(() => watch.ended() !== undefined))

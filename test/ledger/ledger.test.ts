@@ -6,6 +6,7 @@ import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import type { Plan } from "../../src/domain/plan.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
+import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
@@ -129,6 +130,32 @@ describe("Ledger (memory store)", () => {
       assert.deepStrictEqual(pot.contributions, [{ seatId: 1, accountId: "s1", amount: 20 }, { seatId: 2, accountId: "s2", amount: 10 }])
       assert.strictEqual((yield* ledger.stack("st", "s2")).value!.balance, 490, "the refused bet moved nothing")
     }).pipe(Effect.provide(memoryLedger())))
+
+  it.effect("with the store hanging, commands queued behind each other on one wallet all answer UNAVAILABLE within one store budget", () =>
+    Effect.gen(function*() {
+      const memory = makeMemoryStore()
+      let slow = false
+      // As RedisStore behaves when Redis hangs: each apply gives up after its deadline and retries (3 s here).
+      const store = Store.of({
+        ...memory,
+        apply: (request) =>
+          slow
+            ? Effect.andThen(Effect.sleep("3 seconds"), Effect.fail(new StoreUnavailable({ operation: "apply", reason: "no answer within 3000 ms" })))
+            : memory.apply(request)
+      })
+      const ledger = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, store), { keyWaitMs: 2_500 })), Ledger)
+      yield* ledger.execute({ op: "EnsureAccount", accountId: "pile", initialBalance: 100 })
+      slow = true
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], (i) =>
+        Effect.forkChild(Effect.flip(ledger.execute({ op: "Withdraw", accountId: "pile", amount: 1, reason: "x", idempotencyKey: `pile-${i}` }))))
+      yield* TestClock.adjust("3 seconds")
+      yield* TestClock.adjust("1 millis")
+      const errors = yield* Effect.forEach(fibers, (f) => Fiber.join(f))
+      assert.deepStrictEqual(errors.map((e) => e._tag), ["StoreUnavailable", "StoreUnavailable", "StoreUnavailable", "StoreUnavailable", "StoreUnavailable"])
+      assert.include((errors[4] as StoreUnavailable).reason, "behind other commands on the same account")
+      slow = false
+      assert.strictEqual((yield* ledger.wallet("pile")).value!.balance, 100, "nothing was written")
+    }))
 
   it.effect("cancel refunds each contributor exactly what they put in", () =>
     Effect.gen(function*() {

@@ -89,6 +89,19 @@ layer(observedApp(broken.layer), { excludeTestServices: true })("log lines insid
       assert.deepStrictEqual(failures.map((l) => l.requestId).sort(), ["req-inner-grpc", "req-inner-http", "req-inner-post"], JSON.stringify(failures))
       for (const l of inTrace) assert.include(["req-inner-grpc", "req-inner-http", "req-inner-post"], l.requestId, JSON.stringify(l))
     }))
+
+  it.effect("a call answered UNAVAILABLE logs the store's own reason for the operator", () =>
+    Effect.gen(function*() {
+      broken.set("down")
+      try {
+        yield* statusOf("Withdraw", { account_id: "lg-b", amount: "1", idempotency_key: "lg-down", reason: "x" }, { "x-request-id": "req-down" })
+      } finally {
+        broken.set("none")
+      }
+      yield* eventually("the warning", Effect.map(lines, (ls) => ls.some((l) => l.requestId === "req-down" && l.level === "WARN")))
+      const warning = (yield* lines).find((l) => l.requestId === "req-down" && l.level === "WARN")!
+      assert.deepInclude(warning, { message: "grpc call failed the ledger store is unavailable; retry", reason: "test: store is down" })
+    }))
 })
 
 const GRPC_TOKEN = "grpc-shared-token-5f1e2d3c4b5a69788796a5b4"

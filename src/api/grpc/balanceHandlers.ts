@@ -64,7 +64,7 @@ export const makeBalanceHandlers = Effect.gen(function*() {
         if (!observed.value) {
           return yield* Effect.fail(refuse("RESERVATION_NOT_FOUND", `reservation ${reservationId} does not exist`, "reservation_id"))
         }
-        return Encode.reservationResponse(observed.value)
+        return Encode.reservationResponse(observed.value, observed.stale)
       })
     ),
     GetTableStack: query((r) =>

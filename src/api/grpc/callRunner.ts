@@ -54,6 +54,13 @@ const answerOfExit = (exit: Exit.Exit<Answer>): Answer =>
     ? exit.value
     : { _tag: "Status", status: Cause.hasInterruptsOnly(exit.cause) ? SHUTTING_DOWN : INTERNAL }
 
+const failureReason = (cause: Cause.Cause<CallFailure>): string => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "None") return "unknown"
+  const e = error.value
+  return "reason" in e ? String(e.reason) : e instanceof Error && e.message !== "" ? e.message : e._tag
+}
+
 /** Logs what the caller is not told (causes, defects); the caller only gets the mapped answer. */
 const logFailure = (cause: Cause.Cause<CallFailure>, answer: Answer) => {
   if (answer._tag === "Reply") return Effect.logDebug("grpc call refused", answerLabel(answer))
@@ -62,7 +69,8 @@ const logFailure = (cause: Cause.Cause<CallFailure>, answer: Answer) => {
       return Effect.logError("grpc call failed", cause)
     case grpc.status.UNAVAILABLE:
     case grpc.status.ABORTED:
-      return Effect.logWarning("grpc call failed", answer.status.details)
+      // The caller gets a generic detail; the operator needs the store's own words (timeout, OOM, connection).
+      return Effect.logWarning("grpc call failed", answer.status.details).pipe(Effect.annotateLogs({ reason: failureReason(cause) }))
     default:
       return Effect.logDebug("grpc call refused", answer.status.details)
   }

@@ -104,7 +104,7 @@ export const walletMovementResponse = (r: WalletMovementResult) => ({
   availableBalance: i64(r.availableBalance)
 })
 
-export const reservationResponse = (r: ReservationState) => ({
+export const reservationResponse = (r: ReservationState, stale: boolean) => ({
   ok: true,
   reservationId: r.reservationId,
   accountId: r.accountId,
@@ -115,7 +115,8 @@ export const reservationResponse = (r: ReservationState) => ({
   expiresAtMs: i64(r.expiresAt),
   closedAtMs: i64(r.closedAt ?? 0),
   closeReason: r.closeReason ?? "",
-  transactionId: r.commit?.transactionId ?? ""
+  transactionId: r.commit?.transactionId ?? "",
+  stale
 })
 
 export const stackResponse = (tableId: string, accountId: string, stack: Observed<StackState>) => ({
