@@ -26,15 +26,19 @@ export const makeKeyedLock = () => {
       }
       const held = lock
       held.users += 1
-      return Effect.flatMap(Clock.currentTimeMillis, (queuedAt) =>
-        held.semaphore.withPermit(
-          Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | E2, R> =>
-            now - queuedAt > maxWaitMs ? Effect.fail(tooLong(now - queuedAt)) : effect)
-        )).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            held.users -= 1
-            if (held.users === 0) locks.delete(key)
-          }))
-        )
+      // Alone on the key (the common case): the permit is free, nothing to time.
+      const guarded: Effect.Effect<A, E | E2, R> = held.users === 1
+        ? held.semaphore.withPermit(effect)
+        : Effect.flatMap(Clock.currentTimeMillis, (queuedAt) =>
+          held.semaphore.withPermit(
+            Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | E2, R> =>
+              now - queuedAt > maxWaitMs ? Effect.fail(tooLong(now - queuedAt)) : effect)
+          ))
+      return guarded.pipe(
+        Effect.ensuring(Effect.sync(() => {
+          held.users -= 1
+          if (held.users === 0) locks.delete(key)
+        }))
+      )
     })
 }

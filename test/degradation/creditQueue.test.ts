@@ -16,14 +16,16 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-const runtime = (store: ReturnType<typeof makeSwitchableStore>, dataDir: string, env: Record<string, string> = {}) =>
-  ManagedRuntime.make(
-    CommandExecutor.layer.pipe(
-      Layer.provideMerge(CreditQueue.layer),
-      Layer.provideMerge(ledgerCoreOn(store.layer)),
-      Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir, ...env })))
-    )
+/** The executor, its credit queue under `dataDir` and the ledger, over `store`; `env` is the config (for the schedule too). */
+const queueOn = (store: ReturnType<typeof makeSwitchableStore>, dataDir: string, env: Record<string, string> = {}) =>
+  CommandExecutor.layer.pipe(
+    Layer.provideMerge(CreditQueue.layer),
+    Layer.provideMerge(ledgerCoreOn(store.layer)),
+    Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir, ...env })))
   )
+
+const runtime = (store: ReturnType<typeof makeSwitchableStore>, dataDir: string, env: Record<string, string> = {}) =>
+  ManagedRuntime.make(queueOn(store, dataDir, env))
 
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), "credit-queue-"))
@@ -182,13 +184,7 @@ describe("durable credit queue", () => {
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual(yield* queue.drainOnce(), { replayed: 0, deadLettered: 1, remaining: 0 })
       assert.strictEqual(queue.counters().deadLettered, 1)
-    }).pipe(Effect.provide(
-      CommandExecutor.layer.pipe(
-        Layer.provideMerge(CreditQueue.layer),
-        Layer.provideMerge(ledgerCoreOn(held.layer)),
-        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: tempDir(), CREDIT_QUEUE_HOLD_MS: "60000" })))
-      )
-    )))
+    }).pipe(Effect.provide(queueOn(held, tempDir(), { CREDIT_QUEUE_HOLD_MS: "60000" }))))
 
   it("a defect replaying a credit (a bug, not a refusal) keeps it queued in order, never dead-lettered", async () => {
     const faulty = makeFaultyStore()
@@ -247,14 +243,7 @@ describe("durable credit queue", () => {
       for (let i = 0; i < 500 && queue.pending() > 0; i++) yield* TestClock.withLive(Effect.sleep("10 millis"))
       assert.strictEqual(queue.pending(), 0)
       assert.strictEqual((yield* ledger.wallet("sched")).value!.balance, 7)
-    }).pipe(Effect.provide(
-      CreditQueue.schedule.pipe(
-        Layer.provideMerge(CommandExecutor.layer),
-        Layer.provideMerge(CreditQueue.layer),
-        Layer.provideMerge(ledgerCoreOn(scheduled.layer)),
-        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: tempDir(), CREDIT_QUEUE_DRAIN_MS: "500" })))
-      )
-    )))
+    }).pipe(Effect.provide(CreditQueue.schedule.pipe(Layer.provideMerge(queueOn(scheduled, tempDir(), { CREDIT_QUEUE_DRAIN_MS: "500" }))))))
 })
 
 const scheduled = makeSwitchableStore()
