@@ -102,6 +102,24 @@ export const AppConfig = {
   redisReplicasAckTimeoutMs: positiveInt("REDIS_REPLICAS_ACK_TIMEOUT_MS").pipe(Config.withDefault(500)),
   /** Retries after the first try of a store call, on connection errors or timeouts only (request path). */
   storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
+  /**
+   * The history tier (DESIGN 9): `on` starts the history store (DATABASE_URL, else a private
+   * PostgreSQL under DATA_DIR/postgres) and the archiver, which copies the ledger's history there.
+   * `off` (today's default, until reads span both tiers): Redis keeps everything, as before.
+   */
+  historyArchive: Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault("off" as const)),
+  /** postgres://user:password@host:port/database of the history store; unset: a private server under DATA_DIR. */
+  databaseUrl: optionalRedacted("DATABASE_URL"),
+  /** Connections of the history store's pool. */
+  databasePoolSize: positiveInt("DATABASE_POOL_SIZE").pipe(Config.withDefault(4)),
+  /** Port of the private PostgreSQL that `npm start` runs without DATABASE_URL; 0 picks a free one. */
+  localPostgresPort: nonNegativeInt("LOCAL_POSTGRES_PORT").pipe(Config.withDefault(0)),
+  /** Pause between archiver passes once it has caught up (a pass that found a full batch runs again at once). */
+  archiveIntervalMs: positiveInt("ARCHIVE_INTERVAL_MS").pipe(Config.withDefault(500)),
+  /** Redis stream events per archiver batch (one PostgreSQL transaction). */
+  archiveBatchEvents: positiveInt("ARCHIVE_BATCH_EVENTS").pipe(Config.withDefault(1_000)),
+  /** How long the archiver's lease in Redis lasts without renewal; another instance takes over after it. */
+  archiveLeaseMs: positiveInt("ARCHIVE_LEASE_MS").pipe(Config.withDefault(15_000)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
   store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),
   reservationTimeoutMs: positiveInt("RESERVATION_TIMEOUT_MS").pipe(Config.withDefault(30_000)),

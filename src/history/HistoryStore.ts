@@ -1,0 +1,367 @@
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import * as Migrator from "effect/sql/Migrator"
+import { PgClient } from "@effect/sql-pg"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import type { AccountRef, StoredObject } from "../domain/accounts.ts"
+import type { ChainCursor } from "../domain/chainVerification.ts"
+import type { EntryType, LedgerEntry } from "../domain/ledgerEntry.ts"
+import type { Transfer, TransferType } from "../domain/transfer.ts"
+import { historyMigrations } from "./historyMigrations.ts"
+
+/** PostgreSQL did not answer or refused a statement: history lags, the game goes on. */
+export class HistoryUnavailable extends Schema.TaggedError<HistoryUnavailable>()("HistoryUnavailable", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `history store unavailable during ${this.operation}: ${this.reason}`
+  }
+}
+
+/** A transfer with its place in the order Redis applied it: the stream event's id and its position in it. */
+export interface OrderedTransfer {
+  readonly transfer: Transfer
+  readonly eventId: string
+  readonly position: number
+}
+
+/** A settled/cancelled pot or a closed reservation, in its final state. */
+export interface ClosedObject {
+  readonly key: string
+  readonly state: StoredObject
+  readonly closedAt: number
+}
+
+/** An account whose Redis chain does not continue the archived one, and why. */
+export interface ContinuityStop {
+  readonly account: AccountRef
+  readonly seq: number
+  readonly reason: string
+}
+
+/** One archiver batch: everything in it commits in one transaction, or nothing does. */
+export interface ArchiveBatch {
+  /** The archiver's fencing token (from its Redis lease); a lower one than any that wrote before is refused. */
+  readonly fencingToken: number
+  /** The stream cursor the batch was read from; the commit is refused if the archive moved on meanwhile. */
+  readonly fromCursor: string
+  /** The cursor after the batch: the id of its last event. */
+  readonly toCursor: string
+  readonly entries: ReadonlyArray<LedgerEntry>
+  readonly transfers: ReadonlyArray<OrderedTransfer>
+  readonly closed: ReadonlyArray<ClosedObject>
+  readonly stops: ReadonlyArray<ContinuityStop>
+}
+
+export type CommitOutcome =
+  | { readonly _tag: "Committed" }
+  /** A newer archiver (higher token) has written: this one must stop. Nothing written. */
+  | { readonly _tag: "Fenced"; readonly token: number }
+  /** The cursor is no longer `fromCursor` (another archiver committed first). Nothing written. */
+  | { readonly _tag: "CursorMoved"; readonly cursor: string }
+
+export interface ArchiveState {
+  readonly cursor: string
+  readonly fencingToken: number
+}
+
+/**
+ * The history tier (DESIGN 9): every ledger entry and transfer ever made,
+ * closed pots and reservations, head checkpoints, the archiver's cursor. Only
+ * the archiver writes; reads serve history pages and verification.
+ */
+export class HistoryStore extends Context.Service<HistoryStore, {
+  readonly state: () => Effect.Effect<ArchiveState, HistoryUnavailable>
+  /** Where each account's archived chain ends (accounts without archived entries are absent). */
+  readonly heads: (accounts: ReadonlyArray<AccountRef>) => Effect.Effect<ReadonlyMap<AccountRef, ChainCursor>, HistoryUnavailable>
+  /** Archived checksums of the given (account, seq) pairs, keyed `account#seq`. */
+  readonly checksums: (
+    at: ReadonlyArray<{ readonly account: AccountRef; readonly seq: number }>
+  ) => Effect.Effect<ReadonlyMap<string, string>, HistoryUnavailable>
+  /** Which of these accounts the archiver has stopped for. */
+  readonly stopped: (accounts: ReadonlyArray<AccountRef>) => Effect.Effect<ReadonlySet<AccountRef>, HistoryUnavailable>
+  readonly commit: (batch: ArchiveBatch) => Effect.Effect<CommitOutcome, HistoryUnavailable>
+  /** Archived entries of one account with seq > afterSeq, ascending, at most `limit`. */
+  readonly entries: (
+    account: AccountRef,
+    afterSeq: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<LedgerEntry>, HistoryUnavailable>
+  /** Archived transfers touching one account, in stream order, ascending. */
+  readonly transfers: (account: AccountRef) => Effect.Effect<ReadonlyArray<OrderedTransfer>, HistoryUnavailable>
+  readonly closedObject: (key: string) => Effect.Effect<ClosedObject | null, HistoryUnavailable>
+  readonly ping: () => Effect.Effect<void, HistoryUnavailable>
+}>()("balance/HistoryStore") {
+  /** The history store on the PostgreSQL of the SqlClient in context; migrations run first. */
+  static readonly fromSqlClient = Layer.effect(HistoryStore, Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* migrate
+    return makePgHistoryStore(sql)
+  }))
+
+  /** The history store on the PostgreSQL at `url` (a pool of `maxConnections`); migrations run first. */
+  static readonly layer = (url: string, maxConnections = 4) =>
+    Layer.effect(HistoryStore, Effect.gen(function*() {
+      const sql = yield* PgClient.make({
+        url: Redacted.make(url),
+        maxConnections,
+        connectTimeout: "5 seconds",
+        applicationName: "balance-service"
+      }).pipe(Effect.mapError(unavailable("connect")))
+      yield* Effect.provideService(migrate, SqlClient.SqlClient, sql)
+      return makePgHistoryStore(sql)
+    })).pipe(Layer.provide(Reactivity.layer))
+}
+
+const reasonOf = (e: unknown): string => {
+  if (e instanceof Error) {
+    const cause = (e as { cause?: unknown }).cause
+    return cause instanceof Error && cause.message !== e.message ? `${e.message}: ${cause.message}` : e.message
+  }
+  return String(e)
+}
+
+const unavailable = (operation: string) => (e: unknown) => new HistoryUnavailable({ operation, reason: reasonOf(e) })
+
+/**
+ * Migrations at start. Two instances starting together both try; the Migrator's own table makes
+ * the loser fail with Locked (or a duplicate key): it waits and tries again, then finds nothing to do.
+ */
+const migrate = Migrator.make({})({ loader: Migrator.fromRecord(historyMigrations), table: "history_migrations" }).pipe(
+  Effect.tapError((e) => Effect.logWarning("history migrations did not run; trying again").pipe(Effect.annotateLogs({ error: reasonOf(e) }))),
+  Effect.retry({ times: 5, schedule: undefined }),
+  Effect.mapError(unavailable("migrate")),
+  Effect.tap((applied) =>
+    applied.length > 0
+      ? Effect.logInfo("history migrations applied").pipe(Effect.annotateLogs({ migrations: applied.map(([id, name]) => `${id}_${name}`).join(",") }))
+      : Effect.void
+  )
+)
+
+/** Stream ids are `<ms>-<seq>`; the memory store's are the same shape. */
+export const parseEventId = (id: string): { readonly ms: number; readonly seq: number } => {
+  const [ms, seq] = id.split("-")
+  return { ms: Number(ms), seq: Number(seq ?? 0) }
+}
+
+/** bigint columns arrive as BigInt; chips and times are safe integers by construction. */
+const num = (v: unknown): number => (typeof v === "bigint" ? Number(v) : Number(v))
+
+interface EntryRow {
+  readonly account: string
+  readonly seq: bigint
+  readonly entry_id: string
+  readonly transfer_id: string
+  readonly type: string
+  readonly amount: bigint
+  readonly balance_before: bigint
+  readonly balance_after: bigint
+  readonly held_delta: bigint
+  readonly held_after: bigint
+  readonly parent: string
+  readonly metadata: Record<string, string>
+  readonly ts: bigint
+  readonly previous_checksum: string
+  readonly checksum: string
+}
+
+const entryFromRow = (r: EntryRow): LedgerEntry => ({
+  entryId: r.entry_id,
+  accountId: r.account,
+  seq: num(r.seq),
+  transferId: r.transfer_id,
+  type: r.type as EntryType,
+  amount: num(r.amount),
+  balanceBefore: num(r.balance_before),
+  balanceAfter: num(r.balance_after),
+  heldDelta: num(r.held_delta),
+  heldAfter: num(r.held_after),
+  parent: r.parent,
+  metadata: r.metadata,
+  timestamp: num(r.ts),
+  previousChecksum: r.previous_checksum,
+  checksum: r.checksum
+})
+
+const entryRow = (e: LedgerEntry) => ({
+  account: e.accountId,
+  seq: e.seq,
+  entry_id: e.entryId,
+  transfer_id: e.transferId,
+  type: e.type,
+  amount: e.amount,
+  balance_before: e.balanceBefore,
+  balance_after: e.balanceAfter,
+  held_delta: e.heldDelta,
+  held_after: e.heldAfter,
+  parent: e.parent,
+  metadata: JSON.stringify(e.metadata),
+  ts: e.timestamp,
+  previous_checksum: e.previousChecksum,
+  checksum: e.checksum
+})
+
+const transferRow = ({ transfer: t, eventId, position }: OrderedTransfer) => {
+  const event = parseEventId(eventId)
+  return {
+    transfer_id: t.transferId,
+    type: t.type,
+    from_account: t.from,
+    to_account: t.to,
+    amount: t.amount,
+    parent: t.parent,
+    metadata: JSON.stringify(t.metadata),
+    ts: t.timestamp,
+    event_ms: event.ms,
+    event_seq: event.seq,
+    position
+  }
+}
+
+const closedRow = (c: ClosedObject) => ({
+  object_key: c.key,
+  kind: c.state.kind,
+  status: c.state.kind === "pot" || c.state.kind === "reservation" ? c.state.status : "",
+  state: JSON.stringify(c.state),
+  closed_at: c.closedAt
+})
+
+/** Rows per INSERT: PostgreSQL takes at most 65,535 parameters per statement (entries have 15 columns). */
+const CHUNK = 2_000
+
+const chunks = <A>(items: ReadonlyArray<A>): Array<readonly [A, ...Array<A>]> => {
+  const out: Array<readonly [A, ...Array<A>]> = []
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK) as unknown as readonly [A, ...Array<A>])
+  return out
+}
+
+export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Service"] => {
+  const state = Effect.fn("HistoryStore.state")(function*() {
+    const rows = yield* sql<{ stream_cursor: string; fencing_token: bigint }>`
+      select stream_cursor, fencing_token from archive_state where id = 1`
+    const row = rows[0]
+    return { cursor: row?.stream_cursor ?? "0", fencingToken: num(row?.fencing_token ?? 0) }
+  }, Effect.mapError(unavailable("state")))
+
+  const heads = Effect.fn("HistoryStore.heads")(function*(accounts: ReadonlyArray<AccountRef>) {
+    const result = new Map<AccountRef, ChainCursor>()
+    if (accounts.length === 0) return result
+    // One index probe per account (the primary key, backwards), not a scan of each chain.
+    const rows = yield* sql<{ account: string; seq: bigint; checksum: string; balance_after: bigint; held_after: bigint }>`
+      select e.account, e.seq, e.checksum, e.balance_after, e.held_after
+      from unnest(${[...accounts]}::text[]) as a(account)
+      cross join lateral (
+        select account, seq, checksum, balance_after, held_after from ledger_entries
+        where account = a.account order by seq desc limit 1
+      ) e`
+    for (const r of rows) {
+      result.set(r.account, { seq: num(r.seq), checksum: r.checksum, balance: num(r.balance_after), held: num(r.held_after) })
+    }
+    return result
+  }, Effect.mapError(unavailable("heads")))
+
+  const checksums = Effect.fn("HistoryStore.checksums")(function*(
+    at: ReadonlyArray<{ readonly account: AccountRef; readonly seq: number }>
+  ) {
+    const result = new Map<string, string>()
+    if (at.length === 0) return result
+    const rows = yield* sql<{ account: string; seq: bigint; checksum: string }>`
+      select e.account, e.seq, e.checksum
+      from unnest(${at.map((a) => a.account)}::text[], ${at.map((a) => a.seq)}::bigint[]) as k(account, seq)
+      join ledger_entries e on e.account = k.account and e.seq = k.seq`
+    for (const r of rows) result.set(`${r.account}#${num(r.seq)}`, r.checksum)
+    return result
+  }, Effect.mapError(unavailable("checksums")))
+
+  const stopped = Effect.fn("HistoryStore.stopped")(function*(accounts: ReadonlyArray<AccountRef>) {
+    if (accounts.length === 0) return new Set<AccountRef>()
+    const rows = yield* sql<{ account: string }>`select account from archive_stops where account = any(${[...accounts]}::text[])`
+    return new Set(rows.map((r) => r.account))
+  }, Effect.mapError(unavailable("stopped")))
+
+  const commit = Effect.fn("HistoryStore.commit")(function*(batch: ArchiveBatch) {
+    const write = Effect.gen(function*() {
+      // First, in the transaction: the row lock on archive_state serialises archivers, and the
+      // token and cursor checks decide before anything is written.
+      const moved = yield* sql<{ id: number }>`
+        update archive_state
+        set fencing_token = ${batch.fencingToken}, stream_cursor = ${batch.toCursor}, updated_at = now()
+        where id = 1 and fencing_token <= ${batch.fencingToken} and stream_cursor = ${batch.fromCursor}
+        returning id`
+      if (moved.length === 0) {
+        const current = yield* state()
+        return current.fencingToken > batch.fencingToken
+          ? { _tag: "Fenced", token: current.fencingToken } as const
+          : { _tag: "CursorMoved", cursor: current.cursor } as const
+      }
+      for (const rows of chunks(batch.entries.map(entryRow))) {
+        yield* sql`insert into ledger_entries ${sql.insert(rows)} on conflict (account, seq) do nothing`
+      }
+      for (const rows of chunks(batch.transfers.map(transferRow))) {
+        yield* sql`insert into transfers ${sql.insert(rows)} on conflict (transfer_id) do nothing`
+      }
+      for (const rows of chunks(batch.closed.map(closedRow))) {
+        yield* sql`insert into closed_objects ${sql.insert(rows)} on conflict (object_key) do nothing`
+      }
+      for (const rows of chunks(batch.stops.map((s) => ({ account: s.account, seq: s.seq, reason: s.reason })))) {
+        yield* sql`insert into archive_stops ${sql.insert(rows)} on conflict (account) do nothing`
+      }
+      return { _tag: "Committed" } as const
+    })
+    return yield* sql.withTransaction(write)
+  }, Effect.mapError(unavailable("commit")))
+
+  const entries = Effect.fn("HistoryStore.entries")(function*(account: AccountRef, afterSeq: number, limit: number) {
+    if (limit <= 0) return []
+    const rows = yield* sql<EntryRow>`
+      select * from ledger_entries where account = ${account} and seq > ${Math.max(0, Math.floor(afterSeq))}
+      order by seq limit ${Math.floor(limit)}`
+    return rows.map(entryFromRow)
+  }, Effect.mapError(unavailable("entries")))
+
+  const transfers = Effect.fn("HistoryStore.transfers")(function*(account: AccountRef) {
+    const rows = yield* sql<{
+      transfer_id: string
+      type: string
+      from_account: string
+      to_account: string
+      amount: bigint
+      parent: string
+      metadata: Record<string, string>
+      ts: bigint
+      event_ms: bigint
+      event_seq: bigint
+      position: number
+    }>`
+      select * from transfers where from_account = ${account} or to_account = ${account}
+      order by event_ms, event_seq, position`
+    return rows.map((r): OrderedTransfer => ({
+      transfer: {
+        transferId: r.transfer_id,
+        type: r.type as TransferType,
+        from: r.from_account,
+        to: r.to_account,
+        amount: num(r.amount),
+        parent: r.parent,
+        metadata: r.metadata,
+        timestamp: num(r.ts)
+      },
+      eventId: `${num(r.event_ms)}-${num(r.event_seq)}`,
+      position: r.position
+    }))
+  }, Effect.mapError(unavailable("transfers")))
+
+  const closedObject = Effect.fn("HistoryStore.closedObject")(function*(key: string) {
+    const rows = yield* sql<{ object_key: string; state: StoredObject; closed_at: bigint }>`
+      select object_key, state, closed_at from closed_objects where object_key = ${key}`
+    const r = rows[0]
+    return r === undefined ? null : { key: r.object_key, state: r.state, closedAt: num(r.closed_at) }
+  }, Effect.mapError(unavailable("closedObject")))
+
+  const ping = Effect.fn("HistoryStore.ping")(function*() {
+    yield* sql`select 1`
+  }, Effect.mapError(unavailable("ping")))
+
+  return HistoryStore.of({ state, heads, checksums, stopped, commit, entries, transfers, closedObject, ping })
+}

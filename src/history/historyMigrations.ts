@@ -1,0 +1,107 @@
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql"
+
+/**
+ * The history store's schema, one migration per change, applied in id order
+ * at start (effect/sql Migrator; applied ids are kept in `history_migrations`).
+ * A migration never changes once released: add the next one.
+ *
+ * Amounts and balances are bigint (chips are safe integers), times are Unix
+ * ms as bigint like everywhere else in the service, metadata and object
+ * states are jsonb (the checksum's canonical encoding sorts metadata keys, so
+ * jsonb's key order does not matter).
+ */
+const history0001 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // Every ledger entry ever written, exactly as signed; one hash chain per account.
+  yield* sql`
+    create table ledger_entries (
+      account           text   not null,
+      seq               bigint not null check (seq >= 1),
+      entry_id          text   not null,
+      transfer_id       text   not null,
+      type              text   not null,
+      amount            bigint not null,
+      balance_before    bigint not null,
+      balance_after     bigint not null,
+      held_delta        bigint not null,
+      held_after        bigint not null,
+      parent            text   not null,
+      metadata          jsonb  not null,
+      ts                bigint not null,
+      previous_checksum text   not null,
+      checksum          text   not null,
+      archived_at       timestamptz not null default now(),
+      primary key (account, seq)
+    )`
+  yield* sql`create index ledger_entries_transfer on ledger_entries (transfer_id)`
+  // Every transfer, in the order Redis applied them: (event_ms, event_seq) is the id of the
+  // apply's event in the Redis stream, position its place in that apply.
+  yield* sql`
+    create table transfers (
+      transfer_id  text   primary key,
+      type         text   not null,
+      from_account text   not null,
+      to_account   text   not null,
+      amount       bigint not null check (amount >= 0),
+      parent       text   not null,
+      metadata     jsonb  not null,
+      ts           bigint not null,
+      event_ms     bigint not null,
+      event_seq    bigint not null,
+      position     int    not null,
+      archived_at  timestamptz not null default now()
+    )`
+  // Per-account pages newest first, and the global feed.
+  yield* sql`create index transfers_from on transfers (from_account, event_ms desc, event_seq desc, position desc)`
+  yield* sql`create index transfers_to on transfers (to_account, event_ms desc, event_seq desc, position desc)`
+  yield* sql`create index transfers_order on transfers (event_ms, event_seq, position)`
+  // Settled/cancelled pots and closed reservations, in their final state.
+  yield* sql`
+    create table closed_objects (
+      object_key  text   primary key,
+      kind        text   not null,
+      status      text   not null,
+      state       jsonb  not null,
+      closed_at   bigint not null,
+      archived_at timestamptz not null default now()
+    )`
+  yield* sql`create index closed_objects_closed_at on closed_objects (closed_at)`
+  // Heads of the chains as they were at a time (HMAC-signed when LEDGER_HMAC_KEY is set), so that
+  // a chain truncated in Redis with its head rewritten still disagrees with a past head.
+  yield* sql`
+    create table head_checkpoints (
+      account  text   not null,
+      seq      bigint not null,
+      checksum text   not null,
+      balance  bigint not null,
+      taken_at bigint not null,
+      mac      text,
+      primary key (account, seq)
+    )`
+  // The archiver's position in the Redis event stream and the highest fencing token that wrote
+  // here; one row. A batch commits only if its token is at least this one and the cursor is the
+  // one it started from, in the same transaction as its rows.
+  yield* sql`
+    create table archive_state (
+      id            int    primary key check (id = 1),
+      fencing_token bigint not null,
+      stream_cursor text   not null,
+      updated_at    timestamptz not null default now()
+    )`
+  yield* sql`insert into archive_state (id, fencing_token, stream_cursor) values (1, 0, '0')`
+  // Accounts whose Redis chain does not continue the archived one: the archiver copies and
+  // trims nothing of them until an operator has looked (and deleted the row).
+  yield* sql`
+    create table archive_stops (
+      account    text   primary key,
+      seq        bigint not null,
+      reason     text   not null,
+      stopped_at timestamptz not null default now()
+    )`
+})
+
+/** For the Migrator: `<id>_<name>` -> migration. */
+export const historyMigrations = {
+  "0001_history": history0001
+}

@@ -1,0 +1,268 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { connect } from "node:net"
+import { freePort } from "../store/redis/redisServerProcess.ts"
+
+/**
+ * A private PostgreSQL server child, as plain promises so that both the
+ * service (LocalPostgresServer, the embedded history store of `npm start`) and
+ * the test helper use the same settings: the machine's own binaries (Debian:
+ * /usr/lib/postgresql/<major>/bin, else `postgres` on PATH), data under one
+ * directory, loopback TCP on the given port plus a Unix socket in that
+ * directory, trust authentication (nothing but this machine can reach it).
+ *
+ * initdb and postgres refuse to run as root: as root, both run as the
+ * `postgres` user (Debian's package creates it) through runuser, and the data
+ * directory is handed to that user.
+ */
+export interface PostgresServerProcess {
+  readonly port: number
+  /** The data directory (the cluster). */
+  readonly dir: string
+  /** postgres://postgres@127.0.0.1:<port>/postgres */
+  readonly url: string
+  readonly child: ChildProcess
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<void>
+}
+
+export class PostgresServerMissing extends Error {
+  constructor() {
+    super(
+      "PostgreSQL server binaries (initdb, postgres) were not found in /usr/lib/postgresql/*/bin nor on PATH. " +
+        "Install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) " +
+        "or set DATABASE_URL to an existing PostgreSQL."
+    )
+    this.name = "PostgresServerMissing"
+  }
+}
+
+const onPath = (binary: string): string | undefined => {
+  for (const dir of (process.env["PATH"] ?? "").split(":")) {
+    if (dir !== "" && existsSync(join(dir, binary))) return dir
+  }
+  return undefined
+}
+
+/** Directory holding initdb and postgres: the newest Debian major version, else PATH. */
+export const findPostgresBin = (): string => {
+  const debian = "/usr/lib/postgresql"
+  if (existsSync(debian)) {
+    const majors = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+    for (const major of majors) {
+      const bin = join(debian, major, "bin")
+      if (existsSync(join(bin, "initdb")) && existsSync(join(bin, "postgres"))) return bin
+    }
+  }
+  const dir = onPath("initdb")
+  if (dir !== undefined && existsSync(join(dir, "postgres"))) return dir
+  throw new PostgresServerMissing()
+}
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
+
+/** uid/gid of the `postgres` user, for the data directory when we run as root. */
+const postgresUser = (): { uid: number; gid: number } => {
+  const result = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" })
+  const gidResult = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" })
+  if (result.status !== 0 || gidResult.status !== 0) {
+    throw new Error("running as root, and there is no 'postgres' user to run PostgreSQL as (initdb refuses root)")
+  }
+  return { uid: Number(result.stdout.trim()), gid: Number(gidResult.stdout.trim()) }
+}
+
+/** The command line, through runuser when we are root. */
+const asServerUser = (binary: string, args: ReadonlyArray<string>): [string, Array<string>] =>
+  isRoot() ? ["runuser", ["-u", "postgres", "--", binary, ...args]] : [binary, [...args]]
+
+/** Creates the cluster in `dir` unless it already holds one (PG_VERSION). */
+export const initCluster = (dir: string, bin = findPostgresBin()): void => {
+  const abs = resolve(dir)
+  if (existsSync(join(abs, "PG_VERSION"))) return
+  // Parents with the usual mode (as root, the postgres user must be able to walk down to the cluster).
+  mkdirSync(dirname(abs), { recursive: true })
+  mkdirSync(abs, { recursive: true, mode: 0o700 })
+  if (isRoot()) {
+    const { uid, gid } = postgresUser()
+    chownSync(abs, uid, gid)
+  }
+  const [command, args] = asServerUser(join(bin, "initdb"), [
+    "-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"
+  ])
+  const result = spawnSync(command, args, { encoding: "utf8" })
+  if (result.status !== 0) {
+    const hint = isRoot() ? ` (running as root: initdb runs as the 'postgres' user, which needs to reach ${abs})` : ""
+    throw new Error(`initdb failed (${result.status ?? result.signal})${hint}: ${(result.stderr || result.stdout).trim().slice(-2000)}`)
+  }
+}
+
+/** sun_path is 108 bytes on Linux; PostgreSQL's socket file is `.s.PGSQL.<port>` in the socket dir. */
+const socketDirFits = (dir: string) => Buffer.byteLength(join(resolve(dir), ".s.PGSQL.65535")) <= 100
+
+/** Server settings: loopback only, durable (fsync on, synchronous commit), small footprint. */
+export const postgresArgs = (port: number, dir: string): Array<string> => [
+  "-D", resolve(dir),
+  "-p", String(port),
+  "-c", "listen_addresses=127.0.0.1",
+  // The socket lives in the data dir when the path fits, else nowhere (TCP only): never /var/run/postgresql.
+  "-c", `unix_socket_directories=${socketDirFits(dir) ? resolve(dir) : ""}`,
+  "-c", "max_connections=50",
+  "-c", "shared_buffers=32MB",
+  "-c", "logging_collector=off"
+]
+
+/** Sends an SSLRequest and waits for PostgreSQL's one-byte answer: the server accepts connections. */
+const probeOnce = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.on("error", () => done(false))
+    socket.on("connect", () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])))
+    socket.on("data", (chunk) => done(chunk.length > 0 && (chunk[0] === 0x4e || chunk[0] === 0x53)))
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Starts postgres on `port` with the cluster in `dir` (created first when
+ * missing); resolves once it accepts connections and answers a query.
+ */
+export const spawnPostgresServer = async (options: {
+  readonly port: number
+  readonly dir: string
+  readonly readyTimeoutMs?: number
+}): Promise<PostgresServerProcess> => {
+  const bin = findPostgresBin()
+  initCluster(options.dir, bin)
+  const [command, args] = asServerUser(join(bin, "postgres"), postgresArgs(options.port, options.dir))
+  // detached: its own process group, so a terminal's Ctrl-C reaches the service, which stops it in order.
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true })
+  let output = ""
+  child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
+  child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
+  let failure: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once("error", (e) => {
+      failure = e
+      resolve()
+    })
+    child.once("exit", (code, signal) => {
+      failure ??= new Error(`postgres exited (${signal ?? code}) before accepting connections: ${output.trim()}`)
+      resolve()
+    })
+  })
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000)
+  while (Date.now() < deadline) {
+    if (failure) throw failure
+    // Accepting TCP is not enough during crash recovery ("the database system is starting up"):
+    // the ready line in the log says it accepts connections.
+    if (output.includes("ready to accept connections") && (await probeOnce(options.port))) {
+      return {
+        port: options.port,
+        dir: resolve(options.dir),
+        url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
+        child,
+        exited
+      }
+    }
+    await sleep(25)
+  }
+  signalServer(child, "SIGKILL")
+  await exited
+  throw new Error(`postgres on port ${options.port} did not accept connections in time: ${output.trim()}`)
+}
+
+/** Picks a free port; retries on the small race where someone else takes it first. */
+export const spawnPostgresServerOnFreePort = async (options: { readonly dir: string }): Promise<PostgresServerProcess> => {
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await spawnPostgresServer({ ...options, port: await freePort() })
+    } catch (e) {
+      if (e instanceof PostgresServerMissing) throw e
+      last = e
+    }
+  }
+  throw last
+}
+
+/**
+ * Signals the postgres process itself. Under runuser the child is runuser, which does not pass
+ * SIGKILL on (nothing can): the whole process group gets the signal (postgres and its backends).
+ */
+const signalServer = (child: ChildProcess, signal: NodeJS.Signals) => {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    child.kill(signal)
+  }
+}
+
+/**
+ * Stops the server: SIGINT is PostgreSQL's "fast" shutdown (rolls back open transactions, writes a
+ * checkpoint); SIGKILL after `graceMs`. Waits for the exit.
+ */
+export const stopPostgresServer = async (
+  server: PostgresServerProcess,
+  signal: NodeJS.Signals = "SIGINT",
+  graceMs = 15_000
+): Promise<void> => {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  signalServer(server.child, signal)
+  const timer = setTimeout(() => signalServer(server.child, "SIGKILL"), graceMs)
+  await server.exited
+  clearTimeout(timer)
+  // A killed postmaster leaves its backends running for a moment; the next start waits for them
+  // (postmaster.pid names a live process). Wait until the group is gone.
+  const pid = server.child.pid
+  if (pid === undefined) return
+  const deadline = Date.now() + graceMs
+  while (Date.now() < deadline && groupAlive(pid)) await sleep(25)
+}
+
+const groupAlive = (pgid: number) => {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const ownerFile = (dir: string) => join(resolve(dir), "..", "postgres-owner.json")
+
+/** Notes which process serves `dir`, so that a later start can stop an orphan (see stopOrphanedPostgres). */
+export const recordPostgresOwner = (server: PostgresServerProcess): void => {
+  writeFileSync(ownerFile(server.dir), JSON.stringify({ pid: server.child.pid, port: server.port }))
+}
+
+/**
+ * If the service was killed without stopping its postgres, that child still runs on `dir`
+ * (postgres refuses a second server on the same cluster, so starting would fail): stop it first.
+ */
+export const stopOrphanedPostgres = async (dir: string, timeoutMs = 15_000): Promise<boolean> => {
+  const file = ownerFile(dir)
+  if (!existsSync(file)) return false
+  let owner: { pid?: unknown; port?: unknown }
+  try {
+    owner = JSON.parse(readFileSync(file, "utf8")) as { pid?: unknown; port?: unknown }
+  } catch {
+    owner = {}
+  }
+  rmSync(file, { force: true })
+  const { pid, port } = owner
+  if (typeof pid !== "number" || typeof port !== "number" || !groupAlive(pid) || !(await probeOnce(port))) return false
+  process.kill(-pid, "SIGINT")
+  const deadline = Date.now() + timeoutMs
+  while (groupAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`orphaned postgres (process group ${pid}) on ${dir} did not stop`)
+    await sleep(50)
+  }
+  return true
+}

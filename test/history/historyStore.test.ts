@@ -1,0 +1,138 @@
+import { assert, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import type { PotState } from "../../src/domain/accounts.ts"
+import type { Transfer } from "../../src/domain/transfer.ts"
+import { type ArchiveBatch, HistoryStore } from "../../src/history/HistoryStore.ts"
+import { chain, freshDatabase, sqlOn } from "../support/historyFixtures.ts"
+import { TestPostgres } from "../support/postgresServer.ts"
+
+const transfer = (id: string, from: string, to: string, amount: number): Transfer => ({
+  transferId: id,
+  type: "DEPOSIT",
+  from,
+  to,
+  amount,
+  parent: `transfer:${id}`,
+  metadata: { source: "ADMIN" },
+  timestamp: 1_700_000_000_000
+})
+
+const batch = (overrides: Partial<ArchiveBatch>): ArchiveBatch => ({
+  fencingToken: 1,
+  fromCursor: "0",
+  toCursor: "1-0",
+  entries: [],
+  transfers: [],
+  closed: [],
+  stops: [],
+  ...overrides
+})
+
+/** The history store on `url`, alive until the test's scope closes. */
+const historyOn = (url: string) => Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+
+/** Runs `body` with a history store on a new database, and that database's URL. */
+const withHistory = <A, E>(body: (history: HistoryStore["Service"], url: string) => Effect.Effect<A, E, SqlClient.SqlClient>) =>
+  Effect.gen(function*() {
+    const url = yield* freshDatabase
+    const history = yield* historyOn(url)
+    return yield* Effect.provide(body(history, url), sqlOn(url))
+  })
+
+layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQL", (it) => {
+  it.effect("migrations run at start and a second start finds nothing to do", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      yield* historyOn(url)
+      yield* historyOn(url)
+      const applied = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ migration_id: number }>`select migration_id from history_migrations`
+      }).pipe(Effect.provide(sqlOn(url)))
+      assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)), [1])
+    }), { timeout: 60_000 })
+
+  it.effect("a batch round-trips every field of entries, transfers and closed objects, safe integers included", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        const entries = chain("w:alice", 3)
+        const big = { ...entries[2]!, amount: 9007199254740991 - 20, balanceAfter: 9007199254740991 }
+        const pot: PotState = {
+          kind: "pot", tableId: "t1", handId: "h1", balance: 0, status: "SETTLED", contributions: [], createdAt: 1,
+          closedAt: 5, seq: 2, checksum: "abc"
+        }
+        const outcome = yield* history.commit(batch({
+          entries: [entries[0]!, entries[1]!, big],
+          transfers: [{ transfer: transfer("t1", "x:mint", "w:alice", 9007199254740991), eventId: "1700000000000-3", position: 1 }],
+          closed: [{ key: "p:t1:h1", state: pot, closedAt: 5 }]
+        }))
+        assert.deepStrictEqual(outcome, { _tag: "Committed" })
+        assert.deepStrictEqual(yield* history.entries("w:alice", 0, 10), [entries[0]!, entries[1]!, big])
+        assert.deepStrictEqual(yield* history.entries("w:alice", 1, 1), [entries[1]!])
+        assert.deepStrictEqual(yield* history.transfers("w:alice"), [
+          { transfer: transfer("t1", "x:mint", "w:alice", 9007199254740991), eventId: "1700000000000-3", position: 1 }
+        ])
+        assert.deepStrictEqual(yield* history.closedObject("p:t1:h1"), { key: "p:t1:h1", state: pot, closedAt: 5 })
+        assert.strictEqual(yield* history.closedObject("p:t1:h2"), null)
+        const heads = yield* history.heads(["w:alice", "w:bob"])
+        assert.deepStrictEqual([...heads], [["w:alice", { seq: 3, checksum: big.checksum, balance: 9007199254740991, held: 0 }]])
+        assert.deepStrictEqual(yield* history.state(), { cursor: "1-0", fencingToken: 1 })
+        const sums = yield* history.checksums([{ account: "w:alice", seq: 2 }, { account: "w:alice", seq: 9 }])
+        assert.deepStrictEqual([...sums], [["w:alice#2", entries[1]!.checksum]])
+      })
+    ))
+
+  it.effect("a lower fencing token is refused and writes nothing; a moved cursor is refused and writes nothing", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        const [a1, a2, a3] = chain("w:alice", 3)
+        assert.deepStrictEqual(yield* history.commit(batch({ fencingToken: 5, entries: [a1!] })), { _tag: "Committed" })
+        const stale = yield* history.commit(batch({ fencingToken: 4, fromCursor: "1-0", toCursor: "2-0", entries: [a2!] }))
+        assert.deepStrictEqual(stale, { _tag: "Fenced", token: 5 })
+        const moved = yield* history.commit(batch({ fencingToken: 5, fromCursor: "0", toCursor: "2-0", entries: [a2!] }))
+        assert.deepStrictEqual(moved, { _tag: "CursorMoved", cursor: "1-0" })
+        assert.deepStrictEqual((yield* history.entries("w:alice", 0, 10)).map((e) => e.seq), [1])
+        // A newer archiver takes over with a higher token; the same rows again change nothing.
+        const next = yield* history.commit(batch({ fencingToken: 6, fromCursor: "1-0", toCursor: "3-0", entries: [a1!, a2!, a3!] }))
+        assert.deepStrictEqual(next, { _tag: "Committed" })
+        assert.deepStrictEqual((yield* history.entries("w:alice", 0, 10)).map((e) => e.seq), [1, 2, 3])
+        assert.deepStrictEqual(yield* history.state(), { cursor: "3-0", fencingToken: 6 })
+      })
+    ))
+
+  it.effect("stopped accounts are recorded once, with the first reason", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        yield* history.commit(batch({ stops: [{ account: "w:bob", seq: 7, reason: "first" }] }))
+        yield* history.commit(batch({ fromCursor: "1-0", toCursor: "2-0", stops: [{ account: "w:bob", seq: 9, reason: "second" }] }))
+        assert.deepStrictEqual([...(yield* history.stopped(["w:bob", "w:carol"]))], ["w:bob"])
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ seq: bigint; reason: string }>`select seq, reason from archive_stops`
+        assert.deepStrictEqual(rows.map((r) => [Number(r.seq), r.reason]), [[7, "first"]])
+      })
+    ))
+
+  it.effect("a batch larger than one INSERT's parameter limit commits whole", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        const entries = chain("w:alice", 5_000)
+        assert.deepStrictEqual(yield* history.commit(batch({ entries })), { _tag: "Committed" })
+        assert.strictEqual((yield* history.heads(["w:alice"])).get("w:alice")?.seq, 5_000)
+      })
+    ))
+
+  it.effect("PostgreSQL down: calls fail with HistoryUnavailable, and work again once it is back", () =>
+    Effect.gen(function*() {
+      const server = yield* TestPostgres
+      const url = yield* freshDatabase
+      const history = yield* historyOn(url)
+      yield* history.ping()
+      yield* Effect.promise(server.stop)
+      const down = yield* Effect.flip(history.state())
+      assert.strictEqual(down._tag, "HistoryUnavailable")
+      yield* Effect.promise(server.restart)
+      assert.deepStrictEqual(yield* history.state(), { cursor: "0", fencingToken: 0 })
+    }), { timeout: 60_000 })
+})
+

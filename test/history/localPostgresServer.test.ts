@@ -1,0 +1,89 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { connect } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, it } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { HistoryLayer } from "../../src/app/HistoryLayer.ts"
+import { HistoryStore } from "../../src/history/HistoryStore.ts"
+import { LocalPostgresServer } from "../../src/history/LocalPostgresServer.ts"
+import {
+  recordPostgresOwner,
+  spawnPostgresServerOnFreePort,
+  stopPostgresServer
+} from "../../src/history/postgresServerProcess.ts"
+import { chain } from "../support/historyFixtures.ts"
+import { eventually } from "../store/planFixtures.ts"
+
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" })
+    socket.once("connect", () => (socket.destroy(), resolve(true)))
+    socket.once("error", () => resolve(false))
+  })
+
+/** A DATA_DIR in a temp dir that PostgreSQL's own user can reach (the tests run as root here). */
+const tempDataDir = Effect.acquireRelease(
+  Effect.sync(() => {
+    const dir = mkdtempSync(join(tmpdir(), "balance-localpg-"))
+    chmodSync(dir, 0o755)
+    return dir
+  }),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const configFor = (dataDir: string) => ConfigProvider.layer(ConfigProvider.fromUnknown({ DATA_DIR: dataDir }))
+
+it.live("without DATABASE_URL the history store runs on a private PostgreSQL under DATA_DIR, which keeps its data across starts", () =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDataDir
+    const [a1, a2] = chain("w:alice", 2)
+    const history = HistoryLayer.pipe(Layer.provide(configFor(dataDir)))
+    const port = yield* Effect.gen(function*() {
+      const store = yield* HistoryStore
+      const outcome = yield* store.commit({
+        fencingToken: 1, fromCursor: "0", toCursor: "5-0", entries: [a1!, a2!], transfers: [], closed: [], stops: []
+      })
+      assert.deepStrictEqual(outcome, { _tag: "Committed" })
+      return (yield* LocalPostgresServer).port
+    }).pipe(Effect.provide(Layer.merge(history, LocalPostgresServer.layer.pipe(Layer.provide(configFor(dataDir))))), Effect.scoped)
+    assert.notStrictEqual(port, 5432)
+    assert.isFalse(yield* Effect.promise(() => accepts(port)), "stopped with its scope")
+    const again = yield* Effect.gen(function*() {
+      const store = yield* HistoryStore
+      return { state: yield* store.state(), entries: yield* store.entries("w:alice", 0, 10) }
+    }).pipe(Effect.provide(history), Effect.scoped)
+    assert.deepStrictEqual(again, { state: { cursor: "5-0", fencingToken: 1 }, entries: [a1!, a2!] })
+  }), { timeout: 60_000 })
+
+it.live("a private PostgreSQL killed with -9 is started again on the same cluster, committed rows intact", () =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDataDir
+    const config = configFor(dataDir)
+    yield* Effect.gen(function*() {
+      const local = yield* LocalPostgresServer
+      const store = yield* Effect.map(Layer.build(HistoryStore.layer(local.url)), Context.get(HistoryStore))
+      const [a1] = chain("w:alice", 1)
+      yield* store.commit({ fencingToken: 1, fromCursor: "0", toCursor: "1-0", entries: [a1!], transfers: [], closed: [], stops: [] })
+      const pid = Number(readFileSync(join(local.dir, "postmaster.pid"), "utf8").split("\n")[0])
+      process.kill(pid, "SIGKILL")
+      const postmasterPid = Effect.try(() => Number(readFileSync(join(local.dir, "postmaster.pid"), "utf8").split("\n")[0]))
+      yield* eventually(postmasterPid, (p) => p !== pid && p > 0, 30_000)
+      const entries = yield* eventually(store.entries("w:alice", 0, 10), (es) => es.length === 1, 30_000)
+      assert.deepStrictEqual(entries, [a1!])
+    }).pipe(Effect.provide(LocalPostgresServer.layer.pipe(Layer.provide(config))), Effect.scoped)
+  }), { timeout: 60_000 })
+
+it.live("an orphaned PostgreSQL left on DATA_DIR is stopped before a new one starts", () =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDataDir
+    const orphan = yield* Effect.promise(() => spawnPostgresServerOnFreePort({ dir: join(dataDir, "postgres", "data") }))
+    recordPostgresOwner(orphan)
+    yield* Effect.addFinalizer(() => Effect.promise(() => stopPostgresServer(orphan)))
+    const port = yield* Effect.map(LocalPostgresServer, (l) => l.port).pipe(
+      Effect.provide(LocalPostgresServer.layer.pipe(Layer.provide(configFor(dataDir)))),
+      Effect.scoped
+    )
+    assert.notStrictEqual(port, orphan.port)
+    assert.isFalse(yield* Effect.promise(() => accepts(orphan.port)), "the orphan was stopped")
+  }), { timeout: 60_000 })
