@@ -7,6 +7,7 @@ import { DataDirLock } from "./app/DataDirLock.ts"
 import { StoreLayer } from "./app/StoreLayer.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
 import { CreditQueue } from "./degradation/CreditQueue.ts"
+import { ArchiveJob } from "./jobs/ArchiveJob.ts"
 import { LedgerVerificationJob } from "./jobs/LedgerVerificationJob.ts"
 import { Ledger } from "./ledger/Ledger.ts"
 import { LedgerSettings } from "./ledger/LedgerSettings.ts"
@@ -38,7 +39,8 @@ const AppLayer = Layer.mergeAll(
   ExpiryMetricsLayer,
   ReservationExpiry.schedule,
   CreditQueue.schedule,
-  LedgerVerificationJob
+  LedgerVerificationJob,
+  ArchiveJob
 ).pipe(Layer.provide(CoreLayer), Layer.provide(TracingLayer))
 
 /** SIGTERM/SIGINT interrupt the app; that is a clean stop (exit 0), not the default 130. */

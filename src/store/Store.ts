@@ -50,6 +50,11 @@ export interface StoreEvent {
   readonly transfers: ReadonlyArray<Transfer>
 }
 
+/** The archiver's lease (lease.lua): held with a fencing token, or held by someone else. */
+export type LeaseResult =
+  | { readonly _tag: "Held"; readonly token: number }
+  | { readonly _tag: "HeldByOther"; readonly owner: string }
+
 /**
  * The storage port. `apply` is the only write: atomic, all or nothing, guarded
  * by expected versions and the idempotency key. Everything else reads.
@@ -94,6 +99,13 @@ export class Store extends Context.Service<Store, {
   readonly systemBalances: () => Effect.Effect<Readonly<Record<SystemAccount, number>>, StoreUnavailable>
   readonly stats: () => Effect.Effect<Readonly<Partial<Record<StatName, number>>>, StoreUnavailable>
   readonly ping: () => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Takes or renews the archiver's lease for `ttlMs` (one archiver across instances). Each new
+   * holder gets a fencing token larger than every earlier holder's; renewing keeps the token.
+   */
+  readonly acquireArchiverLease: (owner: string, ttlMs: number) => Effect.Effect<LeaseResult, StoreUnavailable>
+  /** Gives the lease up if `owner` holds it (a clean stop: the next instance need not wait for the TTL). */
+  readonly releaseArchiverLease: (owner: string) => Effect.Effect<void, StoreUnavailable>
   /**
    * Waits until the writes this store has sent are on enough replicas
    * (REDIS_MIN_REPLICAS_ACK; a no-op when that is 0 or there are no

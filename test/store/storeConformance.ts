@@ -357,6 +357,28 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         assert.strictEqual(((yield* store.load(["p:ct:h2"])).objects.get("p:ct:h2")!.value as { status: string }).status, "SETTLED")
       }))
 
+    test("the archiver lease: one holder at a time, a larger fencing token for each new holder, renewal keeps it", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const first = yield* store.acquireArchiverLease("a", ttlMs)
+        assert.strictEqual(first._tag, "Held")
+        const token = first._tag === "Held" ? first.token : -1
+        assert.deepStrictEqual(yield* store.acquireArchiverLease("b", ttlMs), { _tag: "HeldByOther", owner: "a" })
+        assert.deepStrictEqual(yield* store.acquireArchiverLease("a", ttlMs), { _tag: "Held", token }, "renewal keeps the token")
+        yield* store.releaseArchiverLease("b")
+        assert.deepStrictEqual(yield* store.acquireArchiverLease("b", ttlMs), { _tag: "HeldByOther", owner: "a" }, "only the holder releases")
+        yield* store.releaseArchiverLease("a")
+        const second = yield* store.acquireArchiverLease("b", shortTtlMs)
+        assert.strictEqual(second._tag, "Held")
+        assert.isAbove(second._tag === "Held" ? second.token : -1, token)
+        // b's lease lapses without renewal: a takes it with a larger token still.
+        const third = target.clock === "test"
+          ? yield* Effect.andThen(TestClock.adjust(shortTtlMs), store.acquireArchiverLease("a", ttlMs))
+          : yield* eventually(store.acquireArchiverLease("a", ttlMs), (r) => r._tag === "Held")
+        assert.strictEqual(third._tag, "Held")
+        assert.isAbove(third._tag === "Held" ? third.token : -1, second._tag === "Held" ? second.token : -1)
+      }))
+
     test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>
       Effect.gen(function*() {
         const store = yield* Store

@@ -39,6 +39,8 @@ export const makeFaultyStore = () => {
     systemBalances: () => guard("systemBalances", () => inner.systemBalances()),
     stats: () => guard("stats", () => inner.stats()),
     ping: () => guard("ping", () => inner.ping()),
+    acquireArchiverLease: (o, t) => guard("lease", () => inner.acquireArchiverLease(o, t)),
+    releaseArchiverLease: (o) => guard("lease", () => inner.releaseArchiverLease(o)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())
   })
   return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f), interrupted: () => interrupted }

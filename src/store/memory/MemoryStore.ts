@@ -3,7 +3,7 @@ import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import { type ApplyRequest, type ApplyResult, type IdempotencyRecord, type Page, Store, type StoreEvent } from "../Store.ts"
+import { type ApplyRequest, type ApplyResult, type IdempotencyRecord, type LeaseResult, type Page, Store, type StoreEvent } from "../Store.ts"
 
 /**
  * The store port in process memory, with exactly the semantics of apply.lua
@@ -22,6 +22,9 @@ export const makeMemoryStore = () => {
   const closedIndex: Array<{ readonly account: AccountRef; readonly closedAt: number }> = []
   const events: Array<StoreEvent> = []
   let eventCounter = 0
+  /** lease.lua's state: holder, token and deadline; the counter of tokens handed out. */
+  let lease: { readonly owner: string; readonly token: number; expiresAt: number } | undefined
+  let leaseTokens = 0
 
   const read = (key: string): Versioned => objects.get(key) ?? ABSENT
   const liveRecord = (key: string, now: number) => {
@@ -140,6 +143,22 @@ export const makeMemoryStore = () => {
     systemBalances: () => Effect.sync(() => ({ ...system })),
     stats: () => Effect.sync(() => Object.fromEntries(stats) as Partial<Record<StatName, number>>),
     ping: () => Effect.void,
+    acquireArchiverLease: (owner, ttlMs) =>
+      Effect.map(Clock.currentTimeMillis, (now): LeaseResult => {
+        if (lease && lease.expiresAt <= now) lease = undefined
+        if (lease && lease.owner !== owner) return { _tag: "HeldByOther", owner: lease.owner }
+        if (lease) {
+          lease.expiresAt = now + Math.max(1, Math.floor(ttlMs))
+          return { _tag: "Held", token: lease.token }
+        }
+        leaseTokens += 1
+        lease = { owner, token: leaseTokens, expiresAt: now + Math.max(1, Math.floor(ttlMs)) }
+        return { _tag: "Held", token: leaseTokens }
+      }),
+    releaseArchiverLease: (owner) =>
+      Effect.sync(() => {
+        if (lease?.owner === owner) lease = undefined
+      }),
     awaitReplication: () => Effect.void
   })
 }

@@ -6,7 +6,7 @@ import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import { AppConfig } from "../../config.ts"
-import { type ApplyRequest, type ApplyResult, type Page, Store, type StoreEvent } from "../Store.ts"
+import { type ApplyRequest, type ApplyResult, type LeaseResult, type Page, Store, type StoreEvent } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyArgs } from "./applyArgs.ts"
 import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
@@ -388,6 +388,23 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     yield* call("ping", () => redis.ping())
   }, retrying)
 
+  const acquireArchiverLease = Effect.fn("RedisStore.acquireArchiverLease")(function*(owner: string, ttlMs: number) {
+    const reply = strings(
+      yield* call("lease", () =>
+        redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "acquire", owner, String(Math.max(1, Math.floor(ttlMs))))),
+      "lease.lua"
+    )
+    if ((reply[0] === "ACQUIRED" || reply[0] === "RENEWED") && reply[1] != null) {
+      return { _tag: "Held", token: Number(reply[1]) } satisfies LeaseResult
+    }
+    if (reply[0] === "HELD") return { _tag: "HeldByOther", owner: reply[1] ?? "" } satisfies LeaseResult
+    throw new UnexpectedScriptReply("lease.lua", reply)
+  }, retrying)
+
+  const releaseArchiverLease = Effect.fn("RedisStore.releaseArchiverLease")(function*(owner: string) {
+    yield* call("lease", () => redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "release", owner))
+  }, retrying)
+
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
     if (options.minReplicasAck === 0) return
     const acknowledged = yield* call(
@@ -416,6 +433,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     systemBalances,
     stats,
     ping,
+    acquireArchiverLease,
+    releaseArchiverLease,
     awaitReplication
   })
 })

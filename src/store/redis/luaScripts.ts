@@ -11,6 +11,7 @@ export interface ScriptCommands {
   balanceApply(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
   balanceLoad(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
   balanceTransfers(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
+  balanceLease(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
 }
 
 export type ScriptedRedis = Redis & ScriptCommands
@@ -31,5 +32,6 @@ export const defineScripts = (redis: Redis): ScriptedRedis => {
   redis.defineCommand("balanceApply", { lua: readLuaScript("apply.lua") })
   redis.defineCommand("balanceLoad", { lua: readLuaScript("load.lua"), readOnly: true })
   redis.defineCommand("balanceTransfers", { lua: readLuaScript("transfers.lua"), readOnly: true })
+  redis.defineCommand("balanceLease", { lua: readLuaScript("lease.lua") })
   return redis as ScriptedRedis
 }

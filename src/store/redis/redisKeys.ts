@@ -20,6 +20,8 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    P accounts), scored by closedAt (ms)
  *   P events                 stream  one entry per apply that moved something:
  *                                    fields `entries` and `transfers`, each a JSON array
+ *   P archiver:lease         string  "<owner> <fencing token>", PX = ARCHIVE_LEASE_MS (lease.lua)
+ *   P archiver:token         string  counter of fencing tokens handed out
  *
  * Tests use this module to tamper with Redis directly, so it is the contract
  * between the scripts, the store and anyone reading Redis by hand.
@@ -36,6 +38,8 @@ export interface RedisKeys {
   readonly accounts: string
   readonly closed: string
   readonly events: string
+  readonly archiverLease: string
+  readonly archiverToken: string
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
@@ -49,5 +53,7 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   expiry: `${prefix}expiry`,
   accounts: `${prefix}accounts`,
   closed: `${prefix}closed`,
-  events: `${prefix}events`
+  events: `${prefix}events`,
+  archiverLease: `${prefix}archiver:lease`,
+  archiverToken: `${prefix}archiver:token`
 })

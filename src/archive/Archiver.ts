@@ -1,0 +1,242 @@
+import { randomUUID } from "node:crypto"
+import { Clock, Context, Effect, Layer } from "effect"
+import * as Prom from "prom-client"
+import type { AccountRef } from "../domain/accounts.ts"
+import type { LedgerEntry } from "../domain/ledgerEntry.ts"
+import { type ClosedObject, type ContinuityStop, HistoryStore, type HistoryUnavailable, parseEventId } from "../history/HistoryStore.ts"
+import { LedgerSettings } from "../ledger/LedgerSettings.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { Store } from "../store/Store.ts"
+import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
+
+export interface ArchiverOptions {
+  /** Stream events per batch (one PostgreSQL transaction). */
+  readonly batchEvents: number
+  /** Lease duration in Redis; renewed at every pass. */
+  readonly leaseMs: number
+  /** This instance's lease owner id (no spaces). */
+  readonly owner: string
+}
+
+export type PassOutcome =
+  /** Another instance holds the lease: this one waits. */
+  | "standby"
+  /** Nothing new in the stream. */
+  | "idle"
+  | "committed"
+  /** A newer archiver (higher fencing token) wrote since: nothing written by this pass. */
+  | "fenced"
+  /** Another archiver committed from the same cursor first: nothing written by this pass. */
+  | "cursor_moved"
+
+export interface PassReport {
+  readonly outcome: PassOutcome
+  readonly events: number
+  readonly entries: number
+  readonly transfers: number
+  readonly closed: number
+  readonly stops: ReadonlyArray<ContinuityStop>
+  /** The batch was full: more is waiting. */
+  readonly more: boolean
+}
+
+const GAP_PAGE = 1_000
+
+const idle = (outcome: PassOutcome): PassReport => ({ outcome, events: 0, entries: 0, transfers: 0, closed: 0, stops: [], more: false })
+
+/**
+ * Copies the ledger's history from Redis to PostgreSQL (DESIGN 9): the
+ * events the stream holds after the archive's cursor, in batches, each batch
+ * one transaction that also moves the cursor and checks the fencing token of
+ * this instance's Redis lease, so that exactly one archiver's batch lands per
+ * cursor position and a paused archiver cannot write after its successor.
+ * An account's entries are accepted only when they continue the chain the
+ * archive holds; otherwise the account is recorded as stopped (archive_stops),
+ * logged and counted, and nothing of it is archived again until an operator
+ * clears the stop.
+ */
+export class Archiver extends Context.Service<Archiver, {
+  /** One batch: lease, read, check, commit. */
+  readonly pass: () => Effect.Effect<PassReport, StoreUnavailable | HistoryUnavailable>
+  /** Passes until the stream is drained (or `maxPasses`), then the time lag is measured. */
+  readonly drain: (maxPasses?: number) => Effect.Effect<ReadonlyArray<PassReport>, StoreUnavailable | HistoryUnavailable>
+  /** Gives the lease up (a clean stop: another instance need not wait for its TTL). */
+  readonly release: () => Effect.Effect<void, StoreUnavailable>
+}>()("balance/Archiver") {
+  static readonly make = Effect.fnUntraced(function*(options: ArchiverOptions) {
+    const store = yield* Store
+    const history = yield* HistoryStore
+    const { hmacKey } = yield* LedgerSettings
+    const { registry } = yield* Metrics
+    const registers = [registry]
+    const rows = new Prom.Counter({
+      name: "balance_archive_rows_total",
+      help: "Rows the archiver committed to the history store, by kind (entries, transfers, closed objects)",
+      labelNames: ["kind"],
+      registers
+    })
+    const passes = new Prom.Counter({
+      name: "balance_archive_passes_total",
+      help: "Archiver passes by outcome (committed, idle, standby: another instance holds the lease, fenced, cursor_moved, failed)",
+      labelNames: ["outcome"],
+      registers
+    })
+    const stopsCounter = new Prom.Counter({
+      name: "balance_archive_continuity_stops_total",
+      help: "Accounts the archiver stopped for because their Redis chain does not continue the archived one",
+      registers
+    })
+    const lagSeconds = new Prom.Gauge({
+      name: "balance_archive_lag_seconds",
+      help: "Age of the oldest stream event not yet archived (0 when caught up), as last measured by the lease holder",
+      registers
+    })
+    const leader = new Prom.Gauge({
+      name: "balance_archive_leader",
+      help: "1 while this instance holds the archiver lease",
+      registers
+    })
+
+    /** Redis' entries of `account` with seq in (afterSeq, beforeSeq): what the stream no longer carries. */
+    const fillGap = (account: AccountRef, afterSeq: number, beforeSeq: number) =>
+      Effect.gen(function*() {
+        const out: Array<LedgerEntry> = []
+        let at = afterSeq
+        while (at < beforeSeq - 1) {
+          const page = yield* store.entries(account, at, Math.min(GAP_PAGE, beforeSeq - 1 - at))
+          out.push(...page)
+          if (page.length === 0) break
+          at = page[page.length - 1]!.seq
+        }
+        return out
+      })
+
+    const pass = Effect.fn("Archiver.pass")(function*() {
+      const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)
+      leader.set(lease._tag === "Held" ? 1 : 0)
+      if (lease._tag !== "Held") return idle("standby")
+      const { cursor } = yield* history.state()
+      const events = yield* store.eventsAfter(cursor, options.batchEvents)
+      if (events.length === 0) return idle("idle")
+
+      const byAccount = entriesByAccount(events)
+      const accounts = [...byAccount.keys()]
+      const stopped = yield* history.stopped(accounts)
+      const heads = yield* history.heads(accounts)
+      // Entries the stream carries again at or below an archived head: compared, never trusted.
+      const repeated = accounts.flatMap((account) => {
+        const head = heads.get(account)?.seq ?? 0
+        return stopped.has(account) ? [] : byAccount.get(account)!.filter((e) => e.seq <= head).map((e) => ({ account, seq: e.seq }))
+      })
+      const archivedSums = yield* history.checksums(repeated)
+
+      const entries: Array<LedgerEntry> = []
+      const stops: Array<ContinuityStop> = []
+      for (const account of accounts) {
+        if (stopped.has(account)) continue
+        const head = heads.get(account)
+        const headSeq = head?.seq ?? 0
+        let list = byAccount.get(account)!
+        const firstNew = list.find((e) => e.seq > headSeq)
+        if (firstNew !== undefined && firstNew.seq > headSeq + 1) {
+          list = [...list.filter((e) => e.seq <= headSeq), ...(yield* fillGap(account, headSeq, firstNew.seq)), ...list.filter((e) => e.seq > headSeq)]
+        }
+        const archived = new Map<number, string>()
+        for (const e of list) {
+          const sum = archivedSums.get(`${account}#${e.seq}`)
+          if (sum !== undefined) archived.set(e.seq, sum)
+        }
+        const verdict = continuity(account, head, list, archived, hmacKey)
+        if (verdict._tag === "Continues") entries.push(...verdict.entries)
+        else stops.push(verdict.stop)
+      }
+
+      const closedKeys = closedObjectKeys(events)
+      const closed: Array<ClosedObject> = []
+      if (closedKeys.length > 0) {
+        const snapshot = yield* store.load(closedKeys)
+        for (const key of closedKeys) {
+          const state = snapshot.objects.get(key)?.value ?? null
+          const at = closedAt(state)
+          if (state !== null && at !== null) closed.push({ key, state, closedAt: at })
+        }
+      }
+
+      const transfers = orderedTransfers(events)
+      const toCursor = events[events.length - 1]!.id
+      const outcome = yield* history.commit({
+        fencingToken: lease.token,
+        fromCursor: cursor,
+        toCursor,
+        entries,
+        transfers,
+        closed,
+        stops
+      })
+      if (outcome._tag === "Fenced") {
+        yield* Effect.logWarning("archiver fenced off: a newer archiver has written; this batch was not committed").pipe(
+          Effect.annotateLogs({ token: lease.token, newerToken: outcome.token })
+        )
+        return idle("fenced")
+      }
+      if (outcome._tag === "CursorMoved") return idle("cursor_moved")
+      rows.inc({ kind: "entries" }, entries.length)
+      rows.inc({ kind: "transfers" }, transfers.length)
+      rows.inc({ kind: "closed" }, closed.length)
+      if (stops.length > 0) {
+        stopsCounter.inc(stops.length)
+        for (const stop of stops) {
+          yield* Effect.logError("archiver stopped for an account: its Redis chain does not continue the archived one; nothing of it is archived or trimmed until an operator clears archive_stops").pipe(
+            Effect.annotateLogs({ account: stop.account, seq: stop.seq, reason: stop.reason })
+          )
+        }
+      }
+      return {
+        outcome: "committed",
+        events: events.length,
+        entries: entries.length,
+        transfers: transfers.length,
+        closed: closed.length,
+        stops,
+        more: events.length >= options.batchEvents
+      } satisfies PassReport
+    })
+
+    const measureLag = Effect.gen(function*() {
+      const { cursor } = yield* history.state()
+      const [oldest] = yield* store.eventsAfter(cursor, 1)
+      const now = yield* Clock.currentTimeMillis
+      lagSeconds.set(oldest === undefined ? 0 : Math.max(0, now - parseEventId(oldest.id).ms) / 1000)
+    })
+
+    const drain = Effect.fn("Archiver.drain")(function*(maxPasses = 100) {
+      const reports: Array<PassReport> = []
+      for (let i = 0; i < maxPasses; i++) {
+        const report = yield* pass().pipe(
+          Effect.tapError(() => Effect.sync(() => passes.inc({ outcome: "failed" })))
+        )
+        passes.inc({ outcome: report.outcome })
+        reports.push(report)
+        if (!report.more) break
+      }
+      if (reports[reports.length - 1]?.outcome !== "standby") yield* measureLag
+      return reports
+    })
+
+    const release = Effect.fn("Archiver.release")(function*() {
+      yield* store.releaseArchiverLease(options.owner)
+      leader.set(0)
+    })
+
+    return Archiver.of({ pass, drain, release })
+  })
+
+  /** With settings from config (ARCHIVE_BATCH_EVENTS, ARCHIVE_LEASE_MS) and a fresh owner id. */
+  static readonly layerWith = (options: Partial<ArchiverOptions> = {}) =>
+    Layer.effect(Archiver, Archiver.make({
+      batchEvents: options.batchEvents ?? 1_000,
+      leaseMs: options.leaseMs ?? 15_000,
+      owner: options.owner ?? randomUUID()
+    }))
+}

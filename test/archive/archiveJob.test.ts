@@ -1,0 +1,55 @@
+import { assert, layer } from "@effect/vitest"
+import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { HistoryStore } from "../../src/history/HistoryStore.ts"
+import { ArchiveJob } from "../../src/jobs/ArchiveJob.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { freshDatabase } from "../support/historyFixtures.ts"
+import { ledgerOn } from "../support/ledgerLayers.ts"
+import { TestPostgres } from "../support/postgresServer.ts"
+import { TestRedis } from "../support/redisServer.ts"
+import { playRound } from "../support/smallGame.ts"
+import { eventually, unique } from "../store/planFixtures.ts"
+
+const withConfig = (values: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromUnknown(values))
+
+layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, excludeTestServices: true })("ArchiveJob", (it) => {
+  it.effect("HISTORY_ARCHIVE=on with DATABASE_URL: the job archives what the game writes, pass after pass", () =>
+    Effect.gen(function*() {
+      const redis = yield* TestRedis
+      const url = yield* freshDatabase
+      const books = yield* Layer.build(
+        ArchiveJob.pipe(
+          Layer.provideMerge(ledgerOn(redisStoreLayer({ url: redis.url, keyPrefix: unique("job") + ":" }))),
+          Layer.provide(withConfig({ HISTORY_ARCHIVE: "on", DATABASE_URL: url, ARCHIVE_INTERVAL_MS: "50", ARCHIVE_BATCH_EVENTS: "5" }))
+        )
+      )
+      const history = yield* Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+      yield* Effect.gen(function*() {
+        const store = yield* Store
+        yield* playRound(1)
+        const inRedis = yield* store.entries("w:alice", 0, 1000)
+        yield* eventually(history.entries("w:alice", 0, 1000), (es) => es.length === inRedis.length, 30_000)
+        yield* playRound(2)
+        const more = yield* store.entries("w:bob", 0, 1000)
+        const archived = yield* eventually(history.entries("w:bob", 0, 1000), (es) => es.length === more.length, 30_000)
+        assert.deepStrictEqual(archived, more)
+      }).pipe(Effect.provide(books))
+    }))
+
+  it.effect("HISTORY_ARCHIVE unset: no history store is started, nothing is archived", () =>
+    Effect.gen(function*() {
+      const redis = yield* TestRedis
+      const books = yield* Layer.build(
+        ArchiveJob.pipe(
+          Layer.provideMerge(ledgerOn(redisStoreLayer({ url: redis.url, keyPrefix: unique("off") + ":" }))),
+          // A DATABASE_URL nobody listens on: connecting would fail the build.
+          Layer.provide(withConfig({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }))
+        )
+      )
+      // Built although that database does not exist, and no archiver was made (it registers its metrics).
+      const { registry } = Context.get(books, Metrics)
+      assert.isUndefined(registry.getSingleMetric("balance_archive_passes_total"))
+    }))
+})
