@@ -4,7 +4,7 @@ import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
 import { HttpServerLayer } from "./api/http/HttpServer.ts"
 import { DataDirLock } from "./app/DataDirLock.ts"
-import { StoreLayer } from "./app/StoreLayer.ts"
+import { ServiceStoreLayer } from "./app/StoreLayer.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
 import { CreditQueue } from "./degradation/CreditQueue.ts"
 import { ArchiveJob } from "./jobs/ArchiveJob.ts"
@@ -24,7 +24,7 @@ import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer).pipe(
   Layer.provideMerge(CreditQueue.layer),
   Layer.provideMerge(Layer.mergeAll(Ledger.layer, LedgerVerifier.layer)),
-  Layer.provideMerge(StoreLayer),
+  Layer.provideMerge(ServiceStoreLayer),
   Layer.provideMerge(LedgerSettings.layer),
   Layer.provideMerge(Metrics.layer),
   Layer.provideMerge(DataDirLock.layer)

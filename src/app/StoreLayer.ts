@@ -8,6 +8,18 @@ import {
   redisConnectionFromConfig
 } from "../store/redis/redisConnectionOptions.ts"
 import { redisStoreLayer } from "../store/redis/RedisStore.ts"
+import { HistoryStore } from "../history/HistoryStore.ts"
+import { TieredStoreLayer } from "../history/TieredStore.ts"
+import { HistoryLayer } from "./HistoryLayer.ts"
+
+/**
+ * With the history tier on, the archiver trims the events stream once PostgreSQL has them: a cap
+ * would drop events not yet archived while PostgreSQL is down (the stream then grows: alert).
+ */
+const streamCap = Effect.map(
+  AppConfig.historyArchive,
+  (archive) => archive === "on" ? { eventsMaxLen: Number.MAX_SAFE_INTEGER } : {}
+)
 
 /**
  * Chooses the store: BALANCE_STORE=memory (volatile, said loudly),
@@ -37,7 +49,7 @@ export const StoreLayer = Layer.unwrap(
           minReplicasAck: yield* AppConfig.redisMinReplicasAck
         })
       )
-      return redisStoreLayer({ connection })
+      return redisStoreLayer({ connection, ...(yield* streamCap) })
     }
     // The private redis-server has no replicas: waiting for any would refuse every write.
     const minReplicasAck = yield* AppConfig.redisMinReplicasAck
@@ -50,9 +62,25 @@ export const StoreLayer = Layer.unwrap(
     }
     return Layer.unwrap(Effect.gen(function*() {
       const local = yield* LocalRedisServer
-      return redisStoreLayer({ url: local.url })
+      return redisStoreLayer({ url: local.url, ...(yield* streamCap) })
     })).pipe(
       Layer.provide(LocalRedisServer.layer)
     )
+  })
+)
+
+/**
+ * The store the service runs on: StoreLayer, and with HISTORY_ARCHIVE=on (and a Redis store) the
+ * history store too, the Store answering history reads from both tiers (TieredStore).
+ */
+export const ServiceStoreLayer = Layer.unwrap(
+  Effect.gen(function*() {
+    const off = Layer.merge(StoreLayer, HistoryStore.disabled)
+    if ((yield* AppConfig.historyArchive) === "off") return off
+    if ((yield* AppConfig.store) === "memory") {
+      yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
+      return off
+    }
+    return TieredStoreLayer.pipe(Layer.provide(StoreLayer), Layer.provideMerge(HistoryLayer))
   })
 )

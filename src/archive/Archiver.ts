@@ -17,6 +17,8 @@ export interface ArchiverOptions {
   readonly leaseMs: number
   /** This instance's lease owner id (no spaces). */
   readonly owner: string
+  /** Remove from Redis what PostgreSQL committed (reads must then span both tiers: TieredStore). */
+  readonly trim: boolean
 }
 
 export type PassOutcome =
@@ -41,6 +43,14 @@ export interface PassReport {
   readonly more: boolean
 }
 
+export interface TrimReport {
+  readonly events: number
+  readonly entries: number
+  readonly transfers: number
+  /** Parts left in Redis because they did not match the archive (trim.lua's skips). */
+  readonly skipped: ReadonlyArray<string>
+}
+
 const GAP_PAGE = 1_000
 
 const idle = (outcome: PassOutcome): PassReport => ({ outcome, events: 0, entries: 0, transfers: 0, closed: 0, stops: [], more: false })
@@ -61,6 +71,8 @@ export class Archiver extends Context.Service<Archiver, {
   readonly pass: () => Effect.Effect<PassReport, StoreUnavailable | HistoryUnavailable>
   /** Passes until the stream is drained (or `maxPasses`), then the time lag is measured. */
   readonly drain: (maxPasses?: number) => Effect.Effect<ReadonlyArray<PassReport>, StoreUnavailable | HistoryUnavailable>
+  /** Removes from Redis what the archive committed, up to its cursor (a no-op when trimming is off). */
+  readonly trim: () => Effect.Effect<TrimReport, StoreUnavailable | HistoryUnavailable>
   /** Gives the lease up (a clean stop: another instance need not wait for its TTL). */
   readonly release: () => Effect.Effect<void, StoreUnavailable>
 }>()("balance/Archiver") {
@@ -90,6 +102,18 @@ export class Archiver extends Context.Service<Archiver, {
     const lagSeconds = new Prom.Gauge({
       name: "balance_archive_lag_seconds",
       help: "Age of the oldest stream event not yet archived (0 when caught up), as last measured by the lease holder",
+      registers
+    })
+    const trimmedRows = new Prom.Counter({
+      name: "balance_archive_trimmed_total",
+      help: "What the archiver removed from Redis after PostgreSQL committed it, by kind (entries, transfers, events)",
+      labelNames: ["kind"],
+      registers
+    })
+    const trimSkips = new Prom.Counter({
+      name: "balance_archive_trim_skips_total",
+      help: "Parts of accounts (entries, transfers) left in Redis because they did not match what the archive holds",
+      labelNames: ["part"],
       registers
     })
     const leader = new Prom.Gauge({
@@ -203,6 +227,71 @@ export class Archiver extends Context.Service<Archiver, {
       } satisfies PassReport
     })
 
+    /**
+     * Trims up to the archive's cursor, one chunk of events at a time: per account, entries through
+     * its archived head (checked by checksum) and the transfers those events gave it (checked by id,
+     * their list positions recorded in PostgreSQL first); accounts the archiver stopped for keep
+     * everything. The trim cursor in Redis moves by compare-and-set, so two trimmers never pop twice.
+     */
+    const trim = Effect.fn("Archiver.trim")(function*() {
+      const report = { events: 0, entries: 0, transfers: 0, skipped: [] as Array<string> }
+      if (!options.trim) return report
+      const { cursor: archived } = yield* history.state()
+      for (let chunk = 0; chunk < 100; chunk++) {
+        const { cursor: trimmedThrough } = yield* store.trimState([])
+        if (trimmedThrough === archived) break
+        const archivedAt = parseEventId(archived)
+        const events = (yield* store.eventsAfter(trimmedThrough, options.batchEvents)).filter((e) => {
+          const id = parseEventId(e.id)
+          return id.ms < archivedAt.ms || (id.ms === archivedAt.ms && id.seq <= archivedAt.seq)
+        })
+        const through = events.length === 0 ? archived : events[events.length - 1]!.id
+        const transferIds = new Map<AccountRef, Array<string>>()
+        for (const { transfer } of orderedTransfers(events)) {
+          for (const account of [transfer.from, transfer.to]) {
+            const ids = transferIds.get(account)
+            if (ids) ids.push(transfer.transferId)
+            else transferIds.set(account, [transfer.transferId])
+          }
+        }
+        const touched = [...new Set([...entriesByAccount(events).keys(), ...transferIds.keys()])]
+        const stopped = yield* history.stopped(touched)
+        const accounts = touched.filter((a) => !stopped.has(a))
+        const heads = yield* history.heads(accounts)
+        const state = yield* store.trimState(accounts)
+        const positions = accounts.flatMap((account) =>
+          (transferIds.get(account) ?? []).map((transferId, i) => ({ account, idx: (state.transfersBase.get(account) ?? 0) + i, transferId }))
+        )
+        yield* history.recordPositions(positions)
+        const result = yield* store.trimArchived({
+          fromEventId: state.cursor,
+          throughEventId: through,
+          accounts: accounts.map((account) => ({
+            account,
+            entriesThroughSeq: heads.get(account)?.seq ?? 0,
+            entriesThroughChecksum: heads.get(account)?.checksum ?? "",
+            transfersBase: state.transfersBase.get(account) ?? 0,
+            transferIds: transferIds.get(account) ?? []
+          }))
+        })
+        if (result._tag === "CursorMoved") continue
+        report.events += result.events
+        report.entries += result.entries
+        report.transfers += result.transfers
+        report.skipped.push(...result.skipped)
+        trimmedRows.inc({ kind: "events" }, result.events)
+        trimmedRows.inc({ kind: "entries" }, result.entries)
+        trimmedRows.inc({ kind: "transfers" }, result.transfers)
+        for (const skip of result.skipped) {
+          trimSkips.inc({ part: skip.split(" ")[1] ?? "unknown" })
+          yield* Effect.logWarning("archiver left part of an account in Redis: it does not match what the archive holds").pipe(
+            Effect.annotateLogs({ detail: skip })
+          )
+        }
+      }
+      return report
+    })
+
     const measureLag = Effect.gen(function*() {
       const { cursor } = yield* history.state()
       const [oldest] = yield* store.eventsAfter(cursor, 1)
@@ -218,9 +307,13 @@ export class Archiver extends Context.Service<Archiver, {
         )
         passes.inc({ outcome: report.outcome })
         reports.push(report)
+        if (report.outcome === "committed") yield* trim()
         if (!report.more) break
       }
-      if (reports[reports.length - 1]?.outcome !== "standby") yield* measureLag
+      const last = reports[reports.length - 1]?.outcome
+      // A trim that failed after its batch committed (Redis down a moment) is caught up here.
+      if (last === "idle") yield* trim()
+      if (last !== "standby") yield* measureLag
       return reports
     })
 
@@ -229,7 +322,7 @@ export class Archiver extends Context.Service<Archiver, {
       leader.set(0)
     })
 
-    return Archiver.of({ pass, drain, release })
+    return Archiver.of({ pass, drain, trim, release })
   })
 
   /** With settings from config (ARCHIVE_BATCH_EVENTS, ARCHIVE_LEASE_MS) and a fresh owner id. */
@@ -237,6 +330,7 @@ export class Archiver extends Context.Service<Archiver, {
     Layer.effect(Archiver, Archiver.make({
       batchEvents: options.batchEvents ?? 1_000,
       leaseMs: options.leaseMs ?? 15_000,
-      owner: options.owner ?? randomUUID()
+      owner: options.owner ?? randomUUID(),
+      trim: options.trim ?? false
     }))
 }

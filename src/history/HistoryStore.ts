@@ -7,6 +7,7 @@ import type { AccountRef, StoredObject } from "../domain/accounts.ts"
 import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { EntryType, LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer, TransferType } from "../domain/transfer.ts"
+import type { StoreEvent } from "../store/Store.ts"
 import { historyMigrations } from "./historyMigrations.ts"
 
 /** PostgreSQL did not answer or refused a statement: history lags, the game goes on. */
@@ -90,6 +91,28 @@ export class HistoryStore extends Context.Service<HistoryStore, {
   ) => Effect.Effect<ReadonlyArray<LedgerEntry>, HistoryUnavailable>
   /** Archived transfers touching one account, in stream order, ascending. */
   readonly transfers: (account: AccountRef) => Effect.Effect<ReadonlyArray<OrderedTransfer>, HistoryUnavailable>
+  /**
+   * Records where transfers sit in each account's Redis list (index 0 = the account's first
+   * transfer), before the archiver trims them from Redis. Idempotent.
+   */
+  readonly recordPositions: (
+    rows: ReadonlyArray<{ readonly account: AccountRef; readonly idx: number; readonly transferId: string }>
+  ) => Effect.Effect<void, HistoryUnavailable>
+  /** An account's archived transfers with index < beforeIdx, newest first, at most `limit`, with their index. */
+  readonly transfersBefore: (
+    account: AccountRef,
+    beforeIdx: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly idx: number; readonly transfer: Transfer }>, HistoryUnavailable>
+  /**
+   * Archived events (the transfers of one apply each; their entries are read per account) with
+   * id <= throughId and, when given, < beforeId, newest first, at most `limit`.
+   */
+  readonly eventsBefore: (
+    beforeId: string | null,
+    throughId: string,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<StoreEvent>, HistoryUnavailable>
   readonly closedObject: (key: string) => Effect.Effect<ClosedObject | null, HistoryUnavailable>
   readonly ping: () => Effect.Effect<void, HistoryUnavailable>
 }>()("balance/HistoryStore") {
@@ -99,6 +122,12 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     yield* migrate
     return makePgHistoryStore(sql)
   }))
+
+  /** HISTORY_ARCHIVE=off: no history tier; every call says so (nothing calls it then). */
+  static readonly disabled = Layer.succeed(HistoryStore, HistoryStore.of(new Proxy({} as HistoryStore["Service"], {
+    get: (_, operation) => () =>
+      Effect.fail(new HistoryUnavailable({ operation: String(operation), reason: "the history tier is off (HISTORY_ARCHIVE=off)" }))
+  })))
 
   /** The history store on the PostgreSQL at `url` (a pool of `maxConnections`); migrations run first. */
   static readonly layer = (url: string, maxConnections = 4) =>
@@ -201,6 +230,33 @@ const entryRow = (e: LedgerEntry) => ({
   previous_checksum: e.previousChecksum,
   checksum: e.checksum
 })
+
+interface TransferRow {
+  readonly transfer_id: string
+  readonly type: string
+  readonly from_account: string
+  readonly to_account: string
+  readonly amount: bigint
+  readonly parent: string
+  readonly metadata: Record<string, string>
+  readonly ts: bigint
+  readonly event_ms: bigint
+  readonly event_seq: bigint
+  readonly position: number
+}
+
+const transferFromRow = (r: TransferRow): Transfer => ({
+  transferId: r.transfer_id,
+  type: r.type as TransferType,
+  from: r.from_account,
+  to: r.to_account,
+  amount: num(r.amount),
+  parent: r.parent,
+  metadata: r.metadata,
+  timestamp: num(r.ts)
+})
+
+const eventIdOf = (r: { readonly event_ms: bigint; readonly event_seq: bigint }) => `${num(r.event_ms)}-${num(r.event_seq)}`
 
 const transferRow = ({ transfer: t, eventId, position }: OrderedTransfer) => {
   const event = parseEventId(eventId)
@@ -321,36 +377,54 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
   }, Effect.mapError(unavailable("entries")))
 
   const transfers = Effect.fn("HistoryStore.transfers")(function*(account: AccountRef) {
-    const rows = yield* sql<{
-      transfer_id: string
-      type: string
-      from_account: string
-      to_account: string
-      amount: bigint
-      parent: string
-      metadata: Record<string, string>
-      ts: bigint
-      event_ms: bigint
-      event_seq: bigint
-      position: number
-    }>`
+    const rows = yield* sql<TransferRow>`
       select * from transfers where from_account = ${account} or to_account = ${account}
       order by event_ms, event_seq, position`
-    return rows.map((r): OrderedTransfer => ({
-      transfer: {
-        transferId: r.transfer_id,
-        type: r.type as TransferType,
-        from: r.from_account,
-        to: r.to_account,
-        amount: num(r.amount),
-        parent: r.parent,
-        metadata: r.metadata,
-        timestamp: num(r.ts)
-      },
-      eventId: `${num(r.event_ms)}-${num(r.event_seq)}`,
-      position: r.position
-    }))
+    return rows.map((r): OrderedTransfer => ({ transfer: transferFromRow(r), eventId: eventIdOf(r), position: r.position }))
   }, Effect.mapError(unavailable("transfers")))
+
+  const recordPositions = Effect.fn("HistoryStore.recordPositions")(function*(
+    rows: ReadonlyArray<{ readonly account: AccountRef; readonly idx: number; readonly transferId: string }>
+  ) {
+    for (const chunk of chunks(rows.map((r) => ({ account: r.account, idx: r.idx, transfer_id: r.transferId })))) {
+      // Positions at or above the list's trimmed count are provisional until trim.lua checked them
+      // (a skipped trim leaves them unconfirmed): the next attempt's answer replaces them.
+      yield* sql`insert into account_transfers ${sql.insert(chunk)}
+        on conflict (account, idx) do update set transfer_id = excluded.transfer_id`
+    }
+  }, Effect.mapError(unavailable("recordPositions")))
+
+  const transfersBefore = Effect.fn("HistoryStore.transfersBefore")(function*(account: AccountRef, beforeIdx: number, limit: number) {
+    if (limit <= 0 || beforeIdx <= 0) return []
+    const rows = yield* sql<TransferRow & { readonly idx: bigint }>`
+      select a.idx, t.* from account_transfers a join transfers t using (transfer_id)
+      where a.account = ${account} and a.idx < ${Math.floor(beforeIdx)}
+      order by a.idx desc limit ${Math.floor(limit)}`
+    return rows.map((r) => ({ idx: num(r.idx), transfer: transferFromRow(r) }))
+  }, Effect.mapError(unavailable("transfersBefore")))
+
+  const eventsBefore = Effect.fn("HistoryStore.eventsBefore")(function*(beforeId: string | null, throughId: string, limit: number) {
+    if (limit <= 0) return []
+    const through = parseEventId(throughId)
+    const before = beforeId === null ? null : parseEventId(beforeId)
+    const rows = yield* sql<TransferRow>`
+      with ev as (
+        select distinct event_ms, event_seq from transfers
+        where (event_ms, event_seq) <= (${through.ms}, ${through.seq})
+          ${before === null ? sql`` : sql`and (event_ms, event_seq) < (${before.ms}, ${before.seq})`}
+        order by event_ms desc, event_seq desc limit ${Math.floor(limit)}
+      )
+      select t.* from transfers t join ev using (event_ms, event_seq)
+      order by t.event_ms desc, t.event_seq desc, t.position`
+    const events: Array<StoreEvent & { transfers: Array<Transfer> }> = []
+    for (const r of rows) {
+      const id = eventIdOf(r)
+      const last = events[events.length - 1]
+      if (last?.id === id) last.transfers.push(transferFromRow(r))
+      else events.push({ id, entries: [], transfers: [transferFromRow(r)] })
+    }
+    return events
+  }, Effect.mapError(unavailable("eventsBefore")))
 
   const closedObject = Effect.fn("HistoryStore.closedObject")(function*(key: string) {
     const rows = yield* sql<{ object_key: string; state: StoredObject; closed_at: bigint }>`
@@ -363,5 +437,18 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     yield* sql`select 1`
   }, Effect.mapError(unavailable("ping")))
 
-  return HistoryStore.of({ state, heads, checksums, stopped, commit, entries, transfers, closedObject, ping })
+  return HistoryStore.of({
+    state,
+    heads,
+    checksums,
+    stopped,
+    commit,
+    entries,
+    transfers,
+    recordPositions,
+    transfersBefore,
+    eventsBefore,
+    closedObject,
+    ping
+  })
 }

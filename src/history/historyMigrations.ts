@@ -101,7 +101,24 @@ const history0001 = Effect.gen(function*() {
     )`
 })
 
+/**
+ * Each account's transfers by their index in its Redis list (0 = its first transfer ever), so
+ * that a page cursor (an index) means the same before and after the list was trimmed. Written
+ * by the archiver before it trims a list; a transfer appears once per account it touches.
+ */
+const history0002 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`
+    create table account_transfers (
+      account     text   not null,
+      idx         bigint not null check (idx >= 0),
+      transfer_id text   not null references transfers (transfer_id),
+      primary key (account, idx)
+    )`
+})
+
 /** For the Migrator: `<id>_<name>` -> migration. */
 export const historyMigrations = {
-  "0001_history": history0001
+  "0001_history": history0001,
+  "0002_account_transfers": history0002
 }

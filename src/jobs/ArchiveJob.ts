@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
 import { Archiver } from "../archive/Archiver.ts"
-import { HistoryLayer } from "../app/HistoryLayer.ts"
 import { AppConfig } from "../config.ts"
 import { everyInterval } from "./everyInterval.ts"
 
@@ -21,21 +20,19 @@ const ArchiveSchedule = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /**
- * HISTORY_ARCHIVE=on: the history store (DATABASE_URL or a private
- * PostgreSQL, migrated at start) and the archiver job. Off: nothing.
+ * HISTORY_ARCHIVE=on: the archiver job, on the history store that
+ * ServiceStoreLayer provides (DATABASE_URL or a private PostgreSQL, migrated
+ * at start). Off, or on a memory store: nothing.
  */
 export const ArchiveJob = Layer.unwrap(Effect.gen(function*() {
-  if ((yield* AppConfig.historyArchive) === "off") return Layer.empty
-  if ((yield* AppConfig.store) === "memory") {
-    yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
-    return Layer.empty
-  }
+  if ((yield* AppConfig.historyArchive) === "off" || (yield* AppConfig.store) === "memory") return Layer.empty
   const archiver = Layer.effect(Archiver, Effect.gen(function*() {
     return yield* Archiver.make({
       batchEvents: yield* AppConfig.archiveBatchEvents,
       leaseMs: yield* AppConfig.archiveLeaseMs,
-      owner: randomUUID()
+      owner: randomUUID(),
+      trim: true
     })
   }))
-  return ArchiveSchedule.pipe(Layer.provide(archiver), Layer.provide(HistoryLayer))
+  return ArchiveSchedule.pipe(Layer.provide(archiver))
 }))

@@ -43,6 +43,48 @@ export interface Page<A> {
   readonly nextCursor: string | null
 }
 
+/** A page of an account's transfers; cursors are absolute indexes (0 = its first transfer ever). */
+export interface TransferPage extends Page<Transfer> {
+  /** Transfers with index below this were trimmed from the store (the history store holds them). */
+  readonly floor: number
+}
+
+/** A page of events, newest first. */
+export interface EventPage extends Page<StoreEvent> {
+  /** Events with ids up to this one were trimmed from the store ("0": none). */
+  readonly trimmedThrough: string
+}
+
+/** One account's part of a trim (trim.lua). */
+export interface TrimAccount {
+  readonly account: AccountRef
+  /** Pop ledger entries through this seq (0: none); the entry at that seq must have this checksum. */
+  readonly entriesThroughSeq: number
+  readonly entriesThroughChecksum: string
+  /** The count of transfers trimmed before, as the caller saw it, and the ids to pop next, in order. */
+  readonly transfersBase: number
+  readonly transferIds: ReadonlyArray<string>
+}
+
+export interface TrimRequest {
+  /** The trim cursor the caller read: nothing is written if another trimmer moved it. */
+  readonly fromEventId: string
+  /** The last archived stream event: events through it are removed, and the cursor moves there. */
+  readonly throughEventId: string
+  readonly accounts: ReadonlyArray<TrimAccount>
+}
+
+export type TrimResult =
+  | {
+    readonly _tag: "Trimmed"
+    readonly entries: number
+    readonly transfers: number
+    readonly events: number
+    /** Parts not trimmed because they did not match what the archive holds: "<account> entries|transfers <why>". */
+    readonly skipped: ReadonlyArray<string>
+  }
+  | { readonly _tag: "CursorMoved"; readonly cursor: string }
+
 /** One apply's worth of changes, in the order they were written (the event stream). */
 export interface StoreEvent {
   readonly id: string
@@ -63,20 +105,29 @@ export class Store extends Context.Service<Store, {
   /** Current version and value of each key (version 0: absent), and the idempotency record if asked. */
   readonly load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => Effect.Effect<Snapshot, StoreUnavailable>
   readonly apply: (request: ApplyRequest) => Effect.Effect<ApplyResult, StoreUnavailable>
-  /** Ledger entries of one account with seq > afterSeq, ascending, at most `limit`. */
+  /**
+   * Ledger entries of one account with seq > afterSeq, ascending, at most `limit`: those the
+   * store holds (entries trimmed after archiving are in the history store; see entryPage).
+   */
   readonly entries: (
     account: AccountRef,
     afterSeq: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<LedgerEntry>, StoreUnavailable>
+  /** The same, and how far the account's entries were trimmed (entries up to that seq are archived only). */
+  readonly entryPage: (
+    account: AccountRef,
+    afterSeq: number,
+    limit: number
+  ) => Effect.Effect<{ readonly entries: ReadonlyArray<LedgerEntry>; readonly trimmedThrough: number }, StoreUnavailable>
   /** Transfers touching one account, newest first. The cursor is opaque. */
   readonly transfers: (
     account: AccountRef,
     cursor: string | null,
     limit: number
-  ) => Effect.Effect<Page<Transfer>, StoreUnavailable>
-  /** Every apply's entries and transfers, newest first (capped history). */
-  readonly events: (cursor: string | null, limit: number) => Effect.Effect<Page<StoreEvent>, StoreUnavailable>
+  ) => Effect.Effect<TransferPage, StoreUnavailable>
+  /** Every apply's entries and transfers, newest first (capped, or trimmed after archiving). */
+  readonly events: (cursor: string | null, limit: number) => Effect.Effect<EventPage, StoreUnavailable>
   /** Events after `afterId` in ascending order ("0" = from the oldest kept), for live watchers. */
   readonly eventsAfter: (afterId: string, limit: number) => Effect.Effect<ReadonlyArray<StoreEvent>, StoreUnavailable>
   /** Live chained accounts (wallets, stacks, active pots) in key order, for verification and admin listing. */
@@ -106,6 +157,12 @@ export class Store extends Context.Service<Store, {
   readonly acquireArchiverLease: (owner: string, ttlMs: number) => Effect.Effect<LeaseResult, StoreUnavailable>
   /** Gives the lease up if `owner` holds it (a clean stop: the next instance need not wait for the TTL). */
   readonly releaseArchiverLease: (owner: string) => Effect.Effect<void, StoreUnavailable>
+  /** The trim cursor (last trimmed stream id, "0" for none) and how many transfers of each account were trimmed. */
+  readonly trimState: (
+    accounts: ReadonlyArray<AccountRef>
+  ) => Effect.Effect<{ readonly cursor: string; readonly transfersBase: ReadonlyMap<AccountRef, number> }, StoreUnavailable>
+  /** Removes what the history store committed, each part checked first (trim.lua). */
+  readonly trimArchived: (request: TrimRequest) => Effect.Effect<TrimResult, StoreUnavailable>
   /**
    * Waits until the writes this store has sent are on enough replicas
    * (REDIS_MIN_REPLICAS_ACK; a no-op when that is 0 or there are no

@@ -251,7 +251,7 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         assert.strictEqual(pages, 7)
         assert.deepStrictEqual(seen, [...created].reverse())
         assert.strictEqual((yield* store.transfers("x:mint", null, 100)).items.length, 28)
-        assert.deepStrictEqual(yield* store.transfers("w:nobody", null, 4), { items: [], nextCursor: null })
+        assert.deepStrictEqual(yield* store.transfers("w:nobody", null, 4), { items: [], nextCursor: null, floor: 0 })
       }))
 
     test("events page newest first; eventsAfter is ascending and exclusive", () =>
@@ -377,6 +377,66 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
           : yield* eventually(store.acquireArchiverLease("a", ttlMs), (r) => r._tag === "Held")
         assert.strictEqual(third._tag, "Held")
         assert.isAbove(third._tag === "Held" ? third.token : -1, second._tag === "Held" ? second.token : -1)
+      }))
+
+    test("trim removes archived entries, transfers and events after checking each part; indexes and seqs keep their meaning", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("alice", 500)
+        for (let i = 0; i < 3; i++) yield* deposit("alice", 10 + i)
+        const entries = yield* store.entries("w:alice", 0, 10)
+        const aliceTransfers = [...(yield* store.transfers("w:alice", null, 10)).items].reverse()
+        const events = [...(yield* store.events(null, 10)).items].reverse()
+        assert.strictEqual(events.length, 4)
+        const trimmed = yield* store.trimArchived({
+          fromEventId: "0",
+          throughEventId: events[1]!.id,
+          accounts: [
+            {
+              account: "w:alice", entriesThroughSeq: 2, entriesThroughChecksum: entries[1]!.checksum, transfersBase: 0,
+              transferIds: aliceTransfers.slice(0, 2).map((t) => t.transferId)
+            },
+            { account: "x:mint", entriesThroughSeq: 0, entriesThroughChecksum: "", transfersBase: 0, transferIds: aliceTransfers.slice(0, 2).map((t) => t.transferId) }
+          ]
+        })
+        assert.deepStrictEqual(trimmed, { _tag: "Trimmed", entries: 2, transfers: 4, events: 2, skipped: [] })
+        assert.deepStrictEqual(yield* store.entryPage("w:alice", 0, 10), { entries: entries.slice(2), trimmedThrough: 2 })
+        assert.deepStrictEqual(yield* store.entries("w:alice", 3, 10), entries.slice(3), "seqs keep their meaning")
+        assert.deepStrictEqual(yield* store.transfers("w:alice", null, 10), {
+          items: aliceTransfers.slice(2).reverse(), nextCursor: "2", floor: 2
+        })
+        assert.deepStrictEqual(yield* store.transfers("w:alice", "3", 10), { items: [aliceTransfers[2]!], nextCursor: "2", floor: 2 })
+        assert.deepStrictEqual(yield* store.transfers("w:alice", "2", 10), { items: [], nextCursor: "2", floor: 2 })
+        const page = yield* store.events(null, 10)
+        assert.deepStrictEqual(page.items.map((e) => e.id), [events[3]!.id, events[2]!.id])
+        assert.strictEqual(page.trimmedThrough, events[1]!.id)
+        const state = yield* store.trimState(["w:alice", "x:mint", "w:nobody"])
+        assert.deepStrictEqual({ cursor: state.cursor, bases: [...state.transfersBase] }, {
+          cursor: events[1]!.id,
+          bases: [["w:alice", 2], ["x:mint", 2], ["w:nobody", 0]]
+        })
+        assert.deepStrictEqual(
+          yield* store.trimArchived({ fromEventId: "0", throughEventId: events[3]!.id, accounts: [] }),
+          { _tag: "CursorMoved", cursor: events[1]!.id },
+          "a second trimmer from the same cursor writes nothing"
+        )
+        // Parts that do not match what the archive holds are skipped; the rest goes on.
+        const mismatch = yield* store.trimArchived({
+          fromEventId: events[1]!.id,
+          throughEventId: events[3]!.id,
+          accounts: [
+            { account: "w:alice", entriesThroughSeq: 4, entriesThroughChecksum: "not-the-archived-one", transfersBase: 2, transferIds: [aliceTransfers[2]!.transferId] },
+            { account: "x:mint", entriesThroughSeq: 0, entriesThroughChecksum: "", transfersBase: 2, transferIds: ["some-other-transfer"] }
+          ]
+        })
+        assert.strictEqual(mismatch._tag, "Trimmed")
+        if (mismatch._tag === "Trimmed") {
+          assert.deepStrictEqual([mismatch.entries, mismatch.transfers, mismatch.events], [0, 1, 2])
+          assert.deepStrictEqual(mismatch.skipped.map((x) => x.split(" ").slice(0, 2).join(" ")), ["w:alice entries", "x:mint transfers"])
+        }
+        assert.deepStrictEqual(yield* store.entries("w:alice", 0, 10), entries.slice(2), "alice's entries stay")
+        assert.strictEqual((yield* store.transfers("x:mint", null, 10)).items.length, 2, "mint's transfers stay")
+        assert.deepStrictEqual((yield* store.events(null, 10)).items, [])
       }))
 
     test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>

@@ -30,6 +30,7 @@ export const makeFaultyStore = () => {
           ? Effect.map(inner.load(r.plan.expected.map((e) => e.key)), (s) => ({ _tag: "Conflict" as const, current: s.objects }))
           : inner.apply(r)),
     entries: (a, s, l) => guard("entries", () => inner.entries(a, s, l)),
+    entryPage: (a, s, l) => guard("entries", () => inner.entryPage(a, s, l)),
     transfers: (a, c, l) => guard("transfers", () => inner.transfers(a, c, l)),
     events: (c, l) => guard("events", () => inner.events(c, l)),
     eventsAfter: (id, l) => guard("eventsAfter", () => inner.eventsAfter(id, l)),
@@ -41,6 +42,8 @@ export const makeFaultyStore = () => {
     ping: () => guard("ping", () => inner.ping()),
     acquireArchiverLease: (o, t) => guard("lease", () => inner.acquireArchiverLease(o, t)),
     releaseArchiverLease: (o) => guard("lease", () => inner.releaseArchiverLease(o)),
+    trimState: (a) => guard("trimState", () => inner.trimState(a)),
+    trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())
   })
   return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f), interrupted: () => interrupted }

@@ -3,7 +3,19 @@ import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import { type ApplyRequest, type ApplyResult, type IdempotencyRecord, type LeaseResult, type Page, Store, type StoreEvent } from "../Store.ts"
+import {
+  type ApplyRequest,
+  type ApplyResult,
+  type EventPage,
+  type IdempotencyRecord,
+  type LeaseResult,
+  type Page,
+  Store,
+  type StoreEvent,
+  type TransferPage,
+  type TrimRequest,
+  type TrimResult
+} from "../Store.ts"
 
 /**
  * The store port in process memory, with exactly the semantics of apply.lua
@@ -94,6 +106,61 @@ export const makeMemoryStore = () => {
 
   const eventNumber = (id: string) => Number(id.split("-")[0])
 
+  /** trim.lua's bookkeeping: last trimmed event, entries trimmed through (seq) and transfers trimmed (count) per account. */
+  let trimCursor = "0"
+  const entriesTrimmed = new Map<AccountRef, number>()
+  const transfersTrimmed = new Map<AccountRef, number>()
+
+  const entryPage = (account: AccountRef, afterSeq: number, limit: number) => {
+    const trimmedThrough = entriesTrimmed.get(account) ?? 0
+    const first = Math.max(0, afterSeq - trimmedThrough)
+    return { entries: (ledgers.get(account) ?? []).slice(first, first + Math.max(0, limit)), trimmedThrough }
+  }
+
+  /** trim.lua in memory: the same checks before any change, the same per-part skips. */
+  const trimNow = (request: TrimRequest): TrimResult => {
+    if (trimCursor !== request.fromEventId) return { _tag: "CursorMoved", cursor: trimCursor }
+    const skipped: Array<string> = []
+    const plans: Array<{ readonly account: AccountRef; readonly pop: number; readonly seq: number; readonly popTransfers: number }> = []
+    for (const a of request.accounts) {
+      const through = entriesTrimmed.get(a.account) ?? 0
+      let pop = 0
+      if (a.entriesThroughSeq > through) {
+        const last = (ledgers.get(a.account) ?? [])[a.entriesThroughSeq - through - 1]
+        if (last?.seq === a.entriesThroughSeq && last.checksum === a.entriesThroughChecksum) pop = a.entriesThroughSeq - through
+        else skipped.push(`${a.account} entries the entry at seq ${a.entriesThroughSeq} in Redis is not the archived one`)
+      }
+      let popTransfers = 0
+      if (a.transferIds.length > 0) {
+        const heads = (transferLists.get(a.account) ?? []).slice(0, a.transferIds.length)
+        const matches = (transfersTrimmed.get(a.account) ?? 0) === a.transfersBase && heads.length === a.transferIds.length &&
+          heads.every((t, i) => t.transferId === a.transferIds[i])
+        if (matches) popTransfers = a.transferIds.length
+        else skipped.push(`${a.account} transfers the list does not start with the archived transfers at index ${a.transfersBase}`)
+      }
+      plans.push({ account: a.account, pop, seq: a.entriesThroughSeq, popTransfers })
+    }
+    let entryCount = 0
+    let transferCount = 0
+    for (const p of plans) {
+      if (p.pop > 0) {
+        ledgers.get(p.account)?.splice(0, p.pop)
+        entriesTrimmed.set(p.account, p.seq)
+        entryCount += p.pop
+      }
+      if (p.popTransfers > 0) {
+        transferLists.get(p.account)?.splice(0, p.popTransfers)
+        transfersTrimmed.set(p.account, (transfersTrimmed.get(p.account) ?? 0) + p.popTransfers)
+        transferCount += p.popTransfers
+      }
+    }
+    const keep = events.findIndex((e) => eventNumber(e.id) > eventNumber(request.throughEventId))
+    const removed = keep === -1 ? events.length : keep
+    events.splice(0, removed)
+    trimCursor = request.throughEventId
+    return { _tag: "Trimmed", entries: entryCount, transfers: transferCount, events: removed, skipped }
+  }
+
   return Store.of({
     load: (keys, idempotencyKey) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -104,22 +171,25 @@ export const makeMemoryStore = () => {
         }
       }),
     apply: (request) => Effect.map(Clock.currentTimeMillis, (now) => applyNow(request, now)),
-    entries: (account, afterSeq, limit) =>
-      Effect.sync(() => (ledgers.get(account) ?? []).slice(Math.max(0, afterSeq), Math.max(0, afterSeq) + limit)),
+    entries: (account, afterSeq, limit) => Effect.sync(() => entryPage(account, afterSeq, limit).entries),
+    entryPage: (account, afterSeq, limit) => Effect.sync(() => entryPage(account, afterSeq, limit)),
     transfers: (account, cursor, limit) =>
-      Effect.sync((): Page<Transfer> => {
+      Effect.sync((): TransferPage => {
+        // Absolute indexes, as transfers.lua: `floor` transfers were trimmed from the list's front.
         const list = transferLists.get(account) ?? []
-        const end = cursor === null ? list.length : Math.min(Number(cursor), list.length)
-        const start = Math.max(0, end - limit)
-        return { items: list.slice(start, end).reverse(), nextCursor: start > 0 ? String(start) : null }
+        const floor = transfersTrimmed.get(account) ?? 0
+        const total = floor + list.length
+        const end = cursor === null ? total : Math.min(Number(cursor), total)
+        const start = Math.min(end, Math.max(floor, end - Math.max(0, limit)))
+        return { items: list.slice(start - floor, end - floor).reverse(), nextCursor: start > 0 ? String(start) : null, floor }
       }),
     events: (cursor, limit) =>
-      Effect.sync((): Page<StoreEvent> => {
+      Effect.sync((): EventPage => {
         const before = cursor === null ? Infinity : eventNumber(cursor)
         const older = events.filter((e) => eventNumber(e.id) < before)
         const items = limit <= 0 ? [] : older.slice(-limit).reverse()
         const last = items[items.length - 1]
-        return { items, nextCursor: last && older.length > items.length ? last.id : null }
+        return { items, nextCursor: last && older.length > items.length ? last.id : null, trimmedThrough: trimCursor }
       }),
     eventsAfter: (afterId, limit) =>
       Effect.sync(() => events.filter((e) => eventNumber(e.id) > eventNumber(afterId)).slice(0, limit)),
@@ -155,6 +225,9 @@ export const makeMemoryStore = () => {
         lease = { owner, token: leaseTokens, expiresAt: now + Math.max(1, Math.floor(ttlMs)) }
         return { _tag: "Held", token: leaseTokens }
       }),
+    trimState: (accounts) =>
+      Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
+    trimArchived: (request) => Effect.sync(() => trimNow(request)),
     releaseArchiverLease: (owner) =>
       Effect.sync(() => {
         if (lease?.owner === owner) lease = undefined

@@ -6,7 +6,18 @@ import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import { AppConfig } from "../../config.ts"
-import { type ApplyRequest, type ApplyResult, type LeaseResult, type Page, Store, type StoreEvent } from "../Store.ts"
+import {
+  type ApplyRequest,
+  type ApplyResult,
+  type EventPage,
+  type LeaseResult,
+  type Page,
+  Store,
+  type StoreEvent,
+  type TransferPage,
+  type TrimRequest,
+  type TrimResult
+} from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyArgs } from "./applyArgs.ts"
 import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
@@ -51,6 +62,12 @@ const parseEvent = ([id, fields]: [string, Array<string>]): StoreEvent => {
     entries: JSON.parse(field("entries")) as Array<LedgerEntry>,
     transfers: JSON.parse(field("transfers")) as Array<Transfer>
   }
+}
+
+/** The stream id right after `id` (`<ms>-<seq + 1>`): XTRIM MINID keeps ids from it on. */
+export const nextStreamId = (id: string): string => {
+  const [ms, seq] = id.split("-")
+  return `${ms}-${Number(seq ?? 0) + 1}`
 }
 
 /** Smallest byte string greater than every string starting with `prefix` (exclusive BYLEX bound). */
@@ -301,38 +318,52 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     return result
   }, retrying)
 
-  const entries = Effect.fn("RedisStore.entries")(function*(account: AccountRef, afterSeq: number, limit: number) {
-    if (limit <= 0) return []
-    const start = Math.max(0, Math.floor(afterSeq))
-    const items = yield* call("entries", () => redis.lrange(keys.ledger(account), start, start + Math.floor(limit) - 1))
-    return items.map((s) => JSON.parse(s) as LedgerEntry)
+  const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
+    if (limit <= 0) return { entries: [], trimmedThrough: 0 }
+    const reply = strings(
+      yield* call("entries", () =>
+        redis.balanceLedger(2, keys.ledger(account), keys.trimmed, String(Math.max(0, Math.floor(afterSeq))), String(Math.floor(limit)), account)),
+      "ledger.lua"
+    )
+    return { entries: reply.slice(1).map((s) => JSON.parse(s ?? "null") as LedgerEntry), trimmedThrough: Number(reply[0]) }
   }, retrying)
+
+  const entries = (account: AccountRef, afterSeq: number, limit: number) =>
+    Effect.map(entryPage(account, afterSeq, limit), (page) => page.entries)
 
   const transfers = Effect.fn("RedisStore.transfers")(function*(
     account: AccountRef,
     cursor: string | null,
     limit: number
   ) {
-    if (cursor !== null && !LIST_INDEX.test(cursor)) return { items: [], nextCursor: null } satisfies Page<Transfer>
+    if (cursor !== null && !LIST_INDEX.test(cursor)) return { items: [], nextCursor: null, floor: 0 } satisfies TransferPage
     const reply = strings(
       yield* call("transfers", () =>
-        redis.balanceTransfers(1, keys.transfers(account), cursor ?? "", String(Math.max(0, Math.floor(limit))))),
+        redis.balanceTransfers(2, keys.transfers(account), keys.trimmed, cursor ?? "", String(Math.max(0, Math.floor(limit))), account)),
       "transfers.lua"
     )
     const start = Number(reply[0])
-    const items = reply.slice(1).map((s) => JSON.parse(s ?? "null") as Transfer).reverse()
-    return { items, nextCursor: start > 0 ? String(start) : null } satisfies Page<Transfer>
+    const items = reply.slice(2).map((s) => JSON.parse(s ?? "null") as Transfer).reverse()
+    return { items, nextCursor: start > 0 ? String(start) : null, floor: Number(reply[1]) } satisfies TransferPage
   }, retrying)
 
   const events = Effect.fn("RedisStore.events")(function*(cursor: string | null, limit: number) {
     if (limit <= 0 || (cursor !== null && !STREAM_ID.test(cursor))) {
-      return { items: [], nextCursor: null } satisfies Page<StoreEvent>
+      return { items: [], nextCursor: null, trimmedThrough: "0" } satisfies EventPage
     }
-    const raw = yield* call("events", () =>
-      redis.xrevrange(keys.events, cursor === null ? "+" : `(${cursor}`, "-", "COUNT", Math.floor(limit) + 1))
-    const items = raw.slice(0, limit).map(parseEvent)
+    // One MULTI: the page and the trim cursor it is bounded by belong together.
+    const [page, trimmedThrough] = yield* call("events", async () => {
+      const replies = await redis.multi()
+        .xrevrange(keys.events, cursor === null ? "+" : `(${cursor}`, "-", "COUNT", Math.floor(limit) + 1)
+        .hget(keys.trimmed, "cursor")
+        .exec()
+      const [pageError, raw] = replies?.[0] ?? [new Error("empty MULTI reply")]
+      if (pageError) throw pageError
+      return [raw as Array<[string, Array<string>]>, String(replies?.[1]?.[1] ?? "0")] as const
+    })
+    const items = page.slice(0, limit).map(parseEvent)
     const last = items[items.length - 1]
-    return { items, nextCursor: last && raw.length > items.length ? last.id : null } satisfies Page<StoreEvent>
+    return { items, nextCursor: last && page.length > items.length ? last.id : null, trimmedThrough } satisfies EventPage
   }, retrying)
 
   const eventsAfter = Effect.fn("RedisStore.eventsAfter")(function*(afterId: string, limit: number) {
@@ -405,6 +436,33 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     yield* call("lease", () => redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "release", owner))
   }, retrying)
 
+  const trimState = Effect.fn("RedisStore.trimState")(function*(accounts: ReadonlyArray<AccountRef>) {
+    const reply = yield* call("trimState", () => redis.hmget(keys.trimmed, "cursor", ...accounts.map((a) => `t:${a}`)))
+    return {
+      cursor: reply[0] ?? "0",
+      transfersBase: new Map(accounts.map((a, i) => [a, Number(reply[i + 1] ?? 0)]))
+    }
+  }, retrying)
+
+  const trimArchived = Effect.fn("RedisStore.trimArchived")(function*(request: TrimRequest) {
+    const k = [keys.trimmed, keys.events]
+    const args = [request.fromEventId, request.throughEventId, nextStreamId(request.throughEventId), String(request.accounts.length)]
+    for (const a of request.accounts) {
+      k.push(keys.ledger(a.account), keys.transfers(a.account))
+      args.push(a.account, String(a.entriesThroughSeq), a.entriesThroughChecksum, String(a.transfersBase), String(a.transferIds.length), ...a.transferIds)
+    }
+    const reply = strings(yield* call("trim", () => redis.balanceTrim(k.length, ...k, ...args)), "trim.lua")
+    if (reply[0] === "CURSOR_MOVED") return { _tag: "CursorMoved", cursor: reply[1] ?? "0" } satisfies TrimResult
+    if (reply[0] !== "TRIMMED") throw new UnexpectedScriptReply("trim.lua", reply)
+    return {
+      _tag: "Trimmed",
+      entries: Number(reply[1]),
+      transfers: Number(reply[2]),
+      events: Number(reply[3]),
+      skipped: reply.slice(4).map((x) => x ?? "")
+    } satisfies TrimResult
+  }, retrying)
+
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
     if (options.minReplicasAck === 0) return
     const acknowledged = yield* call(
@@ -424,6 +482,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     load,
     apply,
     entries,
+    entryPage,
     transfers,
     events,
     eventsAfter,
@@ -435,6 +494,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     ping,
     acquireArchiverLease,
     releaseArchiverLease,
+    trimState,
+    trimArchived,
     awaitReplication
   })
 })

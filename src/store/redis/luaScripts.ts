@@ -12,6 +12,8 @@ export interface ScriptCommands {
   balanceLoad(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
   balanceTransfers(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
   balanceLease(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
+  balanceLedger(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
+  balanceTrim(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
 }
 
 export type ScriptedRedis = Redis & ScriptCommands
@@ -33,5 +35,7 @@ export const defineScripts = (redis: Redis): ScriptedRedis => {
   redis.defineCommand("balanceLoad", { lua: readLuaScript("load.lua"), readOnly: true })
   redis.defineCommand("balanceTransfers", { lua: readLuaScript("transfers.lua"), readOnly: true })
   redis.defineCommand("balanceLease", { lua: readLuaScript("lease.lua") })
+  redis.defineCommand("balanceLedger", { lua: readLuaScript("ledger.lua"), readOnly: true })
+  redis.defineCommand("balanceTrim", { lua: readLuaScript("trim.lua") })
   return redis as ScriptedRedis
 }

@@ -8,9 +8,15 @@ import type { AccountRef } from "../../domain/accounts.ts"
  * except idempotency keys, which live in their own namespace.
  *
  *   P obj:<objectKey>        hash    v = version (decimal), d = object JSON (stored verbatim)
- *   P ledger:<accountRef>    list    ledger entry JSON; entry seq = list index + 1
+ *   P ledger:<accountRef>    list    ledger entry JSON not yet trimmed; entry seq = list index + 1
+ *                                    + P trimmed e:<accountRef>
  *   P transfers:<accountRef> list    transfer JSON touching the account, oldest first
- *                                    (system accounts too: P transfers:x:mint)
+ *                                    (system accounts too: P transfers:x:mint); absolute
+ *                                    index = list index + P trimmed t:<accountRef>
+ *   P trimmed                hash    what the archiver removed after PostgreSQL committed it
+ *                                    (trim.lua): cursor = last trimmed stream id,
+ *                                    e:<accountRef> = entries trimmed through (seq),
+ *                                    t:<accountRef> = transfers trimmed (count)
  *   P idem:<idempotencyKey>  hash    f = request fingerprint, r = response JSON; PX = the key's TTL
  *   P system                 hash    mint / burn / rake: signed balances (HINCRBY)
  *   P stats                  hash    StatName -> counter (HINCRBY)
@@ -38,6 +44,7 @@ export interface RedisKeys {
   readonly accounts: string
   readonly closed: string
   readonly events: string
+  readonly trimmed: string
   readonly archiverLease: string
   readonly archiverToken: string
 }
@@ -54,6 +61,7 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   accounts: `${prefix}accounts`,
   closed: `${prefix}closed`,
   events: `${prefix}events`,
+  trimmed: `${prefix}trimmed`,
   archiverLease: `${prefix}archiver:lease`,
   archiverToken: `${prefix}archiver:token`
 })
