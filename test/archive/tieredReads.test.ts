@@ -2,18 +2,17 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { Archiver } from "../../src/archive/Archiver.ts"
-import type { AccountRef } from "../../src/domain/accounts.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
-import { type Page, Store, type StoreEvent } from "../../src/store/Store.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
 import { TestRedis } from "../support/redisServer.ts"
+import { readEverything } from "../support/historyReads.ts"
 import { playRound } from "../support/smallGame.ts"
 import { unique } from "../store/planFixtures.ts"
 
@@ -35,49 +34,6 @@ const openBooks = (prefix: string, databaseUrl: string) =>
       )
     )
   })
-
-/** Every page of everything a client can read, with small pages so that pages straddle the tiers. */
-const readEverything = Effect.gen(function*() {
-  const ledger = yield* Ledger
-  const accounts: Array<AccountRef> = []
-  let cursor: string | null = null
-  do {
-    const page: Page<AccountRef> = yield* ledger.accounts(cursor, 100)
-    accounts.push(...page.items)
-    cursor = page.nextCursor
-  } while (cursor !== null)
-  const store = yield* Store
-  accounts.push(...(yield* store.closedAccounts(0, null, 10_000)).items, "x:mint", "x:burn", "x:rake")
-  const entries: Record<string, Array<unknown>> = {}
-  const transfers: Record<string, Array<unknown>> = {}
-  for (const account of accounts) {
-    const seen: Array<unknown> = []
-    for (let after = 0; ;) {
-      const page = yield* ledger.entries(account, after, 3)
-      seen.push(...page)
-      if (page.length < 3) break
-      after = page[page.length - 1]!.seq
-    }
-    entries[account] = seen
-    const moved: Array<unknown> = []
-    let at: string | null = null
-    do {
-      const page: Page<unknown> = yield* ledger.transfers(account, at, 4)
-      moved.push(...page.items)
-      at = page.nextCursor
-    } while (at !== null)
-    transfers[account] = moved
-  }
-  // The admin feed shows events that moved chips (an event of holds only has no transfers).
-  const events: Array<unknown> = []
-  let at: string | null = null
-  do {
-    const page: Page<StoreEvent> = yield* ledger.events(at, 5)
-    events.push(...page.items.filter((e) => e.transfers.length > 0).map((e) => ({ id: e.id, transfers: e.transfers })))
-    at = page.nextCursor
-  } while (at !== null)
-  return { accounts: accounts.sort(), entries, transfers, events }
-})
 
 const redisFootprint = (prefix: string) =>
   Effect.gen(function*() {

@@ -160,7 +160,11 @@ const alteredRequest = (c: Command): Command | undefined =>
  * verification. Returns the trace (ids are deterministic when the ledger's
  * newId is).
  */
-export const runSequence = (steps: ReadonlyArray<Step>) =>
+export const runSequence = <R = never>(
+  steps: ReadonlyArray<Step>,
+  /** Runs after step i (and once at the end, with i = steps.length), e.g. an archiver pass. */
+  afterStep?: (i: number) => Effect.Effect<unknown, unknown, R>
+) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
     const store = yield* Store
@@ -215,7 +219,9 @@ export const runSequence = (steps: ReadonlyArray<Step>) =>
         trace.push(commit._tag === "Success" ? { ok: commit.success.result, replayed: false } : { refused: refusalCode(commit.failure) })
         assertInvariants(yield* snapshot, yield* reservations(), `step ${i} (buy-in commit)`)
       }
+      if (afterStep) yield* afterStep(i)
     }
+    if (afterStep) yield* afterStep(steps.length)
     const report = yield* (yield* LedgerVerifier).verifyAll()
     if (!report.ok) throw new Error(`verification failed: ${JSON.stringify(report.findings)}`)
     return trace

@@ -1,0 +1,123 @@
+import { Effect, Layer } from "effect"
+import type { AccountRef } from "../domain/accounts.ts"
+import type { ChainCursor } from "../domain/chainVerification.ts"
+import type { LedgerEntry } from "../domain/ledgerEntry.ts"
+import type { Transfer } from "../domain/transfer.ts"
+import type { StoreEvent } from "../store/Store.ts"
+import { type ClosedObject, HistoryStore, type OrderedTransfer, parseEventId } from "./HistoryStore.ts"
+
+const orderOf = (t: OrderedTransfer): [number, number, number] => {
+  const id = parseEventId(t.eventId)
+  return [id.ms, id.seq, t.position]
+}
+
+const compareOrder = (a: readonly [number, number, number], b: readonly [number, number, number]) =>
+  a[0] - b[0] || a[1] - b[1] || a[2] - b[2]
+
+/**
+ * The history store in process memory, with the semantics of the PostgreSQL
+ * one (same checks in commit, rows keyed the same way, same orders): for
+ * property tests that interleave archiving with random commands by the
+ * thousand. Not for running the service.
+ */
+export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
+  let cursor = "0"
+  let fencingToken = 0
+  const entries = new Map<AccountRef, Map<number, LedgerEntry>>()
+  const transfers = new Map<string, OrderedTransfer>()
+  const closed = new Map<string, ClosedObject>()
+  const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string }>()
+  const positions = new Map<string, string>()
+
+  const chainOf = (account: AccountRef) => {
+    let chain = entries.get(account)
+    if (!chain) entries.set(account, chain = new Map())
+    return chain
+  }
+
+  return HistoryStore.of({
+    state: () => Effect.sync(() => ({ cursor, fencingToken })),
+    heads: (accounts) =>
+      Effect.sync(() => {
+        const result = new Map<AccountRef, ChainCursor>()
+        for (const account of accounts) {
+          const chain = entries.get(account)
+          if (!chain || chain.size === 0) continue
+          const last = chain.get(Math.max(...chain.keys()))!
+          result.set(account, { seq: last.seq, checksum: last.checksum, balance: last.balanceAfter, held: last.heldAfter })
+        }
+        return result
+      }),
+    checksums: (at) =>
+      Effect.sync(() => {
+        const result = new Map<string, string>()
+        for (const { account, seq } of at) {
+          const e = entries.get(account)?.get(seq)
+          if (e) result.set(`${account}#${seq}`, e.checksum)
+        }
+        return result
+      }),
+    stopped: (accounts) => Effect.sync(() => new Set(accounts.filter((a) => stops.has(a)))),
+    commit: (batch) =>
+      Effect.sync(() => {
+        if (fencingToken > batch.fencingToken) return { _tag: "Fenced", token: fencingToken } as const
+        if (cursor !== batch.fromCursor) return { _tag: "CursorMoved", cursor } as const
+        fencingToken = batch.fencingToken
+        cursor = batch.toCursor
+        for (const e of batch.entries) {
+          const chain = chainOf(e.accountId)
+          if (!chain.has(e.seq)) chain.set(e.seq, e)
+        }
+        for (const t of batch.transfers) if (!transfers.has(t.transfer.transferId)) transfers.set(t.transfer.transferId, t)
+        for (const c of batch.closed) if (!closed.has(c.key)) closed.set(c.key, c)
+        for (const s of batch.stops) if (!stops.has(s.account)) stops.set(s.account, { seq: s.seq, reason: s.reason })
+        return { _tag: "Committed" } as const
+      }),
+    entries: (account, afterSeq, limit) =>
+      Effect.sync(() =>
+        [...(entries.get(account)?.values() ?? [])].filter((e) => e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, Math.max(0, limit))
+      ),
+    transfers: (account) =>
+      Effect.sync(() =>
+        [...transfers.values()].filter((t) => t.transfer.from === account || t.transfer.to === account)
+          .sort((a, b) => compareOrder(orderOf(a), orderOf(b)))
+      ),
+    recordPositions: (rows) =>
+      Effect.sync(() => {
+        for (const r of rows) positions.set(`${r.account}#${r.idx}`, r.transferId)
+      }),
+    transfersBefore: (account, beforeIdx, limit) =>
+      Effect.sync(() => {
+        const out: Array<{ readonly idx: number; readonly transfer: Transfer }> = []
+        for (let idx = Math.floor(beforeIdx) - 1; idx >= 0 && out.length < limit; idx--) {
+          const id = positions.get(`${account}#${idx}`)
+          const t = id === undefined ? undefined : transfers.get(id)
+          if (t) out.push({ idx, transfer: t.transfer })
+        }
+        return out
+      }),
+    eventsBefore: (beforeId, throughId, limit) =>
+      Effect.sync(() => {
+        const through = parseEventId(throughId)
+        const before = beforeId === null ? null : parseEventId(beforeId)
+        const byEvent = new Map<string, Array<OrderedTransfer>>()
+        for (const t of transfers.values()) {
+          const id = parseEventId(t.eventId)
+          const atOrBelowThrough = id.ms < through.ms || (id.ms === through.ms && id.seq <= through.seq)
+          const belowBefore = before === null || id.ms < before.ms || (id.ms === before.ms && id.seq < before.seq)
+          if (!atOrBelowThrough || !belowBefore) continue
+          const list = byEvent.get(t.eventId)
+          if (list) list.push(t)
+          else byEvent.set(t.eventId, [t])
+        }
+        return [...byEvent.entries()]
+          .sort(([a], [b]) => compareOrder([parseEventId(b).ms, parseEventId(b).seq, 0], [parseEventId(a).ms, parseEventId(a).seq, 0]))
+          .slice(0, Math.max(0, limit))
+          .map(([id, list]): StoreEvent => ({ id, entries: [], transfers: list.sort((x, y) => x.position - y.position).map((t) => t.transfer) }))
+      }),
+    closedObject: (key) => Effect.sync(() => closed.get(key) ?? null),
+    ping: () => Effect.void
+  })
+}
+
+export const MemoryHistoryStoreLayer = Layer.sync(HistoryStore, makeMemoryHistoryStore)

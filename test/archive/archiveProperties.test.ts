@@ -1,0 +1,55 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { Archiver } from "../../src/archive/Archiver.ts"
+import { MemoryHistoryStoreLayer } from "../../src/history/MemoryHistoryStore.ts"
+import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
+import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { counterIds, propertyParameters, runSequence, sequenceArbitrary } from "../support/commandSequences.ts"
+import { readEverything } from "../support/historyReads.ts"
+import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
+
+/** The memory ledger with an archiver that trims, over a memory history store; reads span both. */
+const archivedLedger = (batchEvents: number) => {
+  const history = MemoryHistoryStoreLayer
+  return Archiver.layerWith({ batchEvents, trim: true }).pipe(
+    Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(Layer.provide(MemoryStoreLayer), Layer.provide(history)), { newId: counterIds() })),
+    Layer.provideMerge(history)
+  )
+}
+
+describe("archiving interleaved with random commands (memory store and history)", () => {
+  it("gives the same answers, books, pages and a clean verification as no archiving (300 sequences)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        sequenceArbitrary,
+        fc.uniqueArray(fc.nat({ max: 60 }), { maxLength: 10 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (steps, archiveAfter, batchEvents) => {
+          const plain = await Effect.runPromise(
+            Effect.gen(function*() {
+              const trace = yield* runSequence(steps)
+              return { trace, pages: yield* readEverything }
+            }).pipe(Effect.provide(Layer.mergeAll(memoryLedger({ newId: counterIds() }), TestClock.layer())))
+          )
+          const archived = await Effect.runPromise(
+            Effect.gen(function*() {
+              const archiver = yield* Archiver
+              const points = new Set(archiveAfter)
+              const trace = yield* runSequence(steps, (i) => points.has(i) || i === steps.length ? archiver.drain() : Effect.void)
+              const pages = yield* readEverything
+              const report = yield* (yield* LedgerVerifier).verifyAll()
+              return { trace, pages, report }
+            }).pipe(Effect.provide(Layer.mergeAll(archivedLedger(batchEvents), TestClock.layer())))
+          )
+          assert.deepStrictEqual(archived.trace, plain.trace)
+          assert.deepStrictEqual(archived.pages, plain.pages)
+          assert.deepStrictEqual(archived.report.findings, [])
+        }
+      ),
+      propertyParameters(300)
+    )
+  })
+})

@@ -1,0 +1,48 @@
+import { Effect } from "effect"
+import type { AccountRef } from "../../src/domain/accounts.ts"
+import { Ledger } from "../../src/ledger/Ledger.ts"
+import { type Page, Store, type StoreEvent } from "../../src/store/Store.ts"
+
+/** Every page of everything a client can read, with small pages so that pages straddle the tiers. */
+export const readEverything = Effect.gen(function*() {
+  const ledger = yield* Ledger
+  const accounts: Array<AccountRef> = []
+  let cursor: string | null = null
+  do {
+    const page: Page<AccountRef> = yield* ledger.accounts(cursor, 100)
+    accounts.push(...page.items)
+    cursor = page.nextCursor
+  } while (cursor !== null)
+  const store = yield* Store
+  accounts.push(...(yield* store.closedAccounts(0, null, 10_000)).items, "x:mint", "x:burn", "x:rake")
+  const entries: Record<string, Array<unknown>> = {}
+  const transfers: Record<string, Array<unknown>> = {}
+  for (const account of accounts) {
+    const seen: Array<unknown> = []
+    for (let after = 0; ;) {
+      const page = yield* ledger.entries(account, after, 3)
+      seen.push(...page)
+      if (page.length < 3) break
+      after = page[page.length - 1]!.seq
+    }
+    entries[account] = seen
+    const moved: Array<unknown> = []
+    let at: string | null = null
+    do {
+      const page: Page<unknown> = yield* ledger.transfers(account, at, 4)
+      moved.push(...page.items)
+      at = page.nextCursor
+    } while (at !== null)
+    transfers[account] = moved
+  }
+  // The admin feed shows events that moved chips (an event of holds only has no transfers).
+  const events: Array<unknown> = []
+  let at: string | null = null
+  do {
+    const page: Page<StoreEvent> = yield* ledger.events(at, 5)
+    events.push(...page.items.filter((e) => e.transfers.length > 0).map((e) => ({ id: e.id, transfers: e.transfers })))
+    at = page.nextCursor
+  } while (at !== null)
+  return { accounts: accounts.sort(), entries, transfers, events }
+})
+
