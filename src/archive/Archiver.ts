@@ -1,9 +1,17 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
-import type { AccountRef } from "../domain/accounts.ts"
+import { type AccountRef, isChained } from "../domain/accounts.ts"
+import { checkpointMac } from "../domain/headCheckpoint.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
-import { type ClosedObject, type ContinuityStop, HistoryStore, type HistoryUnavailable, parseEventId } from "../history/HistoryStore.ts"
+import {
+  type ClosedObject,
+  type ContinuityStop,
+  type HeadCheckpoint,
+  HistoryStore,
+  type HistoryUnavailable,
+  parseEventId
+} from "../history/HistoryStore.ts"
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Store } from "../store/Store.ts"
@@ -136,6 +144,24 @@ export class Archiver extends Context.Service<Archiver, {
         return out
       })
 
+    /**
+     * Keeps the live heads of these accounts in the history store (HMAC-signed with a key), so that
+     * a chain later truncated in Redis with its head rewritten to match disagrees with its past.
+     */
+    const checkpoint = (accounts: ReadonlyArray<AccountRef>) =>
+      Effect.gen(function*() {
+        if (accounts.length === 0) return
+        const takenAt = yield* Clock.currentTimeMillis
+        const heads = (yield* store.load(accounts)).objects
+        const checkpoints = accounts.flatMap((account): Array<HeadCheckpoint> => {
+          const head = heads.get(account)?.value
+          if (!head || !isChained(head) || head.seq === 0) return []
+          const fields = { account, seq: head.seq, checksum: head.checksum, balance: head.balance, takenAt }
+          return [{ ...fields, mac: checkpointMac(fields, hmacKey) }]
+        })
+        yield* history.recordCheckpoints(checkpoints)
+      })
+
     const pass = Effect.fn("Archiver.pass")(function*() {
       const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)
       leader.set(lease._tag === "Held" ? 1 : 0)
@@ -205,6 +231,7 @@ export class Archiver extends Context.Service<Archiver, {
         return idle("fenced")
       }
       if (outcome._tag === "CursorMoved") return idle("cursor_moved")
+      yield* checkpoint(accounts.filter((a) => !stopped.has(a) && !stops.some((s) => s.account === a)))
       rows.inc({ kind: "entries" }, entries.length)
       rows.inc({ kind: "transfers" }, transfers.length)
       rows.inc({ kind: "closed" }, closed.length)

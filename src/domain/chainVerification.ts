@@ -11,6 +11,7 @@ export type FindingKind =
   | "HEAD_MISMATCH"
   | "MISSING_ACCOUNT"
   | "ZERO_SUM_VIOLATION"
+  | "CHECKPOINT_MISMATCH"
 
 export interface Finding {
   readonly account: string
@@ -74,4 +75,28 @@ export const verifyHead = (account: string, head: ChainedAccount | null, end: Ch
   if (head.balance !== end.balance) problems.push(`balance ${head.balance} but the last balanceAfter is ${end.balance}`)
   if (held !== end.held) problems.push(`held ${held} but the last heldAfter is ${end.held}`)
   return problems.map((detail) => ({ account, seq: end.seq, kind: "HEAD_MISMATCH" as const, detail }))
+}
+
+/**
+ * A chain against a head it once had: the latest head checkpoint (history store), or the archive's
+ * own last entry. The chain must reach that seq, and its entry there must have that checksum and
+ * balance; a checkpoint must carry a valid MAC when there is an HMAC key (`macValid`). A chain
+ * truncated with its head rewritten to match passes every other check, not this one.
+ * `atReference` is the chain's entry at that seq; `what` names the reference in the finding.
+ */
+export const verifyAgainst = (
+  account: string,
+  end: ChainCursor,
+  reference: { readonly seq: number; readonly checksum: string; readonly balance: number },
+  atReference: LedgerEntry | undefined,
+  what: string,
+  macValid = true
+): ReadonlyArray<Finding> => {
+  const finding = (detail: string): Finding => ({ account, seq: reference.seq, kind: "CHECKPOINT_MISMATCH", detail })
+  if (!macValid) return [finding(`${what} at seq ${reference.seq} does not carry a valid HMAC`)]
+  if (end.seq < reference.seq) return [finding(`the chain ends at seq ${end.seq} but ${what} has seq ${reference.seq}`)]
+  if (atReference?.seq !== reference.seq || atReference.checksum !== reference.checksum || atReference.balanceAfter !== reference.balance) {
+    return [finding(`entry ${reference.seq} differs from ${what}`)]
+  }
+  return []
 }

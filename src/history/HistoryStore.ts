@@ -41,6 +41,16 @@ export interface ContinuityStop {
   readonly reason: string
 }
 
+/** A chain's head as it was seen at `takenAt` (mac: HMAC-SHA-256 when LEDGER_HMAC_KEY is set, else null). */
+export interface HeadCheckpoint {
+  readonly account: AccountRef
+  readonly seq: number
+  readonly checksum: string
+  readonly balance: number
+  readonly takenAt: number
+  readonly mac: string | null
+}
+
 /** One archiver batch: everything in it commits in one transaction, or nothing does. */
 export interface ArchiveBatch {
   /** The archiver's fencing token (from its Redis lease); a lower one than any that wrote before is refused. */
@@ -114,6 +124,12 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     limit: number
   ) => Effect.Effect<ReadonlyArray<StoreEvent>, HistoryUnavailable>
   readonly closedObject: (key: string) => Effect.Effect<ClosedObject | null, HistoryUnavailable>
+  /** Keeps heads as seen now (idempotent per account and seq). */
+  readonly recordCheckpoints: (checkpoints: ReadonlyArray<HeadCheckpoint>) => Effect.Effect<void, HistoryUnavailable>
+  /** The checkpoint with the highest seq of an account, if any. */
+  readonly latestCheckpoint: (account: AccountRef) => Effect.Effect<HeadCheckpoint | null, HistoryUnavailable>
+  /** False for the stand-in of HISTORY_ARCHIVE=off, whose every call fails. */
+  readonly enabled: boolean
   readonly ping: () => Effect.Effect<void, HistoryUnavailable>
 }>()("balance/HistoryStore") {
   /** The history store on the PostgreSQL of the SqlClient in context; migrations run first. */
@@ -123,11 +139,19 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     return makePgHistoryStore(sql)
   }))
 
-  /** HISTORY_ARCHIVE=off: no history tier; every call says so (nothing calls it then). */
-  static readonly disabled = Layer.succeed(HistoryStore, HistoryStore.of(new Proxy({} as HistoryStore["Service"], {
-    get: (_, operation) => () =>
-      Effect.fail(new HistoryUnavailable({ operation: String(operation), reason: "the history tier is off (HISTORY_ARCHIVE=off)" }))
-  })))
+  /** HISTORY_ARCHIVE=off: no history tier; `enabled` is false and every call says so (nothing calls it then). */
+  static readonly disabled = Layer.succeed(HistoryStore, HistoryStore.of({
+    ...(Object.fromEntries(
+      [
+        "state", "heads", "checksums", "stopped", "commit", "entries", "transfers", "recordPositions", "transfersBefore",
+        "eventsBefore", "closedObject", "recordCheckpoints", "latestCheckpoint", "ping"
+      ].map((operation) => [
+        operation,
+        () => Effect.fail(new HistoryUnavailable({ operation, reason: "the history tier is off (HISTORY_ARCHIVE=off)" }))
+      ])
+    ) as unknown as Omit<HistoryStore["Service"], "enabled">),
+    enabled: false
+  }))
 
   /** The history store on the PostgreSQL at `url` (a pool of `maxConnections`); migrations run first. */
   static readonly layer = (url: string, maxConnections = 4) =>
@@ -433,6 +457,23 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     return r === undefined ? null : { key: r.object_key, state: r.state, closedAt: num(r.closed_at) }
   }, Effect.mapError(unavailable("closedObject")))
 
+  const recordCheckpoints = Effect.fn("HistoryStore.recordCheckpoints")(function*(checkpoints: ReadonlyArray<HeadCheckpoint>) {
+    for (const rows of chunks(checkpoints.map((c) => ({
+      account: c.account, seq: c.seq, checksum: c.checksum, balance: c.balance, taken_at: c.takenAt, mac: c.mac
+    })))) {
+      yield* sql`insert into head_checkpoints ${sql.insert(rows)} on conflict (account, seq) do nothing`
+    }
+  }, Effect.mapError(unavailable("recordCheckpoints")))
+
+  const latestCheckpoint = Effect.fn("HistoryStore.latestCheckpoint")(function*(account: AccountRef) {
+    const rows = yield* sql<{ seq: bigint; checksum: string; balance: bigint; taken_at: bigint; mac: string | null }>`
+      select seq, checksum, balance, taken_at, mac from head_checkpoints where account = ${account} order by seq desc limit 1`
+    const r = rows[0]
+    return r === undefined
+      ? null
+      : { account, seq: num(r.seq), checksum: r.checksum, balance: num(r.balance), takenAt: num(r.taken_at), mac: r.mac }
+  }, Effect.mapError(unavailable("latestCheckpoint")))
+
   const ping = Effect.fn("HistoryStore.ping")(function*() {
     yield* sql`select 1`
   }, Effect.mapError(unavailable("ping")))
@@ -449,6 +490,9 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     transfersBefore,
     eventsBefore,
     closedObject,
+    recordCheckpoints,
+    latestCheckpoint,
+    enabled: true,
     ping
   })
 }

@@ -4,7 +4,7 @@ import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import type { StoreEvent } from "../store/Store.ts"
-import { type ClosedObject, HistoryStore, type OrderedTransfer, parseEventId } from "./HistoryStore.ts"
+import { type ClosedObject, type HeadCheckpoint, HistoryStore, type OrderedTransfer, parseEventId } from "./HistoryStore.ts"
 
 const orderOf = (t: OrderedTransfer): [number, number, number] => {
   const id = parseEventId(t.eventId)
@@ -28,6 +28,7 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
   const closed = new Map<string, ClosedObject>()
   const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string }>()
   const positions = new Map<string, string>()
+  const checkpoints = new Map<AccountRef, Map<number, HeadCheckpoint>>()
 
   const chainOf = (account: AccountRef) => {
     let chain = entries.get(account)
@@ -116,6 +117,20 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
           .map(([id, list]): StoreEvent => ({ id, entries: [], transfers: list.sort((x, y) => x.position - y.position).map((t) => t.transfer) }))
       }),
     closedObject: (key) => Effect.sync(() => closed.get(key) ?? null),
+    recordCheckpoints: (list) =>
+      Effect.sync(() => {
+        for (const c of list) {
+          let byAccount = checkpoints.get(c.account)
+          if (!byAccount) checkpoints.set(c.account, byAccount = new Map())
+          if (!byAccount.has(c.seq)) byAccount.set(c.seq, c)
+        }
+      }),
+    latestCheckpoint: (account) =>
+      Effect.sync(() => {
+        const byAccount = checkpoints.get(account)
+        return byAccount && byAccount.size > 0 ? byAccount.get(Math.max(...byAccount.keys()))! : null
+      }),
+    enabled: true,
     ping: () => Effect.void
   })
 }

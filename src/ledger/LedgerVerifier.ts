@@ -1,8 +1,10 @@
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
-import { CHAIN_START, type ChainCursor, type Finding, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
+import { CHAIN_START, type ChainCursor, type Finding, verifyAgainst, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
+import { checkpointMac } from "../domain/headCheckpoint.ts"
+import { HistoryStore } from "../history/HistoryStore.ts"
 import { type Page, Store } from "../store/Store.ts"
-import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 
@@ -55,6 +57,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
 }>()("balance/LedgerVerifier") {
   static readonly layer = Layer.effect(LedgerVerifier, Effect.gen(function*() {
     const store = yield* Store
+    const history = Option.filter(yield* Effect.serviceOption(HistoryStore), (h) => h.enabled)
     const { hmacKey } = yield* LedgerSettings
     const metrics = yield* Metrics
     /**
@@ -73,6 +76,38 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
 
     const readHead = (account: AccountRef) =>
       Effect.map(store.load([account]), (s) => (s.objects.get(account)?.value ?? null) as ChainedAccount | null)
+
+    /**
+     * The chain against what the history store saw of it (when there is one): its latest head
+     * checkpoint and the archive's last entry. Reads the chain's entry at each of those seqs.
+     */
+    const checkpointFindings = (account: AccountRef, end: ChainCursor) =>
+      Effect.gen(function*() {
+        if (Option.isNone(history)) return []
+        const h = history.value
+        const [checkpoint, archived] = yield* Effect.all([h.latestCheckpoint(account), h.heads([account])]).pipe(
+          Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
+        )
+        const entryAt = (seq: number) =>
+          seq <= end.seq ? Effect.map(store.entries(account, seq - 1, 1), (es) => es[0]) : Effect.succeed(undefined)
+        const findings: Array<Finding> = []
+        const archivedHead = archived.get(account)
+        if (archivedHead !== undefined) {
+          findings.push(...verifyAgainst(account, end, { ...archivedHead, balance: archivedHead.balance }, yield* entryAt(archivedHead.seq), "the archive's last entry"))
+        }
+        if (checkpoint !== null) {
+          const expected = checkpointMac(checkpoint, hmacKey)
+          findings.push(...verifyAgainst(
+            account,
+            end,
+            checkpoint,
+            yield* entryAt(checkpoint.seq),
+            `the head checkpoint of ${new Date(checkpoint.takenAt).toISOString()}`,
+            expected === null || expected === checkpoint.mac
+          ))
+        }
+        return findings
+      })
 
     /**
      * Walks `account`'s chain from `from` up to its head. The head is read first (`knownHead`: read
@@ -113,6 +148,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         if (page.length < PAGE) break
       }
       findings.push(...verifyHead(account, head, cursor))
+      findings.push(...(yield* checkpointFindings(account, cursor)))
       if (findings.length === 0 && !isFinal(head)) verifiedUpTo.set(account, cursor)
       else verifiedUpTo.delete(account)
       const walked: Walked = { findings, entriesChecked }

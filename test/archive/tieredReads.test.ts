@@ -2,38 +2,18 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { Archiver } from "../../src/archive/Archiver.ts"
-import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
-import { ledgerOn } from "../support/ledgerLayers.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
 import { TestRedis } from "../support/redisServer.ts"
+import { openArchivedBooks } from "../support/archivedBooks.ts"
 import { readEverything } from "../support/historyReads.ts"
 import { playRound } from "../support/smallGame.ts"
 import { unique } from "../store/planFixtures.ts"
 
-/**
- * The service's view of history (Ledger reads over the tiered store) with an archiver that trims
- * Redis, on a fresh Redis namespace and database.
- */
-const openBooks = (prefix: string, databaseUrl: string) =>
-  Effect.gen(function*() {
-    const redis = yield* TestRedis
-    const history = HistoryStore.layer(databaseUrl)
-    return yield* Layer.build(
-      Archiver.layerWith({ batchEvents: 5, trim: true }).pipe(
-        Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(
-          Layer.provide(redisStoreLayer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
-          Layer.provide(history)
-        ))),
-        Layer.provideMerge(history)
-      )
-    )
-  })
+const openBooks = openArchivedBooks
 
 const redisFootprint = (prefix: string) =>
   Effect.gen(function*() {

@@ -93,7 +93,7 @@ const failing = makeFaultyStore()
 layer(observedApp(failing.layer).pipe(Layer.provide(failingTracing.layer)), { excludeTestServices: true })(
   "the status of a gRPC call's server span",
   (it) => {
-    it.effect("an in-band refusal is a normal answer (span OK); UNAVAILABLE and INTERNAL mark the server span as failed", () =>
+    it.effect("an in-band refusal is a normal answer (span status UNSET, not ERROR); UNAVAILABLE and INTERNAL mark the server span as failed", () =>
       Effect.gen(function*() {
         yield* call("EnsureAccount", { account_id: "st-a", initial_balance: "10" })
         const serverSpanOf = (method: string, request: Record<string, unknown>) =>
@@ -105,7 +105,9 @@ layer(observedApp(failing.layer).pipe(Layer.provide(failingTracing.layer)), { ex
           })
         const refused = yield* serverSpanOf("Withdraw", { account_id: "st-a", amount: "11", idempotency_key: "st-w1", reason: "x" })
         assert.strictEqual(refused.attributes["rpc.outcome"], "INSUFFICIENT_BALANCE")
-        assert.strictEqual(refused.status.code, SpanStatusCode.OK)
+        // Not an error: since @effect/opentelemetry 4.1.5 a span that ends well keeps the status
+        // UNSET (what the OTel spec asks of instrumentation), where 4.1.0 set OK.
+        assert.strictEqual(refused.status.code, SpanStatusCode.UNSET)
         failing.set("down")
         const unavailable = yield* serverSpanOf("Withdraw", { account_id: "st-a", amount: "1", idempotency_key: "st-w2", reason: "x" })
         failing.set("defect")

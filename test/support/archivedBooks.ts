@@ -1,0 +1,35 @@
+import { Effect, Layer } from "effect"
+import { Archiver } from "../../src/archive/Archiver.ts"
+import { HistoryStore } from "../../src/history/HistoryStore.ts"
+import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import type { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
+import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { ledgerOn } from "./ledgerLayers.ts"
+import { TestRedis } from "./redisServer.ts"
+
+/**
+ * The service's books as HISTORY_ARCHIVE=on builds them, on the test Redis (namespace `prefix`)
+ * and the database at `databaseUrl`: the ledger and verifier reading through the tiered store, an
+ * archiver (trimming unless told otherwise), and the history store itself. Built in the caller's scope.
+ */
+export const openArchivedBooks = (
+  prefix: string,
+  databaseUrl: string,
+  options: { readonly trim?: boolean; readonly batchEvents?: number; readonly settings?: Partial<LedgerSettings["Service"]> } = {}
+) =>
+  Effect.gen(function*() {
+    const redis = yield* TestRedis
+    const history = HistoryStore.layer(databaseUrl)
+    return yield* Layer.build(
+      Archiver.layerWith({ batchEvents: options.batchEvents ?? 5, trim: options.trim ?? true }).pipe(
+        Layer.provideMerge(ledgerOn(
+          TieredStoreLayer.pipe(
+            Layer.provide(redisStoreLayer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
+            Layer.provide(history)
+          ),
+          options.settings
+        )),
+        Layer.provideMerge(history)
+      )
+    )
+  })
