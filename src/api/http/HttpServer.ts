@@ -14,7 +14,7 @@ import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
-import { requestMetrics, spanNameOf } from "./requestMetrics.ts"
+import { initialiseHttpRequestCounts, requestMetrics, spanNameOf } from "./requestMetrics.ts"
 import { Metrics } from "../../observability/Metrics.ts"
 import { HttpServerResponse } from "effect/http"
 
@@ -78,6 +78,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
     NotFoundRoute,
     MetricsRoute,
+    initialiseHttpRequestCounts,
     // Listed before the body limit, so that it wraps it: a 413 is counted, logged and gets its x-request-id too.
     requestMetrics(accessLog),
     bodyLimit(maxBodyBytes)
