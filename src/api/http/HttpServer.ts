@@ -14,6 +14,7 @@ import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
+import { WalletAdminHandlers } from "./handlers/WalletAdminHandlers.ts"
 import { initialiseHttpRequestCounts, requestMetrics, spanNameOf } from "./requestMetrics.ts"
 import { Metrics } from "../../observability/Metrics.ts"
 import { HttpServerResponse } from "effect/http"
@@ -83,7 +84,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     requestMetrics(accessLog),
     bodyLimit(maxBodyBytes)
   ).pipe(
-    Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers]),
+    Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
   )
 
