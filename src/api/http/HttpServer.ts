@@ -2,7 +2,7 @@ import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } from "effect/http"
-import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { AppConfig } from "../../config.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
 import { AccountAccessLive } from "./auth/AccountAccess.ts"
@@ -10,6 +10,7 @@ import { AuthenticationLive } from "./auth/Authentication.ts"
 import { AuthSettings } from "./auth/AuthSettings.ts"
 import { RequireAdminLive } from "./auth/RequireAdmin.ts"
 import { BalanceApi } from "./BalanceApi.ts"
+import { docsRoutes } from "./docsPage.ts"
 import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
@@ -70,13 +71,13 @@ const MetricsRoute = HttpRouter.add(
 
 /**
  * Every route of the HTTP API: the endpoints, `/api/openapi.json` (generated
- * from the same Schemas that validate requests) and `/api/docs` (Scalar,
- * inlined: no CDN).
+ * from the same Schemas that validate requests) and `/api/docs` (Swagger UI,
+ * every file served from here: docsPage.ts).
  */
 export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BalanceApi, { openapiPath: "/api/openapi.json" }),
-    HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
+    docsRoutes("balance-service"),
     NotFoundRoute,
     MetricsRoute,
     initialiseHttpRequestCounts,

@@ -4,12 +4,13 @@ import { HttpApi } from "effect/http-api"
 import { initialiseCounter, Metrics } from "../../observability/Metrics.ts"
 import { logCompletion, millis, requestIdOf } from "../../observability/RequestLog.ts"
 import { BalanceApi } from "./BalanceApi.ts"
+import { DOCS_ROUTE_TEMPLATES } from "./docsPage.ts"
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /** Every route template the server answers, fewest path parameters first (a literal segment wins over `:param`). */
 const routeTemplates: ReadonlyArray<{ readonly template: string; readonly pattern: RegExp }> = (() => {
-  const templates = new Set(["/metrics", "/api/openapi.json", "/api/docs"])
+  const templates = new Set<string>(["/metrics", "/api/openapi.json", ...DOCS_ROUTE_TEMPLATES])
   HttpApi.reflect(BalanceApi, { onGroup: () => {}, onEndpoint: ({ endpoint }) => void templates.add(endpoint.path) })
   return [...templates]
     .map((template) => ({
