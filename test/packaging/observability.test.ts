@@ -100,6 +100,21 @@ describe("deploy/alerts.yml", () => {
     }
   })
 
+  it("links every alert to its runbook section by a URL: the configured base + an anchor of docs/operations.md", () => {
+    // GitHub-style heading anchors: lower case, punctuation dropped, spaces to dashes.
+    const anchors = new Set(
+      [...read("docs/operations.md").matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-")
+      )
+    )
+    for (const r of rules) {
+      const url = r.annotations?.["runbook_url"]
+      expect(url, r.alert).toMatch(/^\{\{ \$externalLabels\.runbook_base_url \}\}#[a-z0-9-]+$/)
+      expect([...anchors], `${r.alert}: ${url}`).toContain(url!.split("#")[1])
+      expect(r.annotations, r.alert).not.toHaveProperty("runbook")
+    }
+  })
+
   it("queries only metrics the service registers", () => {
     for (const r of rules) {
       const used = metricsIn(r.expr)
