@@ -47,8 +47,9 @@ describe("/api/docs in headless Chromium", () => {
     const errors: Array<string> = []
     page.on("pageerror", (error) => void errors.push(error.message))
 
-    const response = await page.goto(`${server.baseUrl}/api/docs`)
+    const response = await page.goto(`${server.baseUrl}/api/docs`, { waitUntil: "networkidle" })
     expect(response?.status()).toBe(200)
+    expect(requested.filter((url) => !isLoopback(url))).toEqual([])
     // Swagger UI shows each operation as a block carrying its path; all of them, once the document loaded.
     const balance = page.locator('.opblock-summary-path[data-path="/api/accounts/{accountId}/balance"]')
     await balance.waitFor({ state: "visible", timeout: 30_000 })
