@@ -93,7 +93,8 @@ export class BalanceTransport {
     this.endpoints = new Endpoints(
       options.addresses,
       channelCredentials(options.tls),
-      { "grpc.keepalive_time_ms": 30_000, ...options.channelOptions },
+      // grpc-js reconnects after up to 120 s by default: a game must see a returned service within seconds.
+      { "grpc.keepalive_time_ms": 30_000, "grpc.initial_reconnect_backoff_ms": 200, "grpc.max_reconnect_backoff_ms": 2_000, ...options.channelOptions },
       health,
       () => callMetadata(this.auth, "Health/Check", false, {}),
       this.telemetry.onEvent
@@ -102,6 +103,11 @@ export class BalanceTransport {
 
   endpointStatus() {
     return this.endpoints.status()
+  }
+
+  /** Resolves when a channel to at least one instance is connected (e.g. at game start), rejects after `timeoutMs`. */
+  waitForReady(timeoutMs: number): Promise<void> {
+    return this.endpoints.waitForReady(timeoutMs)
   }
 
   checkHealth(): Promise<void> {

@@ -71,6 +71,15 @@ export class Endpoints {
     return this.endpoints.map((e) => ({ address: e.address, healthy: e.healthy }))
   }
 
+  waitForReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    return Promise.any(this.endpoints.map((e) => new Promise<void>((resolve, reject) =>
+      e.client.waitForReady(deadline, (error) => (error ? reject(error) : resolve()))
+    ))).catch(() => {
+      throw new Error(`no balance service instance connected within ${timeoutMs} ms (${this.endpoints.map((e) => e.address).join(", ")})`)
+    })
+  }
+
   /** Asks every instance now; resolves when all answered or timed out. */
   checkAll(): Promise<void> {
     if (this.health === false) return Promise.resolve()
