@@ -27,6 +27,7 @@ export {
   isAllowed,
   MIGRATION_MODES,
   type MigrationMode,
+  OUTCOME_UNKNOWN_PAST_KEY_TTL,
   type ReplayPass
 } from "./game/GameBalance.ts"
 export type { Movement, MovementKind, MovementResult } from "./game/movements.ts"

@@ -2,7 +2,9 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { buildReport, formatReport, JournalLocked, readJournalDir, ReconciliationJournal } from "../../client/src/index.ts"
+import { buildReport, formatReport, GameBalance, JournalLocked, readJournalDir, ReconciliationJournal } from "../../client/src/index.ts"
+import { OUTCOME_UNKNOWN_PAST_KEY_TTL } from "../../client/src/game/GameBalance.ts"
+import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { jitteredBackoffMs } from "../../client/src/transport/backoff.ts"
 import { CircuitBreaker } from "../../client/src/transport/CircuitBreaker.ts"
@@ -105,6 +107,39 @@ describe("ReconciliationJournal", () => {
     assert.throws(() => ReconciliationJournal.open(dir), JournalLocked)
     writeFileSync(join(dir, "journal.lock"), "999999999\n")
     ReconciliationJournal.open(dir).close()
+  })
+})
+
+describe("replay of movements older than the service's idempotency TTL", () => {
+  it("a movement whose call may have landed is handed to the operator, not replayed blindly; one never sent is replayed", async () => {
+    const dir = tempDir()
+    const old = Date.now() - 2 * 86_400_000
+    writeFileSync(join(dir, JOURNAL_FILE), [
+      { t: "movement", id: "maybe-landed", at: old, cause: "unavailable", movement: buyIn("k-old-1") },
+      { t: "movement", id: "never-sent", at: old, cause: "circuit-open", movement: buyIn("k-old-2", "t2", "bob") }
+    ].map((l) => `${JSON.stringify(l)}\n`).join(""))
+    const dead = `127.0.0.1:${await freePort()}`
+    const game = new GameBalance({
+      client: { addresses: [dead], healthCheck: false, retry: { maxAttempts: 1 } },
+      mode: "enforce",
+      journalDir: dir,
+      replayIntervalMs: 3_600_000,
+      logger: () => {}
+    })
+    try {
+      const pass = await game.replayPending()
+      assert.strictEqual(pass.refused, 1)
+      assert.strictEqual(pass.remaining, 1, "the one never sent is tried (and waits: nothing listens)")
+      const refused = game.journalEntries().find((e) => e.id === "maybe-landed")!
+      assert.strictEqual(refused.refusal?.code, OUTCOME_UNKNOWN_PAST_KEY_TTL)
+      assert.include(refused.refusal?.advice, "k-old-1")
+      // The operator checked the service's ledger: absent. Retried, it is sent this time (and waits for the service like the other).
+      assert.isTrue(game.retryRefused("maybe-landed"))
+      const again = await game.replayPending()
+      assert.deepStrictEqual([again.refused, again.remaining], [0, 2])
+    } finally {
+      await game.close()
+    }
   })
 })
 

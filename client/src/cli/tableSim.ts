@@ -91,7 +91,7 @@ const status = () => {
 const ticker = setInterval(status, int("status-ms"))
 say(`playing ${settings.hands} hands at ${settings.tables} tables of ${settings.playersPerTable} (prefix ${settings.prefix}, mode ${game.mode}, service ${client.transport.endpointStatus().map((e) => e.address).join(", ")})`)
 const result = await runSimulation(game, settings, values.quiet ? () => {} : say)
-say(`game over: ${result.hands} hands; decisions ${JSON.stringify(result.decisions)}`)
+say(`game over: ${result.hands} hands played over all tables; decisions ${JSON.stringify(result.decisions)}`)
 const waitUntil = Date.now() + int("wait-replay-ms")
 while (game.stats().journal.pending > 0 && Date.now() < waitUntil) {
   await new Promise((r) => setTimeout(r, 250))

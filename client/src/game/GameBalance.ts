@@ -66,7 +66,17 @@ export interface GameBalanceOptions {
   readonly replayIntervalMs?: number
   readonly shadow?: Partial<ShadowSettings>
   readonly logger?: ClientLogger
+  /**
+   * The service's IDEMPOTENCY_TTL_MS (default 24 h). A movement whose call may
+   * have reached the service (cause `unavailable`) is only replayed blindly
+   * while the service still remembers its key; older, it is handed to the
+   * operator instead (OUTCOME_UNKNOWN_PAST_KEY_TTL), since a replay could apply it twice.
+   */
+  readonly idempotencyTtlMs?: number
 }
+
+/** The client's own refusal code for a journaled movement too old to replay safely. */
+export const OUTCOME_UNKNOWN_PAST_KEY_TTL = "OUTCOME_UNKNOWN_PAST_KEY_TTL"
 
 type BuyInRequest = { readonly tableId: string; readonly accountId: string; readonly amount: number; readonly key?: string }
 type ContributionRequest = {
@@ -110,12 +120,14 @@ export class GameBalance {
   private readonly log: ClientLogger
   private readonly timer: NodeJS.Timeout
   private replaying: Promise<ReplayPass> | undefined
+  private readonly idempotencyTtlMs: number
   readonly counts = { applied: 0, refused: 0, permittedOffline: 0, legacy: 0, replayed: 0, replayRefused: 0 }
 
   constructor(options: GameBalanceOptions) {
     this.ownsClient = !(options.client instanceof BalanceClient)
     this.client = options.client instanceof BalanceClient ? options.client : new BalanceClient(options.client)
     this.currentMode = options.mode
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000
     this.log = options.logger ?? stderrLogger()
     this.journal = ReconciliationJournal.open(options.journalDir)
     this.shadow = new ShadowMirror(
@@ -357,6 +369,21 @@ export class GameBalance {
     let applied = 0
     let refused = 0
     for (const entry of this.journal.pending()) {
+      // A margin of a tenth of the TTL: the service's clock and ours need not agree to the second.
+      if (entry.cause === "unavailable" && !entry.retried && Date.now() - entry.at > this.idempotencyTtlMs * 0.9) {
+        const advice = `the call may have reached the service longer ago than the service keeps keys: look for this movement (key ${entry.movement.key}) ` +
+          "in the service's ledger (the table's and player's transfers around the journal time). Present: nothing to do. " +
+          "Absent: `balance-reconcile retry <id>` replays it."
+        this.journal.markRefused(entry.id, OUTCOME_UNKNOWN_PAST_KEY_TTL, "replay could apply it twice", advice)
+        refused++
+        this.counts.replayRefused++
+        this.log("error", "movement permitted offline is older than the service's idempotency TTL: operator action needed", {
+          entryId: entry.id,
+          movement: entry.movement,
+          advice
+        })
+        continue
+      }
       try {
         const result = await applyMovement(this.client, entry.movement)
         this.journal.markApplied(entry.id, result)

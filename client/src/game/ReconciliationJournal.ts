@@ -43,6 +43,8 @@ export interface JournalEntry {
   result?: MovementResult
   refusal?: { readonly code: string; readonly message: string; readonly advice: string; readonly at: number }
   appliedAt?: number
+  /** The operator put it back in line after a refusal. */
+  retried?: boolean
 }
 
 export class JournalLocked extends Error {
@@ -107,6 +109,7 @@ export const foldLines = (text: string): { entries: Map<string, JournalEntry>; v
       e.refusal = { code: line.code, message: line.message, advice: line.advice, at: line.at }
     } else if (line.t === "retry" && e.state === "refused") {
       e.state = "pending"
+      e.retried = true
     }
   }
   return { entries, validBytes }
@@ -205,6 +208,7 @@ export class ReconciliationJournal {
     if (e === undefined || e.state !== "refused") return false
     this.write({ t: "retry", id, at: Date.now() })
     e.state = "pending"
+    e.retried = true
     return true
   }
 
