@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
@@ -12,6 +11,7 @@ import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
+import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
 
 /**
  * The client against the service's real gRPC server (in process, in-memory
@@ -53,27 +53,9 @@ describe("security", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
-  const hasOpenssl = (() => {
-    try {
-      execFileSync("openssl", ["version"], { stdio: "ignore" })
-      return true
-    } catch {
-      return false
-    }
-  })()
-
   it.live.skipIf(!hasOpenssl)("speaks TLS and mutual TLS with the service's certificates", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "balance-client-tls-"))
-      const f = (name: string) => join(dir, name)
-      const ssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "ignore" })
-      ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=test-ca")
-      writeFileSync(f("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-      for (const [name, ext] of [["server", true], ["client", false]] as const) {
-        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${name}`)
-        ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.pem`),
-          "-days", "1", ...(ext ? ["-extfile", f("san.ext")] : []))
-      }
+      const { dir, f, read } = makeCertificates()
       const { scope, address } = yield* startServer({ tls: { cert: f("server.pem"), key: f("server.key"), ca: f("ca.pem") } })
       const base = {
         addresses: [address],
@@ -82,11 +64,11 @@ describe("security", () => {
         channelOptions: { "grpc.ssl_target_name_override": "localhost" }
       }
       const mutual = yield* withClient(
-        { ...base, tls: { ca: readFileSync(f("ca.pem")), cert: readFileSync(f("client.pem")), key: readFileSync(f("client.key")) } },
+        { ...base, tls: { ca: read("ca.pem"), cert: read("client.pem"), key: read("client.key") } },
         (c) => c.call("GetBalance", { account_id: "tls-a" })
       )
       assert.strictEqual(mutual.currency, "CHIPS")
-      const noClientCert = yield* withClient({ ...base, tls: { ca: readFileSync(f("ca.pem")) } }, (c) => failureOf(c.call("GetBalance", { account_id: "tls-a" })))
+      const noClientCert = yield* withClient({ ...base, tls: { ca: read("ca.pem") } }, (c) => failureOf(c.call("GetBalance", { account_id: "tls-a" })))
       assert.instanceOf(noClientCert, BalanceUnavailable)
       yield* Scope.close(scope, Exit.void)
       rmSync(dir, { recursive: true, force: true })

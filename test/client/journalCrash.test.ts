@@ -2,14 +2,14 @@ import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { GameBalance, readJournalDir } from "../../client/src/index.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { pollUntil } from "../chaos/support/poll.ts"
 import { nodeBinary } from "../chaos/support/serviceProcess.ts"
 import { registerChild } from "../support/children.ts"
-import { booksOf, type ServiceHarness, startServiceHarness } from "./support/serviceHarness.ts"
+import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 
 /**
  * kill -9 of the game process while it writes the reconciliation journal: on
@@ -19,13 +19,7 @@ import { booksOf, type ServiceHarness, startServiceHarness } from "./support/ser
  */
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
-let h: ServiceHarness
-beforeAll(async () => {
-  h = await startServiceHarness()
-}, 90_000)
-afterAll(async () => {
-  await h?.dispose()
-})
+const harness = useServiceHarness()
 
 const PREFIX = "crash"
 const TABLES = 3
@@ -34,6 +28,7 @@ const WALLET = 100_000
 
 describe("kill -9 of the process holding the client while it writes the journal", () => {
   it("loses no acknowledged movement and doubles none on restart", async () => {
+    const h = harness()
     const journalDir = h.tempDir("crash-journal")
     const dead = `127.0.0.1:${await freePort()}`
     const child = spawn(nodeBinary(), ["test/client/support/journalWriter.ts", "write", journalDir, dead, PREFIX], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })

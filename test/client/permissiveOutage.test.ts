@@ -1,11 +1,11 @@
 import { appendFileSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { buildReport, GameBalance, readJournalDir } from "../../client/src/index.ts"
+import { assert, describe, it } from "@effect/vitest"
+import { type BalanceClient, buildReport, GameBalance, readJournalDir } from "../../client/src/index.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { playerIdOf, runSimulation, seedWallets, type SimulationSettings, tableIdOf } from "../../client/src/sim/tableSimulator.ts"
 import { pollUntil } from "../chaos/support/poll.ts"
-import { booksOf, type ServiceHarness, startServiceHarness } from "./support/serviceHarness.ts"
+import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 import { FAST_FAIL } from "./support/settings.ts"
 
 /**
@@ -18,13 +18,7 @@ import { FAST_FAIL } from "./support/settings.ts"
  * holds is refused on replay and reported, and gets no chips.
  */
 
-let h: ServiceHarness
-beforeAll(async () => {
-  h = await startServiceHarness()
-}, 90_000)
-afterAll(async () => {
-  await h?.dispose()
-})
+const harness = useServiceHarness()
 
 const GAME = { tables: 2, playersPerTable: 3, hands: 10, seed: 7, buyIn: 200, smallBlind: 5 } as const
 const WALLET = 1_000
@@ -40,14 +34,15 @@ const accountsAndTables = (s: Pick<SimulationSettings, "prefix" | "tables" | "pl
 }
 
 /** The books of a run with its prefix taken out of every name, so two runs compare key by key. */
-const normalisedBooks = async (prefix: string) => {
+const normalisedBooks = async (client: BalanceClient, prefix: string) => {
   const { accounts, tables } = accountsAndTables({ ...GAME, prefix })
-  const books = await booksOf(h.client(), accounts, tables)
+  const books = await booksOf(client, accounts, tables)
   return Object.fromEntries(Object.entries(books).map(([k, v]) => [k.replaceAll(`${prefix}-`, ""), v]))
 }
 
 describe("enforce mode, permissive fallback during an outage", () => {
   it("journals what the game did offline, replays it exactly once, and the books equal a run without the outage", async () => {
+    const h = harness()
     const client = h.client(FAST_FAIL)
     const settings = { ...GAME, handDelayMs: 0 }
 
@@ -58,7 +53,7 @@ describe("enforce mode, permissive fallback during an outage", () => {
     await gameA.close()
     assert.strictEqual(runA.decisions.refused, 0)
     assert.strictEqual(runA.decisions["permitted-offline"], 0)
-    const booksA = await normalisedBooks("a")
+    const booksA = await normalisedBooks(client, "a")
 
     // Run B: the same game; the service is killed after a few movements and started again a while later.
     await seedWallets(client, { ...settings, prefix: "b" }, WALLET)
@@ -86,7 +81,7 @@ describe("enforce mode, permissive fallback during an outage", () => {
     const stats = gameB.stats()
     await gameB.close()
 
-    assert.deepStrictEqual(await normalisedBooks("b"), booksA, "books after replay equal the run without the outage")
+    assert.deepStrictEqual(await normalisedBooks(client, "b"), booksA, "books after replay equal the run without the outage")
 
     // The refused replays are reported with what to do; the overdraft player got no chips.
     const report = buildReport(readJournalDir(journalDir))
@@ -112,7 +107,7 @@ describe("enforce mode, permissive fallback during an outage", () => {
     assert.strictEqual(pass.remaining, 0)
     assert.strictEqual(pass.applied, report.totals.applied.count)
     assert.strictEqual(pass.refused, 2)
-    assert.deepStrictEqual(await normalisedBooks("b"), booksA, "a second replay of the same keys changed nothing")
+    assert.deepStrictEqual(await normalisedBooks(client, "b"), booksA, "a second replay of the same keys changed nothing")
     console.log(
       `[client outage] run with outage: ${runB.decisions.applied} applied online, ${runB.decisions["permitted-offline"]} permitted offline ` +
         `(+2 overdraft movements); replayed ${report.totals.applied.count}, refused ${report.totals.refused.count}; books equal the run without the outage`

@@ -1,7 +1,7 @@
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { BalanceUnavailable, type ClientEvent } from "../../client/src/index.ts"
 import { mapLimit, pollUntil } from "../chaos/support/poll.ts"
-import { type ServiceHarness, startServiceHarness } from "./support/serviceHarness.ts"
+import { useServiceHarness } from "./support/serviceHarness.ts"
 import { RIDE_THROUGH } from "./support/settings.ts"
 
 /**
@@ -9,16 +9,11 @@ import { RIDE_THROUGH } from "./support/settings.ts"
  * are in flight, and its circuit breaker.
  */
 
-let h: ServiceHarness
-beforeAll(async () => {
-  h = await startServiceHarness()
-}, 90_000)
-afterAll(async () => {
-  await h?.dispose()
-})
+const harness = useServiceHarness()
 
 describe("retries through a kill -9 of the service", () => {
   it("every movement in flight at the kill is applied exactly once, with the key the client generated", async () => {
+    const h = harness()
     const events: Array<ClientEvent> = []
     const client = h.client({ ...RIDE_THROUGH, telemetry: { startSpan: () => ({ setAttribute: () => {}, addEvent: () => {}, end: () => {}, propagationHeaders: () => ({}) }), onEvent: (e) => void events.push(e) } })
     const PLAYERS = 4
@@ -71,6 +66,7 @@ describe("retries through a kill -9 of the service", () => {
 
 describe("circuit breaker", () => {
   it("opens after consecutive transport failures, fails fast while open, lets one trial through, and closes when the service answers", async () => {
+    const h = harness()
     const states: Array<string> = []
     const client = h.client({
       attemptTimeoutMs: 500,

@@ -1,7 +1,7 @@
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { GameBalance } from "../../client/src/index.ts"
 import { pollUntil } from "../chaos/support/poll.ts"
-import { booksOf, type ServiceHarness, startServiceHarness } from "./support/serviceHarness.ts"
+import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 import { FAST_FAIL } from "./support/settings.ts"
 
 /**
@@ -10,18 +10,11 @@ import { FAST_FAIL } from "./support/settings.ts"
  * service hangs (SIGSTOP) or is dead, and every disagreement is recorded.
  */
 
-let h: ServiceHarness
-beforeAll(async () => {
-  h = await startServiceHarness()
-}, 90_000)
-afterAll(async () => {
-  const s = h?.service()
-  if (s !== undefined) s.child.kill("SIGCONT")
-  await h?.dispose()
-})
+const harness = useServiceHarness()
 
 describe("shadow mode", () => {
   it("mirrors every movement, and records refusals and stack mismatches as divergences without changing the game's decision", async () => {
+    const h = harness()
     const client = h.client(FAST_FAIL)
     await client.checked("EnsureAccount", { account_id: "sh-a", initial_balance: 1_000 })
     await client.checked("EnsureAccount", { account_id: "sh-poor", initial_balance: 50 })
@@ -52,6 +45,7 @@ describe("shadow mode", () => {
   }, 60_000)
 
   it("never blocks or throws into the game while the service hangs or is dead: the mirror's failures are divergences", async () => {
+    const h = harness()
     const client = h.client(FAST_FAIL)
     await client.checked("EnsureAccount", { account_id: "sh-b", initial_balance: 1_000 })
     const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow-down"), logger: () => {} })

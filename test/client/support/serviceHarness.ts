@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { afterAll, beforeAll } from "@effect/vitest"
 import { BalanceClient, type BalanceClientOptions } from "../../../client/src/index.ts"
 import { ADMIN_KEY, removeDir, type ServiceProcess, startService } from "../../chaos/support/serviceProcess.ts"
 import { startTestRedisServer, type TestRedisServer } from "../../support/redisServer.ts"
@@ -88,4 +89,19 @@ export const booksOf = async (client: BalanceClient, accounts: ReadonlyArray<str
     }
   }
   return books
+}
+
+/** One harness for a test file: started before its tests, disposed after; the getter is for use inside tests. */
+export const useServiceHarness = (env: Readonly<Record<string, string>> = {}): (() => ServiceHarness) => {
+  let h: ServiceHarness | undefined
+  beforeAll(async () => {
+    h = await startServiceHarness(env)
+  }, 90_000)
+  afterAll(async () => {
+    await h?.dispose()
+  })
+  return () => {
+    if (h === undefined) throw new Error("the service harness is not started (use it inside a test)")
+    return h
+  }
 }
