@@ -12,6 +12,7 @@ import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
+import { ADMIN_METADATA } from "./support/serviceHarness.ts"
 
 /**
  * The client against the service's real gRPC server (in process, in-memory
@@ -87,7 +88,7 @@ describe("several instances", () => {
           // Tells the instances apart: the wallet exists with 7 chips on a's ledger only.
           await c.transport.checkHealth()
           const status = c.transport.endpointStatus()
-          const onlyA = new BalanceClient({ addresses: [a.address], healthCheck: false })
+          const onlyA = new BalanceClient({ addresses: [a.address], healthCheck: false, auth: { adminMetadata: ADMIN_METADATA } })
           await onlyA.checked("EnsureAccount", { account_id: "rr", initial_balance: 7 }).finally(() => onlyA.close())
           const seen: Array<string> = []
           for (let i = 0; i < 10; i++) seen.push((await c.call("GetBalance", { account_id: "rr" })).balance)
@@ -106,7 +107,12 @@ describe("Effect API", () => {
   const journalDir = mkdtempSync(join(tmpdir(), "balance-client-effect-"))
   afterAll(() => rmSync(journalDir, { recursive: true, force: true }))
   const gateway = Layer.unwrap(Effect.map(Effect.service(GrpcServerAddress), ({ port }) =>
-    BalanceGateway.layer({ client: { addresses: [`127.0.0.1:${port}`], healthCheck: false }, mode: "enforce", journalDir, logger: () => {} })
+    BalanceGateway.layer({
+      client: { addresses: [`127.0.0.1:${port}`], healthCheck: false, auth: { adminMetadata: ADMIN_METADATA } },
+      mode: "enforce",
+      journalDir,
+      logger: () => {}
+    })
   )).pipe(Layer.provide(server))
 
   layer(gateway)("BalanceGateway", (it) => {
