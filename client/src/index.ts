@@ -31,7 +31,7 @@ export {
   type ReplayPass
 } from "./game/GameBalance.ts"
 export type { Movement, MovementKind, MovementResult } from "./game/movements.ts"
-export { type JournalCause, type JournalEntry, JournalLocked, readJournalDir, ReconciliationJournal } from "./game/ReconciliationJournal.ts"
+export { type JournalCause, JournalCorrupt, type JournalEntry, JournalLocked, readJournalDir, ReconciliationJournal } from "./game/ReconciliationJournal.ts"
 export type { Divergence, DivergenceKind, LegacyView, ShadowSettings } from "./game/ShadowMirror.ts"
 export { buildReport, formatReport, type ReconciliationReport, type ReportRow } from "./report.ts"
 export { type ClientEvent, type ClientLogger, type ClientTelemetry, noTelemetry, type SpanHandle, stderrLogger } from "./telemetry.ts"

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { buildReport, formatReport, GameBalance, JournalLocked, readJournalDir, ReconciliationJournal } from "../../client/src/index.ts"
+import { buildReport, formatReport, GameBalance, JournalCorrupt, JournalLocked, readJournalDir, ReconciliationJournal } from "../../client/src/index.ts"
 import { OUTCOME_UNKNOWN_PAST_KEY_TTL } from "../../client/src/game/GameBalance.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
@@ -99,6 +99,32 @@ describe("ReconciliationJournal", () => {
     ReconciliationJournal.open(dir).close()
     assert.strictEqual(readdirSync(dir).filter((f) => /^journal-\d+\.jsonl$/.test(f)).length, 1, "archived once nothing was pending")
     assert.deepStrictEqual(readJournalDir(dir).map((e) => [e.movement.key, e.state]), [["k1", "applied"], ["k2", "applied"], ["k3", "applied"]])
+  })
+
+  it("an unreadable line that is not the last is damage: the open refuses and cuts nothing", () => {
+    const dir = tempDir()
+    const j = ReconciliationJournal.open(dir)
+    j.append(buyIn("k1"), "unavailable")
+    j.close()
+    const path = join(dir, JOURNAL_FILE)
+    const good = readFileSync(path, "utf8")
+    writeFileSync(path, `${good}{"t":"movem\n${good}`)
+    const damaged = readFileSync(path, "utf8")
+    assert.throws(() => ReconciliationJournal.open(dir), JournalCorrupt)
+    assert.strictEqual(readFileSync(path, "utf8"), damaged)
+  })
+
+  it("a settled journal past the size limit is archived and a new one started", () => {
+    const dir = tempDir()
+    const j = ReconciliationJournal.open(dir)
+    const e = j.append(buyIn("k1"), "unavailable")
+    assert.isFalse(j.rotateIfSettled(0), "something is pending")
+    j.markApplied(e.id, { transactionIds: [] })
+    assert.isFalse(j.rotateIfSettled(1 << 20), "still small")
+    assert.isTrue(j.rotateIfSettled(0))
+    j.append(buyIn("k2"), "backlog")
+    j.close()
+    assert.deepStrictEqual(readJournalDir(dir).map((x) => [x.movement.key, x.state]), [["k1", "applied"], ["k2", "pending"]])
   })
 
   it("one process per journal directory: a live holder is refused, a dead one's lock is taken over", () => {

@@ -75,6 +75,9 @@ export interface GameBalanceOptions {
   readonly idempotencyTtlMs?: number
 }
 
+/** A settled journal (nothing pending) larger than this is archived and a new one started. */
+const JOURNAL_ROTATE_BYTES = 1 << 20
+
 /** The client's own refusal code for a journaled movement too old to replay safely. */
 export const OUTCOME_UNKNOWN_PAST_KEY_TTL = "OUTCOME_UNKNOWN_PAST_KEY_TTL"
 
@@ -294,10 +297,16 @@ export class GameBalance {
     return this.journal.all()
   }
 
-  /** Stops the timer, waits for a replay pass in progress, closes the journal (and the client if it made it). */
+  /**
+   * Stops the timer, waits for a replay pass in progress and (up to 2 s) for the
+   * shadow mirror to finish, closes the journal (and the client if it made it).
+   */
   async close(): Promise<void> {
     clearInterval(this.timer)
     await this.replaying
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.shadow.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))])
+    clearTimeout(timer)
     this.journal.close()
     if (this.ownsClient) this.client.close()
   }
@@ -411,6 +420,7 @@ export class GameBalance {
         return { applied, refused, remaining, stoppedBy: e instanceof Error ? e.message : String(e) }
       }
     }
+    this.journal.rotateIfSettled(JOURNAL_ROTATE_BYTES)
     const after = this.journal.stats()
     this.reportJournal()
     if (applied + refused > 0) {

@@ -70,16 +70,28 @@ const isAlive = (pid: number) => {
   }
 }
 
+export class JournalCorrupt extends Error {
+  readonly _tag = "JournalCorrupt" as const
+  readonly line: number
+  constructor(line: number) {
+    super(`reconciliation journal line ${line} is not readable and is not the last one: not a torn write. ` +
+      "Nothing was changed; copy the file aside and repair or remove that line by hand before the game starts again.")
+    this.line = line
+  }
+}
+
 /**
- * Folds journal lines into entries. A line that does not parse can only be the
- * last one, torn by a crash in the middle of its write: that movement's append
- * never returned, so the game never went on with it.
+ * Folds journal lines into entries. Only the last line may be unreadable: torn
+ * by a crash in the middle of its write, its append never returned, so the
+ * game never went on with it (cut off on open). An unreadable line with more
+ * after it is damage, not a torn write: JournalCorrupt, and nothing is cut.
  */
 export const foldLines = (text: string): { entries: Map<string, JournalEntry>; validBytes: number } => {
   const entries = new Map<string, JournalEntry>()
   let validBytes = 0
   let offset = 0
-  for (const raw of text.split("\n")) {
+  const lines = text.split("\n")
+  for (const [index, raw] of lines.entries()) {
     const lineBytes = Buffer.byteLength(raw) + 1
     if (offset + lineBytes > Buffer.byteLength(text)) break // no newline: torn
     offset += lineBytes
@@ -91,6 +103,7 @@ export const foldLines = (text: string): { entries: Map<string, JournalEntry>; v
     try {
       line = JSON.parse(raw) as JournalLine
     } catch {
+      if (lines.slice(index + 1).some((l) => l.trim() !== "")) throw new JournalCorrupt(index + 1)
       break
     }
     validBytes = offset
@@ -129,7 +142,7 @@ export const foldLines = (text: string): { entries: Map<string, JournalEntry>; v
  * (the report reads those too) and a fresh one started.
  */
 export class ReconciliationJournal {
-  private readonly fd: number
+  private fd: number
   private readonly entries: Map<string, JournalEntry>
   private size: number
   private closed = false
@@ -243,6 +256,20 @@ export class ReconciliationJournal {
       } else if (e.state === "refused") refused++
     }
     return { pending, oldestAgeMs: now - oldest, bytes: this.size, refused }
+  }
+
+  /**
+   * Starts a new file when nothing is pending and this one has grown past
+   * `minBytes`: the settled one is kept as journal-<ms>.jsonl (the report reads it).
+   */
+  rotateIfSettled(minBytes: number): boolean {
+    if (this.closed || this.size < minBytes || [...this.entries.values()].some((e) => e.state === "pending")) return false
+    closeSync(this.fd)
+    renameSync(join(this.dir, JOURNAL_FILE), join(this.dir, `journal-${Date.now()}.jsonl`))
+    this.fd = openSync(join(this.dir, JOURNAL_FILE), "a+", 0o600)
+    this.entries.clear()
+    this.size = 0
+    return true
   }
 
   close(): void {
