@@ -86,7 +86,7 @@ export class BalanceTransport {
     this.callTimeoutMs = options.callTimeoutMs ?? 6_000
     this.budget = new RetryBudget(this.retry.budget)
     this.breaker = new CircuitBreaker(
-      { failureThreshold: 5, openMs: 5_000, ...options.breaker },
+      { failureThreshold: 5, openMs: 2_000, ...options.breaker },
       (state) => this.telemetry.onEvent({ type: "breaker", state })
     )
     const health = options.healthCheck === false ? false : { intervalMs: 2_000, timeoutMs: 1_000, ...options.healthCheck }
