@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -59,6 +60,8 @@ export class JournalLocked extends Error {
 }
 
 export const JOURNAL_FILE = "journal.jsonl"
+/** Journals open in this process (the pid lock cannot tell two of them apart). */
+const openHere = new Set<string>()
 const LOCK_FILE = "journal.lock"
 
 const isAlive = (pid: number) => {
@@ -158,6 +161,8 @@ export class ReconciliationJournal {
 
   static open(dir: string): ReconciliationJournal {
     mkdirSync(dir, { recursive: true })
+    const key = realpathSync(dir)
+    if (openHere.has(key)) throw new JournalLocked(dir, process.pid)
     const lock = join(dir, LOCK_FILE)
     if (existsSync(lock)) {
       const holder = Number(readFileSync(lock, "utf8").trim())
@@ -176,6 +181,7 @@ export class ReconciliationJournal {
       ftruncateSync(fd, validBytes)
       fsyncSync(fd)
     }
+    openHere.add(key)
     return new ReconciliationJournal(dir, fd, entries, validBytes)
   }
 
@@ -277,6 +283,7 @@ export class ReconciliationJournal {
     this.closed = true
     closeSync(this.fd)
     rmSync(join(this.dir, LOCK_FILE), { force: true })
+    openHere.delete(realpathSync(this.dir))
   }
 }
 
