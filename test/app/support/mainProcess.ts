@@ -88,10 +88,15 @@ export const spawnMain = async (env: Readonly<Record<string, string>> = {}): Pro
   }
 }
 
-/** Runs main until it exits on its own (a start that fails); returns what it printed. */
-export const runMainToExit = async (env: Readonly<Record<string, string>>) => {
+/**
+ * Runs main until it exits on its own (a start that fails); returns what it printed. One that is
+ * still running after `timeoutMs` is killed (SIGKILL) and reported with code null.
+ */
+export const runMainToExit = async (env: Readonly<Record<string, string>>, timeoutMs = 45_000) => {
   const main = await spawnMain(env)
+  const timer = setTimeout(() => main.child.kill("SIGKILL"), timeoutMs)
   const { code } = await main.exited
+  clearTimeout(timer)
   return { code, stdout: main.stdout(), stderr: main.stderr(), dataDir: main.dataDir, cleanup: main.cleanup }
 }
 
