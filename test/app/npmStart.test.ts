@@ -6,7 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { pollUntil } from "../chaos/support/poll.ts"
 import { registerChild } from "../support/children.ts"
-import { accepts, type LogLine, ROOT } from "./support/mainProcess.ts"
+import { portOpen } from "../chaos/support/serviceProcess.ts"
+import { type LogLine, ROOT } from "./support/mainProcess.ts"
 
 /** /proc/<pid>/stat: state and process group; undefined once the process is gone (a zombie counts as gone). */
 const procStat = (pid: number): { readonly state: string; readonly ppid: number; readonly pgid: number } | undefined => {
@@ -89,7 +90,7 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
       const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))])
       expect(code).toBe(0)
       await pollUntil("node and redis-server to exit and every port to close", async () => {
-        const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(accepts))
+        const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(portOpen))
         return !alive(servicePid!) && !alive(redisPid!) && open.every((o) => !o) ? true : undefined
       }, { timeoutMs: 20_000 })
 

@@ -2,7 +2,8 @@ import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { pollUntil } from "../chaos/support/poll.ts"
-import { accepts, spawnMain } from "./support/mainProcess.ts"
+import { portOpen } from "../chaos/support/serviceProcess.ts"
+import { spawnMain } from "./support/mainProcess.ts"
 
 const readyStatus = (port: number) =>
   fetch(`http://127.0.0.1:${port}/api/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => undefined)
@@ -19,7 +20,7 @@ describe("a start of the service", () => {
           if (status !== undefined) seen.add(status)
           return status === 200 ? true : undefined
         }, { timeoutMs: 60_000, intervalMs: 1 })
-        const [grpc, metrics] = await Promise.all([accepts(main.ports.grpc), accepts(main.ports.metrics)])
+        const [grpc, metrics] = await Promise.all([portOpen(main.ports.grpc), portOpen(main.ports.metrics)])
         expect({ start, grpc, metrics }).toEqual({ start, grpc: true, metrics: true })
         expect([...seen].every((s) => s === 200 || s === 503)).toBe(true)
       } finally {

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -99,16 +98,3 @@ export const runMainToExit = async (env: Readonly<Record<string, string>>, timeo
   clearTimeout(timer)
   return { code, stdout: main.stdout(), stderr: main.stderr(), dataDir: main.dataDir, cleanup: main.cleanup }
 }
-
-/** Whether something accepts TCP connections on 127.0.0.1:port right now. */
-export const accepts = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ port, host: "127.0.0.1" })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(2000, () => done(false))
-    socket.once("connect", () => done(true))
-    socket.once("error", () => done(false))
-  })
