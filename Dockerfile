@@ -69,7 +69,7 @@ USER 1000:1000
 # HTTP API (/api, /api/health, /api/ready, /metrics), gRPC, Prometheus /metrics.
 EXPOSE 3002 50051 9102
 
-# Liveness only (/api/health); readiness (/api/ready, Redis reachable) is for the orchestrator's probe.
+# Liveness only (/api/health); readiness (/api/ready: every listener accepts and Redis answers) is for the orchestrator's probe.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3002)+'/api/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
