@@ -88,7 +88,7 @@ const baseEnv = (): Record<string, string> => {
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
-const portOpen = (port: number): Promise<boolean> =>
+export const portOpen = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" })
     const done = (ok: boolean) => {
