@@ -1,6 +1,14 @@
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
-import { CHAIN_START, type ChainCursor, type Finding, verifyAgainst, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
+import {
+  CHAIN_START,
+  type ChainCursor,
+  type Finding,
+  type VerificationMode,
+  verifyAgainst,
+  verifyEntries,
+  verifyHead
+} from "../domain/chainVerification.ts"
 import { checkpointMac } from "../domain/headCheckpoint.ts"
 import { HistoryStore } from "../history/HistoryStore.ts"
 import { type Page, Store } from "../store/Store.ts"
@@ -9,7 +17,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 
 export interface VerificationReport {
-  readonly mode: "full" | "incremental" | "account"
+  readonly mode: VerificationMode
   readonly startedAt: number
   readonly finishedAt: number
   readonly accountsChecked: number

@@ -5,6 +5,7 @@ import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
 import type { Ledger } from "../../../src/ledger/Ledger.ts"
 import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
 import type { Store } from "../../../src/store/Store.ts"
+import { makeJsonLogger } from "../../../src/observability/Logging.ts"
 import { ledgerOn } from "../../support/ledgerLayers.ts"
 
 export const ADMIN_KEY = "test-admin-key-0123456789"
@@ -24,7 +25,7 @@ export interface TestServerOptions {
   readonly authLayer?: Layer.Layer<AuthSettings, unknown>
   readonly maxBodyBytes?: number
   readonly ledgerSettings?: Parameters<typeof ledgerOn>[1]
-  /** Collects the text of every log line at Info and above. */
+  /** Collects every log line at Info and above, as the service prints it (JSON, annotations included). */
   readonly logs?: Array<string>
 }
 
@@ -37,7 +38,7 @@ export const startTestServer = async <E>(
   const logging = logs === undefined
     ? Layer.succeed(References.MinimumLogLevel, "Error")
     : Layer.mergeAll(
-      Logger.layer([Logger.make(({ message }) => void logs.push([message].flat().map(String).join(" ")))]),
+      Logger.layer([makeJsonLogger((line) => void logs.push(line.trimEnd()))]),
       Layer.succeed(References.MinimumLogLevel, "Info")
     )
   const layer = makeHttpServerLayer({
