@@ -9,10 +9,9 @@ import { BalanceCallError, BalanceClient, BalanceRefusal, BalanceUnavailable } f
 import { GrpcServerAddress, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
+import { TEST_ADMIN_KEY, testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
-import { ADMIN_METADATA } from "./support/serviceHarness.ts"
 
 /**
  * The client against the service's real gRPC server (in process, in-memory
@@ -23,6 +22,9 @@ import { ADMIN_METADATA } from "./support/serviceHarness.ts"
 type ServerSettings = Parameters<typeof testServerSettings>[0]
 
 /** A real gRPC server over its own in-memory ledger; closed with the returned scope. */
+/** The in-process servers here accept the gRPC test suites' admin key (x-admin-key, as the real service). */
+const IN_PROCESS_ADMIN = { "x-admin-key": TEST_ADMIN_KEY }
+
 const startServer = (settings: ServerSettings = {}) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
@@ -88,7 +90,7 @@ describe("several instances", () => {
           // Tells the instances apart: the wallet exists with 7 chips on a's ledger only.
           await c.transport.checkHealth()
           const status = c.transport.endpointStatus()
-          const onlyA = new BalanceClient({ addresses: [a.address], healthCheck: false, auth: { adminMetadata: ADMIN_METADATA } })
+          const onlyA = new BalanceClient({ addresses: [a.address], healthCheck: false, auth: { adminMetadata: IN_PROCESS_ADMIN } })
           await onlyA.checked("EnsureAccount", { account_id: "rr", initial_balance: 7 }).finally(() => onlyA.close())
           const seen: Array<string> = []
           for (let i = 0; i < 10; i++) seen.push((await c.call("GetBalance", { account_id: "rr" })).balance)
@@ -108,7 +110,7 @@ describe("Effect API", () => {
   afterAll(() => rmSync(journalDir, { recursive: true, force: true }))
   const gateway = Layer.unwrap(Effect.map(Effect.service(GrpcServerAddress), ({ port }) =>
     BalanceGateway.layer({
-      client: { addresses: [`127.0.0.1:${port}`], healthCheck: false, auth: { adminMetadata: ADMIN_METADATA } },
+      client: { addresses: [`127.0.0.1:${port}`], healthCheck: false, auth: { adminMetadata: IN_PROCESS_ADMIN } },
       mode: "enforce",
       journalDir,
       logger: () => {}
