@@ -119,6 +119,8 @@ export const AppConfig = {
   historyArchive: Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault("off" as const)),
   /** postgres://user:password@host:port/database of the history store; unset: a private server under DATA_DIR. */
   databaseUrl: optionalRedacted("DATABASE_URL"),
+  /** Password of DATABASE_URL's user, when it is not in the URL (keeps the secret out of the URL). */
+  databasePassword: optionalRedacted("DATABASE_PASSWORD"),
   /** Connections of the history store's pool. */
   databasePoolSize: positiveInt("DATABASE_POOL_SIZE").pipe(Config.withDefault(4)),
   /** Port of the private PostgreSQL that `npm start` runs without DATABASE_URL; 0 picks a free one. */

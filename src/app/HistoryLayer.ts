@@ -26,7 +26,7 @@ export const HistoryLayer = Layer.unwrap(
     if (databaseUrl !== undefined) {
       const url = Redacted.value(databaseUrl)
       yield* Effect.logInfo("history store").pipe(Effect.annotateLogs({ database: describeDatabase(url) }))
-      return HistoryStore.layer(url, poolSize)
+      return HistoryStore.layer(url, poolSize, yield* AppConfig.databasePassword)
     }
     return Layer.unwrap(Effect.gen(function*() {
       const local = yield* LocalPostgresServer

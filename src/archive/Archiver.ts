@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Effect, Layer } from "effect"
-import * as Prom from "prom-client"
 import { type AccountRef, isChained } from "../domain/accounts.ts"
 import { checkpointMac } from "../domain/headCheckpoint.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
@@ -13,6 +12,7 @@ import {
   parseEventId
 } from "../history/HistoryStore.ts"
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
+import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
@@ -89,46 +89,15 @@ export class Archiver extends Context.Service<Archiver, {
     const history = yield* HistoryStore
     const { hmacKey } = yield* LedgerSettings
     const { registry } = yield* Metrics
-    const registers = [registry]
-    const rows = new Prom.Counter({
-      name: "balance_archive_rows_total",
-      help: "Rows the archiver committed to the history store, by kind (entries, transfers, closed objects)",
-      labelNames: ["kind"],
-      registers
-    })
-    const passes = new Prom.Counter({
-      name: "balance_archive_passes_total",
-      help: "Archiver passes by outcome (committed, idle, standby: another instance holds the lease, fenced, cursor_moved, failed)",
-      labelNames: ["outcome"],
-      registers
-    })
-    const stopsCounter = new Prom.Counter({
-      name: "balance_archive_continuity_stops_total",
-      help: "Accounts the archiver stopped for because their Redis chain does not continue the archived one",
-      registers
-    })
-    const lagSeconds = new Prom.Gauge({
-      name: "balance_archive_lag_seconds",
-      help: "Age of the oldest stream event not yet archived (0 when caught up), as last measured by the lease holder",
-      registers
-    })
-    const trimmedRows = new Prom.Counter({
-      name: "balance_archive_trimmed_total",
-      help: "What the archiver removed from Redis after PostgreSQL committed it, by kind (entries, transfers, events)",
-      labelNames: ["kind"],
-      registers
-    })
-    const trimSkips = new Prom.Counter({
-      name: "balance_archive_trim_skips_total",
-      help: "Parts of accounts (entries, transfers) left in Redis because they did not match what the archive holds",
-      labelNames: ["part"],
-      registers
-    })
-    const leader = new Prom.Gauge({
-      name: "balance_archive_leader",
-      help: "1 while this instance holds the archiver lease",
-      registers
-    })
+    const {
+      rows,
+      passes,
+      continuityStops: stopsCounter,
+      lagSeconds,
+      leader,
+      trimmed: trimmedRows,
+      trimSkips
+    } = makeArchiveMetrics(registry)
 
     /** Redis' entries of `account` with seq in (afterSeq, beforeSeq): what the stream no longer carries. */
     const fillGap = (account: AccountRef, afterSeq: number, beforeSeq: number) =>

@@ -153,11 +153,15 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     enabled: false
   }))
 
-  /** The history store on the PostgreSQL at `url` (a pool of `maxConnections`); migrations run first. */
-  static readonly layer = (url: string, maxConnections = 4) =>
+  /**
+   * The history store on the PostgreSQL at `url` (a pool of `maxConnections`, `password` when the URL
+   * has none); migrations run first.
+   */
+  static readonly layer = (url: string, maxConnections = 4, password?: Redacted.Redacted) =>
     Layer.effect(HistoryStore, Effect.gen(function*() {
       const sql = yield* PgClient.make({
         url: Redacted.make(url),
+        ...(password === undefined ? {} : { password }),
         maxConnections,
         connectTimeout: "5 seconds",
         applicationName: "balance-service"

@@ -113,6 +113,25 @@ describe("docker-compose.yml: balance-service", () => {
   })
 })
 
+describe("docker-compose.yml: history profile", () => {
+  const postgres = services["postgres"]!
+  const vars = env(services["balance-service"]!)
+  it("is a pinned PostgreSQL in the `history` profile, on a named volume, with a health check, not published", () => {
+    expect(postgres.image).toMatch(/^postgres:\d+\.\d+/)
+    expect(postgres.profiles).toEqual(["history"])
+    expect((postgres.volumes ?? []).some((v) => String(v).endsWith(":/var/lib/postgresql/data"))).toBe(true)
+    expect(postgres.healthcheck).toBeDefined()
+    expect(postgres.ports).toBeUndefined()
+  })
+
+  it("the service reaches it with HISTORY_ARCHIVE passed through and the password from the caller's environment", () => {
+    expect(vars["HISTORY_ARCHIVE"]).toBe("${HISTORY_ARCHIVE:-off}")
+    expect(vars["DATABASE_URL"]).toMatch(/@postgres:5432\//)
+    expect(vars["DATABASE_URL"]).not.toMatch(/:[^/@]*@/)
+    expect(vars["DATABASE_PASSWORD"]).toBe("${POSTGRES_PASSWORD:-}")
+  })
+})
+
 describe("docker-compose.yml: observability profile", () => {
   it("has Prometheus, Grafana, an OTLP trace backend and a log collector, only in that profile", () => {
     for (const name of OBSERVABILITY) expect(services[name]?.profiles, name).toEqual(["observability"])
