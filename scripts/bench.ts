@@ -13,12 +13,14 @@
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
  *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
  *   npm run bench -- --memory-store             the service on its in-memory store (BALANCE_STORE=memory): its cost without Redis
+ *   npm run bench -- --soak 300 --archive       the same with the history tier on (HISTORY_ARCHIVE=on, a private
+ *                                               PostgreSQL): Redis used_memory over the soak, archive lag and rows/s
  *
  * Everything runs on 127.0.0.1 with its own redis-server (AOF appendfsync
  * always, as the service ships), bounded in time. The last line printed is
  * one JSON object with every figure and the ratios to the baseline.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
@@ -38,6 +40,7 @@ import {
   stopChild,
   stopRedis
 } from "./bench/processes.ts"
+import { spawnPostgresServerOnFreePort, stopPostgresServer } from "../src/history/postgresServerProcess.ts"
 import { seedEntries, type SeedResult } from "./bench/seed.ts"
 import { round, sumSamples } from "./bench/stats.ts"
 import { accountsOf, WORKLOADS, type WorkloadName } from "./bench/workloads.ts"
@@ -56,6 +59,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string" },
     quick: { type: "boolean", default: false },
     soak: { type: "string" },
+    archive: { type: "boolean", default: false },
     "preload-entries": { type: "string" },
     tracing: { type: "boolean", default: false },
     "no-baseline": { type: "boolean", default: false },
@@ -116,6 +120,8 @@ const work = mkdtempSync(join(tmpdir(), "balance-bench-"))
 let serviceCount = 0
 const services: Array<Service> = []
 const owned: Array<() => Promise<void>> = []
+/** --archive: the private PostgreSQL the service archives to. */
+let historyDatabaseUrl: string | undefined
 
 const launchService = async (
   redisUrl: string,
@@ -124,7 +130,12 @@ const launchService = async (
 ): Promise<Service> => {
   serviceCount += 1
   // stdout goes to a file in the work dir, as it would to a log shipper.
-  const env = { LOG_LEVEL: flags["log-level"], ...(flags["memory-store"] ? { BALANCE_STORE: "memory" } : {}), ...extraEnv }
+  const env = {
+    LOG_LEVEL: flags["log-level"],
+    ...(flags["memory-store"] ? { BALANCE_STORE: "memory" } : {}),
+    ...(historyDatabaseUrl === undefined ? {} : { HISTORY_ARCHIVE: "on", DATABASE_URL: historyDatabaseUrl }),
+    ...extraEnv
+  }
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
   const service = await startService({
     redisUrl,
@@ -357,6 +368,8 @@ const soak = async (redisUrl: string, redis: Redis) => {
   const service = await launchService(redisUrl, {}, ["--trace-gc"])
   owned.push(() => stopChild(service))
   const series: Array<{ t: number; rssMb: number; rps: number }> = []
+  const usedMemoryMb = async () => round(Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? 0) / 1024 / 1024, 1)
+  const redisMemory: Array<Promise<{ t: number; usedMb: number }>> = []
   let lastCompleted = 0
   let lastT = 0
   let logOffsetAtStart = 0
@@ -369,12 +382,25 @@ const soak = async (redisUrl: string, redis: Redis) => {
       const rps = Math.round((completed - lastCompleted) / (t - lastT))
       series.push({ t: Math.round(t), rssMb, rps })
       log(`   t=${Math.round(t)}s RSS ${rssMb} MB, ${rps} RPC/s`)
+      redisMemory.push(usedMemoryMb().then((usedMb) => ({ t: Math.round(t), usedMb })))
       lastCompleted = completed
       lastT = t
     }
   }))
+  const metricsAtEnd = await scrapeMetrics(service)
   await stopChild(service)
   log(`   ${describe(f)}`)
+  const redisSeries = await Promise.all(redisMemory)
+  log(`   Redis used_memory: ${redisSeries.map((x) => `${x.t}s ${x.usedMb} MB`).join(", ")}`)
+  const metric = (name: string) =>
+    [...metricsAtEnd.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce((n, m) => n + Number(m[2]), 0)
+  const archive = historyDatabaseUrl === undefined ? null : {
+    rowsArchived: metric("balance_archive_rows_total"),
+    trimmed: metric("balance_archive_trimmed_total"),
+    lagSecondsAtEnd: metric("balance_archive_lag_seconds"),
+    continuityStops: metric("balance_archive_continuity_stops_total")
+  }
+  if (archive) log(`   archive: ${JSON.stringify(archive)}`)
   const gcLog = readFileSync(service.logFile)
   const before = markCompacts(gcLog.subarray(0, logOffsetAtStart).toString("utf8"))
   const during = markCompacts(gcLog.subarray(logOffsetAtStart).toString("utf8"))
@@ -394,6 +420,8 @@ const soak = async (redisUrl: string, redis: Redis) => {
     growthPct: growth,
     heap,
     series,
+    redisUsedMemoryMb: redisSeries,
+    archive,
     game: f
   }
   return {
@@ -546,6 +574,14 @@ const main = async () => {
   await redis.config("SET", "latency-monitor-threshold", "1")
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1]
   const serviceUrl = serviceUrlOf(redisServer)
+  if (flags.archive) {
+    // As root the server runs as `postgres`, which must reach the cluster inside the work dir.
+    chmodSync(work, 0o755)
+    const pg = await spawnPostgresServerOnFreePort({ dir: join(work, "postgres", "data") })
+    owned.push(() => stopPostgresServer(pg))
+    historyDatabaseUrl = pg.url
+    log(`postgres pid ${pg.child.pid} on ${pg.url} (the service archives to it: HISTORY_ARCHIVE=on)`)
+  }
   const body = mode === "soak"
     ? await soak(serviceUrl, redis)
     : mode === "preload"
