@@ -85,6 +85,13 @@ export type TrimResult =
   }
   | { readonly _tag: "CursorMoved"; readonly cursor: string }
 
+/** Whether stream id `a` (`<ms>-<seq>`) comes after `b`. */
+export const isEventAfter = (a: string, b: string): boolean => {
+  const [aMs, aSeq] = a.split("-").map(Number)
+  const [bMs, bSeq] = b.split("-").map(Number)
+  return aMs! > bMs! || (aMs === bMs && (aSeq ?? 0) > (bSeq ?? 0))
+}
+
 /** One apply's worth of changes, in the order they were written (the event stream). */
 export interface StoreEvent {
   readonly id: string

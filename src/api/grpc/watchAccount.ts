@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { walletKey, type WalletState } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
-import { Store } from "../../store/Store.ts"
+import { isEventAfter, Store } from "../../store/Store.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
 import { decodeWatch } from "./decodeRequests.ts"
 import { balanceChangeMessage } from "./encodeResponses.ts"
@@ -16,9 +16,9 @@ const PAGE = 500
  * The store's event stream says *when* something happened; the wallet's own
  * ledger (gap-free seqs) says *what*. Events are polled from the stream tail
  * taken at subscription time; an entry whose seq is not the next one expected
- * (the capped stream dropped events, or the watcher started from `after_seq`)
- * is filled in from the ledger itself, so a client never sees a gap or a
- * duplicate. The response headers (`x-watch-after-seq`) are sent once the
+ * (the capped stream dropped events, the archiver trimmed them, or the watcher
+ * started from `after_seq`) is filled in from the ledger itself (both tiers),
+ * so a client never sees a gap or a duplicate. The response headers (`x-watch-after-seq`) are sent once the
  * subscription is live. Runs until interrupted (client cancel, server shutdown).
  */
 export const makeWatchAccount = (pollMs: number) =>
@@ -60,6 +60,13 @@ export const makeWatchAccount = (pollMs: number) =>
         yield* ready({ "x-watch-after-seq": String(lastSeq) })
         if (afterSeq !== undefined) yield* backfill
         for (;;) {
+          // The archiver trims events it has moved to the history store: any of them written after
+          // `cursor` and trimmed before this poll saw them are caught up from the ledger itself.
+          const { cursor: trimmed } = yield* store.trimState([])
+          if (isEventAfter(trimmed, cursor)) {
+            yield* backfill
+            cursor = trimmed
+          }
           const events = yield* store.eventsAfter(cursor, PAGE)
           if (events.length === 0) {
             yield* Effect.sleep(pollMs)

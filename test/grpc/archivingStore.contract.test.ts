@@ -1,0 +1,17 @@
+import { Effect, Layer } from "effect"
+import { archivingStoreLayer } from "../support/archivingStore.ts"
+import { freshDatabase } from "../support/historyFixtures.ts"
+import { TestPostgres } from "../support/postgresServer.ts"
+import { TestRedis } from "../support/redisServer.ts"
+import { balanceContract } from "./balanceContract.ts"
+
+// The whole gRPC contract (ListLedgerEntries pages, WatchAccount from an old seq, every refusal)
+// with history archived to PostgreSQL and trimmed from Redis every 20 ms while it runs.
+const store = Layer.unwrap(
+  Effect.gen(function*() {
+    const server = yield* TestRedis
+    return archivingStoreLayer(server.url, "grpc-archiving:", yield* freshDatabase)
+  })
+).pipe(Layer.provide(Layer.mergeAll(TestRedis.layer, TestPostgres.layer)))
+
+balanceContract("redis store, history archived and trimmed continuously", store)
