@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { connect } from "node:net"
-import { freePort } from "../store/redis/redisServerProcess.ts"
+import { onFreePort } from "../store/redis/redisServerProcess.ts"
 
 /**
  * A private PostgreSQL server child, as plain promises so that both the
@@ -178,18 +178,8 @@ export const spawnPostgresServer = async (options: {
 }
 
 /** Picks a free port; retries on the small race where someone else takes it first. */
-export const spawnPostgresServerOnFreePort = async (options: { readonly dir: string }): Promise<PostgresServerProcess> => {
-  let last: unknown
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await spawnPostgresServer({ ...options, port: await freePort() })
-    } catch (e) {
-      if (e instanceof PostgresServerMissing) throw e
-      last = e
-    }
-  }
-  throw last
-}
+export const spawnPostgresServerOnFreePort = (options: { readonly dir: string }): Promise<PostgresServerProcess> =>
+  onFreePort((port) => spawnPostgresServer({ ...options, port }), (e) => e instanceof PostgresServerMissing)
 
 /**
  * Signals the postgres process itself. Under runuser the child is runuser, which does not pass

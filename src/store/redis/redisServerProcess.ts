@@ -145,17 +145,24 @@ export const spawnRedisServer = async (options: {
 }
 
 /** Picks a free port; retries on the small race where someone else takes it first. */
-export const spawnRedisServerOnFreePort = async (options: {
+export const spawnRedisServerOnFreePort = (options: {
   readonly dir: string
   readonly binary?: string
   readonly ownProcessGroup?: boolean
-}): Promise<RedisServerProcess> => {
+}): Promise<RedisServerProcess> =>
+  onFreePort((port) => spawnRedisServer({ ...options, port }), (e) => e instanceof RedisServerMissing)
+
+/**
+ * Starts a server on a free port, three tries: another process may take the port between
+ * freePort() and the server's bind. A failure `isFinal` says no retry can fix is thrown at once.
+ */
+export const onFreePort = async <A>(start: (port: number) => Promise<A>, isFinal: (e: unknown) => boolean): Promise<A> => {
   let last: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await spawnRedisServer({ ...options, port: await freePort() })
+      return await start(await freePort())
     } catch (e) {
-      if (e instanceof RedisServerMissing) throw e
+      if (isFinal(e)) throw e
       last = e
     }
   }
