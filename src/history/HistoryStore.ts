@@ -20,6 +20,9 @@ export class HistoryUnavailable extends Schema.TaggedError<HistoryUnavailable>()
   }
 }
 
+const off = (operation: string) =>
+  Effect.fail(new HistoryUnavailable({ operation, reason: "the history tier is off (HISTORY_ARCHIVE=off)" }))
+
 /** A transfer with its place in the order Redis applied it: the stream event's id and its position in it. */
 export interface OrderedTransfer {
   readonly transfer: Transfer
@@ -141,16 +144,21 @@ export class HistoryStore extends Context.Service<HistoryStore, {
 
   /** HISTORY_ARCHIVE=off: no history tier; `enabled` is false and every call says so (nothing calls it then). */
   static readonly disabled = Layer.succeed(HistoryStore, HistoryStore.of({
-    ...(Object.fromEntries(
-      [
-        "state", "heads", "checksums", "stopped", "commit", "entries", "transfers", "recordPositions", "transfersBefore",
-        "eventsBefore", "closedObject", "recordCheckpoints", "latestCheckpoint", "ping"
-      ].map((operation) => [
-        operation,
-        () => Effect.fail(new HistoryUnavailable({ operation, reason: "the history tier is off (HISTORY_ARCHIVE=off)" }))
-      ])
-    ) as unknown as Omit<HistoryStore["Service"], "enabled">),
-    enabled: false
+    state: () => off("state"),
+    heads: () => off("heads"),
+    checksums: () => off("checksums"),
+    stopped: () => off("stopped"),
+    commit: () => off("commit"),
+    entries: () => off("entries"),
+    transfers: () => off("transfers"),
+    recordPositions: () => off("recordPositions"),
+    transfersBefore: () => off("transfersBefore"),
+    eventsBefore: () => off("eventsBefore"),
+    closedObject: () => off("closedObject"),
+    recordCheckpoints: () => off("recordCheckpoints"),
+    latestCheckpoint: () => off("latestCheckpoint"),
+    enabled: false,
+    ping: () => off("ping")
   }))
 
   /**
