@@ -3,6 +3,7 @@ import { Cause, Effect, Exit, Layer } from "effect"
 import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
 import { HttpServerLayer } from "./api/http/HttpServer.ts"
+import { AdminServicesLayer } from "./app/AdminServices.ts"
 import { DataDirLock } from "./app/DataDirLock.ts"
 import { StoreLayer } from "./app/StoreLayer.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
@@ -39,7 +40,7 @@ const AppLayer = Layer.mergeAll(
   ReservationExpiry.schedule,
   CreditQueue.schedule,
   LedgerVerificationJob
-).pipe(Layer.provide(CoreLayer), Layer.provide(TracingLayer))
+).pipe(Layer.provide(AdminServicesLayer), Layer.provide(CoreLayer), Layer.provide(TracingLayer))
 
 /** SIGTERM/SIGINT interrupt the app; that is a clean stop (exit 0), not the default 130. */
 const teardown: Runtime.Teardown = (exit, onExit) =>

@@ -5,6 +5,7 @@ import { AccountAccess } from "./auth/AccountAccess.ts"
 import { Authentication } from "./auth/Authentication.ts"
 import { RequireAdmin } from "./auth/RequireAdmin.ts"
 import { ErrorEnvelope } from "./ErrorEnvelope.ts"
+import { EconomyGroup, OperationsGroup } from "./OperationsGroups.ts"
 import {
   QueuedCredit,
   AccountCreated,
@@ -184,7 +185,7 @@ Admins send a JWT whose \`roles\`/\`role\` contains \`admin\`, or \`X-Admin-Key\
 Every error is \`{ "error": "CODE", "message": "…", "details": … }\`.`
 
 export class BalanceApi extends HttpApi.make("balance-service")
-  .add(HealthGroup, AccountsGroup, AdminGroup)
+  .add(HealthGroup, AccountsGroup, AdminGroup, OperationsGroup, EconomyGroup)
   .prefix("/api")
   .middleware(ErrorEnvelope)
   // Every issue at once; unknown body fields are refused. Headers keep Schema's

@@ -13,6 +13,8 @@ import { BalanceApi } from "./BalanceApi.ts"
 import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
+import { EconomyHandlers } from "./handlers/EconomyHandlers.ts"
+import { OperationsHandlers } from "./handlers/OperationsHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
 import { requestMetrics, spanNameOf } from "./requestMetrics.ts"
 import { Metrics } from "../../observability/Metrics.ts"
@@ -82,7 +84,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     requestMetrics(accessLog),
     bodyLimit(maxBodyBytes)
   ).pipe(
-    Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers]),
+    Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
   )
 
@@ -91,7 +93,7 @@ const MAX_PARAM_LENGTH = 16_384
 
 /**
  * The HTTP server on the given address. Requires Ledger, LedgerVerifier,
- * Store and AuthSettings; provides HttpServer (its `address` tells the bound
+ * Store, AuthSettings and the admin services (src/app/AdminServices.ts); provides HttpServer (its `address` tells the bound
  * port when `port` is 0).
  */
 export const makeHttpServerLayer = (options: HttpServerOptions) => {

@@ -19,7 +19,19 @@ export const ROUTES: ReadonlyArray<readonly [method: string, path: string]> = [
   ["get", "/api/admin/tables/{tableId}/hands/{handId}/pot"],
   ["get", "/api/admin/transfers"],
   ["post", "/api/admin/ledger/verify"],
-  ["get", "/api/admin/supply"]
+  ["get", "/api/admin/supply"],
+  ["get", "/api/admin/overview"],
+  ["get", "/api/admin/dead-letters"],
+  ["post", "/api/admin/dead-letters/{queueId}/retry"],
+  ["post", "/api/admin/ledger/verifications"],
+  ["get", "/api/admin/ledger/verifications"],
+  ["get", "/api/admin/ledger/verifications/{jobId}"],
+  ["get", "/api/admin/archive"],
+  ["get", "/api/admin/economy/supply"],
+  ["get", "/api/admin/economy/flows"],
+  ["get", "/api/admin/economy/rake"],
+  ["get", "/api/admin/economy/reservations"],
+  ["get", "/api/admin/economy/movers"]
 ]
 
 interface Operation {
