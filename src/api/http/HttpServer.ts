@@ -4,6 +4,7 @@ import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { AppConfig } from "../../config.ts"
+import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
 import { AccountAccessLive } from "./auth/AccountAccess.ts"
 import { AuthenticationLive } from "./auth/Authentication.ts"
@@ -71,13 +72,14 @@ const MetricsRoute = HttpRouter.add(
 
 /**
  * Every route of the HTTP API: the endpoints, `/api/openapi.json` (generated
- * from the same Schemas that validate requests) and `/api/docs` (Scalar,
- * inlined: no CDN).
+ * from the same Schemas that validate requests), `/api/docs` (Scalar,
+ * inlined: no CDN) and the admin console at `/admin`.
  */
 export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BalanceApi, { openapiPath: "/api/openapi.json" }),
     HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
+    ConsoleRoutes,
     NotFoundRoute,
     MetricsRoute,
     // Listed before the body limit, so that it wraps it: a 413 is counted, logged and gets its x-request-id too.
