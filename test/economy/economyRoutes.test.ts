@@ -5,6 +5,7 @@ import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 import type { Store } from "../../src/store/Store.ts"
 import { clientFor } from "../http/support/client.ts"
 import { startTestServer, type TestServer } from "../http/support/testServer.ts"
+import { execute } from "../http/support/seed.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
 import { EXPECTED, HOUR, playScriptedGame, RAKE_BASIS_POINTS } from "./scriptedGame.ts"
 
@@ -109,3 +110,32 @@ afterAll(async () => {
   await redis?.dispose()
 })
 economyAfterScriptedGame("Redis store", () => redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }))
+
+describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer(redisStoreLayer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("says from when it saw history, and the supply now is still exact", async () => {
+    await execute(server, { op: "EnsureAccount", accountId: "trim", initialBalance: 0 })
+    const start = Date.now()
+    // XADD MAXLEN ~ trims whole stream nodes (100 entries each by default): far more writes than that.
+    for (let i = 0; i < 400; i++) await execute(server, { op: "Deposit", accountId: "trim", amount: 1, source: "PROMO", idempotencyKey: `trim-${i}` })
+    const admin = clientFor(server.baseUrl).admin
+    const reply = await admin.get(`/api/admin/economy/supply?from=${iso(start - HOUR)}&to=${iso(Date.now() + 1000)}`)
+    expect(reply.status).toBe(200)
+    const c = reply.body.coverage
+    expect(c.complete).toBe(false)
+    expect(Date.parse(c.historyFrom)).toBeGreaterThan(start)
+    expect(reply.body.points.at(-1)).toMatchObject({ supply: 400, circulation: 400 })
+    // Flows are only what was seen: fewer than the 400 deposits.
+    const flows = await admin.get(`/api/admin/economy/flows?from=${iso(start - HOUR)}&to=${iso(Date.now() + 1000)}`)
+    expect(flows.body.coverage.complete).toBe(false)
+    expect(flows.body.minted).toBeLessThan(400)
+    expect(flows.body.minted).toBe(flows.body.byType.DEPOSIT.chips)
+  })
+})
