@@ -5,6 +5,7 @@ import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { appendDeadLetter } from "../../src/degradation/CreditJournal.ts"
 import { deadLetterPath } from "../../src/degradation/DeadLetters.ts"
+import { adminToken, playerToken } from "../http/support/client.ts"
 import { launchChromium } from "../support/chromium.ts"
 import { ADMIN_KEY, type AdminFixture, adminCall, type GameResult, playGameOverGrpc, startAdminFixture } from "./support/adminFixture.ts"
 
@@ -19,6 +20,10 @@ describe("admin console in headless Chromium against the real service", () => {
   /** Every request the page made that did not go to the service. */
   const foreign: Array<string> = []
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  /** Form controls on the page that no label names (a screen reader would announce them blank). */
+  const unlabelled = () =>
+    page.locator("input:not([type=hidden]), select, textarea").evaluateAll((els) =>
+      els.filter((el) => (el as unknown as { labels: { length: number } }).labels.length === 0 && !el.getAttribute("aria-label")).map((el) => el.outerHTML))
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true })
@@ -64,6 +69,7 @@ describe("admin console in headless Chromium against the real service", () => {
     const raked = await page.locator('#flows-chart g[data-series="raked"] rect title').allTextContents()
     expect(raked.reduce((sum, t) => sum + Number(/raked ([\d,]+)/.exec(t)![1]!.replace(/,/g, "")), 0)).toBe(game.raked)
     expect(await page.locator("#economy").textContent()).toContain(game.tableId)
+    expect(await unlabelled()).toEqual([])
     await shot("overview")
   })
 
@@ -76,8 +82,10 @@ describe("admin console in headless Chromium against the real service", () => {
     const balance = (await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance as number
     await expect.poll(() => page.locator("#balance").textContent()).toBe(balance.toLocaleString("en-US"))
     await page.locator("#account-ledger table").waitFor()
+    await page.locator("#account-transfers table").waitFor()
     expect(await page.locator("#account-ledger").textContent()).toContain("GRANT")
     expect(await page.locator("#account-transfers").textContent()).toContain("CASH_OUT")
+    expect(await unlabelled()).toEqual([])
     await shot("account")
   })
 
@@ -98,6 +106,7 @@ describe("admin console in headless Chromium against the real service", () => {
     expect((await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance).toBe(before + 123)
     // A fresh key for the next one: pressing Submit twice by accident does not deposit twice with the same key, and a new form gets a new key.
     expect(await page.getByLabel(/Idempotency key/).inputValue()).not.toBe(key)
+    expect(await unlabelled()).toEqual([])
     await shot("deposit")
   })
 
@@ -111,6 +120,7 @@ describe("admin console in headless Chromium against the real service", () => {
     expect(progress.value).toBe(progress.max)
     expect(progress.max).toBeGreaterThan(3)
     expect(await page.locator("#verify-progress-text").textContent()).toMatch(/^DONE: .* 0 findings$/)
+    expect(await unlabelled()).toEqual([])
     await shot("verification")
   })
 
@@ -121,6 +131,7 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByRole("button", { name: "Show" }).click()
     await page.getByRole("heading", { name: /Hand h1: SETTLED/ }).waitFor()
     expect(await page.locator("#table-result").textContent()).toContain("ui-p2")
+    expect(await unlabelled()).toEqual([])
     await shot("table")
   })
 
@@ -134,6 +145,7 @@ describe("admin console in headless Chromium against the real service", () => {
     const before = (await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance as number
     await page.getByRole("link", { name: "Dead letters" }).click()
     await page.getByRole("button", { name: `Retry ${id}` }).waitFor()
+    expect(await unlabelled()).toEqual([])
     await shot("dead-letters")
     await page.getByRole("button", { name: `Retry ${id}` }).click()
     await expect.poll(() => page.locator("#status").textContent()).toBe("Retry APPLIED")
@@ -155,5 +167,23 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByRole("button", { name: "Sign out" }).click()
     await page.getByRole("heading", { name: "Sign in" }).waitFor()
     expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0)
+  })
+
+  it("signs in with an admin JWT too; a player's token is refused; the keyboard alone gets around", async () => {
+    await page.getByLabel("Admin JWT").check()
+    await page.getByLabel("Key or token").fill(await playerToken("ui-p1"))
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await expect.poll(() => page.locator("#sign-in-error").textContent()).toContain("not an admin's")
+    await page.getByLabel("Key or token").fill(await adminToken())
+    await page.getByLabel("Key or token").press("Enter")
+    // Back on the page the address names (the last one visited).
+    await page.getByRole("heading", { name: "Dead-lettered credits" }).waitFor()
+    // From the skip link (the first stop of the page), Tab walks the navigation; Enter follows a link.
+    await page.getByRole("link", { name: "Skip to content" }).focus()
+    for (let i = 0; i < 2; i++) await page.keyboard.press("Tab")
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Accounts")
+    await page.keyboard.press("Enter")
+    await page.getByRole("heading", { name: "Accounts" }).waitFor()
+    expect(await page.evaluate("document.activeElement?.id")).toBe("prefix")
   })
 })

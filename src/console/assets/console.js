@@ -523,7 +523,8 @@ const render = async () => {
   fill(page)
   await ROUTES[route](page, arg === undefined ? undefined : decodeURIComponent(arg))
   document.title = `${page.querySelector("h1")?.textContent ?? "Admin"} · balance-service`
-  document.getElementById("main").focus({ preventScroll: true })
+  // Focus moves to the new page (for screen readers), unless the page put it on its first field.
+  if (!page.contains(document.activeElement)) document.getElementById("main").focus({ preventScroll: true })
 }
 
 const signOut = (message) => {

@@ -1,8 +1,10 @@
 import { ADMIN_KEY, type ServiceProcess, startService } from "../../chaos/support/serviceProcess.ts"
 import { chaosClient } from "../../chaos/support/grpcClient.ts"
+import { HS_SECRET } from "../../http/support/testServer.ts"
 import { startTestRedisServer, type TestRedisServer } from "../../support/redisServer.ts"
 
 export { ADMIN_KEY }
+export { HS_SECRET }
 
 export interface AdminFixture {
   readonly redis: TestRedisServer
@@ -15,7 +17,7 @@ export interface AdminFixture {
 /** A private redis-server and the real service (`node src/main.ts`) on free ports, with a known admin key. */
 export const startAdminFixture = async (env: Readonly<Record<string, string>> = {}): Promise<AdminFixture> => {
   const redis = await startTestRedisServer()
-  const service = await startService({ redisUrl: redis.url, env: { RAKE_BASIS_POINTS: "500", ...env } })
+  const service = await startService({ redisUrl: redis.url, env: { RAKE_BASIS_POINTS: "500", JWT_HS256_SECRET: HS_SECRET, ...env } })
   return {
     redis,
     service,
