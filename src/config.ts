@@ -134,6 +134,8 @@ export const AppConfig = {
   /** How often WatchAccount streams look for new ledger events. */
   grpcWatchPollMs: positiveInt("GRPC_WATCH_POLL_MS").pipe(Config.withDefault(100)),
   logLevel: logLevel("LOG_LEVEL").pipe(Config.withDefault("Info" as const)),
+  /** The source revision this build came from, for balance_build_info (set by the image build or the deployment). */
+  buildCommit: optionalString("BUILD_COMMIT"),
   // HTTP API auth (src/api/http). JWT_SECRET is the legacy name of JWT_HS256_SECRET.
   jwtHs256Secret: optionalString("JWT_HS256_SECRET"),
   jwtSecret: optionalString("JWT_SECRET"),

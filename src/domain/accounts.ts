@@ -85,6 +85,11 @@ export interface ReservationState {
 export type ChainedAccount = WalletState | StackState | PotState
 export type StoredObject = ChainedAccount | ReservationState
 
+/** A Record over the union: a kind of object added without an entry here does not compile. */
+const objectKinds: Readonly<Record<StoredObject["kind"], true>> = { wallet: true, stack: true, pot: true, reservation: true }
+/** Every kind of stored object, at runtime (metric labels). */
+export const OBJECT_KINDS = Object.keys(objectKinds) as ReadonlyArray<StoredObject["kind"]>
+
 /** An object as the store holds it: version 0 means "does not exist". */
 export interface Versioned<T extends StoredObject = StoredObject> {
   readonly version: number

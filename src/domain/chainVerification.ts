@@ -1,16 +1,23 @@
 import type { ChainedAccount } from "./accounts.ts"
 import { entryChecksum, GENESIS, type LedgerEntry } from "./ledgerEntry.ts"
 
-export type FindingKind =
-  | "SEQ_GAP"
-  | "BROKEN_LINK"
-  | "BAD_CHECKSUM"
-  | "BALANCE_DISCONTINUITY"
-  | "AMOUNT_MISMATCH"
-  | "WRONG_ACCOUNT"
-  | "HEAD_MISMATCH"
-  | "MISSING_ACCOUNT"
-  | "ZERO_SUM_VIOLATION"
+/** Every kind of integrity finding, at runtime too (metric labels). */
+export const FINDING_KINDS = [
+  "SEQ_GAP",
+  "BROKEN_LINK",
+  "BAD_CHECKSUM",
+  "BALANCE_DISCONTINUITY",
+  "AMOUNT_MISMATCH",
+  "WRONG_ACCOUNT",
+  "HEAD_MISMATCH",
+  "MISSING_ACCOUNT",
+  "ZERO_SUM_VIOLATION"
+] as const
+export type FindingKind = (typeof FINDING_KINDS)[number]
+
+/** A pass over every chain from the start, over entries added since the last clean pass, or over one wallet. */
+export const VERIFICATION_MODES = ["full", "incremental", "account"] as const
+export type VerificationMode = (typeof VERIFICATION_MODES)[number]
 
 export interface Finding {
   readonly account: string

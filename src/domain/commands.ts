@@ -99,6 +99,23 @@ export type Command =
 
 export type CommandOp = Command["op"]
 
+/** A Record over the union: an operation added to Command without an entry here does not compile. */
+const commandOps: Readonly<Record<CommandOp, true>> = {
+  EnsureAccount: true,
+  Deposit: true,
+  Withdraw: true,
+  Reserve: true,
+  Commit: true,
+  Release: true,
+  Expire: true,
+  Contribute: true,
+  Settle: true,
+  Cancel: true,
+  CashOut: true
+}
+/** Every operation, at runtime (metric labels). */
+export const COMMAND_OPS = Object.keys(commandOps) as ReadonlyArray<CommandOp>
+
 export const idempotencyKeyOf = (c: Command): string | undefined =>
   "idempotencyKey" in c ? c.idempotencyKey : undefined
 

@@ -1,15 +1,18 @@
 import type { AccountRef } from "./accounts.ts"
 
-export type TransferType =
-  | "GRANT"
-  | "DEPOSIT"
-  | "WITHDRAW"
-  | "BUY_IN"
-  | "CONTRIBUTION"
-  | "RAKE"
-  | "PAYOUT"
-  | "REFUND"
-  | "CASH_OUT"
+/** Every kind of transfer, at runtime too (API schemas, metric labels). */
+export const TRANSFER_TYPES = [
+  "GRANT",
+  "DEPOSIT",
+  "WITHDRAW",
+  "BUY_IN",
+  "CONTRIBUTION",
+  "RAKE",
+  "PAYOUT",
+  "REFUND",
+  "CASH_OUT"
+] as const
+export type TransferType = (typeof TRANSFER_TYPES)[number]
 
 /** One movement of chips from one account to another; the double-entry unit. */
 export interface Transfer {

@@ -1,5 +1,5 @@
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
-import type { Transfer, TransferType } from "../domain/transfer.ts"
+import { TRANSFER_TYPES, type Transfer, type TransferType } from "../domain/transfer.ts"
 import type { StoreEvent } from "../store/Store.ts"
 import {
   type BiggestMovers,
@@ -21,10 +21,6 @@ import {
  * The economy reports as pure functions of a run of ledger writes: whatever store they come from
  * (the live tail in Redis, the archive), the arithmetic is this one.
  */
-
-export const TRANSFER_TYPE_LIST: ReadonlyArray<TransferType> = [
-  "GRANT", "DEPOSIT", "WITHDRAW", "BUY_IN", "CONTRIBUTION", "RAKE", "PAYOUT", "REFUND", "CASH_OUT"
-]
 
 /** Chips issued and not burned, and chips held by players, at one instant. */
 export interface SupplyNow {
@@ -114,7 +110,7 @@ export const supplySeries = (
 }
 
 export const flows = (events: ReadonlyArray<StoreEvent>, range: TimeRange, coverage: Coverage): Flows => {
-  const byType = Object.fromEntries(TRANSFER_TYPE_LIST.map((t) => [t, { chips: 0, transfers: 0 }])) as Record<TransferType, TypeFlow>
+  const byType = Object.fromEntries(TRANSFER_TYPES.map((t) => [t, { chips: 0, transfers: 0 }])) as Record<TransferType, TypeFlow>
   let minted = 0, burned = 0, raked = 0, moved = 0, transfers = 0
   for (const t of transfersIn(events, range)) {
     minted += mintedBy(t)

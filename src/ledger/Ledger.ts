@@ -28,7 +28,7 @@ import { makeKeyedLock } from "./KeyedLock.ts"
 import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 import { ObjectCache } from "./ObjectCache.ts"
-import { Metrics } from "../observability/Metrics.ts"
+import { Metrics, type StoreOperation } from "../observability/Metrics.ts"
 
 export interface Executed<R> {
   readonly result: R
@@ -80,7 +80,7 @@ export class Ledger extends Context.Service<Ledger, {
     const settings = yield* LedgerSettings
     const metrics = yield* Metrics
     /** Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>` whatever the store. */
-    const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    const timed = <A, E>(operation: StoreOperation, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.suspend(() => {
         const end = metrics.storeDuration.startTimer({ operation })
         return Effect.onExit(effect, (exit) =>
@@ -164,7 +164,7 @@ export class Ledger extends Context.Service<Ledger, {
           if (record.fingerprint !== requestFingerprint) {
             return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
           }
-          metrics.idempotentReplays.inc({ op: command.op })
+          metrics.idempotentReplays.inc({ operation: command.op })
           forgetUnverified()
           return confirmed({ result: JSON.parse(record.response) as R, replayed: true })
         }
@@ -250,7 +250,7 @@ export class Ledger extends Context.Service<Ledger, {
               }
               return { result: outcome.plan.response as R, replayed: false }
             case "Replayed":
-              metrics.idempotentReplays.inc({ op: command.op })
+              metrics.idempotentReplays.inc({ operation: command.op })
               forgetUnverified()
               return { result: JSON.parse(result.response) as R, replayed: true }
             case "KeyReused":
@@ -260,7 +260,7 @@ export class Ledger extends Context.Service<Ledger, {
             case "Overflow":
               return yield* Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${result.account} account would leave the safe integer range`))
             case "Conflict":
-              metrics.conflictRetries.inc({ op: command.op })
+              metrics.conflictRetries.inc({ operation: command.op })
               remember(result.current)
               // Re-plan at once with the returned state. Another instance pipelining writes to the same
               // wallet can win every race; a short random pause now and then breaks the lockstep.
@@ -282,10 +282,10 @@ export class Ledger extends Context.Service<Ledger, {
         Effect.onExit((exit) =>
           Effect.sync(() => {
             if (exit._tag === "Success") {
-              metrics.commands.inc({ op: command.op, outcome: exit.value.replayed ? "replayed" : "ok" })
+              metrics.commands.inc({ operation: command.op, outcome: exit.value.replayed ? "replayed" : "ok" })
             } else {
               const error = Cause.findErrorOption(exit.cause)
-              if (error._tag === "Some") metrics.commands.inc({ op: command.op, outcome: outcomeOf(error.value) })
+              if (error._tag === "Some") metrics.commands.inc({ operation: command.op, outcome: outcomeOf(error.value) })
             }
           })
         ),
@@ -294,7 +294,7 @@ export class Ledger extends Context.Service<Ledger, {
       )
 
     /** Reads one object from the store; when the store is down, the last state seen here, marked stale. */
-    const observe = <T extends WalletState | StackState | PotState | ReservationState>(key: string) =>
+    const observe = <T extends WalletState | StackState | PotState | ReservationState>(object: T["kind"], key: string) =>
       store.load([key]).pipe(
         Effect.map((snapshot): Observed<T> => {
           const v = snapshot.objects.get(key) ?? ABSENT
@@ -303,7 +303,7 @@ export class Ledger extends Context.Service<Ledger, {
         }),
         Effect.catchTag("StoreUnavailable", (error) => {
           const cached = cache.get(key)
-          if (cached) metrics.staleReads.inc({ object: key.slice(0, 1) })
+          if (cached) metrics.staleReads.inc({ object })
           return cached
             ? Effect.succeed<Observed<T>>({ value: cached.value as T | null, version: cached.version, stale: true })
             : Effect.fail(error)
@@ -315,11 +315,11 @@ export class Ledger extends Context.Service<Ledger, {
 
     return Ledger.of({
       execute,
-      wallet: (accountId) => observe<WalletState>(walletKey(accountId)).pipe(readSpan("Ledger.wallet")),
-      stack: (tableId, accountId) => observe<StackState>(stackKey(tableId, accountId)).pipe(readSpan("Ledger.stack")),
-      pot: (tableId, handId) => observe<PotState>(potKey(tableId, handId)).pipe(readSpan("Ledger.pot")),
+      wallet: (accountId) => observe<WalletState>("wallet", walletKey(accountId)).pipe(readSpan("Ledger.wallet")),
+      stack: (tableId, accountId) => observe<StackState>("stack", stackKey(tableId, accountId)).pipe(readSpan("Ledger.stack")),
+      pot: (tableId, handId) => observe<PotState>("pot", potKey(tableId, handId)).pipe(readSpan("Ledger.pot")),
       reservation: (reservationId) =>
-        observe<ReservationState>(reservationKey(reservationId)).pipe(readSpan("Ledger.reservation")),
+        observe<ReservationState>("reservation", reservationKey(reservationId)).pipe(readSpan("Ledger.reservation")),
       entries: Effect.fn("Ledger.entries")((account: AccountRef, afterSeq: number, limit: number) =>
         store.entries(account, afterSeq, limit)
       ),

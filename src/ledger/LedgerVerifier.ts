@@ -1,13 +1,20 @@
 import { Clock, Context, Effect, Layer } from "effect"
 import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
-import { CHAIN_START, type ChainCursor, type Finding, verifyEntries, verifyHead } from "../domain/chainVerification.ts"
+import {
+  CHAIN_START,
+  type ChainCursor,
+  type Finding,
+  type VerificationMode,
+  verifyEntries,
+  verifyHead
+} from "../domain/chainVerification.ts"
 import { type Page, Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 
 export interface VerificationReport {
-  readonly mode: "full" | "incremental" | "account"
+  readonly mode: VerificationMode
   readonly startedAt: number
   readonly finishedAt: number
   readonly accountsChecked: number

@@ -1,14 +1,10 @@
 import { Effect, Layer, Option } from "effect"
 import * as Prom from "prom-client"
 import type { StatName } from "../domain/plan.ts"
-import type { TransferType } from "../domain/transfer.ts"
+import { TRANSFER_TYPES } from "../domain/transfer.ts"
 import { CreditQueue } from "../degradation/CreditQueue.ts"
 import { Store } from "../store/Store.ts"
 import { Metrics } from "./Metrics.ts"
-
-const TRANSFER_TYPES: ReadonlyArray<TransferType> = [
-  "GRANT", "DEPOSIT", "WITHDRAW", "BUY_IN", "CONTRIBUTION", "RAKE", "PAYOUT", "REFUND", "CASH_OUT"
-]
 
 interface Reading {
   readonly up: boolean
@@ -122,17 +118,8 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   counter("balance_settlements_normalised_total", "Settlements whose requested amounts had to be scaled to the pot", (r) =>
     stat(r, "settlements_normalised"))
 
-  // Velocity: chips moved per minute over the last scrapes, relative to circulation.
-  const samples: Array<{ t: number; moved: number }> = []
-  gauge("balance_chips_velocity_per_minute", "Chips moved per minute divided by chips in circulation", (r) => {
-    const now = Date.now()
-    samples.push({ t: now, moved: stat(r, "moved") })
-    while (samples.length > 2 && now - samples[0]!.t > 5 * 60_000) samples.shift()
-    const first = samples[0]!
-    const minutes = (now - first.t) / 60_000
-    const c = circulation(r)
-    return minutes <= 0 || c <= 0 ? 0 : (stat(r, "moved") - first.moved) / minutes / c
-  })
+  // Velocity (chips moved per second relative to circulation) is PromQL over the two series above,
+  // not a figure kept here: sum(max by (type) (rate(balance_chips_moved_total[5m]))) / max(balance_chips_in_circulation).
 
   if (Option.isSome(queue)) {
     const q = queue.value

@@ -1,7 +1,48 @@
 import { Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
+import { SERVICE_VERSION } from "../app/buildInfo.ts"
+import { AppConfig } from "../config.ts"
+import { OBJECT_KINDS } from "../domain/accounts.ts"
+import { FINDING_KINDS, VERIFICATION_MODES } from "../domain/chainVerification.ts"
+import { COMMAND_OPS } from "../domain/commands.ts"
+import { RefusalCode } from "../domain/errors.ts"
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+/** The store calls the ledger times (balance_store_* `operation`). */
+export const STORE_OPERATIONS = ["load", "apply"] as const
+export type StoreOperation = (typeof STORE_OPERATIONS)[number]
+
+/** How a ledger command ended (balance_ledger_commands_total `outcome`): ok, replayed, a refusal code, or a failure. */
+export const COMMAND_OUTCOMES: ReadonlyArray<string> = ["ok", "replayed", "unavailable", "contention", ...RefusalCode.literals]
+
+export const VERIFICATION_RESULTS = ["ok", "findings"] as const
+
+/** Every combination of the given values of each label. */
+export const labelCombinations = <L extends string>(
+  values: { readonly [K in L]: ReadonlyArray<string> }
+): ReadonlyArray<Record<L, string>> =>
+  (Object.entries(values) as Array<[L, ReadonlyArray<string>]>).reduce<Array<Record<L, string>>>(
+    (combinations, [name, labelValues]) =>
+      combinations.flatMap((partial) => labelValues.map((value) => ({ ...partial, [name]: value }))),
+    [{} as Record<L, string>]
+  )
+
+/**
+ * Exports 0 for every known label combination, so that a panel or an alert over
+ * a counter that has not counted anything yet shows 0 instead of "No data".
+ */
+export const initialiseCounter = <L extends string>(
+  counter: Prom.Counter<L>,
+  values: { readonly [K in L]: ReadonlyArray<string> }
+): void => {
+  for (const labels of labelCombinations(values)) counter.inc(labels as Prom.LabelValues<L>, 0)
+}
+
+export interface BuildInfo {
+  /** The source revision (BUILD_COMMIT), when the build or the deployment tells it. */
+  readonly commit?: string | undefined
+}
 
 /**
  * The service's Prometheus registry and its request-path instruments.
@@ -16,19 +57,28 @@ export class Metrics extends Context.Service<Metrics, {
   readonly httpDuration: Prom.Histogram<"method" | "route" | "status">
   readonly storeDuration: Prom.Histogram<"operation">
   readonly storeErrors: Prom.Counter<"operation">
-  readonly commands: Prom.Counter<"op" | "outcome">
-  readonly conflictRetries: Prom.Counter<"op">
-  readonly idempotentReplays: Prom.Counter<"op">
+  readonly commands: Prom.Counter<"operation" | "outcome">
+  readonly conflictRetries: Prom.Counter<"operation">
+  readonly idempotentReplays: Prom.Counter<"operation">
   readonly staleReads: Prom.Counter<"object">
   readonly expiryLateness: Prom.Histogram<never>
   readonly verificationRuns: Prom.Counter<"mode" | "result">
   readonly verificationFindings: Prom.Counter<"kind">
   readonly lastVerificationSuccess: Prom.Gauge<never>
 }>()("balance/Metrics") {
-  static readonly make = () => {
+  static readonly make = (build: BuildInfo = {}) => {
     const registry = new Prom.Registry()
     const registers = [registry]
-    return Metrics.of({
+    // process_cpu_seconds_total, process_resident_memory_bytes, nodejs_eventloop_lag_*, heap, GC, ...:
+    // the standard names, unprefixed, so that stock dashboards and alerts find them.
+    Prom.collectDefaultMetrics({ register: registry })
+    new Prom.Gauge({
+      name: "balance_build_info",
+      help: "Always 1; the labels say which build runs (version from package.json, commit from BUILD_COMMIT)",
+      labelNames: build.commit === undefined ? ["version", "node"] : ["version", "commit", "node"],
+      registers
+    }).set({ version: SERVICE_VERSION, node: process.version, ...(build.commit === undefined ? {} : { commit: build.commit }) }, 1)
+    const metrics = Metrics.of({
       registry,
       grpcRequests: new Prom.Counter({
         name: "balance_grpc_requests_total",
@@ -72,24 +122,24 @@ export class Metrics extends Context.Service<Metrics, {
       commands: new Prom.Counter({
         name: "balance_ledger_commands_total",
         help: "Ledger commands by operation and outcome (ok, replayed, a refusal code, unavailable, contention); a credit then queued counts as unavailable here and in balance_credit_queue_total",
-        labelNames: ["op", "outcome"],
+        labelNames: ["operation", "outcome"],
         registers
       }),
       conflictRetries: new Prom.Counter({
         name: "balance_ledger_conflict_retries_total",
         help: "Plans re-made because another writer changed an object first",
-        labelNames: ["op"],
+        labelNames: ["operation"],
         registers
       }),
       idempotentReplays: new Prom.Counter({
         name: "balance_idempotent_replays_total",
         help: "Calls answered with the stored response of an earlier call with the same key",
-        labelNames: ["op"],
+        labelNames: ["operation"],
         registers
       }),
       staleReads: new Prom.Counter({
         name: "balance_stale_reads_total",
-        help: "Reads answered from the in-process cache because the store did not answer",
+        help: "Reads answered from the in-process cache because the store did not answer, by kind of object",
         labelNames: ["object"],
         registers
       }),
@@ -117,9 +167,21 @@ export class Metrics extends Context.Service<Metrics, {
         registers
       })
     })
+    initialiseCounter(metrics.storeErrors, { operation: STORE_OPERATIONS })
+    initialiseCounter(metrics.commands, { operation: COMMAND_OPS, outcome: COMMAND_OUTCOMES })
+    initialiseCounter(metrics.conflictRetries, { operation: COMMAND_OPS })
+    initialiseCounter(metrics.idempotentReplays, { operation: COMMAND_OPS })
+    initialiseCounter(metrics.staleReads, { object: OBJECT_KINDS })
+    initialiseCounter(metrics.verificationRuns, { mode: VERIFICATION_MODES, result: VERIFICATION_RESULTS })
+    initialiseCounter(metrics.verificationFindings, { kind: FINDING_KINDS })
+    return metrics
   }
 
-  static readonly layer = Layer.sync(Metrics, Metrics.make)
+  /** BUILD_COMMIT is a free-form label: a malformed environment cannot fail it, only leave it out. */
+  static readonly layer = Layer.effect(
+    Metrics,
+    AppConfig.buildCommit.pipe(Effect.orElseSucceed(() => undefined), Effect.map((commit) => Metrics.make({ commit })))
+  )
 
   /** Prometheus text of everything registered. */
   static readonly render = Effect.gen(function*() {

@@ -4,9 +4,9 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Effect, Layer, Tracer } from "effect"
+import { SERVICE_VERSION } from "../app/buildInfo.ts"
 
 export const SERVICE_NAME = "balance-service"
-const SERVICE_VERSION = "0.1.0"
 
 /**
  * Effect spans as OpenTelemetry SDK spans, without OtelTracer's context bridge. The bridge makes

@@ -1,5 +1,9 @@
+import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { FINDING_KINDS } from "../../src/domain/chainVerification.ts"
+import { COMMAND_OPS } from "../../src/domain/commands.ts"
+import { RefusalCode } from "../../src/domain/errors.ts"
 import { MetricsServerAddress } from "../../src/observability/MetricsServer.ts"
 import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
@@ -178,8 +182,8 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
         assert.deepStrictEqual(labelNamesOf(families, "balance_store_call_duration_seconds_count"), ["operation"])
         assert.strictEqual(valueOf(families, "balance_store_call_duration_seconds_count", { operation: "apply" }), 22)
         assert.isAbove(valueOf(families, "balance_store_call_duration_seconds_count", { operation: "load" }), 0)
-        assert.strictEqual(samplesOf(families, "balance_ledger_conflict_retries_total").length, 0)
-        assert.strictEqual(valueOf(families, "balance_ledger_commands_total", { op: "Expire", outcome: "ok" }), 1)
+        assert.deepStrictEqual(samplesOf(families, "balance_ledger_conflict_retries_total").filter((s) => s.value !== 0), [])
+        assert.strictEqual(valueOf(families, "balance_ledger_commands_total", { operation: "Expire", outcome: "ok" }), 1)
         assert.strictEqual(valueOf(families, "balance_reservation_expiry_lateness_seconds_count"), 1)
         // HTTP by route template (never the raw path) and status.
         assert.deepStrictEqual(labelNamesOf(families, "balance_http_request_duration_seconds_count"), ["method,route,status"])
@@ -192,13 +196,14 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
         assert.notInclude(text, "no-such-route")
         assert.notInclude(text, "alice")
 
-        // Prometheus naming: one prefix, base units, _total only (and always) on counters.
+        // Prometheus naming: one prefix, base units, _total only (and always) on counters. The process and
+        // runtime families keep their standard names (process_*, nodejs_*) for stock dashboards.
         for (const f of families.values()) {
-          assert.match(f.name, /^balance_[a-z0-9_]+$/, f.name)
           assert.isString(f.help, `${f.name} has HELP`)
-          // The one exception: the issue defines velocity per minute, and deploy/ charts it under this name.
-          if (f.name !== "balance_chips_velocity_per_minute") {
-            assert.notMatch(f.name, /_(ms|millis|milliseconds|minutes?|hours?)(_|$)/, `${f.name}: base units`)
+          assert.notMatch(f.name, /_(ms|millis|milliseconds|minutes?|hours?)(_|$)/, `${f.name}: base units`)
+          if (!f.name.startsWith("balance_")) {
+            assert.match(f.name, /^(process|nodejs)_[a-z0-9_]+$/, f.name)
+            continue
           }
           if (f.type === "counter") assert.match(f.name, /_total$/, `${f.name}: counter ends in _total`)
           else assert.notMatch(f.name, /_total$/, `${f.name}: only counters end in _total`)
@@ -227,6 +232,58 @@ gameSuite(
       redisStoreLayer({ url: server.url, keyPrefix: "obs-game:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer))
 )
+
+const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
+
+layer(observedApp(MemoryStoreLayer), { excludeTestServices: true })("/metrics of a service that has served nothing yet", (it) => {
+  it.effect("has the process and runtime metrics, balance_build_info, and every known error series at 0", () =>
+    Effect.gen(function*() {
+      const { port } = yield* MetricsServerAddress
+      const { families } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
+
+      for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes"]) {
+        assert.isAbove(valueOf(families, name), 0, name)
+      }
+      assert.isAtLeast(valueOf(families, "nodejs_eventloop_lag_seconds"), 0)
+      assert.strictEqual(families.get("nodejs_gc_duration_seconds")?.type, "histogram")
+      assert.strictEqual(valueOf(families, "balance_build_info", { version: packageVersion, node: process.version }), 1)
+
+      // Labelled counters: every combination the domain's lists name is there, at 0.
+      const zeroFor = (name: string, labels: Record<string, string>) =>
+        assert.strictEqual(valueOf(families, name, labels), 0, `${name} ${JSON.stringify(labels)}`)
+      for (const operation of COMMAND_OPS) {
+        for (const outcome of ["ok", "replayed", "unavailable", "contention", ...RefusalCode.literals]) {
+          zeroFor("balance_ledger_commands_total", { operation, outcome })
+        }
+        zeroFor("balance_ledger_conflict_retries_total", { operation })
+        zeroFor("balance_idempotent_replays_total", { operation })
+      }
+      for (const operation of ["load", "apply"]) zeroFor("balance_store_errors_total", { operation })
+      for (const object of ["wallet", "stack", "pot", "reservation"]) zeroFor("balance_stale_reads_total", { object })
+      for (const kind of FINDING_KINDS) zeroFor("balance_ledger_verification_failures_total", { kind })
+      for (const mode of ["full", "incremental", "account"]) {
+        for (const result of ["ok", "findings"]) zeroFor("balance_ledger_verification_runs_total", { mode, result })
+      }
+      // gRPC: in-band refusal codes on the methods that answer them, status names on every method.
+      for (const code of RefusalCode.literals) zeroFor("balance_grpc_requests_total", { method: "ReserveForBuyIn", code })
+      for (const method of ["GetBalance", "WatchAccount", "Deposit", "Check"]) {
+        for (const code of ["OK", "UNAVAILABLE", "INTERNAL", "INVALID_ARGUMENT", "UNAUTHENTICATED"]) {
+          zeroFor("balance_grpc_requests_total", { method, code })
+        }
+      }
+      assert.throws(() => valueOf(families, "balance_grpc_requests_total", { method: "GetBalance", code: "INSUFFICIENT_BALANCE" }))
+      // HTTP: each route with the statuses it declares.
+      for (const status of ["200", "401", "403", "404", "503"]) {
+        zeroFor("balance_http_requests_total", { method: "GET", route: "/api/accounts/:accountId/balance", status })
+      }
+      zeroFor("balance_http_requests_total", { method: "POST", route: "/api/accounts/:accountId/deposit", status: "202" })
+
+      // One name per idea: operation, never op.
+      for (const f of families.values()) {
+        for (const s of f.samples) assert.notProperty(s.labels, "op", f.name)
+      }
+    }))
+})
 
 const hanging = makeFaultyStore()
 layer(observedApp(hanging.layer), { excludeTestServices: true })("/metrics while the store hangs", (it) => {

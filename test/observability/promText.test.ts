@@ -12,6 +12,8 @@ x_seconds_count{method="A"} 2
 y_total{label="a \\"b\\" \\\\ c\\nd"} 3
 # TYPE z gauge
 z 1.5e3
+# TYPE n gauge
+n Nan
 `
 
 describe("the strict Prometheus text parser used by the metrics tests", () => {
@@ -21,6 +23,7 @@ describe("the strict Prometheus text parser used by the metrics tests", () => {
     expect(valueOf(families, "x_seconds_count", { method: "A" })).toBe(2)
     expect(valueOf(families, "y_total", { label: 'a "b" \\ c\nd' })).toBe(3)
     expect(valueOf(families, "z")).toBe(1500)
+    expect(valueOf(families, "n")).toBeNaN()
     expect(() => valueOf(families, "y_total")).toThrow(/no series/)
   })
 

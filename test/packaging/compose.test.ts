@@ -46,7 +46,7 @@ const bindMounts = (s: Service) =>
       return [source!.slice(2), target!] as const
     })
 
-const OBSERVABILITY = ["prometheus", "grafana", "otel-collector", "jaeger", "loki", "promtail"]
+const OBSERVABILITY = ["prometheus", "alertmanager", "grafana", "otel-collector", "jaeger", "loki", "promtail"]
 const SECRET_NAME = /pass(word)?|secret|token|api_?key|private|credential|(^|_)key$|hmac/i
 
 describe("docker-compose.yml: Redis", () => {
@@ -143,6 +143,58 @@ describe("docker-compose.yml: observability profile", () => {
     const job = config.scrape_configs.find((j) => j.job_name === "balance-service")!
     const metricsPort = env(services["balance-service"]!)["METRICS_PORT"]
     expect(job.static_configs.flatMap((c) => c.targets)).toContain(`balance-service:${metricsPort}`)
+  })
+
+  it("Prometheus sends its alerts to the compose Alertmanager, which routes them to a receiver it defines", () => {
+    const prometheus = yaml<{ alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: Array<string> }> }> } }>(
+      "deploy/prometheus.yml"
+    )
+    const targets = prometheus.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))
+    expect(targets).toEqual(["alertmanager:9093"])
+    const alertmanager = services["alertmanager"]!
+    expect(alertmanager.image).toMatch(/^prom\/alertmanager:v\d+\.\d+\.\d+$/)
+    const mounts = new Map(bindMounts(alertmanager))
+    expect(commandLine(alertmanager)).toContain(`--config.file=${mounts.get("deploy/alertmanager.yml")}`)
+    const config = yaml<{
+      route: { receiver: string; routes?: Array<{ receiver: string }> }
+      receivers: Array<{ name: string }>
+    }>("deploy/alertmanager.yml")
+    const receivers = config.receivers.map((r) => r.name)
+    for (const r of [config.route.receiver, ...(config.route.routes ?? []).map((x) => x.receiver)]) expect(receivers).toContain(r)
+  })
+
+  it("runbook links: Prometheus gets RUNBOOK_BASE_URL into its external label runbook_base_url", () => {
+    const prometheus = services["prometheus"]!
+    expect(commandLine(prometheus)).toContain("--enable-feature=expand-external-labels")
+    expect(env(prometheus)["RUNBOOK_BASE_URL"]).toMatch(/^\$\{RUNBOOK_BASE_URL:-https:\/\/[^}]+\}$/)
+    const config = yaml<{ global: { external_labels: Record<string, string> } }>("deploy/prometheus.yml")
+    expect(config.global.external_labels["runbook_base_url"]).toBe("${RUNBOOK_BASE_URL}")
+  })
+
+  it("Grafana ships no password and no anonymous access: it refuses to start without a strong GRAFANA_ADMIN_PASSWORD", () => {
+    const grafana = services["grafana"]!
+    const vars = env(grafana)
+    expect(vars["GF_AUTH_ANONYMOUS_ENABLED"]).toBe("false")
+    expect(vars["GF_SECURITY_ADMIN_PASSWORD"]).toBe("${GRAFANA_ADMIN_PASSWORD:-}")
+    expect(read("docker-compose.yml")).not.toMatch(/admin\/admin/)
+    // Run the entrypoint's check as the container would (compose turns $$ into $).
+    const entrypoint = (grafana as Service & { entrypoint: Array<string> }).entrypoint
+    expect(entrypoint.slice(0, 2)).toEqual(["/bin/sh", "-c"])
+    const script = entrypoint[2]!.replaceAll("$$", "$")
+    const start = (password: string | undefined) =>
+      spawnSync("/bin/sh", ["-c", script], {
+        encoding: "utf8",
+        env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...(password === undefined ? {} : { GF_SECURITY_ADMIN_PASSWORD: password }) }
+      })
+    for (const weak of [undefined, "", "admin", "short-pass1"]) {
+      const r = start(weak)
+      expect(r.status, String(weak)).toBe(1)
+      expect(r.stderr).toMatch(/set GRAFANA_ADMIN_PASSWORD/)
+    }
+    // A strong one passes the check and reaches Grafana's own /run.sh (absent here: 127, "not found").
+    const r = start("correct-horse-battery-staple")
+    expect(r.stderr).not.toMatch(/set GRAFANA_ADMIN_PASSWORD/)
+    expect(r.stderr).toMatch(/run\.sh/)
   })
 
   it("Grafana is provisioned with the datasources and the dashboard folder", () => {

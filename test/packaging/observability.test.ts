@@ -100,6 +100,21 @@ describe("deploy/alerts.yml", () => {
     }
   })
 
+  it("links every alert to its runbook section by a URL: the configured base + an anchor of docs/operations.md", () => {
+    // GitHub-style heading anchors: lower case, punctuation dropped, spaces to dashes.
+    const anchors = new Set(
+      [...read("docs/operations.md").matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-")
+      )
+    )
+    for (const r of rules) {
+      const url = r.annotations?.["runbook_url"]
+      expect(url, r.alert).toMatch(/^\{\{ \$externalLabels\.runbook_base_url \}\}#[a-z0-9-]+$/)
+      expect([...anchors], `${r.alert}: ${url}`).toContain(url!.split("#")[1])
+      expect(r.annotations, r.alert).not.toHaveProperty("runbook")
+    }
+  })
+
   it("queries only metrics the service registers", () => {
     for (const r of rules) {
       const used = metricsIn(r.expr)
@@ -167,7 +182,6 @@ describe("Grafana dashboard", () => {
       "balance_chips_burned_total",
       "balance_chips_raked_total",
       "balance_chips_moved_total",
-      "balance_chips_velocity_per_minute",
       "balance_chips_held",
       "balance_reservations_active",
       "balance_reservations_total",
@@ -181,6 +195,30 @@ describe("Grafana dashboard", () => {
     ]))
     // minted/burned/raked "by type": the per-transfer-type series is grouped by its label
     expect(exprs.some((e) => /by \(type\)[^]*balance_chips_moved_total/.test(e.expr))).toBe(true)
+    // velocity in base units: chips moved per second over circulation, computed by Prometheus
+    const velocity = queryPanels.find((p) => p.title === "Circulation velocity")!
+    expect(compact(velocity.targets![0]!.expr)).toMatch(
+      /^sum\(max by \(type\) \(rate\(balance_chips_moved_total\{[^}]*\}\[\$__rate_interval\]\)\)\) \/ max\(balance_chips_in_circulation\{[^}]*\}\)$/
+    )
+  })
+
+  it("charts the process and runtime metrics and which build runs", () => {
+    for (const metric of [
+      /rate\(process_cpu_seconds_total\{/,
+      /process_resident_memory_bytes\{/,
+      /nodejs_heap_size_used_bytes\{/,
+      /nodejs_eventloop_lag_p99_seconds\{/,
+      /rate\(nodejs_gc_duration_seconds_sum\{/,
+      /^balance_build_info\{/
+    ]) {
+      expect(exprs.some((e) => metric.test(e.expr)), String(metric)).toBe(true)
+    }
+  })
+
+  it("names one idea once: the operation label, never op", () => {
+    for (const { panel, expr } of exprs) expect(expr, panel).not.toMatch(/\bop\b/)
+    for (const p of queryPanels) for (const t of p.targets ?? []) expect(JSON.stringify(t), p.title).not.toContain("{{op}}")
+    for (const r of rules) expect(r.expr, r.alert).not.toMatch(/\bop\b/)
   })
 
   it("every metric the service registers is on the dashboard", () => {

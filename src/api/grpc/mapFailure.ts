@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js"
 import { Cause, Result } from "effect"
-import { isNotFoundCode, isValidationCode, type Refusal } from "../../domain/errors.ts"
+import { isNotFoundCode, isValidationCode, type Refusal, RefusalCode } from "../../domain/errors.ts"
 import type { LedgerContention } from "../../ledger/LedgerErrors.ts"
 import type { StoreUnavailable } from "../../store/StoreErrors.ts"
 
@@ -91,6 +91,13 @@ export const answerLabel = (answer: Answer): string =>
   answer._tag === "Reply"
     ? String((answer.response as { error?: unknown }).error ?? "OK") || "OK"
     : status[answer.status.code] ?? String(answer.status.code)
+
+/** Every gRPC status name (OK included). */
+const STATUS_NAMES: ReadonlyArray<string> = Object.keys(status).filter((name) => Number.isNaN(Number(name)))
+
+/** Every label answerLabel can give a method of this mode: a status name, or an in-band refusal code. */
+export const answerLabels = (mode: FailureMode): ReadonlyArray<string> =>
+  mode === "inBand" ? [...STATUS_NAMES, ...RefusalCode.literals] : STATUS_NAMES
 
 /**
  * Statuses that mean the server failed, not the request (OpenTelemetry's rule for gRPC server

@@ -1,11 +1,13 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
-import { Conflict, NotFound, Unavailable, Unprocessable } from "./ApiErrors.ts"
+import { BodyErrors, Conflict, InputErrors, NotFound, Unavailable, Unprocessable } from "./ApiErrors.ts"
 import { AccountAccess } from "./auth/AccountAccess.ts"
-import { Authentication } from "./auth/Authentication.ts"
+import { AdminAuthentication, Authentication } from "./auth/Authentication.ts"
 import { RequireAdmin } from "./auth/RequireAdmin.ts"
+import { SERVICE_VERSION } from "../../app/buildInfo.ts"
 import { ErrorEnvelope } from "./ErrorEnvelope.ts"
 import { EconomyGroup, OperationsGroup } from "./OperationsGroups.ts"
+import { finishDocument } from "./openApiDocument.ts"
 import {
   QueuedCredit,
   AccountCreated,
@@ -58,50 +60,24 @@ export class HealthGroup extends HttpApiGroup.make("health")
 
 /**
  * A player reaches only the account named by their token's `sub`; admins reach
- * every account. Creating accounts and moving chips in or out is admin-only.
- * Middleware order matters: later `.middleware` calls wrap earlier ones, so
- * Authentication runs first and provides the Principal the others check.
+ * every account. Middleware order matters: later `.middleware` calls wrap
+ * earlier ones, so Authentication runs first and provides the Principal the
+ * others check.
  */
 export class AccountsGroup extends HttpApiGroup.make("accounts")
-  .add(
-    HttpApiEndpoint.post("ensureAccount", "/accounts/:accountId", {
-      params: AccountParams,
-      payload: [EnsureAccountBody, Schema.Null],
-      success: [AccountCreated, AccountExisted],
-      error: [Unprocessable, Unavailable, Conflict]
-    }).middleware(RequireAdmin).annotateMerge(describe("Create a wallet once (admin); 201 created, 200 when it existed"))
-  )
   .add(
     HttpApiEndpoint.get("balance", "/accounts/:accountId/balance", {
       params: AccountParams,
       success: Balance,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("Balance, available balance and held chips"))
-  )
-  .add(
-    HttpApiEndpoint.post("deposit", "/accounts/:accountId/deposit", {
-      params: AccountParams,
-      headers: IdempotencyHeaders,
-      payload: DepositBody,
-      success: [WalletMovementResponse, QueuedCredit],
-      error: [NotFound, Conflict, Unprocessable, Unavailable]
-    }).middleware(RequireAdmin).annotateMerge(describe("Mint chips into a wallet (admin, idempotent)"))
-  )
-  .add(
-    HttpApiEndpoint.post("withdraw", "/accounts/:accountId/withdraw", {
-      params: AccountParams,
-      headers: IdempotencyHeaders,
-      payload: WithdrawBody,
-      success: WalletMovementResponse,
-      error: [NotFound, Conflict, Unprocessable, Unavailable]
-    }).middleware(RequireAdmin).annotateMerge(describe("Burn chips from a wallet's available balance (admin, idempotent)"))
   )
   .add(
     HttpApiEndpoint.get("transactions", "/accounts/:accountId/transactions", {
       params: AccountParams,
       query: TransactionsQuery,
       success: TransactionPage,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("The wallet's transfers, newest first"))
   )
   .add(
@@ -109,7 +85,7 @@ export class AccountsGroup extends HttpApiGroup.make("accounts")
       params: AccountParams,
       query: LedgerQuery,
       success: LedgerPage,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("The wallet's hash-chained ledger entries by seq"))
   )
   .add(
@@ -117,11 +93,44 @@ export class AccountsGroup extends HttpApiGroup.make("accounts")
       params: AccountParams,
       query: ReservationsQuery,
       success: ReservationList,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("Held and recent buy-in reservations"))
   )
   .middleware(AccountAccess)
   .middleware(Authentication)
+{}
+
+/** Creating wallets and moving chips in or out of the platform: admins only. */
+export class WalletAdminGroup extends HttpApiGroup.make("walletAdmin")
+  .add(
+    HttpApiEndpoint.post("ensureAccount", "/accounts/:accountId", {
+      params: AccountParams,
+      payload: [EnsureAccountBody, Schema.Null],
+      success: [AccountCreated, AccountExisted],
+      error: [...BodyErrors, Unprocessable, Unavailable, Conflict]
+    }).annotateMerge(describe("Create a wallet once (admin); 201 created, 200 when it existed"))
+  )
+  .add(
+    HttpApiEndpoint.post("deposit", "/accounts/:accountId/deposit", {
+      params: AccountParams,
+      headers: IdempotencyHeaders,
+      payload: DepositBody,
+      success: [WalletMovementResponse, QueuedCredit],
+      error: [...BodyErrors, NotFound, Conflict, Unprocessable, Unavailable]
+    }).annotateMerge(describe("Mint chips into a wallet (admin, idempotent)"))
+  )
+  .add(
+    HttpApiEndpoint.post("withdraw", "/accounts/:accountId/withdraw", {
+      params: AccountParams,
+      headers: IdempotencyHeaders,
+      payload: WithdrawBody,
+      success: WalletMovementResponse,
+      error: [...BodyErrors, NotFound, Conflict, Unprocessable, Unavailable]
+    }).annotateMerge(describe("Burn chips from a wallet's available balance (admin, idempotent)"))
+  )
+  .middleware(RequireAdmin)
+  .middleware(AdminAuthentication)
+  .annotateMerge(OpenApi.annotations({ title: "wallet admin" }))
 {}
 
 export class AdminGroup extends HttpApiGroup.make("admin")
@@ -129,21 +138,21 @@ export class AdminGroup extends HttpApiGroup.make("admin")
     HttpApiEndpoint.get("listAccounts", "/accounts", {
       query: AccountsQuery,
       success: AccountList,
-      error: Unavailable
+      error: [...InputErrors, Unavailable]
     }).annotateMerge(describe("Wallets in id order, optionally by id prefix"))
   )
   .add(
     HttpApiEndpoint.get("reservation", "/reservations/:reservationId", {
       params: ReservationParams,
       success: ReservationView,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("One reservation"))
   )
   .add(
     HttpApiEndpoint.get("tableStacks", "/tables/:tableId/stacks", {
       params: TableParams,
       success: TableStacks,
-      error: Unavailable
+      error: [...InputErrors, Unavailable]
     }).annotateMerge(describe("Every player's stack at a table"))
   )
   .add(
@@ -151,21 +160,21 @@ export class AdminGroup extends HttpApiGroup.make("admin")
       params: PotParams,
       query: PotQuery,
       success: PotView,
-      error: [NotFound, Unavailable]
+      error: [...InputErrors, NotFound, Unavailable]
     }).annotateMerge(describe("One pot with its contributions and main/side pots"))
   )
   .add(
     HttpApiEndpoint.get("transfers", "/transfers", {
       query: TransfersQuery,
       success: TransferEventPage,
-      error: Unavailable
+      error: [...InputErrors, Unavailable]
     }).annotateMerge(describe("Recent transfers across all accounts, newest first"))
   )
   .add(
     HttpApiEndpoint.post("verify", "/ledger/verify", {
       payload: [VerifyBody, Schema.Null],
       success: VerificationReportView,
-      error: [NotFound, Unavailable]
+      error: [...BodyErrors, NotFound, Unavailable]
     }).annotateMerge(describe("Verify every hash chain and the zero sum, or one wallet's chain"))
   )
   .add(
@@ -174,18 +183,21 @@ export class AdminGroup extends HttpApiGroup.make("admin")
   )
   .prefix("/admin")
   .middleware(RequireAdmin)
-  .middleware(Authentication)
+  .middleware(AdminAuthentication)
 {}
 
 const Description = `Chip ledger of the play-money poker platform. Amounts are integer chips.
 
-Players send \`Authorization: Bearer <JWT>\` and reach only their own account (\`sub\` = accountId).
-Admins send a JWT whose \`roles\`/\`role\` contains \`admin\`, or \`X-Admin-Key\`.
+Players send \`Authorization: Bearer <JWT>\` and reach only their own account (\`sub\` = accountId):
+the routes of the \`accounts\` tag (security \`bearer\` or an admin scheme). Admins send a JWT whose
+\`roles\`/\`role\` contains \`admin\` (\`adminBearer\`), or \`X-Admin-Key\` (\`adminKey\`); the
+\`wallet admin\` and \`admin\` routes take only these.
 
-Every error is \`{ "error": "CODE", "message": "…", "details": … }\`.`
+Every error is \`{ "error": "CODE", "message": "…", "details": … }\`; each status lists the codes it can carry.
+A 503 carries \`Retry-After\` (seconds).`
 
 export class BalanceApi extends HttpApi.make("balance-service")
-  .add(HealthGroup, AccountsGroup, AdminGroup, OperationsGroup, EconomyGroup)
+  .add(HealthGroup, AccountsGroup, WalletAdminGroup, AdminGroup, OperationsGroup, EconomyGroup)
   .prefix("/api")
   .middleware(ErrorEnvelope)
   // Every issue at once; unknown body fields are refused. Headers keep Schema's
@@ -193,5 +205,10 @@ export class BalanceApi extends HttpApi.make("balance-service")
   .annotate(HttpApi.ParseOptions, { errors: "all" })
   .annotate(HttpApi.PayloadParseOptions, { errors: "all", onExcessProperty: "error" })
   .annotate(HttpApi.HeadersParseOptions, { errors: "all" })
-  .annotateMerge(OpenApi.annotations({ title: "balance-service", version: "1.0.0", description: Description }))
+  .annotateMerge(OpenApi.annotations({
+    title: "balance-service",
+    version: SERVICE_VERSION,
+    description: Description,
+    transform: finishDocument
+  }))
 {}

@@ -40,7 +40,9 @@ export const errorResponse = (e: ApiError): HttpServerResponse.HttpServerRespons
  * cause and answered without it, so no stack trace reaches a client.
  */
 export class ErrorEnvelope extends HttpApiMiddleware.Service<ErrorEnvelope>()("balance/http/ErrorEnvelope", {
-  error: [BadRequest, PayloadTooLarge, UnsupportedMediaType, InternalError]
+  // Any route may answer 500. The 400/413/415 it also renders are declared by the endpoints that
+  // take input (InputErrors, BodyErrors), so that /api/health does not list them.
+  error: InternalError
 }) {}
 
 const isBodyTooLarge = (defect: unknown): boolean =>

@@ -2,7 +2,7 @@ import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } from "effect/http"
-import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { AppConfig } from "../../config.ts"
 import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
@@ -11,13 +11,15 @@ import { AuthenticationLive } from "./auth/Authentication.ts"
 import { AuthSettings } from "./auth/AuthSettings.ts"
 import { RequireAdminLive } from "./auth/RequireAdmin.ts"
 import { BalanceApi } from "./BalanceApi.ts"
+import { docsRoutes } from "./docsPage.ts"
 import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { EconomyHandlers } from "./handlers/EconomyHandlers.ts"
 import { OperationsHandlers } from "./handlers/OperationsHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
-import { requestMetrics, spanNameOf } from "./requestMetrics.ts"
+import { WalletAdminHandlers } from "./handlers/WalletAdminHandlers.ts"
+import { initialiseHttpRequestCounts, requestMetrics, spanNameOf } from "./requestMetrics.ts"
 import { Metrics } from "../../observability/Metrics.ts"
 import { HttpServerResponse } from "effect/http"
 
@@ -72,21 +74,22 @@ const MetricsRoute = HttpRouter.add(
 
 /**
  * Every route of the HTTP API: the endpoints, `/api/openapi.json` (generated
- * from the same Schemas that validate requests), `/api/docs` (Scalar,
- * inlined: no CDN) and the admin console at `/admin`.
+ * from the same Schemas that validate requests), `/api/docs` (Swagger UI,
+ * every file served from here: docsPage.ts) and the admin console at `/admin`.
  */
 export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BalanceApi, { openapiPath: "/api/openapi.json" }),
-    HttpApiScalar.layer(BalanceApi, { path: "/api/docs" }),
+    docsRoutes("balance-service"),
     ConsoleRoutes,
     NotFoundRoute,
     MetricsRoute,
+    initialiseHttpRequestCounts,
     // Listed before the body limit, so that it wraps it: a 413 is counted, logged and gets its x-request-id too.
     requestMetrics(accessLog),
     bodyLimit(maxBodyBytes)
   ).pipe(
-    Layer.provide([HealthHandlers, AccountHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
+    Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
   )
 

@@ -1,15 +1,16 @@
-import { Effect, Option, Tracer } from "effect"
+import { Effect, Layer, Option, Tracer } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
 import { HttpApi } from "effect/http-api"
-import { Metrics } from "../../observability/Metrics.ts"
+import { initialiseCounter, Metrics } from "../../observability/Metrics.ts"
 import { logCompletion, millis, requestIdOf } from "../../observability/RequestLog.ts"
 import { BalanceApi } from "./BalanceApi.ts"
+import { DOCS_ROUTE_TEMPLATES } from "./docsPage.ts"
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /** Every route template the server answers, fewest path parameters first (a literal segment wins over `:param`). */
 const routeTemplates: ReadonlyArray<{ readonly template: string; readonly pattern: RegExp }> = (() => {
-  const templates = new Set(["/metrics", "/api/openapi.json", "/api/docs"])
+  const templates = new Set<string>(["/metrics", "/api/openapi.json", ...DOCS_ROUTE_TEMPLATES])
   HttpApi.reflect(BalanceApi, { onGroup: () => {}, onEndpoint: ({ endpoint }) => void templates.add(endpoint.path) })
   return [...templates]
     .map((template) => ({
@@ -30,6 +31,23 @@ export const routeLabel = (path: string): string => {
   for (const route of routeTemplates) if (route.pattern.test(clean)) return route.template
   return "other"
 }
+
+/**
+ * balance_http_requests_total at 0 for every endpoint and each status it
+ * declares (successes, its errors and its middleware's), from the start.
+ */
+export const initialiseHttpRequestCounts = Layer.effectDiscard(Effect.gen(function*() {
+  const metrics = yield* Metrics
+  HttpApi.reflect(BalanceApi, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, errors, successes }) =>
+      initialiseCounter(metrics.httpRequests, {
+        method: [endpoint.method],
+        route: [endpoint.path],
+        status: [...successes.keys(), ...errors.keys()].map(String)
+      })
+  })
+}))
 
 /** Server span name of a request: `GET /api/accounts/:accountId/balance` (OTel's `{method} {route}`). */
 export const spanNameOf = (request: HttpServerRequest.HttpServerRequest) => `${request.method} ${routeLabel(request.url)}`

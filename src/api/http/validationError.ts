@@ -1,6 +1,7 @@
 import { SchemaIssue } from "effect"
 import type { HttpApiError } from "effect/http-api"
 import { BadRequest, InternalError } from "./ApiErrors.ts"
+import type { ErrorCodeAt } from "./errorCodes.ts"
 
 export interface FieldIssue {
   /** Where the value was: path parameter, query string, header or JSON body. */
@@ -26,7 +27,7 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
   }
 })
 
-const CODE_BY_FIELD: Readonly<Record<string, string>> = {
+const CODE_BY_FIELD: Readonly<Record<string, ErrorCodeAt<400>>> = {
   amount: "INVALID_AMOUNT",
   initialBalance: "INVALID_AMOUNT",
   accountId: "INVALID_ACCOUNT_ID",
@@ -38,7 +39,7 @@ const CODE_BY_FIELD: Readonly<Record<string, string>> = {
   cursor: "INVALID_CURSOR"
 }
 
-const codeOf = (issue: FieldIssue): string => {
+const codeOf = (issue: FieldIssue): ErrorCodeAt<400> => {
   if (issue.in === "header" && issue.path === "idempotency-key") {
     return issue.message === "is required" ? "MISSING_IDEMPOTENCY_KEY" : "INVALID_IDEMPOTENCY_KEY"
   }

@@ -397,7 +397,7 @@ export const sortedCounts = (counts: Record<string, Record<string, number>>) =>
 const KEYED_OPS = ["Deposit", "Reserve", "Contribute", "Settle", "Cancel", "CashOut"]
 const replaysOf = async (service: ServiceProcess, ops: ReadonlyArray<string>) => {
   const m = parseMetrics(await service.metrics())
-  return ops.reduce((s, op) => s + metricSum(m, "balance_idempotent_replays_total", { op }), 0)
+  return ops.reduce((s, op) => s + metricSum(m, "balance_idempotent_replays_total", { operation: op }), 0)
 }
 
 /** Idempotent replays counted by every instance of the target. */

@@ -29,9 +29,10 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const TYPES: ReadonlySet<string> = new Set(["counter", "gauge", "histogram", "summary", "untyped"])
 
 const parseValue = (text: string, where: string): number => {
-  if (text === "+Inf" || text === "Inf") return Number.POSITIVE_INFINITY
-  if (text === "-Inf") return Number.NEGATIVE_INFINITY
-  if (text === "NaN") return Number.NaN
+  // Prometheus parses values with Go's ParseFloat: NaN and Inf in any case (prom-client writes "Nan").
+  if (/^\+?inf(inity)?$/i.test(text)) return Number.POSITIVE_INFINITY
+  if (/^-inf(inity)?$/i.test(text)) return Number.NEGATIVE_INFINITY
+  if (/^nan$/i.test(text)) return Number.NaN
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`${where}: bad value ${JSON.stringify(text)}`)
   return Number(text)
 }

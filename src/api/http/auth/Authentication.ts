@@ -1,25 +1,50 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Effect, Layer, Redacted } from "effect"
 import { HttpServerRequest } from "effect/http"
-import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
+import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { Unauthorized, Unavailable } from "../ApiErrors.ts"
 import { AuthSettings } from "./AuthSettings.ts"
 import { Principal, type PrincipalShape } from "./Principal.ts"
 import { makeTokenVerifier } from "./TokenVerifier.ts"
 
+const adminKey = HttpApiSecurity.apiKey({ key: "X-Admin-Key", in: "header" }).pipe(
+  HttpApiSecurity.annotate(OpenApi.Description, "The admin API key (ADMIN_API_KEY, or the key generated into DATA_DIR)")
+)
+
 /**
  * Establishes the Principal from `Authorization: Bearer <JWT>` or
- * `X-Admin-Key`. Both schemes are declared so that the OpenAPI document shows
- * them; both run the same check over the whole request, so the answer does
- * not depend on which scheme HttpApi tries first.
+ * `X-Admin-Key`, on the routes a player may call (their own account). Both
+ * schemes are declared so that the OpenAPI document shows them; both run the
+ * same check over the whole request, so the answer does not depend on which
+ * scheme HttpApi tries first.
  */
 export class Authentication extends HttpApiMiddleware.Service<Authentication, { provides: Principal }>()(
   "balance/http/Authentication",
   {
     error: [Unauthorized, Unavailable],
     security: {
-      bearer: HttpApiSecurity.bearer,
-      adminKey: HttpApiSecurity.apiKey({ key: "X-Admin-Key", in: "header" })
+      bearer: HttpApiSecurity.bearer.pipe(
+        HttpApiSecurity.annotate(OpenApi.Description, "A player's JWT (`sub` = their accountId), or an admin's JWT")
+      ),
+      adminKey
+    }
+  }
+) {}
+
+/**
+ * The same check on admin-only routes, declared with the admin schemes only so
+ * that the OpenAPI document tells them apart: an admin JWT or the admin key.
+ * RequireAdmin then refuses a player's token with 403.
+ */
+export class AdminAuthentication extends HttpApiMiddleware.Service<AdminAuthentication, { provides: Principal }>()(
+  "balance/http/AdminAuthentication",
+  {
+    error: [Unauthorized, Unavailable],
+    security: {
+      adminBearer: HttpApiSecurity.bearer.pipe(
+        HttpApiSecurity.annotate(OpenApi.Description, "An admin's JWT: `roles` (or `role`) contains `admin`")
+      ),
+      adminKey
     }
   }
 ) {}
@@ -32,8 +57,8 @@ export const sameSecret = (given: string, expected: Redacted.Redacted<string>): 
 
 const BEARER = /^Bearer +(\S+) *$/i
 
-export const AuthenticationLive = Layer.effect(
-  Authentication,
+/** One check for both middlewares: whatever a route declares, the request's credentials decide. */
+const makePrincipalCheck = (
   Effect.gen(function*() {
     const settings = yield* AuthSettings
     const verify = makeTokenVerifier(settings)
@@ -63,8 +88,16 @@ export const AuthenticationLive = Layer.effect(
       return { subject: verified.subject, admin: verified.admin, via: "jwt" } satisfies PrincipalShape
     })
 
-    const withPrincipal = <A, E, R>(httpEffect: Effect.Effect<A, E, R>) =>
+    return <A, E, R>(httpEffect: Effect.Effect<A, E, R>) =>
       Effect.flatMap(authenticate, (principal) => Effect.provideService(httpEffect, Principal, principal))
-    return Authentication.of({ bearer: withPrincipal, adminKey: withPrincipal })
   })
+)
+
+/** Both middlewares over one check (one token verifier, one JWKS cache). */
+export const AuthenticationLive = Layer.unwrap(
+  Effect.map(makePrincipalCheck, (withPrincipal) =>
+    Layer.mergeAll(
+      Layer.succeed(Authentication, Authentication.of({ bearer: withPrincipal, adminKey: withPrincipal })),
+      Layer.succeed(AdminAuthentication, AdminAuthentication.of({ adminBearer: withPrincipal, adminKey: withPrincipal }))
+    ))
 )

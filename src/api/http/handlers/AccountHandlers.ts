@@ -1,28 +1,22 @@
 import { Effect } from "effect"
-import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { walletKey } from "../../../domain/accounts.ts"
 import type { TransferType } from "../../../domain/transfer.ts"
-import { CommandExecutor } from "../../../degradation/CommandExecutor.ts"
 import { Ledger } from "../../../ledger/Ledger.ts"
 import { NotFound, storeUnavailable } from "../ApiErrors.ts"
 import { BalanceApi } from "../BalanceApi.ts"
 import { decodeCursor, nextCursorOf } from "../cursor.ts"
 import { accountReservations } from "../queries/accountReservations.ts"
 import { filteredTransfers } from "../queries/filteredTransfers.ts"
-import { fromExecuteError } from "../refusalStatus.ts"
 import { DEFAULT_LIMIT } from "../schemas/CommonSchemas.ts"
 import { accountTransactionView, balanceView, entryView, reservationView } from "../views.ts"
 
 const accountNotFound = (accountId: string) =>
   new NotFound({ error: "ACCOUNT_NOT_FOUND", message: `account ${accountId} does not exist`, details: { field: "accountId" } })
 
-const replayHeaders = (replayed: boolean): { readonly "idempotent-replayed"?: "true" } =>
-  replayed ? { "idempotent-replayed": "true" } : {}
-
 export const AccountHandlers = HttpApiBuilder.group(BalanceApi, "accounts", (handlers) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const executor = yield* CommandExecutor
 
     /** The wallet, or 404; every read of an account starts here. */
     const existingWallet = (accountId: string) =>
@@ -34,43 +28,8 @@ export const AccountHandlers = HttpApiBuilder.group(BalanceApi, "accounts", (han
       )
 
     return handlers
-      .handle("ensureAccount", ({ params, payload }) =>
-        ledger.execute({ op: "EnsureAccount", accountId: params.accountId, initialBalance: payload?.initialBalance ?? 0 }).pipe(
-          Effect.mapError(fromExecuteError),
-          Effect.map(({ result }) =>
-            result.created
-              ? { accountId: result.accountId, balance: result.balance, created: true as const }
-              : { accountId: result.accountId, balance: result.balance, created: false as const }
-          )
-        ))
       .handle("balance", ({ params }) =>
         existingWallet(params.accountId).pipe(Effect.map(({ observed, wallet }) => balanceView(params.accountId, observed, wallet))))
-      .handle("deposit", ({ params, headers, payload }) =>
-        executor.execute({
-          op: "Deposit",
-          accountId: params.accountId,
-          amount: payload.amount,
-          source: payload.source,
-          idempotencyKey: headers["idempotency-key"]
-        }).pipe(
-          Effect.mapError(fromExecuteError),
-          Effect.map((executed) =>
-            executed._tag === "Queued"
-              ? { queued: true as const, queueId: executed.queueId }
-              : HttpApiSchema.withHeaders({ body: executed.result, headers: replayHeaders(executed.replayed) })
-          )
-        ))
-      .handle("withdraw", ({ params, headers, payload }) =>
-        ledger.execute({
-          op: "Withdraw",
-          accountId: params.accountId,
-          amount: payload.amount,
-          reason: payload.reason ?? "",
-          idempotencyKey: headers["idempotency-key"]
-        }).pipe(
-          Effect.mapError(fromExecuteError),
-          Effect.map(({ result, replayed }) => HttpApiSchema.withHeaders({ body: result, headers: replayHeaders(replayed) }))
-        ))
       .handle("transactions", ({ params, query }) =>
         Effect.gen(function*() {
           const account = walletKey(params.accountId)

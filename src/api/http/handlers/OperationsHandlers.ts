@@ -69,7 +69,7 @@ const archiveView = (a: ArchiveStatusReport) =>
 const fileFault = (e: { readonly message: string }) =>
   Effect.andThen(
     Effect.logError("dead-letter file unreadable").pipe(Effect.annotateLogs({ reason: e.message })),
-    Effect.fail(new InternalError({ error: "DEAD_LETTER_FILE_ERROR", message: "the dead-letter file could not be read; see the service log" }))
+    Effect.fail(new InternalError({ error: "INTERNAL", message: "the dead-letter file could not be read; see the service log" }))
   )
 
 export const OperationsHandlers = HttpApiBuilder.group(BalanceApi, "operations", (handlers) =>

@@ -10,9 +10,9 @@ import {
   NextCursor,
   ReservationStatusSchema,
   ReservationView,
-  TRANSFER_TYPES,
   TransferTypeSchema
 } from "./CommonSchemas.ts"
+import { TRANSFER_TYPES } from "../../../domain/transfer.ts"
 
 export const AccountParams = { accountId: AccountId }
 

@@ -1,5 +1,6 @@
 import { Schema, SchemaTransformation } from "effect"
-import { ChipCount, IsoTimestamp, TRANSFER_TYPES } from "./CommonSchemas.ts"
+import { TRANSFER_TYPES } from "../../../domain/transfer.ts"
+import { ChipCount, IsoTimestamp } from "./CommonSchemas.ts"
 
 const isoParam = (name: string, description: string) =>
   Schema.optionalKey(
@@ -38,12 +39,6 @@ export const CoverageView = Schema.Struct({
   eventsScanned: Schema.Int
 }).annotate({ identifier: "EconomyCoverage" })
 
-const T0 = "2025-01-15T00:00:00.000Z"
-const T1 = "2025-01-15T01:00:00.000Z"
-const T2 = "2025-01-15T02:00:00.000Z"
-const exampleRange = { from: T0, to: T2 }
-const exampleCoverage = { source: "live-tail" as const, historyFrom: null, complete: true, eventsScanned: 5120 }
-
 export const SupplyPointView = Schema.Struct({
   start: IsoTimestamp,
   end: IsoTimestamp,
@@ -65,16 +60,7 @@ export const SupplySeriesView = Schema.Struct({
   points: Schema.Array(SupplyPointView)
 }).annotate({
   identifier: "SupplySeries",
-  description: "Supply and circulation at the end of each bucket, and the flows inside it",
-  examples: [{
-    ...exampleRange,
-    bucket: "hour",
-    coverage: exampleCoverage,
-    points: [
-      { start: T0, end: T1, supply: 120000, circulation: 119900, minted: 20000, burned: 0, raked: 100, moved: 64000, transfers: 812, partial: false },
-      { start: T1, end: T2, supply: 118000, circulation: 117860, minted: 0, burned: 2000, raked: 40, moved: 31000, transfers: 405, partial: false }
-    ]
-  }]
+  description: "Supply and circulation at the end of each bucket, and the flows inside it"
 })
 
 const TypeFlowView = Schema.Struct({ chips: ChipCount, transfers: Schema.Int })
@@ -91,27 +77,7 @@ export const FlowsView = Schema.Struct({
   byType: Schema.Struct(Object.fromEntries(TRANSFER_TYPES.map((t) => [t, TypeFlowView])) as Record<(typeof TRANSFER_TYPES)[number], typeof TypeFlowView>)
 }).annotate({
   identifier: "EconomyFlows",
-  description: "Chips minted, burned, raked and moved by transfer type over the range",
-  examples: [{
-    ...exampleRange,
-    coverage: exampleCoverage,
-    minted: 20000,
-    burned: 2000,
-    raked: 140,
-    moved: 95000,
-    transfers: 1217,
-    byType: {
-      GRANT: { chips: 10000, transfers: 10 },
-      DEPOSIT: { chips: 10000, transfers: 4 },
-      WITHDRAW: { chips: 2000, transfers: 1 },
-      BUY_IN: { chips: 15000, transfers: 30 },
-      CONTRIBUTION: { chips: 24000, transfers: 600 },
-      RAKE: { chips: 140, transfers: 70 },
-      PAYOUT: { chips: 23860, transfers: 80 },
-      REFUND: { chips: 0, transfers: 0 },
-      CASH_OUT: { chips: 10000, transfers: 22 }
-    }
-  }]
+  description: "Chips minted, burned, raked and moved by transfer type over the range"
 })
 
 export const RakeByTableView = Schema.Struct({
@@ -127,8 +93,7 @@ export const RakeByTableView = Schema.Struct({
   }))
 }).annotate({
   identifier: "RakeByTable",
-  description: "Rake per table, most raked first",
-  examples: [{ ...exampleRange, coverage: exampleCoverage, total: 140, tables: [{ tableId: "t1", raked: 90, handsSettled: 45, potChips: 18000 }, { tableId: "t2", raked: 50, handsSettled: 25, potChips: 6000 }] }]
+  description: "Rake per table, most raked first"
 })
 
 export const ReservationOutcomesView = Schema.Struct({
@@ -143,8 +108,7 @@ export const ReservationOutcomesView = Schema.Struct({
   chipsHeld: ChipCount.annotate({ description: "Chips held by the reservations created in the range" }),
   chipsCommitted: ChipCount
 }).annotate({
-  identifier: "ReservationOutcomes",
-  examples: [{ ...exampleRange, coverage: exampleCoverage, created: 40, committed: 30, released: 6, expired: 2, expiryRate: 0.0526, chipsHeld: 20000, chipsCommitted: 15000 }]
+  identifier: "ReservationOutcomes"
 })
 
 export const BiggestMoversView = Schema.Struct({
@@ -160,6 +124,5 @@ export const BiggestMoversView = Schema.Struct({
   }))
 }).annotate({
   identifier: "BiggestMovers",
-  description: "Wallets whose balance changed most (largest |net| first)",
-  examples: [{ ...exampleRange, coverage: exampleCoverage, items: [{ accountId: "alice", net: 4200, credits: 9200, debits: 5000, entries: 14 }] }]
+  description: "Wallets whose balance changed most (largest |net| first)"
 })

@@ -4,20 +4,6 @@ import { AccountId } from "../../../domain/ids.ts"
 import { SupplyReport, VerificationReportView } from "./AdminSchemas.ts"
 import { ChipCount, Cursor, IsoTimestamp, Limit, NextCursor } from "./CommonSchemas.ts"
 
-const T0 = "2025-01-15T10:00:00.000Z"
-const T1 = "2025-01-15T10:00:02.500Z"
-
-const exampleReport: typeof VerificationReportView.Type = {
-  mode: "full",
-  startedAt: T0,
-  finishedAt: T1,
-  accountsChecked: 1250,
-  entriesChecked: 48211,
-  totalBalance: 0,
-  ok: true,
-  findings: []
-}
-
 // ---- dead-lettered credits -------------------------------------------------------------------
 
 export const DeadLetterParams = {
@@ -58,42 +44,19 @@ export const DeadLetterView = Schema.Struct({
   retries: Schema.Array(DeadLetterRetryView)
 }).annotate({ identifier: "DeadLetter" })
 
-const exampleDeadLetter: typeof DeadLetterView.Type = {
-  queueId: "6f1c2a7e-4b1d-4c55-9d0e-0b8f3e1a2c44",
-  op: "CashOut",
-  accountId: "alice",
-  tableId: "t1",
-  amount: 700,
-  idempotencyKey: "cashout-alice-t1",
-  command: { op: "CashOut", accountId: "alice", tableId: "t1", seatId: 2, amount: 700, idempotencyKey: "cashout-alice-t1" },
-  enqueuedAt: T0,
-  deadLetteredAt: T1,
-  error: "INSUFFICIENT_STACK",
-  message: "stack t1/alice holds 0, not 700",
-  status: "OPEN",
-  retries: []
-}
-
 export const DeadLetterPage = Schema.Struct({
   items: Schema.Array(DeadLetterView),
   nextCursor: NextCursor,
   open: Schema.Int.annotate({ description: "OPEN dead letters on this instance, whatever the filter" })
 }).annotate({
   identifier: "DeadLetterPage",
-  description: "Credits this instance's durable queue could not apply on replay, newest first",
-  examples: [{ items: [exampleDeadLetter], nextCursor: null, open: 1 }]
+  description: "Credits this instance's durable queue could not apply on replay, newest first"
 })
 
 export const DeadLetterRetried = Schema.Struct({
   deadLetter: DeadLetterView,
   retry: DeadLetterRetryView
-}).annotate({
-  identifier: "DeadLetterRetried",
-  examples: [{
-    deadLetter: { ...exampleDeadLetter, status: "RESOLVED", retries: [{ at: T1, outcome: "APPLIED", result: { transactionId: "tx-1", newBalance: 1200 } }] },
-    retry: { at: T1, outcome: "APPLIED", result: { transactionId: "tx-1", newBalance: 1200 } }
-  }]
-})
+}).annotate({ identifier: "DeadLetterRetried" })
 
 // ---- verification jobs -----------------------------------------------------------------------
 
@@ -124,19 +87,7 @@ export const VerificationJobView = Schema.Struct({
   }),
   report: Schema.NullOr(VerificationReportView).annotate({ description: "The final report, once DONE" }),
   error: Schema.NullOr(Schema.String).annotate({ description: "Why a FAILED job stopped" })
-}).annotate({
-  identifier: "VerificationJob",
-  examples: [{
-    jobId: "3d9b8c1e-0f4a-4e7b-a2c5-77e0d1f2a9b3",
-    mode: "full",
-    status: "DONE",
-    startedAt: T0,
-    finishedAt: T1,
-    progress: { accountsTotal: 1250, accountsChecked: 1250, entriesChecked: 48211, findingsCount: 0, findings: [] },
-    report: exampleReport,
-    error: null
-  }]
-})
+}).annotate({ identifier: "VerificationJob" })
 
 export const VerificationJobStarted = VerificationJobView.pipe(HttpApiSchema.status(202))
 
@@ -163,11 +114,7 @@ export const ArchiveStatusView = Schema.Union([
   })
 ]).annotate({
   identifier: "ArchiveStatus",
-  description: "The PostgreSQL history store's state; NOT_CONFIGURED when this service keeps the whole ledger in Redis",
-  examples: [{
-    state: "NOT_CONFIGURED",
-    message: "no history store: this service keeps the whole ledger in Redis (the event stream is capped by REDIS_EVENTS_MAXLEN)"
-  }]
+  description: "The PostgreSQL history store's state; NOT_CONFIGURED when this service keeps the whole ledger in Redis"
 })
 
 export const AdminOverview = Schema.Struct({
@@ -191,23 +138,5 @@ export const AdminOverview = Schema.Struct({
   supply: Schema.NullOr(SupplyReport).annotate({ description: "null while the store does not answer" })
 }).annotate({
   identifier: "AdminOverview",
-  description: "Everything the console's overview page shows, in one read",
-  examples: [{
-    store: { up: true, latencyMs: 0.4, error: null },
-    creditQueue: { pending: 0, queued: 0, replayed: 0, deadLettered: 0 },
-    deadLetters: { open: 0, total: 0 },
-    verification: { last: exampleReport, runningJobId: null },
-    archive: { state: "NOT_CONFIGURED", message: "no history store" },
-    supply: {
-      minted: 125000,
-      burned: 5000,
-      raked: 320,
-      circulation: 119680,
-      held: 1500,
-      byType: { DEPOSIT: 25000, GRANT: 100000, WITHDRAW: 5000 },
-      system: { mint: -125000, burn: 5000, rake: 320 },
-      zeroSum: true,
-      lastVerification: { finishedAt: T1, ok: true, totalBalance: 0 }
-    }
-  }]
+  description: "Everything the console's overview page shows, in one read"
 })
