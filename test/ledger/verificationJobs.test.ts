@@ -17,6 +17,8 @@ const finished = (jobId: string) =>
     return yield* Effect.die(new Error(`job ${jobId} never finished`))
   })
 
+const jobsOn = (faulty: ReturnType<typeof makeFaultyStore>) => VerificationJobs.layer.pipe(Layer.provideMerge(ledgerCoreOn(faulty.layer)))
+
 describe("VerificationJobs", () => {
   it.live("a job reports every account checked and keeps the report", () => {
     const faulty = makeFaultyStore()
@@ -28,7 +30,7 @@ describe("VerificationJobs", () => {
       assert.strictEqual(done.status, "DONE")
       assert.deepStrictEqual([done.progress.accountsChecked, done.progress.accountsTotal], [3, 3])
       assert.strictEqual(done.report?.ok, true)
-    }).pipe(Effect.provide(VerificationJobs.layer.pipe(Layer.provideMerge(ledgerCoreOn(faulty.layer)))))
+    }).pipe(Effect.provide(jobsOn(faulty)))
   })
 
   it.live("one job at a time: a second start names the running one", () => {
@@ -41,7 +43,7 @@ describe("VerificationJobs", () => {
       assert.strictEqual(second._tag, "VerificationRunning")
       assert.strictEqual(second.jobId, first.jobId)
       assert.strictEqual((yield* jobs.get(first.jobId))?.status, "RUNNING")
-    }).pipe(Effect.provide(VerificationJobs.layer.pipe(Layer.provideMerge(ledgerCoreOn(faulty.layer)))))
+    }).pipe(Effect.provide(jobsOn(faulty)))
   })
 
   it.live("a job whose store stops answering ends FAILED with the reason, and the next one may start", () => {
@@ -56,6 +58,6 @@ describe("VerificationJobs", () => {
       faulty.set("none")
       const next = yield* jobs.start({ mode: "full" })
       assert.strictEqual((yield* finished(next.jobId)).status, "DONE")
-    }).pipe(Effect.provide(VerificationJobs.layer.pipe(Layer.provideMerge(ledgerCoreOn(faulty.layer)))))
+    }).pipe(Effect.provide(jobsOn(faulty)))
   })
 })

@@ -72,6 +72,29 @@ const reservation = {
   transactionId
 }
 
+const verificationReport: typeof VerificationReportView.Type = {
+  mode: "full",
+  startedAt: at,
+  finishedAt: "2025-06-01T18:30:00.412Z",
+  accountsChecked: 1280,
+  entriesChecked: 48211,
+  totalBalance: 0,
+  ok: true,
+  findings: []
+}
+
+const supply: typeof SupplyReport.Type = {
+  minted: 2700,
+  burned: 100,
+  raked: 10,
+  circulation: 2590,
+  held: 100,
+  byType: { GRANT: 2500, DEPOSIT: 200, WITHDRAW: 100, BUY_IN: 900, RAKE: 10 },
+  system: { mint: -2700, burn: 100, rake: 10 },
+  zeroSum: true,
+  lastVerification: { finishedAt: at, ok: true, totalBalance: 0 }
+}
+
 const buyIn = {
   transactionId,
   type: "BUY_IN" as const,
@@ -220,32 +243,13 @@ export const OPERATION_EXAMPLES: Readonly<Record<string, OperationExamples>> = {
     request: example(VerifyBody, { mode: "full" }),
     response: {
       status: 200,
-      body: example(VerificationReportView, {
-        mode: "full",
-        startedAt: at,
-        finishedAt: "2025-06-01T18:30:00.412Z",
-        accountsChecked: 1280,
-        entriesChecked: 48211,
-        totalBalance: 0,
-        ok: true,
-        findings: []
-      })
+      body: example(VerificationReportView, verificationReport)
     }
   },
   "admin.supply": {
     response: {
       status: 200,
-      body: example(SupplyReport, {
-        minted: 2700,
-        burned: 100,
-        raked: 10,
-        circulation: 2590,
-        held: 100,
-        byType: { GRANT: 2500, DEPOSIT: 200, WITHDRAW: 100, BUY_IN: 900, RAKE: 10 },
-        system: { mint: -2700, burn: 100, rake: 10 },
-        zeroSum: true,
-        lastVerification: { finishedAt: at, ok: true, totalBalance: 0 }
-      })
+      body: example(SupplyReport, supply)
     }
   },
   ...consoleRouteExamples()
@@ -253,16 +257,7 @@ export const OPERATION_EXAMPLES: Readonly<Record<string, OperationExamples>> = {
 
 /** The admin console's and CLI's routes (operations and economy groups). */
 function consoleRouteExamples(): Readonly<Record<string, OperationExamples>> {
-  const report = {
-    mode: "full" as const,
-    startedAt: at,
-    finishedAt: "2025-06-01T18:30:00.412Z",
-    accountsChecked: 1280,
-    entriesChecked: 48211,
-    totalBalance: 0,
-    ok: true,
-    findings: []
-  }
+  const report = verificationReport
   const job = {
     jobId: "3d9b8c1e-0f4a-4e7b-a2c5-77e0d1f2a9b3",
     mode: "full" as const,
@@ -305,13 +300,7 @@ function consoleRouteExamples(): Readonly<Record<string, OperationExamples>> {
           deadLetters: { open: 0, total: 0 },
           verification: { last: report, runningJobId: null },
           archive,
-          supply: {
-            minted: 2700, burned: 100, raked: 10, circulation: 2590, held: 100,
-            byType: { GRANT: 2500, DEPOSIT: 200, WITHDRAW: 100, BUY_IN: 900, RAKE: 10 },
-            system: { mint: -2700, burn: 100, rake: 10 },
-            zeroSum: true,
-            lastVerification: { finishedAt: report.finishedAt, ok: true, totalBalance: 0 }
-          }
+          supply
         })
       }
     },

@@ -12,6 +12,7 @@ import { Store } from "../../../store/Store.ts"
 import { Conflict, InternalError, NotFound, storeUnavailable, Unavailable } from "../ApiErrors.ts"
 import { BalanceApi } from "../BalanceApi.ts"
 import { decodeCursor, nextCursorOf } from "../cursor.ts"
+import { walletMustExist } from "../queries/walletMustExist.ts"
 import { fromExecuteError } from "../refusalStatus.ts"
 import { supplyReport } from "../queries/supplyReport.ts"
 import { DEFAULT_LIMIT, iso } from "../schemas/CommonSchemas.ts"
@@ -141,12 +142,7 @@ export const OperationsHandlers = HttpApiBuilder.group(BalanceApi, "operations",
       .handle("startVerification", ({ payload }) =>
         Effect.gen(function*() {
           const accountId = payload?.accountId
-          if (accountId !== undefined) {
-            const wallet = yield* ledger.wallet(accountId).pipe(Effect.mapError(storeUnavailable))
-            if (wallet.value === null) {
-              return yield* new NotFound({ error: "ACCOUNT_NOT_FOUND", message: `account ${accountId} does not exist`, details: { field: "accountId" } })
-            }
-          }
+          if (accountId !== undefined) yield* walletMustExist(ledger, accountId)
           const job = yield* jobs.start(accountId !== undefined ? { mode: "account", accountId } : { mode: payload?.mode ?? "full" }).pipe(
             Effect.catchTag("VerificationRunning", (e) =>
               Effect.fail(new Conflict({ error: "VERIFICATION_RUNNING", message: e.message, details: { jobId: e.jobId } })))
