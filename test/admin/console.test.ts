@@ -110,6 +110,22 @@ describe("admin console in headless Chromium against the real service", () => {
     await shot("deposit")
   })
 
+  it("a long ledger opens on its newest page and pages back without gaps or repeats", async () => {
+    await adminCall(f, "POST", "/accounts/ui-long", { initialBalance: 0 })
+    for (let i = 1; i <= 25; i++) await adminCall(f, "POST", "/accounts/ui-long/deposit", { amount: i, source: "PROMO" }, { "idempotency-key": `ui-long-${i}` })
+    await page.goto(`${f.service.httpUrl}/admin#/accounts/ui-long`)
+    const ledger = page.locator("#account-ledger")
+    const seqs = async () => (await ledger.locator("tbody tr td:first-child").allTextContents()).map(Number)
+    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 6–25 of 25")
+    expect(await seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+    await ledger.getByRole("button", { name: "Older entries" }).click()
+    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 1–5 of 25")
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5])
+    expect(await ledger.getByRole("button", { name: "Older entries" }).isDisabled()).toBe(true)
+    await ledger.getByRole("button", { name: "Newer entries" }).click()
+    await expect.poll(() => seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+  })
+
   it("runs a verification and follows its progress to the report", async () => {
     await page.getByRole("link", { name: "Verification" }).click()
     await page.getByLabel("What to verify").selectOption("full")
@@ -178,6 +194,8 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByLabel("Key or token").press("Enter")
     // Back on the page the address names (the last one visited).
     await page.getByRole("heading", { name: "Dead-lettered credits" }).waitFor()
+    // Rendering ends by moving focus to the page.
+    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("main")
     // From the skip link (the first stop of the page), Tab walks the navigation; Enter follows a link.
     await page.getByRole("link", { name: "Skip to content" }).focus()
     for (let i = 0; i < 2; i++) await page.keyboard.press("Tab")

@@ -255,7 +255,7 @@ const pager = (container, load, render) => {
   const stack = [undefined]
   const show = () => guarded(container, async () => {
     const page = await load(stack[stack.length - 1])
-    const prev = h("button", { type: "button", class: "secondary", disabled: stack.length === 1, onclick: () => { stack.pop(); show() } }, "Newer page")
+    const prev = h("button", { type: "button", class: "secondary", disabled: stack.length === 1, onclick: () => { stack.pop(); show() } }, "Previous page")
     const next = h("button", { type: "button", class: "secondary", disabled: page.nextCursor === null, onclick: () => { stack.push(page.nextCursor); show() } }, "Next page")
     fill(container, render(page.items), h("div", { class: "pager" }, prev, next))
   })
@@ -285,6 +285,40 @@ const entryColumns = [
   ["time", (e) => when(e.timestamp)], ["transfer", (e) => h("span", { class: "mono" }, e.transferId || "–")]
 ]
 
+/**
+ * The seq of an account's newest ledger entry. The ledger pages forwards from a seq and says
+ * nothing of its length, so this probes one-entry pages: doubling, then halving (about 2·log2(n) reads).
+ */
+const lastSeq = async (accountId) => {
+  const exists = async (seq) => seq === 0 || (await get(`/accounts/${enc(accountId)}/ledger`, { cursor: seq - 1, limit: 1 })).items.length > 0
+  let lo = 0, hi = 1
+  while (await exists(hi)) { lo = hi; hi *= 2 }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2)
+    if (await exists(mid)) lo = mid
+    else hi = mid
+  }
+  return lo
+}
+
+const PAGE = 20
+
+/** The account's ledger by seq, newest page first, then older or newer pages. */
+const ledgerPager = async (container, accountId) => {
+  const last = await lastSeq(accountId)
+  /** Entries after..after+count (seqs after+1 .. after+count). */
+  const show = (after, count) => guarded(container, async () => {
+    const page = await get(`/accounts/${enc(accountId)}/ledger`, { cursor: after, limit: Math.max(1, count) })
+    const older = Math.max(0, after - PAGE)
+    fill(container,
+      dataTable(`Ledger: hash-chained entries ${last === 0 ? 0 : after + 1}–${after + page.items.length} of ${last}`, entryColumns, page.items, "No entries"),
+      h("div", { class: "pager" },
+        h("button", { type: "button", class: "secondary", disabled: after === 0, onclick: () => show(older, after - older) }, "Older entries"),
+        h("button", { type: "button", class: "secondary", disabled: after + count >= last, onclick: () => show(after + count, PAGE) }, "Newer entries")))
+  })
+  await show(Math.max(0, last - PAGE), PAGE)
+}
+
 const accountPage = async (page, accountId) => {
   page.append(h("p", {}, h("a", { href: "#/accounts" }, "← Accounts")), h("h1", {}, `Account ${accountId}`))
   const summary = h("div", { id: "account-summary" }, "Loading…")
@@ -307,9 +341,7 @@ const accountPage = async (page, accountId) => {
       ["amount", (x) => num(x.amount), { num: true }], ["status", (x) => x.status], ["expires", (x) => when(x.expiresAt)]
     ], r.items, "No reservations"))
   })
-  // The ledger pages forwards by seq: the first page is the account's oldest entries.
-  await pager(ledger, (cursor) => get(`/accounts/${enc(accountId)}/ledger`, { cursor, limit: 20 }),
-    (items) => dataTable("Ledger: hash-chained entries, oldest first", entryColumns, items, "No entries"))
+  await ledgerPager(ledger, accountId)
   await pager(transfers, (cursor) => get(`/accounts/${enc(accountId)}/transactions`, { cursor, limit: 20 }), (items) =>
     dataTable("Transfers, newest first", [
       ["time", (t) => when(t.timestamp)], ["type", (t) => t.type], ["direction", (t) => t.direction],
@@ -341,11 +373,10 @@ const moneyPage = async (page, preset) => {
       if (r.status === 202) {
         fill(result, h("div", { class: "result" }, h("p", {}, `Queued (${r.body.queueId}): the store is down; it is applied when it returns.`), kv([["idempotency key", h("code", {}, usedKey)]])))
       } else {
-        const entries = await get(`/accounts/${enc(account.value.trim())}/ledger`, { cursor: undefined, limit: 200 }).then(async (first) => {
-          let page = first, all = [...first.items]
-          while (page.nextCursor !== null && all.length < 5000) { page = await get(`/accounts/${enc(account.value.trim())}/ledger`, { cursor: page.nextCursor, limit: 200 }); all.push(...page.items) }
-          return all
-        })
+        // The entry is among the newest few (others may have landed since).
+        const id = account.value.trim()
+        const last = await lastSeq(id)
+        const entries = (await get(`/accounts/${enc(id)}/ledger`, { cursor: Math.max(0, last - 50), limit: 50 })).items
         const entry = entries.find((x) => x.transferId === r.body.transactionId)
         fill(result, h("div", { class: "result" },
           h("p", {}, replayed ? "This key was used before: the original answer, nothing moved again." : `${kind.value === "deposit" ? "Deposited" : "Withdrew"} ${num(body.amount)} chips.`),
