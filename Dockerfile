@@ -1,13 +1,17 @@
 # balance-service image.
 #
 #   docker build -t balance-service .
-#   docker run --rm -e REDIS_URL=redis://redis-host:6379 -p 3002:3002 -p 50051:50051 -p 9102:9102 balance-service
+#   docker run --rm -e REDIS_URL=redis://redis-host:6379 -e GRPC_AUTH_TOKEN=... \
+#     -p 3002:3002 -p 50051:50051 -p 9102:9102 balance-service
 #
 # REDIS_URL is required in a container: without it the service tries to start a
 # private redis-server child, and this image deliberately ships none (Redis is a
 # separate, persistent service; see docker-compose.yml and docs/operations.md).
 # Secrets (LEDGER_HMAC_KEY, ADMIN_API_KEY, JWT_*, GRPC_AUTH_TOKEN, REDIS_PASSWORD)
-# come from the environment at run time; none is baked in here.
+# come from the environment at run time; none is baked in here. gRPC listens on
+# all interfaces in the container (GRPC_HOST below), so the start is refused
+# without a credential for the game: GRPC_AUTH_TOKEN or mutual TLS (GRPC_TLS_*),
+# or GRPC_ALLOW_UNAUTHENTICATED=true on a network you trust.
 #
 # Both stages use the same pinned Node 24 image, the version of the `node`
 # devDependency in package.json. Bump both together (and pin a digest,
@@ -38,8 +42,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
+# Loopback inside a container would serve no one: gRPC listens on all interfaces, with the game's credential.
 ENV NODE_ENV=production \
-    DATA_DIR=/var/lib/balance-service
+    DATA_DIR=/var/lib/balance-service \
+    GRPC_HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only; no install scripts (none of them needs one).
@@ -63,10 +69,11 @@ USER 1000:1000
 # HTTP API (/api, /api/health, /api/ready, /metrics), gRPC, Prometheus /metrics.
 EXPOSE 3002 50051 9102
 
-# Liveness only (/api/health); readiness (/api/ready, Redis reachable) is for the orchestrator's probe.
+# Liveness only (/api/health); readiness (/api/ready: every listener accepts and Redis answers) is for the orchestrator's probe.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3002)+'/api/health',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
+# SIGTERM to the container reaches node through tini (exec form, no shell): it drains and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/main.js"]

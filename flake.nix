@@ -65,6 +65,8 @@
 
             nativeBuildInputs = [ pkgs.makeWrapper ];
 
+            # The wrapper `exec`s node (makeWrapper does), so `nix run` / the service manager's
+            # SIGTERM reaches the service itself: it drains and stops its redis-server.
             # Not the default npm-pack install: .gitignore lists dist/, so npm pack would
             # leave the compiled service out. Production node_modules, dist/ and proto/
             # (the gRPC server loads proto/ relative to dist/ at run time).

@@ -24,10 +24,12 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import * as grpc from "@grpc/grpc-js"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { makeBalanceHandlers } from "../src/api/grpc/balanceHandlers.ts"
+import { makeAuthorizer } from "../src/api/grpc/callAuth.ts"
 import { makeCallRunner } from "../src/api/grpc/callRunner.ts"
+import { authSettingsWith } from "../src/api/http/auth/AuthSettings.ts"
+import { BENCH_ADMIN_KEY, benchMetadata } from "./bench/proto.ts"
 import { CommandExecutor } from "../src/degradation/CommandExecutor.ts"
 import { Redis } from "ioredis"
 import type { Command } from "../src/domain/commands.ts"
@@ -126,18 +128,19 @@ const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApp
   const runner = makeCallRunner({
     run: (effect) => runtime.runFork(effect),
     runStream: (effect) => runtime.runFork(effect),
-    authorized: () => true,
+    // The service's own check: game calls open (loopback), admin calls with the admin key, as the bench sends them.
+    authorize: makeAuthorizer({ gameToken: undefined, admin: authSettingsWith({ adminApiKey: BENCH_ADMIN_KEY }) }),
     observe: (method, outcome, seconds) => {
       metrics.grpcRequests.inc({ method, code: outcome })
       metrics.grpcDuration.observe({ method }, seconds)
     }
   })
   const unary = Object.fromEntries(
-    Object.entries(handlers).map(([method, m]) => [method, runner.unary("balance.BalanceService", method, m.handle, m.mode, true)])
+    Object.entries(handlers).map(([method, m]) => [method, runner.unary("balance.BalanceService", method, m.handle, m.mode, m.access)])
   )
   const viaCallRunner = (method: string, request: Message) =>
     new Promise<Message>((resolve, reject) => {
-      const call = { request: serverView(request), metadata: new grpc.Metadata(), cancelled: false, on: () => call }
+      const call = { request: serverView(request), metadata: benchMetadata(method), cancelled: false, on: () => call }
       unary[method]!(call as never, (error: unknown, response?: unknown) => {
         if (error) reject(new Error(`${method}: ${JSON.stringify(error)}`))
         else if ((response as Message).ok === false) reject(new Error(`${method} refused: ${JSON.stringify(response)}`))

@@ -64,7 +64,16 @@ export const AppConfig = {
   httpPort: Config.Port("HTTP_PORT").pipe(Config.withDefault(3002)),
   grpcPort: Config.Port("GRPC_PORT").pipe(Config.withDefault(50051)),
   metricsPort: Config.Port("METRICS_PORT").pipe(Config.withDefault(9102)),
+  /** Bind address of HTTP and metrics (and of gRPC when GRPC_HOST is unset). */
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
+  /**
+   * Bind address of gRPC: GRPC_HOST, else HOST when HOST is set, else 127.0.0.1. The game's
+   * calls trust their caller, so gRPC serves other machines only when the operator says so,
+   * and then only with a credential for the game (see grpcExposure.ts).
+   */
+  grpcHost: Config.all([optionalString("GRPC_HOST"), optionalString("HOST")]).pipe(
+    Config.map(([grpcHost, host]) => grpcHost ?? host ?? "127.0.0.1")
+  ),
   /** Unset: `npm start` runs a private redis-server under DATA_DIR. */
   redisUrl: optionalString("REDIS_URL"),
   redisKeyPrefix: Config.String("REDIS_KEY_PREFIX").pipe(Config.withDefault("balance:")),
@@ -120,11 +129,16 @@ export const AppConfig = {
   cacheMaxObjects: positiveInt("CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
   /** Re-plans per command after version conflicts (each one a round trip) before answering LedgerContention. */
   conflictRetries: positiveInt("CONFLICT_RETRIES").pipe(Config.withDefault(100)),
-  /** When set, every BalanceService call must carry metadata `authorization: Bearer <token>`. */
+  /** The game's credential: when set, every game call must carry metadata `authorization: Bearer <token>`. */
   grpcAuthToken: Config.Redacted("GRPC_AUTH_TOKEN").pipe(
     Config.map((r) => (Redacted.value(r).trim() === "" ? undefined : r)),
     Config.withDefault(undefined)
   ),
+  /**
+   * Accept the game's calls without GRPC_AUTH_TOKEN or mutual TLS even where gRPC listens beyond
+   * loopback (a private network you trust). Warned at every start; admin methods still need admin credentials.
+   */
+  grpcAllowUnauthenticated: Config.Boolean("GRPC_ALLOW_UNAUTHENTICATED").pipe(Config.withDefault(false)),
   /** PEM file paths; cert + key switch the gRPC server to TLS, CA additionally requires client certificates. */
   grpcTlsCert: optionalString("GRPC_TLS_CERT"),
   grpcTlsKey: optionalString("GRPC_TLS_KEY"),
@@ -146,7 +160,7 @@ export const AppConfig = {
   /** One audience or a comma-separated list. */
   jwtAudience: optionalString("JWT_AUDIENCE"),
   adminApiKey: optionalString("ADMIN_API_KEY"),
-  /** Local experiments only: every request is treated as an admin. */
+  /** Local experiments only: every HTTP request and gRPC call is treated as an admin's. */
   authDisabled: Config.Boolean("AUTH_DISABLED").pipe(Config.withDefault(false)),
   httpMaxBodyBytes: positiveInt("HTTP_MAX_BODY_BYTES").pipe(Config.withDefault(65_536)),
   /** The one completion line per HTTP request at Info (Debug when false); a few µs each. */

@@ -2,9 +2,12 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
+import { AuthSettings } from "./api/http/auth/AuthSettings.ts"
 import { HttpServerLayer } from "./api/http/HttpServer.ts"
 import { AdminServicesLayer } from "./app/AdminServices.ts"
 import { DataDirLock } from "./app/DataDirLock.ts"
+import { listenerReadinessLayer } from "./app/ListenerReadiness.ts"
+import { checkSettings, describeFailure } from "./app/startupChecks.ts"
 import { StoreLayer } from "./app/StoreLayer.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
 import { CreditQueue } from "./degradation/CreditQueue.ts"
@@ -30,7 +33,11 @@ const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer)
   Layer.provideMerge(DataDirLock.layer)
 )
 
-/** Servers and background fibers; all stop (in reverse order) when the app is interrupted. */
+/**
+ * Servers and background fibers; all stop (in reverse order) when the app is interrupted.
+ * One AuthSettings for both APIs (the admin credentials are the same); /api/ready waits
+ * for the gRPC and metrics listeners.
+ */
 const AppLayer = Layer.mergeAll(
   HttpServerLayer,
   GrpcServerLayer,
@@ -40,21 +47,42 @@ const AppLayer = Layer.mergeAll(
   ReservationExpiry.schedule,
   CreditQueue.schedule,
   LedgerVerificationJob
-).pipe(Layer.provide(AdminServicesLayer), Layer.provide(CoreLayer), Layer.provide(TracingLayer))
+).pipe(
+  Layer.provide(AdminServicesLayer),
+  Layer.provide(CoreLayer),
+  Layer.provide(AuthSettings.layer),
+  Layer.provide(listenerReadinessLayer(["grpc", "metrics"])),
+  Layer.provide(TracingLayer)
+)
 
 /** SIGTERM/SIGINT interrupt the app; that is a clean stop (exit 0), not the default 130. */
 const teardown: Runtime.Teardown = (exit, onExit) =>
   Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : onExit(Exit.isSuccess(exit) ? 0 : 1)
 
+/** Set once every layer is up: a failure before is a failed start. */
+let started = false
 /** Set once the JSON logger reported the failure; if the logger itself could not start, stderr does. */
 let failureLogged = false
 
-Layer.launch(AppLayer).pipe(
-  Effect.tapCause((cause) =>
-    Cause.hasInterruptsOnly(cause)
-      ? Effect.void
-      : Effect.logFatal("balance-service failed", cause).pipe(Effect.tap(() => Effect.sync(() => failureLogged = true)))
-  ),
+/** One JSON line: the reason (naming the variable to change) for a typed failure, the cause for a defect. */
+const reportFailure = (cause: Cause.Cause<unknown>) => {
+  const described = describeFailure(cause)
+  const logged = described === undefined
+    ? Effect.logFatal("balance-service failed", cause)
+    : Effect.logFatal(`balance-service ${started ? "failed" : "failed to start"}: ${described.reason}`).pipe(
+      Effect.annotateLogs({ error: described.tag })
+    )
+  return logged.pipe(Effect.tap(() => Effect.sync(() => failureLogged = true)))
+}
+
+Effect.gen(function*() {
+  yield* checkSettings
+  yield* Layer.build(AppLayer)
+  started = true
+  return yield* Effect.never
+}).pipe(
+  Effect.scoped,
+  Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : reportFailure(cause)),
   Effect.onInterrupt(() => Effect.logInfo("balance-service stopped")),
   Effect.provide(LoggingLayer),
   Effect.tapCause((cause) =>

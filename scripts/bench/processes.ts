@@ -16,7 +16,7 @@ import {
   spawnRedisServerOnFreePort,
   stopRedisServer
 } from "../../src/store/redis/redisServerProcess.ts"
-import { loadBalanceClientConstructor, type Message } from "./proto.ts"
+import { BENCH_ADMIN_KEY, loadBalanceClientConstructor, type Message } from "./proto.ts"
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 
@@ -142,6 +142,7 @@ export const startService = async (options: ServiceOptions): Promise<Service> =>
     GRPC_PORT: String(grpcPort),
     METRICS_PORT: String(metricsPort),
     DATA_DIR: options.dataDir,
+    ADMIN_API_KEY: BENCH_ADMIN_KEY,
     // Effect's name for the warning level; "Warning" is not one (the service then exits 1 without a word).
     LOG_LEVEL: "Warn",
     ...options.env

@@ -13,7 +13,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import * as grpc from "@grpc/grpc-js"
-import { loadBalanceClientConstructor, type Message } from "./proto.ts"
+import { benchMetadata, loadBalanceClientConstructor, type Message } from "./proto.ts"
 import { Samples } from "./stats.ts"
 import { accountsOf, INITIAL_BALANCE, type LoopContext, loopOf, prng, type WorkloadName } from "./workloads.ts"
 
@@ -60,7 +60,7 @@ const noteError = (method: string, what: string) => {
 
 const rawCall = (method: string, request: Message): Promise<{ error: grpc.ServiceError | null; response: Message }> =>
   new Promise((resolve) => {
-    client[method](request, { deadline: Date.now() + input.deadlineMs }, (error: grpc.ServiceError | null, response: Message) =>
+    client[method](request, benchMetadata(method), { deadline: Date.now() + input.deadlineMs }, (error: grpc.ServiceError | null, response: Message) =>
       resolve({ error, response }))
   })
 

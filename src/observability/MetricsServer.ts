@@ -1,6 +1,8 @@
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Context, Effect, Layer } from "effect"
+import { ListenerReadiness } from "../app/ListenerReadiness.ts"
+import { PortUnavailable, portUnavailable } from "../app/PortUnavailable.ts"
 import { AppConfig } from "../config.ts"
 import { Metrics } from "./Metrics.ts"
 
@@ -24,13 +26,15 @@ const startMetricsServer = (port: number, host: string) =>
       )
     })
     yield* Effect.acquireRelease(
-      Effect.callback<void, Error>((resume) => {
-        server.once("error", (e) => resume(Effect.fail(e)))
+      Effect.callback<void, PortUnavailable | Error>((resume) => {
+        server.once("error", (e) => resume(Effect.fail(portUnavailable("METRICS_PORT", "HOST", host, port, e) ?? e)))
         server.listen(port, host, () => resume(Effect.void))
       }),
       () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
     )
     const bound = (server.address() as AddressInfo).port
+    // Released before the server closes: /api/ready turns 503 as the drain begins.
+    yield* (yield* ListenerReadiness).accepting("metrics")
     yield* Effect.logInfo("metrics listening").pipe(Effect.annotateLogs({ port: bound }))
     return MetricsServerAddress.of({ host, port: bound })
   })

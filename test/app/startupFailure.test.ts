@@ -1,62 +1,91 @@
-import { describe, expect, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync } from "node:fs"
+import { createServer, type Server } from "node:net"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { nodeBinary } from "../chaos/support/serviceProcess.ts"
-import { registerChild } from "../support/children.ts"
+import { describe, expect, it } from "@effect/vitest"
+import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { type LogLine, parseJsonLines, runMainToExit } from "./support/mainProcess.ts"
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url))
-
-/**
- * Runs `node src/main.ts` on the memory store, free ports and a temp DATA_DIR, plus `env`, until it
- * exits on its own (every case here fails at start).
- */
-const runMain = async (env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-  const dataDir = mkdtempSync(join(tmpdir(), "startup-failure-"))
-  try {
-    return await new Promise((resolve) => {
-      const child = spawn(nodeBinary(), ["src/main.ts"], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? "",
-          BALANCE_STORE: "memory",
-          DATA_DIR: dataDir,
-          HOST: "127.0.0.1",
-          HTTP_PORT: "0",
-          GRPC_PORT: "0",
-          METRICS_PORT: "0",
-          ...env
-        },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      registerChild(child)
-      let stdout = ""
-      let stderr = ""
-      child.stdout!.on("data", (c: Buffer) => stdout += c.toString())
-      child.stderr!.on("data", (c: Buffer) => stderr += c.toString())
-      child.once("exit", (code) => resolve({ code, stdout, stderr }))
-    })
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true })
-  }
+/** The run printed JSON lines only, nothing on stderr, and exactly one FATAL line: that line. */
+const theOneFatalLine = (run: { stdout: string; stderr: string }): LogLine => {
+  expect(run.stderr).toBe("")
+  const fatal = parseJsonLines(run.stdout).filter((l) => l.level === "FATAL")
+  expect(fatal).toHaveLength(1)
+  return fatal[0]!
 }
+
+/** A stack frame ("    at f (file:line)") anywhere in what was printed. */
+const STACK_FRAME = /\n\s+at \S/
+
+/** Holds `port` on 127.0.0.1 until closed, as another process would. */
+const occupy = (port: number) =>
+  new Promise<Server>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(port, "127.0.0.1", () => resolve(server))
+  })
 
 describe("start-up failures", () => {
   it("a bad LOG_LEVEL (the logger itself cannot start) exits 1 and says why on stderr", async () => {
-    const { code, stderr } = await runMain({ LOG_LEVEL: "verbose" })
-    expect(code).toBe(1)
-    expect(stderr).toContain("balance-service failed to start")
-    expect(stderr).toContain("LOG_LEVEL must be one of")
+    const run = await runMainToExit({ LOG_LEVEL: "verbose" })
+    run.cleanup()
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain("balance-service failed to start")
+    expect(run.stderr).toContain("LOG_LEVEL must be one of")
   }, 60_000)
 
-  it("a bad setting read after the logger started is logged as one JSON fatal line naming the variable, exit 1", async () => {
-    const { code, stdout, stderr } = await runMain({ RESERVATION_TIMEOUT_MS: "-5" })
-    expect(code).toBe(1)
-    const fatal = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).find((l) => l.level === "FATAL")
-    expect(fatal?.message).toBe("balance-service failed")
-    expect(String(fatal?.cause)).toContain("RESERVATION_TIMEOUT_MS must be greater than 0")
-    expect(stderr).not.toContain("failed to start")
+  it("a bad setting is one JSON fatal line naming the variable, without a stack trace, exit 1", async () => {
+    const run = await runMainToExit({ RESERVATION_TIMEOUT_MS: "-5" })
+    run.cleanup()
+    expect(run.code).toBe(1)
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toBe("balance-service failed to start: invalid setting RESERVATION_TIMEOUT_MS: RESERVATION_TIMEOUT_MS must be greater than 0")
+    expect(fatal.cause).toBeUndefined()
+    expect(run.stdout).not.toMatch(STACK_FRAME)
+  }, 60_000)
+
+  it("settings are checked before anything starts: HTTP_PORT=abc generates no admin key and prints none", async () => {
+    const run = await runMainToExit({ HTTP_PORT: "abc" })
+    const keyFile = join(run.dataDir, "admin-api-key")
+    const generated = existsSync(keyFile)
+    run.cleanup()
+    expect(run.code).toBe(1)
+    expect(generated).toBe(false)
+    expect(theOneFatalLine(run).message).toContain("invalid setting HTTP_PORT")
+    expect(run.stdout).not.toMatch(/admin-key|X-Admin-Key/i)
+    // Nothing started, so nothing stopped either.
+    expect(run.stdout).not.toContain("listening")
+  }, 60_000)
+
+  for (const variable of ["HTTP_PORT", "GRPC_PORT", "METRICS_PORT"] as const) {
+    it(`${variable} in use: one JSON line naming ${variable} and the port, no stack trace, nothing on stderr, exit 1`, async () => {
+      // The port is chosen here and held before the service starts: it must fail on exactly this one.
+      const port = await freePort()
+      const holder = await occupy(port)
+      try {
+        const run = await runMainToExit({ [variable]: String(port) })
+        run.cleanup()
+        expect(run.code).toBe(1)
+        const fatal = theOneFatalLine(run)
+        expect(fatal.message).toContain(`${variable} ${port} is in use`)
+        expect(fatal.error).toBe("PortUnavailable")
+        expect(fatal.cause).toBeUndefined()
+        expect(run.stdout).not.toMatch(STACK_FRAME)
+      } finally {
+        await new Promise((r) => holder.close(r))
+      }
+    }, 60_000)
+  }
+
+  it("gRPC beyond loopback with no credential for the game: refused before anything starts, naming the variables", async () => {
+    const run = await runMainToExit({ HOST: "0.0.0.0" })
+    const generated = existsSync(join(run.dataDir, "admin-api-key"))
+    run.cleanup()
+    expect(run.code).toBe(1)
+    expect(generated).toBe(false)
+    const fatal = theOneFatalLine(run)
+    for (const variable of ["GRPC_AUTH_TOKEN", "GRPC_TLS_CA", "GRPC_HOST=127.0.0.1", "GRPC_ALLOW_UNAUTHENTICATED=true"]) {
+      expect(fatal.message).toContain(variable)
+    }
+    expect(fatal.error).toBe("GrpcExposedWithoutCredentials")
   }, 60_000)
 })

@@ -7,6 +7,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { ConfigProvider, Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { GrpcServerAddress, GrpcServerLayer, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
+import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { BalanceClient, makeClient } from "./support/balanceClient.ts"
@@ -53,9 +54,14 @@ describe("GrpcServerLayer from the environment", () => {
   it.live("binds GRPC_PORT on HOST and enforces GRPC_AUTH_TOKEN", () =>
     Effect.gen(function*() {
       const port = yield* freePort()
-      const env = ConfigProvider.layer(ConfigProvider.fromUnknown({ GRPC_PORT: String(port), HOST: "127.0.0.1", GRPC_AUTH_TOKEN: TOKEN }))
+      const env = ConfigProvider.layer(
+        ConfigProvider.fromUnknown({ GRPC_PORT: String(port), HOST: "127.0.0.1", GRPC_AUTH_TOKEN: TOKEN, ADMIN_API_KEY: "env-admin-key" })
+      )
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStoreLayer)), Layer.provide(env)), scope)
+      yield* Layer.buildWithScope(
+        GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStoreLayer)), Layer.provide(AuthSettings.layer), Layer.provide(env)),
+        scope
+      )
       const client = makeClient(`127.0.0.1:${port}`)
       const denied = yield* Effect.flip(client.call("GetBalance", { account_id: "env-a" }))
       assert.strictEqual(denied.code, grpc.status.UNAUTHENTICATED)

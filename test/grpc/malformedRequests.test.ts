@@ -1,12 +1,20 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { Effect } from "effect"
+import { ADMIN_METHODS } from "../../src/api/grpc/callAuth.ts"
 import { GrpcServerAddress } from "../../src/api/grpc/GrpcServer.ts"
 import { wireFormatProblem } from "../../src/api/grpc/strictDeserialize.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { call } from "./support/expectations.ts"
 import { grpcServerOn } from "./support/grpcTestServer.ts"
-import { loadClientPackage, type Message } from "./support/balanceClient.ts"
+import { loadClientPackage, type Message, TEST_ADMIN_KEY } from "./support/balanceClient.ts"
+
+/** The operator's credential on the admin methods (Deposit needs it), none on the game's. */
+const adminMetadata = (method: string) => {
+  const metadata = new grpc.Metadata()
+  if (ADMIN_METHODS.has(method)) metadata.set("x-admin-key", TEST_ADMIN_KEY)
+  return metadata
+}
 
 /** Sends `bytes` as the request of `method`, as a client with a broken encoder would. */
 const sendRaw = (method: string, bytes: Uint8Array) =>
@@ -21,6 +29,7 @@ const sendRaw = (method: string, bytes: Uint8Array) =>
         (b: Buffer) => b,
         responseDeserialize as (b: Buffer) => Message,
         Buffer.from(bytes),
+        adminMetadata(method),
         { deadline: Date.now() + 5_000 },
         (error, response) => {
           client.close()

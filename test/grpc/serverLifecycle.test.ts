@@ -59,12 +59,12 @@ describe("gRPC server lifecycle", () => {
       yield* Scope.close(streams, Exit.void)
     }))
 
-  it.live("a port already in use fails the layer with GrpcStartError", () =>
+  it.live("a port already in use fails the layer with PortUnavailable, naming GRPC_PORT and the port", () =>
     Effect.gen(function*() {
       const first = yield* startServer()
       const second = yield* Effect.flip(startServer(captureLogs(), first.port))
-      assert.strictEqual((second as { _tag?: string })._tag, "GrpcStartError")
-      assert.include(String((second as Error).message), String(first.port))
+      assert.strictEqual((second as { _tag?: string })._tag, "PortUnavailable")
+      assert.include(String((second as Error).message), `GRPC_PORT ${first.port} is in use`)
       yield* Scope.close(first.scope, Exit.void)
     }))
 })

@@ -169,7 +169,7 @@ describe("secure by default", () => {
   }
   afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
 
-  it("with no JWT key and no ADMIN_API_KEY, generates an admin key once (0600), prints it once, then only reads it", async () => {
+  it("with no JWT key and no ADMIN_API_KEY, generates an admin key once (0600) into its file, never prints or logs it, and logs where it is", async () => {
     const dataDir = join(freshDir(), "data")
     const printed = vi.spyOn(console, "log").mockImplementation(() => {})
     try {
@@ -179,17 +179,22 @@ describe("secure by default", () => {
       const key = readFileSync(file, "utf8").trim()
       expect(statSync(file).mode & 0o777).toBe(0o600)
       expect(key.length).toBeGreaterThanOrEqual(40)
-      expect(printed.mock.calls.flat().join("\n")).toContain(key)
+      expect(printed).not.toHaveBeenCalled()
+      expect(logs.join("\n")).not.toContain(key)
+      const told = logs.map((line) => JSON.parse(line)).find((line) => line.adminKeyFile !== undefined)
+      expect(told?.adminKeyFile).toBe(file)
+      expect(told?.message).toContain("generated an admin API key")
       const client = clientFor(first.baseUrl)
       expectErrorShape(await client.anonymous.get("/api/admin/supply"), 401, "MISSING_CREDENTIALS")
       expect((await call(first.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status).toBe(200)
       await first.close()
 
-      printed.mockClear()
+      logs.length = 0
       const second = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
       expect(readFileSync(file, "utf8").trim()).toBe(key)
-      expect(printed.mock.calls.flat().join("\n")).not.toContain(key)
+      expect(printed).not.toHaveBeenCalled()
       expect(logs.join("\n")).not.toContain(key)
+      expect(logs.some((line) => line.includes("loaded from its file"))).toBe(true)
       expect((await call(second.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status).toBe(200)
       await second.close()
     } finally {

@@ -99,6 +99,11 @@ describe("docker-compose.yml: balance-service", () => {
     expect((service.volumes ?? []).some((v) => v.endsWith(`:${dataDir}`))).toBe(true)
   })
 
+  it("serves gRPC to the compose network, so the game's credential (GRPC_AUTH_TOKEN) is passed through", () => {
+    expect(vars["GRPC_HOST"]).toBe("0.0.0.0")
+    expect(vars["GRPC_AUTH_TOKEN"]).toBe("${GRPC_AUTH_TOKEN:-}")
+  })
+
   it("carries no secret value: secret-looking variables only pass the caller's environment through", () => {
     for (const [name, s] of Object.entries(services)) {
       for (const [k, v] of Object.entries(env(s))) {

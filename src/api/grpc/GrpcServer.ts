@@ -2,13 +2,18 @@ import * as grpc from "@grpc/grpc-js"
 import type { PackageDefinition } from "@grpc/proto-loader"
 import { ReflectionService } from "@grpc/reflection"
 import { Context, Effect, FiberSet, Layer, type Redacted, Schema } from "effect"
+import { ListenerReadiness } from "../../app/ListenerReadiness.ts"
+import { PortUnavailable, portUnavailable } from "../../app/PortUnavailable.ts"
 import { AppConfig } from "../../config.ts"
+import { AuthSettings, type AuthSettingsShape } from "../http/auth/AuthSettings.ts"
 import { makeBalanceHandlers } from "./balanceHandlers.ts"
-import { makeBearerCheck } from "./bearerAuth.ts"
+import { makeAuthorizer } from "./callAuth.ts"
 import { makeCallRunner } from "./callRunner.ts"
 import { makeHealthService } from "./healthService.ts"
 import { answerLabels } from "./mapFailure.ts"
 import { BALANCE_SERVICE, HEALTH_SERVICE, loadProtoDefinition } from "./protoDefinition.ts"
+import { gameAccess } from "./grpcExposure.ts"
+import { routeGrpcJsLogs } from "./grpcJsLogs.ts"
 import { serverCredentials, type TlsFiles } from "./serverCredentials.ts"
 import { makeWatchAccount } from "./watchAccount.ts"
 import { initialiseCounter, Metrics } from "../../observability/Metrics.ts"
@@ -19,7 +24,12 @@ export interface GrpcServerSettings {
   readonly host: string
   /** 0 binds any free port (tests); the bound one is in GrpcServerAddress. */
   readonly port: number
+  /** GRPC_AUTH_TOKEN: the game's bearer token. */
   readonly authToken: Redacted.Redacted<string> | undefined
+  /** Admin credentials, shared with the HTTP API: Deposit, Withdraw and EnsureAccount with an initial balance need them. */
+  readonly admin: AuthSettingsShape
+  /** GRPC_ALLOW_UNAUTHENTICATED: game calls without a credential even beyond loopback (warned at every start). */
+  readonly allowUnauthenticated: boolean
   readonly tls: TlsFiles
   readonly shutdownTimeoutMs: number
   readonly watchPollMs: number
@@ -27,11 +37,14 @@ export interface GrpcServerSettings {
   readonly accessLog?: boolean
 }
 
+/** GRPC_HOST, GRPC_PORT, GRPC_AUTH_TOKEN, GRPC_TLS_*, ... from config; admin credentials from AuthSettings. */
 export const grpcServerSettings = Effect.gen(function*() {
   const settings: GrpcServerSettings = {
-    host: yield* AppConfig.host,
+    host: yield* AppConfig.grpcHost,
     port: yield* AppConfig.grpcPort,
     authToken: yield* AppConfig.grpcAuthToken,
+    admin: yield* AuthSettings,
+    allowUnauthenticated: yield* AppConfig.grpcAllowUnauthenticated,
     tls: { cert: yield* AppConfig.grpcTlsCert, key: yield* AppConfig.grpcTlsKey, ca: yield* AppConfig.grpcTlsCa },
     shutdownTimeoutMs: yield* AppConfig.grpcShutdownTimeoutMs,
     watchPollMs: yield* AppConfig.grpcWatchPollMs,
@@ -73,6 +86,21 @@ const checkComplete = (definition: grpc.ServiceDefinition, implementation: grpc.
  */
 export const startGrpcServer = (settings: GrpcServerSettings) =>
   Effect.gen(function*() {
+    const game = yield* gameAccess({
+      host: settings.host,
+      port: settings.port,
+      authToken: settings.authToken,
+      clientCertificates: settings.tls.ca !== undefined,
+      allowUnauthenticated: settings.allowUnauthenticated,
+      authDisabled: settings.admin.disabled
+    })
+    if (settings.allowUnauthenticated) {
+      yield* Effect.logWarning(
+        "GRPC_ALLOW_UNAUTHENTICATED=true: the game's calls (reserve, settle, cash out) need no credential; " +
+          "anyone who can reach the gRPC port may make them. Set GRPC_AUTH_TOKEN or mutual TLS instead outside a network you trust"
+      ).pipe(Effect.annotateLogs({ host: settings.host, port: settings.port, game }))
+    }
+    yield* routeGrpcJsLogs
     const pkg = yield* loadProtoDefinition
     const credentials = yield* serverCredentials(settings.tls)
     const handlers = yield* makeBalanceHandlers
@@ -86,7 +114,7 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     const runner = makeCallRunner({
       run,
       runStream,
-      authorized: makeBearerCheck(settings.authToken),
+      authorize: makeAuthorizer({ gameToken: settings.authToken, admin: settings.admin }),
       accessLog: settings.accessLog === true,
       observe: (method, outcome, seconds) => {
         metrics.grpcRequests.inc({ method, code: outcome })
@@ -95,15 +123,15 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     })
 
     const balance: grpc.UntypedServiceImplementation = {
-      WatchAccount: runner.serverStream(BALANCE_SERVICE, "WatchAccount", watchAccount, true)
+      WatchAccount: runner.serverStream(BALANCE_SERVICE, "WatchAccount", watchAccount, "game")
     }
     for (const [method, m] of Object.entries(handlers)) {
-      balance[method] = runner.unary(BALANCE_SERVICE, method, m.handle, m.mode, true)
+      balance[method] = runner.unary(BALANCE_SERVICE, method, m.handle, m.mode, m.access)
     }
     // Probes carry no credentials: health stays open when a token is configured.
     const healthImpl: grpc.UntypedServiceImplementation = {
-      Check: runner.unary(HEALTH_SERVICE, "Check", health.check, "status", false),
-      Watch: runner.serverStream(HEALTH_SERVICE, "Watch", health.watch, false)
+      Check: runner.unary(HEALTH_SERVICE, "Check", health.check, "status", () => "open"),
+      Watch: runner.serverStream(HEALTH_SERVICE, "Watch", health.watch, "open")
     }
     yield* checkComplete(serviceDefinition(pkg, BALANCE_SERVICE), balance, BALANCE_SERVICE)
     yield* checkComplete(serviceDefinition(pkg, HEALTH_SERVICE), healthImpl, HEALTH_SERVICE)
@@ -112,7 +140,7 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     initialiseCounter(metrics.grpcRequests, { method: ["WatchAccount", ...Object.keys(healthImpl)], code: answerLabels("status") })
 
     const { port } = yield* Effect.acquireRelease(
-      Effect.callback<{ server: grpc.Server; port: number }, GrpcStartError>((resume) => {
+      Effect.callback<{ server: grpc.Server; port: number }, GrpcStartError | PortUnavailable>((resume) => {
         const server = new grpc.Server()
         server.addService(serviceDefinition(pkg, BALANCE_SERVICE), balance)
         server.addService(serviceDefinition(pkg, HEALTH_SERVICE), healthImpl)
@@ -121,7 +149,10 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
         server.bindAsync(bindAddress(settings.host, settings.port), credentials, (error, port) => {
           if (error) {
             server.forceShutdown()
-            resume(Effect.fail(new GrpcStartError({ reason: `${bindAddress(settings.host, settings.port)}: ${error.message}` })))
+            resume(Effect.fail(
+              portUnavailable("GRPC_PORT", "GRPC_HOST", settings.host, settings.port, error) ??
+                new GrpcStartError({ reason: `${bindAddress(settings.host, settings.port)}: ${error.message}` })
+            ))
           } else {
             resume(Effect.succeed({ server, port }))
           }
@@ -141,19 +172,22 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
     )
     // Runs before the drain above: open streams would otherwise hold it until the deadline.
     yield* Effect.addFinalizer(() => FiberSet.clear(streams))
+    // grpc-js accepts connections once bindAsync has called back. Released first: /api/ready turns 503 as the drain begins.
+    yield* (yield* ListenerReadiness).accepting("grpc")
 
     yield* Effect.logInfo("grpc listening").pipe(
       Effect.annotateLogs({
         host: settings.host,
         port,
         tls: settings.tls.cert ? (settings.tls.ca ? "mutual" : "server") : "off",
-        auth: settings.authToken ? "bearer" : "off"
+        auth: game,
+        admin: settings.admin.disabled ? "open (AUTH_DISABLED)" : "x-admin-key or admin JWT"
       })
     )
     return GrpcServerAddress.of({ host: settings.host, port })
   })
 
-/** The gRPC API on GRPC_PORT / HOST, configured from the environment. Requires Ledger and Store. */
+/** The gRPC API on GRPC_PORT / GRPC_HOST, configured from the environment. Requires Ledger, Store and AuthSettings. */
 export const GrpcServerLayer = Layer.effectDiscard(Effect.flatMap(grpcServerSettings, startGrpcServer))
 
 /** The same server with explicit settings, exposing the bound address (tests bind port 0). */

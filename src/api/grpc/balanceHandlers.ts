@@ -4,6 +4,7 @@ import { refuse, type Refusal } from "../../domain/errors.ts"
 import type { ResultByOp } from "../../domain/responses.ts"
 import { CommandExecutor } from "../../degradation/CommandExecutor.ts"
 import { Ledger } from "../../ledger/Ledger.ts"
+import type { Access } from "./callAuth.ts"
 import * as Decode from "./decodeRequests.ts"
 import * as Encode from "./encodeResponses.ts"
 import type { CallFailure, FailureMode } from "./mapFailure.ts"
@@ -12,7 +13,21 @@ export type WireRequest = Readonly<Record<string, unknown>>
 
 export interface UnaryMethod {
   readonly mode: FailureMode
+  /** Who may call it (see callAuth.ts); may depend on the request. */
+  readonly access: (request: WireRequest) => Access
   readonly handle: (request: WireRequest) => Effect.Effect<object, CallFailure>
+}
+
+const game = (): Access => "game"
+const admin = (): Access => "admin"
+
+/**
+ * EnsureAccount creates chips when it carries an initial balance: then it is an admin's call.
+ * Anything but an absent or zero balance counts (an unreadable one too; decoding refuses it later).
+ */
+const ensureAccountAccess = (request: WireRequest): Access => {
+  const initial = request["initialBalance"]
+  return initial === undefined || initial === null || initial === "" || initial === "0" || initial === 0 ? "game" : "admin"
 }
 
 /** The unary rpcs of BalanceService: decode, run through the ledger, encode. No gRPC types here. */
@@ -23,9 +38,11 @@ export const makeBalanceHandlers = Effect.gen(function*() {
   const command = <C extends Command>(
     decode: (r: WireRequest) => Effect.Effect<C, Refusal>,
     encode: (result: ResultByOp[C["op"]]) => object,
-    mode: FailureMode = "inBand"
+    mode: FailureMode = "inBand",
+    access: UnaryMethod["access"] = game
   ): UnaryMethod => ({
     mode,
+    access,
     handle: (request) =>
       decode(request).pipe(
         Effect.flatMap((c) => executor.execute(c)),
@@ -36,7 +53,7 @@ export const makeBalanceHandlers = Effect.gen(function*() {
       )
   })
 
-  const query = (handle: UnaryMethod["handle"], mode: FailureMode = "inBand"): UnaryMethod => ({ mode, handle })
+  const query = (handle: UnaryMethod["handle"], mode: FailureMode = "inBand"): UnaryMethod => ({ mode, access: game, handle })
 
   const methods = {
     GetBalance: query(
@@ -47,7 +64,7 @@ export const makeBalanceHandlers = Effect.gen(function*() {
         }),
       "status"
     ),
-    EnsureAccount: command(Decode.decodeEnsureAccount, Encode.ensureAccountResponse, "status"),
+    EnsureAccount: command(Decode.decodeEnsureAccount, Encode.ensureAccountResponse, "status", ensureAccountAccess),
     ReserveForBuyIn: command(Decode.decodeReserve, Encode.reserveResponse),
     CommitReservation: command(Decode.decodeCommit, Encode.commitResponse),
     ReleaseReservation: command(Decode.decodeRelease, Encode.releaseResponse),
@@ -55,8 +72,8 @@ export const makeBalanceHandlers = Effect.gen(function*() {
     RecordContribution: command(Decode.decodeContribute, Encode.contributeResponse),
     SettlePot: command(Decode.decodeSettle, Encode.settleResponse),
     CancelPot: command(Decode.decodeCancel, Encode.cancelResponse),
-    Deposit: command(Decode.decodeDeposit, Encode.walletMovementResponse),
-    Withdraw: command(Decode.decodeWithdraw, Encode.walletMovementResponse),
+    Deposit: command(Decode.decodeDeposit, Encode.walletMovementResponse, "inBand", admin),
+    Withdraw: command(Decode.decodeWithdraw, Encode.walletMovementResponse, "inBand", admin),
     GetReservation: query((r) =>
       Effect.gen(function*() {
         const { reservationId } = yield* Decode.decodeReservationQuery(r)

@@ -4,6 +4,7 @@ import { Cause, Effect, Exit, type Fiber } from "effect"
 import { logCompletion, millis } from "../../observability/RequestLog.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
 import { refuse } from "../../domain/errors.ts"
+import type { Access, Authorize } from "./callAuth.ts"
 import { parentSpanOf, readCallMetadata } from "./callMetadata.ts"
 import { malformedReason } from "./strictDeserialize.ts"
 import {
@@ -29,14 +30,13 @@ export interface CallRunnerOptions {
   readonly run: Run
   /** Same for long-lived streams, which are ended first on shutdown so that draining does not wait for them. */
   readonly runStream: Run
-  readonly authorized: (metadata: grpc.Metadata) => boolean
+  /** Whether the call's credentials allow what its method needs; a refusal is a status (UNAUTHENTICATED, PERMISSION_DENIED). */
+  readonly authorize: Authorize
   /** Told once per call when it is answered (a stream: when it ends): method, outcome label (OK or code), seconds taken. */
   readonly observe?: (method: string, outcome: string, seconds: number) => void
   /** The completion line of every call (method, outcome, durationMs) at Info when true, at Debug otherwise. */
   readonly accessLog?: boolean
 }
-
-const UNAUTHENTICATED: GrpcStatus = { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" }
 
 /** The request as read, or a refusal when it was not a well-formed message (see strictDeserialize). */
 const readable = <A>(request: unknown, handle: () => Effect.Effect<A, CallFailure>): Effect.Effect<A, CallFailure> =>
@@ -77,7 +77,7 @@ const logFailure = (cause: Cause.Cause<CallFailure>, answer: Answer) => {
 }
 
 /**
- * Bridges grpc-js callbacks and Effect: per call it checks the bearer token,
+ * Bridges grpc-js callbacks and Effect: per call it checks the credentials,
  * runs the handler as a fiber in a `grpc.<Method>` span (child of the caller's
  * traceparent, logs annotated with x-request-id / traceparent), maps every
  * failure through `answerFailure`, interrupts the fiber when the client
@@ -111,6 +111,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     }
   }
 
+  /** Credentials first: a caller without them learns nothing about the request, not even that it was malformed. */
+  const allowed = <A>(access: Access, method: string, metadata: grpc.Metadata, next: () => Effect.Effect<A, CallFailure>) =>
+    access === "open" ? next() : Effect.andThen(options.authorize(access, method, metadata), next)
+
   const secondsSince = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9
   /** One line per call on completion; runs inside the call's span, so it carries its trace and span ids. */
   const completed = (message: string | ReadonlyArray<string>, method: string, outcome: string, seconds: number) =>
@@ -133,18 +137,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     method: string,
     handle: (request: WireRequest) => Effect.Effect<object, CallFailure>,
     mode: FailureMode,
-    requireAuth: boolean
+    access: (request: WireRequest) => Access
   ): grpc.handleUnaryCall<WireRequest, object> =>
   (call, callback) => {
     const started = process.hrtime.bigint()
-    if (requireAuth && !options.authorized(call.metadata)) {
-      callback(serviceError(UNAUTHENTICATED))
-      options.observe?.(method, "UNAUTHENTICATED", secondsSince(started))
-      options.run(instrument(service, method, call.metadata)(
-        Effect.andThen(Effect.annotateCurrentSpan("rpc.outcome", "UNAUTHENTICATED"), completed("grpc call", method, "UNAUTHENTICATED", secondsSince(started)))
-      ))
-      return
-    }
     let replied = false
     /** Answers once; returns the outcome label, or undefined when there was nothing to answer. */
     const reply = (answer: Answer): string | undefined => {
@@ -157,7 +153,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       else callback(serviceError(answer.status))
       return outcome
     }
-    const program = answered(readable(call.request, () => handle(call.request)), mode).pipe(
+    const program = answered(allowed(access(call.request), method, call.metadata, () => readable(call.request, () => handle(call.request))), mode).pipe(
       Effect.onExit((exit) => {
         const outcome = reply(answerOfExit(exit))
         return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
@@ -175,15 +171,10 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     service: string,
     method: string,
     handle: (request: WireRequest, write: (message: object) => Effect.Effect<void>, ready: Ready) => Effect.Effect<void, CallFailure>,
-    requireAuth: boolean
+    access: Access
   ): grpc.handleServerStreamingCall<WireRequest, object> =>
   (call) => {
     const started = process.hrtime.bigint()
-    if (requireAuth && !options.authorized(call.metadata)) {
-      call.emit("error", serviceError(UNAUTHENTICATED))
-      options.run(instrument(service, method, call.metadata)(completed(["grpc stream closed", "UNAUTHENTICATED"], method, "UNAUTHENTICATED", secondsSince(started))))
-      return
-    }
     const write = (message: object): Effect.Effect<void> =>
       Effect.callback<void>((resume) => {
         if (call.write(message)) return resume(Effect.void)
@@ -202,7 +193,7 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
       else call.end()
     }
-    const program = answered(Effect.as(readable(call.request, () => handle(call.request, write, ready)), {}), "status").pipe(
+    const program = answered(Effect.as(allowed(access, method, call.metadata, () => readable(call.request, () => handle(call.request, write, ready))), {}), "status").pipe(
       Effect.onExit((exit) => {
         const answer = answerOfExit(exit)
         return Effect.andThen(

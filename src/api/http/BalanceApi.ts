@@ -54,7 +54,7 @@ export class HealthGroup extends HttpApiGroup.make("health")
     HttpApiEndpoint.get("ready", "/ready", {
       success: Schema.Struct({ status: Schema.Literal("ready") }),
       error: Unavailable
-    }).annotateMerge(describe("Readiness: 200 only while the store answers"))
+    }).annotateMerge(describe("Readiness: 200 only while every listener (HTTP, gRPC, metrics) accepts connections and the store answers"))
   )
 {}
 

@@ -3,12 +3,12 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
+import { type PortUnavailable, portUnavailable } from "../../app/PortUnavailable.ts"
 import { AppConfig } from "../../config.ts"
 import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
 import { AccountAccessLive } from "./auth/AccountAccess.ts"
 import { AuthenticationLive } from "./auth/Authentication.ts"
-import { AuthSettings } from "./auth/AuthSettings.ts"
 import { RequireAdminLive } from "./auth/RequireAdmin.ts"
 import { BalanceApi } from "./BalanceApi.ts"
 import { docsRoutes } from "./docsPage.ts"
@@ -111,14 +111,25 @@ export const makeHttpServerLayer = (options: HttpServerOptions) => {
   // limit of 100 turning both into "no such route".
   return HttpRouter.serve(routes, { disableLogger: true, routerConfig: { maxParamLength: MAX_PARAM_LENGTH } }).pipe(
     Layer.provide(Layer.succeed(HttpMiddleware.SpanNameGenerator)(spanNameOf)),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host }))
+    Layer.provideMerge(nodeListener(options))
+  )
+}
+
+/** Node's HTTP server on the address; a port it cannot bind fails the start naming HTTP_PORT (PortUnavailable). */
+const nodeListener = (options: HttpServerOptions) => {
+  const listener = NodeHttpServer.layer(createServer, { port: options.port, host: options.host })
+  return listener.pipe(
+    Layer.catchTag("ServeError", (e) =>
+      Layer.effectContext<Layer.Success<typeof listener>, PortUnavailable | typeof e, never>(
+        Effect.fail(portUnavailable("HTTP_PORT", "HOST", options.host, options.port, e.cause) ?? e)
+      ))
   )
 }
 
 /**
- * The HTTP API as `npm start` runs it: HTTP_PORT/HOST, HTTP_MAX_BODY_BYTES,
- * HTTP_ACCESS_LOG and the auth settings (which may generate and print the
- * admin key once) from config. Requires Ledger, LedgerVerifier and Store.
+ * The HTTP API as `npm start` runs it: HTTP_PORT/HOST, HTTP_MAX_BODY_BYTES and
+ * HTTP_ACCESS_LOG from config. Requires Ledger, LedgerVerifier, Store and
+ * AuthSettings (shared with the gRPC server's admin methods).
  */
 export const makeHttpServerLayerFromConfig = (
   extraRoutes?: Layer.Layer<never, never, HttpRouter.HttpRouter>
@@ -132,6 +143,6 @@ export const makeHttpServerLayerFromConfig = (
       ...(extraRoutes === undefined ? {} : { extraRoutes })
     }
     return makeHttpServerLayer(options)
-  })).pipe(Layer.provide(AuthSettings.layer))
+  }))
 
 export const HttpServerLayer = makeHttpServerLayerFromConfig()

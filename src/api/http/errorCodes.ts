@@ -45,7 +45,7 @@ export const HTTP_ONLY_CODES = {
   415: ["UNSUPPORTED_MEDIA_TYPE"],
   422: [],
   500: ["INTERNAL"],
-  503: ["STORE_UNAVAILABLE", "AUTH_UNAVAILABLE"]
+  503: ["STORE_UNAVAILABLE", "AUTH_UNAVAILABLE", "NOT_READY"]
 } as const
 
 export type ErrorStatus = keyof typeof HTTP_ONLY_CODES

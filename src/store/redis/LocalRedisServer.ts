@@ -21,9 +21,10 @@ export class LocalRedisUnavailable extends Schema.TaggedError<LocalRedisUnavaila
 
 /**
  * A private redis-server for `npm start` without REDIS_URL (data under
- * DATA_DIR/redis, AOF fsync always). It lives as long as the layer: the
- * scope's end stops it with SIGTERM and waits for it to exit, so its AOF is
- * closed cleanly; if it dies before that, it is started again on the same
+ * DATA_DIR/redis, AOF fsync always), in its own process group so that a
+ * signal to the service's group does not stop it under the draining service.
+ * It lives as long as the layer: the scope's end (after the servers drained)
+ * stops it with SIGTERM and waits for it to exit, so its AOF is closed cleanly; if it dies before that, it is started again on the same
  * port and dir. Give `url` (its Unix socket, else TCP) to the store as REDIS_URL.
  */
 export class LocalRedisServer extends Context.Service<LocalRedisServer, {
@@ -49,7 +50,9 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
       const server = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: async (): Promise<RedisServerProcess> => {
-            const server = await (port === 0 ? spawnRedisServerOnFreePort({ dir }) : spawnRedisServer({ port, dir }))
+            const server = await (port === 0
+              ? spawnRedisServerOnFreePort({ dir, ownProcessGroup: true })
+              : spawnRedisServer({ port, dir, ownProcessGroup: true }))
             recordOwner(server)
             current = server
             return server
@@ -74,7 +77,7 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
             Effect.annotateLogs({ pid: running.child.pid ?? -1, exitCode: String(running.child.exitCode ?? running.child.signalCode) })
           )
           const restarted = yield* Effect.tryPromise({
-            try: () => spawnRedisServer({ port: running.port, dir }),
+            try: () => spawnRedisServer({ port: running.port, dir, ownProcessGroup: true }),
             catch: unavailable
           }).pipe(
             Effect.tapError((e) => Effect.logError("local redis-server restart failed; trying again in 1 s", e.reason)),

@@ -97,10 +97,18 @@ export const spawnRedisServer = async (options: {
   readonly dir: string
   readonly binary?: string
   readonly readyTimeoutMs?: number
+  /**
+   * Its own process group: a signal to the service's group (Ctrl-C at a terminal, `kill -- -pgid`)
+   * does not reach it, so it keeps serving while the service drains and is stopped by the service after.
+   */
+  readonly ownProcessGroup?: boolean
 }): Promise<RedisServerProcess> => {
   const binary = options.binary ?? "redis-server"
   mkdirSync(options.dir, { recursive: true })
-  const child = spawn(binary, redisServerArgs(options.port, options.dir), { stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(binary, redisServerArgs(options.port, options.dir), {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownProcessGroup === true
+  })
   let output = ""
   child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
   child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
@@ -140,6 +148,7 @@ export const spawnRedisServer = async (options: {
 export const spawnRedisServerOnFreePort = async (options: {
   readonly dir: string
   readonly binary?: string
+  readonly ownProcessGroup?: boolean
 }): Promise<RedisServerProcess> => {
   let last: unknown
   for (let attempt = 0; attempt < 3; attempt++) {

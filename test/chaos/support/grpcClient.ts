@@ -1,5 +1,7 @@
 import * as grpc from "@grpc/grpc-js"
+import { ADMIN_METHODS } from "../../../src/api/grpc/callAuth.ts"
 import { loadClientPackage, type Message } from "../../grpc/support/balanceClient.ts"
+import { ADMIN_KEY } from "./serviceProcess.ts"
 
 export type { Message }
 
@@ -20,8 +22,10 @@ let pkg: Message | undefined
 /**
  * A grpc-js client of BalanceService loaded from proto/ (snake_case fields, int64 as strings), as the game sees it.
  * Given several addresses (instances on one Redis behind a balancer), it sends each call to the next one in turn.
+ * The admin methods (Deposit, Withdraw, EnsureAccount) carry `x-admin-key` (the chaos services' ADMIN_API_KEY), the
+ * game's calls nothing: the service listens on loopback.
  */
-export const chaosClient = (address: string | ReadonlyArray<string>): ChaosClient => {
+export const chaosClient = (address: string | ReadonlyArray<string>, adminKey: string = ADMIN_KEY): ChaosClient => {
   const loaded = (pkg ??= loadClientPackage())
   const clients = (typeof address === "string" ? [address] : address).map((a) =>
     new loaded.balance.BalanceService(a, grpc.credentials.createInsecure()) as grpc.Client & Message
@@ -31,7 +35,9 @@ export const chaosClient = (address: string | ReadonlyArray<string>): ChaosClien
     new Promise<Answer>((resolve) => {
       const started = performance.now()
       const client = clients[turn++ % clients.length]!
-      client[method](request, { deadline: Date.now() + deadlineMs }, (error: grpc.ServiceError | null, response: Message) => {
+      const metadata = new grpc.Metadata()
+      if (ADMIN_METHODS.has(method)) metadata.set("x-admin-key", adminKey)
+      client[method](request, metadata, { deadline: Date.now() + deadlineMs }, (error: grpc.ServiceError | null, response: Message) => {
         const ms = performance.now() - started
         resolve(error ? { kind: "status", code: error.code, details: error.details, ms } : { kind: "response", response, ms })
       })

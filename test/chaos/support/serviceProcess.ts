@@ -32,10 +32,13 @@ export interface ServiceOptions {
   /** Where the service's stdout/stderr are copied, for reading after a failure; default DATA_DIR/service.log. */
   readonly logFile?: string
   readonly readyTimeoutMs?: number
+  /** Listen on these ports (a restart at the same address, as clients configured with it expect); free ones otherwise. */
+  readonly ports?: { readonly http: number; readonly grpc: number; readonly metrics: number }
 }
 
 export interface ServiceProcess {
   readonly pid: number
+  readonly ports: { readonly http: number; readonly grpc: number; readonly metrics: number }
   readonly httpUrl: string
   readonly grpcAddress: string
   readonly metricsUrl: string
@@ -85,7 +88,7 @@ const baseEnv = (): Record<string, string> => {
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
-const portOpen = (port: number): Promise<boolean> =>
+export const portOpen = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" })
     const done = (ok: boolean) => {
@@ -98,7 +101,7 @@ const portOpen = (port: number): Promise<boolean> =>
   })
 
 const startOnce = async (options: ServiceOptions): Promise<ServiceProcess | "bind-failed"> => {
-  const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() }
+  const ports = options.ports ?? { http: await freePort(), grpc: await freePort(), metrics: await freePort() }
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "chaos-service-"))
   mkdirSync(dataDir, { recursive: true })
   const env = { ...baseEnv(), ...defaults(ports, options.redisUrl, dataDir), ...options.env }
@@ -159,6 +162,7 @@ const startOnce = async (options: ServiceOptions): Promise<ServiceProcess | "bin
 
   const service: ServiceProcess = {
     pid: child.pid ?? -1,
+    ports,
     httpUrl,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
     metricsUrl,

@@ -1,15 +1,20 @@
 import { Layer } from "effect"
 import { type GrpcServerSettings, grpcServerLayerWith } from "../../../src/api/grpc/GrpcServer.ts"
+import { authSettingsWith } from "../../../src/api/http/auth/AuthSettings.ts"
 import type { LedgerSettings } from "../../../src/ledger/LedgerSettings.ts"
 import type { Store } from "../../../src/store/Store.ts"
 import { ledgerOn } from "../../support/ledgerLayers.ts"
-import { BalanceClient } from "./balanceClient.ts"
+import { BalanceClient, TEST_ADMIN_KEY } from "./balanceClient.ts"
+
+export { TEST_ADMIN_KEY }
 import { ShiftableClock } from "./shiftableClock.ts"
 
 export const testServerSettings = (overrides: Partial<GrpcServerSettings> = {}): GrpcServerSettings => ({
   host: "127.0.0.1",
   port: 0,
   authToken: undefined,
+  admin: authSettingsWith({ adminApiKey: TEST_ADMIN_KEY }),
+  allowUnauthenticated: false,
   tls: { cert: undefined, key: undefined, ca: undefined },
   shutdownTimeoutMs: 2_000,
   watchPollMs: 20,

@@ -175,7 +175,7 @@ export const openApiDocument = ({ client }: SuiteContext) =>
       for (const [status, codes] of Object.entries(HTTP_ONLY_CODES)) {
         for (const code of codes) expect([...(codesAt.get(status) ?? [])], `${code} at ${status}`).toContain(code)
       }
-      expect([...codesAt.get("503")!].sort()).toEqual(["AUTH_UNAVAILABLE", "STORE_UNAVAILABLE"])
+      expect([...codesAt.get("503")!].sort()).toEqual(["AUTH_UNAVAILABLE", "NOT_READY", "STORE_UNAVAILABLE"])
       expect([...codesAt.get("401")!]).not.toContain("INSUFFICIENT_BALANCE")
     })
 

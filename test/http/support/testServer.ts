@@ -10,6 +10,7 @@ import type { Ledger } from "../../../src/ledger/Ledger.ts"
 import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
 import type { Store } from "../../../src/store/Store.ts"
 import { ShiftableClock } from "../../grpc/support/shiftableClock.ts"
+import { makeJsonLogger } from "../../../src/observability/Logging.ts"
 import { ledgerOn } from "../../support/ledgerLayers.ts"
 
 export const ADMIN_KEY = "test-admin-key-0123456789"
@@ -35,7 +36,7 @@ export interface TestServerOptions {
   readonly ledgerSettings?: Parameters<typeof ledgerOn>[1]
   /** Where dead letters are read from (default: a fresh temporary directory). */
   readonly dataDir?: string
-  /** Collects the text of every log line at Info and above. */
+  /** Collects every log line at Info and above, as the service prints it (JSON, annotations included). */
   readonly logs?: Array<string>
 }
 
@@ -49,7 +50,7 @@ export const startTestServer = async <E>(
   const logging = logs === undefined
     ? Layer.succeed(References.MinimumLogLevel, "Error")
     : Layer.mergeAll(
-      Logger.layer([Logger.make(({ message }) => void logs.push([message].flat().map(String).join(" ")))]),
+      Logger.layer([makeJsonLogger((line) => void logs.push(line.trimEnd()))]),
       Layer.succeed(References.MinimumLogLevel, "Info")
     )
   const layer = makeHttpServerLayer({

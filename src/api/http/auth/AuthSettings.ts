@@ -1,4 +1,4 @@
-import { Console, Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import { AppConfig } from "../../../config.ts"
 import { loadOrCreateAdminApiKey } from "./adminApiKeyFile.ts"
 
@@ -23,22 +23,28 @@ const defaults: AuthSettingsShape = {
   adminApiKey: undefined
 }
 
-const banner = (key: string, path: string) =>
-  [
-    "",
-    "  No JWT key and no ADMIN_API_KEY are configured, so an admin API key was generated.",
-    `  It is stored in ${path} (mode 0600) and is shown only this once:`,
-    "",
-    `      X-Admin-Key: ${key}`,
-    "",
-    "  Set ADMIN_API_KEY or JWT_HS256_SECRET / JWT_JWKS_URL to choose your own credentials.",
-    ""
-  ].join("\n")
+/** Settings given directly (tests, explicit server settings); plain strings are wrapped in Redacted. */
+export const authSettingsWith = (
+  overrides: Partial<Omit<AuthSettingsShape, "hs256Secret" | "adminApiKey">> & {
+    readonly hs256Secret?: string
+    readonly adminApiKey?: string
+  } = {}
+): AuthSettingsShape => {
+  const { hs256Secret, adminApiKey, ...rest } = overrides
+  return {
+    ...defaults,
+    ...rest,
+    hs256Secret: hs256Secret === undefined ? undefined : Redacted.make(hs256Secret),
+    adminApiKey: adminApiKey === undefined ? undefined : Redacted.make(adminApiKey)
+  }
+}
 
 /**
- * How HTTP callers are authenticated, read once at start. Secure by default:
- * with no JWT key and no admin key configured, an admin key is generated under
- * DATA_DIR and printed once, so nothing is ever open by accident.
+ * How callers of both APIs are authenticated (HTTP, and the admin methods of
+ * gRPC), read once at start. Secure by default: with no JWT key and no admin
+ * key configured, an admin key is generated into DATA_DIR/admin-api-key (0600),
+ * so nothing is ever open by accident. The key never goes to the log stream
+ * (log pipelines keep what they see): the log says where the file is.
  */
 export class AuthSettings extends Context.Service<AuthSettings, AuthSettingsShape>()("balance/http/AuthSettings") {
   static readonly layer = Layer.effect(
@@ -51,7 +57,7 @@ export class AuthSettings extends Context.Service<AuthSettings, AuthSettingsShap
       const audience = yield* AppConfig.jwtAudience
       let adminApiKey = yield* AppConfig.adminApiKey
       if (disabled) {
-        yield* Effect.logWarning("AUTH_DISABLED=true: every HTTP request is treated as an admin; never run like this outside local experiments")
+        yield* Effect.logWarning("AUTH_DISABLED=true: every HTTP request and gRPC call is treated as an admin's; never run like this outside local experiments")
       }
       if (hs256 !== undefined && legacy !== undefined && hs256 !== legacy) {
         yield* Effect.logWarning("JWT_HS256_SECRET and the legacy JWT_SECRET differ; JWT_HS256_SECRET is used")
@@ -64,9 +70,12 @@ export class AuthSettings extends Context.Service<AuthSettings, AuthSettingsShap
         const dataDir = yield* AppConfig.dataDir
         const file = yield* Effect.try(() => loadOrCreateAdminApiKey(dataDir))
         adminApiKey = file.key
-        // Straight to stdout, not the logger: log pipelines keep what they see.
-        if (file.created) yield* Console.log(banner(file.key, file.path))
-        else yield* Effect.logInfo(`admin API key loaded from ${file.path} (generated earlier; not shown again)`)
+        yield* Effect.logInfo(
+          file.created
+            ? "no JWT key and no ADMIN_API_KEY configured: generated an admin API key into its file (not logged); " +
+              "send it as X-Admin-Key (HTTP) or x-admin-key metadata (gRPC), or set ADMIN_API_KEY / JWT_HS256_SECRET / JWT_JWKS_URL"
+            : "admin API key loaded from its file (generated earlier)"
+        ).pipe(Effect.annotateLogs({ adminKeyFile: file.path }))
       }
       return AuthSettings.of({
         disabled,
@@ -81,18 +90,6 @@ export class AuthSettings extends Context.Service<AuthSettings, AuthSettingsShap
   )
 
   /** Settings given directly (tests); plain strings are wrapped in Redacted. */
-  static readonly layerWith = (
-    overrides: Partial<Omit<AuthSettingsShape, "hs256Secret" | "adminApiKey">> & {
-      readonly hs256Secret?: string
-      readonly adminApiKey?: string
-    } = {}
-  ) => {
-    const { hs256Secret, adminApiKey, ...rest } = overrides
-    return Layer.succeed(AuthSettings, AuthSettings.of({
-      ...defaults,
-      ...rest,
-      hs256Secret: hs256Secret === undefined ? undefined : Redacted.make(hs256Secret),
-      adminApiKey: adminApiKey === undefined ? undefined : Redacted.make(adminApiKey)
-    }))
-  }
+  static readonly layerWith = (overrides: Parameters<typeof authSettingsWith>[0] = {}) =>
+    Layer.succeed(AuthSettings, AuthSettings.of(authSettingsWith(overrides)))
 }

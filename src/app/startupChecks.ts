@@ -1,0 +1,36 @@
+import { Cause, Config, Effect } from "effect"
+import { grpcExposureFromConfig } from "../api/grpc/grpcExposure.ts"
+import { AppConfig } from "../config.ts"
+
+/**
+ * Every setting is read and checked before anything starts, so a start that
+ * cannot succeed leaves nothing behind: no admin key generated, no
+ * redis-server spawned, nothing half-listening. Includes the refusal to
+ * expose gRPC's game calls without a credential.
+ */
+export const checkSettings = Effect.gen(function*() {
+  yield* Config.all(AppConfig)
+  yield* grpcExposureFromConfig
+})
+
+/** `...\n  at ["HTTP_PORT"]` -> `HTTP_PORT: ...`: the variable first, on one line. */
+const describeConfigError = (error: Config.ConfigError): string => {
+  const text = error.cause.message.replace(/\s*\n\s*/g, " ").trim()
+  const at = /^(.*?)\s*at \["([^"\]]+)"\]$/.exec(text)
+  return at ? `invalid setting ${at[2]}: ${at[1]}` : `invalid setting: ${text}`
+}
+
+/**
+ * What a failed start or run says in its one fatal line: a typed failure
+ * (bad setting, port in use, TLS file unreadable, Redis unreachable, ...) by
+ * its message, which names what to change; no stack trace, it would only
+ * point into the service. A defect keeps its cause, stack included.
+ */
+export const describeFailure = (cause: Cause.Cause<unknown>): { readonly reason: string; readonly tag: string } | undefined => {
+  const found = Cause.findErrorOption(cause)
+  if (found._tag === "None") return undefined
+  const error = found.value
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "Error"
+  if (error instanceof Config.ConfigError) return { reason: describeConfigError(error), tag }
+  return { reason: error instanceof Error ? error.message : String(error), tag }
+}

@@ -1,0 +1,90 @@
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { pollUntil } from "../chaos/support/poll.ts"
+import { type MainProcess, ROOT, spawnMain } from "./support/mainProcess.ts"
+
+/** `npm run -s grpc -- <args>` against the service, with `env` (GRPC_PORT and DATA_DIR as an operator would set them). */
+const grpcCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn("npm", ["run", "-s", "grpc", "--", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (c: Buffer) => stdout += c.toString())
+    child.stderr!.on("data", (c: Buffer) => stderr += c.toString())
+    child.once("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+describe("npm run grpc, against a started service", () => {
+  let main: MainProcess
+  let env: Record<string, string>
+  const emptyDir = mkdtempSync(join(tmpdir(), "balance-cli-nokey-"))
+  beforeAll(async () => {
+    // No ADMIN_API_KEY: the service generates one into DATA_DIR, where the client finds it.
+    main = await spawnMain()
+    env = { GRPC_PORT: String(main.ports.grpc), DATA_DIR: main.dataDir }
+    await pollUntil("ready", async () => {
+      const r = await fetch(`http://127.0.0.1:${main.ports.http}/api/ready`).catch(() => undefined)
+      return r?.status === 200 ? true : undefined
+    }, { timeoutMs: 60_000 })
+  }, 90_000)
+  afterAll(async () => {
+    await main.stop()
+    main.cleanup()
+    rmSync(emptyDir, { recursive: true, force: true })
+  })
+
+  it("answers in camelCase JSON as grpcurl prints it; Deposit works with the generated key file; camelCase input too", async () => {
+    const ensured = await grpcCli(["EnsureAccount", '{"account_id":"cli-a"}'], env)
+    expect(ensured.stderr).toBe("")
+    expect(JSON.parse(ensured.stdout)).toEqual({ accountId: "cli-a", created: true })
+
+    const deposited = await grpcCli(["Deposit", '{"account_id":"cli-a","amount":"250","idempotency_key":"cli-d1","source":"PROMO"}'], env)
+    expect(deposited.code).toBe(0)
+    expect(JSON.parse(deposited.stdout)).toMatchObject({ ok: true, balance: "250", availableBalance: "250" })
+    expect(JSON.parse(deposited.stdout).transactionId).toMatch(/\S/)
+
+    const balance = await grpcCli(["GetBalance", '{"accountId":"cli-a"}'], env)
+    expect(JSON.parse(balance.stdout)).toMatchObject({ accountId: "cli-a", balance: "250", availableBalance: "250", currency: "CHIPS" })
+
+    // A refusal in-band: ok=false is proto3's default, so it is left out, as in the README's table.
+    const refused = await grpcCli(["ReserveForBuyIn", '{"account_id":"cli-a","table_id":"t1","amount":"0","idempotency_key":"k"}'], env)
+    const body = JSON.parse(refused.stdout)
+    expect(body.error).toBe("INVALID_AMOUNT")
+    expect(body.errorMessage).toContain("amount")
+    expect(body.ok).toBeUndefined()
+  }, 90_000)
+
+  it("without the admin key, Deposit is refused (UNAUTHENTICATED, exit 1) and nothing moves", async () => {
+    const refused = await grpcCli(["Deposit", '{"account_id":"cli-a","amount":"5","idempotency_key":"cli-d2","source":"PROMO"}'], {
+      ...env,
+      DATA_DIR: emptyDir
+    })
+    expect(refused.code).toBe(1)
+    expect(refused.stdout).toBe("")
+    expect(refused.stderr).toContain("UNAUTHENTICATED: Deposit creates or destroys chips")
+    expect(refused.stderr).toContain("x-admin-key")
+    expect(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-a"}'], env)).stdout).balance).toBe("250")
+  }, 60_000)
+
+  it("malformed JSON, an unknown method or field, no arguments: a clear message and exit 2, nothing sent", async () => {
+    const malformed = await grpcCli(["GetBalance", "{account_id:alice}"], env)
+    expect(malformed.code).toBe(2)
+    expect(malformed.stderr).toContain("the request is not valid JSON")
+    const unknown = await grpcCli(["GetBalanse", "{}"], env)
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("unknown method GetBalanse; the methods are GetBalance,")
+    const field = await grpcCli(["GetBalance", '{"acount_id":"x"}'], env)
+    expect(field.code).toBe(2)
+    expect(field.stderr).toContain("GetBalanceRequest has no field acount_id (fields: account_id)")
+    const none = await grpcCli([], env)
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain("usage: npm run grpc -- <Method> '<json request>'")
+  }, 60_000)
+})

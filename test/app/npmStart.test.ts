@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { pollUntil } from "../chaos/support/poll.ts"
+import { registerChild } from "../support/children.ts"
+import { portOpen } from "../chaos/support/serviceProcess.ts"
+import { type LogLine, ROOT } from "./support/mainProcess.ts"
+
+/** /proc/<pid>/stat: state and process group; undefined once the process is gone (a zombie counts as gone). */
+const procStat = (pid: number): { readonly state: string; readonly ppid: number; readonly pgid: number } | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return fields[0] === "Z" ? undefined : { state: fields[0]!, ppid: Number(fields[1]), pgid: Number(fields[2]) }
+  } catch {
+    return undefined
+  }
+}
+
+const alive = (pid: number) => procStat(pid) !== undefined
+
+/** Every live process whose parent chain leads to `root`, with its command line. */
+const descendants = (root: number): Array<{ readonly pid: number; readonly command: string }> => {
+  const parent = new Map<number, number>()
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry)
+    if (!Number.isInteger(pid)) continue
+    const stat = procStat(pid)
+    if (stat) parent.set(pid, stat.ppid)
+  }
+  const under = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true
+    return false
+  }
+  return [...parent.keys()].filter(under).map((pid) => {
+    let command = ""
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()
+    } catch {}
+    return { pid, command }
+  })
+}
+
+const jsonLines = (text: string): Array<LogLine> =>
+  text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as LogLine)
+
+describe.skipIf(process.platform !== "linux")("npm start", () => {
+  it("SIGTERM to the pid of `npm start` stops node and its private redis-server (own process group) after draining; ports close", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "balance-npm-start-"))
+    const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() }
+    // Its own process group, so that the test's cleanup could reach everything; the test itself signals only this pid.
+    const npm = spawn("npm", ["start"], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        DATA_DIR: dataDir,
+        HTTP_PORT: String(ports.http),
+        GRPC_PORT: String(ports.grpc),
+        METRICS_PORT: String(ports.metrics)
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    registerChild(npm)
+    let output = ""
+    npm.stdout!.on("data", (c: Buffer) => output += c.toString())
+    npm.stderr!.on("data", (c: Buffer) => output += c.toString())
+    const exited = new Promise<number | null>((resolve) => npm.once("exit", (code) => resolve(code)))
+    const npmPid = npm.pid!
+    let servicePid: number | undefined
+    let redisPid: number | undefined
+    try {
+      await pollUntil("npm start to be ready (it builds first)", async () => {
+        if (npm.exitCode !== null) throw new Error(`npm start exited early (${npm.exitCode}):\n${output}`)
+        const r = await fetch(`http://127.0.0.1:${ports.http}/api/ready`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
+        return r?.status === 200 ? true : undefined
+      }, { timeoutMs: 150_000, intervalMs: 200 })
+
+      servicePid = descendants(npmPid).find((p) => p.command.includes("dist/main.js"))?.pid
+      redisPid = jsonLines(output).find((l) => l.message === "local redis-server started")?.pid as number | undefined
+      expect(servicePid).toBeDefined()
+      expect(redisPid).toBeDefined()
+      expect(procStat(redisPid!)!.pgid).not.toBe(procStat(servicePid!)!.pgid)
+
+      process.kill(npmPid, "SIGTERM")
+      const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))])
+      expect(code).toBe(0)
+      await pollUntil("node and redis-server to exit and every port to close", async () => {
+        const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(portOpen))
+        return !alive(servicePid!) && !alive(redisPid!) && open.every((o) => !o) ? true : undefined
+      }, { timeoutMs: 20_000 })
+
+      // Drained first, then the store's redis-server, then the process: in that order.
+      const messages = jsonLines(output).map((l) => l.message as string)
+      const at = (m: string) => messages.indexOf(m)
+      expect(at("grpc stopped")).toBeGreaterThan(-1)
+      expect(at("grpc stopped")).toBeLessThan(at("local redis-server stopped"))
+      expect(at("local redis-server stopped")).toBeLessThan(at("balance-service stopped"))
+    } finally {
+      for (const pid of [npmPid, servicePid, redisPid]) {
+        if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
+      }
+      if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 240_000)
+})

@@ -1,0 +1,56 @@
+import { readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { pollUntil } from "../chaos/support/poll.ts"
+import { portOpen } from "../chaos/support/serviceProcess.ts"
+import { spawnMain } from "./support/mainProcess.ts"
+
+const readyStatus = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/api/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => undefined)
+
+describe("a start of the service", () => {
+  it("/api/ready answers 200 only once the gRPC and metrics ports accept connections too (3 starts)", async () => {
+    for (let start = 0; start < 3; start++) {
+      const main = await spawnMain()
+      try {
+        // Polled as fast as it answers, from the first moment HTTP accepts: the first 200 is the moment that matters.
+        const seen = new Set<number>()
+        await pollUntil("the first 200 from /api/ready", async () => {
+          const status = await readyStatus(main.ports.http)
+          if (status !== undefined) seen.add(status)
+          return status === 200 ? true : undefined
+        }, { timeoutMs: 60_000, intervalMs: 1 })
+        const [grpc, metrics] = await Promise.all([portOpen(main.ports.grpc), portOpen(main.ports.metrics)])
+        expect({ start, grpc, metrics }).toEqual({ start, grpc: true, metrics: true })
+        expect([...seen].every((s) => s === 200 || s === 503)).toBe(true)
+      } finally {
+        expect(await main.stop()).toBe(0)
+        main.cleanup()
+      }
+    }
+  }, 180_000)
+
+  it("a generated admin key goes to its 0600 file only; the log says where the file is, in JSON, never the key", async () => {
+    const main = await spawnMain()
+    try {
+      await pollUntil("ready", async () => (await readyStatus(main.ports.http)) === 200 ? true : undefined, { timeoutMs: 60_000 })
+      const file = join(main.dataDir, "admin-api-key")
+      const key = readFileSync(file, "utf8").trim()
+      expect(statSync(file).mode & 0o777).toBe(0o600)
+      expect(key.length).toBeGreaterThanOrEqual(40)
+      // Every line is JSON (no banner); the key is in none of them, nor on stderr.
+      const lines = main.jsonLines()
+      expect(main.stdout()).not.toContain(key)
+      expect(main.stderr()).not.toContain(key)
+      const told = lines.find((l) => l.adminKeyFile !== undefined)
+      expect(told?.adminKeyFile).toBe(file)
+      expect(told?.level).toBe("INFO")
+      // The key works: the file is the credential.
+      const supply = await fetch(`http://127.0.0.1:${main.ports.http}/api/admin/supply`, { headers: { "x-admin-key": key } })
+      expect(supply.status).toBe(200)
+    } finally {
+      expect(await main.stop()).toBe(0)
+      main.cleanup()
+    }
+  }, 90_000)
+})

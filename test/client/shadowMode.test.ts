@@ -1,0 +1,76 @@
+import { assert, describe, it } from "@effect/vitest"
+import { GameBalance } from "../../client/src/index.ts"
+import { pollUntil } from "../chaos/support/poll.ts"
+import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
+import { FAST_FAIL } from "./support/settings.ts"
+
+/**
+ * Shadow (dual-write) mode against the real service: the game's legacy logic
+ * decides; the mirror never makes the game wait or fail, not even when the
+ * service hangs (SIGSTOP) or is dead, and every disagreement is recorded.
+ */
+
+const harness = useServiceHarness()
+
+describe("shadow mode", () => {
+  it("mirrors every movement, and records refusals and stack mismatches as divergences without changing the game's decision", async () => {
+    const h = harness()
+    const client = h.client(FAST_FAIL)
+    await client.checked("EnsureAccount", { account_id: "sh-a", initial_balance: 1_000 })
+    await client.checked("EnsureAccount", { account_id: "sh-poor", initial_balance: 50 })
+    const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow"), logger: () => {} })
+    const decisions = [
+      await game.buyIn({ tableId: "sh-t", accountId: "sh-a", amount: 300 }, { stackAfter: 300 }),
+      // The legacy game seats a player the wallet cannot cover (its free-chip logic): the service refuses.
+      await game.buyIn({ tableId: "sh-t", accountId: "sh-poor", amount: 500 }, { stackAfter: 500 }),
+      await game.contribute({ tableId: "sh-t", handId: "h1", seatId: 1, accountId: "sh-a", amount: 20, type: "BLIND" }, { stackAfter: 280 }),
+      // The game's own count is off by 5: a stack mismatch.
+      await game.contribute({ tableId: "sh-t", handId: "h1", seatId: 1, accountId: "sh-a", amount: 30, type: "BET" }, { stackAfter: 255 })
+    ]
+    assert.deepStrictEqual(decisions.map((d) => d.decision), ["legacy", "legacy", "legacy", "legacy"])
+    await game.shadow.idle()
+    const stats = game.stats()
+    assert.strictEqual(stats.shadow.mirrored, 3)
+    assert.strictEqual(stats.shadow.divergences.refused, 1)
+    assert.strictEqual(stats.shadow.divergences["stack-mismatch"], 1)
+    assert.deepStrictEqual(game.divergences().map((d) => [d.kind, d.movement.kind]), [["refused", "buy-in"], ["stack-mismatch", "contribution"]])
+    assert.match(game.divergences()[0]!.detail, /INSUFFICIENT_BALANCE/)
+    assert.deepStrictEqual(await booksOf(client, ["sh-a", "sh-poor"], ["sh-t"]), {
+      "wallet:sh-a": 700,
+      "stack:sh-t:sh-a": 250,
+      "wallet:sh-poor": 50,
+      "stack:sh-t:sh-poor": 0
+    })
+    await game.close()
+  }, 60_000)
+
+  it("never blocks or throws into the game while the service hangs or is dead: the mirror's failures are divergences", async () => {
+    const h = harness()
+    const client = h.client(FAST_FAIL)
+    await client.checked("EnsureAccount", { account_id: "sh-b", initial_balance: 1_000 })
+    const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow-down"), logger: () => {} })
+    const service = h.service()!
+    service.child.kill("SIGSTOP")
+    try {
+      // Each call returns before the mirror has even had an answer: the first mirrored call is still waiting on the hung service.
+      for (let i = 0; i < 5; i++) {
+        const d = await game.buyIn({ tableId: "sh-t2", accountId: "sh-b", amount: 10 })
+        assert.strictEqual(d.decision, "legacy")
+        assert.isAtLeast(game.shadow.pending(), 1, "the mirror is still waiting for the hung service")
+      }
+    } finally {
+      service.child.kill("SIGCONT")
+    }
+    await h.kill9()
+    for (let i = 0; i < 5; i++) {
+      const d = await game.contribute({ tableId: "sh-t2", handId: "h1", seatId: 1, accountId: "sh-b", amount: 1, type: "BET" })
+      assert.strictEqual(d.decision, "legacy")
+    }
+    await pollUntil("the mirror gave up on the dead service", () => (game.shadow.pending() === 0 ? true : undefined), { timeoutMs: 60_000 })
+    const stats = game.stats()
+    assert.isAtLeast(stats.shadow.divergences.unavailable, 5, "at least the movements sent while the service was dead")
+    assert.strictEqual(stats.journal.pending, 0, "shadow mode journals nothing: the game's own logic decided")
+    await game.close()
+    await h.start()
+  }, 90_000)
+})
