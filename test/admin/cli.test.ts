@@ -73,6 +73,19 @@ describe("balance-admin CLI against the real service", () => {
     expect(ledger.stdout).toContain("more: --cursor 3")
   })
 
+  it("overview, accounts by prefix and transactions", async () => {
+    const overview = await cli(["overview"])
+    expect(overview.code).toBe(0)
+    expect(overview.stdout).toMatch(/^store\s+up \(/m)
+    expect(overview.stdout).toMatch(/^archive\s+NOT_CONFIGURED: no history store/m)
+    expect(overview.stdout).toMatch(/^zero sum\s+true$/m)
+    const accounts = await cli(["accounts", "--prefix", "cli-p", "--limit", "2"])
+    expect(accounts.stdout.split("\n").slice(2, 4).map((l) => l.split(/\s+/)[0])).toEqual(["cli-p1", "cli-p2"])
+    expect(accounts.stdout).toMatch(/^more: --cursor \S+$/m)
+    const transactions = await json(["transactions", "cli-p3", "--limit", "1"])
+    expect(transactions.items).toEqual([expect.objectContaining({ type: "CASH_OUT", direction: "CREDIT" })])
+  })
+
   it("a refused withdrawal exits 1 with the API's code; bad usage exits 2", async () => {
     const refused = await cli(["withdraw", "cli-p3", "99999999"])
     expect(refused.code).toBe(1)
