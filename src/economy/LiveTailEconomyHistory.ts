@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { Cache, Effect, Layer } from "effect"
 import { type Page, Store, type StoreEvent } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import * as Aggregates from "./economyAggregates.ts"
@@ -14,6 +14,12 @@ export const EVENT_SCAN_BUDGET = 200_000
  * this far past the start of the range so that a write stamped a little out of order is not missed.
  */
 const CLOCK_MARGIN_MS = 60_000
+
+/**
+ * How long one read of the tail answers every report over the same range: the console asks for
+ * five reports of one range at once, and each would otherwise walk the same writes.
+ */
+const TAIL_REUSE = "1 second"
 
 /** Attempts at reading the supply and the newest write with no chip moving in between. */
 const SNAPSHOT_ATTEMPTS = 20
@@ -90,25 +96,35 @@ export const LiveTailEconomyHistory = Layer.effect(EconomyHistory, Effect.gen(fu
     return tail
   })
 
+  const tails = yield* Cache.make({
+    lookup: (key: string) => {
+      const [from, to] = key.split(":").map(Number)
+      return readTail({ from: from!, to: to! })
+    },
+    capacity: 16,
+    timeToLive: TAIL_REUSE
+  })
+  const tailOf = (range: TimeRange) => Cache.get(tails, `${range.from}:${range.to}`)
+
   return EconomyHistory.of({
     supplySeries: Effect.fn("EconomyHistory.supplySeries")(function*(range, bucket) {
-      const tail = yield* readTail(range)
+      const tail = yield* tailOf(range)
       return Aggregates.supplySeries(tail.events, tail.now, range, bucket, tail.coverage)
     }),
     flows: Effect.fn("EconomyHistory.flows")(function*(range) {
-      const tail = yield* readTail(range)
+      const tail = yield* tailOf(range)
       return Aggregates.flows(tail.events, range, tail.coverage)
     }),
     rakeByTable: Effect.fn("EconomyHistory.rakeByTable")(function*(range, limit) {
-      const tail = yield* readTail(range)
+      const tail = yield* tailOf(range)
       return Aggregates.rakeByTable(tail.events, range, limit, tail.coverage)
     }),
     reservationOutcomes: Effect.fn("EconomyHistory.reservationOutcomes")(function*(range) {
-      const tail = yield* readTail(range)
+      const tail = yield* tailOf(range)
       return Aggregates.reservationOutcomes(tail.events, range, tail.coverage)
     }),
     biggestMovers: Effect.fn("EconomyHistory.biggestMovers")(function*(range, limit) {
-      const tail = yield* readTail(range)
+      const tail = yield* tailOf(range)
       return Aggregates.biggestMovers(tail.events, range, limit, tail.coverage)
     })
   })
