@@ -349,7 +349,16 @@ const accountPage = async (page, accountId) => {
     ], items, "No transfers"))
 }
 
-const newKey = () => `console-${crypto.randomUUID()}`
+/** A random UUID; crypto.randomUUID exists only in secure contexts (HTTPS, localhost), getRandomValues everywhere. */
+const uuid = () => {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID()
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  b[6] = (b[6] & 0x0f) | 0x40
+  b[8] = (b[8] & 0x3f) | 0x80
+  const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("")
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`
+}
+const newKey = () => `console-${uuid()}`
 
 const moneyPage = async (page, preset) => {
   page.append(h("h1", {}, "Deposit / withdraw"))
