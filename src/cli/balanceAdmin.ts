@@ -217,7 +217,9 @@ const verify = async (flags: Flags, client: AdminClient, io: Io, print: (json: u
   let lastLine = ""
   for (;;) {
     const p = job.progress
-    const line = progressBar(p.accountsChecked, p.accountsTotal, `${p.accountsChecked}/${p.accountsTotal} accounts, ${p.entriesChecked} entries, ${p.findingsCount} findings`)
+    // A finished pass over an empty ledger is complete, not 0 %.
+    const [done, total] = job.status === "DONE" && p.accountsTotal === 0 ? [1, 1] : [p.accountsChecked, p.accountsTotal]
+    const line = progressBar(done, total, `${p.accountsChecked}/${p.accountsTotal} accounts, ${p.entriesChecked} entries, ${p.findingsCount} findings`)
     if (line !== lastLine) {
       if (io.errIsTty) io.err(`\r${line}`)
       else io.err(line)

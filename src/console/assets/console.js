@@ -455,7 +455,7 @@ const verifyPage = async (page) => {
       const job = await get(`/admin/ledger/verifications/${enc(jobId)}`)
       const p = job.progress
       progress.max = Math.max(1, p.accountsTotal)
-      progress.value = p.accountsChecked
+      progress.value = job.status === "DONE" ? progress.max : p.accountsChecked
       progressText.textContent = `${job.status}: ${num(p.accountsChecked)} of ${num(p.accountsTotal)} accounts, ${num(p.entriesChecked)} entries, ${num(p.findingsCount)} findings`
       if (job.status !== "RUNNING") return job
       await new Promise((r) => setTimeout(r, 300))
