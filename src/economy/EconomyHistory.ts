@@ -117,7 +117,18 @@ export interface BiggestMovers {
 /**
  * The chip economy over time. The HTTP layer knows only this port: today it is served from the
  * writes Redis still holds (LiveTailEconomyHistory); the history store of issue 14 provides the
- * same port as SQL over the archive plus the live tail, and replaces the layer, nothing else.
+ * same port as SQL over the archive plus the live tail, and replaces the layer in
+ * src/app/AdminServices.ts, nothing else.
+ *
+ * For that implementation: every figure is a sum over transfers (minted: from = 'x:mint'; burned:
+ * to = 'x:burn'; raked: to = 'x:rake'; rake per table: RAKE/PAYOUT transfers from 'p:<table>:…')
+ * or over wallet ledger entries (reservations: HOLD/BUY_IN/RELEASE/EXPIRE with parent
+ * 'reservation:…'; movers: amount by account), grouped by date_trunc of the timestamp; supply and
+ * circulation at a bucket's end are the running sums from the start (or the supply now minus what
+ * came after, as the live tail does). Rows still only in Redis are added from its stream, as far
+ * as the archive does not hold them. `coverage.source` is then "archive+live-tail", and
+ * `historyFrom` null. economyAggregates.ts holds the reference arithmetic (and its property test
+ * a model to check a SQL version against).
  */
 export class EconomyHistory extends Context.Service<EconomyHistory, {
   readonly supplySeries: (range: TimeRange, bucket: Bucket) => Effect.Effect<SupplySeries, StoreUnavailable>
