@@ -4,6 +4,7 @@ import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
 import { AuthSettings } from "./api/http/auth/AuthSettings.ts"
 import { HttpServerLayer } from "./api/http/HttpServer.ts"
+import { AdminServicesLayer } from "./app/AdminServices.ts"
 import { DataDirLock } from "./app/DataDirLock.ts"
 import { listenerReadinessLayer } from "./app/ListenerReadiness.ts"
 import { checkSettings, describeFailure } from "./app/startupChecks.ts"
@@ -49,6 +50,7 @@ const AppLayer = Layer.mergeAll(
   LedgerVerificationJob,
   ArchiveJob
 ).pipe(
+  Layer.provide(AdminServicesLayer),
   Layer.provide(CoreLayer),
   Layer.provide(AuthSettings.layer),
   Layer.provide(listenerReadinessLayer(["grpc", "metrics"])),

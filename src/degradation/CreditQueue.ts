@@ -8,6 +8,7 @@ import { everyInterval } from "../jobs/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { appendDeadLetter, CreditJournal } from "./CreditJournal.ts"
+import { type DeadLetterRecord, deadLetterPath } from "./DeadLetters.ts"
 
 export interface DrainResult {
   readonly replayed: number
@@ -44,7 +45,7 @@ export class CreditQueue extends Context.Service<CreditQueue, {
     const dataDir = yield* AppConfig.dataDir
     const maxPending = yield* AppConfig.creditQueueMax
     const holdMs = yield* AppConfig.creditQueueHoldMs
-    const deadLetterPath = join(dataDir, "credit-dead-letter.jsonl")
+    const deadLetters = deadLetterPath(dataDir)
     const journal = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => CreditJournal.open(join(dataDir, "credit-queue.jsonl")),
@@ -111,7 +112,9 @@ export class CreditQueue extends Context.Service<CreditQueue, {
               if (now - (since ?? now) < holdMs) continue
             }
             // (A queued cancel of a pot that an earlier attempt already cancelled is not a refusal: NoChange.)
-            yield* Effect.promise(() => appendDeadLetter(deadLetterPath, { ...credit, error: error.code, message: error.message }))
+            const deadLetteredAt = yield* Clock.currentTimeMillis
+            yield* Effect.promise(() =>
+              appendDeadLetter(deadLetters, { ...credit, deadLetteredAt, error: error.code, message: error.message } satisfies DeadLetterRecord))
             yield* Effect.logError("queued credit refused on replay: dead-lettered for reconciliation").pipe(
               Effect.annotateLogs({ queueId: credit.id, op: credit.command.op, error: error.code })
             )

@@ -32,6 +32,19 @@ export interface VerificationReport {
   readonly findings: ReadonlyArray<Finding>
 }
 
+/** Where a pass stands, for an admin watching it run. */
+export interface VerificationProgress {
+  /** Accounts the pass will list (counted before it starts walking). */
+  readonly accountsTotal: number
+  readonly accountsChecked: number
+  readonly entriesChecked: number
+  /** The pass's own list, still growing: copy what you keep. */
+  readonly findings: ReadonlyArray<Finding>
+}
+
+/** Told after every account a pass checks. */
+export type ProgressListener = (progress: VerificationProgress) => Effect.Effect<void>
+
 const PAGE = 1000
 
 /** How often one walk reads its account's head again after finding entries beyond it. */
@@ -58,8 +71,8 @@ const isFinal = (head: ChainedAccount | null | undefined): head is PotState =>
  * back without touching its account's head.
  */
 export class LedgerVerifier extends Context.Service<LedgerVerifier, {
-  readonly verifyAll: () => Effect.Effect<VerificationReport, StoreUnavailable>
-  readonly verifyIncremental: () => Effect.Effect<VerificationReport, StoreUnavailable>
+  readonly verifyAll: (onProgress?: ProgressListener) => Effect.Effect<VerificationReport, StoreUnavailable>
+  readonly verifyIncremental: (onProgress?: ProgressListener) => Effect.Effect<VerificationReport, StoreUnavailable>
   readonly verifyAccount: (account: AccountRef) => Effect.Effect<VerificationReport, StoreUnavailable>
   readonly lastReport: () => Effect.Effect<VerificationReport | null>
 }>()("balance/LedgerVerifier") {
@@ -219,20 +232,37 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       isFinal(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
       head.closedAt !== undefined && head.closedAt < lastCompletePassStart - CLOCK_MARGIN_MS
 
-    const pass = (mode: "full" | "incremental") =>
+    const pass = (mode: "full" | "incremental", onProgress?: ProgressListener) =>
       Effect.gen(function*() {
         const passStart = yield* Clock.currentTimeMillis
         const findings: Array<Finding> = []
         let accountsChecked = 0
         let entriesChecked = 0
+        // Closed pots: all of them in a full pass; in an incremental one, those that closed since the
+        // last complete pass began (or since this verifier started), so their last entries are walked once.
+        const since = mode === "full" ? -Infinity : (lastCompletePassStart ?? verifierStartedAt) - CLOCK_MARGIN_MS
+        // Only someone watching needs the total: one listing more, of keys only.
+        let accountsTotal = 0
+        if (onProgress !== undefined) {
+          const count = (items: ReadonlyArray<AccountRef>) => Effect.sync(() => void (accountsTotal += items.length))
+          yield* forEachPage(liveAccounts, count)
+          yield* forEachPage(closedSince(since), count)
+        }
+        const checked = (n: number) =>
+          Effect.suspend(() => {
+            accountsChecked += n
+            // Accounts created while the pass runs are checked too: the total grows with them.
+            accountsTotal = Math.max(accountsTotal, accountsChecked)
+            return onProgress === undefined ? Effect.void : onProgress({ accountsTotal, accountsChecked, entriesChecked, findings })
+          })
         const walkEach = (items: ReadonlyArray<AccountRef>) =>
           Effect.gen(function*() {
-            accountsChecked += items.length
             if (mode === "full") {
               for (const account of items) {
                 const r = yield* walk(account, CHAIN_START)
                 findings.push(...r.findings)
                 entriesChecked += r.entriesChecked
+                yield* checked(1)
               }
               return
             }
@@ -244,17 +274,18 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
               const head = (heads.get(account)?.value ?? null) as ChainedAccount | null
               const unchanged = verified !== undefined && head !== null && head.seq === verified.seq &&
                 verifyHead(account, head, verified).length === 0
-              if (unchanged || closedBeforeLastPass(head)) continue
+              if (unchanged || closedBeforeLastPass(head)) {
+                yield* checked(1)
+                continue
+              }
               const r = yield* walk(account, verified ?? CHAIN_START, head)
               findings.push(...r.findings)
               entriesChecked += r.entriesChecked
+              yield* checked(1)
             }
           })
         // Live accounts first: a pot that closes meanwhile is then found in the closed index.
         yield* forEachPage(liveAccounts, walkEach)
-        // Closed pots: all of them in a full pass; in an incremental one, those that closed since the
-        // last complete pass began (or since this verifier started), so their last entries are walked once.
-        const since = mode === "full" ? -Infinity : (lastCompletePassStart ?? verifierStartedAt) - CLOCK_MARGIN_MS
         yield* forEachPage(closedSince(since), walkEach)
         lastCompletePassStart = passStart
         const total = yield* snapshotTotal(mode === "full")
@@ -298,8 +329,10 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       })
 
     return LedgerVerifier.of({
-      verifyAll: Effect.fn("LedgerVerifier.verifyAll")(() => Effect.flatMap(pass("full"), reported)),
-      verifyIncremental: Effect.fn("LedgerVerifier.verifyIncremental")(() => Effect.flatMap(pass("incremental"), reported)),
+      verifyAll: Effect.fn("LedgerVerifier.verifyAll")((onProgress?: ProgressListener) =>
+        Effect.flatMap(pass("full", onProgress), reported)),
+      verifyIncremental: Effect.fn("LedgerVerifier.verifyIncremental")((onProgress?: ProgressListener) =>
+        Effect.flatMap(pass("incremental", onProgress), reported)),
       verifyAccount: Effect.fn("LedgerVerifier.verifyAccount")(function*(account: AccountRef) {
         const startedAt = yield* Clock.currentTimeMillis
         const r = yield* walk(account, CHAIN_START)

@@ -12,6 +12,7 @@ import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { loadClientPackage, type Message } from "../grpc/support/balanceClient.ts"
+import { adminServicesAt } from "../../src/app/AdminServices.ts"
 import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
@@ -23,7 +24,8 @@ const runtime = ManagedRuntime.make(
   Layer.mergeAll(
     grpcServerLayerWith(testServerSettings()),
     makeHttpServerLayer({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: false }).pipe(
-      Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY }))
+      Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY })),
+      Layer.provide(adminServicesAt(dataDir))
     )
   ).pipe(
     Layer.provideMerge(CommandExecutor.layer),

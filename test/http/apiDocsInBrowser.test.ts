@@ -6,13 +6,13 @@
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { type Browser, chromium } from "playwright-core"
+import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { ROUTES } from "./suites/openApiDocument.ts"
 import { startTestServer, type TestServer } from "./support/testServer.ts"
+import { launchChromium } from "../support/chromium.ts"
 
-const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts")
 
 let server: TestServer
@@ -20,10 +20,7 @@ let browser: Browser
 
 beforeAll(async () => {
   server = await startTestServer(MemoryStoreLayer)
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-  })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

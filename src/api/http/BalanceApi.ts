@@ -6,6 +6,7 @@ import { AdminAuthentication, Authentication } from "./auth/Authentication.ts"
 import { RequireAdmin } from "./auth/RequireAdmin.ts"
 import { SERVICE_VERSION } from "../../app/buildInfo.ts"
 import { ErrorEnvelope } from "./ErrorEnvelope.ts"
+import { EconomyGroup, OperationsGroup } from "./OperationsGroups.ts"
 import { finishDocument } from "./openApiDocument.ts"
 import {
   QueuedCredit,
@@ -196,7 +197,7 @@ Every error is \`{ "error": "CODE", "message": "…", "details": … }\`; each s
 A 503 carries \`Retry-After\` (seconds).`
 
 export class BalanceApi extends HttpApi.make("balance-service")
-  .add(HealthGroup, AccountsGroup, WalletAdminGroup, AdminGroup)
+  .add(HealthGroup, AccountsGroup, WalletAdminGroup, AdminGroup, OperationsGroup, EconomyGroup)
   .prefix("/api")
   .middleware(ErrorEnvelope)
   // Every issue at once; unknown body fields are refused. Headers keep Schema's

@@ -5,6 +5,7 @@ import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } fr
 import { HttpApiBuilder } from "effect/http-api"
 import { type PortUnavailable, portUnavailable } from "../../app/PortUnavailable.ts"
 import { AppConfig } from "../../config.ts"
+import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
 import { AccountAccessLive } from "./auth/AccountAccess.ts"
 import { AuthenticationLive } from "./auth/Authentication.ts"
@@ -14,6 +15,8 @@ import { docsRoutes } from "./docsPage.ts"
 import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
+import { EconomyHandlers } from "./handlers/EconomyHandlers.ts"
+import { OperationsHandlers } from "./handlers/OperationsHandlers.ts"
 import { HealthHandlers } from "./handlers/HealthHandlers.ts"
 import { WalletAdminHandlers } from "./handlers/WalletAdminHandlers.ts"
 import { initialiseHttpRequestCounts, requestMetrics, spanNameOf } from "./requestMetrics.ts"
@@ -71,13 +74,14 @@ const MetricsRoute = HttpRouter.add(
 
 /**
  * Every route of the HTTP API: the endpoints, `/api/openapi.json` (generated
- * from the same Schemas that validate requests) and `/api/docs` (Swagger UI,
- * every file served from here: docsPage.ts).
+ * from the same Schemas that validate requests), `/api/docs` (Swagger UI,
+ * every file served from here: docsPage.ts) and the admin console at `/admin`.
  */
 export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BalanceApi, { openapiPath: "/api/openapi.json" }),
     docsRoutes("balance-service"),
+    ConsoleRoutes,
     NotFoundRoute,
     MetricsRoute,
     initialiseHttpRequestCounts,
@@ -85,7 +89,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     requestMetrics(accessLog),
     bodyLimit(maxBodyBytes)
   ).pipe(
-    Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers]),
+    Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
     Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
   )
 
@@ -94,7 +98,7 @@ const MAX_PARAM_LENGTH = 16_384
 
 /**
  * The HTTP server on the given address. Requires Ledger, LedgerVerifier,
- * Store and AuthSettings; provides HttpServer (its `address` tells the bound
+ * Store, AuthSettings and the admin services (src/app/AdminServices.ts); provides HttpServer (its `address` tells the bound
  * port when `port` is 0).
  */
 export const makeHttpServerLayer = (options: HttpServerOptions) => {

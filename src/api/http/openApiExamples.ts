@@ -20,6 +20,22 @@ import {
   VerifyBody
 } from "./schemas/AdminSchemas.ts"
 import { ReservationView } from "./schemas/CommonSchemas.ts"
+import {
+  BiggestMoversView,
+  FlowsView,
+  RakeByTableView,
+  ReservationOutcomesView,
+  SupplySeriesView
+} from "./schemas/EconomySchemas.ts"
+import {
+  AdminOverview,
+  ArchiveStatusView,
+  DeadLetterPage,
+  DeadLetterRetried,
+  StartVerificationBody,
+  VerificationJobList,
+  VerificationJobView
+} from "./schemas/OperationsSchemas.ts"
 
 /** A value of a schema, type-checked against it here and encoded (and so validated) when the document is built. */
 export interface Example {
@@ -54,6 +70,29 @@ const reservation = {
   expiresAt: later,
   closedAt: "2025-06-01T18:30:02.000Z",
   transactionId
+}
+
+const verificationReport: typeof VerificationReportView.Type = {
+  mode: "full",
+  startedAt: at,
+  finishedAt: "2025-06-01T18:30:00.412Z",
+  accountsChecked: 1280,
+  entriesChecked: 48211,
+  totalBalance: 0,
+  ok: true,
+  findings: []
+}
+
+const supply: typeof SupplyReport.Type = {
+  minted: 2700,
+  burned: 100,
+  raked: 10,
+  circulation: 2590,
+  held: 100,
+  byType: { GRANT: 2500, DEPOSIT: 200, WITHDRAW: 100, BUY_IN: 900, RAKE: 10 },
+  system: { mint: -2700, burn: 100, rake: 10 },
+  zeroSum: true,
+  lastVerification: { finishedAt: at, ok: true, totalBalance: 0 }
 }
 
 const buyIn = {
@@ -204,32 +243,131 @@ export const OPERATION_EXAMPLES: Readonly<Record<string, OperationExamples>> = {
     request: example(VerifyBody, { mode: "full" }),
     response: {
       status: 200,
-      body: example(VerificationReportView, {
-        mode: "full",
-        startedAt: at,
-        finishedAt: "2025-06-01T18:30:00.412Z",
-        accountsChecked: 1280,
-        entriesChecked: 48211,
-        totalBalance: 0,
-        ok: true,
-        findings: []
-      })
+      body: example(VerificationReportView, verificationReport)
     }
   },
   "admin.supply": {
     response: {
       status: 200,
-      body: example(SupplyReport, {
-        minted: 2700,
-        burned: 100,
-        raked: 10,
-        circulation: 2590,
-        held: 100,
-        byType: { GRANT: 2500, DEPOSIT: 200, WITHDRAW: 100, BUY_IN: 900, RAKE: 10 },
-        system: { mint: -2700, burn: 100, rake: 10 },
-        zeroSum: true,
-        lastVerification: { finishedAt: at, ok: true, totalBalance: 0 }
-      })
+      body: example(SupplyReport, supply)
+    }
+  },
+  ...consoleRouteExamples()
+}
+
+/** The admin console's and CLI's routes (operations and economy groups). */
+function consoleRouteExamples(): Readonly<Record<string, OperationExamples>> {
+  const report = verificationReport
+  const job = {
+    jobId: "3d9b8c1e-0f4a-4e7b-a2c5-77e0d1f2a9b3",
+    mode: "full" as const,
+    status: "DONE" as const,
+    startedAt: at,
+    finishedAt: report.finishedAt,
+    progress: { accountsTotal: 1280, accountsChecked: 1280, entriesChecked: 48211, findingsCount: 0, findings: [] },
+    report,
+    error: null
+  }
+  const deadLetter = {
+    queueId: "6f1c2a7e-4b1d-4c55-9d0e-0b8f3e1a2c44",
+    op: "CashOut",
+    accountId: "alice",
+    tableId: "table-7",
+    amount: 700,
+    idempotencyKey: "cashout-alice-table-7",
+    command: { op: "CashOut", accountId: "alice", tableId: "table-7", seatId: 2, amount: 700, idempotencyKey: "cashout-alice-table-7" },
+    enqueuedAt: at,
+    deadLetteredAt: later,
+    error: "INSUFFICIENT_STACK",
+    message: "stack table-7/alice holds 0, not 700",
+    status: "OPEN" as const,
+    retries: []
+  }
+  const applied = { at: later, outcome: "APPLIED" as const, result: { transactionId, newBalance: 1200 } }
+  const archive = {
+    state: "NOT_CONFIGURED" as const,
+    message: "no history store: this service keeps the whole ledger in Redis (the event stream is capped by REDIS_EVENTS_MAXLEN)"
+  }
+  const from = "2025-06-01T00:00:00.000Z", to = "2025-06-01T02:00:00.000Z", hour = "2025-06-01T01:00:00.000Z"
+  const coverage = { source: "live-tail" as const, historyFrom: null, complete: true, eventsScanned: 5120 }
+  return {
+    "operations.overview": {
+      response: {
+        status: 200,
+        body: example(AdminOverview, {
+          store: { up: true, latencyMs: 0.4, error: null },
+          creditQueue: { pending: 0, queued: 0, replayed: 0, deadLettered: 0 },
+          deadLetters: { open: 0, total: 0 },
+          verification: { last: report, runningJobId: null },
+          archive,
+          supply
+        })
+      }
+    },
+    "operations.deadLetters": { response: { status: 200, body: example(DeadLetterPage, { items: [deadLetter], nextCursor: null, open: 1 }) } },
+    "operations.retryDeadLetter": {
+      response: { status: 200, body: example(DeadLetterRetried, { deadLetter: { ...deadLetter, status: "RESOLVED", retries: [applied] }, retry: applied }) }
+    },
+    "operations.startVerification": {
+      request: example(StartVerificationBody, { mode: "full" }),
+      response: {
+        status: 202,
+        body: example(VerificationJobView, {
+          ...job, status: "RUNNING", finishedAt: null, report: null,
+          progress: { accountsTotal: 1280, accountsChecked: 0, entriesChecked: 0, findingsCount: 0, findings: [] }
+        })
+      }
+    },
+    "operations.verificationJobs": { response: { status: 200, body: example(VerificationJobList, { items: [job] }) } },
+    "operations.verificationJob": { response: { status: 200, body: example(VerificationJobView, job) } },
+    "operations.archiveStatus": { response: { status: 200, body: example(ArchiveStatusView, archive) } },
+    "economy.supplySeries": {
+      response: {
+        status: 200,
+        body: example(SupplySeriesView, {
+          from, to, bucket: "hour", coverage,
+          points: [
+            { start: from, end: hour, supply: 120000, circulation: 119900, minted: 20000, burned: 0, raked: 100, moved: 64000, transfers: 812, partial: false },
+            { start: hour, end: to, supply: 118000, circulation: 117860, minted: 0, burned: 2000, raked: 40, moved: 31000, transfers: 405, partial: false }
+          ]
+        })
+      }
+    },
+    "economy.flows": {
+      response: {
+        status: 200,
+        body: example(FlowsView, {
+          from, to, coverage, minted: 20000, burned: 2000, raked: 140, moved: 95000, transfers: 1217,
+          byType: {
+            GRANT: { chips: 10000, transfers: 10 }, DEPOSIT: { chips: 10000, transfers: 4 }, WITHDRAW: { chips: 2000, transfers: 1 },
+            BUY_IN: { chips: 15000, transfers: 30 }, CONTRIBUTION: { chips: 24000, transfers: 600 }, RAKE: { chips: 140, transfers: 70 },
+            PAYOUT: { chips: 23860, transfers: 80 }, REFUND: { chips: 0, transfers: 0 }, CASH_OUT: { chips: 10000, transfers: 22 }
+          }
+        })
+      }
+    },
+    "economy.rake": {
+      response: {
+        status: 200,
+        body: example(RakeByTableView, {
+          from, to, coverage, total: 140,
+          tables: [{ tableId: "table-7", raked: 90, handsSettled: 45, potChips: 18000 }, { tableId: "table-9", raked: 50, handsSettled: 25, potChips: 6000 }]
+        })
+      }
+    },
+    "economy.reservations": {
+      response: {
+        status: 200,
+        body: example(ReservationOutcomesView, {
+          from, to, coverage, created: 40, committed: 30, released: 6, expired: 2, expiryRate: 0.0526, chipsHeld: 20000, chipsCommitted: 15000
+        })
+      }
+    },
+    "economy.movers": {
+      response: {
+        status: 200,
+        body: example(BiggestMoversView, { from, to, coverage, items: [{ accountId: "alice", net: 4200, credits: 9200, debits: 5000, entries: 14 }] })
+      }
     }
   }
 }

@@ -23,7 +23,19 @@ export const ROUTES: ReadonlyArray<readonly [method: string, path: string]> = [
   ["get", "/api/admin/tables/{tableId}/hands/{handId}/pot"],
   ["get", "/api/admin/transfers"],
   ["post", "/api/admin/ledger/verify"],
-  ["get", "/api/admin/supply"]
+  ["get", "/api/admin/supply"],
+  ["get", "/api/admin/overview"],
+  ["get", "/api/admin/dead-letters"],
+  ["post", "/api/admin/dead-letters/{queueId}/retry"],
+  ["post", "/api/admin/ledger/verifications"],
+  ["get", "/api/admin/ledger/verifications"],
+  ["get", "/api/admin/ledger/verifications/{jobId}"],
+  ["get", "/api/admin/archive"],
+  ["get", "/api/admin/economy/supply"],
+  ["get", "/api/admin/economy/flows"],
+  ["get", "/api/admin/economy/rake"],
+  ["get", "/api/admin/economy/reservations"],
+  ["get", "/api/admin/economy/movers"]
 ]
 
 /** Routes a player may call (their own account); every other route under /api/accounts and /api/admin is admin-only. */
@@ -134,7 +146,7 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         expect(op.security, where).toEqual(isPlayerRoute(method, path) ? [{ bearer: [] }, { adminKey: [] }] : [{ adminBearer: [] }, { adminKey: [] }])
         expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(["401", "403"]))
       }
-      expect(ops.filter(({ method, path }) => isAuthenticated(path) && !isPlayerRoute(method, path)).length).toBe(10)
+      expect(ops.filter(({ method, path }) => isAuthenticated(path) && !isPlayerRoute(method, path)).length).toBe(22)
     })
 
     it("enumerates the error codes of each status: every refusal code at its status, and the HTTP API's own", async () => {

@@ -5,6 +5,7 @@ import { accountRoutes } from "../suites/accountRoutes.ts"
 import { adminRoutes } from "../suites/adminRoutes.ts"
 import { errorResponses } from "../suites/errorResponses.ts"
 import { openApiDocument } from "../suites/openApiDocument.ts"
+import { operationsRoutes } from "../suites/operationsRoutes.ts"
 import { pagination } from "../suites/pagination.ts"
 import { clientFor } from "./client.ts"
 import { startTestServer, type TestServer } from "./testServer.ts"
@@ -38,4 +39,5 @@ export const describeHttpApi = <E>(label: string, makeStore: () => Layer.Layer<S
     errorResponses(ctx)
     pagination(ctx)
     openApiDocument(ctx)
+    operationsRoutes(ctx)
   })

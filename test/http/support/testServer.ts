@@ -1,10 +1,15 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, References } from "effect"
 import { HttpServer } from "effect/http"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
 import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
+import { adminServicesAt } from "../../../src/app/AdminServices.ts"
 import type { Ledger } from "../../../src/ledger/Ledger.ts"
 import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
 import type { Store } from "../../../src/store/Store.ts"
+import { ShiftableClock } from "../../grpc/support/shiftableClock.ts"
 import { makeJsonLogger } from "../../../src/observability/Logging.ts"
 import { ledgerOn } from "../../support/ledgerLayers.ts"
 
@@ -13,8 +18,12 @@ export const HS_SECRET = "test-hs256-secret-that-is-long-enough-0123456789"
 
 export interface TestServer {
   readonly baseUrl: string
+  /** DATA_DIR of the admin services (dead letters). */
+  readonly dataDir: string
   /** Runs an effect against the same ledger the server uses (seeding, inspection). */
-  readonly run: <A, E>(effect: Effect.Effect<A, E, Ledger | LedgerVerifier | Store>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, Ledger | LedgerVerifier | Store | ShiftableClock>) => Promise<A>
+  /** Moves the server's clock forward (deadlines pass, writes are stamped later); sleeps stay real. */
+  readonly advanceClock: (millis: number) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -25,6 +34,8 @@ export interface TestServerOptions {
   readonly authLayer?: Layer.Layer<AuthSettings, unknown>
   readonly maxBodyBytes?: number
   readonly ledgerSettings?: Parameters<typeof ledgerOn>[1]
+  /** Where dead letters are read from (default: a fresh temporary directory). */
+  readonly dataDir?: string
   /** Collects every log line at Info and above, as the service prints it (JSON, annotations included). */
   readonly logs?: Array<string>
 }
@@ -35,6 +46,7 @@ export const startTestServer = async <E>(
   options: TestServerOptions = {}
 ): Promise<TestServer> => {
   const logs = options.logs
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "http-test-"))
   const logging = logs === undefined
     ? Layer.succeed(References.MinimumLogLevel, "Error")
     : Layer.mergeAll(
@@ -47,8 +59,10 @@ export const startTestServer = async <E>(
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
     accessLog: false
   }).pipe(
+    Layer.provide(adminServicesAt(dataDir)),
     Layer.provideMerge(ledgerOn(store, options.ledgerSettings ?? {})),
     Layer.provide(options.authLayer ?? AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
+    Layer.provideMerge(ShiftableClock.layer),
     Layer.provide(logging)
   )
   const runtime = ManagedRuntime.make(layer)
@@ -57,7 +71,9 @@ export const startTestServer = async <E>(
   if (address._tag !== "InetAddressV4") throw new Error("expected an IPv4 address")
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
+    dataDir,
     run: (effect) => runtime.runPromise(effect),
+    advanceClock: (millis) => runtime.runPromise(ShiftableClock.use((c) => c.advance(millis))),
     close: () => runtime.dispose()
   }
 }

@@ -1,8 +1,12 @@
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Context, Effect, Layer, Logger, References, type Redacted } from "effect"
 import { HttpServer } from "effect/http"
 import { grpcServerLayerWith } from "../../../src/api/grpc/GrpcServer.ts"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
 import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
+import { adminServicesAt } from "../../../src/app/AdminServices.ts"
 import type { LedgerSettings } from "../../../src/ledger/LedgerSettings.ts"
 import { EconomyMetricsLayer } from "../../../src/observability/EconomyMetrics.ts"
 import { ExpiryMetricsLayer } from "../../../src/observability/ExpiryMetrics.ts"
@@ -61,7 +65,8 @@ export const observedApp = <E>(store: Layer.Layer<Store, E>, options: ObservedAp
       })))
     ),
     makeHttpServerLayer({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: options.accessLog ?? true }).pipe(
-      Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET }))
+      Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
+      Layer.provide(adminServicesAt(mkdtempSync(join(tmpdir(), "observed-app-"))))
     ),
     metricsServerLayerWith({ port: 0, host: "127.0.0.1" }),
     EconomyMetricsLayer,

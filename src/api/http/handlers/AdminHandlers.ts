@@ -10,6 +10,7 @@ import { BalanceApi } from "../BalanceApi.ts"
 import { decodeCursor, nextCursorOf } from "../cursor.ts"
 import { supplyReport } from "../queries/supplyReport.ts"
 import { transferEvents } from "../queries/transferEvents.ts"
+import { walletMustExist } from "../queries/walletMustExist.ts"
 import { DEFAULT_LIMIT, iso } from "../schemas/CommonSchemas.ts"
 import { reportView, reservationView, transferView } from "../views.ts"
 
@@ -102,10 +103,7 @@ export const AdminHandlers = HttpApiBuilder.group(BalanceApi, "admin", (handlers
         Effect.gen(function*() {
           const accountId = payload?.accountId
           if (accountId !== undefined) {
-            const wallet = yield* ledger.wallet(accountId).pipe(Effect.mapError(storeUnavailable))
-            if (wallet.value === null) {
-              return yield* new NotFound({ error: "ACCOUNT_NOT_FOUND", message: `account ${accountId} does not exist`, details: { field: "accountId" } })
-            }
+            yield* walletMustExist(ledger, accountId)
             return reportView(yield* verifier.verifyAccount(walletKey(accountId)).pipe(Effect.mapError(storeUnavailable)))
           }
           const report = payload?.mode === "incremental" ? verifier.verifyIncremental() : verifier.verifyAll()

@@ -1,0 +1,207 @@
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Browser, Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { appendDeadLetter } from "../../src/degradation/CreditJournal.ts"
+import { deadLetterPath } from "../../src/degradation/DeadLetters.ts"
+import { adminToken, playerToken } from "../http/support/client.ts"
+import { launchChromium } from "../support/chromium.ts"
+import { ADMIN_KEY, type AdminFixture, adminCall, type GameResult, playGameOverGrpc, startAdminFixture } from "./support/adminFixture.ts"
+
+/** Screenshots of each page, for people to look at (gitignored). */
+const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/admin/", import.meta.url))
+
+describe("admin console in headless Chromium against the real service", () => {
+  let f: AdminFixture
+  let game: GameResult
+  let browser: Browser
+  let page: Page
+  /** Every request the page made that did not go to the service. */
+  const foreign: Array<string> = []
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  /** Form controls on the page that no label names (a screen reader would announce them blank). */
+  const unlabelled = () =>
+    page.locator("input:not([type=hidden]), select, textarea").evaluateAll((els) =>
+      els.filter((el) => (el as unknown as { labels: { length: number } }).labels.length === 0 && !el.getAttribute("aria-label")).map((el) => el.outerHTML))
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    f = await startAdminFixture()
+    game = await playGameOverGrpc(f, { prefix: "ui", hands: 3 })
+    browser = await launchChromium()
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const origin = new URL(f.service.httpUrl).origin
+    await page.route("**/*", (route) => {
+      const url = route.request().url()
+      if (url.startsWith(origin) || url.startsWith("data:")) return route.continue()
+      foreign.push(url)
+      return route.abort()
+    })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await f?.stop()
+  })
+
+  it("signs in with the admin key, kept in this tab's session storage only", async () => {
+    await page.goto(`${f.service.httpUrl}/admin`)
+    await expect.poll(() => page.getByRole("heading", { name: "Sign in" }).isVisible()).toBe(true)
+    await page.getByLabel("Key or token").fill("wrong-key")
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await expect.poll(() => page.locator("#sign-in-error").textContent()).toContain("sign in again")
+    await page.getByLabel("Key or token").fill(ADMIN_KEY)
+    await page.keyboard.press("Enter")
+    await page.getByRole("heading", { name: "Overview" }).waitFor()
+    const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.getItem("balance-admin-credential") }))
+    expect(storage.local).toBe(0)
+    expect(JSON.parse(storage.session!)).toEqual({ kind: "key", value: ADMIN_KEY })
+  })
+
+  it("overview: health, supply figures and a chart with the game's data", async () => {
+    await page.locator("#supply-figures").waitFor()
+    await page.locator("#supply-chart svg").waitFor()
+    const supply = await adminCall(f, "GET", "/admin/supply")
+    expect(await page.locator("#supply-figures").textContent()).toContain(supply.circulation.toLocaleString("en-US"))
+    // The circulation line's last point is the circulation now; the raked bars add up to the game's rake.
+    const lastPoint = await page.locator('#supply-chart g[data-series="circulation"] circle title').last().textContent()
+    expect(lastPoint).toContain(`circulation ${supply.circulation.toLocaleString("en-US")}`)
+    const raked = await page.locator('#flows-chart g[data-series="raked"] rect title').allTextContents()
+    expect(raked.reduce((sum, t) => sum + Number(/raked ([\d,]+)/.exec(t)![1]!.replace(/,/g, "")), 0)).toBe(game.raked)
+    expect(await page.locator("#economy").textContent()).toContain(game.tableId)
+    expect(await unlabelled()).toEqual([])
+    await shot("overview")
+  })
+
+  it("account lookup: search by prefix, then balance, ledger and transfers", async () => {
+    await page.getByRole("link", { name: "Accounts" }).click()
+    await page.getByLabel("Account id or its beginning").fill("ui-p")
+    await page.getByRole("button", { name: "Find" }).click()
+    await page.getByRole("link", { name: "ui-p1" }).click()
+    await page.getByRole("heading", { name: "Account ui-p1" }).waitFor()
+    const balance = (await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance as number
+    await expect.poll(() => page.locator("#balance").textContent()).toBe(balance.toLocaleString("en-US"))
+    await page.locator("#account-ledger table").waitFor()
+    await page.locator("#account-transfers table").waitFor()
+    expect(await page.locator("#account-ledger").textContent()).toContain("GRANT")
+    expect(await page.locator("#account-transfers").textContent()).toContain("CASH_OUT")
+    expect(await unlabelled()).toEqual([])
+    await shot("account")
+  })
+
+  it("deposit: the key is generated and shown, the result names the ledger entry it made", async () => {
+    const before = (await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance as number
+    await page.getByRole("link", { name: "Deposit or withdraw for this account" }).click()
+    const key = await page.getByLabel(/Idempotency key/).inputValue()
+    expect(key).toMatch(/^console-[0-9a-f-]{36}$/)
+    await page.getByLabel("Amount (chips)").fill("123")
+    await page.getByLabel("Source (deposits)").selectOption("PROMO")
+    await page.getByRole("button", { name: "Submit" }).click()
+    await page.locator("#money-result table").waitFor()
+    const result = await page.locator("#money-result").textContent()
+    expect(result).toContain("Deposited 123 chips")
+    expect(result).toContain(key)
+    expect(await page.locator("#money-result table tbody tr td").nth(1).textContent()).toBe("DEPOSIT")
+    expect(await page.locator("#money-result table tbody tr td").nth(2).textContent()).toBe("123")
+    expect((await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance).toBe(before + 123)
+    // A fresh key for the next one: pressing Submit twice by accident does not deposit twice with the same key, and a new form gets a new key.
+    expect(await page.getByLabel(/Idempotency key/).inputValue()).not.toBe(key)
+    expect(await unlabelled()).toEqual([])
+    await shot("deposit")
+  })
+
+  it("a long ledger opens on its newest page and pages back without gaps or repeats", async () => {
+    await adminCall(f, "POST", "/accounts/ui-long", { initialBalance: 0 })
+    for (let i = 1; i <= 25; i++) await adminCall(f, "POST", "/accounts/ui-long/deposit", { amount: i, source: "PROMO" }, { "idempotency-key": `ui-long-${i}` })
+    await page.goto(`${f.service.httpUrl}/admin#/accounts/ui-long`)
+    const ledger = page.locator("#account-ledger")
+    const seqs = async () => (await ledger.locator("tbody tr td:first-child").allTextContents()).map(Number)
+    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 6–25 of 25")
+    expect(await seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+    await ledger.getByRole("button", { name: "Older entries" }).click()
+    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 1–5 of 25")
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5])
+    expect(await ledger.getByRole("button", { name: "Older entries" }).isDisabled()).toBe(true)
+    await ledger.getByRole("button", { name: "Newer entries" }).click()
+    await expect.poll(() => seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+  })
+
+  it("runs a verification and follows its progress to the report", async () => {
+    await page.getByRole("link", { name: "Verification" }).click()
+    await page.getByLabel("What to verify").selectOption("full")
+    await page.getByRole("button", { name: "Run verification" }).click()
+    await page.locator("#verify-outcome").waitFor()
+    expect(await page.locator("#verify-outcome").textContent()).toMatch(/^OK/)
+    const progress = await page.locator("#verify-progress").evaluate((el) => { const p = el as unknown as { value: number; max: number }; return { value: p.value, max: p.max } })
+    expect(progress.value).toBe(progress.max)
+    expect(progress.max).toBeGreaterThan(3)
+    expect(await page.locator("#verify-progress-text").textContent()).toMatch(/^DONE: .* 0 findings$/)
+    expect(await unlabelled()).toEqual([])
+    await shot("verification")
+  })
+
+  it("tables and hands: stacks and a settled pot with its contributions", async () => {
+    await page.getByRole("link", { name: "Tables & hands" }).click()
+    await page.getByLabel("Table id").fill(game.tableId)
+    await page.getByLabel("Hand id (optional)").fill("h1")
+    await page.getByRole("button", { name: "Show" }).click()
+    await page.getByRole("heading", { name: /Hand h1: SETTLED/ }).waitFor()
+    expect(await page.locator("#table-result").textContent()).toContain("ui-p2")
+    expect(await unlabelled()).toEqual([])
+    await shot("table")
+  })
+
+  it("reviews and retries a dead-lettered credit", async () => {
+    const id = "5e7f0a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
+    await appendDeadLetter(deadLetterPath(f.service.dataDir), {
+      id, enqueuedAt: Date.now(), deadLetteredAt: Date.now(),
+      command: { op: "Deposit", accountId: "ui-p3", amount: 77, source: "PROMO", idempotencyKey: "ui-dead-deposit" },
+      error: "ACCOUNT_NOT_FOUND", message: "account ui-p3 does not exist"
+    })
+    const before = (await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance as number
+    await page.getByRole("link", { name: "Dead letters" }).click()
+    await page.getByRole("button", { name: `Retry ${id}` }).waitFor()
+    expect(await unlabelled()).toEqual([])
+    await shot("dead-letters")
+    await page.getByRole("button", { name: `Retry ${id}` }).click()
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Retry APPLIED")
+    expect((await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance).toBe(before + 77)
+    await page.getByLabel("Show").selectOption("RESOLVED")
+    await expect.poll(() => page.locator("#dead-letters").textContent()).toContain("APPLIED")
+  })
+
+  it("loaded nothing from outside the service; assets are cached, the page revalidated; signing out forgets the key", async () => {
+    expect(foreign).toEqual([])
+    const html = await fetch(`${f.service.httpUrl}/admin`)
+    expect(html.headers.get("cache-control")).toBe("no-cache")
+    expect(html.headers.get("content-security-policy")).toContain("default-src 'none'")
+    const script = /src="(\/admin\/assets\/console\.js\?v=[0-9a-f]+)"/.exec(await html.text())![1]!
+    const asset = await fetch(`${f.service.httpUrl}${script}`)
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable")
+    const again = await fetch(`${f.service.httpUrl}${script}`, { headers: { "if-none-match": asset.headers.get("etag")! } })
+    expect(again.status).toBe(304)
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await page.getByRole("heading", { name: "Sign in" }).waitFor()
+    expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0)
+  })
+
+  it("signs in with an admin JWT too; a player's token is refused; the keyboard alone gets around", async () => {
+    await page.getByLabel("Admin JWT").check()
+    await page.getByLabel("Key or token").fill(await playerToken("ui-p1"))
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await expect.poll(() => page.locator("#sign-in-error").textContent()).toContain("not an admin's")
+    await page.getByLabel("Key or token").fill(await adminToken())
+    await page.getByLabel("Key or token").press("Enter")
+    // Back on the page the address names (the last one visited).
+    await page.getByRole("heading", { name: "Dead-lettered credits" }).waitFor()
+    // Rendering ends by moving focus to the page.
+    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("main")
+    // From the skip link (the first stop of the page), Tab walks the navigation; Enter follows a link.
+    await page.getByRole("link", { name: "Skip to content" }).focus()
+    for (let i = 0; i < 2; i++) await page.keyboard.press("Tab")
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Accounts")
+    await page.keyboard.press("Enter")
+    await page.getByRole("heading", { name: "Accounts" }).waitFor()
+    expect(await page.evaluate("document.activeElement?.id")).toBe("prefix")
+  })
+})

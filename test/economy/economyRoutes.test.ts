@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { Layer } from "effect"
+import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import type { Store } from "../../src/store/Store.ts"
+import { clientFor } from "../http/support/client.ts"
+import { startTestServer, type TestServer } from "../http/support/testServer.ts"
+import { execute } from "../http/support/seed.ts"
+import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
+import { EXPECTED, HOUR, playScriptedGame, RAKE_BASIS_POINTS } from "./scriptedGame.ts"
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** The economy endpoints, read after the scripted game, against the figures worked out from its script. */
+const economyAfterScriptedGame = (label: string, makeStore: () => Layer.Layer<Store, unknown>) =>
+  describe(`economy over time on the ${label}`, () => {
+    let server: TestServer
+    let h0 = 0
+    const admin = () => clientFor(server.baseUrl).admin
+    const range = (fromHour: number, toHour: number) => `from=${iso(h0 + fromHour * HOUR)}&to=${iso(h0 + toHour * HOUR)}`
+
+    beforeAll(async () => {
+      server = await startTestServer(makeStore(), { ledgerSettings: { rules: { rake: { basisPoints: RAKE_BASIS_POINTS, capChips: 0, minPotChips: 0 }, reservationTimeoutMs: 30_000 } } })
+      h0 = await playScriptedGame(server)
+    })
+    afterAll(async () => {
+      await server?.close()
+    })
+
+    it("supply and circulation by the hour: each hour's flows and the figures at its end", async () => {
+      const reply = await admin().get(`/api/admin/economy/supply?${range(0, 4)}&bucket=hour`)
+      expect(reply.status).toBe(200)
+      expect(reply.body.coverage).toEqual({ source: "live-tail", historyFrom: null, complete: true, eventsScanned: expect.any(Number) })
+      expect(reply.body.points.map((p: { start: string; end: string }) => [p.start, p.end])).toEqual(
+        [0, 1, 2, 3].map((h) => [iso(h0 + h * HOUR), iso(h0 + (h + 1) * HOUR)])
+      )
+      expect(reply.body.points.map(({ start: _s, end: _e, partial: _p, ...figures }: Record<string, unknown>) => figures)).toEqual(EXPECTED.hours)
+    })
+
+    it("by the day: one point with the day's totals; a range starting mid-bucket is clipped", async () => {
+      const day = await admin().get(`/api/admin/economy/supply?${range(0, 24)}&bucket=day`)
+      expect(day.body.points).toEqual([expect.objectContaining({ minted: 3100, burned: 200, raked: 10, supply: 2900, circulation: 2890, transfers: 18 })])
+      const clipped = await admin().get(`/api/admin/economy/supply?from=${iso(h0 + HOUR + 30 * 60_000)}&to=${iso(h0 + 3 * HOUR)}`)
+      expect(clipped.body.points[0]).toMatchObject({ start: iso(h0 + HOUR + 30 * 60_000), end: iso(h0 + 2 * HOUR), supply: 3000, circulation: 2990 })
+      expect(clipped.body.points[1]).toMatchObject({ supply: 2800, circulation: 2790, burned: 200 })
+    })
+
+    it("the default range is the 24 hours up to now", async () => {
+      const reply = await admin().get("/api/admin/economy/supply")
+      expect(reply.status).toBe(200)
+      expect(Date.parse(reply.body.to) - Date.parse(reply.body.from)).toBe(24 * HOUR)
+      expect(reply.body.points.at(-1)).toMatchObject({ supply: 2900, circulation: 2890 })
+      expect(reply.body.points.reduce((sum: number, p: { minted: number }) => sum + p.minted, 0)).toBe(3100)
+    })
+
+    it("flows by transfer type over the whole game and over one hour", async () => {
+      const all = await admin().get(`/api/admin/economy/flows?${range(0, 4)}`)
+      expect(all.status).toBe(200)
+      expect(all.body).toMatchObject({ minted: 3100, burned: 200, raked: 10, moved: 5490, transfers: 18, byType: EXPECTED.byType })
+      const h1 = await admin().get(`/api/admin/economy/flows?${range(1, 2)}`)
+      expect(h1.body).toMatchObject({ minted: 0, raked: 10, moved: 1400, transfers: 10 })
+      expect(h1.body.byType.BUY_IN).toEqual({ chips: 800, transfers: 2 })
+    })
+
+    it("rake per table, reservation outcomes and the expiry rate", async () => {
+      const rake = await admin().get(`/api/admin/economy/rake?${range(0, 4)}`)
+      expect(rake.body).toMatchObject({ total: 10, tables: EXPECTED.rake })
+      const reservations = await admin().get(`/api/admin/economy/reservations?${range(0, 4)}`)
+      expect(reservations.body).toMatchObject(EXPECTED.reservations)
+      const none = await admin().get(`/api/admin/economy/reservations?${range(2, 4)}`)
+      expect(none.body).toMatchObject({ created: 0, committed: 0, expiryRate: null })
+    })
+
+    it("biggest movers: wallets by the size of their net change", async () => {
+      const reply = await admin().get(`/api/admin/economy/movers?${range(0, 4)}&limit=2`)
+      expect(reply.body.items).toEqual(EXPECTED.movers.slice(0, 2))
+      const lastHours = await admin().get(`/api/admin/economy/movers?${range(2, 4)}`)
+      expect(lastHours.body.items).toEqual([
+        { accountId: "a", net: 490, credits: 490, debits: 0, entries: 1 },
+        // A tie on |net| goes to the larger volume.
+        { accountId: "b", net: 100, credits: 300, debits: 200, entries: 2 },
+        { accountId: "c", net: 100, credits: 100, debits: 0, entries: 1 }
+      ])
+    })
+
+    it("refuses a backwards range, too many points and a bad limit, naming the parameter", async () => {
+      const backwards = await admin().get(`/api/admin/economy/flows?${range(2, 1)}`)
+      expect([backwards.status, backwards.body.error, backwards.body.details.issues[0].path]).toEqual([400, "INVALID_RANGE", "from"])
+      const tooMany = await admin().get(`/api/admin/economy/supply?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z&bucket=hour`)
+      expect([tooMany.status, tooMany.body.details.issues[0].path]).toEqual([400, "bucket"])
+      const badLimit = await admin().get(`/api/admin/economy/movers?limit=0`)
+      expect([badLimit.status, badLimit.body.details.issues[0].path]).toEqual([400, "limit"])
+      const badTime = await admin().get(`/api/admin/economy/rake?from=yesterday`)
+      expect([badTime.status, badTime.body.details.issues[0].path]).toEqual([400, "from"])
+    })
+
+    it("is for admins only", async () => {
+      const anonymous = await clientFor(server.baseUrl).anonymous.get("/api/admin/economy/supply")
+      expect(anonymous.status).toBe(401)
+    })
+  })
+
+economyAfterScriptedGame("memory store", () => MemoryStoreLayer)
+
+let redis: TestRedisServer | undefined
+beforeAll(async () => {
+  redis = await startTestRedisServer()
+})
+afterAll(async () => {
+  await redis?.dispose()
+})
+economyAfterScriptedGame("Redis store", () => redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }))
+
+describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer(redisStoreLayer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("says from when it saw history, and the supply now is still exact", async () => {
+    await execute(server, { op: "EnsureAccount", accountId: "trim", initialBalance: 0 })
+    const start = Date.now()
+    // XADD MAXLEN ~ trims whole stream nodes (100 entries each by default): far more writes than that.
+    for (let i = 0; i < 400; i++) await execute(server, { op: "Deposit", accountId: "trim", amount: 1, source: "PROMO", idempotencyKey: `trim-${i}` })
+    const admin = clientFor(server.baseUrl).admin
+    const reply = await admin.get(`/api/admin/economy/supply?from=${iso(start - HOUR)}&to=${iso(Date.now() + 1000)}`)
+    expect(reply.status).toBe(200)
+    const c = reply.body.coverage
+    expect(c.complete).toBe(false)
+    expect(Date.parse(c.historyFrom)).toBeGreaterThan(start)
+    expect(reply.body.points.at(-1)).toMatchObject({ supply: 400, circulation: 400 })
+    // Flows are only what was seen: fewer than the 400 deposits.
+    const flows = await admin.get(`/api/admin/economy/flows?from=${iso(start - HOUR)}&to=${iso(Date.now() + 1000)}`)
+    expect(flows.body.coverage.complete).toBe(false)
+    expect(flows.body.minted).toBeLessThan(400)
+    expect(flows.body.minted).toBe(flows.body.byType.DEPOSIT.chips)
+  })
+})
