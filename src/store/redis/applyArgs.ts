@@ -20,6 +20,8 @@ const decimal = (n: number): string => {
 /** `deadlineMs`: Unix ms after which the script must not write (0: no deadline). */
 export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: number, deadlineMs = 0): ApplyArgs => {
   const { plan, idempotency } = request
+  // apply.lua stores "<fingerprint>|<response>" and splits at the first "|".
+  if (idempotency?.fingerprint.includes("|")) throw new RangeError("an idempotency fingerprint may not contain '|'")
   const entryJson = plan.entries.map((e) => JSON.stringify(e))
   const transferJson = plan.transfers.map((t) => JSON.stringify(t))
   const k: Array<string> = [keys.system, keys.stats, keys.expiry, keys.accounts, keys.events, keys.closed]
