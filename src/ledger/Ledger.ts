@@ -23,7 +23,7 @@ import type { ResultByOp } from "../domain/responses.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import { type IdempotencyRecord, type Page, Store, type StoreEvent } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
-import { fingerprint } from "./fingerprint.ts"
+import { fingerprint, sameFingerprint } from "./fingerprint.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
 import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
@@ -161,7 +161,7 @@ export class Ledger extends Context.Service<Ledger, {
         const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
         const answerFromRecord = (record: IdempotencyRecord | null): Effect.Effect<Executed<R> | undefined, Refusal | StoreUnavailable> => {
           if (!record) return Effect.succeed(undefined)
-          if (record.fingerprint !== requestFingerprint) {
+          if (!sameFingerprint(record.fingerprint, requestFingerprint)) {
             return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
           }
           metrics.idempotentReplays.inc({ operation: command.op })

@@ -10,10 +10,15 @@ const canonical = (value: unknown): string => {
   return JSON.stringify(value)
 }
 
+/** Identifies a request independently of field order, so a retry matches and a different request does not. */
+export const fingerprint = (command: Command): string => createHash("sha256").update(canonical(command)).digest("hex")
+
 /**
- * Identifies a request independently of field order, so a retry matches and a different request does
- * not: the first 128 bits of SHA-256, 32 hex characters (kept with every idempotency record for its
- * TTL, so its size counts; two different requests under the same key colliding is out of reach).
+ * How many leading characters of two fingerprints are compared: 128 bits of SHA-256. Compact
+ * idempotency records (IDEMPOTENCY_RECORDS=compact) keep only these; two different requests under
+ * the same key agreeing on them is out of reach.
  */
-export const fingerprint = (command: Command): string =>
-  createHash("sha256").update(canonical(command)).digest("hex").slice(0, 32)
+export const FINGERPRINT_COMPARED = 32
+
+export const sameFingerprint = (a: string, b: string): boolean =>
+  a.slice(0, FINGERPRINT_COMPARED) === b.slice(0, FINGERPRINT_COMPARED)

@@ -9,13 +9,17 @@ import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { TestRedis } from "../support/redisServer.ts"
 
-/** The ledger on the test Redis under `prefix`, and a plain client to look at what it stored. */
+/**
+ * The ledger on the test Redis under `prefix`, writing compact idempotency records or (`hashLedger`)
+ * hashes as every earlier version did, and a plain client to look at what they stored.
+ */
 const onRedis = (prefix: string) =>
   Effect.gen(function*() {
     const server = yield* TestRedis
     const raw = yield* Effect.acquireRelease(Effect.sync(() => new Redis(server.url)), (r) => Effect.sync(() => r.disconnect()))
-    const ledger = ledgerOn(redisStoreLayer({ url: server.url, keyPrefix: prefix }))
-    return { raw, keys: redisKeys(prefix), ledger }
+    const ledger = ledgerOn(redisStoreLayer({ url: server.url, keyPrefix: prefix, compactIdempotency: true }))
+    const hashLedger = ledgerOn(redisStoreLayer({ url: server.url, keyPrefix: prefix, compactIdempotency: false }))
+    return { raw, keys: redisKeys(prefix), ledger, hashLedger }
   })
 
 layer(TestRedis.layer, { excludeTestServices: true })("Idempotency records in Redis", (it) => {
@@ -33,38 +37,34 @@ layer(TestRedis.layer, { excludeTestServices: true })("Idempotency records in Re
       }).pipe(Effect.provide(ledger))
       const key = keys.idempotency(`Reserve:${reserve.idempotencyKey}`)
       assert.strictEqual(yield* Effect.promise(() => raw.type(key)), "string")
-      assert.strictEqual(yield* Effect.promise(() => raw.get(key)), `${fingerprint(reserve)}|${JSON.stringify(result)}`)
+      assert.strictEqual(yield* Effect.promise(() => raw.get(key)), `${fingerprint(reserve).slice(0, 32)}|${JSON.stringify(result)}`)
       // The same record as the previous version stored it, under a key of the same length.
       const oldKey = key.replace("Reserve:", "Reserv0:")
-      yield* Effect.promise(() => raw.hset(oldKey, "f", `${fingerprint(reserve)}${"0".repeat(32)}`, "r", JSON.stringify(result)))
+      yield* Effect.promise(() => raw.hset(oldKey, "f", fingerprint(reserve), "r", JSON.stringify(result)))
       yield* Effect.promise(() => raw.pexpire(oldKey, 60_000))
       const now = Number(yield* Effect.promise(() => raw.memory("USAGE", key)))
       const before = Number(yield* Effect.promise(() => raw.memory("USAGE", oldKey)))
       assert.isAtMost(now, before * 0.65, `${now} bytes now, ${before} as a hash`)
     }))
 
-  it.effect("a record the previous version wrote (a hash with a 64-hex fingerprint) still answers replays and refuses another request", () =>
+  it.effect("records written as hashes (earlier versions, IDEMPOTENCY_RECORDS=hash) and compact ones answer replays and refuse other requests on either kind of instance", () =>
     Effect.gen(function*() {
-      const { raw, keys, ledger } = yield* onRedis("old-records:")
-      const deposit: Command = { op: "Deposit", accountId: "olive", amount: 10, source: "PROMO", idempotencyKey: "dep-1" }
-      yield* Effect.gen(function*() {
-        const l = yield* Ledger
-        yield* l.execute({ op: "EnsureAccount", accountId: "olive", initialBalance: 0 })
-        const first = yield* l.execute(deposit)
-        // As the previous version stored it: HSET f <full SHA-256> r <response>.
-        const key = keys.idempotency("Deposit:dep-1")
-        const stored = (yield* Effect.promise(() => raw.get(key)))!
-        const response = stored.slice(stored.indexOf("|") + 1)
-        const fullFingerprint = `${fingerprint(deposit)}${"0".repeat(32)}`
-        yield* Effect.promise(() => raw.del(key))
-        yield* Effect.promise(() => raw.hset(key, "f", fullFingerprint, "r", response))
-        yield* Effect.promise(() => raw.pexpire(key, 60_000))
-        const again = yield* l.execute(deposit)
-        assert.isTrue(again.replayed)
+      const { raw, keys, ledger, hashLedger } = yield* onRedis("mixed-records:")
+      const deposit = (key: string, amount = 10): Command => ({ op: "Deposit", accountId: "olive", amount, source: "PROMO", idempotencyKey: key })
+      const run = <A, E>(on: typeof ledger, f: (l: Ledger["Service"]) => Effect.Effect<A, E>) =>
+        Ledger.use(f).pipe(Effect.provide(on))
+      yield* run(hashLedger, (l) => l.execute({ op: "EnsureAccount", accountId: "olive", initialBalance: 0 }))
+      const byHash = yield* run(hashLedger, (l) => l.execute(deposit("h-1")))
+      const byCompact = yield* run(ledger, (l) => l.execute(deposit("c-1")))
+      assert.strictEqual(yield* Effect.promise(() => raw.type(keys.idempotency("Deposit:h-1"))), "hash")
+      assert.strictEqual(yield* Effect.promise(() => raw.type(keys.idempotency("Deposit:c-1"))), "string")
+      for (const [on, key, first] of [[ledger, "h-1", byHash], [hashLedger, "c-1", byCompact], [ledger, "c-1", byCompact]] as const) {
+        const again = yield* run(on, (l) => l.execute(deposit(key)))
+        assert.isTrue(again.replayed, key)
         assert.deepStrictEqual(again.result, first.result)
-        const reused = yield* Effect.flip(l.execute({ ...deposit, amount: 11 }))
-        assert.strictEqual((reused as { code?: string }).code, "IDEMPOTENCY_KEY_REUSED")
-        assert.strictEqual((yield* l.wallet("olive")).value?.balance, 10, "nothing moved twice")
-      }).pipe(Effect.provide(ledger))
+        const reused = yield* Effect.flip(run(on, (l) => l.execute(deposit(key, 11))))
+        assert.strictEqual((reused as { code?: string }).code, "IDEMPOTENCY_KEY_REUSED", key)
+      }
+      assert.strictEqual((yield* run(ledger, (l) => l.wallet("olive"))).value?.balance, 20, "nothing moved twice")
     }))
 })

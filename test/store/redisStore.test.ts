@@ -25,6 +25,11 @@ const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}, tr
   )
 
 storeConformance("RedisStore", { shared: TestRedis.layer, freshStore: (ns) => storeOn(ns), clock: "live" })
+storeConformance("RedisStore with compact idempotency records", {
+  shared: TestRedis.layer,
+  freshStore: (ns) => storeOn(ns, { compactIdempotency: true }),
+  clock: "live"
+})
 // How `npm start` reaches its private redis-server.
 storeConformance("RedisStore over a Unix socket", {
   shared: TestRedis.layer,

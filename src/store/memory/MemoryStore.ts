@@ -1,4 +1,5 @@
 import { Clock, Effect, Layer } from "effect"
+import { sameFingerprint } from "../../ledger/fingerprint.ts"
 import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
@@ -61,7 +62,7 @@ export const makeMemoryStore = () => {
     if (request.idempotency) {
       const existing = liveRecord(request.idempotency.key, now)
       if (existing) {
-        return existing.fingerprint === request.idempotency.fingerprint
+        return sameFingerprint(existing.fingerprint, request.idempotency.fingerprint)
           ? { _tag: "Replayed", response: existing.response }
           : { _tag: "KeyReused" }
       }

@@ -40,6 +40,8 @@ export interface RedisStoreOptions {
   readonly replicasAckTimeoutMs: number
   /** Extra allowance on apply.lua's deadline, beyond the measured clock offset (0: exact). */
   readonly deadlineSlackMs: number
+  /** Write idempotency records as one compact string (both forms are always read): IDEMPOTENCY_RECORDS. */
+  readonly compactIdempotency: boolean
 }
 
 const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
@@ -288,7 +290,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
     // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
     const deadlineMs = Date.now() + clockOffsetMs + options.commandTimeoutMs + options.deadlineSlackMs
-    const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen, deadlineMs)
+    const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen, deadlineMs, options.compactIdempotency)
     const expectedKeys = request.plan.expected.map((e) => e.key)
     const onTime = (outcome: ScriptOutcome): Effect.Effect<ApplyResult, StoreUnavailable> =>
       outcome._tag === "Late"
@@ -517,7 +519,8 @@ export const redisStoreLayer = (
         eventsMaxLen: options.eventsMaxLen ?? (yield* AppConfig.redisEventsMaxLen),
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
         replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
-        deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs)
+        deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),
+        compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact")
       })
     })
   )

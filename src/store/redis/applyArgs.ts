@@ -18,9 +18,15 @@ const decimal = (n: number): string => {
 }
 
 /** `deadlineMs`: Unix ms after which the script must not write (0: no deadline). */
-export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: number, deadlineMs = 0): ApplyArgs => {
+export const applyArgs = (
+  request: ApplyRequest,
+  keys: RedisKeys,
+  eventsMaxLen: number,
+  deadlineMs = 0,
+  compactIdempotency = false
+): ApplyArgs => {
   const { plan, idempotency } = request
-  // apply.lua stores "<fingerprint>|<response>" and splits at the first "|".
+  // A compact record is "<fingerprint>|<response>", split at the first "|".
   if (idempotency?.fingerprint.includes("|")) throw new RangeError("an idempotency fingerprint may not contain '|'")
   const entryJson = plan.entries.map((e) => JSON.stringify(e))
   const transferJson = plan.transfers.map((t) => JSON.stringify(t))
@@ -32,7 +38,7 @@ export const applyArgs = (request: ApplyRequest, keys: RedisKeys, eventsMaxLen: 
   for (const t of plan.transfers) k.push(keys.transfers(t.from), keys.transfers(t.to))
 
   const a: Array<string> = [
-    idempotency ? "1" : "0",
+    idempotency ? (compactIdempotency ? "2" : "1") : "0",
     idempotency?.fingerprint ?? "",
     request.responseJson,
     decimal(Math.max(1, idempotency?.ttlMs ?? 1)),

@@ -12,9 +12,8 @@
     "0" and "" when absent.
 ]]
 
--- The idempotency record is one string "<fingerprint>|<response>"; a hash of f and r written
--- before that (alive for its TTL) still counts, its 64-hex fingerprint cut to the 32 sent now.
--- Keep in step with apply.lua.
+-- The idempotency record is a hash of f and r, or (compact) one string "<fingerprint>|<response>":
+-- see apply.lua's readIdempotency, which this keeps in step with.
 local nObjects = #KEYS
 local reply = { "0", "", "" }
 if ARGV[1] == "1" then
@@ -23,7 +22,7 @@ if ARGV[1] == "1" then
   if type(value) == "table" and value.err then
     local record = redis.call("HMGET", KEYS[#KEYS], "f", "r")
     if record[1] then
-      reply = { "1", string.sub(record[1], 1, 32), record[2] or "" }
+      reply = { "1", record[1], record[2] or "" }
     end
   elseif value then
     local bar = string.find(value, "|", 1, true)

@@ -17,8 +17,8 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    (trim.lua): cursor = last trimmed stream id,
  *                                    e:<accountRef> = entries trimmed through (seq),
  *                                    t:<accountRef> = transfers trimmed (count)
- *   P idem:<idempotencyKey>  string  "<request fingerprint>|<response JSON>"; PX = the key's TTL
- *                                    (a hash of f and r before: still read while those live)
+ *   P idem:<idempotencyKey>  hash    f = request fingerprint, r = response JSON; PX = the key's TTL
+ *                            or string "<fingerprint, first 32 chars>|<response JSON>" (IDEMPOTENCY_RECORDS=compact)
  *   P system                 hash    mint / burn / rake: signed balances (HINCRBY)
  *   P stats                  hash    StatName -> counter (HINCRBY)
  *   P expiry                 zset    reservationId scored by expiresAt (ms)
