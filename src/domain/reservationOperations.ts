@@ -17,15 +17,16 @@ import type { LedgerRules } from "./rules.ts"
 export const MAX_RESERVATION_TIMEOUT_MS = 86_400_000
 
 export const planReserve = (c: Reserve, b: PlanBuilder, rules: LedgerRules): Outcome<ReserveResult> | Refusal => {
+  // The request alone decides this one, so it comes before anything the state decides (REFUSALS: not transient).
+  if (c.timeoutMs < 0 || c.timeoutMs > MAX_RESERVATION_TIMEOUT_MS || !Number.isInteger(c.timeoutMs)) {
+    return refuse("INVALID_TIMEOUT", `timeout must be between 0 (default) and ${MAX_RESERVATION_TIMEOUT_MS / 1000} seconds`, "timeoutSeconds")
+  }
   const wKey = walletKey(c.accountId)
   const wallet = b.get<WalletState>(wKey)
   if (!wallet) return refuse("ACCOUNT_NOT_FOUND", `account ${c.accountId} does not exist`, "accountId")
   const available = wallet.balance - wallet.held
   if (available < c.amount) {
     return refuse("INSUFFICIENT_BALANCE", `available balance ${available} is less than ${c.amount}`, "amount")
-  }
-  if (c.timeoutMs < 0 || c.timeoutMs > MAX_RESERVATION_TIMEOUT_MS || !Number.isInteger(c.timeoutMs)) {
-    return refuse("INVALID_TIMEOUT", `timeout must be between 0 (default) and ${MAX_RESERVATION_TIMEOUT_MS / 1000} seconds`, "timeoutSeconds")
   }
   const reservationId = b.ctx.newId()
   const expiresAt = b.ctx.now + (c.timeoutMs > 0 ? c.timeoutMs : rules.reservationTimeoutMs)

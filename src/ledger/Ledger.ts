@@ -15,7 +15,7 @@ import {
   type WalletState
 } from "../domain/accounts.ts"
 import { type Command, idempotencyKeyOf } from "../domain/commands.ts"
-import { type Refusal, refuse } from "../domain/errors.ts"
+import { type Refusal, REFUSALS, refuse } from "../domain/errors.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { StatName } from "../domain/plan.ts"
 import { keysFor, missingKeys, plan } from "../domain/planner.ts"
@@ -219,6 +219,8 @@ export class Ledger extends Context.Service<Ledger, {
             continue
           }
           if (outcome._tag === "Refusal") {
+            // A refusal fresh state could not change (the request alone decided it) is the answer as it stands.
+            if (!REFUSALS[outcome.code].transient) return yield* Effect.fail(outcome)
             if (allFresh && (idempotencyChecked || !idempotencyKey)) return yield* Effect.fail(outcome)
             // The refusal may come from a stale cache, or the key may hold an earlier success: ask the store.
             const replay = yield* loadFresh(keys)
