@@ -32,7 +32,7 @@ const withExample = (code: string) =>
 describe(".env.example", () => {
   it("is loaded by `npm run start:env` through node --env-file (build first, then the compiled service)", () => {
     const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts
-    expect(scripts["start:env"]).toMatch(/^npm run build && node --env-file=\.env dist\/main\.js$/)
+    expect(scripts["start:env"]).toMatch(/^npm run build && exec node --env-file=\.env dist\/main\.js$/)
     expect(read("README.md")).toContain("npm run start:env")
     expect(read(".gitignore").split("\n")).toContain(".env")
   })
