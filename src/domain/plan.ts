@@ -1,5 +1,5 @@
 import type { AccountRef, ChainedAccount, StoredObject, SystemAccount, Versioned } from "./accounts.ts"
-import { isChained, SYSTEM_ACCOUNTS } from "./accounts.ts"
+import { isChained, isClosedPot, isSystemAccount, SYSTEM_ACCOUNTS, systemKey } from "./accounts.ts"
 import { refuse, type Refusal } from "./errors.ts"
 import { type EntryType, signEntry, type LedgerEntry } from "./ledgerEntry.ts"
 import type { Transfer, TransferType } from "./transfer.ts"
@@ -106,7 +106,7 @@ export class PlanBuilder {
   put(key: string, value: StoredObject): void {
     const before = this.get(key)
     if (before === null && isChained(value)) this.newAccounts.push(key)
-    if (value.kind === "pot" && value.status !== "ACTIVE" && (before === null || (before.kind === "pot" && before.status === "ACTIVE"))) {
+    if (isClosedPot(value) && !isClosedPot(before)) {
       this.closedAccounts.push({ account: key, closedAt: value.closedAt ?? this.ctx.now })
     }
     this.current.set(key, value)
@@ -179,7 +179,7 @@ export class PlanBuilder {
   ): Transfer {
     const m: Movement = { ...movement, transferId: movement.transferId ?? this.ctx.newId() }
     const side = (ref: AccountRef | SystemAccount, delta: number, entryType: EntryType) => {
-      if (isSystem(ref)) {
+      if (isSystemAccount(ref)) {
         this.system.set(ref, (this.system.get(ref) ?? 0) + delta)
       } else {
         this.entry(ref, entryType, delta, 0, m, (a, balance) => ({ ...a, balance }))
@@ -201,8 +201,8 @@ export class PlanBuilder {
     const t: Transfer = {
       transferId: m.transferId,
       type,
-      from: isSystem(from) ? `x:${from}` : from,
-      to: isSystem(to) ? `x:${to}` : to,
+      from: isSystemAccount(from) ? systemKey(from) : from,
+      to: isSystemAccount(to) ? systemKey(to) : to,
       amount,
       parent: m.parent,
       metadata: m.metadata,
@@ -248,5 +248,3 @@ export class PlanBuilder {
     }
   }
 }
-
-const isSystem = (ref: string): ref is SystemAccount => ref === "mint" || ref === "burn" || ref === "rake"

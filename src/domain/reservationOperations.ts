@@ -1,5 +1,6 @@
 import {
   emptyStack,
+  isClosed,
   reservationKey,
   type ReservationState,
   stackKey,
@@ -11,10 +12,7 @@ import type { Commit, Expire, Release, Reserve } from "./commands.ts"
 import { refuse, type Refusal } from "./errors.ts"
 import { type Outcome, PlanBuilder } from "./plan.ts"
 import type { CommitResult, ExpireResult, ReleaseResult, ReserveResult } from "./responses.ts"
-import type { LedgerRules } from "./rules.ts"
-
-/** A hold longer than a day is a caller bug, not a buy-in. */
-export const MAX_RESERVATION_TIMEOUT_MS = 86_400_000
+import { type LedgerRules, MAX_RESERVATION_TIMEOUT_MS } from "./rules.ts"
 
 export const planReserve = (c: Reserve, b: PlanBuilder, rules: LedgerRules): Outcome<ReserveResult> | Refusal => {
   // The request alone decides this one, so it comes before anything the state decides (REFUSALS: not transient).
@@ -121,7 +119,7 @@ export const planRelease = (c: Release, b: PlanBuilder): Outcome<ReleaseResult> 
 /** The sweep's command: voids a HELD reservation whose deadline passed; anything else is left alone. */
 export const planExpire = (c: Expire, b: PlanBuilder): Outcome<ExpireResult> | Refusal => {
   const r = b.get<ReservationState>(reservationKey(c.reservationId))
-  if (!r || r.status !== "HELD") {
+  if (!r || isClosed(r)) {
     if (r) b.unscheduleExpiry(r.reservationId)
     return r ? b.build({ expired: false, lateByMs: 0 }) : { _tag: "NoChange", response: { expired: false, lateByMs: 0 } }
   }

@@ -1,6 +1,8 @@
 import { Cause, Clock, Context, Effect, Layer, Random } from "effect"
 import {
   ABSENT,
+  isClosed,
+  keyKind,
   type AccountRef,
   potKey,
   type PotState,
@@ -8,7 +10,6 @@ import {
   type ReservationState,
   stackKey,
   type StackState,
-  type StoredObject,
   type SystemAccount,
   type Versioned,
   walletKey,
@@ -51,15 +52,6 @@ export interface Supply {
 }
 
 /**
- * Objects that no command changes again: a settled or cancelled pot (one per hand), a committed,
- * released or expired reservation (one per buy-in). Caching them would fill the cache with the
- * game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a late call about
- * one reads it back, and apply's version check covers a plan made without it.
- */
-const isClosed = (o: StoredObject): boolean =>
-  (o.kind === "pot" && o.status !== "ACTIVE") || (o.kind === "reservation" && o.status !== "HELD")
-
-/**
  * Executes commands: plan from cached state, apply once, re-plan on version
  * conflicts; answers idempotent replays; and reads what the ledger holds.
  */
@@ -98,7 +90,10 @@ export class Ledger extends Context.Service<Ledger, {
     const withKeyLock = makeKeyedLock()
 
     /** Keys whose absence is the common case (a new pot, a first stack at a table): assume absent, apply verifies. */
-    const assumeAbsentWhenUnseen = (key: string) => key.startsWith("p:") || key.startsWith("s:")
+    const assumeAbsentWhenUnseen = (key: string) => {
+      const kind = keyKind(key)
+      return kind === "pot" || kind === "stack"
+    }
 
     const lockKeyOf = (c: Command): string => {
       switch (c.op) {
@@ -247,6 +242,9 @@ export class Ledger extends Context.Service<Ledger, {
           switch (result._tag) {
             case "Applied":
               for (const w of outcome.plan.writes) {
+                // Closed objects (one per hand, one per buy-in) are not cached: they would fill the cache
+                // with the game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a
+                // late call about one reads it back, and apply's version check covers a plan made without it.
                 if (isClosed(w.value)) cache.delete(w.key)
                 else cache.set(w.key, { version: w.version, value: w.value })
               }

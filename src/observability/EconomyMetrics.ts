@@ -1,5 +1,6 @@
 import { Effect, Layer, Option } from "effect"
 import * as Prom from "prom-client"
+import { noSystemBalances, SYSTEM_ACCOUNTS, type SystemAccount } from "../domain/accounts.ts"
 import type { StatName } from "../domain/plan.ts"
 import { TRANSFER_TYPES } from "../domain/transfer.ts"
 import { CreditQueue } from "../degradation/CreditQueue.ts"
@@ -9,7 +10,7 @@ import { Metrics } from "./Metrics.ts"
 interface Reading {
   readonly up: boolean
   readonly stats: Readonly<Partial<Record<StatName, number>>>
-  readonly system: Readonly<Record<"mint" | "burn" | "rake", number>>
+  readonly system: Readonly<Record<SystemAccount, number>>
 }
 
 /**
@@ -26,7 +27,7 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   const queue = yield* Effect.serviceOption(CreditQueue)
   const registers = [registry]
 
-  let last: Reading = { up: false, stats: {}, system: { mint: 0, burn: 0, rake: 0 } }
+  let last: Reading = { up: false, stats: {}, system: noSystemBalances() }
   let inFlight: Promise<Reading> | undefined
   /** One store read per scrape, shared by every collector (they run concurrently). */
   const read = (): Promise<Reading> => {
@@ -46,7 +47,8 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
     return inFlight
   }
   const stat = (r: Reading, name: StatName) => r.stats[name] ?? 0
-  const circulation = (r: Reading) => -(r.system.mint + r.system.burn + r.system.rake)
+  /** Every chip outside the system accounts: minus what they hold together (the books sum to 0). */
+  const circulation = (r: Reading) => -SYSTEM_ACCOUNTS.reduce((sum, account) => sum + r.system[account], 0)
 
   const gauge = (name: string, help: string, value: (r: Reading) => number) =>
     new Prom.Gauge({ name, help, registers, async collect() { this.set(value(await read())) } })

@@ -9,7 +9,7 @@ import { Metrics } from "../../src/observability/Metrics.ts"
 import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
-import { MAX_RESERVATION_TIMEOUT_MS } from "../../src/domain/reservationOperations.ts"
+import { MAX_RESERVATION_TIMEOUT_MS } from "../../src/domain/rules.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 /**
