@@ -58,6 +58,23 @@ export type Outcome<R = unknown> =
   | { readonly _tag: "Plan"; readonly plan: Plan<R> }
   | { readonly _tag: "NoChange"; readonly response: R }
 
+/**
+ * The state a plan was asked to start from contradicts itself (a reservation whose wallet is
+ * missing or does not hold it, a pot whose contributions do not add up to its balance). Read
+ * from one snapshot, the store holds a corrupt state; mixed from a cache and reads made at
+ * different times, the state is only stale and reading it again settles it. Not a planner bug:
+ * those stay thrown errors (defects).
+ */
+export interface Inconsistent {
+  readonly _tag: "Inconsistent"
+  readonly reason: string
+}
+
+/** Thrown inside the builder, caught by `plan()`, which returns it as an `Inconsistent` outcome. */
+export class InconsistentState extends Error {
+  override readonly name = "InconsistentState"
+}
+
 export interface PlanContext {
   readonly now: number
   readonly newId: () => string
@@ -113,6 +130,11 @@ export class PlanBuilder {
     this.touched.add(key)
   }
 
+  /** Stops planning: the state contradicts itself (see Inconsistent). */
+  inconsistent(reason: string): never {
+    throw new InconsistentState(reason)
+  }
+
   stat(name: StatName, delta: number): void {
     if (delta !== 0) this.stats.set(name, (this.stats.get(name) ?? 0) + delta)
   }
@@ -135,15 +157,16 @@ export class PlanBuilder {
     update: (account: ChainedAccount, balance: number, held: number) => ChainedAccount
   ): ChainedAccount {
     const account = this.get<ChainedAccount>(key)
-    if (account === null) throw new Error(`planner bug: no account ${key}`)
+    if (account === null) return this.inconsistent(`no account ${key}`)
     const heldBefore = account.kind === "wallet" ? account.held : 0
     const balanceAfter = account.balance + amount
     const heldAfter = heldBefore + heldDelta
     if (!Number.isSafeInteger(balanceAfter) || !Number.isSafeInteger(heldAfter)) {
       this.failure ??= refuse("AMOUNT_OVERFLOW", `balance of ${key} would leave the safe integer range`)
     }
+    // Operations check what they debit first, so only a state that contradicts itself gets here.
     if (balanceAfter < 0 || heldAfter < 0 || heldAfter > balanceAfter) {
-      throw new Error(`planner bug: ${key} would end with balance ${balanceAfter}, held ${heldAfter}`)
+      return this.inconsistent(`${key} would end with balance ${balanceAfter}, held ${heldAfter}`)
     }
     const seq = account.seq + 1
     const signed = signEntry({

@@ -108,7 +108,7 @@ export const planRelease = (c: Release, b: PlanBuilder): Outcome<ReleaseResult> 
   if (!r) return refuse("RESERVATION_NOT_FOUND", `reservation ${c.reservationId} does not exist`, "reservationId")
   if (r.status === "COMMITTED") return refuse("ALREADY_COMMITTED", `reservation ${c.reservationId} was committed`)
   const wallet = b.get<WalletState>(walletKey(r.accountId))
-  if (!wallet) throw new Error(`planner bug: reservation ${r.reservationId} without wallet`)
+  if (!wallet) return b.inconsistent(`reservation ${r.reservationId} without wallet`)
   if (r.status !== "HELD") {
     return { _tag: "NoChange", response: { availableBalance: wallet.balance - wallet.held, status: r.status } }
   }
