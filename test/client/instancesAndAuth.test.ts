@@ -12,7 +12,7 @@ import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
-import { ADMIN_METADATA } from "./support/serviceHarness.ts"
+import { TEST_ADMIN_KEY } from "../grpc/support/balanceClient.ts"
 
 /**
  * The client against the service's real gRPC server (in process, in-memory
@@ -23,6 +23,9 @@ import { ADMIN_METADATA } from "./support/serviceHarness.ts"
 type ServerSettings = Parameters<typeof testServerSettings>[0]
 
 /** A real gRPC server over its own in-memory ledger; closed with the returned scope. */
+/** The admin credential of the in-process servers below (testServerSettings), not of a spawned service. */
+const ADMIN_METADATA = { "x-admin-key": TEST_ADMIN_KEY }
+
 const startServer = (settings: ServerSettings = {}) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
