@@ -5,7 +5,8 @@ import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
 import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
 import type { LedgerSettings } from "../../../src/ledger/LedgerSettings.ts"
 import { EconomyMetricsLayer } from "../../../src/observability/EconomyMetrics.ts"
-import { ExpiryMetricsLayer } from "../../../src/observability/ExpiryMetrics.ts"
+import { ExpiryMetricsLayer } from "../../../src/reservations/ExpiryMetrics.ts"
+import { CreditQueueMetricsLayer } from "../../../src/degradation/CreditQueueMetrics.ts"
 import { makeJsonLogger } from "../../../src/observability/Logging.ts"
 import { metricsServerLayerWith } from "../../../src/observability/MetricsServer.ts"
 import { ReservationExpiry } from "../../../src/reservations/ReservationExpiry.ts"
@@ -65,6 +66,7 @@ export const observedApp = <E>(store: Layer.Layer<Store, E>, options: ObservedAp
     ),
     metricsServerLayerWith({ port: 0, host: "127.0.0.1" }),
     EconomyMetricsLayer,
+    CreditQueueMetricsLayer,
     ExpiryMetricsLayer
   ).pipe(
     Layer.provideMerge(ReservationExpiry.layer),
