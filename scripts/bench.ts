@@ -8,6 +8,7 @@
  *   npm run bench -- --soak 300                 RSS (and the heap after full GCs) over a 5-minute game soak
  *   npm run bench -- --preload-entries 1000000  game on an empty store vs one with 1M ledger entries
  *   npm run bench -- --tracing                  game CPU per RPC with tracing off vs on (no-op OTLP sink)
+ *   npm run bench -- --expiry 1000              lateness of 1,000 one-second holds voided by the expiry sweep (p99 < 5 s)
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
@@ -41,6 +42,7 @@ import {
   stopRedis
 } from "./bench/processes.ts"
 import { spawnPostgresServerOnFreePort, stopPostgresServer } from "../src/history/postgresServerProcess.ts"
+import { measureExpiry } from "./bench/expiry.ts"
 import { seedEntries, type SeedResult } from "./bench/seed.ts"
 import { round, sumSamples } from "./bench/stats.ts"
 import { accountsOf, WORKLOADS, type WorkloadName } from "./bench/workloads.ts"
@@ -62,6 +64,7 @@ const { values: flags } = parseArgs({
     archive: { type: "boolean", default: false },
     "preload-entries": { type: "string" },
     tracing: { type: "boolean", default: false },
+    expiry: { type: "string" },
     "no-baseline": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     "service-node-args": { type: "string" },
@@ -88,7 +91,17 @@ const num = (value: string | undefined, name: string): number | undefined => {
   return n
 }
 
-const mode = flags.soak !== undefined ? "soak" : flags["preload-entries"] !== undefined ? "preload" : flags.tracing ? "tracing" : flags.quick ? "quick" : "full"
+const mode = flags.soak !== undefined
+  ? "soak"
+  : flags["preload-entries"] !== undefined
+  ? "preload"
+  : flags.tracing
+  ? "tracing"
+  : flags.expiry !== undefined
+  ? "expiry"
+  : flags.quick
+  ? "quick"
+  : "full"
 const quick = flags.quick
 const tables = num(flags.tables, "tables") ?? 32
 const workers = num(flags.workers, "workers") ?? 2
@@ -430,6 +443,22 @@ const soak = async (redisUrl: string, redis: Redis) => {
   }
 }
 
+/** DESIGN 5: 99% of expiries within 5 s of their deadline, with the default 1-s sweep. */
+const expiry = async (redisUrl: string) => {
+  const holds = num(flags.expiry, "expiry")!
+  const service = await launchService(redisUrl, { RESERVATION_SWEEP_MS: "1000" })
+  owned.push(() => stopChild(service))
+  log(`-- expiry: ${holds} one-second holds, sweep every 1 s`)
+  const figures = await measureExpiry(service.grpcAddress, holds, log)
+  await stopChild(service)
+  const l = figures.latenessMs
+  log(`   lateness p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, max ${l.max} ms; all voided ${figures.sweptAllInMs} ms after the last hold`)
+  return {
+    expiry: figures,
+    targets: [{ id: "expiry.latenessP99", target: "< 5000 ms", value: l.p99, met: l.p99 < 5000 }]
+  }
+}
+
 const readAdminKey = (service: Service) => readFileSync(join(service.dataDir, "admin-api-key"), "utf8").trim()
 
 const verifyAll = async (service: Service) => {
@@ -588,6 +617,8 @@ const main = async () => {
     ? await preload(serviceUrl, redis)
     : mode === "tracing"
     ? await tracing(serviceUrl, redis)
+    : mode === "expiry"
+    ? await expiry(serviceUrl)
     : await sideBySide(serviceUrl, redis)
 
   const targets = body.targets as ReadonlyArray<Target>

@@ -1,5 +1,6 @@
 import { Config, Redacted, Schema } from "effect"
 import type { LogLevel } from "effect/LogLevel"
+import { MAX_RESERVATION_TIMEOUT_MS } from "./domain/rules.ts"
 
 /**
  * Every setting the service reads, by the environment variable that sets it.
@@ -17,11 +18,12 @@ const nonNegativeInt = (name: string) =>
     name
   )
 
-const positiveInt = (name: string) =>
+const positiveInt = (name: string, max = Number.MAX_SAFE_INTEGER) =>
   Config.schema(
     Schema.NumberFromString.check(
       Schema.isInt({ message: `${name} must be an integer` }),
-      Schema.isGreaterThan(0, { message: `${name} must be greater than 0` })
+      Schema.isGreaterThan(0, { message: `${name} must be greater than 0` }),
+      Schema.isLessThanOrEqualTo(max, { message: `${name} must be at most ${max}` })
     ),
     name
   )
@@ -133,7 +135,8 @@ export const AppConfig = {
   archiveLeaseMs: positiveInt("ARCHIVE_LEASE_MS").pipe(Config.withDefault(15_000)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
   store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),
-  reservationTimeoutMs: positiveInt("RESERVATION_TIMEOUT_MS").pipe(Config.withDefault(30_000)),
+  /** The hold a buy-in gets when it asks for none; at most the hold any buy-in may ask for. */
+  reservationTimeoutMs: positiveInt("RESERVATION_TIMEOUT_MS", MAX_RESERVATION_TIMEOUT_MS).pipe(Config.withDefault(30_000)),
   reservationSweepMs: positiveInt("RESERVATION_SWEEP_MS").pipe(Config.withDefault(1_000)),
   idempotencyTtlMs: positiveInt("IDEMPOTENCY_TTL_MS").pipe(Config.withDefault(86_400_000)),
   /**

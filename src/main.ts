@@ -17,7 +17,8 @@ import { Ledger } from "./ledger/Ledger.ts"
 import { LedgerSettings } from "./ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "./ledger/LedgerVerifier.ts"
 import { EconomyMetricsLayer } from "./observability/EconomyMetrics.ts"
-import { ExpiryMetricsLayer } from "./observability/ExpiryMetrics.ts"
+import { ExpiryMetricsLayer } from "./reservations/ExpiryMetrics.ts"
+import { CreditQueueMetricsLayer } from "./degradation/CreditQueueMetrics.ts"
 import { LoggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { MetricsServerLayer } from "./observability/MetricsServer.ts"
@@ -44,6 +45,7 @@ const AppLayer = Layer.mergeAll(
   GrpcServerLayer,
   MetricsServerLayer,
   EconomyMetricsLayer,
+  CreditQueueMetricsLayer,
   ExpiryMetricsLayer,
   ReservationExpiry.schedule,
   CreditQueue.schedule,

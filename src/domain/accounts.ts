@@ -11,14 +11,29 @@
  * Ids never contain ':' (see ids.ts), so keys are unambiguous.
  */
 
-export type SystemAccount = "mint" | "burn" | "rake"
-export const SYSTEM_ACCOUNTS: ReadonlyArray<SystemAccount> = ["mint", "burn", "rake"]
+export const SYSTEM_ACCOUNTS = ["mint", "burn", "rake"] as const
+export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[number]
 
-export const walletKey = (accountId: string) => `w:${accountId}`
-export const stackKey = (tableId: string, accountId: string) => `s:${tableId}:${accountId}`
-export const potKey = (tableId: string, handId: string) => `p:${tableId}:${handId}`
-export const reservationKey = (reservationId: string) => `r:${reservationId}`
-export const systemKey = (account: SystemAccount) => `x:${account}`
+export const isSystemAccount = (s: unknown): s is SystemAccount => (SYSTEM_ACCOUNTS as ReadonlyArray<unknown>).includes(s)
+
+/** Every system account at 0: what the books hold before anything moved. */
+export const noSystemBalances = (): Record<SystemAccount, number> => ({ mint: 0, burn: 0, rake: 0 })
+
+/** The one-letter prefix of each kind of key; the only place keys are spelled. */
+const KEY_PREFIX = { wallet: "w:", stack: "s:", pot: "p:", reservation: "r:", system: "x:" } as const
+export type KeyKind = keyof typeof KEY_PREFIX
+
+export const walletKey = (accountId: string) => `${KEY_PREFIX.wallet}${accountId}`
+export const stackKey = (tableId: string, accountId: string) => `${stackKeyPrefix(tableId)}${accountId}`
+/** What every stack key at one table starts with (listing a table's stacks). */
+export const stackKeyPrefix = (tableId: string) => `${KEY_PREFIX.stack}${tableId}:`
+export const potKey = (tableId: string, handId: string) => `${KEY_PREFIX.pot}${tableId}:${handId}`
+export const reservationKey = (reservationId: string) => `${KEY_PREFIX.reservation}${reservationId}`
+export const systemKey = (account: SystemAccount) => `${KEY_PREFIX.system}${account}`
+
+/** What a key names, by its prefix. */
+export const keyKind = (key: string): KeyKind | undefined =>
+  (Object.keys(KEY_PREFIX) as Array<KeyKind>).find((kind) => key.startsWith(KEY_PREFIX[kind]))
 
 export type AccountRef = string
 
@@ -44,7 +59,8 @@ export interface StackState extends Chain {
   readonly balance: number
 }
 
-export type PotStatus = "ACTIVE" | "SETTLED" | "CANCELLED"
+export const POT_STATUSES = ["ACTIVE", "SETTLED", "CANCELLED"] as const
+export type PotStatus = (typeof POT_STATUSES)[number]
 
 export interface SeatContribution {
   readonly seatId: number
@@ -64,7 +80,8 @@ export interface PotState extends Chain {
   readonly closedAt?: number
 }
 
-export type ReservationStatus = "HELD" | "COMMITTED" | "RELEASED" | "EXPIRED"
+export const RESERVATION_STATUSES = ["HELD", "COMMITTED", "RELEASED", "EXPIRED"] as const
+export type ReservationStatus = (typeof RESERVATION_STATUSES)[number]
 
 export interface ReservationState {
   readonly kind: "reservation"
@@ -99,6 +116,16 @@ export interface Versioned<T extends StoredObject = StoredObject> {
 export const ABSENT: Versioned = { version: 0, value: null }
 
 export const isChained = (o: StoredObject): o is ChainedAccount => o.kind !== "reservation"
+
+/**
+ * An object no command changes again: a settled or cancelled pot (its chain never grows), a
+ * committed, released or expired reservation.
+ */
+export const isClosed = (o: StoredObject): boolean =>
+  (o.kind === "pot" && o.status !== "ACTIVE") || (o.kind === "reservation" && o.status !== "HELD")
+
+/** A settled or cancelled pot. */
+export const isClosedPot = (o: StoredObject | null | undefined): o is PotState => o?.kind === "pot" && isClosed(o)
 
 export const emptyWallet = (accountId: string, now: number): WalletState => ({
   kind: "wallet", accountId, balance: 0, held: 0, createdAt: now, seq: 0, checksum: "GENESIS"

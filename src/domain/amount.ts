@@ -50,9 +50,3 @@ export const parseInt64 = (input: unknown): Int64Parse => {
   }
   return { _tag: "ok", value: Number(big) }
 }
-
-/** Adds chip amounts, refusing (undefined) a result outside the safe integer range. */
-export const safeAdd = (a: number, b: number): number | undefined => {
-  const r = a + b
-  return Number.isSafeInteger(r) ? r : undefined
-}

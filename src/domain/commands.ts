@@ -97,7 +97,7 @@ export type Command =
   | Cancel
   | CashOut
 
-export type CommandOp = Command["op"]
+type CommandOp = Command["op"]
 
 /** A Record over the union: an operation added to Command without an entry here does not compile. */
 const commandOps: Readonly<Record<CommandOp, true>> = {

@@ -1,23 +1,12 @@
 import { createHash, createHmac } from "node:crypto"
 import type { AccountRef } from "./accounts.ts"
+import type { TransferType } from "./transfer.ts"
 
 /**
  * Why an entry exists. Holds, releases and expiries change `held` only
  * (amount 0); every other type moves chips.
  */
-export type EntryType =
-  | "GRANT"
-  | "DEPOSIT"
-  | "WITHDRAW"
-  | "HOLD"
-  | "RELEASE"
-  | "EXPIRE"
-  | "BUY_IN"
-  | "CONTRIBUTION"
-  | "RAKE"
-  | "PAYOUT"
-  | "REFUND"
-  | "CASH_OUT"
+export type EntryType = TransferType | "HOLD" | "RELEASE" | "EXPIRE"
 
 /** One line of an account's append-only ledger, chained to the previous line by its checksum. */
 export interface LedgerEntry {

@@ -1,5 +1,5 @@
 import type { AccountRef, ChainedAccount, StoredObject, SystemAccount, Versioned } from "./accounts.ts"
-import { isChained, SYSTEM_ACCOUNTS } from "./accounts.ts"
+import { isChained, isClosedPot, isSystemAccount, SYSTEM_ACCOUNTS, systemKey } from "./accounts.ts"
 import { refuse, type Refusal } from "./errors.ts"
 import { type EntryType, signEntry, type LedgerEntry } from "./ledgerEntry.ts"
 import type { Transfer, TransferType } from "./transfer.ts"
@@ -58,6 +58,23 @@ export type Outcome<R = unknown> =
   | { readonly _tag: "Plan"; readonly plan: Plan<R> }
   | { readonly _tag: "NoChange"; readonly response: R }
 
+/**
+ * The state a plan was asked to start from contradicts itself (a reservation whose wallet is
+ * missing or does not hold it, a pot whose contributions do not add up to its balance). Read
+ * from one snapshot, the store holds a corrupt state; mixed from a cache and reads made at
+ * different times, the state is only stale and reading it again settles it. Not a planner bug:
+ * those stay thrown errors (defects).
+ */
+export interface Inconsistent {
+  readonly _tag: "Inconsistent"
+  readonly reason: string
+}
+
+/** Thrown inside the builder, caught by `plan()`, which returns it as an `Inconsistent` outcome. */
+export class InconsistentState extends Error {
+  override readonly name = "InconsistentState"
+}
+
 export interface PlanContext {
   readonly now: number
   readonly newId: () => string
@@ -106,11 +123,16 @@ export class PlanBuilder {
   put(key: string, value: StoredObject): void {
     const before = this.get(key)
     if (before === null && isChained(value)) this.newAccounts.push(key)
-    if (value.kind === "pot" && value.status !== "ACTIVE" && (before === null || (before.kind === "pot" && before.status === "ACTIVE"))) {
+    if (isClosedPot(value) && !isClosedPot(before)) {
       this.closedAccounts.push({ account: key, closedAt: value.closedAt ?? this.ctx.now })
     }
     this.current.set(key, value)
     this.touched.add(key)
+  }
+
+  /** Stops planning: the state contradicts itself (see Inconsistent). */
+  inconsistent(reason: string): never {
+    throw new InconsistentState(reason)
   }
 
   stat(name: StatName, delta: number): void {
@@ -135,15 +157,16 @@ export class PlanBuilder {
     update: (account: ChainedAccount, balance: number, held: number) => ChainedAccount
   ): ChainedAccount {
     const account = this.get<ChainedAccount>(key)
-    if (account === null) throw new Error(`planner bug: no account ${key}`)
+    if (account === null) return this.inconsistent(`no account ${key}`)
     const heldBefore = account.kind === "wallet" ? account.held : 0
     const balanceAfter = account.balance + amount
     const heldAfter = heldBefore + heldDelta
     if (!Number.isSafeInteger(balanceAfter) || !Number.isSafeInteger(heldAfter)) {
       this.failure ??= refuse("AMOUNT_OVERFLOW", `balance of ${key} would leave the safe integer range`)
     }
+    // Operations check what they debit first, so only a state that contradicts itself gets here.
     if (balanceAfter < 0 || heldAfter < 0 || heldAfter > balanceAfter) {
-      throw new Error(`planner bug: ${key} would end with balance ${balanceAfter}, held ${heldAfter}`)
+      return this.inconsistent(`${key} would end with balance ${balanceAfter}, held ${heldAfter}`)
     }
     const seq = account.seq + 1
     const signed = signEntry({
@@ -179,7 +202,7 @@ export class PlanBuilder {
   ): Transfer {
     const m: Movement = { ...movement, transferId: movement.transferId ?? this.ctx.newId() }
     const side = (ref: AccountRef | SystemAccount, delta: number, entryType: EntryType) => {
-      if (isSystem(ref)) {
+      if (isSystemAccount(ref)) {
         this.system.set(ref, (this.system.get(ref) ?? 0) + delta)
       } else {
         this.entry(ref, entryType, delta, 0, m, (a, balance) => ({ ...a, balance }))
@@ -201,8 +224,8 @@ export class PlanBuilder {
     const t: Transfer = {
       transferId: m.transferId,
       type,
-      from: isSystem(from) ? `x:${from}` : from,
-      to: isSystem(to) ? `x:${to}` : to,
+      from: isSystemAccount(from) ? systemKey(from) : from,
+      to: isSystemAccount(to) ? systemKey(to) : to,
       amount,
       parent: m.parent,
       metadata: m.metadata,
@@ -248,5 +271,3 @@ export class PlanBuilder {
     }
   }
 }
-
-const isSystem = (ref: string): ref is SystemAccount => ref === "mint" || ref === "burn" || ref === "rake"

@@ -1,7 +1,7 @@
 import { potKey, reservationKey, type PotState, type ReservationState, stackKey, walletKey } from "./accounts.ts"
 import type { Command } from "./commands.ts"
 import type { Refusal } from "./errors.ts"
-import { type Outcome, PlanBuilder, type PlanContext, type State } from "./plan.ts"
+import { type Inconsistent, InconsistentState, type Outcome, PlanBuilder, type PlanContext, type State } from "./plan.ts"
 import { planCancel, planCashOut, planContribute, planSettle } from "./potOperations.ts"
 import { planCommit, planExpire, planRelease, planReserve } from "./reservationOperations.ts"
 import type { ResultByOp } from "./responses.ts"
@@ -51,14 +51,24 @@ export const missingKeys = (c: Command, state: State): ReadonlyArray<string> =>
 /**
  * The one place that decides what each operation does to every account.
  * `state` must hold every key of `keysFor` (absent objects as version 0).
+ * A state that contradicts itself is answered `Inconsistent`; anything the
+ * planner throws is a bug.
  */
 export const plan = <C extends Command>(
   c: C,
   state: State,
   ctx: PlanContext,
   rules: LedgerRules
-): Outcome<ResultByOp[C["op"]]> | Refusal => {
-  const b = new PlanBuilder(state, ctx)
+): Outcome<ResultByOp[C["op"]]> | Refusal | Inconsistent => {
+  try {
+    return planOperation(c, new PlanBuilder(state, ctx), rules)
+  } catch (e) {
+    if (e instanceof InconsistentState) return { _tag: "Inconsistent", reason: e.message }
+    throw e
+  }
+}
+
+const planOperation = <C extends Command>(c: C, b: PlanBuilder, rules: LedgerRules): Outcome<ResultByOp[C["op"]]> | Refusal => {
   const outcome = (() => {
     switch (c.op) {
       case "EnsureAccount":

@@ -119,7 +119,8 @@ export const planCancel = (c: Cancel, b: PlanBuilder): Outcome<CancelResult> | R
     b.transfer("REFUND", pKey, sKey, row.amount, { parent, metadata: { seatId: String(row.seatId), reason: c.reason } })
   }
   const cancelled = b.get<PotState>(pKey)!
-  if (cancelled.balance !== 0) throw new Error(`planner bug: pot ${pKey} left with ${cancelled.balance}`)
+  // The refunds are the contributions: a balance left over means the pot's rows do not add up to it.
+  if (cancelled.balance !== 0) return b.inconsistent(`pot ${pKey} left with ${cancelled.balance} after refunding every contribution`)
   b.put(pKey, { ...cancelled, status: "CANCELLED", closedAt: b.ctx.now })
   b.stat("pots_open", -1)
   b.stat("pots_cancelled", 1)

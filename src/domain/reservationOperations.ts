@@ -1,5 +1,6 @@
 import {
   emptyStack,
+  isClosed,
   reservationKey,
   type ReservationState,
   stackKey,
@@ -11,21 +12,19 @@ import type { Commit, Expire, Release, Reserve } from "./commands.ts"
 import { refuse, type Refusal } from "./errors.ts"
 import { type Outcome, PlanBuilder } from "./plan.ts"
 import type { CommitResult, ExpireResult, ReleaseResult, ReserveResult } from "./responses.ts"
-import type { LedgerRules } from "./rules.ts"
-
-/** A hold longer than a day is a caller bug, not a buy-in. */
-export const MAX_RESERVATION_TIMEOUT_MS = 86_400_000
+import { type LedgerRules, MAX_RESERVATION_TIMEOUT_MS } from "./rules.ts"
 
 export const planReserve = (c: Reserve, b: PlanBuilder, rules: LedgerRules): Outcome<ReserveResult> | Refusal => {
+  // The request alone decides this one, so it comes before anything the state decides (REFUSALS: not transient).
+  if (c.timeoutMs < 0 || c.timeoutMs > MAX_RESERVATION_TIMEOUT_MS || !Number.isInteger(c.timeoutMs)) {
+    return refuse("INVALID_TIMEOUT", `timeout must be between 0 (default) and ${MAX_RESERVATION_TIMEOUT_MS / 1000} seconds`, "timeoutSeconds")
+  }
   const wKey = walletKey(c.accountId)
   const wallet = b.get<WalletState>(wKey)
   if (!wallet) return refuse("ACCOUNT_NOT_FOUND", `account ${c.accountId} does not exist`, "accountId")
   const available = wallet.balance - wallet.held
   if (available < c.amount) {
     return refuse("INSUFFICIENT_BALANCE", `available balance ${available} is less than ${c.amount}`, "amount")
-  }
-  if (c.timeoutMs < 0 || c.timeoutMs > MAX_RESERVATION_TIMEOUT_MS || !Number.isInteger(c.timeoutMs)) {
-    return refuse("INVALID_TIMEOUT", `timeout must be between 0 (default) and ${MAX_RESERVATION_TIMEOUT_MS / 1000} seconds`, "timeoutSeconds")
   }
   const reservationId = b.ctx.newId()
   const expiresAt = b.ctx.now + (c.timeoutMs > 0 ? c.timeoutMs : rules.reservationTimeoutMs)
@@ -109,7 +108,7 @@ export const planRelease = (c: Release, b: PlanBuilder): Outcome<ReleaseResult> 
   if (!r) return refuse("RESERVATION_NOT_FOUND", `reservation ${c.reservationId} does not exist`, "reservationId")
   if (r.status === "COMMITTED") return refuse("ALREADY_COMMITTED", `reservation ${c.reservationId} was committed`)
   const wallet = b.get<WalletState>(walletKey(r.accountId))
-  if (!wallet) throw new Error(`planner bug: reservation ${r.reservationId} without wallet`)
+  if (!wallet) return b.inconsistent(`reservation ${r.reservationId} without wallet`)
   if (r.status !== "HELD") {
     return { _tag: "NoChange", response: { availableBalance: wallet.balance - wallet.held, status: r.status } }
   }
@@ -120,7 +119,7 @@ export const planRelease = (c: Release, b: PlanBuilder): Outcome<ReleaseResult> 
 /** The sweep's command: voids a HELD reservation whose deadline passed; anything else is left alone. */
 export const planExpire = (c: Expire, b: PlanBuilder): Outcome<ExpireResult> | Refusal => {
   const r = b.get<ReservationState>(reservationKey(c.reservationId))
-  if (!r || r.status !== "HELD") {
+  if (!r || isClosed(r)) {
     if (r) b.unscheduleExpiry(r.reservationId)
     return r ? b.build({ expired: false, lateByMs: 0 }) : { _tag: "NoChange", response: { expired: false, lateByMs: 0 } }
   }

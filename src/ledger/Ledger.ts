@@ -1,6 +1,8 @@
 import { Cause, Clock, Context, Effect, Layer, Random } from "effect"
 import {
   ABSENT,
+  isClosed,
+  keyKind,
   type AccountRef,
   potKey,
   type PotState,
@@ -8,16 +10,15 @@ import {
   type ReservationState,
   stackKey,
   type StackState,
-  type StoredObject,
   type SystemAccount,
   type Versioned,
   walletKey,
   type WalletState
 } from "../domain/accounts.ts"
 import { type Command, idempotencyKeyOf } from "../domain/commands.ts"
-import { type Refusal, refuse } from "../domain/errors.ts"
+import { type Refusal, REFUSALS, refuse } from "../domain/errors.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
-import type { StatName } from "../domain/plan.ts"
+import type { Inconsistent, Plan, StatName } from "../domain/plan.ts"
 import { keysFor, missingKeys, plan } from "../domain/planner.ts"
 import type { ResultByOp } from "../domain/responses.ts"
 import type { Transfer } from "../domain/transfer.ts"
@@ -25,6 +26,7 @@ import { type IdempotencyRecord, type Page, Store, type StoreEvent } from "../st
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { fingerprint, sameFingerprint } from "./fingerprint.ts"
 import { makeKeyedLock } from "./KeyedLock.ts"
+import { type Answer, type Failure, next, type PlanBasis, type PlanVerdict, type RecordSeen, start } from "./commandSteps.ts"
 import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 import { ObjectCache } from "./ObjectCache.ts"
@@ -49,15 +51,6 @@ export interface Supply {
   readonly system: Readonly<Record<SystemAccount, number>>
   readonly stats: Readonly<Partial<Record<StatName, number>>>
 }
-
-/**
- * Objects that no command changes again: a settled or cancelled pot (one per hand), a committed,
- * released or expired reservation (one per buy-in). Caching them would fill the cache with the
- * game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a late call about
- * one reads it back, and apply's version check covers a plan made without it.
- */
-const isClosed = (o: StoredObject): boolean =>
-  (o.kind === "pot" && o.status !== "ACTIVE") || (o.kind === "reservation" && o.status !== "HELD")
 
 /**
  * Executes commands: plan from cached state, apply once, re-plan on version
@@ -98,7 +91,10 @@ export class Ledger extends Context.Service<Ledger, {
     const withKeyLock = makeKeyedLock()
 
     /** Keys whose absence is the common case (a new pot, a first stack at a table): assume absent, apply verifies. */
-    const assumeAbsentWhenUnseen = (key: string) => key.startsWith("p:") || key.startsWith("s:")
+    const assumeAbsentWhenUnseen = (key: string) => {
+      const kind = keyKind(key)
+      return kind === "pot" || kind === "stack"
+    }
 
     const lockKeyOf = (c: Command): string => {
       switch (c.op) {
@@ -121,6 +117,11 @@ export class Ledger extends Context.Service<Ledger, {
       }
     }
 
+    /**
+     * Carries out the steps that commandSteps.ts decides, one command at a time: the working state
+     * (what this command knows, and which of it came fresh from which read) lives here; every
+     * decision (read again, re-plan, apply, answer, give up) is made there.
+     */
     const run = <C extends Command>(command: C) =>
       Effect.gen(function*() {
         type R = ResultByOp[C["op"]]
@@ -132,7 +133,10 @@ export class Ledger extends Context.Service<Ledger, {
         /** Keys read from the store during this command, each with the number of the read that brought it. */
         const freshKeys = new Map<string, number>()
         let reads = 0
-        let idempotencyChecked = false
+        /** The last plan made, and the stored response a read or apply found. */
+        let planned: ReturnType<typeof plan<C>> | undefined
+        let storedResponse = ""
+        let overflowAccount = ""
 
         const remember = (objects: ReadonlyMap<string, Versioned>) => {
           reads += 1
@@ -154,121 +158,139 @@ export class Ledger extends Context.Service<Ledger, {
         const forgetUnverified = () => {
           for (const key of state.keys()) if (!freshKeys.has(key)) cache.delete(key)
         }
+        /** One read of `keys`, with the key's record if asked; what it said about the key. */
+        const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> =>
+          Effect.gen(function*() {
+            const asked = askKey && idempotencyKey !== undefined
+            const snapshot = yield* store.load(keys, asked ? idempotencyKey : undefined)
+            remember(snapshot.objects)
+            if (!asked) return "notAsked" as const
+            const record = snapshot.idempotency
+            if (!record) return "none" as const
+            if (!sameFingerprint(record.fingerprint, requestFingerprint)) return "otherRequest" as const
+            storedResponse = record.response
+            return "sameRequest" as const
+          })
+        /** Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest. */
+        const fill = (askKey: boolean) =>
+          Effect.gen(function*() {
+            let record: RecordSeen = "notAsked"
+            for (;;) {
+              const missing = missingKeys(command, state)
+              if (missing.length === 0) return record
+              const toLoad: Array<string> = []
+              for (const key of missing) {
+                const cached = cache.get(key)
+                if (cached) state.set(key, cached)
+                else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
+                else toLoad.push(key)
+              }
+              if (toLoad.length > 0) {
+                // Only the first read asks about the key; a stored success or a reused key answers at once.
+                const seen: RecordSeen = yield* read(toLoad, askKey && record === "notAsked")
+                if (seen !== "notAsked") record = seen
+                if (seen === "sameRequest" || seen === "otherRequest") return record
+              }
+            }
+          })
+        const planNow = Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
+          const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
+          planned = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
+          const verdict: PlanVerdict = planned._tag === "Refusal"
+            ? { _tag: "Refusal", code: planned.code }
+            : planned._tag === "Plan" ? { _tag: "Plan" } : planned._tag === "NoChange" ? { _tag: "NoChange" } : { _tag: "Inconsistent" }
+          return { _tag: "Planned", basis, verdict } as const
+        })
+        const applyPlan = (p: Plan) =>
+          Effect.gen(function*() {
+            const result = yield* store.apply({
+              plan: p,
+              responseJson: JSON.stringify(p.response),
+              idempotency: idempotencyKey
+                ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
+                : null
+            })
+            if (result._tag === "Conflict") {
+              metrics.conflictRetries.inc({ operation: command.op })
+              remember(result.current)
+            }
+            if (result._tag === "Replayed") storedResponse = result.response
+            if (result._tag === "Overflow") overflowAccount = result.account
+            if (result._tag === "Applied") {
+              for (const w of p.writes) {
+                // Closed objects (one per hand, one per buy-in) are not cached: they would fill the cache
+                // with the game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a
+                // late call about one reads it back, and apply's version check covers a plan made without it.
+                if (isClosed(w.value)) cache.delete(w.key)
+                else cache.set(w.key, { version: w.version, value: w.value })
+              }
+            }
+            return { _tag: "ApplyDone", result: result._tag } as const
+          })
+        const planOf = (): Plan<R> => (planned as { readonly plan: Plan<R> }).plan
+
         /**
          * Answers that no apply of ours just confirmed (a stored replay, a repeated commit) wait for
          * replicas too: the write they report may be the one whose acknowledgement failed earlier.
          */
         const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
-        const answerFromRecord = (record: IdempotencyRecord | null): Effect.Effect<Executed<R> | undefined, Refusal | StoreUnavailable> => {
-          if (!record) return Effect.succeed(undefined)
-          if (!sameFingerprint(record.fingerprint, requestFingerprint)) {
-            return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
-          }
+        const replayed = (): Executed<R> => {
           metrics.idempotentReplays.inc({ operation: command.op })
           forgetUnverified()
-          return confirmed({ result: JSON.parse(record.response) as R, replayed: true })
+          return { result: JSON.parse(storedResponse) as R, replayed: true }
         }
-        const loadFresh = (keys: ReadonlyArray<string>) =>
-          Effect.gen(function*() {
-            const askKey = idempotencyKey && !idempotencyChecked ? idempotencyKey : undefined
-            const snapshot = yield* store.load(keys, askKey)
-            remember(snapshot.objects)
-            if (askKey) {
-              idempotencyChecked = true
-              return yield* answerFromRecord(snapshot.idempotency)
-            }
-            return undefined
-          })
-        /** Fills `state` with every key the command needs: cache first, then one load for the rest. */
-        const fill = Effect.gen(function*() {
-          for (;;) {
-            const missing = missingKeys(command, state)
-            if (missing.length === 0) return undefined
-            const toLoad: Array<string> = []
-            for (const key of missing) {
-              const cached = cache.get(key)
-              if (cached) state.set(key, cached)
-              else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
-              else toLoad.push(key)
-            }
-            if (toLoad.length > 0) {
-              const replay = yield* loadFresh(toLoad)
-              if (replay) return replay
-            }
-          }
-        })
-
-        const maxAttempts = settings.conflictRetries
-        for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-          const replay = yield* fill
-          if (replay) return replay
-          const now = yield* Clock.currentTimeMillis
-          const keys = keysFor(command, state)
-          // Only a plan from one snapshot may end the command with a refusal or count as a planner bug;
-          // anything else reads all its keys again in one round trip and plans once more.
-          const allFresh = oneSnapshot(keys)
-          let outcome: ReturnType<typeof plan<C>>
-          try {
-            outcome = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
-          } catch (defect) {
-            // The planner's invariants held for the store's state but not for a stale cached mix
-            // (e.g. a held amount another write already changed): read fresh state and plan again.
-            if (allFresh) return yield* Effect.die(defect)
-            const replay = yield* loadFresh(keys)
-            if (replay) return replay
-            continue
-          }
-          if (outcome._tag === "Refusal") {
-            if (allFresh && (idempotencyChecked || !idempotencyKey)) return yield* Effect.fail(outcome)
-            // The refusal may come from a stale cache, or the key may hold an earlier success: ask the store.
-            const replay = yield* loadFresh(keys)
-            if (replay) return replay
-            continue
-          }
-          if (outcome._tag === "NoChange") {
-            // A keyed command that needs no write (cancelling a cancelled pot) may be the retry of one
-            // that did write, or reuse a key: the stored record answers first, as for any keyed command.
-            if (idempotencyKey && !idempotencyChecked) {
-              const replay = yield* loadFresh(keys)
-              if (replay) return replay
-              continue
-            }
-            return yield* confirmed({ result: outcome.response as R, replayed: false })
-          }
-          const result = yield* store.apply({
-            plan: outcome.plan,
-            responseJson: JSON.stringify(outcome.plan.response),
-            idempotency: idempotencyKey
-              ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
-              : null
-          })
-          switch (result._tag) {
+        const answer = (a: Answer): Effect.Effect<Executed<R>, StoreUnavailable> => {
+          switch (a) {
             case "Applied":
-              for (const w of outcome.plan.writes) {
-                if (isClosed(w.value)) cache.delete(w.key)
-                else cache.set(w.key, { version: w.version, value: w.value })
-              }
-              return { result: outcome.plan.response as R, replayed: false }
-            case "Replayed":
-              metrics.idempotentReplays.inc({ operation: command.op })
-              forgetUnverified()
-              return { result: JSON.parse(result.response) as R, replayed: true }
-            case "KeyReused":
-              return yield* Effect.fail(
-                refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey")
-              )
-            case "Overflow":
-              return yield* Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${result.account} account would leave the safe integer range`))
-            case "Conflict":
-              metrics.conflictRetries.inc({ operation: command.op })
-              remember(result.current)
-              // Re-plan at once with the returned state. Another instance pipelining writes to the same
-              // wallet can win every race; a short random pause now and then breaks the lockstep.
-              if (attempt % 4 === 0) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
-              continue
+              return Effect.succeed({ result: planOf().response, replayed: false })
+            case "Unchanged":
+              return confirmed({ result: (planned as { readonly response: R }).response, replayed: false })
+            case "ReplayedByRead":
+              return Effect.suspend(() => confirmed(replayed()))
+            case "ReplayedByApply":
+              return Effect.sync(replayed)
           }
         }
-        return yield* Effect.fail(new LedgerContention({ attempts: maxAttempts }))
+        const fail = (f: Failure, attempts: number): Effect.Effect<never, Refusal | LedgerContention> => {
+          switch (f) {
+            case "Refusal":
+              return Effect.fail(planned as Refusal)
+            case "KeyReused":
+              return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
+            case "Overflow":
+              return Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${overflowAccount} account would leave the safe integer range`))
+            case "Contention":
+              return Effect.fail(new LedgerContention({ attempts }))
+            case "CorruptState":
+              return Effect.die(new Error(`the store's state contradicts itself: ${(planned as Inconsistent).reason}`))
+          }
+        }
+
+        let progress = start(idempotencyKey !== undefined, settings.conflictRetries)
+        for (;;) {
+          const step = progress.step
+          switch (step._tag) {
+            case "Answer":
+              return yield* answer(step.answer)
+            case "Fail":
+              return yield* fail(step.failure, progress.maxAttempts)
+            case "Fill":
+              if (step.pause) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
+              progress = next(progress, { _tag: "Filled", record: yield* fill(step.askKey) })
+              break
+            case "Plan":
+              progress = next(progress, yield* planNow)
+              break
+            case "ReadAgain":
+              progress = next(progress, { _tag: "ReadAgainDone", record: yield* read(keysFor(command, state), step.askKey) })
+              break
+            case "Apply":
+              progress = next(progress, yield* applyPlan(planOf()))
+              break
+          }
+        }
       })
 
     const outcomeOf = (e: ExecuteError) =>

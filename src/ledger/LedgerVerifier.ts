@@ -1,5 +1,5 @@
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import { type AccountRef, type ChainedAccount, type PotState, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
+import { type AccountRef, type ChainedAccount, isClosedPot, SYSTEM_ACCOUNTS } from "../domain/accounts.ts"
 import {
   CHAIN_START,
   type ChainCursor,
@@ -55,10 +55,6 @@ const MAX_HEAD_READS = 3
  * closed before a pass only if it closed this much earlier by its own stamp.
  */
 const CLOCK_MARGIN_MS = 60_000
-
-/** A settled or cancelled pot: its chain never grows again. */
-const isFinal = (head: ChainedAccount | null | undefined): head is PotState =>
-  head?.kind === "pot" && head.status !== "ACTIVE"
 
 /**
  * Walks every chain (or one) and checks links, checksums, seq continuity,
@@ -170,7 +166,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       }
       findings.push(...verifyHead(account, head, cursor))
       findings.push(...(yield* checkpointFindings(account, cursor)))
-      if (findings.length === 0 && !isFinal(head)) verifiedUpTo.set(account, cursor)
+      if (findings.length === 0 && !isClosedPot(head)) verifiedUpTo.set(account, cursor)
       else verifiedUpTo.delete(account)
       const walked: Walked = { findings, entriesChecked }
       return walked
@@ -229,7 +225,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
      * existed are still in the live one: this skips them there.)
      */
     const closedBeforeLastPass = (head: ChainedAccount | null): boolean =>
-      isFinal(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
+      isClosedPot(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
       head.closedAt !== undefined && head.closedAt < lastCompletePassStart - CLOCK_MARGIN_MS
 
     const pass = (mode: "full" | "incremental", onProgress?: ProgressListener) =>

@@ -1,15 +1,15 @@
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import * as Prom from "prom-client"
+import { noSystemBalances, SYSTEM_ACCOUNTS, type SystemAccount } from "../domain/accounts.ts"
 import type { StatName } from "../domain/plan.ts"
 import { TRANSFER_TYPES } from "../domain/transfer.ts"
-import { CreditQueue } from "../degradation/CreditQueue.ts"
 import { Store } from "../store/Store.ts"
 import { Metrics } from "./Metrics.ts"
 
 interface Reading {
   readonly up: boolean
   readonly stats: Readonly<Partial<Record<StatName, number>>>
-  readonly system: Readonly<Record<"mint" | "burn" | "rake", number>>
+  readonly system: Readonly<Record<SystemAccount, number>>
 }
 
 /**
@@ -23,10 +23,9 @@ const SCRAPE_STORE_BUDGET_MS = 1_000
 export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   const { registry } = yield* Metrics
   const store = yield* Store
-  const queue = yield* Effect.serviceOption(CreditQueue)
   const registers = [registry]
 
-  let last: Reading = { up: false, stats: {}, system: { mint: 0, burn: 0, rake: 0 } }
+  let last: Reading = { up: false, stats: {}, system: noSystemBalances() }
   let inFlight: Promise<Reading> | undefined
   /** One store read per scrape, shared by every collector (they run concurrently). */
   const read = (): Promise<Reading> => {
@@ -46,7 +45,8 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
     return inFlight
   }
   const stat = (r: Reading, name: StatName) => r.stats[name] ?? 0
-  const circulation = (r: Reading) => -(r.system.mint + r.system.burn + r.system.rake)
+  /** Every chip outside the system accounts: minus what they hold together (the books sum to 0). */
+  const circulation = (r: Reading) => -SYSTEM_ACCOUNTS.reduce((sum, account) => sum + r.system[account], 0)
 
   const gauge = (name: string, help: string, value: (r: Reading) => number) =>
     new Prom.Gauge({ name, help, registers, async collect() { this.set(value(await read())) } })
@@ -120,22 +120,4 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
 
   // Velocity (chips moved per second relative to circulation) is PromQL over the two series above,
   // not a figure kept here: sum(max by (type) (rate(balance_chips_moved_total[5m]))) / max(balance_chips_in_circulation).
-
-  if (Option.isSome(queue)) {
-    const q = queue.value
-    new Prom.Gauge({ name: "balance_credit_queue_pending", help: "Credits waiting in the durable queue", registers, collect() { this.set(q.pending()) } })
-    new Prom.Counter({
-      name: "balance_credit_queue_total",
-      help: "Credits queued while the store was down, replayed, and dead-lettered (this instance)",
-      labelNames: ["event"],
-      registers,
-      collect() {
-        const c = q.counters()
-        this.reset()
-        this.inc({ event: "queued" }, c.queued)
-        this.inc({ event: "replayed" }, c.replayed)
-        this.inc({ event: "dead_lettered" }, c.deadLettered)
-      }
-    })
-  }
 }))

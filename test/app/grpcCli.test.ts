@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { type MainProcess, ROOT, spawnMain } from "./support/mainProcess.ts"
 
 /** `npm run -s grpc -- <args>` against the service, with `env` (GRPC_PORT and DATA_DIR as an operator would set them). */
@@ -29,7 +29,7 @@ describe("npm run grpc, against a started service", () => {
     // No ADMIN_API_KEY: the service generates one into DATA_DIR, where the client finds it.
     main = await spawnMain()
     env = { GRPC_PORT: String(main.ports.grpc), DATA_DIR: main.dataDir }
-    await pollUntil("ready", async () => {
+    await eventually("ready", async () => {
       const r = await fetch(`http://127.0.0.1:${main.ports.http}/api/ready`).catch(() => undefined)
       return r?.status === 200 ? true : undefined
     }, { timeoutMs: 60_000 })

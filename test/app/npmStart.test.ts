@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { registerChild } from "../support/children.ts"
 import { portOpen } from "../chaos/support/serviceProcess.ts"
 import { type LogLine, ROOT } from "./support/mainProcess.ts"
@@ -74,7 +74,7 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
     let servicePid: number | undefined
     let redisPid: number | undefined
     try {
-      await pollUntil("npm start to be ready (it builds first)", async () => {
+      await eventually("npm start to be ready (it builds first)", async () => {
         if (npm.exitCode !== null) throw new Error(`npm start exited early (${npm.exitCode}):\n${output}`)
         const r = await fetch(`http://127.0.0.1:${ports.http}/api/ready`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
         return r?.status === 200 ? true : undefined
@@ -89,7 +89,7 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
       process.kill(npmPid, "SIGTERM")
       const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))])
       expect(code).toBe(0)
-      await pollUntil("node and redis-server to exit and every port to close", async () => {
+      await eventually("node and redis-server to exit and every port to close", async () => {
         const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(portOpen))
         return !alive(servicePid!) && !alive(redisPid!) && open.every((o) => !o) ? true : undefined
       }, { timeoutMs: 20_000 })

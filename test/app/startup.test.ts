@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { portOpen } from "../chaos/support/serviceProcess.ts"
 import { spawnMain } from "./support/mainProcess.ts"
 
@@ -15,7 +15,7 @@ describe("a start of the service", () => {
       try {
         // Polled as fast as it answers, from the first moment HTTP accepts: the first 200 is the moment that matters.
         const seen = new Set<number>()
-        await pollUntil("the first 200 from /api/ready", async () => {
+        await eventually("the first 200 from /api/ready", async () => {
           const status = await readyStatus(main.ports.http)
           if (status !== undefined) seen.add(status)
           return status === 200 ? true : undefined
@@ -33,7 +33,7 @@ describe("a start of the service", () => {
   it("a generated admin key goes to its 0600 file only; the log says where the file is, in JSON, never the key", async () => {
     const main = await spawnMain()
     try {
-      await pollUntil("ready", async () => (await readyStatus(main.ports.http)) === 200 ? true : undefined, { timeoutMs: 60_000 })
+      await eventually("ready", async () => (await readyStatus(main.ports.http)) === 200 ? true : undefined, { timeoutMs: 60_000 })
       const file = join(main.dataDir, "admin-api-key")
       const key = readFileSync(file, "utf8").trim()
       expect(statSync(file).mode & 0o777).toBe(0o600)

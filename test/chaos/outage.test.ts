@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient, statusName } from "./support/grpcClient.ts"
-import { pollUntil } from "./support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { metric, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 import {
   auditBooks,
@@ -56,12 +56,12 @@ describe("Redis outage under a running workload", () => {
     const w = await startWorkload(target, { prefix: "out", players: PLAYERS, maxRounds: 10_000, cashierPaceMs: 20, readerPaceMs: 25 })
     const evidence = () => ({ queued: w.queuedAcks(), unavailable: w.stats.unavailableDebits.length, stale: w.stats.staleReads })
     try {
-      await pollUntil("two rounds per player before the outage", () => (w.rounds() >= PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("two rounds per player before the outage", () => (w.rounds() >= PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
 
       // Phase 1: Redis hangs. Connections stay open; nothing answers.
       const atFreeze = evidence()
       redis.freeze()
-      await pollUntil("queued credits, UNAVAILABLE debits and stale reads while Redis hangs", () => {
+      await eventually("queued credits, UNAVAILABLE debits and stale reads while Redis hangs", () => {
         const e = evidence()
         return e.queued >= atFreeze.queued + 20 && e.unavailable >= atFreeze.unavailable + 3 && e.stale >= atFreeze.stale + 3 ? true : undefined
       }, { timeoutMs: 45_000 }).catch((e) => Promise.reject(new Error(`${e.message}: ${JSON.stringify({ atFreeze, now: evidence() })}`)))
@@ -72,7 +72,7 @@ describe("Redis outage under a running workload", () => {
 
       // Phase 2: found dead. SIGKILL of the frozen process: commands it had buffered never run.
       await redis.kill9()
-      await pollUntil("more queued credits and UNAVAILABLE debits while Redis is down", () => {
+      await eventually("more queued credits and UNAVAILABLE debits while Redis is down", () => {
         const e = evidence()
         return e.queued >= frozen.queued + 20 && e.unavailable >= frozen.unavailable + 3 ? true : undefined
       }, { timeoutMs: 45_000 }).catch((e) => Promise.reject(new Error(`${e.message}: ${JSON.stringify({ frozen, now: evidence() })}`)))
@@ -81,7 +81,7 @@ describe("Redis outage under a running workload", () => {
 
       // Phase 3: back on the same port and AOF; the workload goes on for a while.
       await redis.restart()
-      await pollUntil("two more rounds per player after the restart", () => (w.rounds() >= roundsAtRestart + PLAYERS * 2 ? true : undefined), {
+      await eventually("two more rounds per player after the restart", () => (w.rounds() >= roundsAtRestart + PLAYERS * 2 ? true : undefined), {
         timeoutMs: 60_000
       })
       console.log(
@@ -159,7 +159,7 @@ describe("Redis outage under a running workload", () => {
     // Redis runs one connection's commands in order: once the service reads fresh state again, anything buffered has run.
     await waitReady(service)
     const fresh = () =>
-      pollUntil("a fresh balance", async () => {
+      eventually("a fresh balance", async () => {
         const b = await client.must("GetBalance", { account_id: "hung-withdraw" })
         return b.stale ? undefined : b.balance as string
       }, { timeoutMs: 30_000 })

@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
-import { pollUntil } from "./support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { metric, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 import { assertBooksBalance, auditBooks, debitsAnsweredFromKey, startWorkload, summarizeLatency, waitQueueDrained } from "./support/workload.ts"
 
@@ -39,16 +39,16 @@ describe("kill -9 of Redis (AOF always) under a running workload", () => {
     const w = await startWorkload(target, { prefix: "k9", players: PLAYERS, maxRounds: 10_000, cashierPaceMs: 10, readerPaceMs: 50 })
     let ackedBeforeKill = 0
     try {
-      await pollUntil("two rounds per player", () => (w.rounds() >= PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("two rounds per player", () => (w.rounds() >= PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
       ackedBeforeKill = w.acks.length
       await redis.kill9()
       // Mid-workload: restart as soon as the clients have noticed (a supervisor restarting it).
       const atKill = { queued: w.queuedAcks(), unavailable: w.stats.unavailableDebits.length }
-      await pollUntil("the clients to notice", () =>
+      await eventually("the clients to notice", () =>
         w.queuedAcks() > atKill.queued && w.stats.unavailableDebits.length > atKill.unavailable ? true : undefined, { timeoutMs: 30_000 })
       await redis.restart()
       const roundsAtRestart = w.rounds()
-      await pollUntil("two more rounds per player", () => (w.rounds() >= roundsAtRestart + PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("two more rounds per player", () => (w.rounds() >= roundsAtRestart + PLAYERS * 2 ? true : undefined), { timeoutMs: 60_000 })
     } finally {
       await w.stop()
     }

@@ -3,7 +3,7 @@ import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
-import { pollUntil } from "./support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { metric, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 import { type Acked, assertBooksBalance, auditBooks, send, startWorkload, waitQueueDrained, waitReady } from "./support/workload.ts"
 
@@ -60,9 +60,9 @@ describe("kill -9 of the service with credits in its durable queue", () => {
     const w = await startWorkload({ client, service }, { prefix: "crash", players: PLAYERS, maxRounds: 10_000, cashierPaceMs: 10, readerPaceMs: 50 })
     let halted = false
     try {
-      await pollUntil("a round per player", () => (w.rounds() >= PLAYERS ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("a round per player", () => (w.rounds() >= PLAYERS ? true : undefined), { timeoutMs: 60_000 })
       await redis.kill9()
-      await pollUntil("40 credits acknowledged from the queue", () => (w.queuedAcks() >= 40 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("40 credits acknowledged from the queue", () => (w.queuedAcks() >= 40 ? true : undefined), { timeoutMs: 60_000 })
       // Mid-stream: the cashier and the players are still sending when the process dies.
       const halting = w.halt()
       halted = true
@@ -96,7 +96,7 @@ describe("kill -9 of the service with credits in its durable queue", () => {
     // The commands that were in flight at the kill: the client does what a game does, sends them again with the same key.
     const resolved: Array<Acked> = []
     for (const u of w.unknown.filter((x) => x.kind !== "read")) {
-      const answer = await pollUntil(`an answer to the in-flight ${u.method}`, async () => {
+      const answer = await eventually(`an answer to the in-flight ${u.method}`, async () => {
         const a = await send(target, u.method, u.request)
         if (a.kind === "status") {
           await waitReady(second!)

@@ -4,7 +4,7 @@ import { walletKey } from "../../src/domain/accounts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
-import { pollUntil } from "./support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { type LogLine, metric, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 
 /**
@@ -122,7 +122,7 @@ describe("tampering in Redis is reported by the running service's verification j
     ]
     // Some honest traffic on other wallets, and one clean full pass before anything is touched.
     await victim("bystander")
-    await pollUntil("a clean full verification pass", async () => {
+    await eventually("a clean full verification pass", async () => {
       const m = parseMetrics(await service.metrics())
       return metric(m, "balance_ledger_verification_runs_total", { mode: "full", result: "ok" }) >= 1 ? true : undefined
     }, { timeoutMs: 30_000, intervalMs: 200 })
@@ -132,7 +132,7 @@ describe("tampering in Redis is reported by the running service's verification j
     for (const c of cases) {
       const since = service.logs.length
       await c.tamper(c.account)
-      const found = await pollUntil(`a finding for ${c.account} (${c.name})`, () => findingsFor(c.account, since).find(c.expected), {
+      const found = await eventually(`a finding for ${c.account} (${c.name})`, () => findingsFor(c.account, since).find(c.expected), {
         timeoutMs: 20_000,
         intervalMs: 100
       }).catch(() => undefined)
@@ -164,7 +164,7 @@ describe("tampering in Redis is reported by the running service's verification j
     const w = JSON.parse((await admin.hget(keys.object(account), "d"))!) as Record<string, unknown>
     await admin.hset(keys.object(account), "d", JSON.stringify({ ...w, seq: last.seq, checksum: last.checksum, balance: last.balanceAfter, held: last.heldAfter }))
     // Two full passes after the edit, so that anything the job can see it has logged.
-    await pollUntil("two full passes after the edit", async () => {
+    await eventually("two full passes after the edit", async () => {
       const m = parseMetrics(await service.metrics())
       return fullRuns(m) >= fullRuns(runsBefore) + 2 ? true : undefined
     }, { timeoutMs: 20_000, intervalMs: 100 })

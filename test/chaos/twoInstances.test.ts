@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
-import { pollUntil } from "./support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { metric, metricSum, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 import { assertBooksBalance, auditBooks, debitsAnsweredFromKey, startWorkload, summarizeLatency, type Target, waitQueuesDrained } from "./support/workload.ts"
 
@@ -46,16 +46,16 @@ describe("two instances on one Redis, kill -9 of Redis under load", () => {
     const passesBefore = await verifiedPasses()
     const w = await startWorkload(target, { prefix: "two", players: PLAYERS, maxRounds: 10_000, cashierPaceMs: 5, cashiers: 2, readerPaceMs: 50 })
     try {
-      await pollUntil("four rounds per player", () => (w.rounds() >= PLAYERS * 4 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("four rounds per player", () => (w.rounds() >= PLAYERS * 4 ? true : undefined), { timeoutMs: 60_000 })
       await redis.kill9()
       const atKill = w.queuedAcks()
-      await pollUntil("credits queued while Redis is away", () => (w.queuedAcks() > atKill + 4 ? true : undefined), { timeoutMs: 30_000 })
+      await eventually("credits queued while Redis is away", () => (w.queuedAcks() > atKill + 4 ? true : undefined), { timeoutMs: 30_000 })
       await redis.restart()
       const roundsAtRestart = w.rounds()
-      await pollUntil("four more rounds per player", () => (w.rounds() >= roundsAtRestart + PLAYERS * 4 ? true : undefined), { timeoutMs: 60_000 })
+      await eventually("four more rounds per player", () => (w.rounds() >= roundsAtRestart + PLAYERS * 4 ? true : undefined), { timeoutMs: 60_000 })
       // Both verifiers completed passes under load after the restart (the chains they read were moving).
       const passesAtRestart = await verifiedPasses()
-      await pollUntil("a verification pass of each instance under load", async () =>
+      await eventually("a verification pass of each instance under load", async () =>
         (await verifiedPasses()).every((n, i) => n > passesAtRestart[i]! && n > passesBefore[i]!) ? true : undefined, { timeoutMs: 30_000 })
     } finally {
       await w.stop()

@@ -4,7 +4,7 @@ import * as otel from "@opentelemetry/api"
 import { AggregationTemporality, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { BalanceCallError, BalanceClient, BalanceUnavailable, openTelemetry } from "../../client/src/index.ts"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { startScriptedServer } from "./support/scriptedServer.ts"
 
 /**
@@ -69,7 +69,7 @@ describe("the call core", () => {
       // The server's view of the deadline, from the grpc-timeout header: about 300 ms after the attempt began (never unbounded).
       assert.isTrue(Number.isFinite(deadline) && deadline > sentAt && deadline < sentAt + 5_000, `deadline ${deadline}`)
     }
-    await pollUntil("the server saw each hung attempt end at its deadline", () => (s.received.every((c) => c.cancelled) ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 })
+    await eventually("the server saw each hung attempt end at its deadline", () => (s.received.every((c) => c.cancelled) ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 })
   })
 
   it("gives up after maxAttempts, and the retry budget caps retries client-wide", async () => {

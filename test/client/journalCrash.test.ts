@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { GameBalance, readJournalDir } from "../../client/src/index.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { nodeBinary } from "../chaos/support/serviceProcess.ts"
 import { registerChild } from "../support/children.ts"
 import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
@@ -45,7 +45,7 @@ describe("kill -9 of the process holding the client while it writes the journal"
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
     // "close": the process is gone and its stdout drained (every acknowledgement it printed has been read).
     const closed = new Promise<void>((resolve) => child.once("close", () => resolve()))
-    await pollUntil("movements journaled by the game process", () => (acked.length >= 400 ? true : undefined), { timeoutMs: 60_000, intervalMs: 5 })
+    await eventually("movements journaled by the game process", () => (acked.length >= 400 ? true : undefined), { timeoutMs: 60_000, intervalMs: 5 })
     child.kill("SIGKILL")
     await closed
     assert.strictEqual(stderr, "", "the writer failed on its own")
@@ -69,7 +69,7 @@ describe("kill -9 of the process holding the client while it writes the journal"
     replayer.stdout!.setEncoding("utf8").on("data", (c: string) => void (replayerOut += c))
     replayer.stderr!.setEncoding("utf8").on("data", (c: string) => void (replayerOut += c))
     const replayerClosed = new Promise<void>((resolve) => replayer.once("close", () => resolve()))
-    await pollUntil("part of the journal replayed", () => (appliedLines() >= 50 ? true : undefined), { timeoutMs: 60_000, intervalMs: 2 })
+    await eventually("part of the journal replayed", () => (appliedLines() >= 50 ? true : undefined), { timeoutMs: 60_000, intervalMs: 2 })
     replayer.kill("SIGKILL")
     await replayerClosed
     const appliedAtKill = appliedLines()

@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { type BalanceClient, buildReport, GameBalance, readJournalDir } from "../../client/src/index.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { playerIdOf, runSimulation, seedWallets, type SimulationSettings, tableIdOf } from "../../client/src/sim/tableSimulator.ts"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 import { FAST_FAIL } from "./support/settings.ts"
 
@@ -62,7 +62,7 @@ describe("enforce mode, permissive fallback during an outage", () => {
     const gameB = new GameBalance({ client, mode: "enforce", journalDir, replayIntervalMs: 200, logger: () => {} })
     let lines = 0
     const running = runSimulation(gameB, { ...settings, prefix: "b", handDelayMs: 60 }, () => void lines++)
-    await pollUntil("a few hands played", () => (lines >= 8 ? true : undefined), { timeoutMs: 30_000, intervalMs: 5 })
+    await eventually("a few hands played", () => (lines >= 8 ? true : undefined), { timeoutMs: 30_000, intervalMs: 5 })
     await h.kill9()
     // While the service is away: a player buys in for more than the wallet holds, and bets from that stack.
     const overdraft = await gameB.buyIn({ tableId: "b-x", accountId: "b-overdraft", amount: 500, key: "b-x:buyin" })
@@ -70,14 +70,14 @@ describe("enforce mode, permissive fallback during an outage", () => {
     const bet = await gameB.contribute({ tableId: "b-x", handId: "h1", seatId: 1, accountId: "b-overdraft", amount: 50, type: "BET", key: "b-x:h1:1" })
     assert.strictEqual(bet.decision, "permitted-offline")
     const offlineSoFar = lines
-    await pollUntil("hands played offline", () => (lines >= offlineSoFar + 4 ? true : undefined), { timeoutMs: 30_000, intervalMs: 5 })
+    await eventually("hands played offline", () => (lines >= offlineSoFar + 4 ? true : undefined), { timeoutMs: 30_000, intervalMs: 5 })
     await h.start()
     const runB = await running
     assert.strictEqual(runB.decisions.refused, 0, "nothing the game did was refused at the time")
     assert.isAtLeast(runB.decisions["permitted-offline"], 4, "the outage fell in the middle of the run")
     assert.deepStrictEqual(runB.cashedOut, Object.fromEntries(Object.entries(runA.cashedOut).map(([k, v]) => [k.replace(/^a-/, "b-"), v])))
 
-    await pollUntil("the journal replayed", () => (gameB.stats().journal.pending === 0 ? true : undefined), { timeoutMs: 60_000 })
+    await eventually("the journal replayed", () => (gameB.stats().journal.pending === 0 ? true : undefined), { timeoutMs: 60_000 })
     const stats = gameB.stats()
     await gameB.close()
 

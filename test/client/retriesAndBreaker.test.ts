@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { BalanceUnavailable, type ClientEvent } from "../../client/src/index.ts"
-import { mapLimit, pollUntil } from "../chaos/support/poll.ts"
+import { mapLimit } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { useServiceHarness } from "./support/serviceHarness.ts"
 import { RIDE_THROUGH } from "./support/settings.ts"
 
@@ -26,7 +27,7 @@ describe("retries through a kill -9 of the service", () => {
     }
     let acked = 0
     let killed = false
-    const killing = pollUntil("calls acknowledged before the kill", () => (acked >= 60 ? true : undefined), { timeoutMs: 30_000, intervalMs: 1 })
+    const killing = eventually("calls acknowledged before the kill", () => (acked >= 60 ? true : undefined), { timeoutMs: 30_000, intervalMs: 1 })
       .then(async () => {
         await h.kill9()
         killed = true
@@ -91,14 +92,14 @@ describe("circuit breaker", () => {
     assert.strictEqual(fast.attempts, 0, "no attempt while open")
 
     // Half-open with the service still down: the trial fails and the circuit opens again.
-    await pollUntil("half-open", () => (breaker.current() === "half-open" ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 })
+    await eventually("half-open", () => (breaker.current() === "half-open" ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 })
     const trial = await failure(client.call("GetBalance", { account_id: "breaker-a" }))
     assert.strictEqual(trial.reason, "transport")
     assert.strictEqual(breaker.current(), "open")
 
     await h.start()
     await client.transport.waitForReady(10_000)
-    await pollUntil("half-open again", () => (breaker.current() === "half-open" ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 })
+    await eventually("half-open again", () => (breaker.current() === "half-open" ? true : undefined), { timeoutMs: 5_000, intervalMs: 20 })
     const ok = await client.call("GetBalance", { account_id: "breaker-a" })
     assert.strictEqual(ok.account_id, "breaker-a")
     assert.strictEqual(breaker.current(), "closed")

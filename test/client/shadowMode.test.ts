@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { GameBalance } from "../../client/src/index.ts"
-import { pollUntil } from "../chaos/support/poll.ts"
+import { eventually } from "../support/eventually.ts"
 import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 import { FAST_FAIL } from "./support/settings.ts"
 
@@ -66,7 +66,7 @@ describe("shadow mode", () => {
       const d = await game.contribute({ tableId: "sh-t2", handId: "h1", seatId: 1, accountId: "sh-b", amount: 1, type: "BET" })
       assert.strictEqual(d.decision, "legacy")
     }
-    await pollUntil("the mirror gave up on the dead service", () => (game.shadow.pending() === 0 ? true : undefined), { timeoutMs: 60_000 })
+    await eventually("the mirror gave up on the dead service", () => (game.shadow.pending() === 0 ? true : undefined), { timeoutMs: 60_000 })
     const stats = game.stats()
     assert.isAtLeast(stats.shadow.divergences.unavailable, 5, "at least the movements sent while the service was dead")
     assert.strictEqual(stats.journal.pending, 0, "shadow mode journals nothing: the game's own logic decided")

@@ -10,6 +10,7 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
 import { makeFaultyStore } from "../support/faultyStore.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
+import { eventuallyEffect } from "../support/eventually.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -239,9 +240,8 @@ describe("durable credit queue", () => {
       assert.strictEqual(queue.pending(), 1)
       scheduled.up()
       yield* TestClock.adjust("1 second")
-      // The drain's journal writes are real file I/O: poll (real time) until it finished, with a deadline.
-      for (let i = 0; i < 500 && queue.pending() > 0; i++) yield* TestClock.withLive(Effect.sleep("10 millis"))
-      assert.strictEqual(queue.pending(), 0)
+      // The drain's journal writes are real file I/O: wait (real time) until it finished, with a deadline.
+      yield* eventuallyEffect("the queue to drain", Effect.sync(() => queue.pending() === 0), { timeoutMs: 5_000 })
       assert.strictEqual((yield* ledger.wallet("sched")).value!.balance, 7)
     }).pipe(Effect.provide(CreditQueue.schedule.pipe(Layer.provideMerge(queueOn(scheduled, tempDir(), { CREDIT_QUEUE_DRAIN_MS: "500" }))))))
 })

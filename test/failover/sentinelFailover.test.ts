@@ -8,7 +8,8 @@ import type { LedgerEntry } from "../../src/domain/ledgerEntry.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
-import { pollUntil, type SentinelCluster, startSentinelCluster } from "../support/sentinelCluster.ts"
+import { eventually, PollAborted } from "../support/eventually.ts"
+import { type SentinelCluster, startSentinelCluster } from "../support/sentinelCluster.ts"
 
 /**
  * DESIGN 6 / issue 7: a primary, one replica, three sentinels on loopback; a
@@ -30,8 +31,6 @@ import { pollUntil, type SentinelCluster, startSentinelCluster } from "../suppor
 
 const WORKERS = ["alpha", "bravo", "charlie"] as const
 const ACKS_PER_PHASE = 40 // per worker, before the kill and again after the recovery
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface Acked<C extends Command> {
   readonly command: C
@@ -75,21 +74,19 @@ const workloadAround = async (
   let stopping = false
 
   /** Like a client: retries a command on StoreUnavailable (same idempotency key) until it is acknowledged. */
-  const untilAcknowledged = async <C extends Command>(command: C) => {
-    for (;;) {
-      if (Date.now() > hardDeadline) throw new Error(`not acknowledged before the deadline: ${JSON.stringify(command)}`)
+  const untilAcknowledged = <C extends Command>(command: C) =>
+    eventually(`${command.op} ${"idempotencyKey" in command ? command.idempotencyKey : ""} acknowledged`, async () => {
       const outcome = await rt.runPromise(Ledger.use((l) => l.execute(command)).pipe(Effect.result))
       if (Result.isSuccess(outcome)) {
         successes.push(Date.now())
         return outcome.success
       }
       if (outcome.failure._tag !== "StoreUnavailable") {
-        throw new Error(`unexpected failure ${outcome.failure._tag}: ${outcome.failure.message}`)
+        throw new PollAborted(`unexpected failure ${outcome.failure._tag}: ${outcome.failure.message}`)
       }
       failures.push({ at: Date.now(), reason: outcome.failure.message })
-      await sleep(50)
-    }
-  }
+      return undefined
+    }, { timeoutMs: Math.max(0, hardDeadline - Date.now()) })
 
   const worker = async (id: string) => {
     await untilAcknowledged({ op: "EnsureAccount", accountId: id, initialBalance: 0 })
@@ -131,10 +128,10 @@ const workloadAround = async (
     const depositsBy = (id: string) => deposits.filter((d) => d.command.accountId === id).length
     /** Polls while the workload runs; a worker's failure ends the wait at once. */
     const waitFor = (what: string, probe: () => boolean, timeoutMs: number) =>
-      pollUntil(what, async () => {
-        if (workerError) throw workerError
-        return probe() ? true : undefined
-      }, timeoutMs, 20).catch((e: unknown) => {
+      eventually(what, async () => {
+        if (workerError) throw new PollAborted(String(workerError))
+        return probe()
+      }, { timeoutMs, intervalMs: 20 }).catch((e: unknown) => {
         throw workerError ?? e
       })
 
@@ -153,10 +150,12 @@ const workloadAround = async (
     if (workerError) throw workerError
 
     // The unavailability window as clients see it: first failure after the disruption to the first success after it.
+    // A disruption no client noticed did not test failover: the failure must have been seen, and the recovery after it.
     const firstFailure = failures.find((f) => f.at >= disruptedAt)
-    const firstSuccessAfter = firstFailure && successes.find((t) => t > firstFailure.at)
-    if (firstFailure) assert.isDefined(firstSuccessAfter, "the workload recovered")
-    const windowMs = firstFailure && firstSuccessAfter ? firstSuccessAfter - firstFailure.at : 0
+    assert.isDefined(firstFailure, "the workload saw the disruption (a StoreUnavailable after it)")
+    const firstSuccessAfter = successes.find((t) => t > firstFailure!.at)
+    assert.isDefined(firstSuccessAfter, "the workload recovered after the failure it saw")
+    const windowMs = firstSuccessAfter! - firstFailure!.at
     const failuresInWindow = failures.filter((f) => f.at >= disruptedAt && f.at <= (firstSuccessAfter ?? 0))
     const reasons = [...new Set(failuresInWindow.map((f) => f.reason.replace(/\d+/g, "N")))].slice(0, 8)
 
@@ -217,8 +216,8 @@ const workloadAround = async (
       lost,
       appliedTwice,
       unavailabilityWindowMs: windowMs,
-      disruptionToFirstFailureMs: firstFailure ? firstFailure.at - disruptedAt : null,
-      disruptionToFirstSuccessAfterMs: firstSuccessAfter ? firstSuccessAfter - disruptedAt : null,
+      disruptionToFirstFailureMs: firstFailure!.at - disruptedAt,
+      disruptionToFirstSuccessAfterMs: firstSuccessAfter! - disruptedAt,
       marksMs: marks,
       failedCallsInWindow: failuresInWindow.length,
       failureReasons: reasons,
@@ -252,9 +251,8 @@ describe("Redis Sentinel failover under a workload (REDIS_MIN_REPLICAS_ACK=1)", 
       await c.waitForReplicasOnline(newPrimary, 1, 30_000)
       return { marks: { promotionSeen, replicaOnline: Date.now() - t0 } }
     })
+    // The figures are reported, never asserted (speed is the bench's; loaded machines vary a lot).
     console.log(`[failover] SIGKILL of the primary: ${JSON.stringify(summary)}`)
-    // Sanity only: the figures are reported, not asserted (loaded machines vary a lot).
-    assert.isBelow(summary.unavailabilityWindowMs, 60_000)
   }, 120_000)
 
   it("SENTINEL FAILOVER (the old primary stays up and is demoted): the ledger follows, nothing written to the old primary is acknowledged", async () => {
@@ -271,7 +269,6 @@ describe("Redis Sentinel failover under a workload (REDIS_MIN_REPLICAS_ACK=1)", 
       return { marks: { promotionSeen, oldPrimaryReplicating: Date.now() - t0 } }
     })
     console.log(`[failover] SENTINEL FAILOVER: ${JSON.stringify(summary)}`)
-    assert.isBelow(summary.unavailabilityWindowMs, 60_000)
   }, 120_000)
 })
 
@@ -294,6 +291,5 @@ describe("Redis Sentinel failover with two replicas (REDIS_MIN_REPLICAS_ACK=1)",
       return { marks: { promotionSeen: Date.now() - t0 } }
     })
     console.log(`[failover] SIGKILL of the primary, two replicas: ${JSON.stringify(summary)}`)
-    assert.isBelow(summary.unavailabilityWindowMs, 60_000)
   }, 120_000)
 })

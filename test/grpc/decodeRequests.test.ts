@@ -10,6 +10,7 @@ import {
   decodeWatch
 } from "../../src/api/grpc/decodeRequests.ts"
 import type { Refusal } from "../../src/domain/errors.ts"
+import { MAX_RESERVATION_TIMEOUT_MS } from "../../src/domain/rules.ts"
 
 /**
  * The decoders see what proto-loader hands the server (int64 as strings).
@@ -49,6 +50,16 @@ describe("gRPC request decoding", () => {
     Effect.gen(function*() {
       assert.strictEqual((yield* reserve({ timeoutSeconds: 0 })).timeoutMs, 0)
       assert.strictEqual((yield* reserve({ timeoutSeconds: 45 })).timeoutMs, 45_000)
+    }))
+
+  it.effect("timeout_seconds is capped by the domain's longest hold (one hour), not a cap of its own", () =>
+    Effect.gen(function*() {
+      const maxSeconds = MAX_RESERVATION_TIMEOUT_MS / 1000
+      assert.strictEqual(maxSeconds, 3600)
+      assert.strictEqual((yield* reserve({ timeoutSeconds: maxSeconds })).timeoutMs, MAX_RESERVATION_TIMEOUT_MS)
+      for (const timeoutSeconds of [maxSeconds + 1, 86_400, -1, 1.5]) {
+        assert.deepInclude(yield* refusal(reserve({ timeoutSeconds })), { code: "INVALID_TIMEOUT", field: "timeout_seconds" })
+      }
     }))
 
   it.effect("checks fields in wire order and names the first bad one", () =>

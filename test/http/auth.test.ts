@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from "node:fs
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ConfigProvider, Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { vi } from "vitest"
 import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { call, clientFor, hsToken, playerToken } from "./support/client.ts"
@@ -29,7 +30,7 @@ describe("auth matrix (HS256 secret + admin key)", () => {
   it("no credentials: 401 MISSING_CREDENTIALS on player and admin routes", async () => {
     const reply = await get(`/api/accounts/${alice}/balance`, {})
     expectErrorShape(reply, 401, "MISSING_CREDENTIALS")
-    expect(reply.headers.get("www-authenticate")).toMatch(/^Bearer /)
+    assert.match(reply.headers.get("www-authenticate") ?? "", /^Bearer /)
     expectErrorShape(await get("/api/admin/supply", {}), 401, "MISSING_CREDENTIALS")
   })
 
@@ -70,31 +71,31 @@ describe("auth matrix (HS256 secret + admin key)", () => {
       headers: { "idempotency-key": uniqueId("k") }
     })
     expectErrorShape(deposit, 403, "ADMIN_REQUIRED")
-    expect((await get(`/api/accounts/${alice}/balance`, bearer(own))).body.balance).toBe(100)
+    assert.strictEqual((await get(`/api/accounts/${alice}/balance`, bearer(own))).body.balance, 100)
   })
 
   it("the player's own token reads their account", async () => {
     const reply = await get(`/api/accounts/${alice}/balance`, bearer(await playerToken(alice)))
-    expect([reply.status, reply.body.accountId]).toEqual([200, alice])
+    assert.deepStrictEqual([reply.status, reply.body.accountId], [200, alice])
   })
 
   it("X-Admin-Key: the right key is an admin, a wrong one is 401 INVALID_ADMIN_KEY", async () => {
-    expect((await get("/api/admin/supply", { "x-admin-key": ADMIN_KEY })).status).toBe(200)
-    expect((await get(`/api/accounts/${alice}/balance`, { "x-admin-key": ADMIN_KEY })).status).toBe(200)
+    assert.strictEqual((await get("/api/admin/supply", { "x-admin-key": ADMIN_KEY })).status, 200)
+    assert.strictEqual((await get(`/api/accounts/${alice}/balance`, { "x-admin-key": ADMIN_KEY })).status, 200)
     expectErrorShape(await get("/api/admin/supply", { "x-admin-key": `${ADMIN_KEY}x` }), 401, "INVALID_ADMIN_KEY")
   })
 
   it("a JWT with the admin role (roles array or role string) is an admin everywhere", async () => {
     for (const claims of [{ roles: ["player", "admin"] }, { role: "admin" }]) {
       const token = await hsToken(claims, { subject: "ops" })
-      expect((await get("/api/admin/supply", bearer(token))).status).toBe(200)
-      expect((await get(`/api/accounts/${alice}/ledger`, bearer(token))).status).toBe(200)
+      assert.strictEqual((await get("/api/admin/supply", bearer(token))).status, 200)
+      assert.strictEqual((await get(`/api/accounts/${alice}/ledger`, bearer(token))).status, 200)
     }
     expectErrorShape(await get("/api/admin/supply", bearer(await hsToken({ roles: ["administrator"] }, { subject: "x" }))), 403, "ADMIN_REQUIRED")
   })
 
   it("health, readiness and the OpenAPI document need no credentials", async () => {
-    for (const path of ["/api/health", "/api/ready", "/api/openapi.json"]) expect((await get(path, {})).status).toBe(200)
+    for (const path of ["/api/health", "/api/ready", "/api/openapi.json"]) assert.strictEqual((await get(path, {})).status, 200)
   })
 })
 
@@ -111,7 +112,7 @@ describe("issuer and audience checks", () => {
     const secret = "issuer-test-secret-of-sufficient-length-0000"
     const token = (claims: Record<string, unknown>) => hsToken({ roles: ["admin"], ...claims }, { subject: "ops", secret })
     const supply = (t: string) => call(server.baseUrl, "GET", "/api/admin/supply", { token: t })
-    expect((await supply(await token({ iss: "https://auth.poker.test", aud: "balance" }))).status).toBe(200)
+    assert.strictEqual((await supply(await token({ iss: "https://auth.poker.test", aud: "balance" }))).status, 200)
     expectErrorShape(await supply(await token({ iss: "https://evil.test", aud: "balance" })), 401, "INVALID_TOKEN")
     expectErrorShape(await supply(await token({ iss: "https://auth.poker.test", aud: "lobby" })), 401, "INVALID_TOKEN")
     expectErrorShape(await supply(await token({ aud: "balance" })), 401, "INVALID_TOKEN")
@@ -127,16 +128,16 @@ describe("JWKS (RS256/ES256) with key rotation", () => {
     try {
       const supply = (token: string) => call(server.baseUrl, "GET", "/api/admin/supply", { token })
       const tokenA = await keyA.sign({ roles: ["admin"] }, "ops")
-      expect((await supply(tokenA)).status).toBe(200)
-      expect((await supply(tokenA)).status).toBe(200)
-      expect(jwks.fetches()).toBe(1)
+      assert.strictEqual((await supply(tokenA)).status, 200)
+      assert.strictEqual((await supply(tokenA)).status, 200)
+      assert.strictEqual(jwks.fetches(), 1)
       // HS256 is not accepted when no shared secret is configured, even with a valid-looking token.
       expectErrorShape(await supply(await hsToken({ roles: ["admin"] }, { subject: "ops" })), 401, "INVALID_TOKEN")
 
       jwks.serve([keyB])
       const tokenB = await keyB.sign({ roles: ["admin"] }, "ops")
-      expect((await supply(tokenB)).status).toBe(200)
-      expect(jwks.fetches()).toBe(2)
+      assert.strictEqual((await supply(tokenB)).status, 200)
+      assert.strictEqual(jwks.fetches(), 2)
       expectErrorShape(await supply(tokenA), 401, "INVALID_TOKEN")
     } finally {
       await server.close()
@@ -153,7 +154,7 @@ describe("JWKS (RS256/ES256) with key rotation", () => {
     try {
       const reply = await call(server.baseUrl, "GET", "/api/admin/supply", { token: await key.sign({ roles: ["admin"] }, "ops") })
       expectErrorShape(reply, 503, "AUTH_UNAVAILABLE")
-      expect(reply.headers.get("retry-after")).toBe("1")
+      assert.strictEqual(reply.headers.get("retry-after"), "1")
     } finally {
       await server.close()
     }
@@ -177,25 +178,25 @@ describe("secure by default", () => {
       const first = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
       const file = join(dataDir, "admin-api-key")
       const key = readFileSync(file, "utf8").trim()
-      expect(statSync(file).mode & 0o777).toBe(0o600)
-      expect(key.length).toBeGreaterThanOrEqual(40)
-      expect(printed).not.toHaveBeenCalled()
-      expect(logs.join("\n")).not.toContain(key)
+      assert.strictEqual(statSync(file).mode & 0o777, 0o600)
+      assert.isAtLeast(key.length, 40)
+      assert.strictEqual(printed.mock.calls.length, 0, "nothing printed")
+      assert.notInclude(logs.join("\n"), key)
       const told = logs.map((line) => JSON.parse(line)).find((line) => line.adminKeyFile !== undefined)
-      expect(told?.adminKeyFile).toBe(file)
-      expect(told?.message).toContain("generated an admin API key")
+      assert.strictEqual(told?.adminKeyFile, file)
+      assert.include(told?.message, "generated an admin API key")
       const client = clientFor(first.baseUrl)
       expectErrorShape(await client.anonymous.get("/api/admin/supply"), 401, "MISSING_CREDENTIALS")
-      expect((await call(first.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status).toBe(200)
+      assert.strictEqual((await call(first.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status, 200)
       await first.close()
 
       logs.length = 0
       const second = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
-      expect(readFileSync(file, "utf8").trim()).toBe(key)
-      expect(printed).not.toHaveBeenCalled()
-      expect(logs.join("\n")).not.toContain(key)
-      expect(logs.some((line) => line.includes("loaded from its file"))).toBe(true)
-      expect((await call(second.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status).toBe(200)
+      assert.strictEqual(readFileSync(file, "utf8").trim(), key)
+      assert.strictEqual(printed.mock.calls.length, 0, "nothing printed")
+      assert.notInclude(logs.join("\n"), key)
+      assert.isTrue(logs.some((line) => line.includes("loaded from its file")))
+      assert.strictEqual((await call(second.baseUrl, "GET", "/api/admin/supply", { adminKey: key })).status, 200)
       await second.close()
     } finally {
       printed.mockRestore()
@@ -209,8 +210,8 @@ describe("secure by default", () => {
     })
     try {
       const token = await hsToken({ roles: ["admin"] }, { subject: "ops", secret: "legacy-secret-of-a-sufficient-length-000000" })
-      expect((await call(server.baseUrl, "GET", "/api/admin/supply", { token })).status).toBe(200)
-      expect(existsSync(join(dataDir, "admin-api-key"))).toBe(false)
+      assert.strictEqual((await call(server.baseUrl, "GET", "/api/admin/supply", { token })).status, 200)
+      assert.isFalse(existsSync(join(dataDir, "admin-api-key")))
     } finally {
       await server.close()
     }
@@ -221,8 +222,8 @@ describe("secure by default", () => {
       const logs: Array<string> = []
       const server = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: freshDir(), AUTH_DISABLED: "true" }), logs })
       try {
-        expect((await call(server.baseUrl, "GET", "/api/admin/supply")).status).toBe(200)
-        expect(logs.some((line) => line.includes("AUTH_DISABLED=true"))).toBe(true)
+        assert.strictEqual((await call(server.baseUrl, "GET", "/api/admin/supply")).status, 200)
+        assert.isTrue(logs.some((line) => line.includes("AUTH_DISABLED=true")))
       } finally {
         await server.close()
       }

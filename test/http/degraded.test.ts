@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
@@ -24,15 +24,15 @@ describe("store unavailable", () => {
 
   it("answers 503 STORE_UNAVAILABLE with Retry-After, serves cached balances marked stale, and recovers", async () => {
     const admin = clientFor(server.baseUrl).admin
-    expect((await admin.get(`/api/accounts/${known}/balance`)).body.stale).toBe(false)
+    assert.strictEqual((await admin.get(`/api/accounts/${known}/balance`)).body.stale, false)
     switchable.down()
 
     const ready = await admin.get("/api/ready")
     expectErrorShape(ready, 503, "STORE_UNAVAILABLE")
-    expect(ready.headers.get("retry-after")).toBe("1")
+    assert.strictEqual(ready.headers.get("retry-after"), "1")
 
     const cached = await admin.get(`/api/accounts/${known}/balance`)
-    expect([cached.status, cached.body.balance, cached.body.stale]).toEqual([200, 70, true])
+    assert.deepStrictEqual([cached.status, cached.body.balance, cached.body.stale], [200, 70, true])
 
     for (const reply of [
       await admin.get(`/api/accounts/${uniqueId("unseen")}/balance`),
@@ -41,12 +41,12 @@ describe("store unavailable", () => {
       await admin.post(`/api/accounts/${known}/withdraw`, { body: { amount: 1 }, headers: { "idempotency-key": uniqueId("w") } })
     ]) {
       expectErrorShape(reply, 503, "STORE_UNAVAILABLE")
-      expect(reply.headers.get("retry-after")).toBe("1")
+      assert.strictEqual(reply.headers.get("retry-after"), "1")
     }
 
     switchable.up()
-    expect((await admin.get("/api/ready")).status).toBe(200)
-    expect((await admin.get(`/api/accounts/${known}/balance`)).body).toMatchObject({ balance: 70, stale: false })
+    assert.strictEqual((await admin.get("/api/ready")).status, 200)
+    assert.containSubset((await admin.get(`/api/accounts/${known}/balance`)).body, { balance: 70, stale: false })
   })
 })
 
@@ -75,7 +75,7 @@ describe("ledger contention", () => {
     const reply = await admin.post(`/api/accounts/${id}/deposit`, { body: { amount: 5, source: "ADMIN" }, headers: { "idempotency-key": uniqueId("k") } })
     contend = false
     expectErrorShape(reply, 409, "LEDGER_CONTENTION")
-    expect((await admin.get(`/api/accounts/${id}/balance`)).body.balance).toBe(10)
+    assert.strictEqual((await admin.get(`/api/accounts/${id}/balance`)).body.balance, 10)
   })
 })
 
@@ -92,6 +92,6 @@ describe("unexpected failures", () => {
   it("a defect is 500 INTERNAL, with neither its message nor a stack trace in the response", async () => {
     const reply = await clientFor(server.baseUrl).admin.get("/api/admin/supply")
     expectErrorShape(reply, 500, "INTERNAL")
-    expect(reply.text).not.toContain("exploded")
+    assert.notInclude(reply.text, "exploded")
   })
 })

@@ -9,6 +9,7 @@ import { Metrics } from "../../src/observability/Metrics.ts"
 import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type PotState, walletKey, type WalletState } from "../../src/domain/accounts.ts"
+import { MAX_RESERVATION_TIMEOUT_MS } from "../../src/domain/rules.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 /**
@@ -469,5 +470,24 @@ describe("Ledger (memory store)", () => {
       const commit = yield* first.execute({ op: "Commit", reservationId: r.result.reservationId })
       assert.strictEqual(commit.result.newBalance, 70)
       assert.deepStrictEqual((yield* Effect.provideContext(LedgerVerifier.use((v) => v.verifyAll()), one)).findings, [])
+    }))
+
+  it.effect("a refusal planned from cache is answered as it stands when the request alone decided it, and read again when state could change it", () =>
+    Effect.gen(function*() {
+      const shared = makeMemoryStore()
+      const loads: Array<ReadonlyArray<string>> = []
+      const counted = Store.of({ ...shared, load: (keys, key) => Effect.suspend(() => (loads.push(keys), shared.load(keys, key))) })
+      const a = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, shared))), Ledger)
+      const b = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, counted))), Ledger)
+      yield* b.execute({ op: "EnsureAccount", accountId: "cached", initialBalance: 100 }) // b caches the wallet
+      loads.length = 0
+      const tooLong = { op: "Reserve" as const, accountId: "cached", tableId: "t", amount: 10, timeoutMs: MAX_RESERVATION_TIMEOUT_MS + 1, idempotencyKey: "long" }
+      assert.strictEqual(yield* refusalCode(b.execute(tooLong)), "INVALID_TIMEOUT")
+      assert.deepStrictEqual(loads, [], "INVALID_TIMEOUT is not transient: no read")
+      // Another instance deposits; b's cache still says 100, so b's plan refuses, and reading again turns it into a success.
+      yield* a.execute({ op: "Deposit", accountId: "cached", amount: 400, source: "s", idempotencyKey: "d" })
+      const r = yield* b.execute({ op: "Reserve", accountId: "cached", tableId: "t", amount: 300, timeoutMs: 0, idempotencyKey: "big" })
+      assert.strictEqual(r.result.availableBalance, 200)
+      assert.deepStrictEqual(loads, [[walletKey("cached")]], "INSUFFICIENT_BALANCE is transient: one read")
     }))
 })

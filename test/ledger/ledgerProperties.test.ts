@@ -6,7 +6,7 @@ import { counterIds, propertyParameters, runSequence, sequenceArbitrary } from "
 import { memoryLedger } from "../support/ledgerLayers.ts"
 
 describe("ledger properties (memory store)", () => {
-  it("random operation sequences keep every invariant (1,000 sequences)", async () => {
+  it("random operation sequences answer what the reference model says (refusal codes included) and keep every invariant (1,000 sequences)", async () => {
     await fc.assert(
       fc.asyncProperty(sequenceArbitrary, (steps) =>
         Effect.runPromise(
@@ -19,7 +19,7 @@ describe("ledger properties (memory store)", () => {
     )
   })
 
-  it("rake settings keep the zero sum (300 sequences)", async () => {
+  it("with rake, answers and books still match the reference model and sum to zero (300 sequences)", async () => {
     await fc.assert(
       fc.asyncProperty(sequenceArbitrary, (steps) =>
         Effect.runPromise(

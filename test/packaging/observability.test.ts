@@ -1,7 +1,7 @@
 /**
  * deploy/alerts.yml and the Grafana dashboard against the service's real
  * metric names: every balance_* series they query must be one that
- * src/observability/*.ts registers (counters carry `_total` in their name,
+ * the service registers (every file under src/ that uses prom-client; counters carry `_total` in their name,
  * histograms are queried as `_bucket`/`_sum`/`_count`), so a renamed metric
  * cannot leave a silent alert or an empty panel behind. When promtool is
  * installed (Debian package `prometheus`), the rules are also checked and their
@@ -18,9 +18,11 @@ const read = (path: string) => readFileSync(join(root, path), "utf8")
 
 // ---- what the service registers ------------------------------------------------
 
-const sources = readdirSync(join(root, "src/observability"))
+/** Every source file that registers prom-client metrics (observability/, and the services that report their own). */
+const sources = readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })
   .filter((f) => f.endsWith(".ts"))
-  .map((f) => read(`src/observability/${f}`))
+  .map((f) => read(`src/${f}`))
+  .filter((text) => text.includes("prom-client"))
   .join("\n")
 const registered = new Set([...sources.matchAll(/["'`](balance_[a-z0-9_]+)["'`]/g)].map((m) => m[1]!))
 const histograms = new Set(

@@ -1,4 +1,4 @@
-import { Effect, Result } from "effect"
+import { Effect } from "effect"
 import type { Versioned } from "../../src/domain/accounts.ts"
 import type { Command } from "../../src/domain/commands.ts"
 import type { Plan } from "../../src/domain/plan.ts"
@@ -6,6 +6,7 @@ import { missingKeys, plan } from "../../src/domain/planner.ts"
 import { NO_RAKE } from "../../src/domain/potMath.ts"
 import type { LedgerRules } from "../../src/domain/rules.ts"
 import { type ApplyRequest, type ApplyResult, Store } from "../../src/store/Store.ts"
+import { eventuallyEffect } from "../support/eventually.ts"
 
 /**
  * Real plans from the domain planner, so the store is exercised with exactly
@@ -63,16 +64,9 @@ export const ensure = (accountId: string, initialBalance: number) =>
 export const deposit = (accountId: string, amount: number) =>
   execApplied({ op: "Deposit", accountId, amount, source: "test", idempotencyKey: unique("dep-") })
 
-/** Runs `effect` until `ok` holds, on the real clock, failing the test after `timeoutMs`. */
+/** Runs `effect` until `ok` holds (test/support/eventually.ts), failing the test after `timeoutMs`. */
 export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, ok: (a: A) => boolean, timeoutMs = 10_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const r = yield* Effect.result(effect)
-      if (Result.isSuccess(r) && ok(r.success)) return r.success
-      if (Date.now() > deadline) {
-        return yield* Effect.die(new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(r)}`))
-      }
-      yield* Effect.sleep("20 millis")
-    }
-  })
+  Effect.map(
+    eventuallyEffect("the condition", Effect.map(effect, (a) => (ok(a) ? { value: a } : undefined)), { timeoutMs }),
+    (found) => found.value
+  )

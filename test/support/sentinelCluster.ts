@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Redis } from "ioredis"
+import { eventually } from "./eventually.ts"
 import { freePort, RedisServerMissing, redisServerArgs } from "../../src/store/redis/redisServerProcess.ts"
 
 /**
@@ -15,32 +16,6 @@ import { freePort, RedisServerMissing, redisServerArgs } from "../../src/store/r
  */
 
 const HOST = "127.0.0.1"
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
-export const pollUntil = async <A>(
-  what: string,
-  probe: () => Promise<A | undefined>,
-  timeoutMs: number,
-  everyMs = 50
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (e) {
-      lastError = e
-    }
-    if (Date.now() > deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : ""
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`)
-    }
-    await sleep(everyMs)
-  }
-}
 
 /** A port, or a port and the password its server requires. */
 export type Target = number | { readonly port: number; readonly password?: string | undefined }
@@ -124,10 +99,10 @@ const start = async (
     })
   })
   try {
-    await pollUntil(`redis-server on port ${port} to answer PING`, async () => {
+    await eventually(`redis-server on port ${port} to answer PING`, async () => {
       if (failure) throw failure
       return (await redisCall({ port, password }, "PING")) === "PONG" ? true : undefined
-    }, 10_000, 25)
+    }, { timeoutMs: 10_000, intervalMs: 25 })
   } catch (e) {
     child.kill("SIGKILL")
     await exited
@@ -301,7 +276,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
       }, dir, sentinelPassword))
     }
 
-    await pollUntil("every sentinel to know the replicas and the other sentinels", async () => {
+    await eventually("every sentinel to know the replicas and the other sentinels", async () => {
       for (const s of sentinels) {
         const fields = pairs(await redisCall(sentinelAt(s.port), "SENTINEL", "MASTER", masterName))
         if (Number(fields.get("num-slaves")) < replicaCount) return undefined
@@ -309,7 +284,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
         if (!(fields.get("flags") ?? "").split(",").includes("master")) return undefined
       }
       return true
-    }, 30_000, 100)
+    }, { timeoutMs: 30_000, intervalMs: 100 })
   } catch (e) {
     await dispose()
     throw e
@@ -341,7 +316,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
     sentinelPorts: sentinels.map((s) => s.port),
     sentinelsEnv: sentinels.map((s) => `${HOST}:${s.port}`).join(","),
     primaryPort: () =>
-      pollUntil("a sentinel to name the primary", async () => (await askSentinels()).find((p) => p !== undefined), 10_000),
+      eventually("a sentinel to name the primary", async () => (await askSentinels()).find((p) => p !== undefined), { timeoutMs: 10_000 }),
     kill9: (port) => stop(nodeAt(port), "SIGKILL"),
     restartAsReplicaOf: async (port, primaryPort) => {
       const node = nodeAt(port)
@@ -352,13 +327,13 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
       node.output = again.output
     },
     waitForNewPrimary: (oldPort, timeoutMs) =>
-      pollUntil(`the sentinels to promote a new primary (old: ${oldPort})`, async () => {
+      eventually(`the sentinels to promote a new primary (old: ${oldPort})`, async () => {
         const named = await askSentinels()
         const first = named[0]
         if (first === undefined || first === oldPort || named.some((p) => p !== first)) return undefined
         const role = (await redisInfo(dataAt(first), "replication")).get("role")
         return role === "master" ? first : undefined
-      }, timeoutMs, 50),
+      }, { timeoutMs }),
     waitForReplicasOnline: (primary, count, timeoutMs) => waitForReplicasOnline(dataAt(primary), count, timeoutMs),
     sentinelCall: (index, command, ...args) => redisCall(sentinelAt(sentinels[index]!.port), command, ...args),
     dispose
@@ -373,7 +348,7 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
  */
 const waitForReplicasOnline = (primary: Target, count: number, timeoutMs: number) => {
   const { port, password } = typeof primary === "number" ? { port: primary, password: undefined } : primary
-  return pollUntil(`${count} replica(s) online and acknowledging at ${port}`, async () => {
+  return eventually(`${count} replica(s) online and acknowledging at ${port}`, async () => {
     const info = await redisInfo(primary, "replication")
     const online = [...info.entries()].filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online")).length
     if (online < count) return undefined
@@ -395,7 +370,7 @@ const waitForReplicasOnline = (primary: Target, count: number, timeoutMs: number
     } finally {
       client.disconnect()
     }
-  }, timeoutMs, 50).then(() => undefined)
+  }, { timeoutMs }).then(() => undefined)
 }
 
 /** A flat `[k1, v1, k2, v2...]` reply (SENTINEL MASTER) as a map. */

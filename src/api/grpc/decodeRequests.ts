@@ -16,6 +16,7 @@ import type {
 } from "../../domain/commands.ts"
 import { refuse, type Refusal, type RefusalCode } from "../../domain/errors.ts"
 import { AccountId, DepositSource, HandId, IdempotencyKey, Reason, ReservationId, SeatId, TableId } from "../../domain/ids.ts"
+import { MAX_RESERVATION_TIMEOUT_MS } from "../../domain/rules.ts"
 
 /**
  * Turns wire requests (proto-loader objects: camelCase, int64 as strings,
@@ -69,8 +70,8 @@ const contributionType = (input: unknown) => {
     : Effect.fail(refuse("INVALID_ARGUMENT", `contribution_type must be one of ${CONTRIBUTION_TYPES.join(", ")}`, "contribution_type"))
 }
 
-/** Longest hold a caller may ask for; a forgotten hold blocks a player's chips this long at most. */
-export const MAX_TIMEOUT_SECONDS = 3600
+/** Longest hold a caller may ask for: the domain's cap, in the wire's unit. */
+const MAX_TIMEOUT_SECONDS = MAX_RESERVATION_TIMEOUT_MS / 1000
 const timeoutSeconds = (input: unknown) => {
   const s = typeof input === "number" ? input : 0
   return Number.isInteger(s) && s >= 0 && s <= MAX_TIMEOUT_SECONDS

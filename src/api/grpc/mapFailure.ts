@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js"
 import { Cause, Result } from "effect"
-import { isNotFoundCode, isValidationCode, type Refusal, RefusalCode } from "../../domain/errors.ts"
+import { type Refusal, RefusalCode, REFUSALS } from "../../domain/errors.ts"
 import type { LedgerContention } from "../../ledger/LedgerErrors.ts"
 import type { StoreUnavailable } from "../../store/StoreErrors.ts"
 
@@ -44,14 +44,11 @@ export const inBandRefusal = (refusal: Refusal): InBandRefusal => ({
   errorMessage: refusal.message
 })
 
-export const refusalStatus = (refusal: Refusal): GrpcStatus => {
-  const details = `${refusal.code}: ${refusal.message}`
-  if (isValidationCode(refusal.code)) return { code: status.INVALID_ARGUMENT, details }
-  if (isNotFoundCode(refusal.code)) return { code: status.NOT_FOUND, details }
-  if (refusal.code === "AMOUNT_OVERFLOW") return { code: status.OUT_OF_RANGE, details }
-  if (refusal.code === "IDEMPOTENCY_KEY_REUSED") return { code: status.ALREADY_EXISTS, details }
-  return { code: status.FAILED_PRECONDITION, details }
-}
+/** A refusal as a status, for methods without an in-band `error`: the status its row in REFUSALS names. */
+export const refusalStatus = (refusal: Refusal): GrpcStatus => ({
+  code: status[REFUSALS[refusal.code].grpc],
+  details: `${refusal.code}: ${refusal.message}`
+})
 
 export const SHUTTING_DOWN: GrpcStatus = { code: status.UNAVAILABLE, details: "the server is shutting down; retry" }
 export const INTERNAL: GrpcStatus = { code: status.INTERNAL, details: "internal error" }

@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "../../../src/store/redis/redisServerProcess.ts"
 import { registerChild } from "../../support/children.ts"
-import { PollAborted, pollUntil, sleep } from "./poll.ts"
+import { eventually, PollAborted } from "../../support/eventually.ts"
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
 
@@ -154,7 +154,7 @@ const startOnce = async (options: ServiceOptions): Promise<ServiceProcess | "bin
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`
 
   const waitForLog = (what: string, match: (line: LogLine) => boolean, timeoutMs: number) =>
-    pollUntil(what, () => {
+    eventually(what, () => {
       const found = logs.find(match)
       if (found === undefined) alive()
       return found
@@ -194,29 +194,26 @@ const startOnce = async (options: ServiceOptions): Promise<ServiceProcess | "bin
     http
   }
 
-  // Ready = the gRPC port accepts connections and HTTP says Redis answers.
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000)
-  for (;;) {
-    if (hasExited) {
-      stopping = true
-      const bindFailed = /EADDRINUSE|address already in use|No address added/i.test(stderr + JSON.stringify(logs.slice(-5)))
-      if (bindFailed) {
-        if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
-        return "bind-failed"
-      }
-      throw new Error(`service exited before it was ready: ${stderr}\n${logs.slice(-10).map((l) => JSON.stringify(l)).join("\n")}`)
-    }
+  // Ready = the gRPC port accepts connections and HTTP says Redis answers; an exit ends the wait at once.
+  const readyOrExited = await eventually("the service to be ready", async () => {
+    if (hasExited) return "exited" as const
     const grpcUp = await portOpen(ports.grpc)
     const ready = grpcUp && (await http("/api/ready", { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false))
-    if (ready) return service
-    if (Date.now() > deadline) {
-      stopping = true
-      child.kill("SIGKILL")
-      await exited
-      throw new Error(`service not ready within ${options.readyTimeoutMs ?? 60_000} ms: ${stderr}\n${logs.slice(-10).map((l) => JSON.stringify(l)).join("\n")}`)
-    }
-    await sleep(100)
+    return ready ? "ready" as const : undefined
+  }, { timeoutMs: options.readyTimeoutMs ?? 60_000, intervalMs: 100 }).catch(async (e: unknown) => {
+    stopping = true
+    child.kill("SIGKILL")
+    await exited
+    throw new Error(`${e instanceof Error ? e.message : String(e)}: ${stderr}\n${logs.slice(-10).map((l) => JSON.stringify(l)).join("\n")}`)
+  })
+  if (readyOrExited === "ready") return service
+  stopping = true
+  const bindFailed = /EADDRINUSE|address already in use|No address added/i.test(stderr + JSON.stringify(logs.slice(-5)))
+  if (bindFailed) {
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
+    return "bind-failed"
   }
+  throw new Error(`service exited before it was ready: ${stderr}\n${logs.slice(-10).map((l) => JSON.stringify(l)).join("\n")}`)
 }
 
 /**

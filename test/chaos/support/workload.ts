@@ -1,7 +1,8 @@
 import { assert } from "@effect/vitest"
 import { type Answer, type ChaosClient, type Message, statusName, UNAVAILABLE } from "./grpcClient.ts"
 import { applyToModel, emptyState, type ExpectedState, potId, stackId } from "./model.ts"
-import { mapLimit, PollAborted, pollUntil } from "./poll.ts"
+import { eventually, PollAborted } from "../../support/eventually.ts"
+import { mapLimit } from "./poll.ts"
 import { ADMIN_KEY, metric, metricSum, parseMetrics, type ServiceProcess } from "./serviceProcess.ts"
 
 /**
@@ -126,7 +127,7 @@ export const send = (target: Target, method: string, request: Message, deadlineM
 
 /** Waits until the service answers /api/ready (Redis reachable). */
 export const waitReady = (service: ServiceProcess, timeoutMs = 90_000, halted: () => boolean = () => false) =>
-  pollUntil("the service to be ready", async () => {
+  eventually("the service to be ready", async () => {
     if (halted()) throw new PollAborted("halted")
     const r = await service.http("/api/ready", { signal: AbortSignal.timeout(5000) })
     return r.ok ? true : undefined
@@ -136,7 +137,7 @@ export const queuePending = async (service: ServiceProcess) =>
   metric(parseMetrics(await service.metrics()), "balance_credit_queue_pending")
 
 export const waitQueueDrained = (service: ServiceProcess, timeoutMs = 60_000) =>
-  pollUntil("the credit queue to drain", async () => ((await queuePending(service)) === 0 ? true : undefined), { timeoutMs, intervalMs: 100 })
+  eventually("the credit queue to drain", async () => ((await queuePending(service)) === 0 ? true : undefined), { timeoutMs, intervalMs: 100 })
 
 /** Every instance's credit queue empty. */
 export const waitQueuesDrained = async (target: Target, timeoutMs = 60_000) => {

@@ -1,6 +1,7 @@
 import { assert } from "@effect/vitest"
 import type * as grpc from "@grpc/grpc-js"
 import { Effect } from "effect"
+import { eventuallyEffect } from "../../support/eventually.ts"
 import { BalanceClient, type Message } from "./balanceClient.ts"
 
 export const call = (method: string, request: Message, headers?: Readonly<Record<string, string>>) =>
@@ -24,15 +25,9 @@ export const refusedWith = (method: string, request: Message) =>
 export const statusOf = (method: string, request: Message, headers?: Readonly<Record<string, string>>) =>
   Effect.flip(call(method, request, headers)).pipe(Effect.map((e: grpc.ServiceError) => ({ code: e.code, details: e.details })))
 
-/** Polls `check` (every 10 ms) until it holds; fails with `what` after `timeoutMs`. No fixed sleeps in tests. */
+/** Waits until `check` holds (test/support/eventually.ts), failing with `what` after `timeoutMs`. */
 export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, timeoutMs = 10_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for: ${what}`))
-      yield* Effect.sleep(10)
-    }
-  })
+  Effect.asVoid(eventuallyEffect(what, check, { timeoutMs }))
 
 export const TWO_POW_53 = "9007199254740992"
 export const TWO_POW_63_MINUS_1 = "9223372036854775807"

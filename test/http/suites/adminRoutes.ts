@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 import { execute, newAccount, uniqueId } from "../support/seed.ts"
 
@@ -29,12 +29,12 @@ export const adminRoutes = ({ server, client }: SuiteContext) =>
       const prefix = uniqueId("list")
       for (const n of [1, 2, 3]) await execute(server(), { op: "EnsureAccount", accountId: `${prefix}-${n}`, initialBalance: n * 10 })
       const first = await client().admin.get(`/api/admin/accounts?prefix=${prefix}&limit=2`)
-      expect(first.status).toBe(200)
-      expect(first.body.items.map((a: { accountId: string }) => a.accountId)).toEqual([`${prefix}-1`, `${prefix}-2`])
-      expect(first.body.items[1]).toMatchObject({ balance: 20, held: 0, availableBalance: 20 })
+      assert.strictEqual(first.status, 200)
+      assert.deepStrictEqual(first.body.items.map((a: { accountId: string }) => a.accountId), [`${prefix}-1`, `${prefix}-2`])
+      assert.containSubset(first.body.items[1], { balance: 20, held: 0, availableBalance: 20 })
       const second = await client().admin.get(`/api/admin/accounts?prefix=${prefix}&limit=2&cursor=${first.body.nextCursor}`)
-      expect(second.body.items.map((a: { accountId: string }) => a.accountId)).toEqual([`${prefix}-3`])
-      expect(second.body.nextCursor).toBeNull()
+      assert.deepStrictEqual(second.body.items.map((a: { accountId: string }) => a.accountId), [`${prefix}-3`])
+      assert.isNull(second.body.nextCursor)
     })
 
     it("GET /api/admin/reservations/{id} shows one reservation; unknown is 404", async () => {
@@ -42,69 +42,69 @@ export const adminRoutes = ({ server, client }: SuiteContext) =>
       const r = await execute(server(), { op: "Reserve", accountId: id, tableId: "t-one", amount: 40, timeoutMs: 600_000, idempotencyKey: uniqueId("r") })
       const found = await client().admin.get(`/api/admin/reservations/${r.reservationId}`)
       const missing = await client().admin.get(`/api/admin/reservations/${uniqueId("nope")}`)
-      expect(found.status).toBe(200)
-      expect(found.body).toMatchObject({ reservationId: r.reservationId, accountId: id, tableId: "t-one", amount: 40, status: "HELD" })
-      expect(Date.parse(found.body.expiresAt)).toBe(r.expiresAt)
-      expect([missing.status, missing.body.error]).toEqual([404, "RESERVATION_NOT_FOUND"])
+      assert.strictEqual(found.status, 200)
+      assert.containSubset(found.body, { reservationId: r.reservationId, accountId: id, tableId: "t-one", amount: 40, status: "HELD" })
+      assert.strictEqual(Date.parse(found.body.expiresAt), r.expiresAt)
+      assert.deepStrictEqual([missing.status, missing.body.error], [404, "RESERVATION_NOT_FOUND"])
     })
 
     it("GET /api/admin/tables/{table}/stacks lists every stack at the table", async () => {
       const { tableId, players } = await seatedHand(server())
       const reply = await client().admin.get(`/api/admin/tables/${tableId}/stacks`)
-      expect(reply.status).toBe(200)
+      assert.strictEqual(reply.status, 200)
       const stacks = Object.fromEntries(reply.body.items.map((s: { accountId: string; balance: number }) => [s.accountId, s.balance]))
-      expect(stacks).toEqual({ [players[0]!]: 0, [players[1]!]: 0, [players[2]!]: 50 })
-      expect(reply.body.total).toBe(50)
+      assert.deepStrictEqual(stacks, { [players[0]!]: 0, [players[1]!]: 0, [players[2]!]: 50 })
+      assert.strictEqual(reply.body.total, 50)
     })
 
     it("GET /api/admin/tables/{table}/hands/{hand}/pot shows contributions and main/side pots; unknown is 404", async () => {
       const { tableId, handId, players } = await seatedHand(server())
       const reply = await client().admin.get(`/api/admin/tables/${tableId}/hands/${handId}/pot`)
-      expect(reply.status).toBe(200)
-      expect(reply.body).toMatchObject({ tableId, handId, status: "ACTIVE", balance: 650 })
-      expect(reply.body.contributions).toEqual([
+      assert.strictEqual(reply.status, 200)
+      assert.containSubset(reply.body, { tableId, handId, status: "ACTIVE", balance: 650 })
+      assert.deepStrictEqual(reply.body.contributions, [
         { seatId: 1, accountId: players[0], amount: 100 },
         { seatId: 2, accountId: players[1], amount: 300 },
         { seatId: 3, accountId: players[2], amount: 250 }
       ])
-      expect(reply.body.pots).toEqual([
+      assert.deepStrictEqual(reply.body.pots, [
         { amount: 300, eligibleSeats: [1, 2, 3] },
         { amount: 300, eligibleSeats: [2, 3] },
         { amount: 50, eligibleSeats: [2] }
       ])
       const folded = await client().admin.get(`/api/admin/tables/${tableId}/hands/${handId}/pot?folded=3`)
-      expect(folded.body.pots.flatMap((p: { eligibleSeats: Array<number> }) => p.eligibleSeats)).not.toContain(3)
+      assert.notInclude(folded.body.pots.flatMap((p: { eligibleSeats: Array<number> }) => p.eligibleSeats), 3)
       const outOfRange = await client().admin.get(`/api/admin/tables/${tableId}/hands/${handId}/pot?folded=3,9999`)
-      expect(outOfRange.status).toBe(400)
-      expect(outOfRange.body.details.issues[0]).toMatchObject({ in: "query", path: "folded" })
+      assert.strictEqual(outOfRange.status, 400)
+      assert.containSubset(outOfRange.body.details.issues[0], { in: "query", path: "folded" })
       const missing = await client().admin.get(`/api/admin/tables/${tableId}/hands/nope/pot`)
-      expect([missing.status, missing.body.error]).toEqual([404, "POT_NOT_FOUND"])
+      assert.deepStrictEqual([missing.status, missing.body.error], [404, "POT_NOT_FOUND"])
     })
 
     it("GET /api/admin/transfers pages through recent transfers of all accounts, newest first", async () => {
       const a = await newAccount(server(), "ta", 1)
       const b = await newAccount(server(), "tb", 2)
       const first = await client().admin.get("/api/admin/transfers?limit=1")
-      expect(first.status).toBe(200)
-      expect(first.body.items).toHaveLength(1)
-      expect(first.body.items[0].transfers[0]).toMatchObject({ type: "GRANT", from: "x:mint", to: `w:${b}`, amount: 2 })
+      assert.strictEqual(first.status, 200)
+      assert.lengthOf(first.body.items, 1)
+      assert.containSubset(first.body.items[0].transfers[0], { type: "GRANT", from: "x:mint", to: `w:${b}`, amount: 2 })
       const second = await client().admin.get(`/api/admin/transfers?limit=1&cursor=${first.body.nextCursor}`)
-      expect(second.body.items[0].transfers[0]).toMatchObject({ type: "GRANT", to: `w:${a}`, amount: 1 })
-      expect(second.body.items[0].eventId).not.toBe(first.body.items[0].eventId)
+      assert.containSubset(second.body.items[0].transfers[0], { type: "GRANT", to: `w:${a}`, amount: 1 })
+      assert.notStrictEqual(second.body.items[0].eventId, first.body.items[0].eventId)
     })
 
     it("POST /api/admin/ledger/verify checks the whole ledger, or one account; an unknown account is 404", async () => {
       const id = await newAccount(server(), "verify", 5)
       const whole = await client().admin.post("/api/admin/ledger/verify")
-      expect(whole.status).toBe(200)
-      expect(whole.body).toMatchObject({ mode: "full", ok: true, totalBalance: 0, findings: [] })
-      expect(whole.body.accountsChecked).toBeGreaterThan(0)
+      assert.strictEqual(whole.status, 200)
+      assert.containSubset(whole.body, { mode: "full", ok: true, totalBalance: 0, findings: [] })
+      assert.isAbove(whole.body.accountsChecked, 0)
       const one = await client().admin.post("/api/admin/ledger/verify", { body: { accountId: id } })
-      expect(one.body).toMatchObject({ mode: "account", ok: true, accountsChecked: 1, entriesChecked: 1, totalBalance: null })
+      assert.containSubset(one.body, { mode: "account", ok: true, accountsChecked: 1, entriesChecked: 1, totalBalance: null })
       const incremental = await client().admin.post("/api/admin/ledger/verify", { body: { mode: "incremental" } })
-      expect(incremental.body).toMatchObject({ mode: "incremental", ok: true })
+      assert.containSubset(incremental.body, { mode: "incremental", ok: true })
       const missing = await client().admin.post("/api/admin/ledger/verify", { body: { accountId: uniqueId("ghost") } })
-      expect([missing.status, missing.body.error]).toEqual([404, "ACCOUNT_NOT_FOUND"])
+      assert.deepStrictEqual([missing.status, missing.body.error], [404, "ACCOUNT_NOT_FOUND"])
     })
 
     it("GET /api/admin/supply derives minted, burned and circulation from the system accounts", async () => {
@@ -114,14 +114,14 @@ export const adminRoutes = ({ server, client }: SuiteContext) =>
       await client().admin.post(`/api/accounts/${id}/withdraw`, { body: { amount: 300 }, headers: { "idempotency-key": uniqueId("w") } })
       await client().admin.post("/api/admin/ledger/verify")
       const after = await client().admin.get("/api/admin/supply")
-      expect(after.status).toBe(200)
-      expect(after.body.minted - before.minted).toBe(1000)
-      expect(after.body.burned - before.burned).toBe(300)
-      expect(after.body.circulation - before.circulation).toBe(700)
-      expect(after.body.system.mint).toBe(-after.body.minted)
-      expect(after.body.system.mint + after.body.system.burn + after.body.system.rake + after.body.circulation).toBe(0)
-      expect(after.body.byType.DEPOSIT - (before.byType.DEPOSIT ?? 0)).toBe(1000)
-      expect(after.body.zeroSum).toBe(true)
-      expect(after.body.lastVerification).toMatchObject({ ok: true, totalBalance: 0 })
+      assert.strictEqual(after.status, 200)
+      assert.strictEqual(after.body.minted - before.minted, 1000)
+      assert.strictEqual(after.body.burned - before.burned, 300)
+      assert.strictEqual(after.body.circulation - before.circulation, 700)
+      assert.strictEqual(after.body.system.mint, -after.body.minted)
+      assert.strictEqual(after.body.system.mint + after.body.system.burn + after.body.system.rake + after.body.circulation, 0)
+      assert.strictEqual(after.body.byType.DEPOSIT - (before.byType.DEPOSIT ?? 0), 1000)
+      assert.isTrue(after.body.zeroSum)
+      assert.containSubset(after.body.lastVerification, { ok: true, totalBalance: 0 })
     })
   })

@@ -1,5 +1,5 @@
 import { request } from "node:http"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import type { Reply } from "../support/client.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 import { execute, newAccount, uniqueId } from "../support/seed.ts"
@@ -7,12 +7,12 @@ import { ADMIN_KEY } from "../support/testServer.ts"
 
 /** Every error, whatever produced it, is `{ error, message, details? }` as JSON, without a stack trace. */
 export const expectErrorShape = (reply: Reply, status: number, code: string) => {
-  expect(reply.status).toBe(status)
-  expect(reply.headers.get("content-type")).toContain("application/json")
-  expect(reply.body.error).toBe(code)
-  expect(typeof reply.body.message).toBe("string")
-  expect(Object.keys(reply.body).every((k) => ["error", "message", "details"].includes(k))).toBe(true)
-  expect(reply.text).not.toMatch(/\bat .+\.(ts|js):\d+/)
+  assert.strictEqual(reply.status, status)
+  assert.include(reply.headers.get("content-type"), "application/json")
+  assert.strictEqual(reply.body.error, code)
+  assert.strictEqual(typeof reply.body.message, "string")
+  assert.isTrue(Object.keys(reply.body).every((k) => ["error", "message", "details"].includes(k)))
+  assert.notMatch(reply.text, /\bat .+\.(ts|js):\d+/)
 }
 
 export const errorResponses = ({ server, client }: SuiteContext) =>
@@ -31,24 +31,24 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       const id = await newAccount(server(), "amt")
       const reply = await deposit(id, { amount, source: "ADMIN" })
       expectErrorShape(reply, 400, "INVALID_AMOUNT")
-      expect(reply.body.message).toContain("amount")
-      expect(reply.body.details.issues[0]).toMatchObject({ in: "body", path: "amount" })
-      expect(reply.body.details.issues[0].message).toContain(message)
+      assert.include(reply.body.message, "amount")
+      assert.containSubset(reply.body.details.issues[0], { in: "body", path: "amount" })
+      assert.include(reply.body.details.issues[0].message, message)
     })
 
     it("an unknown body field is 400 and names it; nothing moves", async () => {
       const id = await newAccount(server(), "excess")
       const reply = await deposit(id, { amount: 5, source: "ADMIN", bonus: 1000 })
       expectErrorShape(reply, 400, "INVALID_ARGUMENT")
-      expect(reply.body.details.issues).toEqual([{ in: "body", path: "bonus", message: "is not a known field" }])
-      expect((await client().admin.get(`/api/accounts/${id}/balance`)).body.balance).toBe(0)
+      assert.deepStrictEqual(reply.body.details.issues, [{ in: "body", path: "bonus", message: "is not a known field" }])
+      assert.strictEqual((await client().admin.get(`/api/accounts/${id}/balance`)).body.balance, 0)
     })
 
     it("a missing required field is 400 naming it", async () => {
       const id = await newAccount(server(), "missing")
       const reply = await deposit(id, { amount: 5 })
       expectErrorShape(reply, 400, "INVALID_REASON")
-      expect(reply.body.details.issues).toEqual([{ in: "body", path: "source", message: "is required" }])
+      assert.deepStrictEqual(reply.body.details.issues, [{ in: "body", path: "source", message: "is required" }])
     })
 
     it("deposit and withdraw without Idempotency-Key are 400 MISSING_IDEMPOTENCY_KEY", async () => {
@@ -62,10 +62,10 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       const id = await newAccount(server(), "syntax")
       const badId = await client().admin.get("/api/accounts/no:colons/balance")
       expectErrorShape(badId, 400, "INVALID_ACCOUNT_ID")
-      expect(badId.body.details.issues[0]).toMatchObject({ in: "path", path: "accountId" })
+      assert.containSubset(badId.body.details.issues[0], { in: "path", path: "accountId" })
       const badLimit = await client().admin.get(`/api/accounts/${id}/transactions?limit=500`)
       expectErrorShape(badLimit, 400, "INVALID_ARGUMENT")
-      expect(badLimit.body.details.issues[0]).toEqual({ in: "query", path: "limit", message: "limit must be at most 200" })
+      assert.deepStrictEqual(badLimit.body.details.issues[0], { in: "query", path: "limit", message: "limit must be at most 200" })
       expectErrorShape(await client().admin.get(`/api/accounts/${id}/transactions?type=LOTTERY`), 400, "INVALID_ARGUMENT")
       expectErrorShape(await client().admin.get(`/api/accounts/${id}/transactions?cursor=bm9wZQ`), 400, "INVALID_CURSOR")
       expectErrorShape(
@@ -78,13 +78,13 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
     it("ids up to the longest valid length (128) are served on every route; longer ones are 400 naming the parameter", async () => {
       const id = uniqueId("len").padEnd(128, "x")
       await execute(server(), { op: "EnsureAccount", accountId: id, initialBalance: 0 })
-      expect((await client().admin.get(`/api/accounts/${id}/balance`)).status).toBe(200)
-      expect((await client().admin.get(`/api/accounts/${id}/ledger`)).status).toBe(200)
-      expect((await deposit(id, { amount: 5, source: "ADMIN" })).status).toBe(200)
+      assert.strictEqual((await client().admin.get(`/api/accounts/${id}/balance`)).status, 200)
+      assert.strictEqual((await client().admin.get(`/api/accounts/${id}/ledger`)).status, 200)
+      assert.strictEqual((await deposit(id, { amount: 5, source: "ADMIN" })).status, 200)
       const tooLong = await client().admin.get(`/api/accounts/${id}y/balance`)
       expectErrorShape(tooLong, 400, "INVALID_ACCOUNT_ID")
-      expect(tooLong.body.details.issues[0]).toMatchObject({ in: "path", path: "accountId" })
-      expect(tooLong.body.details.issues[0].message).toContain("128")
+      assert.containSubset(tooLong.body.details.issues[0], { in: "path", path: "accountId" })
+      assert.include(tooLong.body.details.issues[0].message, "128")
       expectErrorShape(await client().admin.get(`/api/accounts/${"z".repeat(5000)}/balance`), 400, "INVALID_ACCOUNT_ID")
     })
 
@@ -92,7 +92,7 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       const id = await newAccount(server(), "lim")
       const reply = await client().admin.get(`/api/accounts/${id}/transactions?limit=${limit}`)
       expectErrorShape(reply, 400, "INVALID_ARGUMENT")
-      expect(reply.body.details.issues[0]).toMatchObject({ in: "query", path: "limit" })
+      assert.containSubset(reply.body.details.issues[0], { in: "query", path: "limit" })
     })
 
     it("a cursor of another account's history is refused", async () => {
@@ -128,9 +128,9 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       })
       expectErrorShape(reply, 413, "PAYLOAD_TOO_LARGE")
       // Refused before the body is read, but still a request like any other: its id echoed, counted, logged.
-      expect(reply.headers.get("x-request-id")).toBe("too-big-1")
+      assert.strictEqual(reply.headers.get("x-request-id"), "too-big-1")
       const metrics = await client().admin.get("/metrics")
-      expect(metrics.text).toMatch(/balance_http_requests_total\{[^}]*status="413"[^}]*\} [1-9]/)
+      assert.match(metrics.text, /balance_http_requests_total\{[^}]*status="413"[^}]*\} [1-9]/)
     })
 
     it("a chunked body (no Content-Length) that grows over the limit is 413 too", async () => {
@@ -149,8 +149,8 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
         for (let i = 0; i < 10; i++) req.write("y".repeat(10_000))
         req.end(`"}`)
       })
-      expect(status).toBe(413)
-      expect(JSON.parse(body)).toMatchObject({ error: "PAYLOAD_TOO_LARGE" })
+      assert.strictEqual(status, 413)
+      assert.containSubset(JSON.parse(body), { error: "PAYLOAD_TOO_LARGE" })
     })
 
     it("a body that is not JSON is 415 UNSUPPORTED_MEDIA_TYPE", async () => {

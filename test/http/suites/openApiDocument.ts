@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { Ajv2020 } from "ajv/dist/2020.js"
 import { describe, expect, it } from "vitest"
-import { HTTP_ONLY_CODES, REFUSAL_STATUS } from "../../../src/api/http/errorCodes.ts"
-import { RefusalCode } from "../../../src/domain/errors.ts"
+import { HTTP_ONLY_CODES } from "../../../src/api/http/errorCodes.ts"
+import { RefusalCode, REFUSALS } from "../../../src/domain/errors.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 
 /** Every route of the issue's table, as the document must list it. */
@@ -169,7 +169,7 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         }
       }
       for (const code of RefusalCode.literals) {
-        const status = String(REFUSAL_STATUS[code])
+        const status = String(REFUSALS[code].http)
         expect([...(codesAt.get(status) ?? [])], `${code} at ${status}`).toContain(code)
       }
       for (const [status, codes] of Object.entries(HTTP_ONLY_CODES)) {

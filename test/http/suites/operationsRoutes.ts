@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { appendDeadLetter } from "../../../src/degradation/CreditJournal.ts"
 import { type DeadLetterRecord, deadLetterPath } from "../../../src/degradation/DeadLetters.ts"
 import type { Command } from "../../../src/domain/commands.ts"
-import { pollUntil } from "../../chaos/support/poll.ts"
+import { eventually } from "../../support/eventually.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 import { execute, newAccount, uniqueId } from "../support/seed.ts"
 
@@ -80,7 +80,7 @@ export const operationsRoutes = ({ server, client }: SuiteContext) =>
       expect(started.status).toBe(202)
       expect(started.body).toMatchObject({ mode: "full", status: "RUNNING" })
       const jobId = started.body.jobId as string
-      const done = await pollUntil("the verification job to finish", async () => {
+      const done = await eventually("the verification job to finish", async () => {
         const job = await client().admin.get(`/api/admin/ledger/verifications/${jobId}`)
         return job.body.status === "RUNNING" ? undefined : job.body
       }, { timeoutMs: 30_000, intervalMs: 50 })
@@ -99,7 +99,7 @@ export const operationsRoutes = ({ server, client }: SuiteContext) =>
       const accountId = await newAccount(server(), "onejob", 10)
       const started = await client().admin.post("/api/admin/ledger/verifications", { body: { accountId } })
       expect(started.status).toBe(202)
-      const done = await pollUntil("the account job", async () => {
+      const done = await eventually("the account job", async () => {
         const job = await client().admin.get(`/api/admin/ledger/verifications/${started.body.jobId}`)
         return job.body.status === "RUNNING" ? undefined : job.body
       }, { timeoutMs: 30_000, intervalMs: 50 })

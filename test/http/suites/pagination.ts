@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
 import { execute, uniqueId } from "../support/seed.ts"
 
@@ -26,7 +26,7 @@ export const pagination = ({ server, client }: SuiteContext) =>
       do {
         const sep = path.includes("?") ? "&" : "?"
         const reply = await client().admin.get(cursor === null ? path : `${path}${sep}cursor=${cursor}`)
-        expect(reply.status).toBe(200)
+        assert.strictEqual(reply.status, 200)
         pages.push(reply.body.items)
         cursor = reply.body.nextCursor
       } while (cursor !== null && pages.length <= HISTORY)
@@ -37,26 +37,26 @@ export const pagination = ({ server, client }: SuiteContext) =>
       await seed()
       const pages = await walk(`/api/accounts/${accountId}/transactions?limit=37`)
       const items = pages.flat() as Array<{ transactionId: string; type: string; amount: number }>
-      expect(pages.slice(0, -1).every((p) => p.length === 37)).toBe(true)
-      expect(items).toHaveLength(HISTORY)
-      expect(new Set(items.map((t) => t.transactionId)).size).toBe(HISTORY)
+      assert.isTrue(pages.slice(0, -1).every((p) => p.length === 37))
+      assert.lengthOf(items, HISTORY)
+      assert.strictEqual(new Set(items.map((t) => t.transactionId)).size, HISTORY)
       // Seeded in order 1..999 after the grant: newest first means 999, 998, …, 1, then the grant.
-      expect(items.map((t) => t.amount)).toEqual([...Array.from({ length: HISTORY - 1 }, (_, i) => HISTORY - 1 - i), 1])
-      expect(items.slice(0, -1).map((t) => t.transactionId)).toEqual([...seeded].reverse())
-      expect(items[HISTORY - 1]!.type).toBe("GRANT")
+      assert.deepStrictEqual(items.map((t) => t.amount), [...Array.from({ length: HISTORY - 1 }, (_, i) => HISTORY - 1 - i), 1])
+      assert.deepStrictEqual(items.slice(0, -1).map((t) => t.transactionId), [...seeded].reverse())
+      assert.strictEqual(items[HISTORY - 1]!.type, "GRANT")
     })
 
     it("transactions filtered by type still have no gaps or repeats across pages", async () => {
       await seed()
       const items = (await walk(`/api/accounts/${accountId}/transactions?limit=200&type=DEPOSIT`)).flat() as Array<{ transactionId: string }>
-      expect(items.map((t) => t.transactionId)).toEqual([...seeded].reverse())
+      assert.deepStrictEqual(items.map((t) => t.transactionId), [...seeded].reverse())
     })
 
     it("ledger: seq 1..1000 exactly once, in pages of 37", async () => {
       await seed()
       const pages = await walk(`/api/accounts/${accountId}/ledger?limit=37`)
       const seqs = (pages.flat() as Array<{ seq: number }>).map((e) => e.seq)
-      expect(seqs).toEqual(Array.from({ length: HISTORY }, (_, i) => i + 1))
-      expect(pages.at(-1)!.length).toBe(HISTORY % 37)
+      assert.deepStrictEqual(seqs, Array.from({ length: HISTORY }, (_, i) => i + 1))
+      assert.strictEqual(pages.at(-1)!.length, HISTORY % 37)
     })
   })

@@ -9,7 +9,8 @@ import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
 import { adminServicesAt } from "../../../src/app/AdminServices.ts"
 import type { LedgerSettings } from "../../../src/ledger/LedgerSettings.ts"
 import { EconomyMetricsLayer } from "../../../src/observability/EconomyMetrics.ts"
-import { ExpiryMetricsLayer } from "../../../src/observability/ExpiryMetrics.ts"
+import { ExpiryMetricsLayer } from "../../../src/reservations/ExpiryMetrics.ts"
+import { CreditQueueMetricsLayer } from "../../../src/degradation/CreditQueueMetrics.ts"
 import { makeJsonLogger } from "../../../src/observability/Logging.ts"
 import { metricsServerLayerWith } from "../../../src/observability/MetricsServer.ts"
 import { ReservationExpiry } from "../../../src/reservations/ReservationExpiry.ts"
@@ -70,6 +71,7 @@ export const observedApp = <E>(store: Layer.Layer<Store, E>, options: ObservedAp
     ),
     metricsServerLayerWith({ port: 0, host: "127.0.0.1" }),
     EconomyMetricsLayer,
+    CreditQueueMetricsLayer,
     ExpiryMetricsLayer
   ).pipe(
     Layer.provideMerge(ReservationExpiry.layer),

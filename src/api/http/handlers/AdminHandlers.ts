@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { walletKey, type WalletState } from "../../../domain/accounts.ts"
+import { stackKeyPrefix, walletKey, type WalletState } from "../../../domain/accounts.ts"
 import { calculatePots } from "../../../domain/potMath.ts"
 import { Ledger } from "../../../ledger/Ledger.ts"
 import { LedgerVerifier } from "../../../ledger/LedgerVerifier.ts"
@@ -53,7 +53,7 @@ export const AdminHandlers = HttpApiBuilder.group(BalanceApi, "admin", (handlers
         ))
       .handle("tableStacks", ({ params }) =>
         Effect.gen(function*() {
-          const prefix = `s:${params.tableId}:`
+          const prefix = stackKeyPrefix(params.tableId)
           const keys: Array<string> = []
           let cursor: string | null = null
           do {

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { POT_STATUSES } from "../../../domain/accounts.ts"
 import { AccountId, HandId, ReservationId, TableId } from "../../../domain/ids.ts"
 import { ChipCount, Cursor, IsoTimestamp, Limit, NextCursor, TransferView } from "./CommonSchemas.ts"
 
@@ -49,7 +50,7 @@ export const PotQuery = {
 export const PotView = Schema.Struct({
   tableId: Schema.String,
   handId: Schema.String,
-  status: Schema.Literals(["ACTIVE", "SETTLED", "CANCELLED"]),
+  status: Schema.Literals(POT_STATUSES),
   balance: ChipCount,
   contributions: Schema.Array(Schema.Struct({ seatId: Schema.Int, accountId: Schema.String, amount: ChipCount })),
   pots: Schema.Array(Schema.Struct({ amount: ChipCount, eligibleSeats: Schema.Array(Schema.Int) })).annotate({

@@ -1,4 +1,5 @@
 import { Schema, SchemaTransformation } from "effect"
+import { RESERVATION_STATUSES } from "../../../domain/accounts.ts"
 import { TRANSFER_TYPES } from "../../../domain/transfer.ts"
 
 export const TransferTypeSchema = Schema.Literals(TRANSFER_TYPES)
@@ -45,7 +46,7 @@ export const TransferView = Schema.Struct({
 }).annotate({ identifier: "Transfer" })
 export type TransferView = typeof TransferView.Type
 
-export const ReservationStatusSchema = Schema.Literals(["HELD", "COMMITTED", "RELEASED", "EXPIRED"])
+export const ReservationStatusSchema = Schema.Literals(RESERVATION_STATUSES)
 
 export const ReservationView = Schema.Struct({
   reservationId: Schema.String,

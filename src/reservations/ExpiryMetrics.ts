@@ -1,8 +1,8 @@
 import { Effect, Layer } from "effect"
-import { ReservationExpiry } from "../reservations/ReservationExpiry.ts"
-import { Metrics } from "./Metrics.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { ReservationExpiry } from "./ReservationExpiry.ts"
 
-/** Feeds each sweep's lateness figures into the histogram. */
+/** Feeds each sweep's lateness figures into the histogram (here, not in observability/: metrics know no service that uses them). */
 export const ExpiryMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   const metrics = yield* Metrics
   const expiry = yield* ReservationExpiry
