@@ -16,6 +16,7 @@ import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
+import { archiveLag } from "./archiveLag.ts"
 import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
 
 export interface ArchiverOptions {
@@ -290,9 +291,8 @@ export class Archiver extends Context.Service<Archiver, {
 
     const measureLag = Effect.gen(function*() {
       const { cursor } = yield* history.state()
-      const [oldest] = yield* store.eventsAfter(cursor, 1)
-      const now = yield* Clock.currentTimeMillis
-      lagSeconds.set(oldest === undefined ? 0 : Math.max(0, now - parseEventId(oldest.id).ms) / 1000)
+      const lag = yield* archiveLag(store, cursor, yield* Clock.currentTimeMillis, 1)
+      lagSeconds.set(lag.seconds)
     })
 
     const drain = Effect.fn("Archiver.drain")(function*(maxPasses = 100) {

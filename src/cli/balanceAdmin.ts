@@ -201,7 +201,7 @@ const dispatch = async (
       print(a, () =>
         a.state === "NOT_CONFIGURED"
           ? `archive: NOT_CONFIGURED\n${a.message}`
-          : fields([["state", a.state], ["database", a.database], ["lag (entries)", a.lagEntries], ["lag (s)", a.lagSeconds], ["archived entries", a.archivedEntries], ["archived transfers", a.archivedTransfers], ["last batch", when(a.lastBatchAt)], ["continuity stops", a.continuityStops.length], ["", a.message]]))
+          : fields([["state", a.state], ["database", a.database], ["lag (entries)", a.lagEntries], ["lag (s)", a.lagSeconds], ["archived entries", a.archivedEntries], ["archived transfers", a.archivedTransfers], ["last batch", when(a.lastBatchAt)], ["leader", a.leader === null ? "none" : `${a.leader.owner} (token ${a.leader.fencingToken})`], ["continuity stops", a.continuityStops.length], ["", a.message]]))
       return 0
     }
     default:

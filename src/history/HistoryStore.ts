@@ -80,6 +80,17 @@ export interface ArchiveState {
   readonly fencingToken: number
 }
 
+/** What the archive holds, for its status page (src/history/ArchiveStatus.ts). */
+export interface ArchiveSummary {
+  readonly cursor: string
+  readonly archivedEntries: number
+  readonly archivedTransfers: number
+  /** When the last batch committed (epoch ms); null before the first. */
+  readonly lastBatchAt: number | null
+  /** The accounts the archiver stopped for (archive_stops), oldest first. */
+  readonly stops: ReadonlyArray<ContinuityStop & { readonly stoppedAt: number }>
+}
+
 /**
  * The history tier (DESIGN 9): every ledger entry and transfer ever made,
  * closed pots and reservations, head checkpoints, the archiver's cursor. Only
@@ -131,6 +142,8 @@ export class HistoryStore extends Context.Service<HistoryStore, {
   readonly recordCheckpoints: (checkpoints: ReadonlyArray<HeadCheckpoint>) => Effect.Effect<void, HistoryUnavailable>
   /** The checkpoint with the highest seq of an account, if any. */
   readonly latestCheckpoint: (account: AccountRef) => Effect.Effect<HeadCheckpoint | null, HistoryUnavailable>
+  /** Rows held, the last commit and the continuity stops (counts are exact: count(*) on each table). */
+  readonly summary: () => Effect.Effect<ArchiveSummary, HistoryUnavailable>
   /** False for the stand-in of HISTORY_ARCHIVE=off, whose every call fails. */
   readonly enabled: boolean
   readonly ping: () => Effect.Effect<void, HistoryUnavailable>
@@ -157,6 +170,7 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     closedObject: () => off("closedObject"),
     recordCheckpoints: () => off("recordCheckpoints"),
     latestCheckpoint: () => off("latestCheckpoint"),
+    summary: () => off("summary"),
     enabled: false,
     ping: () => off("ping")
   }))
@@ -486,6 +500,24 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       : { account, seq: num(r.seq), checksum: r.checksum, balance: num(r.balance), takenAt: num(r.taken_at), mac: r.mac }
   }, Effect.mapError(unavailable("latestCheckpoint")))
 
+  const summary = Effect.fn("HistoryStore.summary")(function*() {
+    const [counts] = yield* sql<{ cursor: string; updated_at: Date; entries: bigint; transfers: bigint }>`
+      select s.stream_cursor as cursor, s.updated_at,
+        (select count(*) from ledger_entries) as entries, (select count(*) from transfers) as transfers
+      from archive_state s where id = 1`
+    const stops = yield* sql<{ account: string; seq: bigint; reason: string; stopped_at: Date }>`
+      select account, seq, reason, stopped_at from archive_stops order by stopped_at, account`
+    const cursor = counts?.cursor ?? "0"
+    return {
+      cursor,
+      archivedEntries: num(counts?.entries ?? 0),
+      archivedTransfers: num(counts?.transfers ?? 0),
+      // The migration writes the row with cursor '0'; only a commit moves it.
+      lastBatchAt: cursor === "0" || counts === undefined ? null : new Date(counts.updated_at).getTime(),
+      stops: stops.map((r) => ({ account: r.account, seq: num(r.seq), reason: r.reason, stoppedAt: new Date(r.stopped_at).getTime() }))
+    } satisfies ArchiveSummary
+  }, Effect.mapError(unavailable("summary")))
+
   const ping = Effect.fn("HistoryStore.ping")(function*() {
     yield* sql`select 1`
   }, Effect.mapError(unavailable("ping")))
@@ -504,6 +536,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     closedObject,
     recordCheckpoints,
     latestCheckpoint,
+    summary,
     enabled: true,
     ping
   })

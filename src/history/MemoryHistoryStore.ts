@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import type { AccountRef } from "../domain/accounts.ts"
 import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
@@ -23,10 +23,11 @@ const compareOrder = (a: readonly [number, number, number], b: readonly [number,
 export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
   let cursor = "0"
   let fencingToken = 0
+  let lastBatchAt: number | null = null
   const entries = new Map<AccountRef, Map<number, LedgerEntry>>()
   const transfers = new Map<string, OrderedTransfer>()
   const closed = new Map<string, ClosedObject>()
-  const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string }>()
+  const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string; readonly stoppedAt: number }>()
   const positions = new Map<string, string>()
   const checkpoints = new Map<AccountRef, Map<number, HeadCheckpoint>>()
 
@@ -60,18 +61,19 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
       }),
     stopped: (accounts) => Effect.sync(() => new Set(accounts.filter((a) => stops.has(a)))),
     commit: (batch) =>
-      Effect.sync(() => {
+      Effect.map(Clock.currentTimeMillis, (now) => {
         if (fencingToken > batch.fencingToken) return { _tag: "Fenced", token: fencingToken } as const
         if (cursor !== batch.fromCursor) return { _tag: "CursorMoved", cursor } as const
         fencingToken = batch.fencingToken
         cursor = batch.toCursor
+        lastBatchAt = now
         for (const e of batch.entries) {
           const chain = chainOf(e.accountId)
           if (!chain.has(e.seq)) chain.set(e.seq, e)
         }
         for (const t of batch.transfers) if (!transfers.has(t.transfer.transferId)) transfers.set(t.transfer.transferId, t)
         for (const c of batch.closed) if (!closed.has(c.key)) closed.set(c.key, c)
-        for (const s of batch.stops) if (!stops.has(s.account)) stops.set(s.account, { seq: s.seq, reason: s.reason })
+        for (const s of batch.stops) if (!stops.has(s.account)) stops.set(s.account, { seq: s.seq, reason: s.reason, stoppedAt: now })
         return { _tag: "Committed" } as const
       }),
     entries: (account, afterSeq, limit) =>
@@ -130,6 +132,14 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
         const byAccount = checkpoints.get(account)
         return byAccount && byAccount.size > 0 ? byAccount.get(Math.max(...byAccount.keys()))! : null
       }),
+    summary: () =>
+      Effect.sync(() => ({
+        cursor,
+        archivedEntries: [...entries.values()].reduce((n, chain) => n + chain.size, 0),
+        archivedTransfers: transfers.size,
+        lastBatchAt,
+        stops: [...stops.entries()].map(([account, s]) => ({ account, ...s }))
+      })),
     enabled: true,
     ping: () => Effect.void
   })

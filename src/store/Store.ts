@@ -104,6 +104,12 @@ export type LeaseResult =
   | { readonly _tag: "Held"; readonly token: number }
   | { readonly _tag: "HeldByOther"; readonly owner: string }
 
+/** Who holds the archiver's lease now, with its fencing token; null when nobody does. */
+export interface LeaseHolder {
+  readonly owner: string
+  readonly token: number
+}
+
 /**
  * The storage port. `apply` is the only write: atomic, all or nothing, guarded
  * by expected versions and the idempotency key. Everything else reads.
@@ -164,6 +170,8 @@ export class Store extends Context.Service<Store, {
   readonly acquireArchiverLease: (owner: string, ttlMs: number) => Effect.Effect<LeaseResult, StoreUnavailable>
   /** Gives the lease up if `owner` holds it (a clean stop: the next instance need not wait for the TTL). */
   readonly releaseArchiverLease: (owner: string) => Effect.Effect<void, StoreUnavailable>
+  /** Reads the lease without taking it (for the archive's status). */
+  readonly archiverLease: () => Effect.Effect<LeaseHolder | null, StoreUnavailable>
   /** The trim cursor (last trimmed stream id, "0" for none) and how many transfers of each account were trimmed. */
   readonly trimState: (
     accounts: ReadonlyArray<AccountRef>

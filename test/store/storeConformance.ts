@@ -360,14 +360,17 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
     test("the archiver lease: one holder at a time, a larger fencing token for each new holder, renewal keeps it", () =>
       Effect.gen(function*() {
         const store = yield* Store
+        assert.isNull(yield* store.archiverLease(), "nobody holds a fresh lease")
         const first = yield* store.acquireArchiverLease("a", ttlMs)
         assert.strictEqual(first._tag, "Held")
         const token = first._tag === "Held" ? first.token : -1
+        assert.deepStrictEqual(yield* store.archiverLease(), { owner: "a", token }, "reading the lease shows its holder")
         assert.deepStrictEqual(yield* store.acquireArchiverLease("b", ttlMs), { _tag: "HeldByOther", owner: "a" })
         assert.deepStrictEqual(yield* store.acquireArchiverLease("a", ttlMs), { _tag: "Held", token }, "renewal keeps the token")
         yield* store.releaseArchiverLease("b")
         assert.deepStrictEqual(yield* store.acquireArchiverLease("b", ttlMs), { _tag: "HeldByOther", owner: "a" }, "only the holder releases")
         yield* store.releaseArchiverLease("a")
+        assert.isNull(yield* store.archiverLease(), "a released lease has no holder")
         const second = yield* store.acquireArchiverLease("b", shortTtlMs)
         assert.strictEqual(second._tag, "Held")
         assert.isAbove(second._tag === "Held" ? second.token : -1, token)

@@ -42,6 +42,7 @@ export const makeFaultyStore = () => {
     ping: () => guard("ping", () => inner.ping()),
     acquireArchiverLease: (o, t) => guard("lease", () => inner.acquireArchiverLease(o, t)),
     releaseArchiverLease: (o) => guard("lease", () => inner.releaseArchiverLease(o)),
+    archiverLease: () => guard("lease", () => inner.archiverLease()),
     trimState: (a) => guard("trimState", () => inner.trimState(a)),
     trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())

@@ -229,6 +229,8 @@ export const makeMemoryStore = () => {
     trimState: (accounts) =>
       Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
     trimArchived: (request) => Effect.sync(() => trimNow(request)),
+    archiverLease: () =>
+      Effect.map(Clock.currentTimeMillis, (now) => (lease && lease.expiresAt > now ? { owner: lease.owner, token: lease.token } : null)),
     releaseArchiverLease: (owner) =>
       Effect.sync(() => {
         if (lease?.owner === owner) lease = undefined

@@ -10,6 +10,7 @@ import {
   type ApplyRequest,
   type ApplyResult,
   type EventPage,
+  type LeaseHolder,
   type LeaseResult,
   type Page,
   Store,
@@ -434,6 +435,14 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     throw new UnexpectedScriptReply("lease.lua", reply)
   }, retrying)
 
+  const archiverLease = Effect.fn("RedisStore.archiverLease")(function*() {
+    // lease.lua's value: "<owner> <token>"; the key expires with the lease.
+    const value = yield* call("lease", () => redis.get(keys.archiverLease))
+    if (value === null) return null
+    const sep = value.indexOf(" ")
+    return { owner: value.slice(0, sep), token: Number(value.slice(sep + 1)) } satisfies LeaseHolder
+  }, retrying)
+
   const releaseArchiverLease = Effect.fn("RedisStore.releaseArchiverLease")(function*(owner: string) {
     yield* call("lease", () => redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "release", owner))
   }, retrying)
@@ -496,6 +505,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     ping,
     acquireArchiverLease,
     releaseArchiverLease,
+    archiverLease,
     trimState,
     trimArchived,
     awaitReplication

@@ -109,6 +109,9 @@ export const ArchiveStatusView = Schema.Union([
     archivedEntries: Schema.Int,
     archivedTransfers: Schema.Int,
     lastBatchAt: Schema.NullOr(IsoTimestamp),
+    leader: Schema.NullOr(Schema.Struct({ owner: Schema.String, fencingToken: Schema.Int })).annotate({
+      description: "The instance holding the archiver lease (its owner id and fencing token); null when none does"
+    }),
     continuityStops: Schema.Array(Schema.Struct({ account: Schema.String, detail: Schema.String })),
     message: Schema.String
   })
