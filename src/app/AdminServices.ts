@@ -1,33 +1,48 @@
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
 import { DeadLetters } from "../degradation/DeadLetters.ts"
+import { ArchiveEconomyHistory } from "../economy/ArchiveEconomyHistory.ts"
+import type { EconomyHistory } from "../economy/EconomyHistory.ts"
 import { LiveTailEconomyHistory } from "../economy/LiveTailEconomyHistory.ts"
 import { ArchiveStatus } from "../history/ArchiveStatus.ts"
 import { VerificationJobs } from "../ledger/VerificationJobs.ts"
 
+/** The history store's own layers of the economy and archive status (default: Redis' live tail, NOT_CONFIGURED). */
+export interface HistoryViews<E, R> {
+  readonly economy?: Layer.Layer<EconomyHistory, E, R>
+  readonly archiveStatus?: Layer.Layer<ArchiveStatus, E, R>
+}
+
 /**
  * What the admin console and CLI read beyond the ledger: dead-lettered credits under `dataDir`,
- * verification jobs, the economy over time and the archive's status (NOT_CONFIGURED unless
- * `archiveStatus` is the history store's). Requires Ledger, LedgerVerifier and Store (and what
- * `archiveStatus` requires).
+ * verification jobs, the economy over time and the archive's status. Requires Ledger,
+ * LedgerVerifier and Store (and what `views` require).
  */
-export const adminServicesAt = <E = never, R = never>(
-  dataDir: string,
-  archiveStatus: Layer.Layer<ArchiveStatus, E, R> = ArchiveStatus.none as Layer.Layer<ArchiveStatus, E, R>
-) => Layer.mergeAll(DeadLetters.layerAt(dataDir), VerificationJobs.layer, LiveTailEconomyHistory, archiveStatus)
+export const adminServicesAt = <E = never, R = never>(dataDir: string, views: HistoryViews<E, R> = {}) =>
+  Layer.mergeAll(
+    DeadLetters.layerAt(dataDir),
+    VerificationJobs.layer,
+    views.economy ?? LiveTailEconomyHistory,
+    views.archiveStatus ?? ArchiveStatus.none
+  )
 
 /**
- * The archive's status as the service runs: read from the history store and Redis with
- * HISTORY_ARCHIVE=on on a Redis store (the cases where ArchiveJob archives), else NOT_CONFIGURED.
- * LAGGING past a lease takeover plus two archiver intervals.
+ * With HISTORY_ARCHIVE=on on a Redis store (the cases where ArchiveJob archives): the economy over
+ * the archive plus the live tail, and the archive's status read from the history store and Redis
+ * (LAGGING past a lease takeover plus two archiver intervals). Otherwise today's defaults.
  */
-const ArchiveStatusLayer = Layer.unwrap(Effect.gen(function*() {
-  if ((yield* AppConfig.historyArchive) === "off" || (yield* AppConfig.store) === "memory") return ArchiveStatus.none
-  return ArchiveStatus.layer({
-    database: (yield* AppConfig.databaseUrl) === undefined ? "embedded" : "external",
-    laggingAfterMs: (yield* AppConfig.archiveLeaseMs) + 2 * (yield* AppConfig.archiveIntervalMs)
-  })
-}))
+const historyViews = Effect.gen(function*() {
+  if ((yield* AppConfig.historyArchive) === "off" || (yield* AppConfig.store) === "memory") return {}
+  return {
+    economy: ArchiveEconomyHistory,
+    archiveStatus: ArchiveStatus.layer({
+      database: (yield* AppConfig.databaseUrl) === undefined ? "embedded" : "external",
+      laggingAfterMs: (yield* AppConfig.archiveLeaseMs) + 2 * (yield* AppConfig.archiveIntervalMs)
+    })
+  } as const
+})
 
 /** The admin services with DATA_DIR and the archive settings from config. */
-export const AdminServicesLayer = Layer.unwrap(Effect.map(AppConfig.dataDir, (dataDir) => adminServicesAt(dataDir, ArchiveStatusLayer)))
+export const AdminServicesLayer = Layer.unwrap(Effect.gen(function*() {
+  return adminServicesAt(yield* AppConfig.dataDir, yield* historyViews)
+}))

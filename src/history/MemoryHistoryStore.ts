@@ -4,7 +4,15 @@ import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import type { StoreEvent } from "../store/Store.ts"
-import { type ClosedObject, type HeadCheckpoint, HistoryStore, type OrderedTransfer, parseEventId } from "./HistoryStore.ts"
+import {
+  type ClosedObject,
+  groupEntries,
+  groupTransfers,
+  type HeadCheckpoint,
+  HistoryStore,
+  type OrderedTransfer,
+  parseEventId
+} from "./HistoryStore.ts"
 
 const orderOf = (t: OrderedTransfer): [number, number, number] => {
   const id = parseEventId(t.eventId)
@@ -140,6 +148,24 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
         lastBatchAt,
         stops: [...stops.entries()].map(([account, s]) => ({ account, ...s }))
       })),
+    economyEvents: (fromTs, throughCursor) =>
+      Effect.sync(() => {
+        const through = parseEventId(throughCursor)
+        const upToCursor = [...transfers.values()]
+          .filter((t) => compareOrder(orderOf(t), [through.ms, through.seq, Infinity]) <= 0)
+          .sort((a, b) => compareOrder(orderOf(a), orderOf(b)))
+        const walletEntries = [...entries.values()].flatMap((chain) => [...chain.values()])
+          .filter((e) => e.accountId.startsWith("w:") && e.timestamp >= fromTs)
+          .sort((a, b) => a.timestamp - b.timestamp || (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.seq - b.seq))
+        return {
+          events: [
+            ...groupTransfers(upToCursor.filter((t) => t.transfer.timestamp >= fromTs)),
+            ...groupEntries(walletEntries)
+          ],
+          transfersThroughCursor: upToCursor.length,
+          firstTransferAt: [...transfers.values()].sort((a, b) => compareOrder(orderOf(a), orderOf(b)))[0]?.transfer.timestamp ?? null
+        }
+      }),
     enabled: true,
     ping: () => Effect.void
   })
