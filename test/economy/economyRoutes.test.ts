@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { Layer } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { Archiver } from "../../src/archive/Archiver.ts"
+import type { HistoryViews } from "../../src/app/AdminServices.ts"
+import { ArchiveEconomyHistory } from "../../src/economy/ArchiveEconomyHistory.ts"
+import { HistoryStore } from "../../src/history/HistoryStore.ts"
+import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { freshDatabase } from "../support/historyFixtures.ts"
+import { startTestPostgresServer, TestPostgres, type TestPostgresServer } from "../support/postgresServer.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
-import type { Store } from "../../src/store/Store.ts"
+import { Store } from "../../src/store/Store.ts"
 import { clientFor } from "../http/support/client.ts"
 import { startTestServer, type TestServer } from "../http/support/testServer.ts"
 import { execute } from "../http/support/seed.ts"
@@ -11,18 +20,33 @@ import { EXPECTED, HOUR, playScriptedGame, RAKE_BASIS_POINTS } from "./scriptedG
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** How a setup serves the economy: its layers, what it does after the game, the coverage source it reports. */
+interface EconomySetup {
+  readonly store: Layer.Layer<Store, unknown>
+  readonly historyViews?: HistoryViews<unknown, Store>
+  readonly source: "live-tail" | "archive+live-tail"
+  /** Runs after the scripted game, before the tests read (e.g. archive and trim Redis). */
+  readonly afterGame?: (server: TestServer, h0: number) => Promise<void>
+}
+
 /** The economy endpoints, read after the scripted game, against the figures worked out from its script. */
-const economyAfterScriptedGame = (label: string, makeStore: () => Layer.Layer<Store, unknown>) =>
+const economyAfterScriptedGame = (label: string, makeSetup: () => EconomySetup | Promise<EconomySetup>) =>
   describe(`economy over time on the ${label}`, () => {
     let server: TestServer
+    let setup: EconomySetup
     let h0 = 0
     const admin = () => clientFor(server.baseUrl).admin
     const range = (fromHour: number, toHour: number) => `from=${iso(h0 + fromHour * HOUR)}&to=${iso(h0 + toHour * HOUR)}`
 
     beforeAll(async () => {
-      server = await startTestServer(makeStore(), { ledgerSettings: { rules: { rake: { basisPoints: RAKE_BASIS_POINTS, capChips: 0, minPotChips: 0 }, reservationTimeoutMs: 30_000 } } })
+      setup = await makeSetup()
+      server = await startTestServer(setup.store, {
+        ledgerSettings: { rules: { rake: { basisPoints: RAKE_BASIS_POINTS, capChips: 0, minPotChips: 0 }, reservationTimeoutMs: 30_000 } },
+        ...(setup.historyViews === undefined ? {} : { historyViews: setup.historyViews })
+      })
       h0 = await playScriptedGame(server)
-    })
+      await setup.afterGame?.(server, h0)
+    }, 120_000)
     afterAll(async () => {
       await server?.close()
     })
@@ -30,7 +54,7 @@ const economyAfterScriptedGame = (label: string, makeStore: () => Layer.Layer<St
     it("supply and circulation by the hour: each hour's flows and the figures at its end", async () => {
       const reply = await admin().get(`/api/admin/economy/supply?${range(0, 4)}&bucket=hour`)
       expect(reply.status).toBe(200)
-      expect(reply.body.coverage).toEqual({ source: "live-tail", historyFrom: null, complete: true, eventsScanned: expect.any(Number) })
+      expect(reply.body.coverage).toEqual({ source: setup.source, historyFrom: null, complete: true, eventsScanned: expect.any(Number) })
       expect(reply.body.points.map((p: { start: string; end: string }) => [p.start, p.end])).toEqual(
         [0, 1, 2, 3].map((h) => [iso(h0 + h * HOUR), iso(h0 + (h + 1) * HOUR)])
       )
@@ -100,7 +124,7 @@ const economyAfterScriptedGame = (label: string, makeStore: () => Layer.Layer<St
     })
   })
 
-economyAfterScriptedGame("memory store", () => MemoryStoreLayer)
+economyAfterScriptedGame("memory store", () => ({ store: MemoryStoreLayer, source: "live-tail" }))
 
 let redis: TestRedisServer | undefined
 beforeAll(async () => {
@@ -109,7 +133,72 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.dispose()
 })
-economyAfterScriptedGame("Redis store", () => redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }))
+economyAfterScriptedGame("Redis store", () => ({ store: redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }), source: "live-tail" }))
+
+/** Every economy report of the scripted game's day, as the admin API answers them (coverage's scan count aside). */
+const economyReports = async (server: TestServer, h0: number) => {
+  const admin = clientFor(server.baseUrl).admin
+  const day = `from=${iso(h0)}&to=${iso(h0 + 4 * HOUR)}`
+  const paths = [
+    `supply?${day}&bucket=hour`,
+    `supply?from=${iso(h0 + HOUR + 30 * 60_000)}&to=${iso(h0 + 3 * HOUR)}`,
+    `flows?${day}`,
+    `flows?from=${iso(h0 + HOUR)}&to=${iso(h0 + 2 * HOUR)}`,
+    `rake?${day}`,
+    `reservations?${day}`,
+    `movers?${day}`,
+    `movers?from=${iso(h0 + 2 * HOUR)}&to=${iso(h0 + 4 * HOUR)}`
+  ]
+  const replies: Record<string, unknown> = {}
+  for (const path of paths) {
+    const reply = await admin.get(`/api/admin/economy/${path}`)
+    expect(reply.status, path).toBe(200)
+    const { coverage: { eventsScanned: _scanned, ...coverage }, ...body } = reply.body
+    replies[path] = { ...body, coverage }
+  }
+  return replies
+}
+
+let postgres: TestPostgresServer | undefined
+beforeAll(async () => {
+  postgres = await startTestPostgresServer()
+}, 120_000)
+afterAll(async () => {
+  await postgres?.dispose()
+})
+economyAfterScriptedGame("tiered store (HISTORY_ARCHIVE=on), archived into PostgreSQL and trimmed from Redis", async () => {
+  const prefix = "economy-tiered:"
+  const databaseUrl = await Effect.runPromise(Effect.provideService(freshDatabase, TestPostgres, postgres!))
+  const redisStore = redisStoreLayer({ url: redis!.url, keyPrefix: prefix })
+  const history = HistoryStore.layer(databaseUrl)
+  return {
+    store: TieredStoreLayer.pipe(Layer.provide(redisStore), Layer.provide(history)),
+    historyViews: { economy: ArchiveEconomyHistory.pipe(Layer.provide(history)) },
+    source: "archive+live-tail",
+    afterGame: async (server, h0) => {
+      const before = await economyReports(server, h0)
+      // Another instance's archiver (as ArchiveJob runs it): everything committed, then trimmed from Redis.
+      const archiver = ManagedRuntime.make(Archiver.layerWith({ batchEvents: 5, trim: true }).pipe(
+        Layer.provideMerge(Layer.mergeAll(redisStore, HistoryStore.layer(databaseUrl), LedgerSettings.layerWith({}), Metrics.layer))
+      ))
+      try {
+        await archiver.runPromise(Effect.gen(function*() {
+          yield* (yield* Archiver).drain()
+          const store = yield* Store
+          const { cursor } = yield* (yield* HistoryStore).state()
+          expect((yield* store.trimState([])).cursor, "Redis is trimmed through the archive's cursor").toBe(cursor)
+          expect(yield* store.eventsAfter("0", 100), "the stream holds none of the game's writes").toEqual([])
+        }))
+      } finally {
+        await archiver.dispose()
+      }
+      // Past the one second for which the reports reuse a read of the history (TAIL_REUSE).
+      await server.advanceClock(2_000)
+      const after = await economyReports(server, h0)
+      expect(after).toEqual(before)
+    }
+  }
+})
 
 describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {
   let server: TestServer

@@ -5,7 +5,7 @@ import { Effect, Layer, Logger, ManagedRuntime, References } from "effect"
 import { HttpServer } from "effect/http"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
 import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
-import { adminServicesAt } from "../../../src/app/AdminServices.ts"
+import { adminServicesAt, type HistoryViews } from "../../../src/app/AdminServices.ts"
 import type { Ledger } from "../../../src/ledger/Ledger.ts"
 import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
 import type { Store } from "../../../src/store/Store.ts"
@@ -38,6 +38,8 @@ export interface TestServerOptions {
   readonly dataDir?: string
   /** Collects every log line at Info and above, as the service prints it (JSON, annotations included). */
   readonly logs?: Array<string>
+  /** The admin services' economy and archive status (default: the live tail, NOT_CONFIGURED), over the server's Store. */
+  readonly historyViews?: HistoryViews<unknown, Store>
 }
 
 /** The real HTTP server on 127.0.0.1, a free port, over the given store layer. */
@@ -59,7 +61,7 @@ export const startTestServer = async <E>(
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
     accessLog: false
   }).pipe(
-    Layer.provide(adminServicesAt(dataDir)),
+    Layer.provide(adminServicesAt(dataDir, options.historyViews)),
     Layer.provideMerge(ledgerOn(store, options.ledgerSettings ?? {})),
     Layer.provide(options.authLayer ?? AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
     Layer.provideMerge(ShiftableClock.layer),
