@@ -115,20 +115,18 @@ export interface BiggestMovers {
 }
 
 /**
- * The chip economy over time. The HTTP layer knows only this port: today it is served from the
- * writes Redis still holds (LiveTailEconomyHistory); the history store of issue 14 provides the
- * same port as SQL over the archive plus the live tail, and replaces the layer in
- * src/app/AdminServices.ts, nothing else.
+ * The chip economy over time. The HTTP layer knows only this port: without the history tier it is
+ * served from the writes Redis still holds (LiveTailEconomyHistory); with HISTORY_ARCHIVE=on from
+ * the archive plus the live tail (ArchiveEconomyHistory: PostgreSQL's rows through the archive's
+ * cursor, Redis' stream after it; `coverage.source` "archive+live-tail"). src/app/AdminServices.ts
+ * chooses.
  *
- * For that implementation: every figure is a sum over transfers (minted: from = 'x:mint'; burned:
- * to = 'x:burn'; raked: to = 'x:rake'; rake per table: RAKE/PAYOUT transfers from 'p:<table>:…')
- * or over wallet ledger entries (reservations: HOLD/BUY_IN/RELEASE/EXPIRE with parent
- * 'reservation:…'; movers: amount by account), grouped by date_trunc of the timestamp; supply and
- * circulation at a bucket's end are the running sums from the start (or the supply now minus what
- * came after, as the live tail does). Rows still only in Redis are added from its stream, as far
- * as the archive does not hold them. `coverage.source` is then "archive+live-tail", and
- * `historyFrom` null. economyAggregates.ts holds the reference arithmetic (and its property test
- * a model to check a SQL version against).
+ * Every figure is a sum over transfers (minted: from = 'x:mint'; burned: to = 'x:burn'; raked:
+ * to = 'x:rake'; rake per table: RAKE/PAYOUT transfers from 'p:<table>:…') or over wallet ledger
+ * entries (reservations: HOLD/BUY_IN/RELEASE/EXPIRE with parent 'reservation:…'; movers: amount by
+ * account); supply and circulation at a bucket's end are the supply now minus what came after.
+ * Both implementations select the writes and leave the arithmetic to economyAggregates.ts (its
+ * property test is the reference model).
  */
 export class EconomyHistory extends Context.Service<EconomyHistory, {
   readonly supplySeries: (range: TimeRange, bucket: Bucket) => Effect.Effect<SupplySeries, StoreUnavailable>

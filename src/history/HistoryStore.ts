@@ -505,14 +505,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       )
       select t.* from transfers t join ev using (event_ms, event_seq)
       order by t.event_ms desc, t.event_seq desc, t.position`
-    const events: Array<StoreEvent & { transfers: Array<Transfer> }> = []
-    for (const r of rows) {
-      const id = eventIdOf(r)
-      const last = events[events.length - 1]
-      if (last?.id === id) last.transfers.push(transferFromRow(r))
-      else events.push({ id, entries: [], transfers: [transferFromRow(r)] })
-    }
-    return events
+    return groupTransfers(rows.map((r) => ({ eventId: eventIdOf(r), transfer: transferFromRow(r) })))
   }, Effect.mapError(unavailable("eventsBefore")))
 
   const closedObject = Effect.fn("HistoryStore.closedObject")(function*(key: string) {
