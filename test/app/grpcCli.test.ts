@@ -87,4 +87,24 @@ describe("npm run grpc, against a started service", () => {
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("usage: npm run grpc -- <Method> '<json request>'")
   }, 60_000)
+
+  it("a value its field's type cannot hold is refused naming the field (exit 2), never converted and sent", async () => {
+    await grpcCli(["EnsureAccount", '{"account_id":"cli-t"}'], env)
+    const deposit = (amount: string) =>
+      grpcCli(["Deposit", `{"account_id":"cli-t","amount":${amount},"idempotency_key":"cli-t-${amount.length}${amount.replace(/\W/g, "")}","source":"PROMO"}`], env)
+    // protobufjs would have sent 25, 1, 5, 5 and failed on "" with INTERNAL.
+    for (const amount of ['"25.5"', '"1e3"', '" 5"', '"+5"', '""', "25.5", "true", '"9223372036854775808"']) {
+      const refused = await deposit(amount)
+      expect([amount, refused.code, refused.stdout]).toEqual([amount, 2, ""])
+      expect(refused.stderr).toContain(`amount must be a whole number as a string, e.g. "250"`)
+    }
+    const seat = await grpcCli(["GetPot", '{"table_id":"t","hand_id":"h","folded_seats":[1.5]}'], env)
+    expect([seat.code, seat.stderr.includes("folded_seats[0] must be a whole number, e.g. 1")]).toEqual([2, true])
+    const id = await grpcCli(["GetBalance", '{"account_id":42}'], env)
+    expect([id.code, id.stderr.includes("account_id must be a JSON string, not 42")]).toEqual([2, true])
+    expect(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-t"}'], env)).stdout).balance).toBeUndefined()
+    // What the proto3 JSON mapping allows still works: an int64 as a string or as a safe JSON number.
+    const ok = await deposit("7")
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, balance: "7" })
+  }, 90_000)
 })
