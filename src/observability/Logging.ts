@@ -2,7 +2,8 @@ import { Cause, Context, Effect, Layer, Logger, References, Tracer } from "effec
 import { AppConfig } from "../config.ts"
 
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g
-const BEARER = /(bearer\s+)[^\s"\\]+/gi
+/** A bearer token; not a placeholder such as `<token>` in advice the service prints (it would garble it). */
+const BEARER = /(bearer\s+)(?!<[^<>"\\]*>)[^\s"\\]+/gi
 
 /**
  * Last line of defence for credentials: nothing logs request headers or

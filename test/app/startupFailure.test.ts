@@ -87,5 +87,7 @@ describe("start-up failures", () => {
       expect(fatal.message).toContain(variable)
     }
     expect(fatal.error).toBe("GrpcExposedWithoutCredentials")
+    // The advice is printed as written: the log's bearer-token scrubber leaves the placeholder alone.
+    expect(fatal.message).toContain("(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
   }, 60_000)
 })
