@@ -1,16 +1,19 @@
 import { Cause, Config, Effect } from "effect"
 import { grpcExposureFromConfig } from "../api/grpc/grpcExposure.ts"
+import { serverCredentials } from "../api/grpc/serverCredentials.ts"
 import { AppConfig } from "../config.ts"
 
 /**
  * Every setting is read and checked before anything starts, so a start that
  * cannot succeed leaves nothing behind: no admin key generated, no
  * redis-server spawned, nothing half-listening. Includes the refusal to
- * expose gRPC's game calls without a credential.
+ * expose gRPC's game calls without a credential, and the gRPC TLS files
+ * (missing, unreadable or not a certificate and key).
  */
 export const checkSettings = Effect.gen(function*() {
   yield* Config.all(AppConfig)
   yield* grpcExposureFromConfig
+  yield* serverCredentials({ cert: yield* AppConfig.grpcTlsCert, key: yield* AppConfig.grpcTlsKey, ca: yield* AppConfig.grpcTlsCa })
 })
 
 /** `...\n  at ["HTTP_PORT"]` -> `HTTP_PORT: ...`: the variable first, on one line. */

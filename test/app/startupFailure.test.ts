@@ -90,4 +90,16 @@ describe("start-up failures", () => {
     // The advice is printed as written: the log's bearer-token scrubber leaves the placeholder alone.
     expect(fatal.message).toContain("(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
   }, 60_000)
+
+  it("an unreadable GRPC_TLS_CERT is found before anything starts: one fatal line naming it, no redis-server, no listener, no key", async () => {
+    const run = await runMainToExit({ GRPC_TLS_CERT: "/nonexistent/server.crt", GRPC_TLS_KEY: "/nonexistent/server.key" })
+    const generated = existsSync(join(run.dataDir, "admin-api-key"))
+    run.cleanup()
+    expect(run.code).toBe(1)
+    expect(generated).toBe(false)
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toContain("GRPC_TLS_CERT=/nonexistent/server.crt")
+    expect(fatal.error).toBe("TlsConfigError")
+    expect(run.stdout).not.toMatch(/listening|redis-server started/)
+  }, 60_000)
 })
