@@ -25,12 +25,14 @@ const occupy = (port: number) =>
   })
 
 describe("start-up failures", () => {
-  it("a bad LOG_LEVEL (the logger itself cannot start) exits 1 and says why on stderr", async () => {
+  it("a bad LOG_LEVEL (the logger itself cannot start) is one JSON fatal line too, naming the variable, exit 1", async () => {
     const run = await runMainToExit({ LOG_LEVEL: "verbose" })
     run.cleanup()
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain("balance-service failed to start")
-    expect(run.stderr).toContain("LOG_LEVEL must be one of")
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toMatch(/^balance-service failed to start: invalid setting LOG_LEVEL: LOG_LEVEL must be one of .*trace, debug, info/)
+    expect(fatal.error).toBe("ConfigError")
+    expect(run.stdout.trim().split("\n")).toHaveLength(1)
   }, 60_000)
 
   it("a bad setting is one JSON fatal line naming the variable, without a stack trace, exit 1", async () => {
