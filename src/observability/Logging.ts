@@ -78,7 +78,20 @@ export const makeBatchedWriter = (out: (chunk: string) => void) => {
   return { write, flush }
 }
 
-const stdoutWriter = makeBatchedWriter((chunk) => void process.stdout.write(chunk))
+/**
+ * Whether stdout still has a reader. When the reader of a pipe goes away (`npm start | jq` and
+ * jq is gone), writes fail with EPIPE, emitted as an unhandled 'error' that would crash the
+ * service mid-call and leave its private redis-server behind: the lines are dropped instead,
+ * and the service keeps serving and stops as usual.
+ */
+let stdoutOpen = true
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e
+  stdoutOpen = false
+})
+const stdoutWriter = makeBatchedWriter((chunk) => {
+  if (stdoutOpen) process.stdout.write(chunk)
+})
 process.once("exit", stdoutWriter.flush)
 
 /**
