@@ -78,6 +78,18 @@ describe("start-up failures", () => {
     }, 60_000)
   }
 
+  it("two listeners on one port: refused before anything starts, naming both variables (not \"another process\")", async () => {
+    const port = String(await freePort())
+    const run = await runMainToExit({ HTTP_PORT: port, METRICS_PORT: port })
+    run.cleanup()
+    expect(run.code).toBe(1)
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toBe(
+      `balance-service failed to start: METRICS_PORT ${port} is also HTTP_PORT: HTTP, gRPC and metrics each need their own port; set METRICS_PORT to another one`
+    )
+    expect(run.stdout).not.toMatch(/listening|redis-server started/)
+  }, 60_000)
+
   it("gRPC beyond loopback with no credential for the game: refused before anything starts, naming the variables", async () => {
     const run = await runMainToExit({ HOST: "0.0.0.0" })
     const generated = existsSync(join(run.dataDir, "admin-api-key"))
