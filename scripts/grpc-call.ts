@@ -29,8 +29,12 @@ import { BALANCE_SERVICE, LOADER_OPTIONS, PROTO_FILES } from "../src/api/grpc/pr
 // biome-ignore lint: descriptor and wire objects are untyped here
 type Json = any
 
-/** The proto3 JSON mapping: camelCase, int64 and enums as strings, defaults left out (as grpcurl prints). */
-const definition = protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, defaults: false })
+/**
+ * The proto3 JSON mapping: camelCase, int64 and enums as strings, defaults left out (as grpcurl
+ * prints). No oneof markers: with `oneofs` protobufjs adds a virtual `_reason: "reason"` for
+ * every proto3 `optional` field that is set, which is no field of the message.
+ */
+const definition = protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, defaults: false, oneofs: false })
 const service = definition[BALANCE_SERVICE] as grpc.ServiceDefinition
 const methods = Object.keys(service)
 

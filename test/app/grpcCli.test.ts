@@ -88,6 +88,27 @@ describe("npm run grpc, against a started service", () => {
     expect(none.stderr).toContain("usage: npm run grpc -- <Method> '<json request>'")
   }, 60_000)
 
+  it("WatchAccount prints each change as grpcurl would: no protobufjs oneof markers such as \"_reason\"", async () => {
+    await grpcCli(["EnsureAccount", '{"account_id":"cli-w"}'], env)
+    await grpcCli(["Deposit", '{"account_id":"cli-w","amount":"9","idempotency_key":"cli-w-1","source":"PROMO"}'], env)
+    const child = spawn("npm", ["run", "-s", "grpc", "--", "WatchAccount", '{"account_id":"cli-w","after_seq":"0"}'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const line = await new Promise<string>((resolve) => {
+      let out = ""
+      child.stdout!.on("data", (c: Buffer) => {
+        out += c.toString()
+        if (out.includes("\n")) resolve(out.split("\n")[0]!)
+      })
+    })
+    child.kill("SIGINT")
+    const event = JSON.parse(line)
+    expect(event).toMatchObject({ accountId: "cli-w", seq: "1", type: "DEPOSIT", amount: "9", balanceAfter: "9" })
+    expect(event.metadata).toEqual({ reason: "PROMO" })
+  }, 60_000)
+
   it("a value its field's type cannot hold is refused naming the field (exit 2), never converted and sent", async () => {
     await grpcCli(["EnsureAccount", '{"account_id":"cli-t"}'], env)
     const deposit = (amount: string) =>
