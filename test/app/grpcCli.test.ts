@@ -4,22 +4,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { pollUntil } from "../chaos/support/poll.ts"
+import { npmRun } from "../support/npmRun.ts"
 import { type MainProcess, ROOT, spawnMain } from "./support/mainProcess.ts"
 
 /** `npm run -s grpc -- <args>` against the service, with `env` (GRPC_PORT and DATA_DIR as an operator would set them). */
-const grpcCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("npm", ["run", "-s", "grpc", "--", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (c: Buffer) => stdout += c.toString())
-    child.stderr!.on("data", (c: Buffer) => stderr += c.toString())
-    child.once("exit", (code) => resolve({ code, stdout, stderr }))
-  })
+const grpcCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => npmRun("grpc", args, env)
 
 describe("npm run grpc, against a started service", () => {
   let main: MainProcess

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import { isAlive as alive } from "../../src/store/redis/redisServerProcess.ts"
 import { pollUntil } from "../chaos/support/poll.ts"
 import { spawnMain } from "./support/mainProcess.ts"
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe.skipIf(process.platform !== "linux")("the log pipe's reader goes away (npm start | jq, then jq dies)", () => {
   it("the service keeps serving, then stops cleanly on SIGTERM, its private redis-server with it", async () => {

@@ -1,23 +1,7 @@
-import { spawn } from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
-import { ROOT } from "../app/support/mainProcess.ts"
 import { ADMIN_KEY } from "../chaos/support/serviceProcess.ts"
+import { npmRun } from "../support/npmRun.ts"
 import { useServiceHarness } from "./support/serviceHarness.ts"
-
-/** `npm run -s <script> -- <args>` from the repository, as client/README documents the commands. */
-const npmRun = (script: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("npm", ["run", "-s", script, "--", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (c: Buffer) => stdout += c.toString())
-    child.stderr!.on("data", (c: Buffer) => stderr += c.toString())
-    child.once("exit", (code) => resolve({ code, stdout, stderr }))
-  })
 
 /** A stack frame ("    at f (file:line)") anywhere in what was printed. */
 const STACK_FRAME = /\n\s+at \S/
