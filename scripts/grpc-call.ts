@@ -7,7 +7,8 @@
  *   npm run grpc -- WatchAccount '{"account_id":"alice"}'      # one line per change until Ctrl-C
  *
  * Request fields as in proto/balance.proto, snake_case or camelCase; int64 values as strings
- * (numbers are accepted up to 2^53-1). The response is printed as one line of JSON in the proto3
+ * (numbers are accepted up to 2^53-1). Every value is checked against its field's type first
+ * (an amount "25.5" is refused, not sent as 25). The response is printed as one line of JSON in the proto3
  * JSON mapping, as grpcurl prints it: camelCase, int64 as strings, fields at their default omitted.
  *
  * Environment:
@@ -28,8 +29,12 @@ import { BALANCE_SERVICE, LOADER_OPTIONS, PROTO_FILES } from "../src/api/grpc/pr
 // biome-ignore lint: descriptor and wire objects are untyped here
 type Json = any
 
-/** The proto3 JSON mapping: camelCase, int64 and enums as strings, defaults left out (as grpcurl prints). */
-const definition = protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, defaults: false })
+/**
+ * The proto3 JSON mapping: camelCase, int64 and enums as strings, defaults left out (as grpcurl
+ * prints). No oneof markers: with `oneofs` protobufjs adds a virtual `_reason: "reason"` for
+ * every proto3 `optional` field that is set, which is no field of the message.
+ */
+const definition = protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, defaults: false, oneofs: false })
 const service = definition[BALANCE_SERVICE] as grpc.ServiceDefinition
 const methods = Object.keys(service)
 
@@ -51,6 +56,37 @@ const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c
 /** The message type `name` (e.g. "PotWinner", relative to the package) as loaded. */
 const messageType = (name: string): Json => definition[`balance.${name.replace(/^\.?balance\./, "")}`] as Json
 
+const INT64 = new Set(["TYPE_INT64", "TYPE_SINT64", "TYPE_SFIXED64", "TYPE_UINT64", "TYPE_FIXED64"])
+const INT32 = new Set(["TYPE_INT32", "TYPE_SINT32", "TYPE_SFIXED32", "TYPE_UINT32", "TYPE_FIXED32"])
+const UNSIGNED = new Set(["TYPE_UINT64", "TYPE_FIXED64", "TYPE_UINT32", "TYPE_FIXED32"])
+
+/**
+ * A scalar checked against its proto type before protobufjs sees it: protobufjs converts
+ * whatever it gets (an int64 "25.5" becomes 25, "1e3" becomes 1, an int32 1.5 becomes 1, a bool
+ * "false" becomes true), so a typo would be sent as another number than the one written.
+ */
+const scalar = (v: Json, type: string, path: string): Json => {
+  if (INT64.has(type) || INT32.has(type)) {
+    const text = typeof v === "number" && Number.isSafeInteger(v) ? String(v) : typeof v === "string" ? v : undefined
+    const bits = INT64.has(type) ? 64n : 32n
+    const unsigned = UNSIGNED.has(type)
+    const [min, max] = unsigned ? [0n, 2n ** bits - 1n] : [-(2n ** (bits - 1n)), 2n ** (bits - 1n) - 1n]
+    if (text === undefined || !/^-?[0-9]+$/.test(text) || BigInt(text) < min || BigInt(text) > max) {
+      throw new UsageError(
+        `${path} must be a whole number${INT64.has(type) ? ` as a string, e.g. "250"` : ", e.g. 1"} ` +
+          `between ${min} and ${max}, not ${JSON.stringify(v)}`
+      )
+    }
+    return INT64.has(type) ? text : Number(text)
+  }
+  if (type === "TYPE_BOOL" && typeof v !== "boolean") throw new UsageError(`${path} must be true or false, not ${JSON.stringify(v)}`)
+  if (type === "TYPE_STRING" && typeof v !== "string") throw new UsageError(`${path} must be a JSON string, not ${JSON.stringify(v)}`)
+  if ((type === "TYPE_DOUBLE" || type === "TYPE_FLOAT") && typeof v !== "number") {
+    throw new UsageError(`${path} must be a number, not ${JSON.stringify(v)}`)
+  }
+  return v
+}
+
 /**
  * The request in the loader's camelCase, every field checked against the message: a misspelt
  * field would otherwise be dropped silently and the call made without it.
@@ -69,7 +105,11 @@ const normalize = (value: Json, typeName: string, path: string): Json => {
       throw new UsageError(`${typeName} has no field ${path}${key} (fields: ${known})`)
     }
     const nested = field.type === "TYPE_MESSAGE" && messageType(field.typeName) !== undefined ? field.typeName as string : undefined
-    if (nested === undefined || v === null) out[name] = v
+    if (nested === undefined && field.label === "LABEL_REPEATED" && v !== null) {
+      if (!Array.isArray(v)) throw new UsageError(`${path}${key} must be a JSON array`)
+      out[name] = v.map((item, i) => scalar(item, field.type as string, `${path}${key}[${i}]`))
+    } else if (nested === undefined) out[name] = v === null ? v : scalar(v, field.type as string, `${path}${key}`)
+    else if (v === null) out[name] = v
     else if (field.label === "LABEL_REPEATED") {
       if (!Array.isArray(v)) throw new UsageError(`${path}${key} must be a JSON array`)
       out[name] = v.map((item, i) => normalize(item, nested, `${path}${key}[${i}].`))

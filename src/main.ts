@@ -19,7 +19,7 @@ import { LedgerVerifier } from "./ledger/LedgerVerifier.ts"
 import { EconomyMetricsLayer } from "./observability/EconomyMetrics.ts"
 import { ExpiryMetricsLayer } from "./reservations/ExpiryMetrics.ts"
 import { CreditQueueMetricsLayer } from "./degradation/CreditQueueMetrics.ts"
-import { LoggingLayer } from "./observability/Logging.ts"
+import { LoggingLayer, scrubSecrets } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { MetricsServerLayer } from "./observability/MetricsServer.ts"
 import { TracingLayer } from "./observability/Tracing.ts"
@@ -65,7 +65,7 @@ const teardown: Runtime.Teardown = (exit, onExit) =>
 
 /** Set once every layer is up: a failure before is a failed start. */
 let started = false
-/** Set once the JSON logger reported the failure; if the logger itself could not start, stderr does. */
+/** Set once the JSON logger reported the failure; if the logger itself could not start, fatalLineWithoutLogger does. */
 let failureLogged = false
 
 /** One JSON line: the reason (naming the variable to change) for a typed failure, the cause for a defect. */
@@ -77,6 +77,23 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
       Effect.annotateLogs({ error: described.tag })
     )
   return logged.pipe(Effect.tap(() => Effect.sync(() => failureLogged = true)))
+}
+
+/**
+ * The logger could not start (a bad LOG_LEVEL): the same one JSON fatal line it would have
+ * written, naming the variable, so that a log pipeline parses it like any other.
+ */
+const fatalLineWithoutLogger = (cause: Cause.Cause<unknown>): string => {
+  const described = describeFailure(cause)
+  return `${
+    scrubSecrets(JSON.stringify({
+      timestamp: new Date().toISOString(),
+      level: "FATAL",
+      message: `balance-service failed to start: ${described?.reason ?? Cause.pretty(cause)}`,
+      service: "balance-service",
+      ...(described === undefined ? {} : { error: described.tag })
+    }))
+  }\n`
 }
 
 Effect.gen(function*() {
@@ -92,7 +109,7 @@ Effect.gen(function*() {
   Effect.tapCause((cause) =>
     Cause.hasInterruptsOnly(cause) || failureLogged
       ? Effect.void
-      : Effect.sync(() => process.stderr.write(`balance-service failed to start: ${Cause.pretty(cause)}\n`))
+      : Effect.sync(() => process.stdout.write(fatalLineWithoutLogger(cause)))
   ),
   NodeRuntime.runMain({ teardown, disableErrorReporting: true })
 )

@@ -1,16 +1,44 @@
 import { Cause, Config, Effect } from "effect"
 import { grpcExposureFromConfig } from "../api/grpc/grpcExposure.ts"
+import { serverCredentials } from "../api/grpc/serverCredentials.ts"
 import { AppConfig } from "../config.ts"
+import { PortUnavailable, type PortVariable } from "./PortUnavailable.ts"
+
+/**
+ * HTTP, gRPC and metrics each need their own port: two on one would fail the second bind as
+ * "in use by another process", which sends the operator looking for a process that is this one.
+ */
+const distinctPorts = Effect.gen(function*() {
+  const ports: ReadonlyArray<readonly [PortVariable, number]> = [
+    ["HTTP_PORT", yield* AppConfig.httpPort],
+    ["GRPC_PORT", yield* AppConfig.grpcPort],
+    ["METRICS_PORT", yield* AppConfig.metricsPort]
+  ]
+  for (const [i, [variable, port]] of ports.entries()) {
+    const earlier = ports.slice(0, i).find(([, p]) => p === port)
+    if (earlier !== undefined) {
+      return yield* Effect.fail(new PortUnavailable({
+        variable,
+        host: "",
+        port,
+        problem: `is also ${earlier[0]}: HTTP, gRPC and metrics each need their own port; set ${variable} to another one`
+      }))
+    }
+  }
+})
 
 /**
  * Every setting is read and checked before anything starts, so a start that
  * cannot succeed leaves nothing behind: no admin key generated, no
- * redis-server spawned, nothing half-listening. Includes the refusal to
- * expose gRPC's game calls without a credential.
+ * redis-server spawned, nothing half-listening. Includes distinct ports, the refusal to
+ * expose gRPC's game calls without a credential, and the gRPC TLS files
+ * (missing, unreadable or not a certificate and key).
  */
 export const checkSettings = Effect.gen(function*() {
   yield* Config.all(AppConfig)
+  yield* distinctPorts
   yield* grpcExposureFromConfig
+  yield* serverCredentials({ cert: yield* AppConfig.grpcTlsCert, key: yield* AppConfig.grpcTlsKey, ca: yield* AppConfig.grpcTlsCa })
 })
 
 /** `...\n  at ["HTTP_PORT"]` -> `HTTP_PORT: ...`: the variable first, on one line. */

@@ -49,8 +49,11 @@ const arg = (positionals: ReadonlyArray<string>, i: number, name: string): strin
 
 const amountArg = (positionals: ReadonlyArray<string>, i: number): number => {
   const raw = arg(positionals, i, "amount")
-  if (!/^[0-9]{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)) || Number(raw) <= 0) {
+  if (!/^[0-9]+$/.test(raw) || Number(raw) <= 0) {
     throw usage(`amount must be a whole number of chips greater than 0, not ${JSON.stringify(raw)}`)
+  }
+  if (!Number.isSafeInteger(Number(raw))) {
+    throw usage(`amount must be at most ${Number.MAX_SAFE_INTEGER} chips, not ${JSON.stringify(raw)}`)
   }
   return Number(raw)
 }

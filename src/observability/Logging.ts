@@ -2,7 +2,8 @@ import { Cause, Context, Effect, Layer, Logger, References, Tracer } from "effec
 import { AppConfig } from "../config.ts"
 
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g
-const BEARER = /(bearer\s+)[^\s"\\]+/gi
+/** A bearer token; not a placeholder such as `<token>` in advice the service prints (it would garble it). */
+const BEARER = /(bearer\s+)(?!<[^<>"\\]*>)[^\s"\\]+/gi
 
 /**
  * Last line of defence for credentials: nothing logs request headers or
@@ -77,7 +78,20 @@ export const makeBatchedWriter = (out: (chunk: string) => void) => {
   return { write, flush }
 }
 
-const stdoutWriter = makeBatchedWriter((chunk) => void process.stdout.write(chunk))
+/**
+ * Whether stdout still has a reader. When the reader of a pipe goes away (`npm start | jq` and
+ * jq is gone), writes fail with EPIPE, emitted as an unhandled 'error' that would crash the
+ * service mid-call and leave its private redis-server behind: the lines are dropped instead,
+ * and the service keeps serving and stops as usual.
+ */
+let stdoutOpen = true
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e
+  stdoutOpen = false
+})
+const stdoutWriter = makeBatchedWriter((chunk) => {
+  if (stdoutOpen) process.stdout.write(chunk)
+})
 process.once("exit", stdoutWriter.flush)
 
 /**

@@ -16,7 +16,8 @@ const startMetricsServer = (port: number, host: string) =>
   Effect.gen(function*() {
     const { registry } = yield* Metrics
     const server = createServer((req, res) => {
-      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+      // HEAD as GET: Node leaves the body out of a HEAD response by itself.
+      if ((req.method !== "GET" && req.method !== "HEAD") || (req.url ?? "").split("?")[0] !== "/metrics") {
         res.writeHead(404).end()
         return
       }

@@ -92,6 +92,10 @@ describe("balance-admin CLI against the real service", () => {
     expect(refused.stderr).toContain("422 INSUFFICIENT_BALANCE")
     const badAmount = await cli(["deposit", "cli-p3", "1.5"])
     expect([badAmount.code, badAmount.stderr.includes("amount must be a whole number")]).toEqual([2, true])
+    // A whole number above the limit is told the limit, not that it is no whole number.
+    const tooBig = await cli(["deposit", "cli-p3", "9007199254740992"])
+    expect(tooBig.code).toBe(2)
+    expect(tooBig.stderr).toContain(`amount must be at most 9007199254740991 chips, not "9007199254740992"`)
     const unknown = await cli(["frobnicate"])
     expect(unknown.code).toBe(2)
   })

@@ -19,6 +19,8 @@ describe("admin console in headless Chromium against the real service", () => {
   let page: Page
   /** Every request the page made that did not go to the service. */
   const foreign: Array<string> = []
+  /** Errors the page's script let escape (uncaught exceptions and rejections). */
+  const pageErrors: Array<string> = []
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
   /** Form controls on the page that no label names (a screen reader would announce them blank). */
   const unlabelled = () =>
@@ -31,6 +33,7 @@ describe("admin console in headless Chromium against the real service", () => {
     game = await playGameOverGrpc(f, { prefix: "ui", hands: 3 })
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    page.on("pageerror", (e) => pageErrors.push(e.message))
     const origin = new URL(f.service.httpUrl).origin
     await page.route("**/*", (route) => {
       const url = route.request().url()
@@ -87,6 +90,20 @@ describe("admin console in headless Chromium against the real service", () => {
     expect(await page.locator("#account-transfers").textContent()).toContain("CASH_OUT")
     expect(await unlabelled()).toEqual([])
     await shot("account")
+  })
+
+  it("an id that is no account, or not a valid id: said once on the account page, nothing escapes the page's script", async () => {
+    for (const [id, code] of [["ui-nobody", "404 ACCOUNT_NOT_FOUND"], ["bad id", "400 INVALID_ACCOUNT_ID"]] as const) {
+      pageErrors.length = 0
+      await page.evaluate((hash) => { (globalThis as unknown as { location: { hash: string } }).location.hash = hash }, `#/accounts/${encodeURIComponent(id)}`)
+      await page.getByRole("heading", { name: `Account ${id}` }).waitFor()
+      await expect.poll(() => page.locator("#account-summary").textContent()).toContain(code)
+      await expect.poll(() => page.title()).toBe(`Account ${id} · balance-service`)
+      expect(await page.locator("#page [role=alert]").count()).toBe(1)
+      expect(pageErrors).toEqual([])
+    }
+    await page.evaluate(() => { (globalThis as unknown as { location: { hash: string } }).location.hash = "#/accounts/ui-p1" })
+    await page.locator("#account-ledger table").waitFor()
   })
 
   it("deposit: the key is generated and shown, the result names the ledger entry it made", async () => {

@@ -4,22 +4,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { eventually } from "../support/eventually.ts"
+import { npmRun } from "../support/npmRun.ts"
 import { type MainProcess, ROOT, spawnMain } from "./support/mainProcess.ts"
 
 /** `npm run -s grpc -- <args>` against the service, with `env` (GRPC_PORT and DATA_DIR as an operator would set them). */
-const grpcCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("npm", ["run", "-s", "grpc", "--", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (c: Buffer) => stdout += c.toString())
-    child.stderr!.on("data", (c: Buffer) => stderr += c.toString())
-    child.once("exit", (code) => resolve({ code, stdout, stderr }))
-  })
+const grpcCli = (args: ReadonlyArray<string>, env: Readonly<Record<string, string>>) => npmRun("grpc", args, env)
 
 describe("npm run grpc, against a started service", () => {
   let main: MainProcess
@@ -87,4 +76,45 @@ describe("npm run grpc, against a started service", () => {
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("usage: npm run grpc -- <Method> '<json request>'")
   }, 60_000)
+
+  it("WatchAccount prints each change as grpcurl would: no protobufjs oneof markers such as \"_reason\"", async () => {
+    await grpcCli(["EnsureAccount", '{"account_id":"cli-w"}'], env)
+    await grpcCli(["Deposit", '{"account_id":"cli-w","amount":"9","idempotency_key":"cli-w-1","source":"PROMO"}'], env)
+    const child = spawn("npm", ["run", "-s", "grpc", "--", "WatchAccount", '{"account_id":"cli-w","after_seq":"0"}'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const line = await new Promise<string>((resolve) => {
+      let out = ""
+      child.stdout!.on("data", (c: Buffer) => {
+        out += c.toString()
+        if (out.includes("\n")) resolve(out.split("\n")[0]!)
+      })
+    })
+    child.kill("SIGINT")
+    const event = JSON.parse(line)
+    expect(event).toMatchObject({ accountId: "cli-w", seq: "1", type: "DEPOSIT", amount: "9", balanceAfter: "9" })
+    expect(event.metadata).toEqual({ reason: "PROMO" })
+  }, 60_000)
+
+  it("a value its field's type cannot hold is refused naming the field (exit 2), never converted and sent", async () => {
+    await grpcCli(["EnsureAccount", '{"account_id":"cli-t"}'], env)
+    const deposit = (amount: string) =>
+      grpcCli(["Deposit", `{"account_id":"cli-t","amount":${amount},"idempotency_key":"cli-t-${amount.length}${amount.replace(/\W/g, "")}","source":"PROMO"}`], env)
+    // protobufjs would have sent 25, 1, 5, 5 and failed on "" with INTERNAL.
+    for (const amount of ['"25.5"', '"1e3"', '" 5"', '"+5"', '""', "25.5", "true", '"9223372036854775808"']) {
+      const refused = await deposit(amount)
+      expect([amount, refused.code, refused.stdout]).toEqual([amount, 2, ""])
+      expect(refused.stderr).toContain(`amount must be a whole number as a string, e.g. "250"`)
+    }
+    const seat = await grpcCli(["GetPot", '{"table_id":"t","hand_id":"h","folded_seats":[1.5]}'], env)
+    expect([seat.code, seat.stderr.includes("folded_seats[0] must be a whole number, e.g. 1")]).toEqual([2, true])
+    const id = await grpcCli(["GetBalance", '{"account_id":42}'], env)
+    expect([id.code, id.stderr.includes("account_id must be a JSON string, not 42")]).toEqual([2, true])
+    expect(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-t"}'], env)).stdout).balance).toBeUndefined()
+    // What the proto3 JSON mapping allows still works: an int64 as a string or as a safe JSON number.
+    const ok = await deposit("7")
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, balance: "7" })
+  }, 90_000)
 })

@@ -25,12 +25,14 @@ const occupy = (port: number) =>
   })
 
 describe("start-up failures", () => {
-  it("a bad LOG_LEVEL (the logger itself cannot start) exits 1 and says why on stderr", async () => {
+  it("a bad LOG_LEVEL (the logger itself cannot start) is one JSON fatal line too, naming the variable, exit 1", async () => {
     const run = await runMainToExit({ LOG_LEVEL: "verbose" })
     run.cleanup()
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain("balance-service failed to start")
-    expect(run.stderr).toContain("LOG_LEVEL must be one of")
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toMatch(/^balance-service failed to start: invalid setting LOG_LEVEL: LOG_LEVEL must be one of .*trace, debug, info/)
+    expect(fatal.error).toBe("ConfigError")
+    expect(run.stdout.trim().split("\n")).toHaveLength(1)
   }, 60_000)
 
   it("a bad setting is one JSON fatal line naming the variable, without a stack trace, exit 1", async () => {
@@ -76,6 +78,18 @@ describe("start-up failures", () => {
     }, 60_000)
   }
 
+  it("two listeners on one port: refused before anything starts, naming both variables (not \"another process\")", async () => {
+    const port = String(await freePort())
+    const run = await runMainToExit({ HTTP_PORT: port, METRICS_PORT: port })
+    run.cleanup()
+    expect(run.code).toBe(1)
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toBe(
+      `balance-service failed to start: METRICS_PORT ${port} is also HTTP_PORT: HTTP, gRPC and metrics each need their own port; set METRICS_PORT to another one`
+    )
+    expect(run.stdout).not.toMatch(/listening|redis-server started/)
+  }, 60_000)
+
   it("gRPC beyond loopback with no credential for the game: refused before anything starts, naming the variables", async () => {
     const run = await runMainToExit({ HOST: "0.0.0.0" })
     const generated = existsSync(join(run.dataDir, "admin-api-key"))
@@ -87,5 +101,19 @@ describe("start-up failures", () => {
       expect(fatal.message).toContain(variable)
     }
     expect(fatal.error).toBe("GrpcExposedWithoutCredentials")
+    // The advice is printed as written: the log's bearer-token scrubber leaves the placeholder alone.
+    expect(fatal.message).toContain("(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
+  }, 60_000)
+
+  it("an unreadable GRPC_TLS_CERT is found before anything starts: one fatal line naming it, no redis-server, no listener, no key", async () => {
+    const run = await runMainToExit({ GRPC_TLS_CERT: "/nonexistent/server.crt", GRPC_TLS_KEY: "/nonexistent/server.key" })
+    const generated = existsSync(join(run.dataDir, "admin-api-key"))
+    run.cleanup()
+    expect(run.code).toBe(1)
+    expect(generated).toBe(false)
+    const fatal = theOneFatalLine(run)
+    expect(fatal.message).toContain("GRPC_TLS_CERT=/nonexistent/server.crt")
+    expect(fatal.error).toBe("TlsConfigError")
+    expect(run.stdout).not.toMatch(/listening|redis-server started/)
   }, 60_000)
 })

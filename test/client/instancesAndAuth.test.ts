@@ -5,7 +5,7 @@ import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { BalanceGateway } from "../../client/src/effect.ts"
-import { BalanceCallError, BalanceClient, BalanceRefusal, BalanceUnavailable } from "../../client/src/index.ts"
+import { BalanceCallError, BalanceClient, BalanceRefusal, BalanceUnavailable, GameBalance } from "../../client/src/index.ts"
 import { GrpcServerAddress, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
@@ -75,6 +75,54 @@ describe("security", () => {
       assert.instanceOf(noClientCert, BalanceUnavailable)
       yield* Scope.close(scope, Exit.void)
       rmSync(dir, { recursive: true, force: true })
+    }))
+})
+
+describe("numbers the wire cannot carry as given", () => {
+  it.live("an amount or seat that is not a whole number is refused before anything is sent or journaled (protobufjs would send 25.5 as 25)", () =>
+    Effect.gen(function*() {
+      const { scope, address } = yield* startServer()
+      const journalDir = mkdtempSync(join(tmpdir(), "client-whole-"))
+      const result = yield* withClient({ addresses: [address], healthCheck: false, auth: { adminMetadata: IN_PROCESS_ADMIN } }, async (c) => {
+        await c.checked("EnsureAccount", { account_id: "whole-a", initial_balance: 1000 })
+        const raw = await failureOf(c.call("Deposit", { account_id: "whole-a", amount: 25.5, idempotency_key: "whole-d1", source: "PROMO" }))
+        const rawText = await failureOf(c.call("Deposit", { account_id: "whole-a", amount: "12abc", idempotency_key: "whole-d2", source: "PROMO" }))
+        const game = new GameBalance({ client: c, mode: "enforce", journalDir })
+        const buyIn = await game.buyIn({ tableId: "whole-t", accountId: "whole-a", amount: 25.5, key: "whole-b1" })
+        const bet = await game.contribute({ tableId: "whole-t", handId: "h1", seatId: 1.5, accountId: "whole-a", amount: 5, type: "BET", key: "whole-c1" })
+        const pending = game.stats().journal.pending
+        await game.close()
+        const wallet = await c.call("GetBalance", { account_id: "whole-a" })
+        const stack = await c.call("GetTableStack", { table_id: "whole-t", account_id: "whole-a" })
+        return { raw, rawText, buyIn, bet, pending, wallet, stack }
+      })
+      assert.instanceOf(result.raw, BalanceCallError)
+      assert.strictEqual((result.raw as BalanceCallError).grpcCode, grpc.status.INVALID_ARGUMENT)
+      assert.include((result.raw as BalanceCallError).detail, "amount: must be a whole number")
+      assert.include((result.rawText as BalanceCallError).detail, `not "12abc"`)
+      assert.deepStrictEqual(result.buyIn, { decision: "refused", key: "whole-b1", code: "INVALID_AMOUNT", message: "amount: must be a whole number of chips, not 25.5" })
+      assert.deepStrictEqual(result.bet, { decision: "refused", key: "whole-c1", code: "INVALID_SEAT_ID", message: "seatId: must be a whole number, not 1.5" })
+      assert.strictEqual(result.pending, 0)
+      assert.strictEqual(result.wallet.balance, "1000")
+      assert.strictEqual(result.stack.balance, "0")
+      yield* Scope.close(scope, Exit.void)
+      rmSync(journalDir, { recursive: true, force: true })
+    }))
+
+  it.live("with the service unreachable too: refused, not permitted offline (a journaled 25.5 would be replayed as 25)", () =>
+    Effect.gen(function*() {
+      const journalDir = mkdtempSync(join(tmpdir(), "client-whole-off-"))
+      const closed = `127.0.0.1:${yield* Effect.promise(() => freePort())}`
+      const result = yield* withClient({ addresses: [closed], healthCheck: false, retry: { maxAttempts: 1 } }, async (c) => {
+        const game = new GameBalance({ client: c, mode: "enforce", journalDir })
+        const buyIn = await game.buyIn({ tableId: "whole-t", accountId: "whole-a", amount: 25.5, key: "whole-b2" })
+        const pending = game.stats().journal.pending
+        await game.close()
+        return { buyIn, pending }
+      })
+      assert.strictEqual(result.buyIn.decision, "refused")
+      assert.strictEqual(result.pending, 0)
+      rmSync(journalDir, { recursive: true, force: true })
     }))
 })
 

@@ -166,6 +166,9 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
         yield* eventually("the ended stream is counted", Effect.map(scrape(`http://127.0.0.1:${port}/metrics`), ({ families }) =>
           valueOf(families, "balance_grpc_requests_total", { method: "WatchAccount", code: "CANCELLED" }) === 1))
         const { families, text } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
+        // HEAD as GET without the body, on the metrics port too.
+        const head = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/metrics`, { method: "HEAD" }))
+        assert.deepStrictEqual([head.status, head.headers.get("content-type")?.startsWith("text/plain"), yield* Effect.promise(() => head.text())], [200, true, ""])
         assert.strictEqual(valueOf(families, "balance_grpc_request_duration_seconds_count", { method: "WatchAccount" }), 1)
 
         for (const [name, labels, value] of expectedEconomy) {

@@ -162,6 +162,12 @@ describe("JSON logger", () => {
     assert.strictEqual(scrubSecrets('{"message":"grpc call","method":"GetBalance"}'), '{"message":"grpc call","method":"GetBalance"}')
   })
 
+  it("leaves placeholders in the service's own advice alone (Bearer <token>), still redacting a real token next to one", () => {
+    const advice = '{"message":"set GRPC_AUTH_TOKEN (the game then sends metadata authorization: Bearer <token>) or send Bearer <JWT with role admin>"}'
+    assert.strictEqual(scrubSecrets(advice), advice)
+    assert.strictEqual(scrubSecrets('{"m":"Bearer <token> then Bearer s3cr3t"}'), '{"m":"Bearer <token> then Bearer <redacted>"}')
+  })
+
   it.effect("writes one JSON object per line with trace ids, annotations and a redacted cause", () =>
     Effect.gen(function*() {
       const out: Array<string> = []

@@ -4,7 +4,7 @@ import { BalanceClient, type BalanceClientOptions } from "../BalanceClient.ts"
 import { BalanceRefusal, BalanceUnavailable } from "../errors.ts"
 import { type ClientLogger, stderrLogger } from "../telemetry.ts"
 import { adviceFor } from "./advice.ts"
-import { applyMovement, type Movement, type MovementResult } from "./movements.ts"
+import { applyMovement, type Movement, movementProblem, type MovementResult } from "./movements.ts"
 import { type JournalCause, type JournalEntry, ReconciliationJournal } from "./ReconciliationJournal.ts"
 import { type Divergence, type DivergenceKind, type LegacyView, ShadowMirror, type ShadowSettings } from "./ShadowMirror.ts"
 
@@ -333,6 +333,8 @@ export class GameBalance {
   }
 
   private async applyEnforced(movement: Movement): Promise<Decision> {
+    const invalid = movementProblem(movement)
+    if (invalid !== undefined) return this.count({ decision: "refused", key: movement.key, code: invalid.code, message: invalid.message }, movement)
     // Order: a movement must not overtake an earlier one of its table or players still in the journal
     // (a bet on a stack whose offline buy-in has not been replayed yet would be refused, or worse, succeed out of order).
     if (this.journal.hasPendingFor(movement)) return this.permit(movement, "backlog")

@@ -73,6 +73,37 @@ export const accountsOf = (m: Movement): ReadonlyArray<string> => {
 export const chipsOf = (m: Movement): number =>
   m.kind === "settle" ? m.winners.reduce((s, w) => s + w.amount, 0) : m.kind === "cancel" ? 0 : m.amount
 
+const whole = (n: unknown) => typeof n === "number" && Number.isSafeInteger(n)
+const seat = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31
+
+/**
+ * A movement whose chips or seats are not whole numbers, refused the way the service refuses
+ * such input (INVALID_AMOUNT, INVALID_SEAT_ID; nothing moved) before it is sent or journaled:
+ * on the wire an amount 25.5 would become 25, and the game's books and the service's would
+ * part without either side knowing. The service still judges everything else (positive, covered).
+ */
+export const movementProblem = (m: Movement): { readonly code: "INVALID_AMOUNT" | "INVALID_SEAT_ID"; readonly message: string } | undefined => {
+  const amount = (field: string, v: unknown) =>
+    whole(v) ? undefined : { code: "INVALID_AMOUNT" as const, message: `${field}: must be a whole number of chips, not ${JSON.stringify(v) ?? String(v)}` }
+  const seatId = (field: string, v: unknown) =>
+    seat(v) ? undefined : { code: "INVALID_SEAT_ID" as const, message: `${field}: must be a whole number, not ${JSON.stringify(v) ?? String(v)}` }
+  switch (m.kind) {
+    case "buy-in":
+      return amount("amount", m.amount)
+    case "contribution":
+    case "cash-out":
+      return amount("amount", m.amount) ?? seatId("seatId", m.seatId)
+    case "settle":
+      for (const [i, w] of m.winners.entries()) {
+        const problem = amount(`winners[${i}].amount`, w.amount) ?? seatId(`winners[${i}].seatId`, w.seatId)
+        if (problem !== undefined) return problem
+      }
+      return undefined
+    case "cancel":
+      return undefined
+  }
+}
+
 /** Hold lapsed before the commit (a long outage, a crash between the two): take a new hold under a derived key. */
 const LAPSED = new Set(["RESERVATION_NOT_HELD", "RESERVATION_EXPIRED"])
 const MAX_REHOLDS = 3

@@ -8,6 +8,7 @@ import { contract } from "./contract.ts"
 import { type AuthSettings, callMetadata, channelCredentials, type TlsSettings } from "./credentials.ts"
 import { Endpoints, type HealthCheckSettings } from "./Endpoints.ts"
 import { RetryBudget, type RetryBudgetSettings } from "./RetryBudget.ts"
+import { requestProblem, requestTypeOf } from "./requestCheck.ts"
 
 export type BalanceMethod = Exclude<keyof BalanceServiceMethods, "WatchAccount">
 export type RequestOf<M extends BalanceMethod> = BalanceServiceMethods[M]["request"]
@@ -116,6 +117,12 @@ export class BalanceTransport {
 
   async unary<M extends BalanceMethod>(method: M, request: RequestOf<M>, options: CallOptions = {}): Promise<ResponseOf<M>> {
     const definition = contract().balance[method]!
+    const problem = requestProblem(contract().message, requestTypeOf(definition), request)
+    if (problem !== undefined) {
+      // Nothing is sent: the service would have received another number than the one given.
+      this.telemetry.onEvent({ type: "call", method, outcome: "error", attempts: 0, durationMs: 0, code: "INVALID_ARGUMENT" })
+      throw new BalanceCallError(method, grpc.status.INVALID_ARGUMENT, problem)
+    }
     const started = Date.now()
     const deadlineAt = started + (options.callTimeoutMs ?? this.callTimeoutMs)
     const span = this.telemetry.startSpan(`balance.BalanceService/${method}`, {

@@ -28,6 +28,8 @@ const descriptorSet = (): Buffer =>
 export interface Contract {
   readonly balance: grpc.ServiceDefinition
   readonly health: grpc.ServiceDefinition
+  /** A message type of package balance by name ("PotWinner", ".balance.PotWinner"): its descriptor, for request checks. */
+  readonly message: (typeName: string) => protoLoader.MessageTypeDefinition<unknown, unknown> | undefined
 }
 
 let loaded: Contract | undefined
@@ -38,7 +40,9 @@ export const contract = (): Contract => {
     const definition = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(), LOADER_OPTIONS)
     loaded = {
       balance: definition["balance.BalanceService"] as grpc.ServiceDefinition,
-      health: definition["grpc.health.v1.Health"] as grpc.ServiceDefinition
+      health: definition["grpc.health.v1.Health"] as grpc.ServiceDefinition,
+      message: (typeName) =>
+        definition[`balance.${typeName.replace(/^\.?balance\./, "")}`] as protoLoader.MessageTypeDefinition<unknown, unknown> | undefined
     }
   }
   return loaded

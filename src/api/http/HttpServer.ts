@@ -115,9 +115,23 @@ export const makeHttpServerLayer = (options: HttpServerOptions) => {
   )
 }
 
+/**
+ * HEAD is GET without the body (RFC 9110 9.3.2: every general-purpose server supports both),
+ * so `curl -I` and load-balancer probes see the route's status and headers instead of a 404.
+ * The router only knows GET routes: the request is handed to it as a GET, and Node, which
+ * decided when the response was created that a HEAD response has no body, drops what it writes.
+ */
+const createServerAnsweringHead = () => {
+  const server = createServer()
+  server.prependListener("request", (req) => {
+    if (req.method === "HEAD") req.method = "GET"
+  })
+  return server
+}
+
 /** Node's HTTP server on the address; a port it cannot bind fails the start naming HTTP_PORT (PortUnavailable). */
 const nodeListener = (options: HttpServerOptions) => {
-  const listener = NodeHttpServer.layer(createServer, { port: options.port, host: options.host })
+  const listener = NodeHttpServer.layer(createServerAnsweringHead, { port: options.port, host: options.host })
   return listener.pipe(
     Layer.catchTag("ServeError", (e) =>
       Layer.effectContext<Layer.Success<typeof listener>, PortUnavailable | typeof e, never>(

@@ -83,12 +83,16 @@ const call = async (method, path, { query, body, headers } = {}) => {
 const get = async (path, query) => (await call("GET", path, { query })).body
 const enc = encodeURIComponent
 
-/** Runs `f`, showing an API error in `target` instead of throwing. */
+const errorText = (e) => (e instanceof ApiError ? e.message : `Error: ${e.message}`)
+
+/** Runs `f`, showing an API error in `target` instead of throwing; answers whether it succeeded. */
 const guarded = async (target, f) => {
   try {
     await f()
+    return true
   } catch (e) {
-    fill(target, h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : `Error: ${e.message}`))
+    fill(target, h("p", { class: "error", role: "alert" }, errorText(e)))
+    return false
   }
 }
 
@@ -326,7 +330,8 @@ const accountPage = async (page, accountId) => {
   const ledger = h("div", { class: "card", id: "account-ledger" })
   const transfers = h("div", { class: "card", id: "account-transfers" })
   page.append(summary, h("p", {}, h("a", { href: `#/money/${enc(accountId)}` }, "Deposit or withdraw for this account")), reservations, ledger, transfers)
-  await guarded(summary, async () => {
+  // An id that is not an account (or not a valid id) is said once, above; the other cards would only repeat it.
+  const exists = await guarded(summary, async () => {
     const b = await get(`/accounts/${enc(accountId)}/balance`)
     fill(summary, h("div", { class: "grid" },
       card("Balance", h("span", { class: "figure", id: "balance" }, num(b.balance))),
@@ -334,6 +339,7 @@ const accountPage = async (page, accountId) => {
       card("Available", h("span", { class: "figure" }, num(b.availableBalance))),
       card("Version", `${b.version}${b.stale ? " (stale: the store did not answer)" : ""}`)))
   })
+  if (!exists) return
   await guarded(reservations, async () => {
     const r = await get(`/accounts/${enc(accountId)}/reservations`)
     fill(reservations, dataTable("Reservations", [
@@ -341,7 +347,7 @@ const accountPage = async (page, accountId) => {
       ["amount", (x) => num(x.amount), { num: true }], ["status", (x) => x.status], ["expires", (x) => when(x.expiresAt)]
     ], r.items, "No reservations"))
   })
-  await ledgerPager(ledger, accountId)
+  await guarded(ledger, () => ledgerPager(ledger, accountId))
   await pager(transfers, (cursor) => get(`/accounts/${enc(accountId)}/transactions`, { cursor, limit: 20 }), (items) =>
     dataTable("Transfers, newest first", [
       ["time", (t) => when(t.timestamp)], ["type", (t) => t.type], ["direction", (t) => t.direction],

@@ -184,7 +184,8 @@ export const stopRedisServer = async (
 
 const ownerFile = (dir: string) => join(dir, "owner.json")
 
-const isAlive = (pid: number) => {
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
     return true

@@ -120,6 +120,25 @@ export const errorResponses = ({ server, client }: SuiteContext) =>
       expectErrorShape(await client().anonymous.get("/api/no/such/route"), 404, "NOT_FOUND")
     })
 
+    it("HEAD answers as GET would, without the body (RFC 9110: curl -I, load-balancer probes)", async () => {
+      const head = (path: string) =>
+        new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+          const req = request(`${server().baseUrl}${path}`, { method: "HEAD" }, (res) => {
+            let body = ""
+            res.on("data", (chunk: Buffer) => (body += chunk.toString()))
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+          })
+          req.on("error", reject)
+          req.end()
+        })
+      for (const path of ["/api/health", "/api/openapi.json", "/api/docs", "/admin"]) {
+        const [reply, get] = [await head(path), await client().anonymous.get(path)]
+        assert.deepStrictEqual([path, reply.status, reply.body], [path, get.status, ""])
+        assert.strictEqual(reply.headers["content-type"], get.headers.get("content-type"))
+      }
+      assert.strictEqual((await head("/api/no/such/route")).status, 404)
+    })
+
     it("a body over the limit is 413 PAYLOAD_TOO_LARGE", async () => {
       const id = await newAccount(server(), "big")
       const reply = await client().admin.post(`/api/accounts/${id}/withdraw`, {
