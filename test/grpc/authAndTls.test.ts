@@ -1,8 +1,5 @@
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { rmSync } from "node:fs"
 import { createServer } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import { ConfigProvider, Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
@@ -10,6 +7,7 @@ import { GrpcServerAddress, GrpcServerLayer, grpcServerLayerWith } from "../../s
 import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
 import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
+import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
 import { BalanceClient, makeClient } from "./support/balanceClient.ts"
 import { call, eventually, statusOf } from "./support/expectations.ts"
 import { grpcServerOn, testServerSettings } from "./support/grpcTestServer.ts"
@@ -70,30 +68,6 @@ describe("GrpcServerLayer from the environment", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 })
-
-const hasOpenssl = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all signed by it. */
-const makeCertificates = () => {
-  const dir = mkdtempSync(join(tmpdir(), "balance-grpc-tls-"))
-  const f = (name: string) => join(dir, name)
-  const ssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "ignore" })
-  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=test-ca")
-  writeFileSync(f("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-  for (const [name, ext] of [["server", true], ["client", false]] as const) {
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${name}`)
-    ssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.pem`),
-      "-days", "1", ...(ext ? ["-extfile", f("san.ext")] : []))
-  }
-  return { dir, f, read: (name: string) => readFileSync(f(name)) }
-}
 
 const startTls = (tls: { cert?: string; key?: string; ca?: string }) =>
   Effect.gen(function*() {
