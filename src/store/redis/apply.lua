@@ -88,6 +88,11 @@ local nExpiryAdd = tonumber(ARGV[13])
 local nNewAccounts = tonumber(ARGV[14])
 local nClosedAccounts = tonumber(ARGV[16])
 
+-- The TTL and the stream cap are only used by the last writes: check them before the first one.
+if not tonumber(ARGV[4]) or tonumber(ARGV[4]) < 1 or not tonumber(ARGV[5]) then
+  return redis.error_reply("ERR apply.lua: TTL (ARGV 4) and stream cap (ARGV 5) must be numbers")
+end
+
 local idemKey = hasIdem and KEYS[7] or nil
 local kExpected = hasIdem and 7 or 6
 local kWrites = kExpected + nExpected

@@ -24,6 +24,11 @@
     {"NOT_HELD"}           release by someone not holding it: nothing changed
 ]]
 
+-- INCR is written before SET: a bad duration must be refused before either.
+if ARGV[1] == "acquire" and not (tonumber(ARGV[3]) and tonumber(ARGV[3]) >= 1) then
+  return redis.error_reply("ERR lease.lua: the lease duration (ARGV 3) must be a positive number of ms")
+end
+
 local current = redis.call("GET", KEYS[1])
 local holder, token
 if current then

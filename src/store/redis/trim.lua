@@ -43,6 +43,12 @@ if current ~= ARGV[1] then
   return { "CURSOR_MOVED", current }
 end
 
+-- XTRIM and the cursor are written after the lists: their stream ids are checked before any write.
+local function isStreamId(id) return string.match(id or "", "^%d+%-%d+$") ~= nil or string.match(id or "", "^%d+$") ~= nil end
+if not isStreamId(ARGV[2]) or not isStreamId(ARGV[3]) then
+  return redis.error_reply("ERR trim.lua: through (ARGV 2) and the first id to keep (ARGV 3) must be stream ids")
+end
+
 local nAccounts = tonumber(ARGV[4])
 if #KEYS ~= 2 + 2 * nAccounts then
   return redis.error_reply("ERR trim.lua: expected " .. (2 + 2 * nAccounts) .. " keys, got " .. #KEYS)
@@ -58,7 +64,7 @@ for i = 1, nAccounts do
   local checksum = ARGV[a + 2]
   local base = tonumber(ARGV[a + 3])
   local n = tonumber(ARGV[a + 4])
-  if n == nil or a + 4 + n > #ARGV then
+  if n == nil or seq == nil or base == nil or a + 4 + n > #ARGV then
     return redis.error_reply("ERR trim.lua: malformed arguments for account " .. tostring(account))
   end
   local ledger = KEYS[2 + 2 * i - 1]
