@@ -65,6 +65,15 @@ local MAX_SAFE = 9007199254740991
 -- (fingerprints never hold "|"), about 40 % less memory. Both are read; fingerprints compare on
 -- their first 32 characters. Keep in step with load.lua.
 local function readIdempotency(key)
+  -- Try the format this instance writes first: one call when it matches (the common case); the
+  -- other format only on WRONGTYPE (a record an instance of the other setting wrote).
+  if ARGV[1] == "1" then
+    local record = redis.pcall("HMGET", key, "f", "r")
+    if not (type(record) == "table" and record.err) then
+      if not record[1] then return nil end
+      return record[1], record[2] or ""
+    end
+  end
   local value = redis.pcall("GET", key)
   if type(value) == "table" and value.err then
     local record = redis.call("HMGET", key, "f", "r")
