@@ -31,7 +31,7 @@ COPY src ./src
 # tsc -p tsconfig.build.json, then scripts/copy-assets.ts puts the .lua store scripts into dist/store/redis/.
 RUN npm run build
 
-# ---- runtime: production dependencies, compiled JS, proto/ ----------------------
+# ---- runtime: production dependencies, compiled JS, proto/, bin/ -------------
 FROM node:24.21.0-bookworm-slim AS runtime
 # tini as PID 1: forwards SIGTERM/SIGINT to node and reaps zombies. Node itself
 # would also do for signals (NodeRuntime.runMain installs SIGTERM/SIGINT
@@ -54,6 +54,12 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 COPY --from=build /app/dist ./dist
 # The gRPC server loads proto/*.proto at run time from ../../../proto/ relative to dist/api/grpc/.
 COPY proto ./proto
+# The admin CLI (package.json "bin"): bin/balance-admin.js loads ../dist/cli/main.js. Linked onto
+# PATH so that `docker exec <container> balance-admin archive` works; it finds the admin key
+# through DATA_DIR below (or ADMIN_API_KEY) and the API on 127.0.0.1:3002 (BALANCE_API_URL).
+COPY bin ./bin
+RUN chmod 0755 bin/balance-admin.js \
+ && ln -s /app/bin/balance-admin.js /usr/local/bin/balance-admin
 # DATA_DIR holds the durable credit queue (credit-queue.jsonl, fsync'ed before a
 # credit is acknowledged while Redis is down), its dead-letter file and, when
 # ADMIN_API_KEY is unset, the generated admin key: mount a persistent volume here,

@@ -88,6 +88,7 @@ const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => 
 const pkg = JSON.parse(read("package.json")) as {
   devDependencies: Record<string, string>
   scripts: Record<string, string>
+  bin?: Record<string, string>
 }
 
 describe("Dockerfile", () => {
@@ -178,6 +179,20 @@ describe("Dockerfile", () => {
     expect(workdir).toBe("/app")
   })
 
+  it("ships every bin of package.json (the balance-admin CLI) and puts it on PATH", () => {
+    const copied = all(runtime, "COPY").filter((i) => !i.args.startsWith("--from")).flatMap((i) => i.args.split(" ").slice(0, -1))
+    const runs = all(runtime, "RUN").map((i) => i.args).join("\n")
+    const bins = Object.entries(pkg.bin ?? {})
+    expect(bins.length).toBeGreaterThan(0)
+    for (const [name, path] of bins) {
+      const file = path.replace(/^\.\//, "")
+      expect(copied.some((c) => c === file || file.startsWith(`${c.replace(/\/$/, "")}/`)), `${path} is not copied into the runtime stage`).toBe(true)
+      expect(runs, `${name} is not linked onto PATH`).toContain(`ln -s /app/${file} /usr/local/bin/${name}`)
+      // It loads the compiled CLI from dist/, which the runtime stage copies from the build stage.
+      expect(read(file)).toMatch(/\.\.\/dist\/cli\/main\.js/)
+    }
+  })
+
   it("copies into the build stage every file that npm run build reads", () => {
     const copied = all(build!, "COPY").flatMap((i) => i.args.split(" ").slice(0, -1)).filter((s) => !s.startsWith("--"))
     const needs = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "src"]
@@ -200,7 +215,7 @@ describe(".dockerignore", () => {
   })
 
   it("does not exclude what the build needs", () => {
-    for (const needed of ["src", "proto", "scripts", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "*", "**"]) {
+    for (const needed of ["src", "proto", "scripts", "bin", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "*", "**"]) {
       expect(entries, needed).not.toContain(needed)
     }
   })
