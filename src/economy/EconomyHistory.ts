@@ -22,7 +22,13 @@ export interface Coverage {
   readonly source: "live-tail" | "archive+live-tail"
   readonly historyFrom: number | null
   readonly complete: boolean
-  /** Writes (ledger applies) read to answer. */
+  /**
+   * With the archive: the time stamped on the last transfer it holds (in the order Redis applied
+   * them): the writes through it were aggregated in PostgreSQL, later ones read from Redis' stream.
+   * null: no transfer archived yet, or no archive (source "live-tail").
+   */
+  readonly archivedThrough: number | null
+  /** Writes (ledger applies) read from Redis' stream to answer (with the archive: those after its cursor). */
   readonly eventsScanned: number
 }
 
@@ -117,16 +123,16 @@ export interface BiggestMovers {
 /**
  * The chip economy over time. The HTTP layer knows only this port: without the history tier it is
  * served from the writes Redis still holds (LiveTailEconomyHistory); with HISTORY_ARCHIVE=on from
- * the archive plus the live tail (ArchiveEconomyHistory: PostgreSQL's rows through the archive's
- * cursor, Redis' stream after it; `coverage.source` "archive+live-tail"). src/app/AdminServices.ts
- * chooses.
+ * the archive plus the live tail (ArchiveEconomyHistory: SQL aggregations over PostgreSQL's rows
+ * through the archive's cursor, plus Redis' stream after it; `coverage.source` "archive+live-tail").
+ * src/app/AdminServices.ts chooses.
  *
  * Every figure is a sum over transfers (minted: from = 'x:mint'; burned: to = 'x:burn'; raked:
  * to = 'x:rake'; rake per table: RAKE/PAYOUT transfers from 'p:<table>:…') or over wallet ledger
  * entries (reservations: HOLD/BUY_IN/RELEASE/EXPIRE with parent 'reservation:…'; movers: amount by
  * account); supply and circulation at a bucket's end are the supply now minus what came after.
- * Both implementations select the writes and leave the arithmetic to economyAggregates.ts (its
- * property test is the reference model).
+ * Both implementations tally the writes into the shapes of economyAggregates.ts (the archive in
+ * SQL, archiveEconomyQueries.ts) and leave the finish to it (its property test is the reference model).
  */
 export class EconomyHistory extends Context.Service<EconomyHistory, {
   readonly supplySeries: (range: TimeRange, bucket: Bucket) => Effect.Effect<SupplySeries, StoreUnavailable>

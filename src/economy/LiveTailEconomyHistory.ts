@@ -109,6 +109,7 @@ export const LiveTailEconomyHistory = Layer.effect(EconomyHistory, Effect.gen(fu
       source: "live-tail",
       historyFrom,
       complete: historyFrom === null || historyFrom <= range.from,
+      archivedThrough: null,
       eventsScanned: events.length
     }
     const tail: Tail = { now: start.now, events, coverage }

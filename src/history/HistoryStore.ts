@@ -1,5 +1,5 @@
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { SqlClient } from "effect/sql"
+import { SqlClient, type SqlError } from "effect/sql"
 import * as Migrator from "effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
 import * as Reactivity from "effect/reactivity/Reactivity"
@@ -80,20 +80,6 @@ export interface ArchiveState {
   readonly fencingToken: number
 }
 
-/** The archived writes an economy report needs (src/economy/ArchiveEconomyHistory.ts). */
-export interface ArchivedEconomy {
-  /**
-   * Transfers stamped at or after `fromTs` of the events through the cursor, one event per
-   * stream event; then wallet entries stamped at or after `fromTs`, one event per timestamp
-   * (every entry of one apply carries the same planning time, which is all the reports use).
-   */
-  readonly events: ReadonlyArray<StoreEvent>
-  /** Archived transfers of the events through the cursor, whatever their time. */
-  readonly transfersThroughCursor: number
-  /** The time of the first archived transfer (in stream order); null when none is. */
-  readonly firstTransferAt: number | null
-}
-
 /** What the archive holds, for its status page (src/history/ArchiveStatus.ts). */
 export interface ArchiveSummary {
   readonly cursor: string
@@ -156,8 +142,16 @@ export class HistoryStore extends Context.Service<HistoryStore, {
   readonly recordCheckpoints: (checkpoints: ReadonlyArray<HeadCheckpoint>) => Effect.Effect<void, HistoryUnavailable>
   /** The checkpoint with the highest seq of an account, if any. */
   readonly latestCheckpoint: (account: AccountRef) => Effect.Effect<HeadCheckpoint | null, HistoryUnavailable>
-  /** The archived writes stamped at or after `fromTs`, for the economy reports. */
-  readonly economyEvents: (fromTs: number, throughCursor: string) => Effect.Effect<ArchivedEconomy, HistoryUnavailable>
+  /**
+   * Runs `read` in one read-only REPEATABLE READ transaction: every statement it makes on the
+   * client it is given sees the archive as one committed state (each archiver batch moves the
+   * cursor and adds its rows in one transaction, so the rows are exactly those through the cursor
+   * it reads). For reports that aggregate in SQL (src/economy/archiveEconomyQueries.ts); `read`
+   * may do other work meanwhile (the transaction holds a pool connection while it runs).
+   */
+  readonly snapshot: <A, E, R>(
+    read: (sql: SqlClient.SqlClient) => Effect.Effect<A, E | SqlError.SqlError, R>
+  ) => Effect.Effect<A, Exclude<E, SqlError.SqlError> | HistoryUnavailable, R>
   /** Rows held, the last commit and the continuity stops (counts are exact: count(*) on each table). */
   readonly summary: () => Effect.Effect<ArchiveSummary, HistoryUnavailable>
   /** False for the stand-in of HISTORY_ARCHIVE=off, whose every call fails. */
@@ -187,7 +181,7 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     recordCheckpoints: () => off("recordCheckpoints"),
     latestCheckpoint: () => off("latestCheckpoint"),
     summary: () => off("summary"),
-    economyEvents: () => off("economyEvents"),
+    snapshot: () => off("snapshot"),
     enabled: false,
     ping: () => off("ping")
   }))
@@ -332,17 +326,6 @@ export const groupTransfers = (rows: ReadonlyArray<{ readonly eventId: string; r
     else events.push({ id: eventId, entries: [], transfers: [transfer] })
   }
   return events
-}
-
-/** Entries as events of their own, one per timestamp (ids "entries-<ts>": not stream ids). */
-export const groupEntries = (entries: ReadonlyArray<LedgerEntry>): Array<StoreEvent> => {
-  const byTs = new Map<number, Array<LedgerEntry>>()
-  for (const e of entries) {
-    const list = byTs.get(e.timestamp)
-    if (list) list.push(e)
-    else byTs.set(e.timestamp, [e])
-  }
-  return [...byTs].map(([ts, list]) => ({ id: `entries-${ts}`, entries: list, transfers: [] }))
 }
 
 const eventIdOf = (r: { readonly event_ms: bigint; readonly event_seq: bigint }) => `${num(r.event_ms)}-${num(r.event_seq)}`
@@ -550,23 +533,12 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     } satisfies ArchiveSummary
   }, Effect.mapError(unavailable("summary")))
 
-  const economyEvents = Effect.fn("HistoryStore.economyEvents")(function*(fromTs: number, throughCursor: string) {
-    const through = parseEventId(throughCursor)
-    const transferRows = yield* sql<TransferRow>`
-      select * from transfers
-      where ts >= ${fromTs} and (event_ms, event_seq) <= (${through.ms}, ${through.seq})
-      order by event_ms, event_seq, position`
-    const [count] = yield* sql<{ n: bigint }>`
-      select count(*) as n from transfers where (event_ms, event_seq) <= (${through.ms}, ${through.seq})`
-    const [first] = yield* sql<{ ts: bigint }>`select ts from transfers order by event_ms, event_seq, position limit 1`
-    const entryRows = yield* sql<EntryRow>`
-      select * from ledger_entries where ts >= ${fromTs} and account like 'w:%' order by ts, account, seq`
-    return {
-      events: [...groupTransfers(transferRows.map((r) => ({ eventId: eventIdOf(r), transfer: transferFromRow(r) }))), ...groupEntries(entryRows.map(entryFromRow))],
-      transfersThroughCursor: num(count?.n ?? 0),
-      firstTransferAt: first === undefined ? null : num(first.ts)
-    } satisfies ArchivedEconomy
-  }, Effect.mapError(unavailable("economyEvents")))
+  const snapshot = <A, E, R>(read: (sql: SqlClient.SqlClient) => Effect.Effect<A, E | SqlError.SqlError, R>) =>
+    sql.withTransaction(read(sql)).pipe(
+      Effect.provideService(SqlClient.BeginTransaction, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+      Effect.catchTag("SqlError", (e) => Effect.fail(unavailable("snapshot")(e))),
+      Effect.withSpan("HistoryStore.snapshot")
+    ) as Effect.Effect<A, Exclude<E, SqlError.SqlError> | HistoryUnavailable, R>
 
   const ping = Effect.fn("HistoryStore.ping")(function*() {
     yield* sql`select 1`
@@ -587,7 +559,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     recordCheckpoints,
     latestCheckpoint,
     summary,
-    economyEvents,
+    snapshot,
     enabled: true,
     ping
   })

@@ -6,10 +6,10 @@ import type { Transfer } from "../domain/transfer.ts"
 import type { StoreEvent } from "../store/Store.ts"
 import {
   type ClosedObject,
-  groupEntries,
   groupTransfers,
   type HeadCheckpoint,
   HistoryStore,
+  HistoryUnavailable,
   type OrderedTransfer,
   parseEventId
 } from "./HistoryStore.ts"
@@ -148,24 +148,8 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
         lastBatchAt,
         stops: [...stops.entries()].map(([account, s]) => ({ account, ...s }))
       })),
-    economyEvents: (fromTs, throughCursor) =>
-      Effect.sync(() => {
-        const through = parseEventId(throughCursor)
-        const upToCursor = [...transfers.values()]
-          .filter((t) => compareOrder(orderOf(t), [through.ms, through.seq, Infinity]) <= 0)
-          .sort((a, b) => compareOrder(orderOf(a), orderOf(b)))
-        const walletEntries = [...entries.values()].flatMap((chain) => [...chain.values()])
-          .filter((e) => e.accountId.startsWith("w:") && e.timestamp >= fromTs)
-          .sort((a, b) => a.timestamp - b.timestamp || (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.seq - b.seq))
-        return {
-          events: [
-            ...groupTransfers(upToCursor.filter((t) => t.transfer.timestamp >= fromTs)),
-            ...groupEntries(walletEntries)
-          ],
-          transfersThroughCursor: upToCursor.length,
-          firstTransferAt: [...transfers.values()].sort((a, b) => compareOrder(orderOf(a), orderOf(b)))[0]?.transfer.timestamp ?? null
-        }
-      }),
+    // No SQL here: the reports that aggregate in the archive (ArchiveEconomyHistory) need PostgreSQL.
+    snapshot: () => Effect.fail(new HistoryUnavailable({ operation: "snapshot", reason: "the in-memory history store has no SQL snapshot" })),
     enabled: true,
     ping: () => Effect.void
   })

@@ -117,8 +117,19 @@ const history0002 = Effect.gen(function*() {
     )`
 })
 
+/**
+ * The economy reports (src/economy/archiveEconomyQueries.ts) aggregate transfers and wallet entries
+ * by the time they were stamped, over a range: without these, every report reads both tables whole.
+ */
+const history0003 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`create index transfers_ts on transfers (ts)`
+  yield* sql`create index ledger_entries_ts on ledger_entries (ts)`
+})
+
 /** For the Migrator: `<id>_<name>` -> migration. */
 export const historyMigrations = {
   "0001_history": history0001,
-  "0002_account_transfers": history0002
+  "0002_account_transfers": history0002,
+  "0003_economy_time_indexes": history0003
 }

@@ -7,7 +7,7 @@ import type { StoreEvent } from "../../src/store/Store.ts"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2025, 0, 15)
-const FULL: Coverage = { source: "live-tail", historyFrom: null, complete: true, eventsScanned: 0 }
+const FULL: Coverage = { source: "live-tail", historyFrom: null, complete: true, archivedThrough: null, eventsScanned: 0 }
 
 /** Which accounts each type moves between, as the planner writes them. */
 const ENDS: Readonly<Record<TransferType, readonly [string, string]>> = {
@@ -95,7 +95,7 @@ describe("economy aggregates against a reference model", () => {
 
   it("with history missing before some instant, buckets ending before it are left out and the one across it is partial", () => {
     const events = toEvents([{ at: 5 * 3_600_000, transfers: [{ type: "DEPOSIT", amount: 10 }] }, { at: 7 * 3_600_000, transfers: [{ type: "WITHDRAW", amount: 4 }] }])
-    const coverage: Coverage = { source: "live-tail", historyFrom: T0 + 4.5 * 3_600_000, complete: false, eventsScanned: 2 }
+    const coverage: Coverage = { source: "live-tail", historyFrom: T0 + 4.5 * 3_600_000, complete: false, archivedThrough: null, eventsScanned: 2 }
     const series = supplySeries(events, { supply: 106, circulation: 100 }, { from: T0, to: T0 + 8 * 3_600_000 }, "hour", coverage)
     expect(series.points.map((p) => [(p.start - T0) / 3_600_000, p.partial, p.supply])).toEqual([
       [4, true, 100], [5, false, 110], [6, false, 110], [7, false, 106]

@@ -25,6 +25,8 @@ interface EconomySetup {
   readonly store: Layer.Layer<Store, unknown>
   readonly historyViews?: HistoryViews<unknown, Store>
   readonly source: "live-tail" | "archive+live-tail"
+  /** Hours of the game [from, to) holding coverage.archivedThrough, the last archived transfer's time; absent: null. */
+  readonly archivedThrough?: readonly [number, number]
   /** Runs after the scripted game, before the tests read (e.g. archive and trim Redis). */
   readonly afterGame?: (server: TestServer, h0: number) => Promise<void>
 }
@@ -54,7 +56,19 @@ const economyAfterScriptedGame = (label: string, makeSetup: () => EconomySetup |
     it("supply and circulation by the hour: each hour's flows and the figures at its end", async () => {
       const reply = await admin().get(`/api/admin/economy/supply?${range(0, 4)}&bucket=hour`)
       expect(reply.status).toBe(200)
-      expect(reply.body.coverage).toEqual({ source: setup.source, historyFrom: null, complete: true, eventsScanned: expect.any(Number) })
+      expect(reply.body.coverage).toEqual({
+        source: setup.source,
+        historyFrom: null,
+        complete: true,
+        archivedThrough: setup.archivedThrough === undefined ? null : expect.any(String),
+        eventsScanned: expect.any(Number)
+      })
+      if (setup.archivedThrough !== undefined) {
+        const [fromHour, toHour] = setup.archivedThrough
+        const through = Date.parse(reply.body.coverage.archivedThrough)
+        expect(through).toBeGreaterThanOrEqual(h0 + fromHour * HOUR)
+        expect(through).toBeLessThan(h0 + toHour * HOUR)
+      }
       expect(reply.body.points.map((p: { start: string; end: string }) => [p.start, p.end])).toEqual(
         [0, 1, 2, 3].map((h) => [iso(h0 + h * HOUR), iso(h0 + (h + 1) * HOUR)])
       )
@@ -153,7 +167,7 @@ const economyReports = async (server: TestServer, h0: number) => {
   for (const path of paths) {
     const reply = await admin.get(`/api/admin/economy/${path}`)
     expect(reply.status, path).toBe(200)
-    const { coverage: { eventsScanned: _scanned, ...coverage }, ...body } = reply.body
+    const { coverage: { eventsScanned: _scanned, archivedThrough: _through, ...coverage }, ...body } = reply.body
     replies[path] = { ...body, coverage }
   }
   return replies
@@ -166,38 +180,143 @@ beforeAll(async () => {
 afterAll(async () => {
   await postgres?.dispose()
 })
-economyAfterScriptedGame("tiered store (HISTORY_ARCHIVE=on), archived into PostgreSQL and trimmed from Redis", async () => {
-  const prefix = "economy-tiered:"
+/** An archiver as another instance runs it (ArchiveJob), on the Redis and PostgreSQL of a tiered setup, for one task. */
+const withArchiver = async <A>(
+  redisStore: Layer.Layer<Store, unknown>,
+  databaseUrl: string,
+  batchEvents: number,
+  task: Effect.Effect<A, unknown, Archiver | Store | HistoryStore>
+): Promise<A> => {
+  const archiver = ManagedRuntime.make(Archiver.layerWith({ batchEvents, trim: true }).pipe(
+    Layer.provideMerge(Layer.mergeAll(redisStore, HistoryStore.layer(databaseUrl), LedgerSettings.layerWith({}), Metrics.layer))
+  ))
+  try {
+    return await archiver.runPromise(task)
+  } finally {
+    await archiver.dispose()
+  }
+}
+
+/** HISTORY_ARCHIVE=on: the Store spans Redis and the PostgreSQL of a fresh database; the economy is SQL over the archive plus the tail. */
+const tieredSetup = async (prefix: string, options: { readonly eventsMaxLen?: number } = {}) => {
   const databaseUrl = await Effect.runPromise(Effect.provideService(freshDatabase, TestPostgres, postgres!))
-  const redisStore = redisStoreLayer({ url: redis!.url, keyPrefix: prefix })
+  const redisStore = redisStoreLayer({ url: redis!.url, keyPrefix: prefix, ...options })
   const history = HistoryStore.layer(databaseUrl)
   return {
+    databaseUrl,
+    redisStore,
     store: TieredStoreLayer.pipe(Layer.provide(redisStore), Layer.provide(history)),
-    historyViews: { economy: ArchiveEconomyHistory.pipe(Layer.provide(history)) },
+    historyViews: { economy: ArchiveEconomyHistory.pipe(Layer.provide(history)) }
+  }
+}
+
+economyAfterScriptedGame("tiered store (HISTORY_ARCHIVE=on), nothing archived yet: every figure from the live tail", async () => {
+  const { store, historyViews } = await tieredSetup("economy-tiered-none:")
+  return { store, historyViews, source: "archive+live-tail" }
+})
+
+economyAfterScriptedGame("tiered store, archived partway: the cursor inside hour 1, Redis trimmed through it (one bucket from both)", async () => {
+  const { store, historyViews, redisStore, databaseUrl } = await tieredSetup("economy-tiered-part:")
+  return {
+    store,
+    historyViews,
     source: "archive+live-tail",
+    archivedThrough: [1, 2],
+    afterGame: async (server) => {
+      // One event per batch until the archive holds hour 0's 4 transfers and 3 of hour 1's 10.
+      await withArchiver(redisStore, databaseUrl, 1, Effect.gen(function*() {
+        const archiver = yield* Archiver
+        const history = yield* HistoryStore
+        while ((yield* history.summary()).archivedTransfers < 7) yield* archiver.pass()
+        yield* archiver.trim()
+        const store = yield* Store
+        const { cursor } = yield* history.state()
+        expect((yield* store.trimState([])).cursor, "Redis is trimmed through the archive's cursor").toBe(cursor)
+        expect((yield* store.eventsAfter(cursor, 100)).length, "the rest of the game is only in Redis").toBeGreaterThan(5)
+        expect((yield* history.summary()).archivedTransfers).toBeLessThan(14)
+      }))
+      await server.advanceClock(2_000)
+    }
+  }
+})
+
+economyAfterScriptedGame("tiered store, archived into PostgreSQL and trimmed from Redis", async () => {
+  const { store, historyViews, redisStore, databaseUrl } = await tieredSetup("economy-tiered:")
+  return {
+    store,
+    historyViews,
+    source: "archive+live-tail",
+    archivedThrough: [3, 4],
     afterGame: async (server, h0) => {
       const before = await economyReports(server, h0)
-      // Another instance's archiver (as ArchiveJob runs it): everything committed, then trimmed from Redis.
-      const archiver = ManagedRuntime.make(Archiver.layerWith({ batchEvents: 5, trim: true }).pipe(
-        Layer.provideMerge(Layer.mergeAll(redisStore, HistoryStore.layer(databaseUrl), LedgerSettings.layerWith({}), Metrics.layer))
-      ))
-      try {
-        await archiver.runPromise(Effect.gen(function*() {
-          yield* (yield* Archiver).drain()
-          const store = yield* Store
-          const { cursor } = yield* (yield* HistoryStore).state()
-          expect((yield* store.trimState([])).cursor, "Redis is trimmed through the archive's cursor").toBe(cursor)
-          expect(yield* store.eventsAfter("0", 100), "the stream holds none of the game's writes").toEqual([])
-        }))
-      } finally {
-        await archiver.dispose()
-      }
-      // Past the one second for which the reports reuse a read of the history (TAIL_REUSE).
+      await withArchiver(redisStore, databaseUrl, 5, Effect.gen(function*() {
+        yield* (yield* Archiver).drain()
+        const store = yield* Store
+        const { cursor } = yield* (yield* HistoryStore).state()
+        expect((yield* store.trimState([])).cursor, "Redis is trimmed through the archive's cursor").toBe(cursor)
+        expect(yield* store.eventsAfter("0", 100), "the stream holds none of the game's writes").toEqual([])
+      }))
+      // A later instant: what was read before the archiver ran is not what answers now.
       await server.advanceClock(2_000)
       const after = await economyReports(server, h0)
       expect(after).toEqual(before)
     }
   }
+})
+
+describe("economy over the archive when Redis dropped writes before they were archived (coverage)", () => {
+  let server: TestServer
+  let start = 0
+  let firstArchived = 0
+  const admin = () => clientFor(server.baseUrl).admin
+
+  beforeAll(async () => {
+    const { store, historyViews, redisStore, databaseUrl } = await tieredSetup("economy-tiered-dropped:", { eventsMaxLen: 10 })
+    server = await startTestServer(store, { historyViews })
+    await execute(server, { op: "EnsureAccount", accountId: "dropped", initialBalance: 0 })
+    start = Date.now()
+    // XADD MAXLEN ~ trims whole stream nodes (100 entries each by default): far more writes than that.
+    for (let i = 0; i < 400; i++) await execute(server, { op: "Deposit", accountId: "dropped", amount: 1, source: "PROMO", idempotencyKey: `dropped-${i}` })
+    // Archived from here on: what the stream still held, not the writes it had dropped.
+    firstArchived = await withArchiver(redisStore, databaseUrl, 50, Effect.gen(function*() {
+      const history = yield* HistoryStore
+      yield* (yield* Archiver).drain()
+      const first = (yield* history.eventsBefore(null, (yield* history.state()).cursor, 1_000)).at(-1)!
+      return first.transfers[0]!.timestamp
+    }))
+    // Two writes after the archive's cursor: the live tail.
+    for (let i = 0; i < 2; i++) await execute(server, { op: "Deposit", accountId: "dropped", amount: 1, source: "PROMO", idempotencyKey: `tail-${i}` })
+    await server.advanceClock(2_000)
+  }, 120_000)
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("says the history starts at the first archived transfer; supply now is exact; flows count what was seen", async () => {
+    const range = `from=${iso(start - HOUR)}&to=${iso(Date.now() + HOUR)}`
+    const supply = await admin().get(`/api/admin/economy/supply?${range}`)
+    expect(supply.status).toBe(200)
+    const c = supply.body.coverage
+    expect([c.source, c.complete, Date.parse(c.historyFrom)]).toEqual(["archive+live-tail", false, firstArchived])
+    expect(Date.parse(c.historyFrom)).toBeGreaterThan(start)
+    expect(Date.parse(c.archivedThrough)).toBeGreaterThanOrEqual(firstArchived)
+    expect(c.eventsScanned).toBe(2)
+    expect(supply.body.points.at(-1)).toMatchObject({ supply: 402, circulation: 402 })
+    expect(supply.body.points[0].partial).toBe(true)
+    const flows = await admin().get(`/api/admin/economy/flows?${range}`)
+    expect(flows.body.coverage).toEqual(c)
+    // The archived deposits (from the first one the stream still held) plus the tail's two.
+    expect(flows.body.minted).toBeLessThan(402)
+    expect(flows.body.minted).toBe(flows.body.byType.DEPOSIT.chips)
+    const archived = await admin().get(`/api/admin/economy/flows?from=${iso(firstArchived)}&to=${iso(Date.now() + HOUR)}`)
+    expect(archived.body.minted).toBe(flows.body.minted)
+  })
+
+  it("a range from the first archived transfer on is complete", async () => {
+    const reply = await admin().get(`/api/admin/economy/supply?from=${iso(firstArchived)}&to=${iso(Date.now() + HOUR)}`)
+    expect(reply.body.coverage).toMatchObject({ complete: true, historyFrom: iso(firstArchived) })
+    expect(reply.body.points.every((p: { partial: boolean }) => !p.partial)).toBe(true)
+  })
 })
 
 describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {

@@ -289,7 +289,7 @@ function consoleRouteExamples(): Readonly<Record<string, OperationExamples>> {
     message: "no history store: this service keeps the whole ledger in Redis (the event stream is capped by REDIS_EVENTS_MAXLEN)"
   }
   const from = "2025-06-01T00:00:00.000Z", to = "2025-06-01T02:00:00.000Z", hour = "2025-06-01T01:00:00.000Z"
-  const coverage = { source: "live-tail" as const, historyFrom: null, complete: true, eventsScanned: 5120 }
+  const coverage = { source: "archive+live-tail" as const, historyFrom: null, complete: true, archivedThrough: "2025-06-01T01:59:58.120Z", eventsScanned: 37 }
   return {
     "operations.overview": {
       response: {

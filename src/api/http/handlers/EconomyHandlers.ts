@@ -23,7 +23,11 @@ const rangeOf = (query: { readonly from?: string; readonly to?: string }) =>
     return range
   })
 
-const coverageView = (c: Coverage) => ({ ...c, historyFrom: c.historyFrom === null ? null : iso(c.historyFrom) })
+const coverageView = (c: Coverage) => ({
+  ...c,
+  historyFrom: c.historyFrom === null ? null : iso(c.historyFrom),
+  archivedThrough: c.archivedThrough === null ? null : iso(c.archivedThrough)
+})
 const rangeView = (r: TimeRange) => ({ from: iso(r.from), to: iso(r.to) })
 
 export const EconomyHandlers = HttpApiBuilder.group(BalanceApi, "economy", (handlers) =>

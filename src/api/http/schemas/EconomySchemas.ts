@@ -36,7 +36,10 @@ export const CoverageView = Schema.Struct({
     description: "null: nothing the range needs is missing; otherwise no write before this instant was seen"
   }),
   complete: Schema.Boolean.annotate({ description: "The figures cover the whole range" }),
-  eventsScanned: Schema.Int
+  archivedThrough: Schema.NullOr(IsoTimestamp).annotate({
+    description: "archive+live-tail: the time of the last transfer the archive holds; the writes through it were aggregated in PostgreSQL, later ones read from Redis. null: nothing archived yet, or live-tail"
+  }),
+  eventsScanned: Schema.Int.annotate({ description: "Writes read from Redis' stream (with the archive: those after its cursor)" })
 }).annotate({ identifier: "EconomyCoverage" })
 
 export const SupplyPointView = Schema.Struct({
