@@ -7,12 +7,14 @@ import { appendDeadLetter } from "../../src/degradation/CreditJournal.ts"
 import { deadLetterPath } from "../../src/degradation/DeadLetters.ts"
 import { adminToken, playerToken } from "../http/support/client.ts"
 import { launchChromium } from "../support/chromium.ts"
+import { startTestPostgresServer, type TestPostgresServer } from "../support/postgresServer.ts"
 import { ADMIN_KEY, type AdminFixture, adminCall, type GameResult, playGameOverGrpc, startAdminFixture } from "./support/adminFixture.ts"
 
 /** Screenshots of each page, for people to look at (gitignored). */
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/admin/", import.meta.url))
 
 describe("admin console in headless Chromium against the real service", () => {
+  let postgres: TestPostgresServer | undefined
   let f: AdminFixture
   let game: GameResult
   let browser: Browser
@@ -29,7 +31,9 @@ describe("admin console in headless Chromium against the real service", () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true })
-    f = await startAdminFixture()
+    // With the history tier on a PostgreSQL of the test's own: the charts are SQL over the archive plus Redis' tail.
+    postgres = await startTestPostgresServer()
+    f = await startAdminFixture({ HISTORY_ARCHIVE: "on", DATABASE_URL: postgres.url })
     game = await playGameOverGrpc(f, { prefix: "ui", hands: 3 })
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
@@ -45,6 +49,7 @@ describe("admin console in headless Chromium against the real service", () => {
   afterAll(async () => {
     await browser?.close()
     await f?.stop()
+    await postgres?.dispose()
   })
 
   it("signs in with the admin key, kept in this tab's session storage only", async () => {
@@ -61,7 +66,15 @@ describe("admin console in headless Chromium against the real service", () => {
     expect(JSON.parse(storage.session!)).toEqual({ kind: "key", value: ADMIN_KEY })
   })
 
-  it("overview: health, supply figures and a chart with the game's data", async () => {
+  it("overview: health, the archive's leader, supply figures and a chart with the game's data", async () => {
+    // The archiver takes its lease within an interval of the start; the page shows who holds it.
+    await expect.poll(async () => (await adminCall(f, "GET", "/admin/archive")).leader, { timeout: 30_000 }).not.toBeNull()
+    const archive = await adminCall(f, "GET", "/admin/archive")
+    await page.reload()
+    await page.locator("#archive-leader").waitFor()
+    expect(await page.locator("#archive-leader").textContent()).toBe(
+      `leader ${archive.leader.owner} · fencing token ${archive.leader.fencingToken.toLocaleString("en-US")}`)
+    expect(await page.locator("#archive-state").textContent()).toMatch(/^(ACTIVE|LAGGING) · lag /)
     await page.locator("#supply-figures").waitFor()
     await page.locator("#supply-chart svg").waitFor()
     const supply = await adminCall(f, "GET", "/admin/supply")

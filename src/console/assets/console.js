@@ -171,6 +171,19 @@ const RANGES = {
 const coverageNote = (c) =>
   c.complete ? null : h("p", { class: "note" }, `Only history from ${when(c.historyFrom)} is available here (${c.source}); earlier figures are missing.`)
 
+/** The archive's state, its lag and which instance archives (the archiver lease's holder and fencing token). */
+const archiveSummary = (a) => {
+  if (a === null) return "unknown"
+  if (a.state === "NOT_CONFIGURED") return h("span", { id: "archive-state" }, a.state)
+  return h("div", {},
+    h("div", { id: "archive-state", class: a.state === "ACTIVE" ? "ok" : "bad" },
+      `${a.state} · lag ${num(a.lagEntries)} entries, ${a.lagSeconds.toFixed(1)} s`),
+    h("div", { id: "archive-leader" }, a.leader === null
+      ? h("span", { class: "bad" }, "no instance holds the archiver lease")
+      : `leader ${a.leader.owner} · fencing token ${num(a.leader.fencingToken)}`),
+    h("div", { class: "label" }, `${num(a.archivedEntries)} entries archived · last batch ${a.lastBatchAt === null ? "none yet" : when(a.lastBatchAt)}`))
+}
+
 const overviewPage = async (page) => {
   page.append(h("h1", {}, "Overview"))
   const health = h("div", { id: "health" }, "Loading…")
@@ -192,7 +205,7 @@ const overviewPage = async (page) => {
         card("Dead letters", h("a", { href: "#/dead-letters", class: o.deadLetters.open > 0 ? "bad" : "ok" }, `${num(o.deadLetters.open)} open of ${num(o.deadLetters.total)}`)),
         card("Integrity", s === null ? "unknown (store down)" : h("span", { class: s.zeroSum ? "ok" : "bad" }, s.zeroSum ? "zero sum holds" : "SUPPLY DOES NOT ADD UP")),
         card("Last verification", last === null ? h("a", { href: "#/verify" }, "none yet: run one") : h("span", { class: last.ok ? "ok" : "bad" }, `${last.ok ? "OK" : `${last.findings.length} findings`} · ${last.mode} · ${when(last.finishedAt)}`)),
-        card("Archive", o.archive === null ? "unknown" : h("span", { title: o.archive.message }, `${o.archive.state}${o.archive.state === "NOT_CONFIGURED" ? "" : ` · lag ${num(o.archive.lagEntries)} entries`}`), o.archive?.message)),
+        card("Archive", archiveSummary(o.archive), o.archive?.message)),
       s === null ? null : h("div", { class: "grid", id: "supply-figures" },
         card("Minted", h("span", { class: "figure" }, num(s.minted))),
         card("Burned", h("span", { class: "figure" }, num(s.burned))),
