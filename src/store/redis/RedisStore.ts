@@ -20,7 +20,8 @@ import {
   type TrimResult
 } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
-import { applyArgs } from "./applyArgs.ts"
+import { scriptCall } from "./scriptLayout.ts"
+import { applyLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
 import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
 import { type RedisConnection, redisClientOptions, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
@@ -65,12 +66,6 @@ const parseEvent = ([id, fields]: [string, Array<string>]): StoreEvent => {
     entries: JSON.parse(field("entries")) as Array<LedgerEntry>,
     transfers: JSON.parse(field("transfers")) as Array<Transfer>
   }
-}
-
-/** The stream id right after `id` (`<ms>-<seq + 1>`): XTRIM MINID keeps ids from it on. */
-export const nextStreamId = (id: string): string => {
-  const [ms, seq] = id.split("-")
-  return `${ms}-${Number(seq ?? 0) + 1}`
 }
 
 /** Smallest byte string greater than every string starting with `prefix` (exclusive BYLEX bound). */
@@ -275,10 +270,9 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
 
   // load and apply carry no span of their own: the ledger traces each as `Store.load` / `Store.apply`.
   const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
-    const k = objectKeys.map(keys.object)
-    if (idempotencyKey !== undefined) k.push(keys.idempotency(idempotencyKey))
+    const { keys: k, args } = scriptCall(loadLayout, { objectKeys, idempotencyKey, keys })
     const reply = strings(
-      yield* call("load", () => redis.balanceLoad(k.length, ...k, idempotencyKey !== undefined ? "1" : "0")),
+      yield* call("load", () => redis.balanceLoad(k.length, ...k, ...args)),
       "load.lua"
     )
     return {
@@ -291,7 +285,13 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
     // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
     const deadlineMs = Date.now() + clockOffsetMs + options.commandTimeoutMs + options.deadlineSlackMs
-    const { keys: k, args } = applyArgs(request, keys, options.eventsMaxLen, deadlineMs, options.compactIdempotency)
+    const { keys: k, args } = scriptCall(applyLayout, {
+      request,
+      keys,
+      eventsMaxLen: options.eventsMaxLen,
+      deadlineMs,
+      compactIdempotency: options.compactIdempotency
+    })
     const expectedKeys = request.plan.expected.map((e) => e.key)
     const onTime = (outcome: ScriptOutcome): Effect.Effect<ApplyResult, StoreUnavailable> =>
       outcome._tag === "Late"
@@ -323,9 +323,9 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
 
   const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return { entries: [], trimmedThrough: 0 }
+    const { keys: k, args } = scriptCall(ledgerLayout, { account, afterSeq, limit, keys })
     const reply = strings(
-      yield* call("entries", () =>
-        redis.balanceLedger(2, keys.ledger(account), keys.trimmed, String(Math.max(0, Math.floor(afterSeq))), String(Math.floor(limit)), account)),
+      yield* call("entries", () => redis.balanceLedger(k.length, ...k, ...args)),
       "ledger.lua"
     )
     return { entries: reply.slice(1).map((s) => JSON.parse(s ?? "null") as LedgerEntry), trimmedThrough: Number(reply[0]) }
@@ -340,9 +340,9 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     limit: number
   ) {
     if (cursor !== null && !LIST_INDEX.test(cursor)) return { items: [], nextCursor: null, floor: 0 } satisfies TransferPage
+    const { keys: k, args } = scriptCall(transfersLayout, { account, cursor, limit, keys })
     const reply = strings(
-      yield* call("transfers", () =>
-        redis.balanceTransfers(2, keys.transfers(account), keys.trimmed, cursor ?? "", String(Math.max(0, Math.floor(limit))), account)),
+      yield* call("transfers", () => redis.balanceTransfers(k.length, ...k, ...args)),
       "transfers.lua"
     )
     const start = Number(reply[0])
@@ -423,9 +423,9 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const acquireArchiverLease = Effect.fn("RedisStore.acquireArchiverLease")(function*(owner: string, ttlMs: number) {
+    const { keys: k, args } = scriptCall(leaseLayout, { action: "acquire", owner, durationMs: ttlMs, keys })
     const reply = strings(
-      yield* call("lease", () =>
-        redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "acquire", owner, String(Math.max(1, Math.floor(ttlMs))))),
+      yield* call("lease", () => redis.balanceLease(k.length, ...k, ...args)),
       "lease.lua"
     )
     if ((reply[0] === "ACQUIRED" || reply[0] === "RENEWED") && reply[1] != null) {
@@ -444,7 +444,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const releaseArchiverLease = Effect.fn("RedisStore.releaseArchiverLease")(function*(owner: string) {
-    yield* call("lease", () => redis.balanceLease(2, keys.archiverLease, keys.archiverToken, "release", owner))
+    const { keys: k, args } = scriptCall(leaseLayout, { action: "release", owner, durationMs: 0, keys })
+    yield* call("lease", () => redis.balanceLease(k.length, ...k, ...args))
   }, retrying)
 
   const trimState = Effect.fn("RedisStore.trimState")(function*(accounts: ReadonlyArray<AccountRef>) {
@@ -456,12 +457,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const trimArchived = Effect.fn("RedisStore.trimArchived")(function*(request: TrimRequest) {
-    const k = [keys.trimmed, keys.events]
-    const args = [request.fromEventId, request.throughEventId, nextStreamId(request.throughEventId), String(request.accounts.length)]
-    for (const a of request.accounts) {
-      k.push(keys.ledger(a.account), keys.transfers(a.account))
-      args.push(a.account, String(a.entriesThroughSeq), a.entriesThroughChecksum, String(a.transfersBase), String(a.transferIds.length), ...a.transferIds)
-    }
+    const { keys: k, args } = scriptCall(trimLayout, { request, keys })
     const reply = strings(yield* call("trim", () => redis.balanceTrim(k.length, ...k, ...args)), "trim.lua")
     if (reply[0] === "CURSOR_MOVED") return { _tag: "CursorMoved", cursor: reply[1] ?? "0" } satisfies TrimResult
     if (reply[0] !== "TRIMMED") throw new UnexpectedScriptReply("trim.lua", reply)
