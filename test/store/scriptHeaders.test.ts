@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
 import type { Run, ScriptLayout } from "../../src/store/redis/scriptLayout.ts"
+import { replyCodes } from "../../src/store/redis/scriptResults.ts"
 import {
   applyLayout,
   leaseLayout,
@@ -104,6 +105,14 @@ describe("Lua script headers agree with scriptLayouts.ts", () => {
   for (const layout of layouts) {
     it(`${layout.script}: KEYS and ARGV runs, positions, counts and fields`, () => {
       assert.deepStrictEqual(layoutMismatches(layout, parseScriptHeader(layout.script)), [])
+    })
+  }
+
+  for (const layout of layouts) {
+    it(`${layout.script}: the reply codes in Returns are the codes scriptResults.ts reads`, () => {
+      const header = parseScriptHeader(layout.script).codes
+      assert.deepStrictEqual([...(replyCodes[layout.script] ?? ["(no entry in replyCodes)"])].sort(), [...header].sort())
+      assert.strictEqual(new Set(header).size, header.length, `${layout.script}: a code listed twice`)
     })
   }
 

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto"
 import { Effect, Layer, Random } from "effect"
 import { Redis } from "ioredis"
 import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
@@ -20,12 +19,20 @@ import {
   type TrimResult
 } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
-import { scriptCall } from "./scriptLayout.ts"
-import { applyLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
-import { defineScripts, readLuaScript, type ScriptedRedis } from "./luaScripts.ts"
+import { isNoScript, luaScripts, queueScript, runScript } from "./luaScripts.ts"
+import type { ScriptCall } from "./scriptLayout.ts"
 import { type RedisConnection, redisClientOptions, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
-import { applyResult, type ScriptOutcome, UnexpectedScriptReply, versionedPairs } from "./scriptResults.ts"
+import {
+  applyResult,
+  leaseAcquireResult,
+  leaseReleaseResult,
+  ledgerPageResult,
+  loadResult,
+  type ScriptOutcome,
+  transferPageResult,
+  trimResult
+} from "./scriptResults.ts"
 
 export interface RedisStoreOptions {
   /** Where Redis is (a URL, or a Sentinel group) and how to log in: redisConnectionOptions.ts. */
@@ -51,13 +58,6 @@ const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.mes
 /** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
 const STREAM_ID = /^\d+(-\d+)?$/
 const LIST_INDEX = /^\d+$/
-
-const strings = (reply: unknown, what: string): ReadonlyArray<string | null> => {
-  if (!Array.isArray(reply) || !reply.every((x) => x === null || typeof x === "string")) {
-    throw new UnexpectedScriptReply(what, reply)
-  }
-  return reply
-}
 
 const parseEvent = ([id, fields]: [string, Array<string>]): StoreEvent => {
   const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "[]"
@@ -95,7 +95,7 @@ const connectBudgetMs = (options: RedisStoreOptions) => Math.max(1000, options.c
 const connect = (options: RedisStoreOptions) =>
   Effect.tryPromise({
     try: (signal) =>
-      new Promise<ScriptedRedis>((resolve, reject) => {
+      new Promise<Redis>((resolve, reject) => {
         const budgetMs = connectBudgetMs(options)
         const { url, options: clientOptions } = redisClientOptions(options.connection, {
           // ioredis' own per-command timer must not cut a WAIT short; our deadlines (below) stay exact.
@@ -107,7 +107,6 @@ const connect = (options: RedisStoreOptions) =>
         // Failures surface per command as StoreUnavailable; without a listener ioredis logs them.
         redis.on("error", (e: Error) => void (lastError = e))
         redis.on("sentinelError", (e: Error) => void (lastError = e))
-        const scripted = defineScripts(redis)
         let settled = false
         // An attempt that fails or is abandoned must not go on reconnecting in the background
         // (with Sentinel, connect() itself keeps asking the sentinels while none answers).
@@ -128,17 +127,11 @@ const connect = (options: RedisStoreOptions) =>
           settled = true
           clearTimeout(timer)
           signal.removeEventListener("abort", onAbort)
-          resolve(scripted)
+          resolve(redis)
         }, fail)
       }),
     catch: (cause) => new StoreUnavailable({ operation: "connect", reason: reasonOf(cause) })
   })
-
-const APPLY_LUA = readLuaScript("apply.lua")
-const APPLY_SHA = createHash("sha1").update(APPLY_LUA).digest("hex")
-
-/** Redis' own error replies arrive as ReplyError; anything else in a pipeline slot is a reply. */
-const isNoScript = (e: unknown) => e instanceof Error && e.message.includes("NOSCRIPT")
 
 /** The Store port on Redis; the client lives as long as the surrounding scope. */
 export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOptions) {
@@ -158,7 +151,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     return attempt(0)
   }
 
-  const redis: ScriptedRedis = yield* Effect.acquireRelease(
+  const redis: Redis = yield* Effect.acquireRelease(
     // connect() bounds itself (and says why it failed); this deadline is only a backstop.
     connect(options).pipe(
       Effect.timeoutOrElse({
@@ -251,17 +244,15 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
    * this connection's own writes: it proves N replicas are attached and streaming, not that they
    * already hold the original write (normally they do, being milliseconds behind at most).
    */
-  const scriptThenWait = async (numKeys: number, keysThenArgs: ReadonlyArray<string>) => {
-    const send = (script: "evalsha" | "eval") => {
-      const pipeline = redis.pipeline()
-      if (script === "evalsha") pipeline.evalsha(APPLY_SHA, numKeys, ...keysThenArgs)
-      else pipeline.eval(APPLY_LUA, numKeys, ...keysThenArgs)
-      pipeline.wait(options.minReplicasAck, options.replicasAckTimeoutMs)
-      return pipeline.exec()
-    }
-    let replies = await send("evalsha")
-    // First write on a new connection (a failover, SCRIPT FLUSH): the script is not cached yet.
-    if (isNoScript(replies?.[0]?.[0])) replies = await send("eval")
+  const scriptThenWait = async (applyCall: ScriptCall) => {
+    const send = (by: "sha" | "source") =>
+      queueScript(redis.pipeline(), luaScripts.apply, applyCall, by)
+        .wait(options.minReplicasAck, options.replicasAckTimeoutMs)
+        .exec()
+    let replies = await send("sha")
+    // First write on a new server (a failover, SCRIPT FLUSH): the script is not cached yet.
+    // Redis' own error replies arrive as ReplyError; anything else in a pipeline slot is a reply.
+    if (isNoScript(replies?.[0]?.[0])) replies = await send("source")
     const [scriptError, scriptReply] = replies?.[0] ?? [new Error("empty pipeline reply")]
     if (scriptError) throw scriptError
     const [waitError, acknowledged] = replies?.[1] ?? [new Error("no WAIT reply")]
@@ -270,22 +261,15 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
 
   // load and apply carry no span of their own: the ledger traces each as `Store.load` / `Store.apply`.
   const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
-    const { keys: k, args } = scriptCall(loadLayout, { objectKeys, idempotencyKey, keys })
-    const reply = strings(
-      yield* call("load", () => redis.balanceLoad(k.length, ...k, ...args)),
-      "load.lua"
-    )
-    return {
-      objects: versionedPairs(objectKeys, reply, 3),
-      idempotency: reply[0] === "1" ? { fingerprint: reply[1] ?? "", response: reply[2] ?? "" } : null
-    }
+    const loadCall = luaScripts.load.call({ objectKeys, idempotencyKey, keys })
+    return loadResult(objectKeys, yield* call("load", () => runScript(redis, luaScripts.load, loadCall)))
   }, retrying)
 
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
     // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
     const deadlineMs = Date.now() + clockOffsetMs + options.commandTimeoutMs + options.deadlineSlackMs
-    const { keys: k, args } = scriptCall(applyLayout, {
+    const applyCall = luaScripts.apply.call({
       request,
       keys,
       eventsMaxLen: options.eventsMaxLen,
@@ -298,12 +282,12 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
         ? Effect.fail(new StoreUnavailable({ operation: "apply", reason: "Redis ran the write after its deadline; nothing was written" }))
         : Effect.succeed(outcome)
     if (options.minReplicasAck === 0) {
-      const reply = yield* call("apply", () => redis.balanceApply(k.length, ...k, ...args))
+      const reply = yield* call("apply", () => runScript(redis, luaScripts.apply, applyCall))
       return yield* onTime(applyResult(expectedKeys, reply))
     }
     const { scriptReply, waitError, acknowledged } = yield* call(
       "apply",
-      () => scriptThenWait(k.length, [...k, ...args]),
+      () => scriptThenWait(applyCall),
       options.replicasAckTimeoutMs
     )
     const result = yield* onTime(applyResult(expectedKeys, scriptReply))
@@ -323,12 +307,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
 
   const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return { entries: [], trimmedThrough: 0 }
-    const { keys: k, args } = scriptCall(ledgerLayout, { account, afterSeq, limit, keys })
-    const reply = strings(
-      yield* call("entries", () => redis.balanceLedger(k.length, ...k, ...args)),
-      "ledger.lua"
-    )
-    return { entries: reply.slice(1).map((s) => JSON.parse(s ?? "null") as LedgerEntry), trimmedThrough: Number(reply[0]) }
+    const ledgerCall = luaScripts.ledger.call({ account, afterSeq, limit, keys })
+    return ledgerPageResult(yield* call("entries", () => runScript(redis, luaScripts.ledger, ledgerCall)))
   }, retrying)
 
   const entries = (account: AccountRef, afterSeq: number, limit: number) =>
@@ -340,14 +320,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     limit: number
   ) {
     if (cursor !== null && !LIST_INDEX.test(cursor)) return { items: [], nextCursor: null, floor: 0 } satisfies TransferPage
-    const { keys: k, args } = scriptCall(transfersLayout, { account, cursor, limit, keys })
-    const reply = strings(
-      yield* call("transfers", () => redis.balanceTransfers(k.length, ...k, ...args)),
-      "transfers.lua"
-    )
-    const start = Number(reply[0])
-    const items = reply.slice(2).map((s) => JSON.parse(s ?? "null") as Transfer).reverse()
-    return { items, nextCursor: start > 0 ? String(start) : null, floor: Number(reply[1]) } satisfies TransferPage
+    const transfersCall = luaScripts.transfers.call({ account, cursor, limit, keys })
+    return transferPageResult(yield* call("transfers", () => runScript(redis, luaScripts.transfers, transfersCall)))
   }, retrying)
 
   const events = Effect.fn("RedisStore.events")(function*(cursor: string | null, limit: number) {
@@ -423,16 +397,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const acquireArchiverLease = Effect.fn("RedisStore.acquireArchiverLease")(function*(owner: string, ttlMs: number) {
-    const { keys: k, args } = scriptCall(leaseLayout, { action: "acquire", owner, durationMs: ttlMs, keys })
-    const reply = strings(
-      yield* call("lease", () => redis.balanceLease(k.length, ...k, ...args)),
-      "lease.lua"
-    )
-    if ((reply[0] === "ACQUIRED" || reply[0] === "RENEWED") && reply[1] != null) {
-      return { _tag: "Held", token: Number(reply[1]) } satisfies LeaseResult
-    }
-    if (reply[0] === "HELD") return { _tag: "HeldByOther", owner: reply[1] ?? "" } satisfies LeaseResult
-    throw new UnexpectedScriptReply("lease.lua", reply)
+    const leaseCall = luaScripts.lease.call({ action: "acquire", owner, durationMs: ttlMs, keys })
+    return leaseAcquireResult(yield* call("lease", () => runScript(redis, luaScripts.lease, leaseCall)))
   }, retrying)
 
   const archiverLease = Effect.fn("RedisStore.archiverLease")(function*() {
@@ -444,8 +410,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const releaseArchiverLease = Effect.fn("RedisStore.releaseArchiverLease")(function*(owner: string) {
-    const { keys: k, args } = scriptCall(leaseLayout, { action: "release", owner, durationMs: 0, keys })
-    yield* call("lease", () => redis.balanceLease(k.length, ...k, ...args))
+    const leaseCall = luaScripts.lease.call({ action: "release", owner, durationMs: 0, keys })
+    leaseReleaseResult(yield* call("lease", () => runScript(redis, luaScripts.lease, leaseCall)))
   }, retrying)
 
   const trimState = Effect.fn("RedisStore.trimState")(function*(accounts: ReadonlyArray<AccountRef>) {
@@ -457,17 +423,8 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
   }, retrying)
 
   const trimArchived = Effect.fn("RedisStore.trimArchived")(function*(request: TrimRequest) {
-    const { keys: k, args } = scriptCall(trimLayout, { request, keys })
-    const reply = strings(yield* call("trim", () => redis.balanceTrim(k.length, ...k, ...args)), "trim.lua")
-    if (reply[0] === "CURSOR_MOVED") return { _tag: "CursorMoved", cursor: reply[1] ?? "0" } satisfies TrimResult
-    if (reply[0] !== "TRIMMED") throw new UnexpectedScriptReply("trim.lua", reply)
-    return {
-      _tag: "Trimmed",
-      entries: Number(reply[1]),
-      transfers: Number(reply[2]),
-      events: Number(reply[3]),
-      skipped: reply.slice(4).map((x) => x ?? "")
-    } satisfies TrimResult
+    const trimCall = luaScripts.trim.call({ request, keys })
+    return trimResult(yield* call("trim", () => runScript(redis, luaScripts.trim, trimCall)))
   }, retrying)
 
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
