@@ -36,7 +36,7 @@ import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../src/observability/Metrics.ts"
-import { makeMemoryStore } from "../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../src/store/memory/MemoryStore.ts"
 import { scriptCall } from "../src/store/redis/scriptLayout.ts"
 import { applyLayout } from "../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
@@ -111,7 +111,7 @@ const serverView = (value: unknown): unknown =>
  * apply request (recording).
  */
 const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApply?: (request: ApplyRequest) => void) => {
-  const memory = makeMemoryStore()
+  const memory = MemoryStore.make()
   const store = onApply
     ? Store.of({ ...memory, apply: (request) => Effect.tap(memory.apply(request), () => Effect.sync(() => onApply(request))) })
     : memory

@@ -9,8 +9,8 @@ import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { startTestPostgresServer, TestPostgres, type TestPostgresServer } from "../support/postgresServer.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { clientFor } from "../http/support/client.ts"
 import { startTestServer, type TestServer } from "../http/support/testServer.ts"
@@ -124,7 +124,7 @@ const economyAfterScriptedGame = (label: string, makeSetup: () => EconomySetup |
     })
   })
 
-economyAfterScriptedGame("memory store", () => ({ store: MemoryStoreLayer, source: "live-tail" }))
+economyAfterScriptedGame("memory store", () => ({ store: MemoryStore.layer, source: "live-tail" }))
 
 let redis: TestRedisServer | undefined
 beforeAll(async () => {
@@ -133,7 +133,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.dispose()
 })
-economyAfterScriptedGame("Redis store", () => ({ store: redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }), source: "live-tail" }))
+economyAfterScriptedGame("Redis store", () => ({ store: RedisStore.layer({ url: redis!.url, keyPrefix: "economy-test:" }), source: "live-tail" }))
 
 /** Every economy report of the scripted game's day, as the admin API answers them (coverage's scan count aside). */
 const economyReports = async (server: TestServer, h0: number) => {
@@ -169,7 +169,7 @@ afterAll(async () => {
 economyAfterScriptedGame("tiered store (HISTORY_ARCHIVE=on), archived into PostgreSQL and trimmed from Redis", async () => {
   const prefix = "economy-tiered:"
   const databaseUrl = await Effect.runPromise(Effect.provideService(freshDatabase, TestPostgres, postgres!))
-  const redisStore = redisStoreLayer({ url: redis!.url, keyPrefix: prefix })
+  const redisStore = RedisStore.layer({ url: redis!.url, keyPrefix: prefix })
   const history = HistoryStore.layer(databaseUrl)
   return {
     store: TieredStoreLayer.pipe(Layer.provide(redisStore), Layer.provide(history)),
@@ -203,7 +203,7 @@ economyAfterScriptedGame("tiered store (HISTORY_ARCHIVE=on), archived into Postg
 describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer(redisStoreLayer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
+    server = await startTestServer(RedisStore.layer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
   })
   afterAll(async () => {
     await server?.close()
