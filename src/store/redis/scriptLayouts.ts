@@ -160,7 +160,7 @@ export const leaseLayout: ScriptLayout<LeaseInput> = {
 }
 
 /** The stream id right after `id` (`<ms>-<seq + 1>`): XTRIM MINID keeps ids from it on. */
-export const nextStreamId = (id: string): string => {
+const nextStreamId = (id: string): string => {
   const [ms, seq] = id.split("-")
   return `${ms}-${Number(seq ?? 0) + 1}`
 }
