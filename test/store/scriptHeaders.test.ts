@@ -1,7 +1,8 @@
 /**
  * Each store script's header documents its KEYS and ARGV; scriptLayouts.ts is the layout the
  * calls are built from. This holds them to each other: the same runs in the same order, at the
- * same positions, counted by the same ARGV, with the same fields.
+ * same positions, counted by the same ARGV, with the same fields; and the reply codes the header
+ * lists to those the script builds and to those scriptResults.ts reads.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
@@ -26,6 +27,8 @@ export interface ScriptHeader {
   readonly argv: ReadonlyArray<HeaderRun>
   /** Every `{"CODE"...}` under Returns. */
   readonly codes: ReadonlyArray<string>
+  /** Every `{ "CODE"...` table the script's code builds (its replies). */
+  readonly bodyCodes: ReadonlyArray<string>
 }
 
 const FIXED = /^\s+(\d+)\s+(\w+)\b/
@@ -52,7 +55,8 @@ const parseRuns = (lines: ReadonlyArray<string>, script: string, section: string
 
 export const parseScriptHeader = (script: string): ScriptHeader => {
   const source = readLuaScript(script)
-  const header = /^--\[\[([\s\S]*?)\]\]/.exec(source)?.[1]
+  const headerMatch = /^--\[\[([\s\S]*?)\]\]/.exec(source)
+  const header = headerMatch?.[1]
   assert.isDefined(header, `${script} starts with a --[[ header ]]`)
   const lines = header!.split("\n")
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l))
@@ -63,7 +67,8 @@ export const parseScriptHeader = (script: string): ScriptHeader => {
   return {
     keys: parseRuns(lines.slice(keysAt + 1, argvAt), script, "KEYS"),
     argv: parseRuns(lines.slice(argvAt + 1, returnsAt), script, "ARGV"),
-    codes: [...lines.slice(returnsAt).join("\n").matchAll(/\{\s*"([A-Z_]+)"/g)].map((m) => m[1]!)
+    codes: [...lines.slice(returnsAt).join("\n").matchAll(/\{\s*"([A-Z_]+)"/g)].map((m) => m[1]!),
+    bodyCodes: [...new Set([...source.slice(headerMatch![0].length).matchAll(/\{\s*"([A-Z_]+)"/g)].map((m) => m[1]!))]
   }
 }
 
@@ -109,10 +114,11 @@ describe("Lua script headers agree with scriptLayouts.ts", () => {
   }
 
   for (const layout of layouts) {
-    it(`${layout.script}: the reply codes in Returns are the codes scriptResults.ts reads`, () => {
+    it(`${layout.script}: the reply codes in Returns are those the script builds and scriptResults.ts reads`, () => {
       const header = parseScriptHeader(layout.script).codes
       assert.deepStrictEqual([...(replyCodes[layout.script] ?? ["(no entry in replyCodes)"])].sort(), [...header].sort())
       assert.strictEqual(new Set(header).size, header.length, `${layout.script}: a code listed twice`)
+      assert.deepStrictEqual([...parseScriptHeader(layout.script).bodyCodes].sort(), [...header].sort(), "codes the script returns")
     })
   }
 
