@@ -36,8 +36,9 @@ import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../src/observability/Metrics.ts"
-import { makeMemoryStore } from "../src/store/memory/MemoryStore.ts"
-import { applyArgs } from "../src/store/redis/applyArgs.ts"
+import { MemoryStore } from "../src/store/memory/MemoryStore.ts"
+import { scriptCall } from "../src/store/redis/scriptLayout.ts"
+import { applyLayout } from "../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
@@ -110,7 +111,7 @@ const serverView = (value: unknown): unknown =>
  * apply request (recording).
  */
 const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApply?: (request: ApplyRequest) => void) => {
-  const memory = makeMemoryStore()
+  const memory = MemoryStore.make()
   const store = onApply
     ? Store.of({ ...memory, apply: (request) => Effect.tap(memory.apply(request), () => Effect.sync(() => onApply(request))) })
     : memory
@@ -223,7 +224,7 @@ const main = async () => {
     const applySha = String(await redis.script("LOAD", readLuaScript("apply.lua")))
     const applyCalls: Array<Array<string | number>> = []
     await playGame(OPS, "rec", "ledger", (request) => {
-      const { keys: k, args } = applyArgs(request, keys, 100_000)
+      const { keys: k, args } = scriptCall(applyLayout, { request, keys, eventsMaxLen: 100_000, deadlineMs: 0, compactIdempotency: false })
       applyCalls.push([applySha, k.length, ...k, ...args])
     })
     const argBytes = applyCalls.reduce((n, c) => n + c.slice(2).reduce<number>((m, a) => m + String(a).length, 0), 0)

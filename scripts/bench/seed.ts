@@ -17,7 +17,8 @@ import type { Command } from "../../src/domain/commands.ts"
 import { plan } from "../../src/domain/planner.ts"
 import { fingerprint } from "../../src/ledger/fingerprint.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
-import { applyArgs } from "../../src/store/redis/applyArgs.ts"
+import { scriptCall } from "../../src/store/redis/scriptLayout.ts"
+import { applyLayout } from "../../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { INITIAL_BALANCE } from "./workloads.ts"
@@ -102,13 +103,19 @@ export const seedEntries = async (options: {
       const p = outcome.plan
       for (const w of p.writes) state.set(w.key, { version: w.version, value: w.value })
       const clientKey = "idempotencyKey" in command ? command.idempotencyKey : undefined
-      const { keys: k, args } = applyArgs({
-        plan: p,
-        responseJson: JSON.stringify(p.response),
-        idempotency: clientKey === undefined
-          ? null
-          : { key: `${command.op}:${clientKey}`, fingerprint: fingerprint(command), ttlMs: idempotencyTtlMs }
-      }, keys, EVENTS_MAX_LEN)
+      const { keys: k, args } = scriptCall(applyLayout, {
+        request: {
+          plan: p,
+          responseJson: JSON.stringify(p.response),
+          idempotency: clientKey === undefined
+            ? null
+            : { key: `${command.op}:${clientKey}`, fingerprint: fingerprint(command), ttlMs: idempotencyTtlMs }
+        },
+        keys,
+        eventsMaxLen: EVENTS_MAX_LEN,
+        deadlineMs: 0,
+        compactIdempotency: false
+      })
       batch.evalsha(sha, k.length, ...k, ...args)
       batchSize += 1
       applies += 1

@@ -78,7 +78,7 @@ const STAGES: ReadonlyArray<readonly [string, (frame: ProfileNode["callFrame"]) 
   ["request decoding (decodeRequests, Schema)", (f) => f.url.includes("decodeRequests")],
   ["planning (planner, plan, checksums)", (f) => /dist\/domain\//.test(f.url)],
   ["idempotency fingerprint", (f) => f.url.includes("fingerprint")],
-  ["apply arguments (applyArgs, JSON)", (f) => f.url.includes("applyArgs")],
+  ["apply arguments (scriptLayout, JSON)", (f) => f.url.includes("scriptLayout")],
   ["response encoding", (f) => f.url.includes("encodeResponses")],
   ["Redis client: send (ioredis, socket write)", (f) => f.functionName === "sendCommand" || f.url.includes("ioredis/built/Script") || f.url.includes("ioredis/built/Command")],
   ["Redis client: receive (ioredis parser, reply)", (f) => f.url.includes("ioredis") || f.url.includes("redis-parser")],

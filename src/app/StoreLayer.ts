@@ -1,13 +1,13 @@
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
-import { MemoryStoreLayer } from "../store/memory/MemoryStore.ts"
+import { MemoryStore } from "../store/memory/MemoryStore.ts"
 import { LocalRedisServer } from "../store/redis/LocalRedisServer.ts"
 import {
   describeRedisConnection,
   InvalidRedisSettings,
   redisConnectionFromConfig
 } from "../store/redis/redisConnectionOptions.ts"
-import { redisStoreLayer } from "../store/redis/RedisStore.ts"
+import { RedisStore } from "../store/redis/RedisStore.ts"
 import { HistoryStore } from "../history/HistoryStore.ts"
 import { TieredStoreLayer } from "../history/TieredStore.ts"
 import { HistoryLayer } from "./HistoryLayer.ts"
@@ -32,7 +32,7 @@ export const StoreLayer = Layer.unwrap(
     const kind = yield* AppConfig.store
     if (kind === "memory") {
       return Layer.mergeAll(
-        MemoryStoreLayer,
+        MemoryStore.layer,
         Layer.effectDiscard(Effect.logWarning(
           "BALANCE_STORE=memory: balances live in this process only and are LOST on exit; never use this in production"
         ))
@@ -49,7 +49,7 @@ export const StoreLayer = Layer.unwrap(
           minReplicasAck: yield* AppConfig.redisMinReplicasAck
         })
       )
-      return redisStoreLayer({ connection, ...(yield* streamCap) })
+      return RedisStore.layer({ connection, ...(yield* streamCap) })
     }
     // The private redis-server has no replicas: waiting for any would refuse every write.
     const minReplicasAck = yield* AppConfig.redisMinReplicasAck
@@ -62,7 +62,7 @@ export const StoreLayer = Layer.unwrap(
     }
     return Layer.unwrap(Effect.gen(function*() {
       const local = yield* LocalRedisServer
-      return redisStoreLayer({ url: local.url, ...(yield* streamCap) })
+      return RedisStore.layer({ url: local.url, ...(yield* streamCap) })
     })).pipe(
       Layer.provide(LocalRedisServer.layer)
     )

@@ -4,7 +4,7 @@ import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import { ArchiveJob } from "../../src/jobs/ArchiveJob.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
@@ -24,7 +24,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       const books = yield* Layer.build(
         ArchiveJob.pipe(
           Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(
-            Layer.provide(redisStoreLayer({ url: redis.url, keyPrefix: unique("job") + ":" })),
+            Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique("job") + ":" })),
             Layer.provide(historyLayer)
           ))),
           Layer.provideMerge(historyLayer),
@@ -49,7 +49,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       const redis = yield* TestRedis
       const books = yield* Layer.build(
         ArchiveJob.pipe(
-          Layer.provideMerge(ledgerOn(redisStoreLayer({ url: redis.url, keyPrefix: unique("off") + ":" }))),
+          Layer.provideMerge(ledgerOn(RedisStore.layer({ url: redis.url, keyPrefix: unique("off") + ":" }))),
           Layer.provideMerge(HistoryStore.disabled),
           Layer.provide(withConfig({}))
         )

@@ -6,7 +6,7 @@ import { Archiver } from "../../src/archive/Archiver.ts"
 import { MemoryHistoryStoreLayer } from "../../src/history/MemoryHistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { counterIds, propertyParameters, runSequence, sequenceArbitrary } from "../support/commandSequences.ts"
 import { readEverything } from "../support/historyReads.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
@@ -15,7 +15,7 @@ import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 const archivedLedger = (batchEvents: number) => {
   const history = MemoryHistoryStoreLayer
   return Archiver.layerWith({ batchEvents, trim: true }).pipe(
-    Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(Layer.provide(MemoryStoreLayer), Layer.provide(history)), { newId: counterIds() })),
+    Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(Layer.provide(MemoryStore.layer), Layer.provide(history)), { newId: counterIds() })),
     Layer.provideMerge(history)
   )
 }

@@ -6,8 +6,8 @@ import { ArchiveStatus, type ArchiveStatusReport } from "../../src/history/Archi
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { MemoryHistoryStoreLayer } from "../../src/history/MemoryHistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { type Store as StoreService, Store } from "../../src/store/Store.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
@@ -100,7 +100,7 @@ const statusStory = (timed: boolean) =>
 
 describe("ArchiveStatus on the memory stores", () => {
   it.effect("lag, rows archived, last batch, leader and continuity stops, as the archiver leaves them", () =>
-    statusStory(true).pipe(Effect.provide(Layer.mergeAll(booksOn(MemoryStoreLayer, MemoryHistoryStoreLayer), TestClock.layer()))))
+    statusStory(true).pipe(Effect.provide(Layer.mergeAll(booksOn(MemoryStore.layer, MemoryHistoryStoreLayer), TestClock.layer()))))
 
   it.effect("NOT_CONFIGURED without a history store", () =>
     Effect.gen(function*() {
@@ -114,7 +114,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
     Effect.gen(function*() {
       const url = yield* freshDatabase
       const redis = yield* TestRedis
-      const store = redisStoreLayer({ url: redis.url, keyPrefix: `${unique("status")}:`, retryAttempts: 3, commandTimeoutMs: 5_000 })
+      const store = RedisStore.layer({ url: redis.url, keyPrefix: `${unique("status")}:`, retryAttempts: 3, commandTimeoutMs: 5_000 })
       const books = yield* Layer.build(booksOn(store, HistoryStore.layer(url)))
       yield* statusStory(false).pipe(Effect.provide(books))
     }))

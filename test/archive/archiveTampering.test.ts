@@ -8,7 +8,7 @@ import type { FindingKind } from "../../src/domain/chainVerification.ts"
 import type { LedgerEntry } from "../../src/domain/ledgerEntry.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { openArchivedBooks } from "../support/archivedBooks.ts"
 import { freshDatabase, sqlOn } from "../support/historyFixtures.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
@@ -104,7 +104,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
         await raw.hset(keys.object("w:alice"), "d", JSON.stringify(forged))
       })
       // Redis alone (the service without the history tier) sees a consistent chain.
-      const redisOnly = yield* Layer.build(ledgerCoreOn(redisStoreLayer({ url: redis.url, keyPrefix: prefix }), { hmacKey: HMAC_KEY }))
+      const redisOnly = yield* Layer.build(ledgerCoreOn(RedisStore.layer({ url: redis.url, keyPrefix: prefix }), { hmacKey: HMAC_KEY }))
       const before = yield* LedgerVerifier.use((v) => v.verifyAll()).pipe(Effect.provide(redisOnly))
       assert.deepStrictEqual(before.findings.filter((f) => f.account === "w:alice"), [])
       const after = yield* LedgerVerifier.use((v) => v.verifyAll()).pipe(Effect.provide(books))

@@ -9,7 +9,7 @@ import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { type Page, Store } from "../../src/store/Store.ts"
 import { freshDatabase, sqlOn } from "../support/historyFixtures.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
@@ -22,7 +22,7 @@ import { unique } from "../store/planFixtures.ts"
 const booksOn = (redisUrl: string, prefix: string, databaseUrl: string, options: Partial<ArchiverOptions> = {}) =>
   Archiver.layerWith({ batchEvents: 4, ...options }).pipe(
     Layer.provideMerge(HistoryStore.layer(databaseUrl)),
-    Layer.provideMerge(ledgerOn(redisStoreLayer({ url: redisUrl, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })))
+    Layer.provideMerge(ledgerOn(RedisStore.layer({ url: redisUrl, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })))
   )
 
 type Books = Layer.Success<ReturnType<typeof booksOn>>

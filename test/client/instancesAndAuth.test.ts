@@ -8,7 +8,7 @@ import { BalanceGateway } from "../../client/src/effect.ts"
 import { BalanceCallError, BalanceClient, BalanceRefusal, BalanceUnavailable, GameBalance } from "../../client/src/index.ts"
 import { GrpcServerAddress, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { TEST_ADMIN_KEY, testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
@@ -28,7 +28,7 @@ const IN_PROCESS_ADMIN = { "x-admin-key": TEST_ADMIN_KEY }
 const startServer = (settings: ServerSettings = {}) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(grpcServerLayerWith(testServerSettings(settings)).pipe(Layer.provide(ledgerOn(MemoryStoreLayer))), scope)
+    const context = yield* Layer.buildWithScope(grpcServerLayerWith(testServerSettings(settings)).pipe(Layer.provide(ledgerOn(MemoryStore.layer))), scope)
     return { scope, address: `127.0.0.1:${Context.get(context, GrpcServerAddress).port}` }
   })
 

@@ -9,8 +9,8 @@ import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { startTestPostgresServer, TestPostgres, type TestPostgresServer } from "../support/postgresServer.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { clientFor } from "../http/support/client.ts"
 import { startTestServer, type TestServer } from "../http/support/testServer.ts"
@@ -138,7 +138,7 @@ const economyAfterScriptedGame = (label: string, makeSetup: () => EconomySetup |
     })
   })
 
-economyAfterScriptedGame("memory store", () => ({ store: MemoryStoreLayer, source: "live-tail" }))
+economyAfterScriptedGame("memory store", () => ({ store: MemoryStore.layer, source: "live-tail" }))
 
 let redis: TestRedisServer | undefined
 beforeAll(async () => {
@@ -147,7 +147,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.dispose()
 })
-economyAfterScriptedGame("Redis store", () => ({ store: redisStoreLayer({ url: redis!.url, keyPrefix: "economy-test:" }), source: "live-tail" }))
+economyAfterScriptedGame("Redis store", () => ({ store: RedisStore.layer({ url: redis!.url, keyPrefix: "economy-test:" }), source: "live-tail" }))
 
 /** Every economy report of the scripted game's day, as the admin API answers them (coverage's scan count aside). */
 const economyReports = async (server: TestServer, h0: number) => {
@@ -200,7 +200,7 @@ const withArchiver = async <A>(
 /** HISTORY_ARCHIVE=on: the Store spans Redis and the PostgreSQL of a fresh database; the economy is SQL over the archive plus the tail. */
 const tieredSetup = async (prefix: string, options: { readonly eventsMaxLen?: number } = {}) => {
   const databaseUrl = await Effect.runPromise(Effect.provideService(freshDatabase, TestPostgres, postgres!))
-  const redisStore = redisStoreLayer({ url: redis!.url, keyPrefix: prefix, ...options })
+  const redisStore = RedisStore.layer({ url: redis!.url, keyPrefix: prefix, ...options })
   const history = HistoryStore.layer(databaseUrl)
   return {
     databaseUrl,
@@ -322,7 +322,7 @@ describe("economy over the archive when Redis dropped writes before they were ar
 describe("economy over time when Redis has trimmed the oldest writes (REDIS_EVENTS_MAXLEN)", () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer(redisStoreLayer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
+    server = await startTestServer(RedisStore.layer({ url: redis!.url, keyPrefix: "economy-trim:", eventsMaxLen: 10 }))
   })
   afterAll(async () => {
     await server?.close()

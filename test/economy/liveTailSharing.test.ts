@@ -3,13 +3,13 @@ import { Effect, Layer } from "effect"
 import { EconomyHistory } from "../../src/economy/EconomyHistory.ts"
 import { LiveTailEconomyHistory } from "../../src/economy/LiveTailEconomyHistory.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
-import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
 
 /** A memory store that counts the pages of writes read. */
 const countingStore = () => {
-  const inner = makeMemoryStore()
+  const inner = MemoryStore.make()
   let pages = 0
   const store = Store.of({ ...inner, events: (cursor, limit) => Effect.suspend(() => { pages++; return inner.events(cursor, limit) }) })
   return { layer: Layer.succeed(Store, store), pages: () => pages }

@@ -5,7 +5,7 @@ import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import type { Command, Deposit } from "../../src/domain/commands.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { type SentinelCluster, startSentinelCluster } from "../support/sentinelCluster.ts"
 
@@ -31,7 +31,7 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
   it("a write no replica acknowledges is StoreUnavailable but stays applied; its retry is Replayed once a replica is back", async () => {
     const [primary, replica] = cluster!.nodes
     const url = `redis://127.0.0.1:${primary!.port}`
-    const rt = ManagedRuntime.make(ledgerOn(redisStoreLayer({
+    const rt = ManagedRuntime.make(ledgerOn(RedisStore.layer({
       url,
       keyPrefix: "ack:",
       minReplicasAck: 1,
@@ -86,7 +86,7 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
   it("asking for more replicas than exist refuses every write", async () => {
     const [primary] = cluster!.nodes
     await cluster!.waitForReplicasOnline(primary!.port, 1, 30_000)
-    const rt = ManagedRuntime.make(ledgerOn(redisStoreLayer({
+    const rt = ManagedRuntime.make(ledgerOn(RedisStore.layer({
       url: `redis://127.0.0.1:${primary!.port}`,
       keyPrefix: "ack2:",
       minReplicasAck: 2,
@@ -113,7 +113,7 @@ describe("REDIS_MIN_REPLICAS_ACK", () => {
   const withLedger = async (prefix: string, body: (run: <C extends Command>(c: C) => ReturnType<typeof execute<C>>) => Promise<void>) => {
     const [primary, replica] = cluster!.nodes
     await cluster!.waitForReplicasOnline(primary!.port, 1, 30_000)
-    const rt = ManagedRuntime.make(ledgerOn(redisStoreLayer({
+    const rt = ManagedRuntime.make(ledgerOn(RedisStore.layer({
       url: `redis://127.0.0.1:${primary!.port}`,
       keyPrefix: prefix,
       minReplicasAck: 1,

@@ -5,7 +5,7 @@ import { GrpcServerAddress, GrpcServerLayer } from "../../src/api/grpc/GrpcServe
 import { isLoopback } from "../../src/api/grpc/grpcExposure.ts"
 import { AuthSettings, authSettingsWith } from "../../src/api/http/auth/AuthSettings.ts"
 import { makeJsonLogger } from "../../src/observability/Logging.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { freePort } from "../../src/store/redis/redisServerProcess.ts"
 import { hsToken } from "../http/support/client.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
@@ -34,7 +34,7 @@ const deposit = (account: string, key: string) => ({ account_id: account, amount
 const withdraw = (account: string, key: string) => ({ account_id: account, amount: "10", idempotency_key: key, reason: "test" })
 
 layer(
-  grpcServerOnly(MemoryStoreLayer, { server: { admin: authSettingsWith({ adminApiKey: TEST_ADMIN_KEY, hs256Secret: HS_SECRET }) } }),
+  grpcServerOnly(MemoryStore.layer, { server: { admin: authSettingsWith({ adminApiKey: TEST_ADMIN_KEY, hs256Secret: HS_SECRET }) } }),
   { excludeTestServices: true }
 )("admin methods over gRPC (no game token: gRPC on loopback)", (it) => {
   it.effect("Deposit, Withdraw and EnsureAccount with an initial balance need admin credentials; refused calls change nothing", () =>
@@ -84,7 +84,7 @@ layer(
 })
 
 layer(
-  grpcServerOnly(MemoryStoreLayer, { server: { authToken: Redacted.make(GAME_TOKEN) } }),
+  grpcServerOnly(MemoryStore.layer, { server: { authToken: Redacted.make(GAME_TOKEN) } }),
   { excludeTestServices: true }
 )("admin methods over gRPC with GRPC_AUTH_TOKEN", (it) => {
   it.effect("the game's token does not allow Deposit (PERMISSION_DENIED); the admin key also opens the game's calls", () =>
@@ -102,7 +102,7 @@ layer(
 })
 
 layer(
-  grpcServerOnly(MemoryStoreLayer, { server: { admin: authSettingsWith({ disabled: true }) } }),
+  grpcServerOnly(MemoryStore.layer, { server: { admin: authSettingsWith({ disabled: true }) } }),
   { excludeTestServices: true }
 )("AUTH_DISABLED over gRPC", (it) => {
   it.effect("every call is an admin's (local experiments only)", () =>
@@ -125,7 +125,7 @@ const startFromEnv = (env: Record<string, string>) =>
     const config = ConfigProvider.layer(ConfigProvider.fromUnknown({ GRPC_PORT: String(port), ADMIN_API_KEY: TEST_ADMIN_KEY, ...env }))
     const scope = yield* Scope.make()
     const exit = yield* Effect.exit(Layer.buildWithScope(
-      GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStoreLayer)), Layer.provide(AuthSettings.layer), Layer.provide(config), Layer.provide(logging)),
+      GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStore.layer)), Layer.provide(AuthSettings.layer), Layer.provide(config), Layer.provide(logging)),
       scope
     ))
     const listening = lines.find((l) => l.message === "grpc listening")

@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js"
 import { ConfigProvider, Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { GrpcServerAddress, GrpcServerLayer, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
 import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { hasOpenssl, makeCertificates } from "../support/tlsCertificates.ts"
 import { BalanceClient, makeClient } from "./support/balanceClient.ts"
@@ -14,7 +14,7 @@ import { grpcServerOn, testServerSettings } from "./support/grpcTestServer.ts"
 
 const TOKEN = "s3cret-token"
 
-layer(grpcServerOn(MemoryStoreLayer, { server: { authToken: Redacted.make(TOKEN) } }), { excludeTestServices: true })(
+layer(grpcServerOn(MemoryStore.layer, { server: { authToken: Redacted.make(TOKEN) } }), { excludeTestServices: true })(
   "GRPC_AUTH_TOKEN set",
   (it) => {
     it.effect("calls without `authorization: Bearer <token>` get UNAUTHENTICATED; with it they pass", () =>
@@ -57,7 +57,7 @@ describe("GrpcServerLayer from the environment", () => {
       )
       const scope = yield* Scope.make()
       yield* Layer.buildWithScope(
-        GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStoreLayer)), Layer.provide(AuthSettings.layer), Layer.provide(env)),
+        GrpcServerLayer.pipe(Layer.provide(ledgerOn(MemoryStore.layer)), Layer.provide(AuthSettings.layer), Layer.provide(env)),
         scope
       )
       const client = makeClient(`127.0.0.1:${port}`)
@@ -73,7 +73,7 @@ const startTls = (tls: { cert?: string; key?: string; ca?: string }) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const settings = testServerSettings({ tls: { cert: tls.cert, key: tls.key, ca: tls.ca } })
-    const context = yield* Layer.buildWithScope(grpcServerLayerWith(settings).pipe(Layer.provide(ledgerOn(MemoryStoreLayer))), scope).pipe(
+    const context = yield* Layer.buildWithScope(grpcServerLayerWith(settings).pipe(Layer.provide(ledgerOn(MemoryStore.layer))), scope).pipe(
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     return { scope, port: Context.get(context, GrpcServerAddress).port }

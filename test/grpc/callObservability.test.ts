@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Option, References, Tracer } from "effect"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { call, eventually, refusedWith } from "./support/expectations.ts"
 import { grpcServerOn } from "./support/grpcTestServer.ts"
 
@@ -32,7 +32,7 @@ const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 const PARENT_SPAN_ID = "00f067aa0ba902b7"
 const headers = { "x-request-id": "req-42", traceparent: `00-${TRACE_ID}-${PARENT_SPAN_ID}-01` }
 
-layer(grpcServerOn(MemoryStoreLayer).pipe(Layer.provide([RecordingTracer, RecordingLogger])), { excludeTestServices: true })(
+layer(grpcServerOn(MemoryStore.layer).pipe(Layer.provide([RecordingTracer, RecordingLogger])), { excludeTestServices: true })(
   "gRPC calls are traced and logged with the caller's ids",
   (it) => {
     it.effect("each call runs in a span grpc.<Method>, child of the caller's traceparent, tagged with x-request-id and the outcome", () =>

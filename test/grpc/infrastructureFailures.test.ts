@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { status } from "@grpc/grpc-js"
 import { Effect } from "effect"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { BalanceClient } from "./support/balanceClient.ts"
 import { call, eventually, MAX_SAFE, ok, refusedWith, statusOf } from "./support/expectations.ts"
 import { makeFaultyStore } from "../support/faultyStore.ts"
@@ -78,7 +78,7 @@ layer(grpcServerOn(faulty.layer, { ledger: { conflictRetries: 3 } }), { excludeT
   }
 )
 
-layer(grpcServerOn(MemoryStoreLayer), { excludeTestServices: true })("gRPC answers to amounts past the safe range", (it) => {
+layer(grpcServerOn(MemoryStore.layer), { excludeTestServices: true })("gRPC answers to amounts past the safe range", (it) => {
   it.effect("AMOUNT_OVERFLOW in-band where there is ok/error, OUT_OF_RANGE where there is not", () =>
     Effect.gen(function*() {
       assert.isTrue((yield* call("EnsureAccount", { account_id: "ov-a", initial_balance: MAX_SAFE })).created)

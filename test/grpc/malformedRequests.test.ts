@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { ADMIN_METHODS } from "../../src/api/grpc/callAuth.ts"
 import { GrpcServerAddress } from "../../src/api/grpc/GrpcServer.ts"
 import { wireFormatProblem } from "../../src/api/grpc/strictDeserialize.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { call } from "./support/expectations.ts"
 import { grpcServerOn } from "./support/grpcTestServer.ts"
 import { loadClientPackage, type Message, TEST_ADMIN_KEY } from "./support/balanceClient.ts"
@@ -55,7 +55,7 @@ describe("wireFormatProblem", () => {
   })
 })
 
-layer(grpcServerOn(MemoryStoreLayer), { excludeTestServices: true })("requests that are not well-formed protobuf", (it) => {
+layer(grpcServerOn(MemoryStore.layer), { excludeTestServices: true })("requests that are not well-formed protobuf", (it) => {
   it.effect("are refused as INVALID_ARGUMENT (in-band where refusals are) and change nothing", () =>
     Effect.gen(function*() {
       yield* call("EnsureAccount", { account_id: "dp", initial_balance: "10" })

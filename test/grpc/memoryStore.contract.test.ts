@@ -1,4 +1,4 @@
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { balanceContract } from "./balanceContract.ts"
 
-balanceContract("memory store", MemoryStoreLayer)
+balanceContract("memory store", MemoryStore.layer)

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { status } from "@grpc/grpc-js"
 import { Context, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import { GrpcServerAddress } from "../../src/api/grpc/GrpcServer.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { makeClient } from "./support/balanceClient.ts"
 import { eventually } from "./support/expectations.ts"
 import { grpcServerOnly } from "./support/grpcTestServer.ts"
@@ -21,7 +21,7 @@ const captureLogs = () => {
 const startServer = (logs = captureLogs(), port = 0) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(grpcServerOnly(MemoryStoreLayer, { server: { port } }).pipe(Layer.provide(logs.layer)), scope)
+    const context = yield* Layer.buildWithScope(grpcServerOnly(MemoryStore.layer, { server: { port } }).pipe(Layer.provide(logs.layer)), scope)
     const address = Context.get(context, GrpcServerAddress)
     const client = makeClient(`127.0.0.1:${address.port}`)
     yield* Scope.addFinalizer(scope, Effect.sync(client.close))

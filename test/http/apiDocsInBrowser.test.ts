@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { ROUTES } from "./suites/openApiDocument.ts"
 import { startTestServer, type TestServer } from "./support/testServer.ts"
 import { launchChromium } from "../support/chromium.ts"
@@ -19,7 +19,7 @@ let server: TestServer
 let browser: Browser
 
 beforeAll(async () => {
-  server = await startTestServer(MemoryStoreLayer)
+  server = await startTestServer(MemoryStore.layer)
   browser = await launchChromium()
 })
 

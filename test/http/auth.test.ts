@@ -5,7 +5,7 @@ import { ConfigProvider, Layer } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { vi } from "vitest"
 import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { call, clientFor, hsToken, playerToken } from "./support/client.ts"
 import { makeSigningKey, startJwksServer } from "./support/jwks.ts"
 import { execute, uniqueId } from "./support/seed.ts"
@@ -19,7 +19,7 @@ describe("auth matrix (HS256 secret + admin key)", () => {
   let server: TestServer
   let alice = ""
   beforeAll(async () => {
-    server = await startTestServer(MemoryStoreLayer)
+    server = await startTestServer(MemoryStore.layer)
     alice = uniqueId("alice")
     await execute(server, { op: "EnsureAccount", accountId: alice, initialBalance: 100 })
   })
@@ -102,7 +102,7 @@ describe("auth matrix (HS256 secret + admin key)", () => {
 describe("issuer and audience checks", () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer(MemoryStoreLayer, {
+    server = await startTestServer(MemoryStore.layer, {
       auth: { hs256Secret: "issuer-test-secret-of-sufficient-length-0000", issuer: "https://auth.poker.test", audience: ["balance"] }
     })
   })
@@ -124,7 +124,7 @@ describe("JWKS (RS256/ES256) with key rotation", () => {
     const keyA = await makeSigningKey("key-a", "RS256")
     const keyB = await makeSigningKey("key-b", "ES256")
     const jwks = await startJwksServer([keyA])
-    const server = await startTestServer(MemoryStoreLayer, { auth: { jwksUrl: jwks.url, jwksCooldownMs: 0 } })
+    const server = await startTestServer(MemoryStore.layer, { auth: { jwksUrl: jwks.url, jwksCooldownMs: 0 } })
     try {
       const supply = (token: string) => call(server.baseUrl, "GET", "/api/admin/supply", { token })
       const tokenA = await keyA.sign({ roles: ["admin"] }, "ops")
@@ -150,7 +150,7 @@ describe("JWKS (RS256/ES256) with key rotation", () => {
     const jwks = await startJwksServer([key])
     const url = jwks.url
     await jwks.close()
-    const server = await startTestServer(MemoryStoreLayer, { auth: { jwksUrl: url } })
+    const server = await startTestServer(MemoryStore.layer, { auth: { jwksUrl: url } })
     try {
       const reply = await call(server.baseUrl, "GET", "/api/admin/supply", { token: await key.sign({ roles: ["admin"] }, "ops") })
       expectErrorShape(reply, 503, "AUTH_UNAVAILABLE")
@@ -175,7 +175,7 @@ describe("secure by default", () => {
     const printed = vi.spyOn(console, "log").mockImplementation(() => {})
     try {
       const logs: Array<string> = []
-      const first = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
+      const first = await startTestServer(MemoryStore.layer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
       const file = join(dataDir, "admin-api-key")
       const key = readFileSync(file, "utf8").trim()
       assert.strictEqual(statSync(file).mode & 0o777, 0o600)
@@ -191,7 +191,7 @@ describe("secure by default", () => {
       await first.close()
 
       logs.length = 0
-      const second = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
+      const second = await startTestServer(MemoryStore.layer, { authLayer: configured({ DATA_DIR: dataDir }), logs })
       assert.strictEqual(readFileSync(file, "utf8").trim(), key)
       assert.strictEqual(printed.mock.calls.length, 0, "nothing printed")
       assert.notInclude(logs.join("\n"), key)
@@ -205,7 +205,7 @@ describe("secure by default", () => {
 
   it("the legacy JWT_SECRET is accepted, and then no admin key is generated", async () => {
     const dataDir = freshDir()
-    const server = await startTestServer(MemoryStoreLayer, {
+    const server = await startTestServer(MemoryStore.layer, {
       authLayer: configured({ DATA_DIR: dataDir, JWT_SECRET: "legacy-secret-of-a-sufficient-length-000000" })
     })
     try {
@@ -220,7 +220,7 @@ describe("secure by default", () => {
   it("AUTH_DISABLED=true lets every request in as an admin and warns at every start", async () => {
     for (let start = 0; start < 2; start++) {
       const logs: Array<string> = []
-      const server = await startTestServer(MemoryStoreLayer, { authLayer: configured({ DATA_DIR: freshDir(), AUTH_DISABLED: "true" }), logs })
+      const server = await startTestServer(MemoryStore.layer, { authLayer: configured({ DATA_DIR: freshDir(), AUTH_DISABLED: "true" }), logs })
       try {
         assert.strictEqual((await call(server.baseUrl, "GET", "/api/admin/supply")).status, 200)
         assert.isTrue(logs.some((line) => line.includes("AUTH_DISABLED=true")))

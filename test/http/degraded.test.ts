@@ -1,6 +1,6 @@
 import { Effect, Layer } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
 import { clientFor } from "./support/client.ts"
@@ -52,7 +52,7 @@ describe("store unavailable", () => {
 
 describe("ledger contention", () => {
   let contend = false
-  const inner = makeMemoryStore()
+  const inner = MemoryStore.make()
   // Every apply loses the race while `contend` is on: the ledger re-plans until its budget is spent.
   const contendedStore = Layer.succeed(Store, Store.of({
     ...inner,
@@ -80,7 +80,7 @@ describe("ledger contention", () => {
 })
 
 describe("unexpected failures", () => {
-  const inner = makeMemoryStore()
+  const inner = MemoryStore.make()
   // A bug in a lower layer: the store throws instead of failing with a typed error.
   const brokenStore = Layer.succeed(Store, Store.of({ ...inner, stats: () => Effect.die(new Error("stats exploded at /src/x.ts:1:1")) }))
   let server: TestServer

@@ -1,4 +1,4 @@
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { describeHttpApi } from "./support/httpApiSuite.ts"
 
-describeHttpApi("memory store", () => MemoryStoreLayer)
+describeHttpApi("memory store", () => MemoryStore.layer)

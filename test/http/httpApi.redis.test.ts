@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
 import { describeHttpApi } from "./support/httpApiSuite.ts"
 
@@ -12,4 +12,4 @@ afterAll(async () => {
   await redis.dispose()
 })
 
-describeHttpApi("Redis store", () => redisStoreLayer({ url: redis.url, keyPrefix: "http-test:" }))
+describeHttpApi("Redis store", () => RedisStore.layer({ url: redis.url, keyPrefix: "http-test:" }))

@@ -3,7 +3,7 @@ import { Cause, Context, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
-import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import type { Plan } from "../../src/domain/plan.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
@@ -17,7 +17,7 @@ import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
  * and runs `beforeRead.current` (if set) just before each such read: a write landing mid-walk.
  */
 const chainReadCounting = () => {
-  const inner = makeMemoryStore()
+  const inner = MemoryStore.make()
   const reads: Array<string> = []
   const beforeRead: { current: ((account: string) => Effect.Effect<void>) | undefined } = { current: undefined }
   const layer = Layer.succeed(Store, Store.of({
@@ -134,7 +134,7 @@ describe("Ledger (memory store)", () => {
 
   it.effect("with the store hanging, commands queued behind each other on one wallet all answer UNAVAILABLE within one store budget", () =>
     Effect.gen(function*() {
-      const memory = makeMemoryStore()
+      const memory = MemoryStore.make()
       let slow = false
       // As RedisStore behaves when Redis hangs: each apply gives up after its deadline and retries (3 s here).
       const store = Store.of({
@@ -422,7 +422,7 @@ describe("Ledger (memory store)", () => {
 
   it.effect("a reservation and its wallet read in two round trips with another instance's commit between them: a clean refusal, no defect", () =>
     Effect.gen(function*() {
-      const shared = makeMemoryStore()
+      const shared = MemoryStore.make()
       // Runs once, right after the next load of instance B returns: another instance's write lands there.
       let afterNextLoad: Effect.Effect<void> | undefined
       const hooked = Store.of({
@@ -460,7 +460,7 @@ describe("Ledger (memory store)", () => {
 
   it.effect("an instance whose cached wallet missed another instance's hold re-reads instead of failing", () =>
     Effect.gen(function*() {
-      const shared = Layer.succeed(Store, makeMemoryStore())
+      const shared = Layer.succeed(Store, MemoryStore.make())
       const one = yield* Layer.build(ledgerOn(shared))
       const two = yield* Layer.build(ledgerOn(shared))
       const first = Context.get(one, Ledger)
@@ -474,7 +474,7 @@ describe("Ledger (memory store)", () => {
 
   it.effect("a refusal planned from cache is answered as it stands when the request alone decided it, and read again when state could change it", () =>
     Effect.gen(function*() {
-      const shared = makeMemoryStore()
+      const shared = MemoryStore.make()
       const loads: Array<ReadonlyArray<string>> = []
       const counted = Store.of({ ...shared, load: (keys, key) => Effect.suspend(() => (loads.push(keys), shared.load(keys, key))) })
       const a = Context.get(yield* Layer.build(ledgerOn(Layer.succeed(Store, shared))), Ledger)

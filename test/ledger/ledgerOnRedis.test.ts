@@ -5,9 +5,9 @@ import * as fc from "fast-check"
 import { Redis } from "ioredis"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { counterIds, propertyParameters, runSequence, sequenceArbitrary } from "../support/commandSequences.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
@@ -28,14 +28,14 @@ afterAll(async () => {
 
 const redisLedger = (keyPrefix: string, settings: Parameters<typeof ledgerOn>[1] = {}) =>
   // Generous deadlines: these tests are about correctness on a loaded CI machine, not about timeouts.
-  ledgerOn(redisStoreLayer({ url: server.url, keyPrefix, retryAttempts: 5, commandTimeoutMs: 5_000 }), settings)
+  ledgerOn(RedisStore.layer({ url: server.url, keyPrefix, retryAttempts: 5, commandTimeoutMs: 5_000 }), settings)
 
 describe("ledger on real Redis", () => {
   it("the same random sequences give identical results on the memory store and on Redis", async () => {
     await fc.assert(
       fc.asyncProperty(sequenceArbitrary, async (steps) => {
         const onMemory = await Effect.runPromise(
-          runSequence(steps).pipe(Effect.provide(Layer.mergeAll(ledgerOn(MemoryStoreLayer, { newId: counterIds() }), TestClock.layer())))
+          runSequence(steps).pipe(Effect.provide(Layer.mergeAll(ledgerOn(MemoryStore.layer, { newId: counterIds() }), TestClock.layer())))
         )
         const onRedis = await Effect.runPromise(
           runSequence(steps).pipe(Effect.provide(Layer.mergeAll(redisLedger(freshPrefix(), { newId: counterIds() }), TestClock.layer())))

@@ -6,8 +6,8 @@ import { COMMAND_OPS } from "../../src/domain/commands.ts"
 import { RefusalCode } from "../../src/domain/errors.ts"
 import { MetricsServerAddress } from "../../src/observability/MetricsServer.ts"
 import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import type { Store } from "../../src/store/Store.ts"
 import { BalanceClient } from "../grpc/support/balanceClient.ts"
 import { call, eventually, ok } from "../grpc/support/expectations.ts"
@@ -225,20 +225,20 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
       }))
   })
 
-gameSuite("memory store", MemoryStoreLayer)
+gameSuite("memory store", MemoryStore.layer)
 
 // A private redis-server on a free port (never 6379): the counters are the ones apply.lua maintains.
 gameSuite(
   "redis store",
   Layer.unwrap(
     Effect.map(TestRedis, (server) =>
-      redisStoreLayer({ url: server.url, keyPrefix: "obs-game:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
+      RedisStore.layer({ url: server.url, keyPrefix: "obs-game:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer))
 )
 
 const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
-layer(observedApp(MemoryStoreLayer), { excludeTestServices: true })("/metrics of a service that has served nothing yet", (it) => {
+layer(observedApp(MemoryStore.layer), { excludeTestServices: true })("/metrics of a service that has served nothing yet", (it) => {
   it.effect("has the process and runtime metrics, balance_build_info, and every known error series at 0", () =>
     Effect.gen(function*() {
       const { port } = yield* MetricsServerAddress

@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js"
 import { Cause, ConfigProvider, Effect, Layer, Logger, Redacted, References } from "effect"
 import { LoggingLayer, makeBatchedWriter, makeJsonLogger, scrubSecrets } from "../../src/observability/Logging.ts"
 import { logCompletion } from "../../src/observability/RequestLog.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { call, eventually, statusOf } from "../grpc/support/expectations.ts"
 import { call as httpCall, hsToken, playerToken } from "../http/support/client.ts"
 import { ADMIN_KEY, HS_SECRET } from "../http/support/testServer.ts"
@@ -17,7 +17,7 @@ const traceparent = `00-${TRACE_ID}-${CALLER_SPAN}-01`
 const lines = Effect.map(CapturedLogs, (logs) => logs.lines())
 
 // No OpenTelemetry here: Effect's own tracer, as the service runs without OTEL_EXPORTER_OTLP_ENDPOINT.
-layer(observedApp(MemoryStoreLayer), { excludeTestServices: true })("completion lines without an OpenTelemetry SDK", (it) => {
+layer(observedApp(MemoryStore.layer), { excludeTestServices: true })("completion lines without an OpenTelemetry SDK", (it) => {
   it.effect("a gRPC call logs once on completion, in the caller's trace, with a generated request id when none was sent", () =>
     Effect.gen(function*() {
       yield* call("EnsureAccount", { account_id: "lg-a", initial_balance: "5" }, { traceparent })
@@ -108,7 +108,7 @@ const GRPC_TOKEN = "grpc-shared-token-5f1e2d3c4b5a69788796a5b4"
 const WRONG_ADMIN_KEY = "wrong-admin-key-0123456789abcdef"
 const WRONG_GRPC_TOKEN = "wrong-grpc-token-abcdef0123456789"
 
-layer(observedApp(MemoryStoreLayer, { grpcAuthToken: Redacted.make(GRPC_TOKEN) }), { excludeTestServices: true })(
+layer(observedApp(MemoryStore.layer, { grpcAuthToken: Redacted.make(GRPC_TOKEN) }), { excludeTestServices: true })(
   "no credentials in logs",
   (it) => {
     it.effect("after calls with the admin key, JWTs and bearer tokens (good and bad), no log line contains any of them", () =>

@@ -1,8 +1,8 @@
 import { assert, layer } from "@effect/vitest"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Layer } from "effect"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import type { Store } from "../../src/store/Store.ts"
 import { call, eventually } from "../grpc/support/expectations.ts"
 import { call as httpCall } from "../http/support/client.ts"
@@ -78,12 +78,12 @@ const grpcSuite = <E>(label: string, store: Layer.Layer<Store, E>, storeTree: Re
   )
 }
 
-grpcSuite("memory store", MemoryStoreLayer, ["    Store.apply"])
+grpcSuite("memory store", MemoryStore.layer, ["    Store.apply"])
 grpcSuite(
   "redis store",
   Layer.unwrap(
     Effect.map(TestRedis, (server) =>
-      redisStoreLayer({ url: server.url, keyPrefix: "obs-trace:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
+      RedisStore.layer({ url: server.url, keyPrefix: "obs-trace:", commandTimeoutMs: 1000, retryAttempts: 2, eventsMaxLen: 10_000 }))
   ).pipe(Layer.provide(TestRedis.layer)),
   ["    Store.apply"]
 )
@@ -123,7 +123,7 @@ layer(observedApp(failing.layer).pipe(Layer.provide(failingTracing.layer)), { ex
 )
 
 const httpTracing = inMemoryTracing()
-layer(observedApp(MemoryStoreLayer).pipe(Layer.provide(httpTracing.layer)), { excludeTestServices: true })(
+layer(observedApp(MemoryStore.layer).pipe(Layer.provide(httpTracing.layer)), { excludeTestServices: true })(
   "OpenTelemetry spans of an HTTP request",
   (it) => {
     it.effect("POST deposit: server span named by route, child of the traceparent header, ledger and store spans below; x-request-id echoed and logged", () =>

@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
 import { reservationKey } from "../../src/domain/accounts.ts"
-import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
@@ -56,7 +56,7 @@ describe("reservation expiry", () => {
     }).pipe(Effect.provide(ReservationExpiry.layer.pipe(Layer.provideMerge(memoryLedger())))))
 
   it.effect("a defect expiring one hold is logged and counted; the others expire and the sweep keeps running", () => {
-    const memory = makeMemoryStore()
+    const memory = MemoryStore.make()
     let poisoned: string | undefined
     // A bug that strikes only the write of one reservation's expiry.
     const store = Store.of({

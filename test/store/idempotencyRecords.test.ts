@@ -5,7 +5,7 @@ import type { Command } from "../../src/domain/commands.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { fingerprint } from "../../src/ledger/fingerprint.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { TestRedis } from "../support/redisServer.ts"
 
@@ -17,8 +17,8 @@ const onRedis = (prefix: string) =>
   Effect.gen(function*() {
     const server = yield* TestRedis
     const raw = yield* Effect.acquireRelease(Effect.sync(() => new Redis(server.url)), (r) => Effect.sync(() => r.disconnect()))
-    const ledger = ledgerOn(redisStoreLayer({ url: server.url, keyPrefix: prefix, compactIdempotency: true }))
-    const hashLedger = ledgerOn(redisStoreLayer({ url: server.url, keyPrefix: prefix, compactIdempotency: false }))
+    const ledger = ledgerOn(RedisStore.layer({ url: server.url, keyPrefix: prefix, compactIdempotency: true }))
+    const hashLedger = ledgerOn(RedisStore.layer({ url: server.url, keyPrefix: prefix, compactIdempotency: false }))
     return { raw, keys: redisKeys(prefix), ledger, hashLedger }
   })
 

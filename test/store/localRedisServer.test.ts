@@ -13,7 +13,7 @@ import {
   spawnRedisServerOnFreePort,
   stopRedisServer
 } from "../../src/store/redis/redisServerProcess.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { ensure, eventually } from "./planFixtures.ts"
@@ -35,7 +35,7 @@ it.live("LocalRedisServer runs a private redis-server under DATA_DIR for the sco
       assert.notStrictEqual(local.port, 6379)
       assert.strictEqual(local.dir, join(dataDir, "redis"))
       assert.strictEqual(local.url, `unix://${join(dataDir, "redis", "redis.sock")}`, "the store connects over the Unix socket")
-      yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
+      yield* Store.use((s) => s.ping()).pipe(Effect.provide(RedisStore.layer({ url: local.url })))
       assert.isTrue(yield* Effect.promise(() => accepts(local.port)), "TCP on 127.0.0.1 stays open (redis-cli)")
       assert.isTrue(existsSync(join(dataDir, "redis", "appendonlydir")), "AOF enabled")
       return local.port
@@ -80,7 +80,7 @@ it.live("a DATA_DIR too deep for a socket address falls back to TCP", () =>
     yield* Effect.gen(function*() {
       const local = yield* LocalRedisServer
       assert.strictEqual(local.url, `redis://127.0.0.1:${local.port}`)
-      yield* Store.use((s) => s.ping()).pipe(Effect.provide(redisStoreLayer({ url: local.url })))
+      yield* Store.use((s) => s.ping()).pipe(Effect.provide(RedisStore.layer({ url: local.url })))
     }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
   }))
 
@@ -103,7 +103,7 @@ it.live("a private redis-server killed with -9 is started again on the same port
         )
         assert.strictEqual((balance.objects.get(walletKey("restart-a"))!.value as WalletState).balance, 7)
         assert.notStrictEqual(ownerPid(local.dir), first, "a new redis-server process")
-      }).pipe(Effect.provide(redisStoreLayer({ url: local.url, commandTimeoutMs: 500, retryAttempts: 0 })))
+      }).pipe(Effect.provide(RedisStore.layer({ url: local.url, commandTimeoutMs: 500, retryAttempts: 0 })))
       return local.port
     }).pipe(Effect.provide(LocalRedisServer.layer.pipe(Layer.provide(config))))
     assert.isFalse(yield* Effect.promise(() => accepts(port)), "the restarted server stopped with the scope")

@@ -1,9 +1,9 @@
 import { Layer } from "effect"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { storeConformance } from "./storeConformance.ts"
 
 storeConformance("MemoryStore", {
   shared: Layer.empty,
-  freshStore: () => MemoryStoreLayer,
+  freshStore: () => MemoryStore.layer,
   clock: "test"
 })

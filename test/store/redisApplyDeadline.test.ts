@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, ManagedRuntime } from "effect"
 import { Ledger } from "../../src/ledger/Ledger.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { type ChaosRedis, startChaosRedis } from "../chaos/support/chaosRedis.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 
@@ -13,7 +13,7 @@ afterAll(() => redis.dispose())
 
 describe("apply.lua deadline", () => {
   it("a write Redis only gets to run after the caller gave up (UNAVAILABLE) writes nothing; the retry applies it once", async () => {
-    const rt = ManagedRuntime.make(ledgerOn(redisStoreLayer({ url: redis.url, keyPrefix: "deadline:", commandTimeoutMs: 300, retryAttempts: 1 })))
+    const rt = ManagedRuntime.make(ledgerOn(RedisStore.layer({ url: redis.url, keyPrefix: "deadline:", commandTimeoutMs: 300, retryAttempts: 1 })))
     try {
       const withdraw = { op: "Withdraw", accountId: "hung", amount: 30, reason: "desk", idempotencyKey: "w-1" } as const
       await rt.runPromise(Ledger.use((l) => l.execute({ op: "EnsureAccount", accountId: "hung", initialBalance: 100 })))

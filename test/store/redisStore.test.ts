@@ -3,7 +3,7 @@ import { ConfigProvider, Effect, Layer } from "effect"
 import { Redis } from "ioredis"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { RedisStoreLayer, redisStoreLayer, type RedisStoreOptions } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore, type RedisStoreOptions } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { TestRedis } from "../support/redisServer.ts"
 import { ensure, eventually, execApplied, planCommand, request } from "./planFixtures.ts"
@@ -13,7 +13,7 @@ const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}, tr
   Layer.unwrap(
     Effect.gen(function*() {
       const server = yield* TestRedis
-      return redisStoreLayer({
+      return RedisStore.layer({
         url: transport === "tcp" ? server.url : server.socketUrl,
         keyPrefix,
         commandTimeoutMs: 1000,
@@ -76,14 +76,14 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
       assert.isAbove(yield* Effect.promise(() => raw.pttl(k.idempotency("k1"))), 0)
     }).pipe(Effect.provide(storeOn("layout:"))))
 
-  it.effect("RedisStoreLayer takes REDIS_URL and REDIS_KEY_PREFIX from config", () =>
+  it.effect("RedisStore.layerConfig takes REDIS_URL and REDIS_KEY_PREFIX from config", () =>
     Effect.gen(function*() {
       const server = yield* TestRedis
       const program = Effect.gen(function*() {
         yield* Store.use((s) => s.ping())
         yield* ensure("cfg-user", 3)
       }).pipe(
-        Effect.provide(RedisStoreLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+        Effect.provide(RedisStore.layerConfig.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
           REDIS_URL: server.url,
           REDIS_KEY_PREFIX: "cfg:"
         })))))

@@ -162,7 +162,6 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
 
     test("a key reused for another request is refused and writes nothing", () =>
       Effect.gen(function*() {
-        const store = yield* Store
         yield* ensure("erin", 100)
         yield* execApplied(
           { op: "Deposit", accountId: "erin", amount: 1, source: "s", idempotencyKey: "k" },

@@ -3,7 +3,7 @@ import { Archiver } from "../../src/archive/Archiver.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import type { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { ledgerOn } from "./ledgerLayers.ts"
 import { TestRedis } from "./redisServer.ts"
 
@@ -24,7 +24,7 @@ export const openArchivedBooks = (
       Archiver.layerWith({ batchEvents: options.batchEvents ?? 5, trim: options.trim ?? true }).pipe(
         Layer.provideMerge(ledgerOn(
           TieredStoreLayer.pipe(
-            Layer.provide(redisStoreLayer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
+            Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
             Layer.provide(history)
           ),
           options.settings

@@ -4,7 +4,7 @@ import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 
 /**
  * The Store as HISTORY_ARCHIVE=on gives it to the service (history reads across Redis and the
@@ -15,7 +15,7 @@ import { redisStoreLayer } from "../../src/store/redis/RedisStore.ts"
 export const archivingStoreLayer = (redisUrl: string, keyPrefix: string, databaseUrl: string) => {
   const history = HistoryStore.layer(databaseUrl)
   const tiered = TieredStoreLayer.pipe(
-    Layer.provide(redisStoreLayer({ url: redisUrl, keyPrefix, commandTimeoutMs: 1000, retryAttempts: 2 })),
+    Layer.provide(RedisStore.layer({ url: redisUrl, keyPrefix, commandTimeoutMs: 1000, retryAttempts: 2 })),
     Layer.provide(history)
   )
   const archiving = Layer.effectDiscard(Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { makeMemoryStore } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { StoreUnavailable } from "../../src/store/StoreErrors.ts"
 
@@ -12,7 +12,7 @@ export type Fault = "none" | "down" | "conflict" | "defect" | "hang"
  * ever answers; `interrupted` counts the calls the server gave up on).
  */
 export const makeFaultyStore = () => {
-  const inner = makeMemoryStore()
+  const inner = MemoryStore.make()
   let fault: Fault = "none"
   let interrupted = 0
   const guard = <A, E>(operation: string, effect: () => Effect.Effect<A, E>): Effect.Effect<A, E | StoreUnavailable> =>

@@ -3,7 +3,7 @@ import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
-import { MemoryStoreLayer } from "../../src/store/memory/MemoryStore.ts"
+import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import type { Store } from "../../src/store/Store.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 
@@ -25,4 +25,4 @@ export const ledgerOn = <E, R>(
 ) => CommandExecutor.layerWithoutQueue.pipe(Layer.provideMerge(ledgerCoreOn(store, settings)))
 
 /** A fresh in-memory ledger (new store each time the layer is built). */
-export const memoryLedger = (settings: Partial<LedgerSettings["Service"]> = {}) => ledgerOn(MemoryStoreLayer, settings)
+export const memoryLedger = (settings: Partial<LedgerSettings["Service"]> = {}) => ledgerOn(MemoryStore.layer, settings)

@@ -22,7 +22,7 @@ import {
  * The store port in process memory, with exactly the semantics of apply.lua
  * (same check order, same outcomes). Used by unit tests and BALANCE_STORE=memory.
  */
-export const makeMemoryStore = () => {
+const make = () => {
   const objects = new Map<string, Versioned>()
   const ledgers = new Map<AccountRef, Array<LedgerEntry>>()
   const transferLists = new Map<AccountRef, Array<Transfer>>()
@@ -239,4 +239,8 @@ export const makeMemoryStore = () => {
   })
 }
 
-export const MemoryStoreLayer = Layer.sync(Store, makeMemoryStore)
+/** The Store in process memory: `make` for a store of one's own, `layer` for a fresh one per layer build. */
+export const MemoryStore = {
+  make,
+  layer: Layer.sync(Store, make)
+} as const

@@ -8,43 +8,56 @@
   Numbers arrive as decimal strings and every object, entry and transfer as a
   ready-made JSON string that is stored verbatim: cjson and tostring keep only
   14 significant digits, so the script never encodes a number itself.
-  Arguments are built by applyArgs.ts; results are read by scriptResults.ts.
+  Arguments are built from scriptLayouts.ts; results are read by scriptResults.ts.
 
-  KEYS (every key the script touches; positions after 5 follow the counts in ARGV)
-    1  P system                      hash of system balances
-    2  P stats                       hash of counters
-    3  P expiry                      zset of reservation deadlines
-    4  P accounts                    zset index of chained accounts
-    5  P events                      stream
-    6  P closed                      zset index of closed accounts, by closedAt
-    7  P idem:<key>                  only when ARGV[1] ~= "0" (see readIdempotency)
-    then nExpected  x P obj:<key>           expected objects, in plan order
-    then nWrites    x P obj:<key>           written objects, in plan order
-    then nEntries   x P ledger:<accountId>  the ledger list of each entry
-    then nTransfers x (P transfers:<from>, P transfers:<to>)
+  Layout (written once in scriptLayouts.ts, checked against this header by
+  test/store/scriptHeaders.test.ts): `<position>  <name>` is one string at a
+  fixed position; `then <count> x <name>(<fields>)` is <count> items of those
+  fields, <count> being the ARGV of that name (for `mode`: one item unless it
+  is "0").
+
+  KEYS (every key the script touches)
+    1  system       P system: hash of system balances
+    2  stats        P stats: hash of counters
+    3  expiry       P expiry: zset of reservation deadlines
+    4  accounts     P accounts: zset index of chained accounts
+    5  events       P events: stream
+    6  closed       P closed: zset index of closed accounts, by closedAt
+    then mode       x idempotency(key)          P idem:<key> (see readIdempotency)
+    then nExpected  x expected(key)             P obj:<key> of each expected object, in plan order
+    then nWrites    x write(key)                P obj:<key> of each written object, in plan order
+    then nEntries   x entry(ledger)             P ledger:<accountId> of each entry
+    then nTransfers x transfer(fromList, toList) P transfers:<from>, P transfers:<to>
 
   ARGV
-    1  "0": no idempotency key; "1": key, record written as a hash; "2": key, compact string record
-    2  request fingerprint (no "|")
-    3  response JSON (stored with the key, returned on replays)
-    4  idempotency TTL in ms
-    5  events stream cap (MAXLEN ~)
-    6  nExpected    7 nWrites   8 nEntries       9 nTransfers   10 nSystem
-    11 nStats      12 nExpiryRemove 13 nExpiryAdd   14 nNewAccounts
-    15 deadline, Unix ms by the Redis clock ("0" = none): the caller stops waiting
-       then, so a script that only gets to run later (Redis was frozen, the
-       command sat in a buffer) writes nothing instead of landing unacknowledged
+    1  mode         "0": no idempotency key; "1": key, record written as a hash; "2": key, compact string record
+    2  fingerprint  request fingerprint (no "|")
+    3  response     response JSON (stored with the key, returned on replays)
+    4  ttlMs        idempotency TTL in ms
+    5  eventsMaxLen events stream cap (MAXLEN ~)
+    6  deadlineMs   Unix ms by the Redis clock ("0" = none): the caller stops waiting
+                    then, so a script that only gets to run later (Redis was frozen, the
+                    command sat in a buffer) writes nothing instead of landing unacknowledged
+    7  nExpected
+    8  nWrites
+    9  nEntries
+    10 nTransfers
+    11 nSystem
+    12 nStats
+    13 nExpiryRemove
+    14 nExpiryAdd
+    15 nNewAccounts
     16 nClosedAccounts
-    then nExpected     x expected version ("0" = the key must not exist)
-    then nWrites       x (new version, object JSON)
-    then nEntries      x entry JSON     (also joined into the event field `entries`)
-    then nTransfers    x transfer JSON  (also joined into the event field `transfers`)
-    then nSystem       x (account name mint|burn|rake, signed delta)
-    then nStats        x (stat name, signed delta)
-    then nExpiryRemove x reservation id
-    then nExpiryAdd    x (reservation id, expiresAt ms)
-    then nNewAccounts  x account ref
-    then nClosedAccounts x (account ref, closedAt ms): moved from P accounts to P closed
+    then nExpected       x expected(version)          "0" = the key must not exist
+    then nWrites         x write(version, json)       new version and object JSON
+    then nEntries        x entry(json)                also joined into the event field `entries`
+    then nTransfers      x transfer(json)             also joined into the event field `transfers`
+    then nSystem         x system(account, delta)     account name mint|burn|rake, signed delta
+    then nStats          x stat(name, delta)          signed delta
+    then nExpiryRemove   x expiryRemove(reservationId)
+    then nExpiryAdd      x expiryAdd(reservationId, expiresAt)
+    then nNewAccounts    x newAccount(account)
+    then nClosedAccounts x closedAccount(account, closedAt)  moved from P accounts to P closed
 
   Returns (first element is the code)
     {"APPLIED"}                             everything written
@@ -54,7 +67,7 @@
                                             current version and JSON of EVERY expected key
                                             in plan order ("0" and "" when absent)
     {"OVERFLOW", account}                   a system balance would leave +-(2^53-1): nothing written
-    {"LATE"}                                the deadline (ARGV 15) had passed: nothing written
+    {"LATE"}                                the deadline (ARGV 6) had passed: nothing written
   A malformed call (counts not matching KEYS/ARGV) is an error reply, also before any write.
 ]]
 
@@ -86,15 +99,15 @@ local function readIdempotency(key)
 end
 
 local hasIdem = ARGV[1] ~= "0"
-local nExpected = tonumber(ARGV[6])
-local nWrites = tonumber(ARGV[7])
-local nEntries = tonumber(ARGV[8])
-local nTransfers = tonumber(ARGV[9])
-local nSystem = tonumber(ARGV[10])
-local nStats = tonumber(ARGV[11])
-local nExpiryRemove = tonumber(ARGV[12])
-local nExpiryAdd = tonumber(ARGV[13])
-local nNewAccounts = tonumber(ARGV[14])
+local nExpected = tonumber(ARGV[7])
+local nWrites = tonumber(ARGV[8])
+local nEntries = tonumber(ARGV[9])
+local nTransfers = tonumber(ARGV[10])
+local nSystem = tonumber(ARGV[11])
+local nStats = tonumber(ARGV[12])
+local nExpiryRemove = tonumber(ARGV[13])
+local nExpiryAdd = tonumber(ARGV[14])
+local nNewAccounts = tonumber(ARGV[15])
 local nClosedAccounts = tonumber(ARGV[16])
 
 -- The TTL and the stream cap are only used by the last writes: check them before the first one.
@@ -127,7 +140,7 @@ if #KEYS ~= keyCount or #ARGV ~= argCount then
 end
 
 -- 0. the caller is still waiting for this answer
-local deadline = tonumber(ARGV[15])
+local deadline = tonumber(ARGV[6])
 if deadline > 0 then
   local time = redis.call("TIME")
   if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > deadline then

@@ -8,13 +8,14 @@
   token lower than one it has seen (the fence), which stops an archiver that
   paused past its lease from writing over its successor.
 
+  Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
   KEYS
-    1  P archiver:lease   string "<owner> <token>", PX = lease duration
-    2  P archiver:token   counter of tokens ever handed out
+    1  lease       P archiver:lease: string "<owner> <token>", PX = lease duration
+    2  token       P archiver:token: counter of tokens ever handed out
   ARGV
-    1  "acquire" (take or renew) | "release" (drop if held by owner)
-    2  owner id (no spaces)
-    3  lease duration in ms (acquire only)
+    1  action      "acquire" (take or renew) | "release" (drop if held by owner)
+    2  owner       owner id (no spaces)
+    3  durationMs  lease duration in ms (acquire only; a release sends "0", not read)
 
   Returns (first element is the code)
     {"ACQUIRED", token}    the lease was free: now held by owner, with a new token

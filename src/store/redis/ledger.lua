@@ -5,11 +5,14 @@
   with seq s sits at list index s - 1 - trimmedThrough. Reading both in one
   script keeps them consistent.
 
-  KEYS  1  P ledger:<accountRef>
-        2  P trimmed
-  ARGV  1  afterSeq
-        2  limit (> 0)
-        3  accountRef
+  Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
+  KEYS
+    1  ledger    P ledger:<accountRef>
+    2  trimmed   P trimmed
+  ARGV
+    1  afterSeq
+    2  limit     > 0
+    3  account   the accountRef
 
   Returns {trimmedThrough, entry JSON...}: entries with seq <= trimmedThrough
   are in the history store only.

@@ -2,9 +2,12 @@
   load.lua: a consistent snapshot of some objects and one idempotency record,
   in one round trip (the hot path: plan, then apply).
 
-  KEYS  1..n   P obj:<key> of each object
-        n+1    P idem:<key>, only when ARGV[1] == "1"
-  ARGV  1      "1" when the last key is an idempotency record, else "0"
+  Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
+  KEYS
+    then nObjects       x object(key)        P obj:<key> of each object (nObjects: every key but the record's)
+    then hasIdempotency x idempotency(key)   P idem:<key>: one when hasIdempotency is "1", else none
+  ARGV
+    1  hasIdempotency   "1" when the last key is an idempotency record, else "0"
 
   Returns {found, fingerprint, response, v1, d1, v2, d2, ...}
     found = "1" when the record exists (then fingerprint and response are

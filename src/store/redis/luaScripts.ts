@@ -1,22 +1,8 @@
+import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
-import type { Redis } from "ioredis"
-
-/**
- * The store's Lua scripts, registered with ioredis `defineCommand`: the first
- * call on a connection sends EVAL (which caches the script in Redis), later
- * calls EVALSHA, and a NOSCRIPT (SCRIPT FLUSH, failover to a fresh replica)
- * is answered by resending the script. All take a dynamic key count first.
- */
-export interface ScriptCommands {
-  balanceApply(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-  balanceLoad(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-  balanceTransfers(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-  balanceLease(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-  balanceLedger(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-  balanceTrim(numKeys: number, ...keysThenArgs: Array<string>): Promise<unknown>
-}
-
-export type ScriptedRedis = Redis & ScriptCommands
+import type { ChainableCommander, Redis } from "ioredis"
+import { type ScriptCall, scriptCall, type ScriptLayout } from "./scriptLayout.ts"
+import { applyLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
 
 /**
  * tsc does not copy .lua files to dist/, so a built service also looks for
@@ -30,12 +16,50 @@ export const readLuaScript = (name: string): string => {
   throw new Error(`Lua script ${name} not found (looked in ${candidates.map(String).join(", ")})`)
 }
 
-export const defineScripts = (redis: Redis): ScriptedRedis => {
-  redis.defineCommand("balanceApply", { lua: readLuaScript("apply.lua") })
-  redis.defineCommand("balanceLoad", { lua: readLuaScript("load.lua"), readOnly: true })
-  redis.defineCommand("balanceTransfers", { lua: readLuaScript("transfers.lua"), readOnly: true })
-  redis.defineCommand("balanceLease", { lua: readLuaScript("lease.lua") })
-  redis.defineCommand("balanceLedger", { lua: readLuaScript("ledger.lua"), readOnly: true })
-  redis.defineCommand("balanceTrim", { lua: readLuaScript("trim.lua") })
-  return redis as ScriptedRedis
+/** A store script: its layout (scriptLayouts.ts), its source and the SHA1 Redis caches it under. */
+export interface LuaScript<In> {
+  readonly layout: ScriptLayout<In>
+  readonly source: string
+  readonly sha: string
+  /** KEYS and ARGV of one call (throws on input the layout cannot carry: a bug, not a Redis failure). */
+  readonly call: (input: In) => ScriptCall
 }
+
+const luaScript = <In>(layout: ScriptLayout<In>): LuaScript<In> => {
+  const source = readLuaScript(layout.script)
+  return { layout, source, sha: createHash("sha1").update(source).digest("hex"), call: (input) => scriptCall(layout, input) }
+}
+
+/** Every script the store runs, each read once per process. */
+export const luaScripts = {
+  apply: luaScript(applyLayout),
+  load: luaScript(loadLayout),
+  ledger: luaScript(ledgerLayout),
+  transfers: luaScript(transfersLayout),
+  lease: luaScript(leaseLayout),
+  trim: luaScript(trimLayout)
+} as const
+
+/** Redis does not hold the script (a new server, SCRIPT FLUSH, a failover to a fresh replica). */
+export const isNoScript = (e: unknown): boolean => e instanceof Error && e.message.includes("NOSCRIPT")
+
+/** Queues one call of `script` on a pipeline: by SHA, or with its source (which caches it). */
+export const queueScript = <In>(
+  pipeline: ChainableCommander,
+  script: LuaScript<In>,
+  call: ScriptCall,
+  by: "sha" | "source"
+): ChainableCommander =>
+  by === "sha"
+    ? pipeline.evalsha(script.sha, call.keys.length, ...call.keys, ...call.args)
+    : pipeline.eval(script.source, call.keys.length, ...call.keys, ...call.args)
+
+/**
+ * Runs one call of `script`: EVALSHA, and EVAL (which caches it again) when Redis answers
+ * NOSCRIPT. The one way the store runs its scripts; apply with WAIT pipelines the same two
+ * steps through queueScript.
+ */
+export const runScript = <In>(redis: Redis, script: LuaScript<In>, call: ScriptCall): Promise<unknown> =>
+  redis.evalsha(script.sha, call.keys.length, ...call.keys, ...call.args).catch((e: unknown) =>
+    isNoScript(e) ? redis.eval(script.source, call.keys.length, ...call.keys, ...call.args) : Promise.reject(e)
+  )

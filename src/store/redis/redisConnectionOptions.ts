@@ -86,7 +86,7 @@ export interface RedisConnectionSettings {
 }
 
 /** The socket path of a `unix:///abs/path.sock` REDIS_URL; undefined for anything else. */
-export const unixSocketPath = (url: string): string | undefined => {
+const unixSocketPath = (url: string): string | undefined => {
   const match = /^unix:\/\/(\/[^?#]+)$/i.exec(url)
   return match?.[1]
 }
@@ -165,10 +165,10 @@ export const describeRedisConnection = (connection: RedisConnection): string => 
 }
 
 /** A demoted primary answers writes with READONLY (a script: "... READONLY You can't write ..."). */
-export const isReadOnlyError = (error: Error): boolean => /\bREADONLY\b/.test(error.message)
+const isReadOnlyError = (error: Error): boolean => /\bREADONLY\b/.test(error.message)
 
 /** Delay before the next reconnect: short at first, then every second, for ever (never gives up). */
-export const reconnectDelay = (times: number): number => Math.min(50 * times, 1000)
+const reconnectDelay = (times: number): number => Math.min(50 * times, 1000)
 
 export interface RedisClientTiming {
   /** Deadline of one command (ioredis rejects it with "Command timed out"). */

@@ -34,7 +34,6 @@ import type { AccountRef } from "../../domain/accounts.ts"
  * between the scripts, the store and anyone reading Redis by hand.
  */
 export interface RedisKeys {
-  readonly prefix: string
   readonly object: (key: string) => string
   readonly ledger: (account: AccountRef) => string
   readonly transfers: (account: AccountRef) => string
@@ -51,7 +50,6 @@ export interface RedisKeys {
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
-  prefix,
   object: (key) => `${prefix}obj:${key}`,
   ledger: (account) => `${prefix}ledger:${account}`,
   transfers: (account) => `${prefix}transfers:${account}`,

@@ -5,11 +5,14 @@
   so a cursor means the same before and after a trim. Reading the count, the
   length and the range in one script keeps them consistent.
 
-  KEYS  1  P transfers:<accountRef>
-        2  P trimmed
-  ARGV  1  cursor: exclusive upper index, "" for the newest
-        2  page size (> 0)
-        3  accountRef
+  Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
+  KEYS
+    1  transfers  P transfers:<accountRef>
+    2  trimmed    P trimmed
+  ARGV
+    1  cursor     exclusive upper index, "" for the newest
+    2  limit      page size (> 0)
+    3  account    the accountRef
 
   Returns {start, base, item[start], ..., item[end - 1]} in list order
   (oldest first; the caller reverses). base = transfers trimmed from Redis

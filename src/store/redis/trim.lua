@@ -16,18 +16,19 @@
                the caller saw, and the first n elements must be those ids,
                in that order
 
+  Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
   KEYS
-    1  P trimmed   hash: cursor = last trimmed stream id; e:<account> = entries
+    1  trimmed     P trimmed: hash: cursor = last trimmed stream id; e:<account> = entries
                    trimmed through (seq); t:<account> = transfers trimmed (count)
-    2  P events    stream
-    then per account, in ARGV order: P ledger:<account>, P transfers:<account>
+    2  events      P events: stream
+    then nAccounts x account(ledger, transfers)   P ledger:<account>, P transfers:<account>, in ARGV order
   ARGV
-    1  the trim cursor the caller read ("0" = never trimmed)
-    2  through: the last archived stream id to trim
-    3  the first stream id to keep (through + 1), for XTRIM MINID
+    1  cursor      the trim cursor the caller read ("0" = never trimmed)
+    2  through     the last archived stream id to trim
+    3  keepFrom    the first stream id to keep (through + 1), for XTRIM MINID
     4  nAccounts
-    then per account: account, entries seq S ("0" = none), entry checksum,
-                      transfers base, n, then n transfer ids
+    then nAccounts x account(account, entriesSeq, entriesChecksum, transfersBase, nTransferIds, ...transferId)
+                   entriesSeq "0" = none; nTransferIds transfer ids follow
 
   Returns (first element is the code)
     {"TRIMMED", entriesRemoved, transfersRemoved, eventsRemoved, skip...}

@@ -1,0 +1,169 @@
+import { Effect } from "effect"
+import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
+import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
+import type { StatName } from "../../domain/plan.ts"
+import type { Transfer } from "../../domain/transfer.ts"
+import type { EventPage, LeaseHolder, Page, StoreEvent, TransferPage } from "../Store.ts"
+import { luaScripts, runScript } from "./luaScripts.ts"
+import type { RedisKeys } from "./redisKeys.ts"
+import type { RedisSession } from "./redisSession.ts"
+import { ledgerPageResult, loadResult, transferPageResult } from "./scriptResults.ts"
+
+/** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
+const STREAM_ID = /^\d+(-\d+)?$/
+const LIST_INDEX = /^\d+$/
+
+const parseEvent = ([id, fields]: [string, Array<string>]): StoreEvent => {
+  const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "[]"
+  return {
+    id,
+    entries: JSON.parse(field("entries")) as Array<LedgerEntry>,
+    transfers: JSON.parse(field("transfers")) as Array<Transfer>
+  }
+}
+
+/** Smallest byte string greater than every string starting with `prefix` (exclusive BYLEX bound). */
+const prefixEnd = (prefix: string): Buffer | null => {
+  const bytes = Buffer.from(prefix, "utf8")
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i]! < 0xff) {
+      const end = Buffer.from(bytes.subarray(0, i + 1))
+      end[i] = bytes[i]! + 1
+      return end
+    }
+  }
+  return null
+}
+
+/** The store's reads on Redis: each one call (a script, or a MULTI where parts belong together), retried whole. */
+export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys) => {
+  // No span of its own: the ledger traces it as `Store.load`.
+  const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
+    const loadCall = luaScripts.load.call({ objectKeys, idempotencyKey, keys })
+    return loadResult(objectKeys, yield* call("load", () => runScript(redis, luaScripts.load, loadCall)))
+  }, retrying)
+
+  const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
+    if (limit <= 0) return { entries: [], trimmedThrough: 0 }
+    const ledgerCall = luaScripts.ledger.call({ account, afterSeq, limit, keys })
+    return ledgerPageResult(yield* call("entries", () => runScript(redis, luaScripts.ledger, ledgerCall)))
+  }, retrying)
+
+  const entries = (account: AccountRef, afterSeq: number, limit: number) =>
+    Effect.map(entryPage(account, afterSeq, limit), (page) => page.entries)
+
+  const transfers = Effect.fn("RedisStore.transfers")(function*(
+    account: AccountRef,
+    cursor: string | null,
+    limit: number
+  ) {
+    if (cursor !== null && !LIST_INDEX.test(cursor)) return { items: [], nextCursor: null, floor: 0 } satisfies TransferPage
+    const transfersCall = luaScripts.transfers.call({ account, cursor, limit, keys })
+    return transferPageResult(yield* call("transfers", () => runScript(redis, luaScripts.transfers, transfersCall)))
+  }, retrying)
+
+  const events = Effect.fn("RedisStore.events")(function*(cursor: string | null, limit: number) {
+    if (limit <= 0 || (cursor !== null && !STREAM_ID.test(cursor))) {
+      return { items: [], nextCursor: null, trimmedThrough: "0" } satisfies EventPage
+    }
+    // One MULTI: the page and the trim cursor it is bounded by belong together.
+    const [page, trimmedThrough] = yield* call("events", async () => {
+      const replies = await redis.multi()
+        .xrevrange(keys.events, cursor === null ? "+" : `(${cursor}`, "-", "COUNT", Math.floor(limit) + 1)
+        .hget(keys.trimmed, "cursor")
+        .exec()
+      const [pageError, raw] = replies?.[0] ?? [new Error("empty MULTI reply")]
+      if (pageError) throw pageError
+      return [raw as Array<[string, Array<string>]>, String(replies?.[1]?.[1] ?? "0")] as const
+    })
+    const items = page.slice(0, limit).map(parseEvent)
+    const last = items[items.length - 1]
+    return { items, nextCursor: last && page.length > items.length ? last.id : null, trimmedThrough } satisfies EventPage
+  }, retrying)
+
+  const eventsAfter = Effect.fn("RedisStore.eventsAfter")(function*(afterId: string, limit: number) {
+    if (limit <= 0 || !STREAM_ID.test(afterId)) return []
+    const raw = yield* call("eventsAfter", () =>
+      redis.xrange(keys.events, `(${afterId}`, "+", "COUNT", Math.floor(limit)))
+    return raw.map(parseEvent)
+  }, retrying)
+
+  const accounts = Effect.fn("RedisStore.accounts")(function*(cursor: string | null, limit: number, prefix?: string) {
+    if (limit <= 0) return { items: [], nextCursor: null } satisfies Page<AccountRef>
+    const p = prefix ?? ""
+    const min = cursor !== null && cursor >= p ? `(${cursor}` : p === "" ? "-" : `[${p}`
+    const end = p === "" ? null : prefixEnd(p)
+    const max = end === null ? "+" : Buffer.concat([Buffer.from("("), end])
+    const n = Math.floor(limit)
+    const found = yield* call("accounts", () => redis.zrangeBuffer(keys.accounts, min, max, "BYLEX", "LIMIT", 0, n + 1))
+    const items = found.slice(0, n).map((b) => b.toString("utf8"))
+    return { items, nextCursor: found.length > n ? items[items.length - 1]! : null } satisfies Page<AccountRef>
+  }, retrying)
+
+  const closedAccounts = Effect.fn("RedisStore.closedAccounts")(function*(since: number, cursor: string | null, limit: number) {
+    if (limit <= 0) return { items: [], nextCursor: null } satisfies Page<AccountRef>
+    const offset = cursor === null ? 0 : Number(cursor)
+    const n = Math.floor(limit)
+    const found = yield* call("closedAccounts", () =>
+      redis.zrangebyscoreBuffer(keys.closed, Number.isFinite(since) ? String(since) : "-inf", "+inf", "LIMIT", offset, n + 1)
+    )
+    const items = found.slice(0, n).map((b) => b.toString("utf8"))
+    return { items, nextCursor: found.length > n ? String(offset + n) : null } satisfies Page<AccountRef>
+  }, retrying)
+
+  const dueReservations = Effect.fn("RedisStore.dueReservations")(function*(now: number, limit: number) {
+    if (limit <= 0) return []
+    return yield* call("dueReservations", () =>
+      redis.zrangebyscore(keys.expiry, "-inf", String(now), "LIMIT", 0, Math.floor(limit)))
+  }, retrying)
+
+  const systemBalances = Effect.fn("RedisStore.systemBalances")(function*() {
+    const [mint, burn, rake] = yield* call("systemBalances", () => redis.hmget(keys.system, "mint", "burn", "rake"))
+    return { mint: Number(mint ?? 0), burn: Number(burn ?? 0), rake: Number(rake ?? 0) } satisfies Record<
+      SystemAccount,
+      number
+    >
+  }, retrying)
+
+  const stats = Effect.fn("RedisStore.stats")(function*() {
+    const all = yield* call("stats", () => redis.hgetall(keys.stats))
+    return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Number(v)])) as Partial<Record<StatName, number>>
+  }, retrying)
+
+  const ping = Effect.fn("RedisStore.ping")(function*() {
+    yield* call("ping", () => redis.ping())
+  }, retrying)
+
+  const archiverLease = Effect.fn("RedisStore.archiverLease")(function*() {
+    // lease.lua's value: "<owner> <token>"; the key expires with the lease.
+    const value = yield* call("lease", () => redis.get(keys.archiverLease))
+    if (value === null) return null
+    const sep = value.indexOf(" ")
+    return { owner: value.slice(0, sep), token: Number(value.slice(sep + 1)) } satisfies LeaseHolder
+  }, retrying)
+
+  const trimState = Effect.fn("RedisStore.trimState")(function*(accounts: ReadonlyArray<AccountRef>) {
+    const reply = yield* call("trimState", () => redis.hmget(keys.trimmed, "cursor", ...accounts.map((a) => `t:${a}`)))
+    return {
+      cursor: reply[0] ?? "0",
+      transfersBase: new Map(accounts.map((a, i) => [a, Number(reply[i + 1] ?? 0)]))
+    }
+  }, retrying)
+
+  return {
+    load,
+    entryPage,
+    entries,
+    transfers,
+    events,
+    eventsAfter,
+    accounts,
+    closedAccounts,
+    dueReservations,
+    systemBalances,
+    stats,
+    ping,
+    archiverLease,
+    trimState
+  }
+}

@@ -1,0 +1,23 @@
+import type { RedisConnection } from "./redisConnectionOptions.ts"
+
+export interface RedisStoreOptions {
+  /** Where Redis is (a URL, or a Sentinel group) and how to log in: redisConnectionOptions.ts. */
+  readonly connection: RedisConnection
+  readonly keyPrefix: string
+  /** Deadline of one attempt of one store call. */
+  readonly commandTimeoutMs: number
+  /** Retries after the first attempt, on StoreUnavailable only. */
+  readonly retryAttempts: number
+  readonly eventsMaxLen: number
+  /** After every write, WAIT for this many replicas to acknowledge it (0: do not wait). */
+  readonly minReplicasAck: number
+  /** WAIT's timeout; the apply's deadline grows by this much when minReplicasAck > 0. */
+  readonly replicasAckTimeoutMs: number
+  /** Extra allowance on apply.lua's deadline, beyond the measured clock offset (0: exact). */
+  readonly deadlineSlackMs: number
+  /** Write idempotency records as one compact string (both forms are always read): IDEMPOTENCY_RECORDS. */
+  readonly compactIdempotency: boolean
+}
+
+/** Extra time an apply may take when it also waits for replicas. */
+export const ackBudgetMs = (options: RedisStoreOptions) => (options.minReplicasAck > 0 ? options.replicasAckTimeoutMs : 0)
