@@ -49,6 +49,8 @@ const archiveThrough = (fault: Effect.Effect<void, never, TestPostgres | TestRed
     }).pipe(Effect.provide(books))
     // The same instance goes on once the server is back (its pool and Redis client reconnect).
     yield* Effect.gen(function*() {
+      // After a Redis restart the client reconnects on its own, up to a second between tries: read once it answers.
+      yield* eventually(Effect.as(Store.use((s) => s.ping()), true), () => true, 30_000)
       yield* assertNothingTrimmedBeyondTheArchive
       const archiver = yield* Archiver
       yield* eventually(archiver.drain(1_000), (reports) => reports.at(-1)?.outcome === "idle", 30_000)
