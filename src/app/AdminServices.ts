@@ -18,7 +18,7 @@ export interface HistoryViews<E, R> {
  * verification jobs, the economy over time and the archive's status. Requires Ledger,
  * LedgerVerifier and Store (and what `views` require).
  */
-export const adminServicesAt = <E = never, R = never>(dataDir: string, views: HistoryViews<E, R> = {}) =>
+export const layerAt = <E = never, R = never>(dataDir: string, views: HistoryViews<E, R> = {}) =>
   Layer.mergeAll(
     DeadLetters.layerAt(dataDir),
     VerificationJobs.layer,
@@ -43,6 +43,6 @@ const historyViews = Effect.gen(function*() {
 })
 
 /** The admin services with DATA_DIR and the archive settings from config. */
-export const AdminServicesLayer = Layer.unwrap(Effect.gen(function*() {
-  return adminServicesAt(yield* AppConfig.dataDir, yield* historyViews)
+export const layer = Layer.unwrap(Effect.gen(function*() {
+  return layerAt(yield* AppConfig.dataDir, yield* historyViews)
 }))

@@ -12,15 +12,15 @@ interface Reading {
   readonly system: Readonly<Record<SystemAccount, number>>
 }
 
+/** How long one scrape may wait for the store's counters. */
+const SCRAPE_STORE_BUDGET_MS = 1_000
+
 /**
  * The chip economy, read on scrape from counters that apply.lua maintains in
  * the same atomic write as the balances (one HGETALL each, never a scan of
  * accounts), so every instance reports the same cluster-wide figures.
  */
-/** How long one scrape may wait for the store's counters. */
-const SCRAPE_STORE_BUDGET_MS = 1_000
-
-export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
+export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const { registry } = yield* Metrics
   const store = yield* Store
   const registers = [registry]
