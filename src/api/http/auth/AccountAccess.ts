@@ -14,10 +14,9 @@ export class AccountAccess extends HttpApiMiddleware.Service<AccountAccess, { re
   { error: Forbidden }
 ) {}
 
-export const AccountAccessLive = Layer.succeed(AccountAccess, (httpEffect) =>
-  Effect.gen(function*() {
-    const principal = yield* Principal
-    const { accountId } = yield* HttpRouter.params
-    if (principal.admin || (accountId !== undefined && principal.subject === accountId)) return yield* httpEffect
-    return yield* new Forbidden({ error: "FORBIDDEN", message: "this token does not grant access to that account" })
-  }))
+export const AccountAccessLive = Layer.succeed(AccountAccess, Effect.fnUntraced(function*(httpEffect) {
+  const principal = yield* Principal
+  const { accountId } = yield* HttpRouter.params
+  if (principal.admin || (accountId !== undefined && principal.subject === accountId)) return yield* httpEffect
+  return yield* new Forbidden({ error: "FORBIDDEN", message: "this token does not grant access to that account" })
+}))

@@ -9,8 +9,7 @@ export class RequireAdmin extends HttpApiMiddleware.Service<RequireAdmin, { requ
   { error: Forbidden }
 ) {}
 
-export const RequireAdminLive = Layer.succeed(RequireAdmin, (httpEffect) =>
-  Effect.gen(function*() {
-    if ((yield* Principal).admin) return yield* httpEffect
-    return yield* new Forbidden({ error: "ADMIN_REQUIRED", message: "this endpoint is for admins" })
-  }))
+export const RequireAdminLive = Layer.succeed(RequireAdmin, Effect.fnUntraced(function*(httpEffect) {
+  if ((yield* Principal).admin) return yield* httpEffect
+  return yield* new Forbidden({ error: "ADMIN_REQUIRED", message: "this endpoint is for admins" })
+}))
