@@ -7,12 +7,12 @@ import { type PortUnavailable, portUnavailable } from "../../app/PortUnavailable
 import { AppConfig } from "../../config.ts"
 import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
-import { AccountAccessLive } from "./auth/AccountAccess.ts"
+import { AccountAccess } from "./auth/AccountAccess.ts"
 import { AuthenticationLive } from "./auth/Authentication.ts"
-import { RequireAdminLive } from "./auth/RequireAdmin.ts"
+import { RequireAdmin } from "./auth/RequireAdmin.ts"
 import { BalanceApi } from "./BalanceApi.ts"
 import { docsRoutes } from "./docsPage.ts"
-import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
+import { ErrorEnvelope, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { EconomyHandlers } from "./handlers/EconomyHandlers.ts"
@@ -84,7 +84,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     bodyLimit(maxBodyBytes)
   ).pipe(
     Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
-    Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
+    Layer.provide([ErrorEnvelope.layer, AuthenticationLive, AccountAccess.layer, RequireAdmin.layer])
   )
 
 /** Longer than any URL Node's HTTP parser lets through (16 KiB of headers). */
