@@ -4,7 +4,7 @@ import { DeadLetters } from "../degradation/DeadLetters.ts"
 import { ArchiveEconomyHistory } from "../economy/ArchiveEconomyHistory.ts"
 import type { EconomyHistory } from "../economy/EconomyHistory.ts"
 import { LiveTailEconomyHistory } from "../economy/LiveTailEconomyHistory.ts"
-import { ArchiveStatus } from "../history/ArchiveStatus.ts"
+import { ArchiveStatus } from "../archive/ArchiveStatus.ts"
 import { VerificationJobs } from "../ledger/VerificationJobs.ts"
 
 /** The history store's own layers of the economy and archive status (default: Redis' live tail, NOT_CONFIGURED). */

@@ -94,7 +94,7 @@ export interface ArchivedEconomy {
   readonly firstTransferAt: number | null
 }
 
-/** What the archive holds, for its status page (src/history/ArchiveStatus.ts). */
+/** What the archive holds, for its status page (src/archive/ArchiveStatus.ts). */
 export interface ArchiveSummary {
   readonly cursor: string
   readonly archivedEntries: number

@@ -1,8 +1,8 @@
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Context, Effect, Layer } from "effect"
-import { ListenerReadiness } from "../app/ListenerReadiness.ts"
-import { PortUnavailable, portUnavailable } from "../app/PortUnavailable.ts"
+import { ListenerReadiness } from "../listeners/ListenerReadiness.ts"
+import { PortUnavailable, portUnavailable } from "../listeners/PortUnavailable.ts"
 import { AppConfig } from "../config.ts"
 import { Metrics } from "./Metrics.ts"
 

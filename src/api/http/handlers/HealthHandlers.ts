@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { ListenerReadiness } from "../../../app/ListenerReadiness.ts"
+import { ListenerReadiness } from "../../../listeners/ListenerReadiness.ts"
 import { Store } from "../../../store/Store.ts"
 import { storeUnavailable, Unavailable } from "../ApiErrors.ts"
 import { BalanceApi } from "../BalanceApi.ts"
