@@ -1,7 +1,6 @@
 import { Effect } from "effect"
 import { walletKey, type ReservationState, type WalletState } from "../../../domain/accounts.ts"
 import type { Ledger } from "../../../ledger/Ledger.ts"
-import type { StoreUnavailable } from "../../../store/StoreErrors.ts"
 
 type Status = ReservationState["status"]
 

@@ -2,7 +2,6 @@ import { Effect } from "effect"
 import type { AccountRef } from "../../../domain/accounts.ts"
 import type { Transfer, TransferType } from "../../../domain/transfer.ts"
 import type { Ledger } from "../../../ledger/Ledger.ts"
-import type { StoreUnavailable } from "../../../store/StoreErrors.ts"
 
 export interface TransferFilter {
   readonly types?: ReadonlySet<TransferType>

@@ -1,7 +1,6 @@
 import { Effect } from "effect"
 import type { Ledger } from "../../../ledger/Ledger.ts"
 import type { StoreEvent } from "../../../store/Store.ts"
-import type { StoreUnavailable } from "../../../store/StoreErrors.ts"
 
 const SCAN_BUDGET = 2_000
 
