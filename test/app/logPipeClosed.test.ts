@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { isAlive as alive } from "../../src/store/redis/redisServerProcess.ts"
+import { isAlive as alive } from "../../src/childProcess/serverChild.ts"
 import { eventually } from "../support/eventually.ts"
 import { spawnMain } from "./support/mainProcess.ts"
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { eventually } from "../support/eventually.ts"
 import { registerChild } from "../support/children.ts"
 import { portOpen } from "../chaos/support/serviceProcess.ts"

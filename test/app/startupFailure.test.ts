@@ -2,7 +2,7 @@ import { existsSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { type LogLine, parseJsonLines, runMainToExit } from "./support/mainProcess.ts"
 
 /** The run printed JSON lines only, nothing on stderr, and exactly one FATAL line: that line. */

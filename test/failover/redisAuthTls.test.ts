@@ -6,7 +6,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime, Result } from "effect"
 import { ledgerStore } from "../../src/app/ServiceStore.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { type SentinelCluster, startRedisNode, startSentinelCluster } from "../support/sentinelCluster.ts"
 
