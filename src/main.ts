@@ -3,12 +3,12 @@ import { Cause, Effect, Exit, Layer } from "effect"
 import type * as Runtime from "effect/Runtime"
 import { GrpcServerLayer } from "./api/grpc/GrpcServer.ts"
 import { AuthSettings } from "./api/http/auth/AuthSettings.ts"
-import { HttpServerLayer } from "./api/http/HttpServer.ts"
-import { AdminServicesLayer } from "./app/AdminServices.ts"
+import * as HttpServer from "./api/http/HttpServer.ts"
+import * as AdminServices from "./app/AdminServices.ts"
 import { DataDirLock } from "./app/DataDirLock.ts"
-import { listenerReadinessLayer } from "./app/ListenerReadiness.ts"
+import { listenerReadinessLayer } from "./listeners/ListenerReadiness.ts"
 import { checkSettings, describeFailure } from "./app/startupChecks.ts"
-import { ServiceStoreLayer } from "./app/StoreLayer.ts"
+import * as ServiceStore from "./app/ServiceStore.ts"
 import { CommandExecutor } from "./degradation/CommandExecutor.ts"
 import { CreditQueue } from "./degradation/CreditQueue.ts"
 import { ArchiveJob } from "./jobs/ArchiveJob.ts"
@@ -16,12 +16,10 @@ import { LedgerVerificationJob } from "./jobs/LedgerVerificationJob.ts"
 import { Ledger } from "./ledger/Ledger.ts"
 import { LedgerSettings } from "./ledger/LedgerSettings.ts"
 import { LedgerVerifier } from "./ledger/LedgerVerifier.ts"
-import { EconomyMetricsLayer } from "./observability/EconomyMetrics.ts"
-import { ExpiryMetricsLayer } from "./reservations/ExpiryMetrics.ts"
-import { CreditQueueMetricsLayer } from "./degradation/CreditQueueMetrics.ts"
-import { LoggingLayer, scrubSecrets } from "./observability/Logging.ts"
+import * as EconomyMetrics from "./observability/EconomyMetrics.ts"
+import * as Logging from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
-import { MetricsServerLayer } from "./observability/MetricsServer.ts"
+import { MetricsServer } from "./observability/MetricsServer.ts"
 import { TracingLayer } from "./observability/Tracing.ts"
 import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 
@@ -29,7 +27,7 @@ import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer).pipe(
   Layer.provideMerge(CreditQueue.layer),
   Layer.provideMerge(Layer.mergeAll(Ledger.layer, LedgerVerifier.layer)),
-  Layer.provideMerge(ServiceStoreLayer),
+  Layer.provideMerge(ServiceStore.layer),
   Layer.provideMerge(LedgerSettings.layer),
   Layer.provideMerge(Metrics.layer),
   Layer.provideMerge(DataDirLock.layer)
@@ -41,18 +39,18 @@ const CoreLayer = Layer.mergeAll(CommandExecutor.layer, ReservationExpiry.layer)
  * for the gRPC and metrics listeners.
  */
 const AppLayer = Layer.mergeAll(
-  HttpServerLayer,
+  HttpServer.layer,
   GrpcServerLayer,
-  MetricsServerLayer,
-  EconomyMetricsLayer,
-  CreditQueueMetricsLayer,
-  ExpiryMetricsLayer,
+  MetricsServer.layer,
+  EconomyMetrics.layer,
+  CreditQueue.metrics,
+  ReservationExpiry.metrics,
   ReservationExpiry.schedule,
   CreditQueue.schedule,
   LedgerVerificationJob,
   ArchiveJob
 ).pipe(
-  Layer.provide(AdminServicesLayer),
+  Layer.provide(AdminServices.layer),
   Layer.provide(CoreLayer),
   Layer.provide(AuthSettings.layer),
   Layer.provide(listenerReadinessLayer(["grpc", "metrics"])),
@@ -86,7 +84,7 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
 const fatalLineWithoutLogger = (cause: Cause.Cause<unknown>): string => {
   const described = describeFailure(cause)
   return `${
-    scrubSecrets(JSON.stringify({
+    Logging.scrubSecrets(JSON.stringify({
       timestamp: new Date().toISOString(),
       level: "FATAL",
       message: `balance-service failed to start: ${described?.reason ?? Cause.pretty(cause)}`,
@@ -105,7 +103,7 @@ Effect.gen(function*() {
   Effect.scoped,
   Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : reportFailure(cause)),
   Effect.onInterrupt(() => Effect.logInfo("balance-service stopped")),
-  Effect.provide(LoggingLayer),
+  Effect.provide(Logging.layer),
   Effect.tapCause((cause) =>
     Cause.hasInterruptsOnly(cause) || failureLogged
       ? Effect.void

@@ -10,8 +10,8 @@ import { createServer, type Server } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as grpc from "@grpc/grpc-js"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import {
-  freePort,
   type RedisServerProcess,
   spawnRedisServerOnFreePort,
   stopRedisServer

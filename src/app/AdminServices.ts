@@ -4,7 +4,7 @@ import { DeadLetters } from "../degradation/DeadLetters.ts"
 import { ArchiveEconomyHistory } from "../economy/ArchiveEconomyHistory.ts"
 import type { EconomyHistory } from "../economy/EconomyHistory.ts"
 import { LiveTailEconomyHistory } from "../economy/LiveTailEconomyHistory.ts"
-import { ArchiveStatus } from "../history/ArchiveStatus.ts"
+import { ArchiveStatus } from "../archive/ArchiveStatus.ts"
 import { VerificationJobs } from "../ledger/VerificationJobs.ts"
 
 /** The history store's own layers of the economy and archive status (default: Redis' live tail, NOT_CONFIGURED). */
@@ -18,7 +18,7 @@ export interface HistoryViews<E, R> {
  * verification jobs, the economy over time and the archive's status. Requires Ledger,
  * LedgerVerifier and Store (and what `views` require).
  */
-export const adminServicesAt = <E = never, R = never>(dataDir: string, views: HistoryViews<E, R> = {}) =>
+export const layerAt = <E = never, R = never>(dataDir: string, views: HistoryViews<E, R> = {}) =>
   Layer.mergeAll(
     DeadLetters.layerAt(dataDir),
     VerificationJobs.layer,
@@ -43,6 +43,6 @@ const historyViews = Effect.gen(function*() {
 })
 
 /** The admin services with DATA_DIR and the archive settings from config. */
-export const AdminServicesLayer = Layer.unwrap(Effect.gen(function*() {
-  return adminServicesAt(yield* AppConfig.dataDir, yield* historyViews)
+export const layer = Layer.unwrap(Effect.gen(function*() {
+  return layerAt(yield* AppConfig.dataDir, yield* historyViews)
 }))

@@ -2,7 +2,7 @@ import { Cause, Config, Effect } from "effect"
 import { grpcExposureFromConfig } from "../api/grpc/grpcExposure.ts"
 import { serverCredentials } from "../api/grpc/serverCredentials.ts"
 import { AppConfig } from "../config.ts"
-import { PortUnavailable, type PortVariable } from "./PortUnavailable.ts"
+import { PortUnavailable, type PortVariable } from "../listeners/PortUnavailable.ts"
 
 /**
  * HTTP, gRPC and metrics each need their own port: two on one would fail the second bind as

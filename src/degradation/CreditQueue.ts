@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto"
 import { join } from "node:path"
-import { Cause, Clock, Context, Effect, Layer, Semaphore } from "effect"
+import { Cause, Clock, Context, Effect, Layer, Option, Semaphore } from "effect"
+import * as Prom from "prom-client"
 import { AppConfig } from "../config.ts"
 import type { Command } from "../domain/commands.ts"
 import type { Refusal } from "../domain/errors.ts"
 import { everyInterval } from "../jobs/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
+import { Metrics } from "../observability/Metrics.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { appendDeadLetter, CreditJournal } from "./CreditJournal.ts"
 import { type DeadLetterRecord, deadLetterPath } from "./DeadLetters.ts"
@@ -151,5 +153,31 @@ export class CreditQueue extends Context.Service<CreditQueue, {
     const every = yield* AppConfig.creditQueueDrainMs
     const queue = yield* CreditQueue
     yield* everyInterval("credit queue drain", every, queue.drainOnce())
+  }))
+
+  /**
+   * The queue's figures on the service's registry, read on scrape: pending now, and queued /
+   * replayed / dead-lettered since start. Nothing when the app runs without a queue.
+   */
+  static readonly metrics = Layer.effectDiscard(Effect.gen(function*() {
+    const { registry } = yield* Metrics
+    const queue = yield* Effect.serviceOption(CreditQueue)
+    if (Option.isNone(queue)) return
+    const q = queue.value
+    const registers = [registry]
+    new Prom.Gauge({ name: "balance_credit_queue_pending", help: "Credits waiting in the durable queue", registers, collect() { this.set(q.pending()) } })
+    new Prom.Counter({
+      name: "balance_credit_queue_total",
+      help: "Credits queued while the store was down, replayed, and dead-lettered (this instance)",
+      labelNames: ["event"],
+      registers,
+      collect() {
+        const c = q.counters()
+        this.reset()
+        this.inc({ event: "queued" }, c.queued)
+        this.inc({ event: "replayed" }, c.replayed)
+        this.inc({ event: "dead_lettered" }, c.deadLettered)
+      }
+    })
   }))
 }

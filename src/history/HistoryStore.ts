@@ -80,7 +80,7 @@ export interface ArchiveState {
   readonly fencingToken: number
 }
 
-/** What the archive holds, for its status page (src/history/ArchiveStatus.ts). */
+/** What the archive holds, for its status page (src/archive/ArchiveStatus.ts). */
 export interface ArchiveSummary {
   readonly cursor: string
   readonly archivedEntries: number

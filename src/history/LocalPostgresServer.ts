@@ -1,8 +1,8 @@
 import { resolve } from "node:path"
-import { Context, Effect, Layer, Schedule, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import { superviseServer } from "../childProcess/superviseServer.ts"
 import { AppConfig } from "../config.ts"
 import {
-  type PostgresServerProcess,
   recordPostgresOwner,
   spawnPostgresServer,
   spawnPostgresServerOnFreePort,
@@ -39,57 +39,18 @@ export class LocalPostgresServer extends Context.Service<LocalPostgresServer, {
     Effect.gen(function*() {
       const dir = resolve(yield* AppConfig.dataDir, "postgres", "data")
       const port = yield* AppConfig.localPostgresPort
-      const unavailable = (cause: unknown) =>
-        new LocalPostgresUnavailable({ reason: cause instanceof Error ? cause.message : String(cause) })
-      if (yield* Effect.tryPromise({ try: () => stopOrphanedPostgres(dir), catch: unavailable })) {
-        yield* Effect.logWarning("stopped an orphaned PostgreSQL left by an earlier run").pipe(Effect.annotateLogs({ dir }))
-      }
-      let current: PostgresServerProcess | undefined
-      let stopping = false
-      const server = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async () => {
-            const started = await (port === 0 ? spawnPostgresServerOnFreePort({ dir }) : spawnPostgresServer({ port, dir }))
-            recordPostgresOwner(started)
-            current = started
-            return started
-          },
-          catch: unavailable
-        }),
-        () =>
-          Effect.suspend(() => {
-            stopping = true
-            return current === undefined ? Effect.void : Effect.promise(() => stopPostgresServer(current!))
-          }).pipe(Effect.tap(() => Effect.logInfo("local PostgreSQL stopped")))
-      )
-      // A private PostgreSQL that dies is started again on the same port and cluster (crash
-      // recovery replays its WAL: every committed batch is there). Meanwhile the archive lags.
-      const restartAfterExit: Effect.Effect<void> = Effect.gen(function*() {
-        for (;;) {
-          const running = current!
-          yield* Effect.promise(() => running.exited)
-          if (stopping) return
-          yield* Effect.logError("local PostgreSQL exited unexpectedly; starting it again").pipe(
-            Effect.annotateLogs({ pid: running.child.pid ?? -1 })
-          )
-          const restarted = yield* Effect.tryPromise({
-            try: () => spawnPostgresServer({ port: running.port, dir }),
-            catch: unavailable
-          }).pipe(
-            Effect.tapError((e) => Effect.logError("local PostgreSQL restart failed; trying again in 1 s", e.reason)),
-            Effect.retry(Schedule.spaced("1 second")),
-            Effect.orDie
-          )
-          if (stopping) {
-            yield* Effect.promise(() => stopPostgresServer(restarted))
-            return
-          }
-          recordPostgresOwner(restarted)
-          current = restarted
-          yield* Effect.logInfo("local PostgreSQL restarted").pipe(Effect.annotateLogs({ pid: restarted.child.pid ?? -1 }))
-        }
+      // Restarted on the same port and cluster, crash recovery replays its WAL: every committed
+      // batch is there. Meanwhile the archive lags.
+      const server = yield* superviseServer({
+        name: "local PostgreSQL",
+        dir,
+        stopOrphan: () => stopOrphanedPostgres(dir),
+        start: () => port === 0 ? spawnPostgresServerOnFreePort({ dir }) : spawnPostgresServer({ port, dir }),
+        restart: (port) => spawnPostgresServer({ port, dir }),
+        stop: (server) => stopPostgresServer(server),
+        recordOwner: recordPostgresOwner,
+        unavailable: (cause) => new LocalPostgresUnavailable({ reason: cause instanceof Error ? cause.message : String(cause) })
       })
-      yield* Effect.forkScoped(restartAfterExit)
       yield* Effect.logInfo("local PostgreSQL started").pipe(
         Effect.annotateLogs({ pid: server.child.pid ?? -1, port: server.port, dir: server.dir })
       )

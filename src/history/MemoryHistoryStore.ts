@@ -155,4 +155,4 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
   })
 }
 
-export const MemoryHistoryStoreLayer = Layer.sync(HistoryStore, makeMemoryHistoryStore)
+export const layer = Layer.sync(HistoryStore, makeMemoryHistoryStore)

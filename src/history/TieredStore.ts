@@ -71,6 +71,6 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
 }
 
 /** Wraps the Store in context with history reads from the HistoryStore in context. */
-export const TieredStoreLayer = Layer.effect(Store, Effect.gen(function*() {
+export const layer = Layer.effect(Store, Effect.gen(function*() {
   return makeTieredStore(yield* Store, yield* HistoryStore)
 }))

@@ -1,8 +1,17 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { type ChildProcess, spawnSync } from "node:child_process"
+import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { connect } from "node:net"
-import { onFreePort } from "../store/redis/redisServerProcess.ts"
+import {
+  liveOrphan,
+  onFreePort,
+  recordOwnerIn,
+  type ServerChild,
+  sleep,
+  spawnUntilReady,
+  stopChild,
+  waitForExit
+} from "../childProcess/serverChild.ts"
 
 /**
  * A private PostgreSQL server child, as plain promises so that both the
@@ -16,15 +25,9 @@ import { onFreePort } from "../store/redis/redisServerProcess.ts"
  * `postgres` user (Debian's package creates it) through runuser, and the data
  * directory is handed to that user.
  */
-export interface PostgresServerProcess {
-  readonly port: number
-  /** The data directory (the cluster). */
-  readonly dir: string
-  /** postgres://postgres@127.0.0.1:<port>/postgres */
+export interface PostgresServerProcess extends ServerChild {
+  /** postgres://postgres@127.0.0.1:<port>/postgres; `dir` is the data directory (the cluster). */
   readonly url: string
-  readonly child: ChildProcess
-  /** Resolves when the process has exited. */
-  readonly exited: Promise<void>
 }
 
 export class PostgresServerMissing extends Error {
@@ -126,8 +129,6 @@ const probeOnce = (port: number): Promise<boolean> =>
     socket.on("data", (chunk) => done(chunk.length > 0 && (chunk[0] === 0x4e || chunk[0] === 0x53)))
   })
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /**
  * Starts postgres on `port` with the cluster in `dir` (created first when
  * missing); resolves once it accepts connections and answers a query.
@@ -140,41 +141,28 @@ export const spawnPostgresServer = async (options: {
   const bin = findPostgresBin()
   initCluster(options.dir, bin)
   const [command, args] = asServerUser(join(bin, "postgres"), postgresArgs(options.port, options.dir))
-  // detached: its own process group, so a terminal's Ctrl-C reaches the service, which stops it in order.
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], detached: true })
-  let output = ""
-  child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
-  child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
-  let failure: Error | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once("error", (e) => {
-      failure = e
-      resolve()
-    })
-    child.once("exit", (code, signal) => {
-      failure ??= new Error(`postgres exited (${signal ?? code}) before accepting connections: ${output.trim()}`)
-      resolve()
-    })
-  })
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000)
-  while (Date.now() < deadline) {
-    if (failure) throw failure
+  const { child, exited } = await spawnUntilReady({
+    name: "postgres",
+    command,
+    args,
+    // Its own process group, so a terminal's Ctrl-C reaches the service, which stops it in order.
+    detached: true,
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    readiness: "accepting connections",
+    tooLate: `postgres on port ${options.port} did not accept connections in time`,
     // Accepting TCP is not enough during crash recovery ("the database system is starting up"):
     // the ready line in the log says it accepts connections.
-    if (output.includes("ready to accept connections") && (await probeOnce(options.port))) {
-      return {
-        port: options.port,
-        dir: resolve(options.dir),
-        url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
-        child,
-        exited
-      }
-    }
-    await sleep(25)
+    isReady: async (output) => output.includes("ready to accept connections") && (await probeOnce(options.port)),
+    spawnError: (e) => e,
+    kill: (c) => signalServer(c, "SIGKILL")
+  })
+  return {
+    port: options.port,
+    dir: resolve(options.dir),
+    url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
+    child,
+    exited
   }
-  signalServer(child, "SIGKILL")
-  await exited
-  throw new Error(`postgres on port ${options.port} did not accept connections in time: ${output.trim()}`)
 }
 
 /** Picks a free port; retries on the small race where someone else takes it first. */
@@ -204,10 +192,7 @@ export const stopPostgresServer = async (
   graceMs = 15_000
 ): Promise<void> => {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return
-  signalServer(server.child, signal)
-  const timer = setTimeout(() => signalServer(server.child, "SIGKILL"), graceMs)
-  await server.exited
-  clearTimeout(timer)
+  await stopChild(server, (s) => signalServer(server.child, s), signal, graceMs)
   // A killed postmaster leaves its backends running for a moment; the next start waits for them
   // (postmaster.pid names a live process). Wait until the group is gone.
   const pid = server.child.pid
@@ -229,7 +214,7 @@ const ownerFile = (dir: string) => join(resolve(dir), "..", "postgres-owner.json
 
 /** Notes which process serves `dir`, so that a later start can stop an orphan (see stopOrphanedPostgres). */
 export const recordPostgresOwner = (server: PostgresServerProcess): void => {
-  writeFileSync(ownerFile(server.dir), JSON.stringify({ pid: server.child.pid, port: server.port }))
+  recordOwnerIn(ownerFile(server.dir), server)
 }
 
 /**
@@ -237,22 +222,9 @@ export const recordPostgresOwner = (server: PostgresServerProcess): void => {
  * (postgres refuses a second server on the same cluster, so starting would fail): stop it first.
  */
 export const stopOrphanedPostgres = async (dir: string, timeoutMs = 15_000): Promise<boolean> => {
-  const file = ownerFile(dir)
-  if (!existsSync(file)) return false
-  let owner: { pid?: unknown; port?: unknown }
-  try {
-    owner = JSON.parse(readFileSync(file, "utf8")) as { pid?: unknown; port?: unknown }
-  } catch {
-    owner = {}
-  }
-  rmSync(file, { force: true })
-  const { pid, port } = owner
-  if (typeof pid !== "number" || typeof port !== "number" || !groupAlive(pid) || !(await probeOnce(port))) return false
-  process.kill(-pid, "SIGINT")
-  const deadline = Date.now() + timeoutMs
-  while (groupAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`orphaned postgres (process group ${pid}) on ${dir} did not stop`)
-    await sleep(50)
-  }
+  const orphan = await liveOrphan(ownerFile(dir), groupAlive, probeOnce)
+  if (orphan === undefined) return false
+  process.kill(-orphan.pid, "SIGINT")
+  await waitForExit(orphan.pid, groupAlive, timeoutMs, `orphaned postgres (process group ${orphan.pid}) on ${dir}`)
   return true
 }

@@ -21,7 +21,7 @@ const ArchiveSchedule = Layer.effectDiscard(Effect.gen(function*() {
 
 /**
  * HISTORY_ARCHIVE=on: the archiver job, on the history store that
- * ServiceStoreLayer provides (DATABASE_URL or a private PostgreSQL, migrated
+ * ServiceStore.layer provides (DATABASE_URL or a private PostgreSQL, migrated
  * at start). Off, or on a memory store: nothing.
  */
 export const ArchiveJob = Layer.unwrap(Effect.gen(function*() {

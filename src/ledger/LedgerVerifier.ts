@@ -98,33 +98,32 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
      * The chain against what the history store saw of it (when there is one): its latest head
      * checkpoint and the archive's last entry. Reads the chain's entry at each of those seqs.
      */
-    const checkpointFindings = (account: AccountRef, end: ChainCursor) =>
-      Effect.gen(function*() {
-        if (Option.isNone(history)) return []
-        const h = history.value
-        const [checkpoint, archived] = yield* Effect.all([h.latestCheckpoint(account), h.heads([account])]).pipe(
-          Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
-        )
-        const entryAt = (seq: number) =>
-          seq <= end.seq ? Effect.map(store.entries(account, seq - 1, 1), (es) => es[0]) : Effect.succeed(undefined)
-        const findings: Array<Finding> = []
-        const archivedHead = archived.get(account)
-        if (archivedHead !== undefined) {
-          findings.push(...verifyAgainst(account, end, { ...archivedHead, balance: archivedHead.balance }, yield* entryAt(archivedHead.seq), "the archive's last entry"))
-        }
-        if (checkpoint !== null) {
-          const expected = checkpointMac(checkpoint, hmacKey)
-          findings.push(...verifyAgainst(
-            account,
-            end,
-            checkpoint,
-            yield* entryAt(checkpoint.seq),
-            `the head checkpoint of ${new Date(checkpoint.takenAt).toISOString()}`,
-            expected === null || expected === checkpoint.mac
-          ))
-        }
-        return findings
-      })
+    const checkpointFindings = Effect.fn("LedgerVerifier.checkpointFindings")(function*(account: AccountRef, end: ChainCursor) {
+      if (Option.isNone(history)) return []
+      const h = history.value
+      const [checkpoint, archived] = yield* Effect.all([h.latestCheckpoint(account), h.heads([account])]).pipe(
+        Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
+      )
+      const entryAt = (seq: number) =>
+        seq <= end.seq ? Effect.map(store.entries(account, seq - 1, 1), (es) => es[0]) : Effect.succeed(undefined)
+      const findings: Array<Finding> = []
+      const archivedHead = archived.get(account)
+      if (archivedHead !== undefined) {
+        findings.push(...verifyAgainst(account, end, { ...archivedHead, balance: archivedHead.balance }, yield* entryAt(archivedHead.seq), "the archive's last entry"))
+      }
+      if (checkpoint !== null) {
+        const expected = checkpointMac(checkpoint, hmacKey)
+        findings.push(...verifyAgainst(
+          account,
+          end,
+          checkpoint,
+          yield* entryAt(checkpoint.seq),
+          `the head checkpoint of ${new Date(checkpoint.takenAt).toISOString()}`,
+          expected === null || expected === checkpoint.mac
+        ))
+      }
+      return findings
+    })
 
     /**
      * Walks `account`'s chain from `from` up to its head. The head is read first (`knownHead`: read
@@ -173,18 +172,17 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
     })
 
     /** Every item of a paged listing, a page at a time. */
-    const forEachPage = (
+    const forEachPage = Effect.fn("LedgerVerifier.forEachPage")(function*(
       list: (cursor: string | null) => Effect.Effect<Page<AccountRef>, StoreUnavailable>,
       f: (items: ReadonlyArray<AccountRef>) => Effect.Effect<void, StoreUnavailable>
-    ) =>
-      Effect.gen(function*() {
-        let cursor: string | null = null
-        do {
-          const page: Page<AccountRef> = yield* list(cursor)
-          yield* f(page.items)
-          cursor = page.nextCursor
-        } while (cursor !== null)
-      })
+    ) {
+      let cursor: string | null = null
+      do {
+        const page: Page<AccountRef> = yield* list(cursor)
+        yield* f(page.items)
+        cursor = page.nextCursor
+      } while (cursor !== null)
+    })
     const liveAccounts = (cursor: string | null) => store.accounts(cursor, PAGE)
     const closedSince = (since: number) => (cursor: string | null) => store.closedAccounts(since, cursor, PAGE)
 
@@ -195,25 +193,24 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
      * means no chip moved while reading, so the figures are a consistent snapshot. Under
      * continuous load a few attempts may all be disturbed: then null.
      */
-    const snapshotTotal = (withClosed: boolean) =>
-      Effect.gen(function*() {
-        for (let attempt = 0; attempt < 5; attempt++) {
-          const before = (yield* store.stats()).transfers ?? 0
-          let total = 0
-          const add = (items: ReadonlyArray<AccountRef>) =>
-            Effect.map(store.load(items), (snapshot) => {
-              for (const v of snapshot.objects.values()) total += (v.value as ChainedAccount | null)?.balance ?? 0
-            })
-          // Listed inside the bracket: an account created meanwhile (a new pot) counts too.
-          yield* forEachPage(liveAccounts, add)
-          if (withClosed) yield* forEachPage(closedSince(-Infinity), add)
-          const system = yield* store.systemBalances()
-          for (const s of SYSTEM_ACCOUNTS) total += system[s]
-          const after = (yield* store.stats()).transfers ?? 0
-          if (before === after) return total
-        }
-        return null
-      })
+    const snapshotTotal = Effect.fn("LedgerVerifier.snapshotTotal")(function*(withClosed: boolean) {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const before = (yield* store.stats()).transfers ?? 0
+        let total = 0
+        const add = (items: ReadonlyArray<AccountRef>) =>
+          Effect.map(store.load(items), (snapshot) => {
+            for (const v of snapshot.objects.values()) total += (v.value as ChainedAccount | null)?.balance ?? 0
+          })
+        // Listed inside the bracket: an account created meanwhile (a new pot) counts too.
+        yield* forEachPage(liveAccounts, add)
+        if (withClosed) yield* forEachPage(closedSince(-Infinity), add)
+        const system = yield* store.systemBalances()
+        for (const s of SYSTEM_ACCOUNTS) total += system[s]
+        const after = (yield* store.stats()).transfers ?? 0
+        if (before === after) return total
+      }
+      return null
+    })
 
     /** When this verifier started: the first incremental pass reads the pots closed since a little before. */
     const verifierStartedAt = yield* Clock.currentTimeMillis
@@ -228,101 +225,98 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       isClosedPot(head) && head.balance === 0 && lastCompletePassStart !== undefined &&
       head.closedAt !== undefined && head.closedAt < lastCompletePassStart - CLOCK_MARGIN_MS
 
-    const pass = (mode: "full" | "incremental", onProgress?: ProgressListener) =>
-      Effect.gen(function*() {
-        const passStart = yield* Clock.currentTimeMillis
-        const findings: Array<Finding> = []
-        let accountsChecked = 0
-        let entriesChecked = 0
-        // Closed pots: all of them in a full pass; in an incremental one, those that closed since the
-        // last complete pass began (or since this verifier started), so their last entries are walked once.
-        const since = mode === "full" ? -Infinity : (lastCompletePassStart ?? verifierStartedAt) - CLOCK_MARGIN_MS
-        // Only someone watching needs the total: one listing more, of keys only.
-        let accountsTotal = 0
-        if (onProgress !== undefined) {
-          const count = (items: ReadonlyArray<AccountRef>) => Effect.sync(() => void (accountsTotal += items.length))
-          yield* forEachPage(liveAccounts, count)
-          yield* forEachPage(closedSince(since), count)
+    const pass = Effect.fn("LedgerVerifier.pass")(function*(mode: "full" | "incremental", onProgress?: ProgressListener) {
+      const passStart = yield* Clock.currentTimeMillis
+      const findings: Array<Finding> = []
+      let accountsChecked = 0
+      let entriesChecked = 0
+      // Closed pots: all of them in a full pass; in an incremental one, those that closed since the
+      // last complete pass began (or since this verifier started), so their last entries are walked once.
+      const since = mode === "full" ? -Infinity : (lastCompletePassStart ?? verifierStartedAt) - CLOCK_MARGIN_MS
+      // Only someone watching needs the total: one listing more, of keys only.
+      let accountsTotal = 0
+      if (onProgress !== undefined) {
+        const count = (items: ReadonlyArray<AccountRef>) => Effect.sync(() => void (accountsTotal += items.length))
+        yield* forEachPage(liveAccounts, count)
+        yield* forEachPage(closedSince(since), count)
+      }
+      const checked = (n: number) =>
+        Effect.suspend(() => {
+          accountsChecked += n
+          // Accounts created while the pass runs are checked too: the total grows with them.
+          accountsTotal = Math.max(accountsTotal, accountsChecked)
+          return onProgress === undefined ? Effect.void : onProgress({ accountsTotal, accountsChecked, entriesChecked, findings })
+        })
+      const walkEach = Effect.fn("LedgerVerifier.walkEach")(function*(items: ReadonlyArray<AccountRef>) {
+        if (mode === "full") {
+          for (const account of items) {
+            const r = yield* walk(account, CHAIN_START)
+            findings.push(...r.findings)
+            entriesChecked += r.entriesChecked
+            yield* checked(1)
+          }
+          return
         }
-        const checked = (n: number) =>
-          Effect.suspend(() => {
-            accountsChecked += n
-            // Accounts created while the pass runs are checked too: the total grows with them.
-            accountsTotal = Math.max(accountsTotal, accountsChecked)
-            return onProgress === undefined ? Effect.void : onProgress({ accountsTotal, accountsChecked, entriesChecked, findings })
-          })
-        const walkEach = (items: ReadonlyArray<AccountRef>) =>
-          Effect.gen(function*() {
-            if (mode === "full") {
-              for (const account of items) {
-                const r = yield* walk(account, CHAIN_START)
-                findings.push(...r.findings)
-                entriesChecked += r.entriesChecked
-                yield* checked(1)
-              }
-              return
-            }
-            // The heads of a whole page in one read. A chain whose head is still where it was verified
-            // to end has nothing new (the head is checked all the same); a moved one is walked from there.
-            const heads = (yield* store.load(items)).objects
-            for (const account of items) {
-              const verified = verifiedUpTo.get(account)
-              const head = (heads.get(account)?.value ?? null) as ChainedAccount | null
-              const unchanged = verified !== undefined && head !== null && head.seq === verified.seq &&
-                verifyHead(account, head, verified).length === 0
-              if (unchanged || closedBeforeLastPass(head)) {
-                yield* checked(1)
-                continue
-              }
-              const r = yield* walk(account, verified ?? CHAIN_START, head)
-              findings.push(...r.findings)
-              entriesChecked += r.entriesChecked
-              yield* checked(1)
-            }
-          })
-        // Live accounts first: a pot that closes meanwhile is then found in the closed index.
-        yield* forEachPage(liveAccounts, walkEach)
-        yield* forEachPage(closedSince(since), walkEach)
-        lastCompletePassStart = passStart
-        const total = yield* snapshotTotal(mode === "full")
-        if (total !== null && total !== 0) {
-          findings.push({ account: "*", seq: null, kind: "ZERO_SUM_VIOLATION", detail: `all balances sum to ${total}, not 0` })
+        // The heads of a whole page in one read. A chain whose head is still where it was verified
+        // to end has nothing new (the head is checked all the same); a moved one is walked from there.
+        const heads = (yield* store.load(items)).objects
+        for (const account of items) {
+          const verified = verifiedUpTo.get(account)
+          const head = (heads.get(account)?.value ?? null) as ChainedAccount | null
+          const unchanged = verified !== undefined && head !== null && head.seq === verified.seq &&
+            verifyHead(account, head, verified).length === 0
+          if (unchanged || closedBeforeLastPass(head)) {
+            yield* checked(1)
+            continue
+          }
+          const r = yield* walk(account, verified ?? CHAIN_START, head)
+          findings.push(...r.findings)
+          entriesChecked += r.entriesChecked
+          yield* checked(1)
         }
-        const report: VerificationReport = {
-          mode,
-          startedAt: passStart,
-          finishedAt: yield* Clock.currentTimeMillis,
-          accountsChecked,
-          entriesChecked,
-          totalBalance: total,
-          ok: findings.length === 0,
-          findings
-        }
-        last = report
-        return report
       })
+      // Live accounts first: a pot that closes meanwhile is then found in the closed index.
+      yield* forEachPage(liveAccounts, walkEach)
+      yield* forEachPage(closedSince(since), walkEach)
+      lastCompletePassStart = passStart
+      const total = yield* snapshotTotal(mode === "full")
+      if (total !== null && total !== 0) {
+        findings.push({ account: "*", seq: null, kind: "ZERO_SUM_VIOLATION", detail: `all balances sum to ${total}, not 0` })
+      }
+      const report: VerificationReport = {
+        mode,
+        startedAt: passStart,
+        finishedAt: yield* Clock.currentTimeMillis,
+        accountsChecked,
+        entriesChecked,
+        totalBalance: total,
+        ok: findings.length === 0,
+        findings
+      }
+      last = report
+      return report
+    })
 
     /**
      * Every pass, scheduled or asked for over the admin API, ends the same way: counted by mode and
      * result, each finding a metric and an Error line (what the alerts and the runbook rely on).
      */
-    const reported = (report: VerificationReport) =>
-      Effect.gen(function*() {
-        metrics.verificationRuns.inc({ mode: report.mode, result: report.ok ? "ok" : "findings" })
-        for (const f of report.findings) metrics.verificationFindings.inc({ kind: f.kind })
-        if (report.ok && report.mode !== "account") metrics.lastVerificationSuccess.set(report.finishedAt / 1000)
-        if (report.ok) {
-          yield* Effect.logDebug("ledger verification passed").pipe(
-            Effect.annotateLogs({ mode: report.mode, accounts: report.accountsChecked, entries: report.entriesChecked })
-          )
-        }
-        for (const f of report.findings) {
-          yield* Effect.logError("ledger verification finding").pipe(
-            Effect.annotateLogs({ mode: report.mode, account: f.account, seq: f.seq, kind: f.kind, detail: f.detail })
-          )
-        }
-        return report
-      })
+    const reported = Effect.fn("LedgerVerifier.reported")(function*(report: VerificationReport) {
+      metrics.verificationRuns.inc({ mode: report.mode, result: report.ok ? "ok" : "findings" })
+      for (const f of report.findings) metrics.verificationFindings.inc({ kind: f.kind })
+      if (report.ok && report.mode !== "account") metrics.lastVerificationSuccess.set(report.finishedAt / 1000)
+      if (report.ok) {
+        yield* Effect.logDebug("ledger verification passed").pipe(
+          Effect.annotateLogs({ mode: report.mode, accounts: report.accountsChecked, entries: report.entriesChecked })
+        )
+      }
+      for (const f of report.findings) {
+        yield* Effect.logError("ledger verification finding").pipe(
+          Effect.annotateLogs({ mode: report.mode, account: f.account, seq: f.seq, kind: f.kind, detail: f.detail })
+        )
+      }
+      return report
+    })
 
     return LedgerVerifier.of({
       verifyAll: Effect.fn("LedgerVerifier.verifyAll")((onProgress?: ProgressListener) =>

@@ -12,15 +12,15 @@ interface Reading {
   readonly system: Readonly<Record<SystemAccount, number>>
 }
 
+/** How long one scrape may wait for the store's counters. */
+const SCRAPE_STORE_BUDGET_MS = 1_000
+
 /**
  * The chip economy, read on scrape from counters that apply.lua maintains in
  * the same atomic write as the balances (one HGETALL each, never a scan of
  * accounts), so every instance reports the same cluster-wide figures.
  */
-/** How long one scrape may wait for the store's counters. */
-const SCRAPE_STORE_BUDGET_MS = 1_000
-
-export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
+export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const { registry } = yield* Metrics
   const store = yield* Store
   const registers = [registry]
@@ -60,6 +60,24 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
         this.inc(value(await read()))
       }
     })
+  /** A counter with one series per label value, each a figure of the reading. */
+  const labelledCounter = (
+    name: string,
+    help: string,
+    label: string,
+    values: ReadonlyArray<readonly [string, (r: Reading) => number]>
+  ) =>
+    new Prom.Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      async collect() {
+        const r = await read()
+        this.reset()
+        for (const [labelValue, value] of values) this.inc({ [label]: labelValue }, value(r))
+      }
+    })
 
   gauge("balance_store_up", "1 when the store answered the last scrape", (r) => (r.up ? 1 : 0))
   gauge("balance_chips_in_circulation", "Chips in wallets, stacks and pots (minted - burned - raked)", circulation)
@@ -71,50 +89,31 @@ export const EconomyMetricsLayer = Layer.effectDiscard(Effect.gen(function*() {
   counter("balance_chips_minted_total", "Chips created (grants and deposits): the sources", (r) => stat(r, "minted"))
   counter("balance_chips_burned_total", "Chips destroyed (withdrawals): the sinks", (r) => stat(r, "burned"))
   counter("balance_chips_raked_total", "Chips taken as rake", (r) => stat(r, "raked"))
-  new Prom.Counter({
-    name: "balance_chips_moved_total",
-    help: "Chips moved, by transfer type",
-    labelNames: ["type"],
-    registers,
-    async collect() {
-      const r = await read()
-      this.reset()
-      for (const t of TRANSFER_TYPES) this.inc({ type: t }, stat(r, `by_type:${t}`))
-    }
-  })
+  labelledCounter(
+    "balance_chips_moved_total",
+    "Chips moved, by transfer type",
+    "type",
+    TRANSFER_TYPES.map((t) => [t, (r: Reading) => stat(r, `by_type:${t}`)] as const)
+  )
   gauge("balance_chips_held", "Chips held by active reservations", (r) => stat(r, "held"))
   gauge("balance_reservations_active", "Reservations currently HELD", (r) => stat(r, "reservations_active"))
-  new Prom.Counter({
-    name: "balance_reservations_total",
-    help: "Reservations by what happened to them",
-    labelNames: ["outcome"],
-    registers,
-    async collect() {
-      const r = await read()
-      this.reset()
-      this.inc({ outcome: "created" }, stat(r, "reservations_created"))
-      this.inc({ outcome: "committed" }, stat(r, "reservations_committed"))
-      this.inc({ outcome: "released" }, stat(r, "reservations_released"))
-      this.inc({ outcome: "expired" }, stat(r, "reservations_expired"))
-    }
-  })
+  labelledCounter(
+    "balance_reservations_total",
+    "Reservations by what happened to them",
+    "outcome",
+    (["created", "committed", "released", "expired"] as const).map((o) => [o, (r: Reading) => stat(r, `reservations_${o}`)] as const)
+  )
   gauge("balance_reservation_expiry_ratio", "Expired / closed reservations (committed + released + expired)", (r) => {
     const closed = stat(r, "reservations_committed") + stat(r, "reservations_released") + stat(r, "reservations_expired")
     return closed === 0 ? 0 : stat(r, "reservations_expired") / closed
   })
   gauge("balance_pots_open", "Pots ACTIVE now", (r) => stat(r, "pots_open"))
-  new Prom.Counter({
-    name: "balance_pots_total",
-    help: "Pots closed, by outcome",
-    labelNames: ["outcome"],
-    registers,
-    async collect() {
-      const r = await read()
-      this.reset()
-      this.inc({ outcome: "settled" }, stat(r, "pots_settled"))
-      this.inc({ outcome: "cancelled" }, stat(r, "pots_cancelled"))
-    }
-  })
+  labelledCounter(
+    "balance_pots_total",
+    "Pots closed, by outcome",
+    "outcome",
+    (["settled", "cancelled"] as const).map((o) => [o, (r: Reading) => stat(r, `pots_${o}`)] as const)
+  )
   counter("balance_settlements_normalised_total", "Settlements whose requested amounts had to be scaled to the pot", (r) =>
     stat(r, "settlements_normalised"))
 

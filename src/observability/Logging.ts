@@ -102,7 +102,7 @@ process.once("exit", stdoutWriter.flush)
 export const jsonLogger = makeJsonLogger(stdoutWriter.write, { service: "balance-service" })
 
 /** The JSON logger with LOG_LEVEL (default Info) as the minimum level. */
-export const LoggingLayer = Layer.mergeAll(
+export const layer = Layer.mergeAll(
   Logger.layer([jsonLogger]),
   Layer.unwrap(Effect.gen(function*() {
     return Layer.succeed(References.MinimumLogLevel, yield* AppConfig.logLevel)

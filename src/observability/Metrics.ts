@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import * as Prom from "prom-client"
-import { SERVICE_VERSION } from "../app/buildInfo.ts"
+import { SERVICE_VERSION } from "../buildInfo.ts"
 import { AppConfig } from "../config.ts"
 import { OBJECT_KINDS } from "../domain/accounts.ts"
 import { FINDING_KINDS, VERIFICATION_MODES } from "../domain/chainVerification.ts"

@@ -4,7 +4,7 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Config, Effect, Layer, Tracer } from "effect"
-import { SERVICE_VERSION } from "../app/buildInfo.ts"
+import { SERVICE_VERSION } from "../buildInfo.ts"
 
 export const SERVICE_NAME = "balance-service"
 

@@ -2,6 +2,7 @@ import { Cause, Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
 import { everyInterval } from "../jobs/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
+import { Metrics } from "../observability/Metrics.ts"
 import { Store } from "../store/Store.ts"
 
 export interface SweepResult {
@@ -88,5 +89,14 @@ export class ReservationExpiry extends Context.Service<ReservationExpiry, {
     const every = yield* AppConfig.reservationSweepMs
     const expiry = yield* ReservationExpiry
     yield* everyInterval("reservation sweep", every, expiry.sweepOnce())
+  }))
+
+  /** Feeds each sweep's lateness figures into the service's histogram. */
+  static readonly metrics = Layer.effectDiscard(Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const expiry = yield* ReservationExpiry
+    expiry.onSweep((result) => {
+      for (const ms of result.lateness) metrics.expiryLateness.observe(ms / 1000)
+    })
   }))
 }

@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Browser, Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { eventually } from "../support/eventually.ts"
 import { appendDeadLetter } from "../../src/degradation/CreditJournal.ts"
 import { deadLetterPath } from "../../src/degradation/DeadLetters.ts"
 import { adminToken, playerToken } from "../http/support/client.ts"
@@ -54,38 +55,38 @@ describe("admin console in headless Chromium against the real service", () => {
 
   it("signs in with the admin key, kept in this tab's session storage only", async () => {
     await page.goto(`${f.service.httpUrl}/admin`)
-    await expect.poll(() => page.getByRole("heading", { name: "Sign in" }).isVisible()).toBe(true)
+    await eventually(`page.getByRole("heading", { name: "Sign in" }).isVisible() is true`, async () => (await page.getByRole("heading", { name: "Sign in" }).isVisible()) === true)
     await page.getByLabel("Key or token").fill("wrong-key")
     await page.getByRole("button", { name: "Sign in" }).click()
-    await expect.poll(() => page.locator("#sign-in-error").textContent()).toContain("sign in again")
+    await eventually(`page.locator("#sign-in-error").textContent() contains "sign in again"`, async () => ((await page.locator("#sign-in-error").textContent()) ?? "").includes("sign in again"))
     await page.getByLabel("Key or token").fill(ADMIN_KEY)
     await page.keyboard.press("Enter")
     await page.getByRole("heading", { name: "Overview" }).waitFor()
     const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.getItem("balance-admin-credential") }))
-    expect(storage.local).toBe(0)
-    expect(JSON.parse(storage.session!)).toEqual({ kind: "key", value: ADMIN_KEY })
+    assert.strictEqual(storage.local, 0)
+    assert.deepStrictEqual(JSON.parse(storage.session!), { kind: "key", value: ADMIN_KEY })
   })
 
   it("overview: health, the archive's leader, supply figures and a chart with the game's data", async () => {
     // The archiver takes its lease within an interval of the start; the page shows who holds it.
-    await expect.poll(async () => (await adminCall(f, "GET", "/admin/archive")).leader, { timeout: 30_000 }).not.toBeNull()
+    await eventually("GET /admin/archive names a leader", async () => (await adminCall(f, "GET", "/admin/archive")).leader !== null, { timeoutMs: 30_000 })
     const archive = await adminCall(f, "GET", "/admin/archive")
     await page.reload()
     await page.locator("#archive-leader").waitFor()
-    expect(await page.locator("#archive-leader").textContent()).toBe(
+    assert.strictEqual(await page.locator("#archive-leader").textContent(),
       `leader ${archive.leader.owner} · fencing token ${archive.leader.fencingToken.toLocaleString("en-US")}`)
-    expect(await page.locator("#archive-state").textContent()).toMatch(/^(ACTIVE|LAGGING) · lag /)
+    assert.match((await page.locator("#archive-state").textContent()) ?? "", /^(ACTIVE|LAGGING) · lag /)
     await page.locator("#supply-figures").waitFor()
     await page.locator("#supply-chart svg").waitFor()
     const supply = await adminCall(f, "GET", "/admin/supply")
-    expect(await page.locator("#supply-figures").textContent()).toContain(supply.circulation.toLocaleString("en-US"))
+    assert.include(await page.locator("#supply-figures").textContent(), supply.circulation.toLocaleString("en-US"))
     // The circulation line's last point is the circulation now; the raked bars add up to the game's rake.
     const lastPoint = await page.locator('#supply-chart g[data-series="circulation"] circle title').last().textContent()
-    expect(lastPoint).toContain(`circulation ${supply.circulation.toLocaleString("en-US")}`)
+    assert.include(lastPoint, `circulation ${supply.circulation.toLocaleString("en-US")}`)
     const raked = await page.locator('#flows-chart g[data-series="raked"] rect title').allTextContents()
-    expect(raked.reduce((sum, t) => sum + Number(/raked ([\d,]+)/.exec(t)![1]!.replace(/,/g, "")), 0)).toBe(game.raked)
-    expect(await page.locator("#economy").textContent()).toContain(game.tableId)
-    expect(await unlabelled()).toEqual([])
+    assert.strictEqual(raked.reduce((sum, t) => sum + Number(/raked ([\d,]+)/.exec(t)![1]!.replace(/,/g, "")), 0), game.raked)
+    assert.include(await page.locator("#economy").textContent(), game.tableId)
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("overview")
   })
 
@@ -96,12 +97,12 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByRole("link", { name: "ui-p1" }).click()
     await page.getByRole("heading", { name: "Account ui-p1" }).waitFor()
     const balance = (await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance as number
-    await expect.poll(() => page.locator("#balance").textContent()).toBe(balance.toLocaleString("en-US"))
+    await eventually(`page.locator("#balance").textContent() is balance.toLocaleString("en-US")`, async () => (await page.locator("#balance").textContent()) === balance.toLocaleString("en-US"))
     await page.locator("#account-ledger table").waitFor()
     await page.locator("#account-transfers table").waitFor()
-    expect(await page.locator("#account-ledger").textContent()).toContain("GRANT")
-    expect(await page.locator("#account-transfers").textContent()).toContain("CASH_OUT")
-    expect(await unlabelled()).toEqual([])
+    assert.include(await page.locator("#account-ledger").textContent(), "GRANT")
+    assert.include(await page.locator("#account-transfers").textContent(), "CASH_OUT")
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("account")
   })
 
@@ -110,10 +111,10 @@ describe("admin console in headless Chromium against the real service", () => {
       pageErrors.length = 0
       await page.evaluate((hash) => { (globalThis as unknown as { location: { hash: string } }).location.hash = hash }, `#/accounts/${encodeURIComponent(id)}`)
       await page.getByRole("heading", { name: `Account ${id}` }).waitFor()
-      await expect.poll(() => page.locator("#account-summary").textContent()).toContain(code)
-      await expect.poll(() => page.title()).toBe(`Account ${id} · balance-service`)
-      expect(await page.locator("#page [role=alert]").count()).toBe(1)
-      expect(pageErrors).toEqual([])
+      await eventually(`page.locator("#account-summary").textContent() contains code`, async () => ((await page.locator("#account-summary").textContent()) ?? "").includes(code))
+      await eventually(`page.title() is \`Account \${id} · balance-service\``, async () => (await page.title()) === `Account ${id} · balance-service`)
+      assert.strictEqual(await page.locator("#page [role=alert]").count(), 1)
+      assert.deepStrictEqual(pageErrors, [])
     }
     await page.evaluate(() => { (globalThis as unknown as { location: { hash: string } }).location.hash = "#/accounts/ui-p1" })
     await page.locator("#account-ledger table").waitFor()
@@ -123,20 +124,20 @@ describe("admin console in headless Chromium against the real service", () => {
     const before = (await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance as number
     await page.getByRole("link", { name: "Deposit or withdraw for this account" }).click()
     const key = await page.getByLabel(/Idempotency key/).inputValue()
-    expect(key).toMatch(/^console-[0-9a-f-]{36}$/)
+    assert.match(key, /^console-[0-9a-f-]{36}$/)
     await page.getByLabel("Amount (chips)").fill("123")
     await page.getByLabel("Source (deposits)").selectOption("PROMO")
     await page.getByRole("button", { name: "Submit" }).click()
     await page.locator("#money-result table").waitFor()
     const result = await page.locator("#money-result").textContent()
-    expect(result).toContain("Deposited 123 chips")
-    expect(result).toContain(key)
-    expect(await page.locator("#money-result table tbody tr td").nth(1).textContent()).toBe("DEPOSIT")
-    expect(await page.locator("#money-result table tbody tr td").nth(2).textContent()).toBe("123")
-    expect((await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance).toBe(before + 123)
+    assert.include(result, "Deposited 123 chips")
+    assert.include(result, key)
+    assert.strictEqual(await page.locator("#money-result table tbody tr td").nth(1).textContent(), "DEPOSIT")
+    assert.strictEqual(await page.locator("#money-result table tbody tr td").nth(2).textContent(), "123")
+    assert.strictEqual((await adminCall(f, "GET", "/accounts/ui-p1/balance")).balance, before + 123)
     // A fresh key for the next one: pressing Submit twice by accident does not deposit twice with the same key, and a new form gets a new key.
-    expect(await page.getByLabel(/Idempotency key/).inputValue()).not.toBe(key)
-    expect(await unlabelled()).toEqual([])
+    assert.notStrictEqual(await page.getByLabel(/Idempotency key/).inputValue(), key)
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("deposit")
   })
 
@@ -146,14 +147,14 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.goto(`${f.service.httpUrl}/admin#/accounts/ui-long`)
     const ledger = page.locator("#account-ledger")
     const seqs = async () => (await ledger.locator("tbody tr td:first-child").allTextContents()).map(Number)
-    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 6–25 of 25")
-    expect(await seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+    await eventually(`ledger.locator("caption").textContent() is "Ledger: hash-chained entries 6–25 of 25"`, async () => (await ledger.locator("caption").textContent()) === "Ledger: hash-chained entries 6–25 of 25")
+    assert.deepStrictEqual(await seqs(), Array.from({ length: 20 }, (_, i) => i + 6))
     await ledger.getByRole("button", { name: "Older entries" }).click()
-    await expect.poll(() => ledger.locator("caption").textContent()).toBe("Ledger: hash-chained entries 1–5 of 25")
-    expect(await seqs()).toEqual([1, 2, 3, 4, 5])
-    expect(await ledger.getByRole("button", { name: "Older entries" }).isDisabled()).toBe(true)
+    await eventually(`ledger.locator("caption").textContent() is "Ledger: hash-chained entries 1–5 of 25"`, async () => (await ledger.locator("caption").textContent()) === "Ledger: hash-chained entries 1–5 of 25")
+    assert.deepStrictEqual(await seqs(), [1, 2, 3, 4, 5])
+    assert.strictEqual(await ledger.getByRole("button", { name: "Older entries" }).isDisabled(), true)
     await ledger.getByRole("button", { name: "Newer entries" }).click()
-    await expect.poll(() => seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 6))
+    await eventually(`seqs() equals Array.from({ length: 20 }, (_, i) => i + 6)`, async () => JSON.stringify(await seqs()) === JSON.stringify(Array.from({ length: 20 }, (_, i) => i + 6)))
   })
 
   it("runs a verification and follows its progress to the report", async () => {
@@ -161,12 +162,12 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByLabel("What to verify").selectOption("full")
     await page.getByRole("button", { name: "Run verification" }).click()
     await page.locator("#verify-outcome").waitFor()
-    expect(await page.locator("#verify-outcome").textContent()).toMatch(/^OK/)
+    assert.match((await page.locator("#verify-outcome").textContent()) ?? "", /^OK/)
     const progress = await page.locator("#verify-progress").evaluate((el) => { const p = el as unknown as { value: number; max: number }; return { value: p.value, max: p.max } })
-    expect(progress.value).toBe(progress.max)
-    expect(progress.max).toBeGreaterThan(3)
-    expect(await page.locator("#verify-progress-text").textContent()).toMatch(/^DONE: .* 0 findings$/)
-    expect(await unlabelled()).toEqual([])
+    assert.strictEqual(progress.value, progress.max)
+    assert.isAbove(progress.max, 3)
+    assert.match((await page.locator("#verify-progress-text").textContent()) ?? "", /^DONE: .* 0 findings$/)
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("verification")
   })
 
@@ -176,8 +177,8 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByLabel("Hand id (optional)").fill("h1")
     await page.getByRole("button", { name: "Show" }).click()
     await page.getByRole("heading", { name: /Hand h1: SETTLED/ }).waitFor()
-    expect(await page.locator("#table-result").textContent()).toContain("ui-p2")
-    expect(await unlabelled()).toEqual([])
+    assert.include(await page.locator("#table-result").textContent(), "ui-p2")
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("table")
   })
 
@@ -191,47 +192,47 @@ describe("admin console in headless Chromium against the real service", () => {
     const before = (await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance as number
     await page.getByRole("link", { name: "Dead letters" }).click()
     await page.getByRole("button", { name: `Retry ${id}` }).waitFor()
-    expect(await unlabelled()).toEqual([])
+    assert.deepStrictEqual(await unlabelled(), [])
     await shot("dead-letters")
     await page.getByRole("button", { name: `Retry ${id}` }).click()
-    await expect.poll(() => page.locator("#status").textContent()).toBe("Retry APPLIED")
-    expect((await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance).toBe(before + 77)
+    await eventually(`page.locator("#status").textContent() is "Retry APPLIED"`, async () => (await page.locator("#status").textContent()) === "Retry APPLIED")
+    assert.strictEqual((await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance, before + 77)
     await page.getByLabel("Show").selectOption("RESOLVED")
-    await expect.poll(() => page.locator("#dead-letters").textContent()).toContain("APPLIED")
+    await eventually(`page.locator("#dead-letters").textContent() contains "APPLIED"`, async () => ((await page.locator("#dead-letters").textContent()) ?? "").includes("APPLIED"))
   })
 
   it("loaded nothing from outside the service; assets are cached, the page revalidated; signing out forgets the key", async () => {
-    expect(foreign).toEqual([])
+    assert.deepStrictEqual(foreign, [])
     const html = await fetch(`${f.service.httpUrl}/admin`)
-    expect(html.headers.get("cache-control")).toBe("no-cache")
-    expect(html.headers.get("content-security-policy")).toContain("default-src 'none'")
+    assert.strictEqual(html.headers.get("cache-control"), "no-cache")
+    assert.include(html.headers.get("content-security-policy"), "default-src 'none'")
     const script = /src="(\/admin\/assets\/console\.js\?v=[0-9a-f]+)"/.exec(await html.text())![1]!
     const asset = await fetch(`${f.service.httpUrl}${script}`)
-    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable")
+    assert.strictEqual(asset.headers.get("cache-control"), "public, max-age=31536000, immutable")
     const again = await fetch(`${f.service.httpUrl}${script}`, { headers: { "if-none-match": asset.headers.get("etag")! } })
-    expect(again.status).toBe(304)
+    assert.strictEqual(again.status, 304)
     await page.getByRole("button", { name: "Sign out" }).click()
     await page.getByRole("heading", { name: "Sign in" }).waitFor()
-    expect(await page.evaluate(() => sessionStorage.length + localStorage.length)).toBe(0)
+    assert.strictEqual(await page.evaluate(() => sessionStorage.length + localStorage.length), 0)
   })
 
   it("signs in with an admin JWT too; a player's token is refused; the keyboard alone gets around", async () => {
     await page.getByLabel("Admin JWT").check()
     await page.getByLabel("Key or token").fill(await playerToken("ui-p1"))
     await page.getByRole("button", { name: "Sign in" }).click()
-    await expect.poll(() => page.locator("#sign-in-error").textContent()).toContain("not an admin's")
+    await eventually(`page.locator("#sign-in-error").textContent() contains "not an admin's"`, async () => ((await page.locator("#sign-in-error").textContent()) ?? "").includes("not an admin's"))
     await page.getByLabel("Key or token").fill(await adminToken())
     await page.getByLabel("Key or token").press("Enter")
     // Back on the page the address names (the last one visited).
     await page.getByRole("heading", { name: "Dead-lettered credits" }).waitFor()
     // Rendering ends by moving focus to the page.
-    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("main")
+    await eventually(`page.evaluate("document.activeElement?.id") is "main"`, async () => (await page.evaluate("document.activeElement?.id")) === "main")
     // From the skip link (the first stop of the page), Tab walks the navigation; Enter follows a link.
     await page.getByRole("link", { name: "Skip to content" }).focus()
     for (let i = 0; i < 2; i++) await page.keyboard.press("Tab")
-    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Accounts")
+    assert.strictEqual(await page.evaluate("document.activeElement?.textContent"), "Accounts")
     await page.keyboard.press("Enter")
     await page.getByRole("heading", { name: "Accounts" }).waitFor()
-    expect(await page.evaluate("document.activeElement?.id")).toBe("prefix")
+    assert.strictEqual(await page.evaluate("document.activeElement?.id"), "prefix")
   })
 })

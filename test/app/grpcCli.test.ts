@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { eventually } from "../support/eventually.ts"
 import { npmRun } from "../support/npmRun.ts"
 import { type MainProcess, ROOT, spawnMain } from "./support/mainProcess.ts"
@@ -31,23 +31,23 @@ describe("npm run grpc, against a started service", () => {
 
   it("answers in camelCase JSON as grpcurl prints it; Deposit works with the generated key file; camelCase input too", async () => {
     const ensured = await grpcCli(["EnsureAccount", '{"account_id":"cli-a"}'], env)
-    expect(ensured.stderr).toBe("")
-    expect(JSON.parse(ensured.stdout)).toEqual({ accountId: "cli-a", created: true })
+    assert.strictEqual(ensured.stderr, "")
+    assert.deepStrictEqual(JSON.parse(ensured.stdout), { accountId: "cli-a", created: true })
 
     const deposited = await grpcCli(["Deposit", '{"account_id":"cli-a","amount":"250","idempotency_key":"cli-d1","source":"PROMO"}'], env)
-    expect(deposited.code).toBe(0)
-    expect(JSON.parse(deposited.stdout)).toMatchObject({ ok: true, balance: "250", availableBalance: "250" })
-    expect(JSON.parse(deposited.stdout).transactionId).toMatch(/\S/)
+    assert.strictEqual(deposited.code, 0)
+    assert.containSubset(JSON.parse(deposited.stdout), { ok: true, balance: "250", availableBalance: "250" })
+    assert.match(JSON.parse(deposited.stdout).transactionId, /\S/)
 
     const balance = await grpcCli(["GetBalance", '{"accountId":"cli-a"}'], env)
-    expect(JSON.parse(balance.stdout)).toMatchObject({ accountId: "cli-a", balance: "250", availableBalance: "250", currency: "CHIPS" })
+    assert.containSubset(JSON.parse(balance.stdout), { accountId: "cli-a", balance: "250", availableBalance: "250", currency: "CHIPS" })
 
     // A refusal in-band: ok=false is proto3's default, so it is left out, as in the README's table.
     const refused = await grpcCli(["ReserveForBuyIn", '{"account_id":"cli-a","table_id":"t1","amount":"0","idempotency_key":"k"}'], env)
     const body = JSON.parse(refused.stdout)
-    expect(body.error).toBe("INVALID_AMOUNT")
-    expect(body.errorMessage).toContain("amount")
-    expect(body.ok).toBeUndefined()
+    assert.strictEqual(body.error, "INVALID_AMOUNT")
+    assert.include(body.errorMessage, "amount")
+    assert.isUndefined(body.ok)
   }, 90_000)
 
   it("without the admin key, Deposit is refused (UNAUTHENTICATED, exit 1) and nothing moves", async () => {
@@ -55,26 +55,26 @@ describe("npm run grpc, against a started service", () => {
       ...env,
       DATA_DIR: emptyDir
     })
-    expect(refused.code).toBe(1)
-    expect(refused.stdout).toBe("")
-    expect(refused.stderr).toContain("UNAUTHENTICATED: Deposit creates or destroys chips")
-    expect(refused.stderr).toContain("x-admin-key")
-    expect(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-a"}'], env)).stdout).balance).toBe("250")
+    assert.strictEqual(refused.code, 1)
+    assert.strictEqual(refused.stdout, "")
+    assert.include(refused.stderr, "UNAUTHENTICATED: Deposit creates or destroys chips")
+    assert.include(refused.stderr, "x-admin-key")
+    assert.strictEqual(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-a"}'], env)).stdout).balance, "250")
   }, 60_000)
 
   it("malformed JSON, an unknown method or field, no arguments: a clear message and exit 2, nothing sent", async () => {
     const malformed = await grpcCli(["GetBalance", "{account_id:alice}"], env)
-    expect(malformed.code).toBe(2)
-    expect(malformed.stderr).toContain("the request is not valid JSON")
+    assert.strictEqual(malformed.code, 2)
+    assert.include(malformed.stderr, "the request is not valid JSON")
     const unknown = await grpcCli(["GetBalanse", "{}"], env)
-    expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain("unknown method GetBalanse; the methods are GetBalance,")
+    assert.strictEqual(unknown.code, 2)
+    assert.include(unknown.stderr, "unknown method GetBalanse; the methods are GetBalance,")
     const field = await grpcCli(["GetBalance", '{"acount_id":"x"}'], env)
-    expect(field.code).toBe(2)
-    expect(field.stderr).toContain("GetBalanceRequest has no field acount_id (fields: account_id)")
+    assert.strictEqual(field.code, 2)
+    assert.include(field.stderr, "GetBalanceRequest has no field acount_id (fields: account_id)")
     const none = await grpcCli([], env)
-    expect(none.code).toBe(2)
-    expect(none.stderr).toContain("usage: npm run grpc -- <Method> '<json request>'")
+    assert.strictEqual(none.code, 2)
+    assert.include(none.stderr, "usage: npm run grpc -- <Method> '<json request>'")
   }, 60_000)
 
   it("WatchAccount prints each change as grpcurl would: no protobufjs oneof markers such as \"_reason\"", async () => {
@@ -94,8 +94,8 @@ describe("npm run grpc, against a started service", () => {
     })
     child.kill("SIGINT")
     const event = JSON.parse(line)
-    expect(event).toMatchObject({ accountId: "cli-w", seq: "1", type: "DEPOSIT", amount: "9", balanceAfter: "9" })
-    expect(event.metadata).toEqual({ reason: "PROMO" })
+    assert.containSubset(event, { accountId: "cli-w", seq: "1", type: "DEPOSIT", amount: "9", balanceAfter: "9" })
+    assert.deepStrictEqual(event.metadata, { reason: "PROMO" })
   }, 60_000)
 
   it("a value its field's type cannot hold is refused naming the field (exit 2), never converted and sent", async () => {
@@ -105,16 +105,16 @@ describe("npm run grpc, against a started service", () => {
     // protobufjs would have sent 25, 1, 5, 5 and failed on "" with INTERNAL.
     for (const amount of ['"25.5"', '"1e3"', '" 5"', '"+5"', '""', "25.5", "true", '"9223372036854775808"']) {
       const refused = await deposit(amount)
-      expect([amount, refused.code, refused.stdout]).toEqual([amount, 2, ""])
-      expect(refused.stderr).toContain(`amount must be a whole number as a string, e.g. "250"`)
+      assert.deepStrictEqual([amount, refused.code, refused.stdout], [amount, 2, ""])
+      assert.include(refused.stderr, `amount must be a whole number as a string, e.g. "250"`)
     }
     const seat = await grpcCli(["GetPot", '{"table_id":"t","hand_id":"h","folded_seats":[1.5]}'], env)
-    expect([seat.code, seat.stderr.includes("folded_seats[0] must be a whole number, e.g. 1")]).toEqual([2, true])
+    assert.deepStrictEqual([seat.code, seat.stderr.includes("folded_seats[0] must be a whole number, e.g. 1")], [2, true])
     const id = await grpcCli(["GetBalance", '{"account_id":42}'], env)
-    expect([id.code, id.stderr.includes("account_id must be a JSON string, not 42")]).toEqual([2, true])
-    expect(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-t"}'], env)).stdout).balance).toBeUndefined()
+    assert.deepStrictEqual([id.code, id.stderr.includes("account_id must be a JSON string, not 42")], [2, true])
+    assert.isUndefined(JSON.parse((await grpcCli(["GetBalance", '{"account_id":"cli-t"}'], env)).stdout).balance)
     // What the proto3 JSON mapping allows still works: an int64 as a string or as a safe JSON number.
     const ok = await deposit("7")
-    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, balance: "7" })
+    assert.containSubset(JSON.parse(ok.stdout), { ok: true, balance: "7" })
   }, 90_000)
 })

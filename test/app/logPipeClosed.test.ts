@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
-import { isAlive as alive } from "../../src/store/redis/redisServerProcess.ts"
+import { assert, describe, it } from "@effect/vitest"
+import { isAlive as alive } from "../../src/childProcess/serverChild.ts"
 import { eventually } from "../support/eventually.ts"
 import { spawnMain } from "./support/mainProcess.ts"
 
@@ -14,19 +14,19 @@ describe.skipIf(process.platform !== "linux")("the log pipe's reader goes away (
         return r?.status === 200 ? true : undefined
       }, { timeoutMs: 60_000 })
       redisPid = main.jsonLines().find((l) => l.message === "local redis-server started")?.pid as number | undefined
-      expect(redisPid).toBeDefined()
+      assert.isDefined(redisPid)
 
       // The reader of stdout closes its end: every log line from now on is a write to a broken pipe.
       main.child.stdout!.destroy()
       for (let i = 0; i < 5; i++) {
-        expect((await fetch(ready)).status).toBe(200) // each request writes an access-log line
+        assert.strictEqual((await fetch(ready)).status, 200) // each request writes an access-log line
         await new Promise((r) => setTimeout(r, 50))
       }
-      expect(main.child.exitCode).toBeNull()
+      assert.isNull(main.child.exitCode)
 
-      expect(await main.stop()).toBe(0)
+      assert.strictEqual(await main.stop(), 0)
       await eventually("the private redis-server to stop", async () => (alive(redisPid!) ? undefined : true), { timeoutMs: 10_000 })
-      expect(main.stderr()).not.toContain("EPIPE")
+      assert.notInclude(main.stderr(), "EPIPE")
     } finally {
       if (main.child.exitCode === null) main.child.kill("SIGKILL")
       if (redisPid !== undefined && alive(redisPid)) process.kill(redisPid, "SIGKILL")

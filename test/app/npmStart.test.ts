@@ -2,8 +2,8 @@ import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { assert, describe, it } from "@effect/vitest"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { eventually } from "../support/eventually.ts"
 import { registerChild } from "../support/children.ts"
 import { portOpen } from "../chaos/support/serviceProcess.ts"
@@ -82,13 +82,13 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
 
       servicePid = descendants(npmPid).find((p) => p.command.includes("dist/main.js"))?.pid
       redisPid = jsonLines(output).find((l) => l.message === "local redis-server started")?.pid as number | undefined
-      expect(servicePid).toBeDefined()
-      expect(redisPid).toBeDefined()
-      expect(procStat(redisPid!)!.pgid).not.toBe(procStat(servicePid!)!.pgid)
+      assert.isDefined(servicePid)
+      assert.isDefined(redisPid)
+      assert.notStrictEqual(procStat(redisPid!)!.pgid, procStat(servicePid!)!.pgid)
 
       process.kill(npmPid, "SIGTERM")
       const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))])
-      expect(code).toBe(0)
+      assert.strictEqual(code, 0)
       await eventually("node and redis-server to exit and every port to close", async () => {
         const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(portOpen))
         return !alive(servicePid!) && !alive(redisPid!) && open.every((o) => !o) ? true : undefined
@@ -97,9 +97,9 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
       // Drained first, then the store's redis-server, then the process: in that order.
       const messages = jsonLines(output).map((l) => l.message as string)
       const at = (m: string) => messages.indexOf(m)
-      expect(at("grpc stopped")).toBeGreaterThan(-1)
-      expect(at("grpc stopped")).toBeLessThan(at("local redis-server stopped"))
-      expect(at("local redis-server stopped")).toBeLessThan(at("balance-service stopped"))
+      assert.isAbove(at("grpc stopped"), -1)
+      assert.isBelow(at("grpc stopped"), at("local redis-server stopped"))
+      assert.isBelow(at("local redis-server stopped"), at("balance-service stopped"))
     } finally {
       for (const pid of [npmPid, servicePid, redisPid]) {
         if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")

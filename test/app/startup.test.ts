@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { eventually } from "../support/eventually.ts"
 import { portOpen } from "../chaos/support/serviceProcess.ts"
 import { spawnMain } from "./support/mainProcess.ts"
@@ -21,10 +21,10 @@ describe("a start of the service", () => {
           return status === 200 ? true : undefined
         }, { timeoutMs: 60_000, intervalMs: 1 })
         const [grpc, metrics] = await Promise.all([portOpen(main.ports.grpc), portOpen(main.ports.metrics)])
-        expect({ start, grpc, metrics }).toEqual({ start, grpc: true, metrics: true })
-        expect([...seen].every((s) => s === 200 || s === 503)).toBe(true)
+        assert.deepStrictEqual({ start, grpc, metrics }, { start, grpc: true, metrics: true })
+        assert.strictEqual([...seen].every((s) => s === 200 || s === 503), true)
       } finally {
-        expect(await main.stop()).toBe(0)
+        assert.strictEqual(await main.stop(), 0)
         main.cleanup()
       }
     }
@@ -36,20 +36,20 @@ describe("a start of the service", () => {
       await eventually("ready", async () => (await readyStatus(main.ports.http)) === 200 ? true : undefined, { timeoutMs: 60_000 })
       const file = join(main.dataDir, "admin-api-key")
       const key = readFileSync(file, "utf8").trim()
-      expect(statSync(file).mode & 0o777).toBe(0o600)
-      expect(key.length).toBeGreaterThanOrEqual(40)
+      assert.strictEqual(statSync(file).mode & 0o777, 0o600)
+      assert.isAtLeast(key.length, 40)
       // Every line is JSON (no banner); the key is in none of them, nor on stderr.
       const lines = main.jsonLines()
-      expect(main.stdout()).not.toContain(key)
-      expect(main.stderr()).not.toContain(key)
+      assert.notInclude(main.stdout(), key)
+      assert.notInclude(main.stderr(), key)
       const told = lines.find((l) => l.adminKeyFile !== undefined)
-      expect(told?.adminKeyFile).toBe(file)
-      expect(told?.level).toBe("INFO")
+      assert.strictEqual(told?.adminKeyFile, file)
+      assert.strictEqual(told?.level, "INFO")
       // The key works: the file is the credential.
       const supply = await fetch(`http://127.0.0.1:${main.ports.http}/api/admin/supply`, { headers: { "x-admin-key": key } })
-      expect(supply.status).toBe(200)
+      assert.strictEqual(supply.status, 200)
     } finally {
-      expect(await main.stop()).toBe(0)
+      assert.strictEqual(await main.stop(), 0)
       main.cleanup()
     }
   }, 90_000)

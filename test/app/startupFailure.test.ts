@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { join } from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { assert, describe, it } from "@effect/vitest"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { type LogLine, parseJsonLines, runMainToExit } from "./support/mainProcess.ts"
 
 /** The run printed JSON lines only, nothing on stderr, and exactly one FATAL line: that line. */
 const theOneFatalLine = (run: { stdout: string; stderr: string }): LogLine => {
-  expect(run.stderr).toBe("")
+  assert.strictEqual(run.stderr, "")
   const fatal = parseJsonLines(run.stdout).filter((l) => l.level === "FATAL")
-  expect(fatal).toHaveLength(1)
+  assert.lengthOf(fatal, 1)
   return fatal[0]!
 }
 
@@ -28,21 +28,21 @@ describe("start-up failures", () => {
   it("a bad LOG_LEVEL (the logger itself cannot start) is one JSON fatal line too, naming the variable, exit 1", async () => {
     const run = await runMainToExit({ LOG_LEVEL: "verbose" })
     run.cleanup()
-    expect(run.code).toBe(1)
+    assert.strictEqual(run.code, 1)
     const fatal = theOneFatalLine(run)
-    expect(fatal.message).toMatch(/^balance-service failed to start: invalid setting LOG_LEVEL: LOG_LEVEL must be one of .*trace, debug, info/)
-    expect(fatal.error).toBe("ConfigError")
-    expect(run.stdout.trim().split("\n")).toHaveLength(1)
+    assert.match(fatal.message, /^balance-service failed to start: invalid setting LOG_LEVEL: LOG_LEVEL must be one of .*trace, debug, info/)
+    assert.strictEqual(fatal.error, "ConfigError")
+    assert.lengthOf(run.stdout.trim().split("\n"), 1)
   }, 60_000)
 
   it("a bad setting is one JSON fatal line naming the variable, without a stack trace, exit 1", async () => {
     const run = await runMainToExit({ RESERVATION_TIMEOUT_MS: "-5" })
     run.cleanup()
-    expect(run.code).toBe(1)
+    assert.strictEqual(run.code, 1)
     const fatal = theOneFatalLine(run)
-    expect(fatal.message).toBe("balance-service failed to start: invalid setting RESERVATION_TIMEOUT_MS: RESERVATION_TIMEOUT_MS must be greater than 0")
-    expect(fatal.cause).toBeUndefined()
-    expect(run.stdout).not.toMatch(STACK_FRAME)
+    assert.strictEqual(fatal.message, "balance-service failed to start: invalid setting RESERVATION_TIMEOUT_MS: RESERVATION_TIMEOUT_MS must be greater than 0")
+    assert.isUndefined(fatal.cause)
+    assert.notMatch(run.stdout, STACK_FRAME)
   }, 60_000)
 
   it("settings are checked before anything starts: HTTP_PORT=abc generates no admin key and prints none", async () => {
@@ -50,12 +50,12 @@ describe("start-up failures", () => {
     const keyFile = join(run.dataDir, "admin-api-key")
     const generated = existsSync(keyFile)
     run.cleanup()
-    expect(run.code).toBe(1)
-    expect(generated).toBe(false)
-    expect(theOneFatalLine(run).message).toContain("invalid setting HTTP_PORT")
-    expect(run.stdout).not.toMatch(/admin-key|X-Admin-Key/i)
+    assert.strictEqual(run.code, 1)
+    assert.strictEqual(generated, false)
+    assert.include(theOneFatalLine(run).message, "invalid setting HTTP_PORT")
+    assert.notMatch(run.stdout, /admin-key|X-Admin-Key/i)
     // Nothing started, so nothing stopped either.
-    expect(run.stdout).not.toContain("listening")
+    assert.notInclude(run.stdout, "listening")
   }, 60_000)
 
   for (const variable of ["HTTP_PORT", "GRPC_PORT", "METRICS_PORT"] as const) {
@@ -66,12 +66,12 @@ describe("start-up failures", () => {
       try {
         const run = await runMainToExit({ [variable]: String(port) })
         run.cleanup()
-        expect(run.code).toBe(1)
+        assert.strictEqual(run.code, 1)
         const fatal = theOneFatalLine(run)
-        expect(fatal.message).toContain(`${variable} ${port} is in use`)
-        expect(fatal.error).toBe("PortUnavailable")
-        expect(fatal.cause).toBeUndefined()
-        expect(run.stdout).not.toMatch(STACK_FRAME)
+        assert.include(fatal.message, `${variable} ${port} is in use`)
+        assert.strictEqual(fatal.error, "PortUnavailable")
+        assert.isUndefined(fatal.cause)
+        assert.notMatch(run.stdout, STACK_FRAME)
       } finally {
         await new Promise((r) => holder.close(r))
       }
@@ -82,38 +82,38 @@ describe("start-up failures", () => {
     const port = String(await freePort())
     const run = await runMainToExit({ HTTP_PORT: port, METRICS_PORT: port })
     run.cleanup()
-    expect(run.code).toBe(1)
+    assert.strictEqual(run.code, 1)
     const fatal = theOneFatalLine(run)
-    expect(fatal.message).toBe(
+    assert.strictEqual(fatal.message, 
       `balance-service failed to start: METRICS_PORT ${port} is also HTTP_PORT: HTTP, gRPC and metrics each need their own port; set METRICS_PORT to another one`
     )
-    expect(run.stdout).not.toMatch(/listening|redis-server started/)
+    assert.notMatch(run.stdout, /listening|redis-server started/)
   }, 60_000)
 
   it("gRPC beyond loopback with no credential for the game: refused before anything starts, naming the variables", async () => {
     const run = await runMainToExit({ HOST: "0.0.0.0" })
     const generated = existsSync(join(run.dataDir, "admin-api-key"))
     run.cleanup()
-    expect(run.code).toBe(1)
-    expect(generated).toBe(false)
+    assert.strictEqual(run.code, 1)
+    assert.strictEqual(generated, false)
     const fatal = theOneFatalLine(run)
     for (const variable of ["GRPC_AUTH_TOKEN", "GRPC_TLS_CA", "GRPC_HOST=127.0.0.1", "GRPC_ALLOW_UNAUTHENTICATED=true"]) {
-      expect(fatal.message).toContain(variable)
+      assert.include(fatal.message, variable)
     }
-    expect(fatal.error).toBe("GrpcExposedWithoutCredentials")
+    assert.strictEqual(fatal.error, "GrpcExposedWithoutCredentials")
     // The advice is printed as written: the log's bearer-token scrubber leaves the placeholder alone.
-    expect(fatal.message).toContain("(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
+    assert.include(fatal.message, "(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
   }, 60_000)
 
   it("an unreadable GRPC_TLS_CERT is found before anything starts: one fatal line naming it, no redis-server, no listener, no key", async () => {
     const run = await runMainToExit({ GRPC_TLS_CERT: "/nonexistent/server.crt", GRPC_TLS_KEY: "/nonexistent/server.key" })
     const generated = existsSync(join(run.dataDir, "admin-api-key"))
     run.cleanup()
-    expect(run.code).toBe(1)
-    expect(generated).toBe(false)
+    assert.strictEqual(run.code, 1)
+    assert.strictEqual(generated, false)
     const fatal = theOneFatalLine(run)
-    expect(fatal.message).toContain("GRPC_TLS_CERT=/nonexistent/server.crt")
-    expect(fatal.error).toBe("TlsConfigError")
-    expect(run.stdout).not.toMatch(/listening|redis-server started/)
+    assert.include(fatal.message, "GRPC_TLS_CERT=/nonexistent/server.crt")
+    assert.strictEqual(fatal.error, "TlsConfigError")
+    assert.notMatch(run.stdout, /listening|redis-server started/)
   }, 60_000)
 })

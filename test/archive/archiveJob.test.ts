@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import { ArchiveJob } from "../../src/jobs/ArchiveJob.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
@@ -23,7 +23,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       const historyLayer = HistoryStore.layer(url)
       const books = yield* Layer.build(
         ArchiveJob.pipe(
-          Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(
+          Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(
             Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique("job") + ":" })),
             Layer.provide(historyLayer)
           ))),

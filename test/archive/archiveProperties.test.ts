@@ -3,8 +3,8 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Archiver } from "../../src/archive/Archiver.ts"
-import { MemoryHistoryStoreLayer } from "../../src/history/MemoryHistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as MemoryHistoryStore from "../../src/history/MemoryHistoryStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { counterIds, propertyParameters, runSequence, sequenceArbitrary } from "../support/commandSequences.ts"
@@ -13,9 +13,9 @@ import { ledgerOn, memoryLedger } from "../support/ledgerLayers.ts"
 
 /** The memory ledger with an archiver that trims, over a memory history store; reads span both. */
 const archivedLedger = (batchEvents: number) => {
-  const history = MemoryHistoryStoreLayer
+  const history = MemoryHistoryStore.layer
   return Archiver.layerWith({ batchEvents, trim: true }).pipe(
-    Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(Layer.provide(MemoryStore.layer), Layer.provide(history)), { newId: counterIds() })),
+    Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(Layer.provide(MemoryStore.layer), Layer.provide(history)), { newId: counterIds() })),
     Layer.provideMerge(history)
   )
 }

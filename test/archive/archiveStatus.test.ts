@@ -2,10 +2,10 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Clock, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Archiver } from "../../src/archive/Archiver.ts"
-import { ArchiveStatus, type ArchiveStatusReport } from "../../src/history/ArchiveStatus.ts"
+import { ArchiveStatus, type ArchiveStatusReport } from "../../src/archive/ArchiveStatus.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { MemoryHistoryStoreLayer } from "../../src/history/MemoryHistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as MemoryHistoryStore from "../../src/history/MemoryHistoryStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { type Store as StoreService, Store } from "../../src/store/Store.ts"
@@ -22,7 +22,7 @@ const options = { database: "external" as const, laggingAfterMs: 3_000 }
 const booksOn = <E1, R1, E2, R2>(store: Layer.Layer<StoreService, E1, R1>, history: Layer.Layer<HistoryStore, E2, R2>) =>
   Layer.mergeAll(ArchiveStatus.layer(options), Archiver.layerWith({ batchEvents: 5, owner: "archiver-a", trim: true })).pipe(
     // One history layer (built once, shared: layers are memoized by reference) for the tiered reads and the rest.
-    Layer.provideMerge(ledgerOn(TieredStoreLayer.pipe(Layer.provide(store), Layer.provide(history)))),
+    Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(Layer.provide(store), Layer.provide(history)))),
     Layer.provideMerge(history)
   )
 
@@ -100,7 +100,7 @@ const statusStory = (timed: boolean) =>
 
 describe("ArchiveStatus on the memory stores", () => {
   it.effect("lag, rows archived, last batch, leader and continuity stops, as the archiver leaves them", () =>
-    statusStory(true).pipe(Effect.provide(Layer.mergeAll(booksOn(MemoryStore.layer, MemoryHistoryStoreLayer), TestClock.layer()))))
+    statusStory(true).pipe(Effect.provide(Layer.mergeAll(booksOn(MemoryStore.layer, MemoryHistoryStore.layer), TestClock.layer()))))
 
   it.effect("NOT_CONFIGURED without a history store", () =>
     Effect.gen(function*() {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { ADMIN_KEY } from "../chaos/support/serviceProcess.ts"
 import { npmRun } from "../support/npmRun.ts"
 import { useServiceHarness } from "./support/serviceHarness.ts"
@@ -14,24 +14,24 @@ describe("the client's commands as documented (balance-table-sim, balance-reconc
     const journalDir = h.tempDir("sim")
     const flags = ["--address", h.address, "--mode", "enforce", "--journal-dir", journalDir, "--tables", "1", "--players", "2", "--hands", "2", "--seed-wallets", "1000", "--report"]
     const played = await npmRun("client:sim", flags, { ADMIN_API_KEY: ADMIN_KEY })
-    expect([played.code, played.stderr]).toEqual([0, ""])
-    expect(played.stdout).toContain("wallets seeded with 1000 chips each")
-    expect(played.stdout).toMatch(/game over: 2 hands played/)
+    assert.deepStrictEqual([played.code, played.stderr], [0, ""])
+    assert.include(played.stdout, "wallets seeded with 1000 chips each")
+    assert.match(played.stdout, /game over: 2 hands played/)
 
     const emptyDataDir = h.tempDir("no-key")
     const refused = await npmRun("client:sim", flags, { DATA_DIR: emptyDataDir })
-    expect(refused.code).toBe(1)
-    expect(refused.stderr).toContain("balance-table-sim: EnsureAccount failed with gRPC status 16")
-    expect(refused.stderr).toContain("--admin-metadata x-admin-key=<ADMIN_API_KEY>")
-    expect(refused.stderr).not.toMatch(STACK_FRAME)
+    assert.strictEqual(refused.code, 1)
+    assert.include(refused.stderr, "balance-table-sim: EnsureAccount failed with gRPC status 16")
+    assert.include(refused.stderr, "--admin-metadata x-admin-key=<ADMIN_API_KEY>")
+    assert.notMatch(refused.stderr, STACK_FRAME)
   }, 120_000)
 
   it("bad flags: one line naming the flag, exit 2, no stack trace", async () => {
     for (const args of [["--tables", "abc"], ["--hands", "1.5"], ["--mode", "sometimes"], ["--bogus"]]) {
       const run = await npmRun("client:sim", args, {})
-      expect([args, run.code]).toEqual([args, 2])
-      expect(run.stderr).toMatch(/^balance-table-sim: .*(--tables|--hands|--mode|--bogus)/)
-      expect(run.stderr).not.toMatch(STACK_FRAME)
+      assert.deepStrictEqual([args, run.code], [args, 2])
+      assert.match(run.stderr, /^balance-table-sim: .*(--tables|--hands|--mode|--bogus)/)
+      assert.notMatch(run.stderr, STACK_FRAME)
     }
   }, 60_000)
 
@@ -39,11 +39,11 @@ describe("the client's commands as documented (balance-table-sim, balance-reconc
     const h = harness()
     for (const dir of ["/nonexistent/balance-journal", h.tempDir("empty")]) {
       const run = await npmRun("client:reconcile", ["report", dir], {})
-      expect([dir, run.code, run.stdout]).toEqual([dir, 2, ""])
-      expect(run.stderr).toContain(`no reconciliation journal`)
-      expect(run.stderr).toContain(dir)
+      assert.deepStrictEqual([dir, run.code, run.stdout], [dir, 2, ""])
+      assert.include(run.stderr, `no reconciliation journal`)
+      assert.include(run.stderr, dir)
     }
     const replay = await npmRun("client:reconcile", ["replay", "/nonexistent/balance-journal", "--address", h.address], {})
-    expect(replay.code).toBe(2)
+    assert.strictEqual(replay.code, 2)
   }, 60_000)
 })

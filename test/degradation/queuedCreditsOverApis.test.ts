@@ -7,12 +7,12 @@ import { ConfigProvider, Effect, Layer, ManagedRuntime, References } from "effec
 import { HttpServer } from "effect/http"
 import { GrpcServerAddress, grpcServerLayerWith } from "../../src/api/grpc/GrpcServer.ts"
 import { AuthSettings } from "../../src/api/http/auth/AuthSettings.ts"
-import { makeHttpServerLayer } from "../../src/api/http/HttpServer.ts"
+import * as BalanceHttpServer from "../../src/api/http/HttpServer.ts"
 import { CommandExecutor } from "../../src/degradation/CommandExecutor.ts"
 import { CreditQueue } from "../../src/degradation/CreditQueue.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { loadClientPackage, type Message } from "../grpc/support/balanceClient.ts"
-import { adminServicesAt } from "../../src/app/AdminServices.ts"
+import * as AdminServices from "../../src/app/AdminServices.ts"
 import { testServerSettings } from "../grpc/support/grpcTestServer.ts"
 import { ledgerCoreOn } from "../support/ledgerLayers.ts"
 import { makeSwitchableStore } from "../support/switchableStore.ts"
@@ -23,9 +23,9 @@ const dataDir = mkdtempSync(join(tmpdir(), "queued-apis-"))
 const runtime = ManagedRuntime.make(
   Layer.mergeAll(
     grpcServerLayerWith(testServerSettings()),
-    makeHttpServerLayer({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: false }).pipe(
+    BalanceHttpServer.layerWith({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: false }).pipe(
       Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY })),
-      Layer.provide(adminServicesAt(dataDir))
+      Layer.provide(AdminServices.layerAt(dataDir))
     )
   ).pipe(
     Layer.provideMerge(CommandExecutor.layer),

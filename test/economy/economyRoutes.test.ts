@@ -4,7 +4,7 @@ import { Archiver } from "../../src/archive/Archiver.ts"
 import type { HistoryViews } from "../../src/app/AdminServices.ts"
 import { ArchiveEconomyHistory } from "../../src/economy/ArchiveEconomyHistory.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
@@ -205,7 +205,7 @@ const tieredSetup = async (prefix: string, options: { readonly eventsMaxLen?: nu
   return {
     databaseUrl,
     redisStore,
-    store: TieredStoreLayer.pipe(Layer.provide(redisStore), Layer.provide(history)),
+    store: TieredStore.layer.pipe(Layer.provide(redisStore), Layer.provide(history)),
     historyViews: { economy: ArchiveEconomyHistory.pipe(Layer.provide(history)) }
   }
 }

@@ -4,16 +4,16 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime, Result } from "effect"
-import { StoreLayer } from "../../src/app/StoreLayer.ts"
+import { ledgerStore } from "../../src/app/ServiceStore.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
-import { freePort } from "../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../src/childProcess/serverChild.ts"
 import { ledgerOn } from "../support/ledgerLayers.ts"
 import { type SentinelCluster, startRedisNode, startSentinelCluster } from "../support/sentinelCluster.ts"
 
-/** Passwords and TLS reach real servers the way the service is configured: env -> StoreLayer. */
+/** Passwords and TLS reach real servers the way the service is configured: env -> ledgerStore. */
 
 const ledgerFromEnv = (env: Record<string, string>) =>
-  ManagedRuntime.make(ledgerOn(StoreLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+  ManagedRuntime.make(ledgerOn(ledgerStore.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
     REDIS_COMMAND_TIMEOUT_MS: "1000",
     STORE_RETRY_ATTEMPTS: "0",
     ...env

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Result } from "effect"
-import { StoreLayer } from "../../src/app/StoreLayer.ts"
+import { ledgerStore } from "../../src/app/ServiceStore.ts"
 import { AppConfig } from "../../src/config.ts"
 import {
   describeRedisConnection,
@@ -124,7 +124,7 @@ describe("env -> connection", () => {
       const error = yield* Effect.flip(
         Effect.gen(function*() {
           yield* Store
-        }).pipe(Effect.provide(StoreLayer.pipe(Layer.provide(config({ REDIS_MIN_REPLICAS_ACK: "1", DATA_DIR: "/nonexistent/never-created" })))))
+        }).pipe(Effect.provide(ledgerStore.pipe(Layer.provide(config({ REDIS_MIN_REPLICAS_ACK: "1", DATA_DIR: "/nonexistent/never-created" })))))
       )
       assert.instanceOf(error, InvalidRedisSettings)
       assert.include(error.message, "REDIS_MIN_REPLICAS_ACK")

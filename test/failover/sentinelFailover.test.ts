@@ -1,6 +1,6 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, ManagedRuntime, Result, Schedule } from "effect"
-import { StoreLayer } from "../../src/app/StoreLayer.ts"
+import { ledgerStore } from "../../src/app/ServiceStore.ts"
 import { walletKey } from "../../src/domain/accounts.ts"
 import type { Command, Deposit, Reserve } from "../../src/domain/commands.ts"
 import type { ResultByOp } from "../../src/domain/responses.ts"
@@ -64,7 +64,7 @@ const workloadAround = async (
     REDIS_KEY_PREFIX: keyPrefix
   }
   const rt = ManagedRuntime.make(
-    ledgerOn(StoreLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))))
+    ledgerOn(ledgerStore.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))))
   )
   const hardDeadline = Date.now() + 100_000
   const failures: Array<{ readonly at: number; readonly reason: string }> = []

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, it } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
-import { HistoryLayer } from "../../src/app/HistoryLayer.ts"
+import * as ServiceHistoryStore from "../../src/app/ServiceHistoryStore.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import { LocalPostgresServer } from "../../src/history/LocalPostgresServer.ts"
 import {
@@ -38,7 +38,7 @@ it.live("without DATABASE_URL the history store runs on a private PostgreSQL und
   Effect.gen(function*() {
     const dataDir = yield* tempDataDir
     const [a1, a2] = chain("w:alice", 2)
-    const history = HistoryLayer.pipe(Layer.provide(configFor(dataDir)))
+    const history = ServiceHistoryStore.layer.pipe(Layer.provide(configFor(dataDir)))
     const port = yield* Effect.gen(function*() {
       const store = yield* HistoryStore
       const outcome = yield* store.commit({

@@ -7,11 +7,12 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { ROUTES } from "./suites/openApiDocument.ts"
 import { startTestServer, type TestServer } from "./support/testServer.ts"
 import { launchChromium } from "../support/chromium.ts"
+import { eventually } from "../support/eventually.ts"
 
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts")
 
@@ -45,44 +46,44 @@ describe("/api/docs in headless Chromium", () => {
     page.on("pageerror", (error) => void errors.push(error.message))
 
     const response = await page.goto(`${server.baseUrl}/api/docs`, { waitUntil: "networkidle" })
-    expect(response?.status()).toBe(200)
-    expect(requested.filter((url) => !isLoopback(url))).toEqual([])
+    assert.strictEqual(response?.status(), 200)
+    assert.deepStrictEqual(requested.filter((url) => !isLoopback(url)), [])
     // Swagger UI shows each operation as a block carrying its path; all of them, once the document loaded.
     const balance = page.locator('.opblock-summary-path[data-path="/api/accounts/{accountId}/balance"]')
     await balance.waitFor({ state: "visible", timeout: 30_000 })
-    await expect.poll(() => page.locator(".opblock").count(), { timeout: 10_000 }).toBe(ROUTES.length)
-    expect(await page.locator(".info .title").innerText()).toContain("balance-service")
+    await eventually("every operation shown", async () => (await page.locator(".opblock").count()) === ROUTES.length)
+    assert.include(await page.locator(".info .title").innerText(), "balance-service")
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, "api-docs.png"), fullPage: false })
     await page.close()
 
-    expect(requested.filter((url) => !isLoopback(url))).toEqual([])
-    expect(requested).toContain(`${server.baseUrl}/api/openapi.json`)
-    expect(failed).toEqual([])
-    expect(errors).toEqual([])
+    assert.deepStrictEqual(requested.filter((url) => !isLoopback(url)), [])
+    assert.include(requested, `${server.baseUrl}/api/openapi.json`)
+    assert.deepStrictEqual(failed, [])
+    assert.deepStrictEqual(errors, [])
   })
 
   it("serves the assets with an ETag and an immutable cache policy, and answers a revalidation with 304", async () => {
     const html = await fetch(`${server.baseUrl}/api/docs`)
     const text = await html.text()
-    expect(html.headers.get("content-security-policy")).toContain("default-src 'self'")
-    expect(html.headers.get("cache-control")).toBe("no-cache")
+    assert.include(html.headers.get("content-security-policy"), "default-src 'self'")
+    assert.strictEqual(html.headers.get("cache-control"), "no-cache")
     const assets = [...text.matchAll(/(?:src|href)="(\/api\/docs\/[^"]+)"/g)].map((m) => m[1]!)
-    expect(assets.length).toBeGreaterThanOrEqual(3)
+    assert.isAtLeast(assets.length, 3)
     for (const path of [...assets, "/api/docs"]) {
       const first = await fetch(`${server.baseUrl}${path}`)
-      expect(first.status, path).toBe(200)
+      assert.strictEqual(first.status, 200, path)
       await first.arrayBuffer()
       const etag = first.headers.get("etag")
-      expect(etag, path).toMatch(/^"[A-Za-z0-9_-]+"$/)
-      if (path !== "/api/docs") expect(first.headers.get("cache-control"), path).toContain("immutable")
+      assert.match(etag ?? "", /^"[A-Za-z0-9_-]+"$/, path)
+      if (path !== "/api/docs") assert.include(first.headers.get("cache-control"), "immutable", path)
       const again = await fetch(`${server.baseUrl}${path}`, { headers: { "if-none-match": etag! } })
-      expect(again.status, path).toBe(304)
-      expect((await again.arrayBuffer()).byteLength, path).toBe(0)
+      assert.strictEqual(again.status, 304, path)
+      assert.strictEqual((await again.arrayBuffer()).byteLength, 0, path)
     }
     const missing = await fetch(`${server.baseUrl}${assets[0]!.replace(/[^/]+$/, "nope.js")}`)
-    expect(missing.status).toBe(404)
-    expect(await missing.json()).toMatchObject({ error: "NOT_FOUND" })
+    assert.strictEqual(missing.status, 404)
+    assert.containSubset(await missing.json(), { error: "NOT_FOUND" })
   })
 })

@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 import { FINDING_KINDS } from "../../src/domain/chainVerification.ts"
 import { COMMAND_OPS } from "../../src/domain/commands.ts"
 import { RefusalCode } from "../../src/domain/errors.ts"
-import { MetricsServerAddress } from "../../src/observability/MetricsServer.ts"
+import { MetricsServer } from "../../src/observability/MetricsServer.ts"
 import { ReservationExpiry } from "../../src/reservations/ReservationExpiry.ts"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
@@ -162,7 +162,7 @@ const gameSuite = <E>(label: string, store: Layer.Layer<Store, E>) =>
           const watch = yield* client.stream("balance", "WatchAccount", { account_id: "alice" })
           yield* eventually("the stream is live", Effect.sync(() => watch.headers() !== undefined))
         }))
-        const { port } = yield* MetricsServerAddress
+        const { port } = yield* MetricsServer
         yield* eventually("the ended stream is counted", Effect.map(scrape(`http://127.0.0.1:${port}/metrics`), ({ families }) =>
           valueOf(families, "balance_grpc_requests_total", { method: "WatchAccount", code: "CANCELLED" }) === 1))
         const { families, text } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
@@ -241,7 +241,7 @@ const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", im
 layer(observedApp(MemoryStore.layer), { excludeTestServices: true })("/metrics of a service that has served nothing yet", (it) => {
   it.effect("has the process and runtime metrics, balance_build_info, and every known error series at 0", () =>
     Effect.gen(function*() {
-      const { port } = yield* MetricsServerAddress
+      const { port } = yield* MetricsServer
       const { families } = yield* scrape(`http://127.0.0.1:${port}/metrics`)
 
       for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes"]) {
@@ -292,7 +292,7 @@ const hanging = makeFaultyStore()
 layer(observedApp(hanging.layer), { excludeTestServices: true })("/metrics while the store hangs", (it) => {
   it.effect("answers with the last figures and balance_store_up 0 instead of waiting for the store", () =>
     Effect.gen(function*() {
-      const { port } = yield* MetricsServerAddress
+      const { port } = yield* MetricsServer
       assert.strictEqual(valueOf((yield* scrape(`http://127.0.0.1:${port}/metrics`)).families, "balance_store_up"), 1)
       hanging.set("hang")
       try {

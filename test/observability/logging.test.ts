@@ -1,7 +1,8 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { status } from "@grpc/grpc-js"
 import { Cause, ConfigProvider, Effect, Layer, Logger, Redacted, References } from "effect"
-import { LoggingLayer, makeBatchedWriter, makeJsonLogger, scrubSecrets } from "../../src/observability/Logging.ts"
+import { makeBatchedWriter, makeJsonLogger, scrubSecrets } from "../../src/observability/Logging.ts"
+import * as Logging from "../../src/observability/Logging.ts"
 import { logCompletion } from "../../src/observability/RequestLog.ts"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { call, eventually, statusOf } from "../grpc/support/expectations.ts"
@@ -204,7 +205,7 @@ describe("JSON logger", () => {
       const level = yield* Effect.gen(function*() {
         return yield* References.MinimumLogLevel
       }).pipe(
-        Effect.provide(LoggingLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: "Warn" })))))
+        Effect.provide(Logging.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: "Warn" })))))
       )
       assert.strictEqual(level, "Warn")
     }))
@@ -215,7 +216,7 @@ describe("JSON logger", () => {
         Effect.gen(function*() {
           return yield* References.MinimumLogLevel
         }).pipe(
-          Effect.provide(LoggingLayer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: value })))))
+          Effect.provide(Logging.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ LOG_LEVEL: value })))))
         )
       for (const [value, expected] of [["warning", "Warn"], ["WARNING", "Warn"], ["debug", "Debug"], [" Error ", "Error"], ["off", "None"]] as const) {
         assert.strictEqual(yield* levelFor(value), expected, value)

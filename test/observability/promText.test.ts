@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { parsePrometheusText, valueOf } from "./support/promText.ts"
 
 const good = `# HELP x_seconds Latency
@@ -19,12 +19,12 @@ n Nan
 describe("the strict Prometheus text parser used by the metrics tests", () => {
   it("parses families, types, escaped label values and values", () => {
     const families = parsePrometheusText(good)
-    expect(families.get("x_seconds")?.type).toBe("histogram")
-    expect(valueOf(families, "x_seconds_count", { method: "A" })).toBe(2)
-    expect(valueOf(families, "y_total", { label: 'a "b" \\ c\nd' })).toBe(3)
-    expect(valueOf(families, "z")).toBe(1500)
-    expect(valueOf(families, "n")).toBeNaN()
-    expect(() => valueOf(families, "y_total")).toThrow(/no series/)
+    assert.strictEqual(families.get("x_seconds")?.type, "histogram")
+    assert.strictEqual(valueOf(families, "x_seconds_count", { method: "A" }), 2)
+    assert.strictEqual(valueOf(families, "y_total", { label: 'a "b" \\ c\nd' }), 3)
+    assert.strictEqual(valueOf(families, "z"), 1500)
+    assert.isNaN(valueOf(families, "n"))
+    assert.throws(() => valueOf(families, "y_total"), /no series/)
   })
 
   it.each([
@@ -49,6 +49,6 @@ describe("the strict Prometheus text parser used by the metrics tests", () => {
     ["+Inf bucket != count", '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 2\n', /!= _count/],
     ["a histogram without _sum", '# TYPE h histogram\nh_bucket{le="+Inf"} 1\nh_count 1\n', /_sum/]
   ])("rejects %s", (_what, text, error) => {
-    expect(() => parsePrometheusText(text)).toThrow(error)
+    assert.throws(() => parsePrometheusText(text), error)
   })
 })

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { parse } from "yaml"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -53,25 +53,25 @@ describe("docker-compose.yml: Redis", () => {
   const redis = services["redis"]!
 
   it("is Redis 7 with a pinned tag", () => {
-    expect(redis.image).toMatch(/^redis:7\.\d+\.\d+(-[a-z0-9.-]+)?$/)
+    assert.match(redis.image ?? "", /^redis:7\.\d+\.\d+(-[a-z0-9.-]+)?$/)
   })
 
   it("runs AOF with appendfsync always and maxmemory-policy noeviction", () => {
     const cmd = commandLine(redis)
-    expect(cmd).toMatch(/--appendonly yes\b/)
-    expect(cmd).toMatch(/--appendfsync always\b/)
-    expect(cmd).toMatch(/--maxmemory-policy noeviction\b/)
+    assert.match(cmd, /--appendonly yes\b/)
+    assert.match(cmd, /--appendfsync always\b/)
+    assert.match(cmd, /--maxmemory-policy noeviction\b/)
   })
 
   it("keeps its data on a named volume and has a health check", () => {
     const data = (redis.volumes ?? []).find((v) => v.endsWith(":/data"))
-    expect(data).toBeDefined()
-    expect(Object.keys(compose.volumes ?? {})).toContain(data!.split(":")[0])
-    expect(JSON.stringify(redis.healthcheck?.test)).toMatch(/redis-cli.*ping/)
+    assert.isDefined(data)
+    assert.include(Object.keys(compose.volumes ?? {}), data!.split(":")[0])
+    assert.match(JSON.stringify(redis.healthcheck?.test), /redis-cli.*ping/)
   })
 
   it("is not published on the host (never the machine's 6379)", () => {
-    expect(redis.ports ?? []).toEqual([])
+    assert.deepStrictEqual(redis.ports ?? [], [])
   })
 })
 
@@ -81,33 +81,33 @@ describe("docker-compose.yml: balance-service", () => {
 
   it("is built from this repository's Dockerfile", () => {
     const context = typeof service.build === "string" ? service.build : service.build?.context
-    expect(context).toBe(".")
+    assert.strictEqual(context, ".")
   })
 
   it("uses the compose Redis and waits for it to be healthy", () => {
-    expect(vars["REDIS_URL"]).toBe("redis://redis:6379")
-    expect(service.depends_on).toMatchObject({ redis: { condition: "service_healthy" } })
+    assert.strictEqual(vars["REDIS_URL"], "redis://redis:6379")
+    assert.containSubset(service.depends_on, { redis: { condition: "service_healthy" } })
   })
 
   it("publishes HTTP, gRPC and metrics ports", () => {
-    expect(containerPorts(service)).toEqual(expect.arrayContaining([3002, 50051, 9102]))
+    assert.includeMembers(containerPorts(service), [3002, 50051, 9102])
   })
 
   it("exports traces by env var and keeps DATA_DIR on a volume", () => {
-    expect(Object.keys(vars)).toContain("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert.include(Object.keys(vars), "OTEL_EXPORTER_OTLP_ENDPOINT")
     const dataDir = vars["DATA_DIR"]!
-    expect((service.volumes ?? []).some((v) => v.endsWith(`:${dataDir}`))).toBe(true)
+    assert.strictEqual((service.volumes ?? []).some((v) => v.endsWith(`:${dataDir}`)), true)
   })
 
   it("serves gRPC to the compose network, so the game's credential (GRPC_AUTH_TOKEN) is passed through", () => {
-    expect(vars["GRPC_HOST"]).toBe("0.0.0.0")
-    expect(vars["GRPC_AUTH_TOKEN"]).toBe("${GRPC_AUTH_TOKEN:-}")
+    assert.strictEqual(vars["GRPC_HOST"], "0.0.0.0")
+    assert.strictEqual(vars["GRPC_AUTH_TOKEN"], "${GRPC_AUTH_TOKEN:-}")
   })
 
   it("carries no secret value: secret-looking variables only pass the caller's environment through", () => {
     for (const [name, s] of Object.entries(services)) {
       for (const [k, v] of Object.entries(env(s))) {
-        if (SECRET_NAME.test(k)) expect(v, `${name}: ${k}`).toMatch(/^(\$\{[A-Z0-9_]+(:?-)?\}|)$/)
+        if (SECRET_NAME.test(k)) assert.match(v, /^(\$\{[A-Z0-9_]+(:?-)?\}|)$/, `${name}: ${k}`)
       }
     }
   })
@@ -117,41 +117,41 @@ describe("docker-compose.yml: history profile", () => {
   const postgres = services["postgres"]!
   const vars = env(services["balance-service"]!)
   it("is a pinned PostgreSQL in the `history` profile, on a named volume, with a health check, not published", () => {
-    expect(postgres.image).toMatch(/^postgres:\d+\.\d+/)
-    expect(postgres.profiles).toEqual(["history"])
-    expect((postgres.volumes ?? []).some((v) => String(v).endsWith(":/var/lib/postgresql/data"))).toBe(true)
-    expect(postgres.healthcheck).toBeDefined()
-    expect(postgres.ports).toBeUndefined()
+    assert.match(postgres.image ?? "", /^postgres:\d+\.\d+/)
+    assert.deepStrictEqual(postgres.profiles, ["history"])
+    assert.strictEqual((postgres.volumes ?? []).some((v) => String(v).endsWith(":/var/lib/postgresql/data")), true)
+    assert.isDefined(postgres.healthcheck)
+    assert.isUndefined(postgres.ports)
   })
 
   it("the service reaches it with HISTORY_ARCHIVE passed through and the password from the caller's environment", () => {
-    expect(vars["HISTORY_ARCHIVE"]).toBe("${HISTORY_ARCHIVE:-off}")
-    expect(vars["DATABASE_URL"]).toMatch(/@postgres:5432\//)
-    expect(vars["DATABASE_URL"]).not.toMatch(/:[^/@]*@/)
-    expect(vars["DATABASE_PASSWORD"]).toBe("${POSTGRES_PASSWORD:-}")
+    assert.strictEqual(vars["HISTORY_ARCHIVE"], "${HISTORY_ARCHIVE:-off}")
+    assert.match(vars["DATABASE_URL"] ?? "", /@postgres:5432\//)
+    assert.notMatch(vars["DATABASE_URL"], /:[^/@]*@/)
+    assert.strictEqual(vars["DATABASE_PASSWORD"], "${POSTGRES_PASSWORD:-}")
   })
 })
 
 describe("docker-compose.yml: observability profile", () => {
   it("has Prometheus, Grafana, an OTLP trace backend and a log collector, only in that profile", () => {
-    for (const name of OBSERVABILITY) expect(services[name]?.profiles, name).toEqual(["observability"])
-    expect(services["redis"]!.profiles).toBeUndefined()
-    expect(services["balance-service"]!.profiles).toBeUndefined()
+    for (const name of OBSERVABILITY) assert.deepStrictEqual(services[name]?.profiles, ["observability"], name)
+    assert.isUndefined(services["redis"]!.profiles)
+    assert.isUndefined(services["balance-service"]!.profiles)
   })
 
   it("pins every image tag", () => {
     for (const [name, s] of Object.entries(services)) {
       if (s.image === undefined) continue
       if (name === "balance-service") continue // built here
-      expect(s.image, name).toMatch(/:[\w.-]+$/)
-      expect(s.image, name).not.toMatch(/:latest$/)
-      expect(s.image, name).toMatch(/\d/)
+      assert.match(s.image, /:[\w.-]+$/, name)
+      assert.notMatch(s.image, /:latest$/, name)
+      assert.match(s.image, /\d/, name)
     }
   })
 
   it("mounts files that exist", () => {
     for (const [name, s] of Object.entries(services)) {
-      for (const [source] of bindMounts(s)) expect(existsSync(join(root, source)), `${name}: ${source}`).toBe(true)
+      for (const [source] of bindMounts(s)) assert.strictEqual(existsSync(join(root, source)), true, `${name}: ${source}`)
     }
   })
 
@@ -162,11 +162,11 @@ describe("docker-compose.yml: observability profile", () => {
       rule_files: Array<string>
       scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: Array<string> }> }>
     }>(mounts.has("deploy/prometheus.yml") ? "deploy/prometheus.yml" : "missing")
-    expect(commandLine(prometheus)).toContain(`--config.file=${mounts.get("deploy/prometheus.yml")}`)
-    expect(config.rule_files).toContain(mounts.get("deploy/alerts.yml"))
+    assert.include(commandLine(prometheus), `--config.file=${mounts.get("deploy/prometheus.yml")}`)
+    assert.include(config.rule_files, mounts.get("deploy/alerts.yml"))
     const job = config.scrape_configs.find((j) => j.job_name === "balance-service")!
     const metricsPort = env(services["balance-service"]!)["METRICS_PORT"]
-    expect(job.static_configs.flatMap((c) => c.targets)).toContain(`balance-service:${metricsPort}`)
+    assert.include(job.static_configs.flatMap((c) => c.targets), `balance-service:${metricsPort}`)
   })
 
   it("Prometheus sends its alerts to the compose Alertmanager, which routes them to a receiver it defines", () => {
@@ -174,36 +174,36 @@ describe("docker-compose.yml: observability profile", () => {
       "deploy/prometheus.yml"
     )
     const targets = prometheus.alerting.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets))
-    expect(targets).toEqual(["alertmanager:9093"])
+    assert.deepStrictEqual(targets, ["alertmanager:9093"])
     const alertmanager = services["alertmanager"]!
-    expect(alertmanager.image).toMatch(/^prom\/alertmanager:v\d+\.\d+\.\d+$/)
+    assert.match(alertmanager.image ?? "", /^prom\/alertmanager:v\d+\.\d+\.\d+$/)
     const mounts = new Map(bindMounts(alertmanager))
-    expect(commandLine(alertmanager)).toContain(`--config.file=${mounts.get("deploy/alertmanager.yml")}`)
+    assert.include(commandLine(alertmanager), `--config.file=${mounts.get("deploy/alertmanager.yml")}`)
     const config = yaml<{
       route: { receiver: string; routes?: Array<{ receiver: string }> }
       receivers: Array<{ name: string }>
     }>("deploy/alertmanager.yml")
     const receivers = config.receivers.map((r) => r.name)
-    for (const r of [config.route.receiver, ...(config.route.routes ?? []).map((x) => x.receiver)]) expect(receivers).toContain(r)
+    for (const r of [config.route.receiver, ...(config.route.routes ?? []).map((x) => x.receiver)]) assert.include(receivers, r)
   })
 
   it("runbook links: Prometheus gets RUNBOOK_BASE_URL into its external label runbook_base_url", () => {
     const prometheus = services["prometheus"]!
-    expect(commandLine(prometheus)).toContain("--enable-feature=expand-external-labels")
-    expect(env(prometheus)["RUNBOOK_BASE_URL"]).toMatch(/^\$\{RUNBOOK_BASE_URL:-https:\/\/[^}]+\}$/)
+    assert.include(commandLine(prometheus), "--enable-feature=expand-external-labels")
+    assert.match(env(prometheus)["RUNBOOK_BASE_URL"] ?? "", /^\$\{RUNBOOK_BASE_URL:-https:\/\/[^}]+\}$/)
     const config = yaml<{ global: { external_labels: Record<string, string> } }>("deploy/prometheus.yml")
-    expect(config.global.external_labels["runbook_base_url"]).toBe("${RUNBOOK_BASE_URL}")
+    assert.strictEqual(config.global.external_labels["runbook_base_url"], "${RUNBOOK_BASE_URL}")
   })
 
   it("Grafana ships no password and no anonymous access: it refuses to start without a strong GRAFANA_ADMIN_PASSWORD", () => {
     const grafana = services["grafana"]!
     const vars = env(grafana)
-    expect(vars["GF_AUTH_ANONYMOUS_ENABLED"]).toBe("false")
-    expect(vars["GF_SECURITY_ADMIN_PASSWORD"]).toBe("${GRAFANA_ADMIN_PASSWORD:-}")
-    expect(read("docker-compose.yml")).not.toMatch(/admin\/admin/)
+    assert.strictEqual(vars["GF_AUTH_ANONYMOUS_ENABLED"], "false")
+    assert.strictEqual(vars["GF_SECURITY_ADMIN_PASSWORD"], "${GRAFANA_ADMIN_PASSWORD:-}")
+    assert.notMatch(read("docker-compose.yml"), /admin\/admin/)
     // Run the entrypoint's check as the container would (compose turns $$ into $).
     const entrypoint = (grafana as Service & { entrypoint: Array<string> }).entrypoint
-    expect(entrypoint.slice(0, 2)).toEqual(["/bin/sh", "-c"])
+    assert.deepStrictEqual(entrypoint.slice(0, 2), ["/bin/sh", "-c"])
     const script = entrypoint[2]!.replaceAll("$$", "$")
     const start = (password: string | undefined) =>
       spawnSync("/bin/sh", ["-c", script], {
@@ -212,34 +212,34 @@ describe("docker-compose.yml: observability profile", () => {
       })
     for (const weak of [undefined, "", "admin", "short-pass1"]) {
       const r = start(weak)
-      expect(r.status, String(weak)).toBe(1)
-      expect(r.stderr).toMatch(/set GRAFANA_ADMIN_PASSWORD/)
+      assert.strictEqual(r.status, 1, String(weak))
+      assert.match(r.stderr, /set GRAFANA_ADMIN_PASSWORD/)
     }
     // A strong one passes the check and reaches Grafana's own /run.sh (absent here: 127, "not found").
     const r = start("correct-horse-battery-staple")
-    expect(r.stderr).not.toMatch(/set GRAFANA_ADMIN_PASSWORD/)
-    expect(r.stderr).toMatch(/run\.sh/)
+    assert.notMatch(r.stderr, /set GRAFANA_ADMIN_PASSWORD/)
+    assert.match(r.stderr, /run\.sh/)
   })
 
   it("Grafana is provisioned with the datasources and the dashboard folder", () => {
     const grafana = services["grafana"]!
     const mounts = new Map(bindMounts(grafana))
-    expect(mounts.get("deploy/grafana/provisioning")).toBe("/etc/grafana/provisioning")
+    assert.strictEqual(mounts.get("deploy/grafana/provisioning"), "/etc/grafana/provisioning")
     const provider = yaml<{ providers: Array<{ options: { path: string } }> }>(
       "deploy/grafana/provisioning/dashboards/dashboards.yml"
     ).providers[0]!
-    expect(mounts.get("deploy/grafana/dashboards")).toBe(provider.options.path)
+    assert.strictEqual(mounts.get("deploy/grafana/dashboards"), provider.options.path)
     const sources = yaml<{ datasources: Array<{ uid: string; type: string; url: string }> }>(
       "deploy/grafana/provisioning/datasources/datasources.yml"
     ).datasources
-    expect(sources.map((d) => d.type).sort()).toEqual(["jaeger", "loki", "prometheus"])
+    assert.deepStrictEqual(sources.map((d) => d.type).sort(), ["jaeger", "loki", "prometheus"])
     const grafanaEnv = env(grafana)
     for (const d of sources) {
       const name = /^\$\{(\w+)\}$/.exec(d.url)?.[1]
-      expect(name, `${d.uid} url`).toBeDefined()
-      expect(grafanaEnv[name!], name).toMatch(/^http:\/\/[a-z-]+:\d+$/)
+      assert.isDefined(name, `${d.uid} url`)
+      assert.match(grafanaEnv[name!] ?? "", /^http:\/\/[a-z-]+:\d+$/, name)
       const host = new URL(grafanaEnv[name!]!).hostname
-      expect(services[host], `${d.uid} -> ${host}`).toBeDefined()
+      assert.isDefined(services[host], `${d.uid} -> ${host}`)
     }
   })
 
@@ -249,24 +249,24 @@ describe("docker-compose.yml: observability profile", () => {
       exporters: Record<string, { endpoint: string }>
       service: { pipelines: { traces: { exporters: Array<string> } } }
     }>("deploy/otel-collector.yml")
-    expect(collector.receivers.otlp.protocols.http.endpoint).toBe("0.0.0.0:4318")
-    expect(read("docker-compose.yml")).toContain("OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318")
+    assert.strictEqual(collector.receivers.otlp.protocols.http.endpoint, "0.0.0.0:4318")
+    assert.include(read("docker-compose.yml"), "OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318")
     const exporter = collector.exporters[collector.service.pipelines.traces.exporters[0]!]!
     const target = exporter.endpoint.replace(/^\$\{env:(\w+)\}$/, (_, v: string) => env(services["otel-collector"]!)[v] ?? "")
-    expect(target).toBe("jaeger:4317")
-    expect(env(services["jaeger"]!)["COLLECTOR_OTLP_ENABLED"]).toBe("true")
+    assert.strictEqual(target, "jaeger:4317")
+    assert.strictEqual(env(services["jaeger"]!)["COLLECTOR_OTLP_ENABLED"], "true")
   })
 
   it("Promtail pushes to Loki and collects the service's container logs", () => {
     const promtail = yaml<{ clients: Array<{ url: string }>; scrape_configs: Array<{ docker_sd_configs?: Array<{ filters: Array<{ values: Array<string> }> }> }> }>(
       "deploy/promtail.yml"
     )
-    expect(promtail.clients[0]!.url).toBe("${LOKI_PUSH_URL}")
-    expect(env(services["promtail"]!)["LOKI_PUSH_URL"]).toMatch(/^http:\/\/loki:3100\//)
-    expect(commandLine(services["promtail"]!)).toContain("-config.expand-env=true")
+    assert.strictEqual(promtail.clients[0]!.url, "${LOKI_PUSH_URL}")
+    assert.match(env(services["promtail"]!)["LOKI_PUSH_URL"] ?? "", /^http:\/\/loki:3100\//)
+    assert.include(commandLine(services["promtail"]!), "-config.expand-env=true")
     const filter = promtail.scrape_configs[0]!.docker_sd_configs![0]!.filters[0]!.values[0]!
     const [label, value] = filter.split("=")
-    expect((services["balance-service"] as Service & { labels: Record<string, string> }).labels[label!]).toBe(value)
+    assert.strictEqual((services["balance-service"] as Service & { labels: Record<string, string> }).labels[label!], value)
   })
 })
 
@@ -285,7 +285,7 @@ describe.skipIf(cli === undefined)("docker compose config (when the CLI is insta
       cwd: root,
       encoding: "utf8"
     })
-    expect(r.stderr).not.toMatch(/error/i)
-    expect(r.status).toBe(0)
+    assert.notMatch(r.stderr, /error/i)
+    assert.strictEqual(r.status, 0)
   })
 })

@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 
 const root = join(import.meta.dirname, "..", "..")
 const tracked = spawnSync("git", ["ls-files"], { cwd: root, encoding: "utf8" }).stdout.split("\n").filter(Boolean)
@@ -18,13 +18,13 @@ describe("documentation references", () => {
     // `path/file.ext` in backticks, and bare Markdown file names (DESIGN.md, operations.md).
     const quoted = [...text.matchAll(/`((?:[\w.-]+\/)*[\w-]+\.(?:md|ya?ml|json|ts|proto|lua|nix))`/g)].map((m) => m[1]!)
     const markdown = [...text.matchAll(/(?<![\w/.-])([\w-]+\.md)\b/g)].map((m) => m[1]!)
-    expect(tracked.length).toBeGreaterThan(100)
+    assert.isAbove(tracked.length, 100)
     for (const name of new Set([...quoted, ...markdown])) {
       // A path must exist as written (from the root or docs/); a bare file name somewhere in the repository.
       const found = name.includes("/")
         ? existsSync(join(root, name)) || existsSync(join(root, "docs", name)) || tracked.some((f) => f.endsWith(`/${name}`))
         : baseNames.has(name)
-      expect(found, `${document}: ${name}`).toBe(true)
+      assert.strictEqual(found, true, `${document}: ${name}`)
     }
   })
 })

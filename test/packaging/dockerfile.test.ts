@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 
 const root = join(import.meta.dirname, "..", "..")
 const read = (path: string) => readFileSync(join(root, path), "utf8")
@@ -93,103 +93,103 @@ const pkg = JSON.parse(read("package.json")) as {
 
 describe("Dockerfile", () => {
   it("is multi-stage: a build stage runs npm ci and npm run build, the runtime stage does not build", () => {
-    expect(dockerfile.length).toBeGreaterThanOrEqual(2)
-    expect(build).toBeDefined()
-    expect(build).not.toBe(runtime)
-    expect(all(build!, "RUN").some((i) => /\bnpm ci\b/.test(i.args))).toBe(true)
-    expect(all(runtime, "RUN").some((i) => /npm run build|\btsc\b/.test(i.args))).toBe(false)
-    expect(all(runtime, "COPY").some((i) => /--from=\S+ .*\bdist\b/.test(i.args))).toBe(true)
+    assert.isAtLeast(dockerfile.length, 2)
+    assert.isDefined(build)
+    assert.notStrictEqual(build, runtime)
+    assert.strictEqual(all(build!, "RUN").some((i) => /\bnpm ci\b/.test(i.args)), true)
+    assert.strictEqual(all(runtime, "RUN").some((i) => /npm run build|\btsc\b/.test(i.args)), false)
+    assert.strictEqual(all(runtime, "COPY").some((i) => /--from=\S+ .*\bdist\b/.test(i.args)), true)
   })
 
   it("pins every base image; the runtime is a slim Node 24 image with an exact version, the same as the node devDependency", () => {
     for (const stage of dockerfile) {
-      expect(stage.from, stage.from).toMatch(/^[^:@\s]+(:[^:@\s]+)(@sha256:[0-9a-f]{64})?$/)
-      expect(stage.from).not.toMatch(/:latest\b/)
+      assert.match(stage.from, /^[^:@\s]+(:[^:@\s]+)(@sha256:[0-9a-f]{64})?$/, stage.from)
+      assert.notMatch(stage.from, /:latest\b/)
     }
     const m = /^node:(24\.\d+\.\d+)-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/.exec(runtime.from)
-    expect(m, `runtime base ${runtime.from}`).not.toBeNull()
-    expect(m![1]).toBe(pkg.devDependencies["node"])
+    assert.isNotNull(m, `runtime base ${runtime.from}`)
+    assert.strictEqual(m![1], pkg.devDependencies["node"])
   })
 
   it("runs as a non-root user, set before CMD", () => {
     const users = all(runtime, "USER")
-    expect(users.length).toBeGreaterThan(0)
+    assert.isAbove(users.length, 0)
     const last = users.at(-1)!
     const user = last.args.split(":")[0]!
-    expect(["root", "0"]).not.toContain(user)
+    assert.notInclude(["root", "0"], user)
     const cmd = all(runtime, "CMD").at(-1)!
-    expect(last.line).toBeLessThan(cmd.line)
+    assert.isBelow(last.line, cmd.line)
   })
 
   it("starts node dist/main.js under an init that forwards SIGTERM", () => {
     const cmd = execForm(all(runtime, "CMD").at(-1)!.args)
-    expect(cmd).toEqual(["node", "dist/main.js"])
+    assert.deepStrictEqual(cmd, ["node", "dist/main.js"])
     const entrypoint = execForm(all(runtime, "ENTRYPOINT").at(-1)?.args ?? "[]")
-    expect(entrypoint?.join(" ")).toMatch(/tini/)
-    expect(all(runtime, "RUN").some((i) => /apt-get install .*\btini\b/.test(i.args))).toBe(true)
+    assert.match(entrypoint?.join(" ") ?? "", /tini/)
+    assert.strictEqual(all(runtime, "RUN").some((i) => /apt-get install .*\btini\b/.test(i.args)), true)
   })
 
   it("has a HEALTHCHECK on /api/health without curl", () => {
     const hc = all(runtime, "HEALTHCHECK")
-    expect(hc).toHaveLength(1)
-    expect(hc[0]!.args).toMatch(/\/api\/health/)
-    expect(hc[0]!.args).toMatch(/3002/)
-    expect(hc[0]!.args).not.toMatch(/\bcurl\b|\bwget\b/)
-    expect(hc[0]!.args).toMatch(/CMD \["node", "-e"/)
+    assert.lengthOf(hc, 1)
+    assert.match(hc[0]!.args, /\/api\/health/)
+    assert.match(hc[0]!.args, /3002/)
+    assert.notMatch(hc[0]!.args, /\bcurl\b|\bwget\b/)
+    assert.match(hc[0]!.args, /CMD \["node", "-e"/)
   })
 
   it("exposes 3002, 50051 and 9102", () => {
     const ports = all(runtime, "EXPOSE").flatMap((i) => i.args.split(" ")).map((p) => p.replace(/\/tcp$/, ""))
-    expect(ports).toEqual(expect.arrayContaining(["3002", "50051", "9102"]))
+    assert.includeMembers(ports, ["3002", "50051", "9102"])
   })
 
   it("bakes in no secret: no ENV or ARG with a secret-looking name carries a value", () => {
     for (const stage of dockerfile) {
       for (const i of [...all(stage, "ENV"), ...all(stage, "ARG")]) {
         for (const [name, value] of assignments(i)) {
-          if (SECRET_NAME.test(name)) expect(value, `${i.keyword} ${name} on line ${i.line}`).toBe("")
+          if (SECRET_NAME.test(name)) assert.strictEqual(value, "", `${i.keyword} ${name} on line ${i.line}`)
         }
       }
-      for (const i of [...all(stage, "COPY"), ...all(stage, "ADD")]) expect(i.args).not.toMatch(/\.env\b|\.pem\b|\.key\b/)
+      for (const i of [...all(stage, "COPY"), ...all(stage, "ADD")]) assert.notMatch(i.args, /\.env\b|\.pem\b|\.key\b/)
     }
     // and REDIS_URL is left to the environment (the image runs no redis-server of its own)
     const env = dockerfile.flatMap((s) => all(s, "ENV").flatMap(assignments))
-    expect(env.map(([k]) => k)).not.toContain("REDIS_URL")
+    assert.notInclude(env.map(([k]) => k), "REDIS_URL")
   })
 
   it("installs production dependencies only in the runtime stage", () => {
     const installs = all(runtime, "RUN").filter((i) => /\bnpm (ci|install|i)\b/.test(i.args))
-    expect(installs.length).toBeGreaterThan(0)
+    assert.isAbove(installs.length, 0)
     for (const i of installs) {
-      expect(i.args).toMatch(/\bnpm ci\b/)
-      expect(i.args).toMatch(/--omit=dev|--production\b/)
+      assert.match(i.args, /\bnpm ci\b/)
+      assert.match(i.args, /--omit=dev|--production\b/)
     }
     // no node_modules copied over from the build stage (it holds the dev dependencies)
-    expect(all(runtime, "COPY").some((i) => /node_modules/.test(i.args))).toBe(false)
+    assert.strictEqual(all(runtime, "COPY").some((i) => /node_modules/.test(i.args)), false)
   })
 
   it("ships what the service reads at run time: package.json (ESM), dist/, proto/", () => {
     const copies = all(runtime, "COPY").map((i) => i.args)
-    expect(copies.some((a) => /\bpackage\.json\b/.test(a))).toBe(true)
-    expect(copies.some((a) => /^proto\b|\sproto\b/.test(a))).toBe(true)
+    assert.strictEqual(copies.some((a) => /\bpackage\.json\b/.test(a)), true)
+    assert.strictEqual(copies.some((a) => /^proto\b|\sproto\b/.test(a)), true)
     // proto/ is loaded from ../../../proto relative to dist/api/grpc: proto and dist are siblings
     const workdir = all(runtime, "WORKDIR").at(-1)!.args
-    expect(copies.some((a) => /\.\/dist$/.test(a))).toBe(true)
-    expect(copies.some((a) => /\.\/proto$/.test(a))).toBe(true)
-    expect(workdir).toBe("/app")
+    assert.strictEqual(copies.some((a) => /\.\/dist$/.test(a)), true)
+    assert.strictEqual(copies.some((a) => /\.\/proto$/.test(a)), true)
+    assert.strictEqual(workdir, "/app")
   })
 
   it("ships every bin of package.json (the balance-admin CLI) and puts it on PATH", () => {
     const copied = all(runtime, "COPY").filter((i) => !i.args.startsWith("--from")).flatMap((i) => i.args.split(" ").slice(0, -1))
     const runs = all(runtime, "RUN").map((i) => i.args).join("\n")
     const bins = Object.entries(pkg.bin ?? {})
-    expect(bins.length).toBeGreaterThan(0)
+    assert.isAbove(bins.length, 0)
     for (const [name, path] of bins) {
       const file = path.replace(/^\.\//, "")
-      expect(copied.some((c) => c === file || file.startsWith(`${c.replace(/\/$/, "")}/`)), `${path} is not copied into the runtime stage`).toBe(true)
-      expect(runs, `${name} is not linked onto PATH`).toContain(`ln -s /app/${file} /usr/local/bin/${name}`)
+      assert.isTrue(copied.some((c) => c === file || file.startsWith(`${c.replace(/\/$/, "")}/`)), `${path} is not copied into the runtime stage`)
+      assert.include(runs, `ln -s /app/${file} /usr/local/bin/${name}`, `${name} is not linked onto PATH`)
       // It loads the compiled CLI from dist/, which the runtime stage copies from the build stage.
-      expect(read(file)).toMatch(/\.\.\/dist\/cli\/main\.js/)
+      assert.match(read(file), /\.\.\/dist\/cli\/main\.js/)
     }
   })
 
@@ -199,7 +199,7 @@ describe("Dockerfile", () => {
     for (const path of (pkg.scripts["build"] ?? "").match(/\b(scripts\/[\w./-]+)/g) ?? []) needs.push(path)
     for (const need of needs) {
       const covered = copied.some((c) => c === need || need.startsWith(`${c.replace(/\/$/, "")}/`))
-      expect(covered, `${need} is not copied into the build stage`).toBe(true)
+      assert.strictEqual(covered, true, `${need} is not copied into the build stage`)
     }
   })
 })
@@ -211,12 +211,12 @@ describe(".dockerignore", () => {
     .filter((l) => l !== "" && !l.startsWith("#"))
 
   it("keeps local state, secrets and host builds out of the context", () => {
-    expect(entries).toEqual(expect.arrayContaining([".git", "node_modules", "dist", ".data", ".env", "test"]))
+    assert.includeMembers(entries, [".git", "node_modules", "dist", ".data", ".env", "test"])
   })
 
   it("does not exclude what the build needs", () => {
     for (const needed of ["src", "proto", "scripts", "bin", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "*", "**"]) {
-      expect(entries, needed).not.toContain(needed)
+      assert.notInclude(entries, needed, needed)
     }
   })
 })
@@ -224,7 +224,7 @@ describe(".dockerignore", () => {
 describe("parseDockerfile", () => {
   it("joins continuations and skips comments inside them", () => {
     const stages = parseDockerfile("FROM a:1 AS b\nRUN x \\\n  # note\n  && y\nCMD [\"z\"]\n")
-    expect(stages).toEqual([
+    assert.deepStrictEqual(stages, [
       {
         from: "a:1",
         name: "b",
@@ -236,6 +236,6 @@ describe("parseDockerfile", () => {
   it("sees a secret default in ARG and ENV", () => {
     const [stage] = parseDockerfile("FROM a:1\nARG DB_PASSWORD=hunter2\nENV API_TOKEN abc\nENV NODE_ENV=production\n")
     const found = stage!.instructions.flatMap(assignments).filter(([k, v]) => SECRET_NAME.test(k) && v !== "")
-    expect(found.map(([k]) => k)).toEqual(["DB_PASSWORD", "API_TOKEN"])
+    assert.deepStrictEqual(found.map(([k]) => k), ["DB_PASSWORD", "API_TOKEN"])
   })
 })

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process"
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { nodeBinary } from "../chaos/support/serviceProcess.ts"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -32,15 +32,15 @@ const withExample = (code: string) =>
 describe(".env.example", () => {
   it("is loaded by `npm run start:env` through node --env-file (build first, then the compiled service)", () => {
     const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts
-    expect(scripts["start:env"]).toMatch(/^npm run build && exec node --env-file=\.env dist\/main\.js$/)
-    expect(read("README.md")).toContain("npm run start:env")
-    expect(read(".gitignore").split("\n")).toContain(".env")
+    assert.match(scripts["start:env"] ?? "", /^npm run build && exec node --env-file=\.env dist\/main\.js$/)
+    assert.include(read("README.md"), "npm run start:env")
+    assert.include(read(".gitignore").split("\n"), ".env")
   })
 
   it("names only variables the service reads, set or commented out", () => {
     const named = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!)
-    expect(named.length).toBeGreaterThan(40)
-    for (const name of named) expect(sources, name).toContain(`"${name}"`)
+    assert.isAbove(named.length, 40)
+    for (const name of named) assert.include(sources, `"${name}"`, name)
   })
 
   it("as Node parses it, sets exactly its uncommented lines, and they make a valid configuration", () => {
@@ -51,11 +51,11 @@ describe(".env.example", () => {
       const values = await Effect.runPromise(Effect.all(AppConfig))
       console.log(JSON.stringify({ env: process.env, values }))
     `)
-    expect(r.stderr).toBe("")
-    expect(r.status).toBe(0)
+    assert.strictEqual(r.stderr, "")
+    assert.strictEqual(r.status, 0)
     const { env, values } = JSON.parse(r.stdout) as { env: Record<string, string>; values: Record<string, unknown> }
-    for (const [name, value] of set) expect(env[name], name).toBe(value)
-    expect(values["httpPort"]).toBe(Number(env["HTTP_PORT"]))
-    expect(values["logLevel"]).toBe("Info")
+    for (const [name, value] of set) assert.strictEqual(env[name], value, name)
+    assert.strictEqual(values["httpPort"], Number(env["HTTP_PORT"]))
+    assert.strictEqual(values["logLevel"], "Info")
   })
 })

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 
 const root = join(import.meta.dirname, "..", "..")
 const json = (path: string) => JSON.parse(readFileSync(join(root, path), "utf8"))
@@ -18,7 +18,7 @@ describe("install scripts", () => {
       .map(([path]) => path.replace(/^.*node_modules\//, ""))
       .sort()
     const decided = json("package.json").allowScripts as Record<string, boolean>
-    expect(Object.keys(decided).sort()).toEqual(withScripts)
-    expect(decided["@scarf/scarf"]).toBe(false)
+    assert.deepStrictEqual(Object.keys(decided).sort(), withScripts)
+    assert.strictEqual(decided["@scarf/scarf"], false)
   })
 })

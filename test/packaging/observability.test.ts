@@ -10,7 +10,7 @@
 import { spawnSync } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { parse } from "yaml"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -37,10 +37,10 @@ const metricsIn = (expr: string) => [...new Set([...expr.matchAll(/\bbalance_[a-
 
 describe("metric names in src/observability", () => {
   it("are found (the extraction itself works)", () => {
-    expect(registered.has("balance_grpc_requests_total")).toBe(true)
-    expect(registered.has("balance_chips_in_circulation")).toBe(true)
-    expect(histograms.has("balance_grpc_request_duration_seconds")).toBe(true)
-    expect(histograms.has("balance_chips_in_circulation")).toBe(false)
+    assert.strictEqual(registered.has("balance_grpc_requests_total"), true)
+    assert.strictEqual(registered.has("balance_chips_in_circulation"), true)
+    assert.strictEqual(histograms.has("balance_grpc_request_duration_seconds"), true)
+    assert.strictEqual(histograms.has("balance_chips_in_circulation"), false)
   })
 })
 
@@ -59,7 +59,7 @@ const rules = (parse(read("deploy/alerts.yml")) as { groups: Array<{ name: strin
 )
 const alert = (name: string) => {
   const rule = rules.find((r) => r.alert === name)
-  expect(rule, `alert ${name}`).toBeDefined()
+  assert.isDefined(rule, `alert ${name}`)
   return rule!
 }
 const compact = (expr: string) => expr.replace(/\s+/g, " ")
@@ -67,38 +67,38 @@ const compact = (expr: string) => expr.replace(/\s+/g, " ")
 describe("deploy/alerts.yml", () => {
   it("alerts on a ledger verification failure (increase of the failures counter)", () => {
     const expr = compact(alert("BalanceLedgerVerificationFailure").expr)
-    expect(expr).toMatch(/increase\(balance_ledger_verification_failures_total\{[^}]*\}\[\w+\]\)\) > 0/)
+    assert.match(expr, /increase\(balance_ledger_verification_failures_total\{[^}]*\}\[\w+\]\)\) > 0/)
   })
 
   it("alerts on supply drift from zero-sum", () => {
-    expect(compact(alert("BalanceChipSupplyDrift").expr)).toMatch(/balance_chips_supply_drift\{[^}]*\}\)\) != 0/)
+    assert.match(compact(alert("BalanceChipSupplyDrift").expr), /balance_chips_supply_drift\{[^}]*\}\)\) != 0/)
   })
 
   it("alerts when more than 1% of reservations expire", () => {
-    expect(compact(alert("BalanceReservationExpiryRateHigh").expr)).toMatch(/balance_reservation_expiry_ratio\{[^}]*\}\) > 0\.01/)
+    assert.match(compact(alert("BalanceReservationExpiryRateHigh").expr), /balance_reservation_expiry_ratio\{[^}]*\}\) > 0\.01/)
   })
 
   it("alerts when gRPC p99 latency exceeds 50 ms", () => {
-    expect(compact(alert("BalanceGrpcLatencyHigh").expr)).toMatch(
+    assert.match(compact(alert("BalanceGrpcLatencyHigh").expr), 
       /histogram_quantile\(0\.99, sum by \(le, method\) \(rate\(balance_grpc_request_duration_seconds_bucket\{[^}]*\}\[\w+\]\)\) \) > 0\.05/
     )
   })
 
   it("alerts when Redis is down", () => {
-    expect(compact(alert("BalanceRedisDown").expr)).toMatch(/balance_store_up\{[^}]*\}\) == 0/)
+    assert.match(compact(alert("BalanceRedisDown").expr), /balance_store_up\{[^}]*\}\) == 0/)
   })
 
   it("alerts on dead-lettered credits", () => {
-    expect(compact(alert("BalanceCreditDeadLettered").expr)).toMatch(/balance_credit_queue_total\{[^}]*event="dead_lettered"[^}]*\}/)
+    assert.match(compact(alert("BalanceCreditDeadLettered").expr), /balance_credit_queue_total\{[^}]*event="dead_lettered"[^}]*\}/)
   })
 
   it("gives every alert a severity and a summary, and uses unique names", () => {
     const names = rules.map((r) => r.alert)
-    expect(new Set(names).size).toBe(names.length)
+    assert.strictEqual(new Set(names).size, names.length)
     for (const r of rules) {
-      expect(r.alert, r.expr).toBeDefined()
-      expect(["page", "ticket"], r.alert).toContain(r.labels?.["severity"])
-      expect(r.annotations?.["summary"], r.alert).toBeTruthy()
+      assert.isDefined(r.alert, r.expr)
+      assert.include(["page", "ticket"], r.labels?.["severity"], r.alert)
+      assert.isOk(r.annotations?.["summary"], r.alert)
     }
   })
 
@@ -111,17 +111,17 @@ describe("deploy/alerts.yml", () => {
     )
     for (const r of rules) {
       const url = r.annotations?.["runbook_url"]
-      expect(url, r.alert).toMatch(/^\{\{ \$externalLabels\.runbook_base_url \}\}#[a-z0-9-]+$/)
-      expect([...anchors], `${r.alert}: ${url}`).toContain(url!.split("#")[1])
-      expect(r.annotations, r.alert).not.toHaveProperty("runbook")
+      assert.match(url ?? "", /^\{\{ \$externalLabels\.runbook_base_url \}\}#[a-z0-9-]+$/, r.alert)
+      assert.include([...anchors], url!.split("#")[1], `${r.alert}: ${url}`)
+      assert.notProperty(r.annotations, "runbook", r.alert)
     }
   })
 
   it("queries only metrics the service registers", () => {
     for (const r of rules) {
       const used = metricsIn(r.expr)
-      expect(used.length > 0 || /\bup\{job="balance-service"\}/.test(r.expr), r.alert).toBe(true)
-      for (const m of used) expect(series, `${r.alert}: ${m}`).toContain(m)
+      assert.strictEqual(used.length > 0 || /\bup\{job="balance-service"\}/.test(r.expr), true, r.alert)
+      for (const m of used) assert.include(series, m, `${r.alert}: ${m}`)
     }
   })
 })
@@ -150,12 +150,12 @@ describe("Grafana dashboard", () => {
   it("queries only metrics the service registers", () => {
     const variables = dashboard.templating.list.map((v) => v.definition ?? "").join(" ")
     for (const { panel, expr } of [...exprs, { panel: "variables", expr: variables }]) {
-      for (const m of metricsIn(expr)) expect(series, `${panel}: ${m}`).toContain(m)
+      for (const m of metricsIn(expr)) assert.include(series, m, `${panel}: ${m}`)
     }
   })
 
   it("covers RED: gRPC and HTTP requests and latency, store latency, conflicts, replays, stale reads, credit queue", () => {
-    expect([...queried]).toEqual(expect.arrayContaining([
+    assert.includeMembers([...queried], [
       "balance_grpc_requests_total",
       "balance_grpc_request_duration_seconds_bucket",
       "balance_http_requests_total",
@@ -169,15 +169,15 @@ describe("Grafana dashboard", () => {
       "balance_stale_reads_total",
       "balance_credit_queue_pending",
       "balance_credit_queue_total"
-    ]))
+    ])
     const percentiles = exprs.filter((e) => /histogram_quantile\(0\.(5|95|99),/.test(e.expr))
     for (const q of ["0.5", "0.95", "0.99"]) {
-      expect(percentiles.some((e) => e.expr.includes(`histogram_quantile(${q},`) && e.expr.includes("balance_grpc_request_duration_seconds_bucket")), q).toBe(true)
+      assert.strictEqual(percentiles.some((e) => e.expr.includes(`histogram_quantile(${q},`) && e.expr.includes("balance_grpc_request_duration_seconds_bucket")), true, q)
     }
   })
 
   it("covers the chip economy", () => {
-    expect([...queried]).toEqual(expect.arrayContaining([
+    assert.includeMembers([...queried], [
       "balance_chips_in_circulation",
       "balance_chips_supply_drift",
       "balance_chips_minted_total",
@@ -194,12 +194,12 @@ describe("Grafana dashboard", () => {
       "balance_ledger_verification_runs_total",
       "balance_ledger_verification_failures_total",
       "balance_ledger_verification_last_success_timestamp_seconds"
-    ]))
+    ])
     // minted/burned/raked "by type": the per-transfer-type series is grouped by its label
-    expect(exprs.some((e) => /by \(type\)[^]*balance_chips_moved_total/.test(e.expr))).toBe(true)
+    assert.strictEqual(exprs.some((e) => /by \(type\)[^]*balance_chips_moved_total/.test(e.expr)), true)
     // velocity in base units: chips moved per second over circulation, computed by Prometheus
     const velocity = queryPanels.find((p) => p.title === "Circulation velocity")!
-    expect(compact(velocity.targets![0]!.expr)).toMatch(
+    assert.match(compact(velocity.targets![0]!.expr), 
       /^sum\(max by \(type\) \(rate\(balance_chips_moved_total\{[^}]*\}\[\$__rate_interval\]\)\)\) \/ max\(balance_chips_in_circulation\{[^}]*\}\)$/
     )
   })
@@ -213,42 +213,42 @@ describe("Grafana dashboard", () => {
       /rate\(nodejs_gc_duration_seconds_sum\{/,
       /^balance_build_info\{/
     ]) {
-      expect(exprs.some((e) => metric.test(e.expr)), String(metric)).toBe(true)
+      assert.strictEqual(exprs.some((e) => metric.test(e.expr)), true, String(metric))
     }
   })
 
   it("names one idea once: the operation label, never op", () => {
-    for (const { panel, expr } of exprs) expect(expr, panel).not.toMatch(/\bop\b/)
-    for (const p of queryPanels) for (const t of p.targets ?? []) expect(JSON.stringify(t), p.title).not.toContain("{{op}}")
-    for (const r of rules) expect(r.expr, r.alert).not.toMatch(/\bop\b/)
+    for (const { panel, expr } of exprs) assert.notMatch(expr, /\bop\b/, panel)
+    for (const p of queryPanels) for (const t of p.targets ?? []) assert.notInclude(JSON.stringify(t), "{{op}}", p.title)
+    for (const r of rules) assert.notMatch(r.expr, /\bop\b/, r.alert)
   })
 
   it("every metric the service registers is on the dashboard", () => {
     const missing = [...registered].filter((m) =>
       histograms.has(m) ? !queried.has(`${m}_bucket`) : !queried.has(m)
     )
-    expect(missing).toEqual([])
+    assert.deepStrictEqual(missing, [])
   })
 
   it("aggregates the cluster-wide economy series with max, never sum (every instance reports the same figure)", () => {
     for (const { panel, expr } of exprs) {
-      expect(expr, panel).not.toMatch(/sum[^(]*\((rate|increase)?\(?balance_(chips|reservations?|pots|settlements)_/)
+      assert.notMatch(expr, /sum[^(]*\((rate|increase)?\(?balance_(chips|reservations?|pots|settlements)_/, panel)
     }
   })
 
   it("is well formed: unique panel ids, a datasource on every query panel, panels inside the 24-column grid", () => {
     const ids = dashboard.panels.map((p) => p.id)
-    expect(new Set(ids).size).toBe(ids.length)
-    expect(dashboard.uid).toBe("balance-service")
+    assert.strictEqual(new Set(ids).size, ids.length)
+    assert.strictEqual(dashboard.uid, "balance-service")
     for (const p of queryPanels) {
-      expect(p.datasource?.uid, p.title).toBe("${datasource}")
-      expect(p.targets?.length, p.title).toBeGreaterThan(0)
-      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24)
-      for (const t of p.targets ?? []) expect(t.expr.trim(), p.title).not.toBe("")
+      assert.strictEqual(p.datasource?.uid, "${datasource}", p.title)
+      assert.isAbove(p.targets?.length ?? 0, 0, p.title)
+      assert.isAtMost(p.gridPos.x + p.gridPos.w, 24, p.title)
+      for (const t of p.targets ?? []) assert.notStrictEqual(t.expr.trim(), "", p.title)
     }
     const variable = dashboard.templating.list.find((v) => v.name === "datasource")!
-    expect(variable.type).toBe("datasource")
-    expect(variable.query).toBe("prometheus")
+    assert.strictEqual(variable.type, "datasource")
+    assert.strictEqual(variable.query, "prometheus")
   })
 
   it("no two panels overlap", () => {
@@ -257,7 +257,7 @@ describe("Grafana dashboard", () => {
       for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
         for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
           const cell = `${x},${y}`
-          expect(cells.has(cell), `${p.title} overlaps at ${cell}`).toBe(false)
+          assert.strictEqual(cells.has(cell), false, `${p.title} overlaps at ${cell}`)
           cells.add(cell)
         }
       }
@@ -272,13 +272,13 @@ const promtool = spawnSync("promtool", ["--version"], { encoding: "utf8" }).stat
 describe.skipIf(!promtool)("promtool (when installed)", () => {
   it("accepts the alert rules", () => {
     const r = spawnSync("promtool", ["check", "rules", "deploy/alerts.yml"], { cwd: root, encoding: "utf8" })
-    expect(r.stdout + r.stderr).toMatch(/SUCCESS/)
-    expect(r.status).toBe(0)
+    assert.match(r.stdout + r.stderr, /SUCCESS/)
+    assert.strictEqual(r.status, 0)
   })
 
   it("passes the alert unit tests (deploy/alerts.test.yml)", () => {
     const r = spawnSync("promtool", ["test", "rules", "deploy/alerts.test.yml"], { cwd: root, encoding: "utf8" })
-    expect(r.stdout + r.stderr).toMatch(/SUCCESS/)
-    expect(r.status).toBe(0)
+    assert.match(r.stdout + r.stderr, /SUCCESS/)
+    assert.strictEqual(r.status, 0)
   })
 })

@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Archiver } from "../../src/archive/Archiver.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import type { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { ledgerOn } from "./ledgerLayers.ts"
@@ -23,7 +23,7 @@ export const openArchivedBooks = (
     return yield* Layer.build(
       Archiver.layerWith({ batchEvents: options.batchEvents ?? 5, trim: options.trim ?? true }).pipe(
         Layer.provideMerge(ledgerOn(
-          TieredStoreLayer.pipe(
+          TieredStore.layer.pipe(
             Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
             Layer.provide(history)
           ),

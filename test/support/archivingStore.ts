@@ -1,7 +1,7 @@
 import { Effect, Layer, Schedule } from "effect"
 import { Archiver } from "../../src/archive/Archiver.ts"
 import { HistoryStore } from "../../src/history/HistoryStore.ts"
-import { TieredStoreLayer } from "../../src/history/TieredStore.ts"
+import * as TieredStore from "../../src/history/TieredStore.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
@@ -14,7 +14,7 @@ import { RedisStore } from "../../src/store/redis/RedisStore.ts"
  */
 export const archivingStoreLayer = (redisUrl: string, keyPrefix: string, databaseUrl: string) => {
   const history = HistoryStore.layer(databaseUrl)
-  const tiered = TieredStoreLayer.pipe(
+  const tiered = TieredStore.layer.pipe(
     Layer.provide(RedisStore.layer({ url: redisUrl, keyPrefix, commandTimeoutMs: 1000, retryAttempts: 2 })),
     Layer.provide(history)
   )

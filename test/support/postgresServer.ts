@@ -8,6 +8,7 @@ import {
   spawnPostgresServerOnFreePort,
   stopPostgresServer
 } from "../../src/history/postgresServerProcess.ts"
+import { serverControls, type ServerControls } from "./serverControls.ts"
 
 /**
  * A real PostgreSQL server for one test file, from the machine's binaries: a
@@ -17,17 +18,10 @@ import {
  * (SIGSTOP of the whole process group) / thawed, which is how a hung database
  * looks to its clients.
  */
-export interface TestPostgresServer {
+export interface TestPostgresServer extends ServerControls {
   readonly url: string
   readonly port: number
   readonly dir: string
-  readonly kill9: () => Promise<void>
-  readonly stop: () => Promise<void>
-  readonly freeze: () => void
-  readonly thaw: () => void
-  /** Starts it again (after kill9/stop) on the same port and cluster. */
-  readonly restart: () => Promise<void>
-  readonly dispose: () => Promise<void>
 }
 
 /** Servers still running when the worker exits (a crash, a torn-down worker) are killed with it. */
@@ -61,33 +55,16 @@ export const startTestPostgresServer = async (): Promise<TestPostgresServer> => 
     throw e
   }
   const { port, url } = current
-  const signal = (s: NodeJS.Signals) => {
-    if (current.child.pid !== undefined && current.child.exitCode === null && current.child.signalCode === null) {
-      process.kill(-current.child.pid, s)
+  const controls = serverControls(current, {
+    root,
+    respawn: async (port) => track(await spawnPostgresServer({ port, dir })),
+    stop: (s, signal) => stopPostgresServer(s, signal),
+    // The whole process group: postgres and its backends freeze and thaw together.
+    signal: (s, signal) => {
+      if (s.child.pid !== undefined) process.kill(-s.child.pid, signal)
     }
-  }
-  return {
-    url,
-    port,
-    dir,
-    kill9: () => stopPostgresServer(current, "SIGKILL"),
-    stop: async () => {
-      signal("SIGCONT")
-      await stopPostgresServer(current)
-    },
-    freeze: () => signal("SIGSTOP"),
-    thaw: () => signal("SIGCONT"),
-    restart: async () => {
-      signal("SIGCONT")
-      await stopPostgresServer(current)
-      current = track(await spawnPostgresServer({ port, dir }))
-    },
-    dispose: async () => {
-      signal("SIGCONT")
-      await stopPostgresServer(current)
-      rmSync(root, { recursive: true, force: true })
-    }
-  }
+  })
+  return { url, port, dir, ...controls }
 }
 
 /** The server as a service, so @effect/vitest `layer(...)` starts it once per block and disposes it after. */

@@ -9,6 +9,7 @@ import {
   stopRedisServer
 } from "../../src/store/redis/redisServerProcess.ts"
 import { registerChild } from "./children.ts"
+import { serverControls, type ServerControls } from "./serverControls.ts"
 
 /**
  * A real redis-server for one test file: a free port (never 6379), a fresh
@@ -17,23 +18,13 @@ import { registerChild } from "./children.ts"
  * dir (the AOF is reloaded), and frozen (SIGSTOP) / thawed (SIGCONT), which is
  * how a hung Redis looks to its clients: connections stay open, nothing answers.
  */
-export interface TestRedisServer {
+export interface TestRedisServer extends ServerControls {
   readonly url: string
   /** The same server's Unix socket (`unix://...`), as the service's private Redis is reached. */
   readonly socketUrl: string
   readonly port: number
   readonly dir: string
   readonly pid: () => number
-  /** SIGKILL, no chance to flush anything beyond what fsync already wrote (also ends a frozen server). */
-  readonly kill9: () => Promise<void>
-  /** Graceful SIGTERM. */
-  readonly stop: () => Promise<void>
-  readonly freeze: () => void
-  readonly thaw: () => void
-  /** Starts it again (after kill9/stop) on the same port and dir. */
-  readonly restart: () => Promise<void>
-  /** Stops it and deletes the dir. */
-  readonly dispose: () => Promise<void>
 }
 
 export const startTestRedisServer = async (): Promise<TestRedisServer> => {
@@ -48,34 +39,17 @@ export const startTestRedisServer = async (): Promise<TestRedisServer> => {
   registerChild(current.child)
   const { port, url, socketUrl } = current
   if (socketUrl === undefined) throw new Error(`no Unix socket for ${dir}: the temp dir path is too long`)
-  const signal = (s: NodeJS.Signals) => {
-    if (current.child.exitCode === null && current.child.signalCode === null) current.child.kill(s)
-  }
-  return {
-    url,
-    socketUrl,
-    port,
-    dir,
-    pid: () => current.child.pid ?? -1,
-    kill9: () => stopRedisServer(current, "SIGKILL"),
-    stop: async () => {
-      signal("SIGCONT")
-      await stopRedisServer(current, "SIGTERM")
+  const controls = serverControls(current, {
+    root: dir,
+    respawn: async (port) => {
+      const restarted = await spawnRedisServer({ port, dir })
+      registerChild(restarted.child)
+      return restarted
     },
-    freeze: () => signal("SIGSTOP"),
-    thaw: () => signal("SIGCONT"),
-    restart: async () => {
-      signal("SIGCONT")
-      await stopRedisServer(current, "SIGTERM")
-      current = await spawnRedisServer({ port, dir })
-      registerChild(current.child)
-    },
-    dispose: async () => {
-      signal("SIGCONT")
-      await stopRedisServer(current, "SIGTERM")
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
+    stop: (s, signal = "SIGTERM") => stopRedisServer(s, signal),
+    signal: (s, signal) => void s.child.kill(signal)
+  })
+  return { url, socketUrl, port, dir, pid: () => controls.current().child.pid ?? -1, ...controls }
 }
 
 /** The server as a service, so @effect/vitest `layer(...)` starts it once per block and disposes it after. */

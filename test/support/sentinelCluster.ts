@@ -4,7 +4,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Redis } from "ioredis"
 import { eventually } from "./eventually.ts"
-import { freePort, RedisServerMissing, redisServerArgs } from "../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../src/childProcess/serverChild.ts"
+import { RedisServerMissing, redisServerArgs } from "../../src/store/redis/redisServerProcess.ts"
 
 /**
  * Real Redis replication on loopback for failover tests: one primary, N

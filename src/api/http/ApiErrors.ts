@@ -16,55 +16,59 @@ const fieldsAt = <S extends ErrorStatus>(status: S) => ({
   details: Schema.optionalKey(Schema.Unknown)
 })
 
-export class BadRequest extends Schema.Error<BadRequest>("BadRequest")(fieldsAt(400), {
-  httpApiStatus: 400,
-  description: "Invalid input: which field and why (details lists every issue with its location and path)"
-}) {}
+/** A class's fields and annotations from its status, stated once: the codes it may carry and the status it answers with. */
+const answeredWith = <S extends ErrorStatus>(status: S, description: string) =>
+  [fieldsAt(status), { httpApiStatus: status, description }] as const
 
-export class Unauthorized extends Schema.Error<Unauthorized>("Unauthorized")(fieldsAt(401), {
-  httpApiStatus: 401,
-  description: "Missing or invalid credentials"
-}) {}
+export class BadRequest extends Schema.Error<BadRequest>("BadRequest")(...answeredWith(
+  400,
+  "Invalid input: which field and why (details lists every issue with its location and path)"
+)) {}
 
-export class Forbidden extends Schema.Error<Forbidden>("Forbidden")(fieldsAt(403), {
-  httpApiStatus: 403,
-  description: "Authenticated, but not allowed: another player's account, or an admin route"
-}) {}
+export class Unauthorized extends Schema.Error<Unauthorized>("Unauthorized")(...answeredWith(
+  401,
+  "Missing or invalid credentials"
+)) {}
 
-export class NotFound extends Schema.Error<NotFound>("NotFound")(fieldsAt(404), {
-  httpApiStatus: 404,
-  description: "Unknown account, reservation, pot or route"
-}) {}
+export class Forbidden extends Schema.Error<Forbidden>("Forbidden")(...answeredWith(
+  403,
+  "Authenticated, but not allowed: another player's account, or an admin route"
+)) {}
 
-export class Conflict extends Schema.Error<Conflict>("Conflict")(fieldsAt(409), {
-  httpApiStatus: 409,
-  description: "IDEMPOTENCY_KEY_REUSED, or LEDGER_CONTENTION (nothing was written; retrying is safe)"
-}) {}
+export class NotFound extends Schema.Error<NotFound>("NotFound")(...answeredWith(
+  404,
+  "Unknown account, reservation, pot or route"
+)) {}
 
-export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("PayloadTooLarge")(fieldsAt(413), {
-  httpApiStatus: 413,
-  description: "The request body exceeds HTTP_MAX_BODY_BYTES"
-}) {}
+export class Conflict extends Schema.Error<Conflict>("Conflict")(...answeredWith(
+  409,
+  "IDEMPOTENCY_KEY_REUSED, or LEDGER_CONTENTION (nothing was written; retrying is safe)"
+)) {}
 
-export class UnsupportedMediaType extends Schema.Error<UnsupportedMediaType>("UnsupportedMediaType")(fieldsAt(415), {
-  httpApiStatus: 415,
-  description: "Request bodies must be application/json"
-}) {}
+export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("PayloadTooLarge")(...answeredWith(
+  413,
+  "The request body exceeds HTTP_MAX_BODY_BYTES"
+)) {}
 
-export class Unprocessable extends Schema.Error<Unprocessable>("Unprocessable")(fieldsAt(422), {
-  httpApiStatus: 422,
-  description: "A business refusal (INSUFFICIENT_BALANCE, …): nothing moved"
-}) {}
+export class UnsupportedMediaType extends Schema.Error<UnsupportedMediaType>("UnsupportedMediaType")(...answeredWith(
+  415,
+  "Request bodies must be application/json"
+)) {}
 
-export class InternalError extends Schema.Error<InternalError>("InternalError")(fieldsAt(500), {
-  httpApiStatus: 500,
-  description: "Unexpected failure; details are logged, never returned"
-}) {}
+export class Unprocessable extends Schema.Error<Unprocessable>("Unprocessable")(...answeredWith(
+  422,
+  "A business refusal (INSUFFICIENT_BALANCE, …): nothing moved"
+)) {}
 
-export class Unavailable extends Schema.Error<Unavailable>("Unavailable")(fieldsAt(503), {
-  httpApiStatus: 503,
-  description: "The store is unreachable; retry after the Retry-After header's seconds"
-}) {}
+export class InternalError extends Schema.Error<InternalError>("InternalError")(...answeredWith(
+  500,
+  "Unexpected failure; details are logged, never returned"
+)) {}
+
+export class Unavailable extends Schema.Error<Unavailable>("Unavailable")(...answeredWith(
+  503,
+  "The store is unreachable; retry after the Retry-After header's seconds"
+)) {}
 
 /** What an endpoint with path, query or header parameters may also answer. */
 export const InputErrors = [BadRequest] as const
@@ -72,35 +76,31 @@ export const InputErrors = [BadRequest] as const
 /** What an endpoint with a JSON body may also answer. */
 export const BodyErrors = [BadRequest, PayloadTooLarge, UnsupportedMediaType] as const
 
-export type ApiError =
-  | BadRequest
-  | Unauthorized
-  | Forbidden
-  | NotFound
-  | Conflict
-  | PayloadTooLarge
-  | UnsupportedMediaType
-  | Unprocessable
-  | InternalError
-  | Unavailable
+const API_ERRORS = [
+  BadRequest,
+  Unauthorized,
+  Forbidden,
+  NotFound,
+  Conflict,
+  PayloadTooLarge,
+  UnsupportedMediaType,
+  Unprocessable,
+  InternalError,
+  Unavailable
+] as const
 
-const statusOf = new Map<Function, number>([
-  [BadRequest, 400],
-  [Unauthorized, 401],
-  [Forbidden, 403],
-  [NotFound, 404],
-  [Conflict, 409],
-  [PayloadTooLarge, 413],
-  [UnsupportedMediaType, 415],
-  [Unprocessable, 422],
-  [InternalError, 500],
-  [Unavailable, 503]
-])
+export type ApiError = InstanceType<(typeof API_ERRORS)[number]>
+
+/** Each class's status, read from its own `httpApiStatus` annotation (the one HttpApi answers with). */
+const statusOf = new Map<Function, number>(API_ERRORS.map((error) => [error, error.ast.annotations?.httpApiStatus as number]))
 
 export const isApiError = (u: unknown): u is ApiError =>
   typeof u === "object" && u !== null && statusOf.has(u.constructor)
 
 export const apiErrorStatus = (e: ApiError): number => statusOf.get(e.constructor)!
+
+/** The error class that answers with `status`. */
+export const apiErrorAt = (status: ErrorStatus) => API_ERRORS.find((error) => statusOf.get(error) === status)!
 
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 1

@@ -4,7 +4,7 @@ import { BodyErrors, Conflict, InputErrors, NotFound, Unavailable, Unprocessable
 import { AccountAccess } from "./auth/AccountAccess.ts"
 import { AdminAuthentication, Authentication } from "./auth/Authentication.ts"
 import { RequireAdmin } from "./auth/RequireAdmin.ts"
-import { SERVICE_VERSION } from "../../app/buildInfo.ts"
+import { SERVICE_VERSION } from "../../buildInfo.ts"
 import { ErrorEnvelope } from "./ErrorEnvelope.ts"
 import { EconomyGroup, OperationsGroup } from "./OperationsGroups.ts"
 import { finishDocument } from "./openApiDocument.ts"

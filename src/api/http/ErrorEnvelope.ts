@@ -43,7 +43,15 @@ export class ErrorEnvelope extends HttpApiMiddleware.Service<ErrorEnvelope>()("b
   // Any route may answer 500. The 400/413/415 it also renders are declared by the endpoints that
   // take input (InputErrors, BodyErrors), so that /api/health does not list them.
   error: InternalError
-}) {}
+}) {
+  static readonly layer = Layer.succeed(ErrorEnvelope, (httpEffect) =>
+    httpEffect.pipe(
+      Effect.map(unifyUnsupportedMediaType),
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.map(toApiError(cause), errorResponse)
+      )
+    ))
+}
 
 const isBodyTooLarge = (defect: unknown): boolean =>
   HttpServerError.isHttpServerError(defect) && defect.reason._tag === "RequestParseError" &&
@@ -80,11 +88,3 @@ const unifyUnsupportedMediaType = (response: HttpServerResponse.HttpServerRespon
       message: "send the request body as JSON with Content-Type: application/json"
     }))
     : response
-
-export const ErrorEnvelopeLive = Layer.succeed(ErrorEnvelope, (httpEffect) =>
-  httpEffect.pipe(
-    Effect.map(unifyUnsupportedMediaType),
-    Effect.catchCause((cause) =>
-      Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.map(toApiError(cause), errorResponse)
-    )
-  ))

@@ -3,16 +3,16 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import { type PortUnavailable, portUnavailable } from "../../app/PortUnavailable.ts"
+import { type PortUnavailable, portUnavailable } from "../../listeners/PortUnavailable.ts"
 import { AppConfig } from "../../config.ts"
 import { ConsoleRoutes } from "../../console/ConsoleRoutes.ts"
 import { NotFound, PayloadTooLarge } from "./ApiErrors.ts"
-import { AccountAccessLive } from "./auth/AccountAccess.ts"
+import { AccountAccess } from "./auth/AccountAccess.ts"
 import { AuthenticationLive } from "./auth/Authentication.ts"
-import { RequireAdminLive } from "./auth/RequireAdmin.ts"
+import { RequireAdmin } from "./auth/RequireAdmin.ts"
 import { BalanceApi } from "./BalanceApi.ts"
 import { docsRoutes } from "./docsPage.ts"
-import { ErrorEnvelopeLive, errorResponse } from "./ErrorEnvelope.ts"
+import { ErrorEnvelope, errorResponse } from "./ErrorEnvelope.ts"
 import { AccountHandlers } from "./handlers/AccountHandlers.ts"
 import { AdminHandlers } from "./handlers/AdminHandlers.ts"
 import { EconomyHandlers } from "./handlers/EconomyHandlers.ts"
@@ -29,12 +29,6 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number
   /** The completion line of every response at Info when true, at Debug otherwise (HTTP_ACCESS_LOG). */
   readonly accessLog: boolean
-  /**
-   * More routes on the same server, e.g. the observability issue's
-   * `PrometheusMetrics.layerHttp({ path: "/metrics" })`. Registered next to the
-   * API, so they win over the JSON 404 catch-all.
-   */
-  readonly extraRoutes?: Layer.Layer<never, never, HttpRouter.HttpRouter>
 }
 
 /**
@@ -90,7 +84,7 @@ export const apiRoutes = (maxBodyBytes: number, accessLog = false) =>
     bodyLimit(maxBodyBytes)
   ).pipe(
     Layer.provide([HealthHandlers, AccountHandlers, WalletAdminHandlers, AdminHandlers, OperationsHandlers, EconomyHandlers]),
-    Layer.provide([ErrorEnvelopeLive, AuthenticationLive, AccountAccessLive, RequireAdminLive])
+    Layer.provide([ErrorEnvelope.layer, AuthenticationLive, AccountAccess.layer, RequireAdmin.layer])
   )
 
 /** Longer than any URL Node's HTTP parser lets through (16 KiB of headers). */
@@ -101,10 +95,8 @@ const MAX_PARAM_LENGTH = 16_384
  * Store, AuthSettings and the admin services (src/app/AdminServices.ts); provides HttpServer (its `address` tells the bound
  * port when `port` is 0).
  */
-export const makeHttpServerLayer = (options: HttpServerOptions) => {
-  const routes = options.extraRoutes === undefined
-    ? apiRoutes(options.maxBodyBytes, options.accessLog)
-    : Layer.mergeAll(apiRoutes(options.maxBodyBytes, options.accessLog), options.extraRoutes)
+export const layerWith = (options: HttpServerOptions) => {
+  const routes = apiRoutes(options.maxBodyBytes, options.accessLog)
   // requestMetrics logs each response (with route, duration and request id): Effect's own access log stays off.
   // Path parameters reach the Schemas whatever their length: a 128-character id (the longest valid
   // one) is served and a longer one is refused naming the parameter, instead of the router's default
@@ -145,18 +137,11 @@ const nodeListener = (options: HttpServerOptions) => {
  * HTTP_ACCESS_LOG from config. Requires Ledger, LedgerVerifier, Store and
  * AuthSettings (shared with the gRPC server's admin methods).
  */
-export const makeHttpServerLayerFromConfig = (
-  extraRoutes?: Layer.Layer<never, never, HttpRouter.HttpRouter>
-) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const options: HttpServerOptions = {
-      port: yield* AppConfig.httpPort,
-      host: yield* AppConfig.host,
-      maxBodyBytes: yield* AppConfig.httpMaxBodyBytes,
-      accessLog: yield* AppConfig.httpAccessLog,
-      ...(extraRoutes === undefined ? {} : { extraRoutes })
-    }
-    return makeHttpServerLayer(options)
-  }))
-
-export const HttpServerLayer = makeHttpServerLayerFromConfig()
+export const layer = Layer.unwrap(Effect.gen(function*() {
+  return layerWith({
+    port: yield* AppConfig.httpPort,
+    host: yield* AppConfig.host,
+    maxBodyBytes: yield* AppConfig.httpMaxBodyBytes,
+    accessLog: yield* AppConfig.httpAccessLog
+  })
+}))

@@ -1,4 +1,4 @@
-import { REFUSALS, RefusalCode, type RefusalHttpStatus } from "../../domain/errors.ts"
+import { REFUSALS, RefusalCode } from "../../domain/errors.ts"
 
 /**
  * Every `error` code the HTTP API answers, by status: the domain's refusal
@@ -32,7 +32,3 @@ export const errorCodesAt = <S extends ErrorStatus>(status: S): ReadonlyArray<Er
   ...RefusalCode.literals.filter((code): code is RefusalCodeAt<S> => REFUSALS[code].http === status),
   ...HTTP_ONLY_CODES[status]
 ]
-
-/** Narrows a refusal code to the ones answered with `status`. */
-export const isRefusalAt = <S extends RefusalHttpStatus>(code: RefusalCode, status: S): code is RefusalCodeAt<S> =>
-  REFUSALS[code].http === status

@@ -1,5 +1,5 @@
 import { Clock, Effect, Layer } from "effect"
-import { sameFingerprint } from "../../ledger/fingerprint.ts"
+import { sameFingerprint } from "../../domain/fingerprint.ts"
 import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"

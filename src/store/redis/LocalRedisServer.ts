@@ -1,8 +1,8 @@
 import { resolve } from "node:path"
-import { Context, Effect, Layer, Schedule, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import { superviseServer } from "../../childProcess/superviseServer.ts"
 import { AppConfig } from "../../config.ts"
 import {
-  type RedisServerProcess,
   spawnRedisServer,
   spawnRedisServerOnFreePort,
   recordOwner,
@@ -37,63 +37,21 @@ export class LocalRedisServer extends Context.Service<LocalRedisServer, {
     Effect.gen(function*() {
       const dir = resolve(yield* AppConfig.dataDir, "redis")
       const port = yield* AppConfig.localRedisPort
-      const unavailable = (cause: unknown) =>
-        new LocalRedisUnavailable({ reason: cause instanceof Error ? cause.message : String(cause) })
-      if (yield* Effect.tryPromise({ try: () => stopOrphanedServer(dir), catch: unavailable })) {
-        yield* Effect.logWarning("stopped an orphaned redis-server left by an earlier run").pipe(
-          Effect.annotateLogs({ dir })
-        )
-      }
-      /** The running child; replaced when the supervisor below restarts it. */
-      let current: RedisServerProcess | undefined
-      let stopping = false
-      const server = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async (): Promise<RedisServerProcess> => {
-            const server = await (port === 0
-              ? spawnRedisServerOnFreePort({ dir, ownProcessGroup: true })
-              : spawnRedisServer({ port, dir, ownProcessGroup: true }))
-            recordOwner(server)
-            current = server
-            return server
-          },
-          catch: unavailable
-        }),
-        () =>
-          Effect.suspend(() => {
-            stopping = true
-            return current === undefined ? Effect.void : Effect.promise(() => stopRedisServer(current!))
-          }).pipe(Effect.tap(() => Effect.logInfo("local redis-server stopped")))
-      )
-      // Supervision: a private redis-server that dies (OOM killer, kill -9) is started again on the
-      // same port and dir; it reloads its AOF, which holds every acknowledged write (fsync always).
-      // Meanwhile the store answers UNAVAILABLE, credits queue, and the client reconnects by itself.
-      const restartAfterExit: Effect.Effect<void> = Effect.gen(function*() {
-        for (;;) {
-          const running = current!
-          yield* Effect.promise(() => running.exited)
-          if (stopping) return
-          yield* Effect.logError("local redis-server exited unexpectedly; starting it again").pipe(
-            Effect.annotateLogs({ pid: running.child.pid ?? -1, exitCode: String(running.child.exitCode ?? running.child.signalCode) })
-          )
-          const restarted = yield* Effect.tryPromise({
-            try: () => spawnRedisServer({ port: running.port, dir, ownProcessGroup: true }),
-            catch: unavailable
-          }).pipe(
-            Effect.tapError((e) => Effect.logError("local redis-server restart failed; trying again in 1 s", e.reason)),
-            Effect.retry(Schedule.spaced("1 second")),
-            Effect.orDie // unreachable: the retry never gives up
-          )
-          if (stopping) {
-            yield* Effect.promise(() => stopRedisServer(restarted))
-            return
-          }
-          recordOwner(restarted)
-          current = restarted
-          yield* Effect.logInfo("local redis-server restarted").pipe(Effect.annotateLogs({ pid: restarted.child.pid ?? -1 }))
-        }
+      // Restarted on the same port and dir, it reloads its AOF, which holds every acknowledged write
+      // (fsync always). Meanwhile the store answers UNAVAILABLE, credits queue, and the client reconnects by itself.
+      const server = yield* superviseServer({
+        name: "local redis-server",
+        dir,
+        stopOrphan: () => stopOrphanedServer(dir),
+        start: () =>
+          port === 0
+            ? spawnRedisServerOnFreePort({ dir, ownProcessGroup: true })
+            : spawnRedisServer({ port, dir, ownProcessGroup: true }),
+        restart: (port) => spawnRedisServer({ port, dir, ownProcessGroup: true }),
+        stop: (server) => stopRedisServer(server),
+        recordOwner,
+        unavailable: (cause) => new LocalRedisUnavailable({ reason: cause instanceof Error ? cause.message : String(cause) })
       })
-      yield* Effect.forkScoped(restartAfterExit)
       yield* Effect.logInfo("local redis-server started").pipe(
         Effect.annotateLogs({
           pid: server.child.pid ?? -1,

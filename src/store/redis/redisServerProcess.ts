@@ -1,7 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync } from "node:fs"
 import { join, resolve } from "node:path"
-import { connect, createServer } from "node:net"
+import { connect } from "node:net"
+import {
+  isAlive,
+  liveOrphan,
+  onFreePort,
+  recordOwnerIn,
+  type ServerChild,
+  spawnUntilReady,
+  stopChild,
+  waitForExit
+} from "../../childProcess/serverChild.ts"
 
 /**
  * A private redis-server child, as plain promises so that both the service
@@ -9,9 +18,7 @@ import { connect, createServer } from "node:net"
  * fsync on every write (an acknowledged write survives kill -9), noeviction
  * (an evicted key is lost money), no RDB snapshots, loopback only.
  */
-export interface RedisServerProcess {
-  readonly port: number
-  readonly dir: string
+export interface RedisServerProcess extends ServerChild {
   /** TCP on 127.0.0.1. */
   readonly url: string
   /**
@@ -20,9 +27,6 @@ export interface RedisServerProcess {
    * (about a tenth of the service's CPU per call in the game benchmark).
    */
   readonly socketUrl: string | undefined
-  readonly child: ChildProcess
-  /** Resolves when the process has exited. */
-  readonly exited: Promise<void>
 }
 
 export class RedisServerMissing extends Error {
@@ -60,18 +64,6 @@ export const redisServerArgs = (port: number, dir: string): Array<string> => {
   ]
 }
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
 const pingOnce = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" })
@@ -89,8 +81,6 @@ const pingOnce = (port: number): Promise<boolean> =>
     })
   })
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** Starts redis-server on `port` with data in `dir`; resolves once it answers PING. */
 export const spawnRedisServer = async (options: {
   readonly port: number
@@ -105,43 +95,27 @@ export const spawnRedisServer = async (options: {
 }): Promise<RedisServerProcess> => {
   const binary = options.binary ?? "redis-server"
   mkdirSync(options.dir, { recursive: true })
-  const child = spawn(binary, redisServerArgs(options.port, options.dir), {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: options.ownProcessGroup === true
+  const { child, exited } = await spawnUntilReady({
+    name: "redis-server",
+    command: binary,
+    args: redisServerArgs(options.port, options.dir),
+    detached: options.ownProcessGroup === true,
+    readyTimeoutMs: options.readyTimeoutMs ?? 10_000,
+    readiness: "answering PING",
+    tooLate: `redis-server on port ${options.port} did not answer PING in time`,
+    isReady: () => pingOnce(options.port),
+    spawnError: (e) => e.code === "ENOENT" ? new RedisServerMissing(binary) : e,
+    kill: (c) => c.kill("SIGKILL")
   })
-  let output = ""
-  child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
-  child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
-  let failure: Error | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once("error", (e: NodeJS.ErrnoException) => {
-      failure = e.code === "ENOENT" ? new RedisServerMissing(binary) : e
-      resolve()
-    })
-    child.once("exit", (code, signal) => {
-      failure ??= new Error(`redis-server exited (${signal ?? code}) before answering PING: ${output.trim()}`)
-      resolve()
-    })
-  })
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000)
-  while (Date.now() < deadline) {
-    if (failure) throw failure
-    if (await pingOnce(options.port)) {
-      const socket = socketPathFor(options.dir)
-      return {
-        port: options.port,
-        dir: options.dir,
-        url: `redis://127.0.0.1:${options.port}`,
-        socketUrl: socket === undefined ? undefined : `unix://${socket}`,
-        child,
-        exited
-      }
-    }
-    await sleep(25)
+  const socket = socketPathFor(options.dir)
+  return {
+    port: options.port,
+    dir: options.dir,
+    url: `redis://127.0.0.1:${options.port}`,
+    socketUrl: socket === undefined ? undefined : `unix://${socket}`,
+    child,
+    exited
   }
-  child.kill("SIGKILL")
-  await exited
-  throw new Error(`redis-server on port ${options.port} did not answer PING in time: ${output.trim()}`)
 }
 
 /** Picks a free port; retries on the small race where someone else takes it first. */
@@ -152,51 +126,20 @@ export const spawnRedisServerOnFreePort = (options: {
 }): Promise<RedisServerProcess> =>
   onFreePort((port) => spawnRedisServer({ ...options, port }), (e) => e instanceof RedisServerMissing)
 
-/**
- * Starts a server on a free port, three tries: another process may take the port between
- * freePort() and the server's bind. A failure `isFinal` says no retry can fix is thrown at once.
- */
-export const onFreePort = async <A>(start: (port: number) => Promise<A>, isFinal: (e: unknown) => boolean): Promise<A> => {
-  let last: unknown
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await start(await freePort())
-    } catch (e) {
-      if (isFinal(e)) throw e
-      last = e
-    }
-  }
-  throw last
-}
-
 /** Stops the child with `signal` (SIGKILL after `graceMs`) and waits for it to exit. */
 export const stopRedisServer = async (
   server: RedisServerProcess,
   signal: NodeJS.Signals = "SIGTERM",
   graceMs = 10_000
 ): Promise<void> => {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return
-  server.child.kill(signal)
-  const timer = setTimeout(() => server.child.kill("SIGKILL"), graceMs)
-  await server.exited
-  clearTimeout(timer)
+  await stopChild(server, (s) => server.child.kill(s), signal, graceMs)
 }
 
 const ownerFile = (dir: string) => join(dir, "owner.json")
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
-export const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Notes which process serves `dir`, so that a later start can find an orphan. */
 export const recordOwner = (server: RedisServerProcess): void => {
-  writeFileSync(ownerFile(server.dir), JSON.stringify({ pid: server.child.pid, port: server.port }))
+  recordOwnerIn(ownerFile(server.dir), server)
 }
 
 /**
@@ -206,21 +149,9 @@ export const recordOwner = (server: RedisServerProcess): void => {
  * stopped gracefully first, which also flushes its AOF.
  */
 export const stopOrphanedServer = async (dir: string, timeoutMs = 10_000): Promise<boolean> => {
-  if (!existsSync(ownerFile(dir))) return false
-  let owner: { pid?: unknown; port?: unknown }
-  try {
-    owner = JSON.parse(readFileSync(ownerFile(dir), "utf8")) as { pid?: unknown; port?: unknown }
-  } catch {
-    owner = {}
-  }
-  rmSync(ownerFile(dir), { force: true })
-  const { pid, port } = owner
-  if (typeof pid !== "number" || typeof port !== "number" || !isAlive(pid) || !(await pingOnce(port))) return false
-  process.kill(pid, "SIGTERM")
-  const deadline = Date.now() + timeoutMs
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`orphaned redis-server (pid ${pid}) on ${dir} did not stop`)
-    await sleep(50)
-  }
+  const orphan = await liveOrphan(ownerFile(dir), isAlive, pingOnce)
+  if (orphan === undefined) return false
+  process.kill(orphan.pid, "SIGTERM")
+  await waitForExit(orphan.pid, isAlive, timeoutMs, `orphaned redis-server (pid ${orphan.pid}) on ${dir}`)
   return true
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { freePort } from "../../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../../src/childProcess/serverChild.ts"
 import { nodeBinary } from "../../chaos/support/serviceProcess.ts"
 import { registerChild } from "../../support/children.ts"
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { connect } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { freePort } from "../../../src/store/redis/redisServerProcess.ts"
+import { freePort } from "../../../src/childProcess/serverChild.ts"
 import { registerChild } from "../../support/children.ts"
 import { eventually, PollAborted } from "../../support/eventually.ts"
 

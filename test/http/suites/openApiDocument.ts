@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { Ajv2020 } from "ajv/dist/2020.js"
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { HTTP_ONLY_CODES } from "../../../src/api/http/errorCodes.ts"
 import { RefusalCode, REFUSALS } from "../../../src/domain/errors.ts"
 import type { SuiteContext } from "../support/httpApiSuite.ts"
@@ -84,7 +84,7 @@ export const openApiDocument = ({ client }: SuiteContext) =>
   describe("OpenAPI document", () => {
     const fetchDocument = async () => {
       const reply = await client().anonymous.get("/api/openapi.json")
-      expect(reply.status).toBe(200)
+      assert.strictEqual(reply.status, 200)
       return reply.body as Document
     }
     const operations = async () => {
@@ -94,59 +94,61 @@ export const openApiDocument = ({ client }: SuiteContext) =>
 
     it("is a valid OpenAPI 3.x document, versioned as package.json", async () => {
       const document = await fetchDocument()
-      expect(document.openapi).toMatch(/^3\.\d+\.\d+$/)
+      assert.match(document.openapi, /^3\.\d+\.\d+$/)
       const result = await new Validator().validate(document as unknown as Record<string, unknown>)
-      expect(result.errors ?? []).toEqual([])
-      expect(result.valid).toBe(true)
-      expect(document.info.version).toBe(packageVersion)
+      assert.deepStrictEqual(result.errors ?? [], [])
+      assert.strictEqual(result.valid, true)
+      assert.strictEqual(document.info.version, packageVersion)
     })
 
     it("lists every route, and nothing else", async () => {
       const document = await fetchDocument()
       const listed = Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => [method, path] as const))
-      expect([...listed].sort()).toEqual([...ROUTES].sort())
+      assert.deepStrictEqual([...listed].sort(), [...ROUTES].sort())
     })
 
     it("declares each path parameter, and the input errors only where there is input", async () => {
       const { document, ops } = await operations()
       for (const { method, path, op } of ops) {
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
-          expect(op.parameters?.some((p) => p.in === "path" && p.name === name && p.required === true)).toBe(true)
+          assert.strictEqual(op.parameters?.some((p) => p.in === "path" && p.name === name && p.required === true), true)
         }
         const statuses = Object.keys(op.responses)
         const where = `${method} ${path}`
-        expect(statuses, where).toContain("500")
-        if ((op.parameters?.length ?? 0) > 0 || op.requestBody !== undefined) expect(statuses, where).toContain("400")
-        else expect(statuses, where).not.toContain("400")
-        if (op.requestBody !== undefined) expect(statuses, where).toEqual(expect.arrayContaining(["413", "415"]))
-        else expect(statuses, where).not.toEqual(expect.arrayContaining(["413"]))
+        assert.include(statuses, "500", where)
+        if ((op.parameters?.length ?? 0) > 0 || op.requestBody !== undefined) assert.include(statuses, "400", where)
+        else assert.notInclude(statuses, "400", where)
+        if (op.requestBody !== undefined) assert.includeMembers(statuses, ["413", "415"], where)
+        else assert.notInclude(statuses, "413", where)
       }
       for (const path of ["/api/health", "/api/ready"]) {
-        expect(Object.keys(document.paths[path]!["get"]!.responses)).not.toEqual(expect.arrayContaining(["400"]))
-        for (const status of ["400", "413", "415"]) expect(document.paths[path]!["get"]!.responses).not.toHaveProperty(status)
+        assert.notInclude(Object.keys(document.paths[path]!["get"]!.responses), "400")
+        for (const status of ["400", "413", "415"]) assert.notProperty(document.paths[path]!["get"]!.responses, status)
       }
-      expect(document.paths["/api/accounts/{accountId}/deposit"]!["post"]!.parameters).toEqual(
-        expect.arrayContaining([expect.objectContaining({ name: "idempotency-key", in: "header", required: true })])
-      )
+      const depositParameters = document.paths["/api/accounts/{accountId}/deposit"]!["post"]!.parameters ?? []
+      assert.containSubset(depositParameters.find((p) => p.name === "idempotency-key"), { in: "header", required: true })
     })
 
     it("tells admin-only routes from player routes by their security schemes", async () => {
       const { document, ops } = await operations()
-      expect(document.components.securitySchemes).toMatchObject({
-        bearer: { type: "http", scheme: expect.stringMatching(/^bearer$/i) },
-        adminBearer: { type: "http", scheme: expect.stringMatching(/^bearer$/i) },
+      const schemes = document.components.securitySchemes
+      assert.containSubset(schemes, {
+        bearer: { type: "http" },
+        adminBearer: { type: "http" },
         adminKey: { type: "apiKey", in: "header", name: "X-Admin-Key" }
       })
+      assert.match((schemes.bearer as { scheme: string }).scheme, /^bearer$/i)
+      assert.match((schemes.adminBearer as { scheme: string }).scheme, /^bearer$/i)
       for (const { method, path, op } of ops) {
         const where = `${method} ${path}`
         if (!isAuthenticated(path)) {
-          expect(op.security ?? [], where).toEqual([])
+          assert.deepStrictEqual(op.security ?? [], [], where)
           continue
         }
-        expect(op.security, where).toEqual(isPlayerRoute(method, path) ? [{ bearer: [] }, { adminKey: [] }] : [{ adminBearer: [] }, { adminKey: [] }])
-        expect(Object.keys(op.responses), where).toEqual(expect.arrayContaining(["401", "403"]))
+        assert.deepStrictEqual(op.security, isPlayerRoute(method, path) ? [{ bearer: [] }, { adminKey: [] }] : [{ adminBearer: [] }, { adminKey: [] }], where)
+        assert.includeMembers(Object.keys(op.responses), ["401", "403"], where)
       }
-      expect(ops.filter(({ method, path }) => isAuthenticated(path) && !isPlayerRoute(method, path)).length).toBe(22)
+      assert.strictEqual(ops.filter(({ method, path }) => isAuthenticated(path) && !isPlayerRoute(method, path)).length, 22)
     })
 
     it("enumerates the error codes of each status: every refusal code at its status, and the HTTP API's own", async () => {
@@ -157,10 +159,10 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         for (const [status, response] of Object.entries(op.responses)) {
           if (Number(status) < 400) continue
           const schema = response.content?.["application/json"]?.schema
-          expect(schema, `${op.operationId} ${status}`).toBeDefined()
+          assert.isDefined(schema, `${op.operationId} ${status}`)
           const check = validate(schema!)
           // The code is an enum, not a free string: an unknown code does not validate.
-          expect(check({ error: "SOMETHING_ELSE", message: "m" }), `${op.operationId} ${status}`).toBe(false)
+          assert.strictEqual(check({ error: "SOMETHING_ELSE", message: "m" }), false, `${op.operationId} ${status}`)
           const codes = codesAt.get(status) ?? new Set<string>()
           for (const code of [...RefusalCode.literals, ...Object.values(HTTP_ONLY_CODES).flat()]) {
             if (check({ error: code, message: "m" })) codes.add(code)
@@ -170,13 +172,13 @@ export const openApiDocument = ({ client }: SuiteContext) =>
       }
       for (const code of RefusalCode.literals) {
         const status = String(REFUSALS[code].http)
-        expect([...(codesAt.get(status) ?? [])], `${code} at ${status}`).toContain(code)
+        assert.include([...(codesAt.get(status) ?? [])], code, `${code} at ${status}`)
       }
       for (const [status, codes] of Object.entries(HTTP_ONLY_CODES)) {
-        for (const code of codes) expect([...(codesAt.get(status) ?? [])], `${code} at ${status}`).toContain(code)
+        for (const code of codes) assert.include([...(codesAt.get(status) ?? [])], code, `${code} at ${status}`)
       }
-      expect([...codesAt.get("503")!].sort()).toEqual(["AUTH_UNAVAILABLE", "NOT_READY", "STORE_UNAVAILABLE"])
-      expect([...codesAt.get("401")!]).not.toContain("INSUFFICIENT_BALANCE")
+      assert.deepStrictEqual([...codesAt.get("503")!].sort(), ["AUTH_UNAVAILABLE", "NOT_READY", "STORE_UNAVAILABLE"])
+      assert.notInclude([...codesAt.get("401")!], "INSUFFICIENT_BALANCE")
     })
 
     it("declares Retry-After on every 503", async () => {
@@ -186,9 +188,9 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         const unavailable = op.responses["503"]
         if (unavailable === undefined) continue
         seen++
-        expect(unavailable.headers?.["Retry-After"], op.operationId).toMatchObject({ required: true, schema: { type: "integer" } })
+        assert.containSubset(unavailable.headers?.["Retry-After"], { required: true, schema: { type: "integer" } }, op.operationId)
       }
-      expect(seen).toBe(ROUTES.length - 1) // all but liveness
+      assert.strictEqual(seen, ROUTES.length - 1) // all but liveness
     })
 
     it("has a request example for every body and a response example for every operation, each valid against its schema", async () => {
@@ -197,25 +199,25 @@ export const openApiDocument = ({ client }: SuiteContext) =>
       for (const { op } of ops) {
         const bodies = Object.values(op.requestBody?.content ?? {})
         for (const media of bodies) {
-          expect(media.example, `${op.operationId} request`).toBeDefined()
+          assert.isDefined(media.example, `${op.operationId} request`)
           const check = validate(media.schema)
-          expect(check(media.example), `${op.operationId} request: ${JSON.stringify(check.errors)}`).toBe(true)
+          assert.strictEqual(check(media.example), true, `${op.operationId} request: ${JSON.stringify(check.errors)}`)
         }
         const examples = Object.entries(op.responses)
           .filter(([status]) => Number(status) < 300)
           .flatMap(([status, r]) => Object.values(r.content ?? {}).filter((m) => m.example !== undefined).map((m) => [status, m] as const))
-        expect(examples.length, `${op.operationId} response example`).toBeGreaterThan(0)
+        assert.isAbove(examples.length, 0, `${op.operationId} response example`)
         for (const [status, media] of examples) {
           const check = validate(media.schema)
-          expect(check(media.example), `${op.operationId} ${status}: ${JSON.stringify(check.errors)}`).toBe(true)
+          assert.strictEqual(check(media.example), true, `${op.operationId} ${status}: ${JSON.stringify(check.errors)}`)
         }
       }
     })
 
     it("serves a docs page for it at /api/docs", async () => {
       const reply = await client().anonymous.get("/api/docs")
-      expect(reply.status).toBe(200)
-      expect(reply.headers.get("content-type")).toContain("text/html")
-      expect(reply.text).toContain("balance-service")
+      assert.strictEqual(reply.status, 200)
+      assert.include(reply.headers.get("content-type"), "text/html")
+      assert.include(reply.text, "balance-service")
     })
   })

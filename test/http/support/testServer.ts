@@ -4,8 +4,9 @@ import { join } from "node:path"
 import { Effect, Layer, Logger, ManagedRuntime, References } from "effect"
 import { HttpServer } from "effect/http"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
-import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
-import { adminServicesAt, type HistoryViews } from "../../../src/app/AdminServices.ts"
+import * as BalanceHttpServer from "../../../src/api/http/HttpServer.ts"
+import { type HistoryViews } from "../../../src/app/AdminServices.ts"
+import * as AdminServices from "../../../src/app/AdminServices.ts"
 import type { Ledger } from "../../../src/ledger/Ledger.ts"
 import type { LedgerVerifier } from "../../../src/ledger/LedgerVerifier.ts"
 import type { Store } from "../../../src/store/Store.ts"
@@ -55,13 +56,13 @@ export const startTestServer = async <E>(
       Logger.layer([makeJsonLogger((line) => void logs.push(line.trimEnd()))]),
       Layer.succeed(References.MinimumLogLevel, "Info")
     )
-  const layer = makeHttpServerLayer({
+  const layer = BalanceHttpServer.layerWith({
     port: 0,
     host: "127.0.0.1",
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
     accessLog: false
   }).pipe(
-    Layer.provide(adminServicesAt(dataDir, options.historyViews)),
+    Layer.provide(AdminServices.layerAt(dataDir, options.historyViews)),
     Layer.provideMerge(ledgerOn(store, options.ledgerSettings ?? {})),
     Layer.provide(options.authLayer ?? AuthSettings.layerWith(options.auth ?? { adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
     Layer.provideMerge(ShiftableClock.layer),

@@ -5,14 +5,13 @@ import { Context, Effect, Layer, Logger, References, type Redacted } from "effec
 import { HttpServer } from "effect/http"
 import { grpcServerLayerWith } from "../../../src/api/grpc/GrpcServer.ts"
 import { AuthSettings } from "../../../src/api/http/auth/AuthSettings.ts"
-import { makeHttpServerLayer } from "../../../src/api/http/HttpServer.ts"
-import { adminServicesAt } from "../../../src/app/AdminServices.ts"
+import * as BalanceHttpServer from "../../../src/api/http/HttpServer.ts"
+import * as AdminServices from "../../../src/app/AdminServices.ts"
 import type { LedgerSettings } from "../../../src/ledger/LedgerSettings.ts"
-import { EconomyMetricsLayer } from "../../../src/observability/EconomyMetrics.ts"
-import { ExpiryMetricsLayer } from "../../../src/reservations/ExpiryMetrics.ts"
-import { CreditQueueMetricsLayer } from "../../../src/degradation/CreditQueueMetrics.ts"
+import * as EconomyMetrics from "../../../src/observability/EconomyMetrics.ts"
 import { makeJsonLogger } from "../../../src/observability/Logging.ts"
-import { metricsServerLayerWith } from "../../../src/observability/MetricsServer.ts"
+import { MetricsServer } from "../../../src/observability/MetricsServer.ts"
+import { CreditQueue } from "../../../src/degradation/CreditQueue.ts"
 import { ReservationExpiry } from "../../../src/reservations/ReservationExpiry.ts"
 import type { Store } from "../../../src/store/Store.ts"
 import { BalanceClient } from "../../grpc/support/balanceClient.ts"
@@ -65,14 +64,14 @@ export const observedApp = <E>(store: Layer.Layer<Store, E>, options: ObservedAp
         ...(options.grpcAuthToken === undefined ? {} : { authToken: options.grpcAuthToken })
       })))
     ),
-    makeHttpServerLayer({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: options.accessLog ?? true }).pipe(
+    BalanceHttpServer.layerWith({ port: 0, host: "127.0.0.1", maxBodyBytes: 65_536, accessLog: options.accessLog ?? true }).pipe(
       Layer.provide(AuthSettings.layerWith({ adminApiKey: ADMIN_KEY, hs256Secret: HS_SECRET })),
-      Layer.provide(adminServicesAt(mkdtempSync(join(tmpdir(), "observed-app-"))))
+      Layer.provide(AdminServices.layerAt(mkdtempSync(join(tmpdir(), "observed-app-"))))
     ),
-    metricsServerLayerWith({ port: 0, host: "127.0.0.1" }),
-    EconomyMetricsLayer,
-    CreditQueueMetricsLayer,
-    ExpiryMetricsLayer
+    MetricsServer.layerWith({ port: 0, host: "127.0.0.1" }),
+    EconomyMetrics.layer,
+    CreditQueue.metrics,
+    ReservationExpiry.metrics
   ).pipe(
     Layer.provideMerge(ReservationExpiry.layer),
     Layer.provideMerge(ledgerOn(store, options.ledger ?? {})),

@@ -12,12 +12,11 @@ import { Principal } from "./Principal.ts"
 export class AccountAccess extends HttpApiMiddleware.Service<AccountAccess, { requires: Principal }>()(
   "balance/http/AccountAccess",
   { error: Forbidden }
-) {}
-
-export const AccountAccessLive = Layer.succeed(AccountAccess, (httpEffect) =>
-  Effect.gen(function*() {
+) {
+  static readonly layer = Layer.succeed(AccountAccess, Effect.fnUntraced(function*(httpEffect) {
     const principal = yield* Principal
     const { accountId } = yield* HttpRouter.params
     if (principal.admin || (accountId !== undefined && principal.subject === accountId)) return yield* httpEffect
     return yield* new Forbidden({ error: "FORBIDDEN", message: "this token does not grant access to that account" })
   }))
+}

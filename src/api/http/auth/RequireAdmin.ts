@@ -7,10 +7,9 @@ import { Principal } from "./Principal.ts"
 export class RequireAdmin extends HttpApiMiddleware.Service<RequireAdmin, { requires: Principal }>()(
   "balance/http/RequireAdmin",
   { error: Forbidden }
-) {}
-
-export const RequireAdminLive = Layer.succeed(RequireAdmin, (httpEffect) =>
-  Effect.gen(function*() {
+) {
+  static readonly layer = Layer.succeed(RequireAdmin, Effect.fnUntraced(function*(httpEffect) {
     if ((yield* Principal).admin) return yield* httpEffect
     return yield* new Forbidden({ error: "ADMIN_REQUIRED", message: "this endpoint is for admins" })
   }))
+}

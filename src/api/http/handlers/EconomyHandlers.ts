@@ -14,14 +14,13 @@ const invalid = (path: string, message: string) =>
   new BadRequest({ error: "INVALID_RANGE", message: `${path}: ${message}`, details: { issues: [{ in: "query", path, message }] } })
 
 /** `from`/`to` as a range, 24 hours up to now by default; `from` must come before `to`. */
-const rangeOf = (query: { readonly from?: string; readonly to?: string }) =>
-  Effect.gen(function*() {
-    const to = query.to === undefined ? yield* Clock.currentTimeMillis : Date.parse(query.to)
-    const from = query.from === undefined ? to - DAY_MS : Date.parse(query.from)
-    if (from >= to) return yield* invalid("from", "from must be before to")
-    const range: TimeRange = { from, to }
-    return range
-  })
+const rangeOf = Effect.fnUntraced(function*(query: { readonly from?: string; readonly to?: string }) {
+  const to = query.to === undefined ? yield* Clock.currentTimeMillis : Date.parse(query.to)
+  const from = query.from === undefined ? to - DAY_MS : Date.parse(query.from)
+  if (from >= to) return yield* invalid("from", "from must be before to")
+  const range: TimeRange = { from, to }
+  return range
+})
 
 const coverageView = (c: Coverage) => ({
   ...c,
@@ -30,42 +29,36 @@ const coverageView = (c: Coverage) => ({
 })
 const rangeView = (r: TimeRange) => ({ from: iso(r.from), to: iso(r.to) })
 
-export const EconomyHandlers = HttpApiBuilder.group(BalanceApi, "economy", (handlers) =>
-  Effect.gen(function*() {
-    const history = yield* EconomyHistory
-    return handlers
-      .handle("supplySeries", ({ query }) =>
-        Effect.gen(function*() {
-          const range = yield* rangeOf(query)
-          const bucket: Bucket = query.bucket ?? "hour"
-          const points = Math.ceil((range.to - Math.floor(range.from / BUCKET_MS[bucket]) * BUCKET_MS[bucket]) / BUCKET_MS[bucket])
-          if (points > MAX_POINTS) return yield* invalid("bucket", `the range holds ${points} ${bucket}s; at most ${MAX_POINTS} points per request`)
-          const s = yield* history.supplySeries(range, bucket).pipe(Effect.mapError(storeUnavailable))
-          return {
-            ...rangeView(s.range),
-            bucket: s.bucket,
-            coverage: coverageView(s.coverage),
-            points: s.points.map((p) => ({ ...p, start: iso(p.start), end: iso(p.end) }))
-          }
-        }))
-      .handle("flows", ({ query }) =>
-        Effect.gen(function*() {
-          const { range, coverage, ...flows } = yield* history.flows(yield* rangeOf(query)).pipe(Effect.mapError(storeUnavailable))
-          return { ...rangeView(range), coverage: coverageView(coverage), ...flows }
-        }))
-      .handle("rake", ({ query }) =>
-        Effect.gen(function*() {
-          const r = yield* history.rakeByTable(yield* rangeOf(query), query.limit ?? DEFAULT_TOP).pipe(Effect.mapError(storeUnavailable))
-          return { ...rangeView(r.range), coverage: coverageView(r.coverage), total: r.total, tables: r.tables }
-        }))
-      .handle("reservations", ({ query }) =>
-        Effect.gen(function*() {
-          const { range, coverage, ...counts } = yield* history.reservationOutcomes(yield* rangeOf(query)).pipe(Effect.mapError(storeUnavailable))
-          return { ...rangeView(range), coverage: coverageView(coverage), ...counts }
-        }))
-      .handle("movers", ({ query }) =>
-        Effect.gen(function*() {
-          const m = yield* history.biggestMovers(yield* rangeOf(query), query.limit ?? DEFAULT_TOP).pipe(Effect.mapError(storeUnavailable))
-          return { ...rangeView(m.range), coverage: coverageView(m.coverage), items: m.items }
-        }))
-  }))
+export const EconomyHandlers = HttpApiBuilder.group(BalanceApi, "economy", Effect.fnUntraced(function*(handlers) {
+  const history = yield* EconomyHistory
+  return handlers
+    .handle("supplySeries", Effect.fnUntraced(function*({ query }) {
+      const range = yield* rangeOf(query)
+      const bucket: Bucket = query.bucket ?? "hour"
+      const points = Math.ceil((range.to - Math.floor(range.from / BUCKET_MS[bucket]) * BUCKET_MS[bucket]) / BUCKET_MS[bucket])
+      if (points > MAX_POINTS) return yield* invalid("bucket", `the range holds ${points} ${bucket}s; at most ${MAX_POINTS} points per request`)
+      const s = yield* history.supplySeries(range, bucket).pipe(Effect.mapError(storeUnavailable))
+      return {
+        ...rangeView(s.range),
+        bucket: s.bucket,
+        coverage: coverageView(s.coverage),
+        points: s.points.map((p) => ({ ...p, start: iso(p.start), end: iso(p.end) }))
+      }
+    }))
+    .handle("flows", Effect.fnUntraced(function*({ query }) {
+      const { range, coverage, ...flows } = yield* history.flows(yield* rangeOf(query)).pipe(Effect.mapError(storeUnavailable))
+      return { ...rangeView(range), coverage: coverageView(coverage), ...flows }
+    }))
+    .handle("rake", Effect.fnUntraced(function*({ query }) {
+      const r = yield* history.rakeByTable(yield* rangeOf(query), query.limit ?? DEFAULT_TOP).pipe(Effect.mapError(storeUnavailable))
+      return { ...rangeView(r.range), coverage: coverageView(r.coverage), total: r.total, tables: r.tables }
+    }))
+    .handle("reservations", Effect.fnUntraced(function*({ query }) {
+      const { range, coverage, ...counts } = yield* history.reservationOutcomes(yield* rangeOf(query)).pipe(Effect.mapError(storeUnavailable))
+      return { ...rangeView(range), coverage: coverageView(coverage), ...counts }
+    }))
+    .handle("movers", Effect.fnUntraced(function*({ query }) {
+      const m = yield* history.biggestMovers(yield* rangeOf(query), query.limit ?? DEFAULT_TOP).pipe(Effect.mapError(storeUnavailable))
+      return { ...rangeView(m.range), coverage: coverageView(m.coverage), items: m.items }
+    }))
+}))

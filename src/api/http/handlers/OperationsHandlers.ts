@@ -4,7 +4,7 @@ import { idempotencyKeyOf } from "../../../domain/commands.ts"
 import type { DeadLetter, DeadLetterRetry } from "../../../degradation/DeadLetters.ts"
 import { CreditQueue } from "../../../degradation/CreditQueue.ts"
 import { DeadLetters } from "../../../degradation/DeadLetters.ts"
-import { ArchiveStatus, type ArchiveStatusReport } from "../../../history/ArchiveStatus.ts"
+import { ArchiveStatus, type ArchiveStatusReport } from "../../../archive/ArchiveStatus.ts"
 import { Ledger } from "../../../ledger/Ledger.ts"
 import { LedgerVerifier } from "../../../ledger/LedgerVerifier.ts"
 import { type VerificationJob, VerificationJobs } from "../../../ledger/VerificationJobs.ts"
@@ -73,91 +73,87 @@ const fileFault = (e: { readonly message: string }) =>
     Effect.fail(new InternalError({ error: "INTERNAL", message: "the dead-letter file could not be read; see the service log" }))
   )
 
-export const OperationsHandlers = HttpApiBuilder.group(BalanceApi, "operations", (handlers) =>
-  Effect.gen(function*() {
-    const ledger = yield* Ledger
-    const verifier = yield* LedgerVerifier
-    const store = yield* Store
-    const deadLetters = yield* DeadLetters
-    const jobs = yield* VerificationJobs
-    const archive = yield* ArchiveStatus
-    const queue = yield* Effect.serviceOption(CreditQueue)
+export const OperationsHandlers = HttpApiBuilder.group(BalanceApi, "operations", Effect.fnUntraced(function*(handlers) {
+  const ledger = yield* Ledger
+  const verifier = yield* LedgerVerifier
+  const store = yield* Store
+  const deadLetters = yield* DeadLetters
+  const jobs = yield* VerificationJobs
+  const archive = yield* ArchiveStatus
+  const queue = yield* Effect.serviceOption(CreditQueue)
 
-    const listDeadLetters = deadLetters.list().pipe(
-      Effect.catchTag("DeadLetterFileError", (e) => Effect.as(Effect.logError("dead-letter file unreadable").pipe(Effect.annotateLogs({ reason: e.message })), null))
-    )
+  const listDeadLetters = deadLetters.list().pipe(
+    Effect.catchTag("DeadLetterFileError", (e) => Effect.as(Effect.logError("dead-letter file unreadable").pipe(Effect.annotateLogs({ reason: e.message })), null))
+  )
 
-    return handlers
-      .handle("overview", () =>
-        Effect.gen(function*() {
-          const started = yield* Clock.currentTimeMillis
-          const ping = yield* Effect.exit(store.ping())
-          const latencyMs = (yield* Clock.currentTimeMillis) - started
-          const letters = (yield* listDeadLetters) ?? []
-          const supply = yield* Effect.option(ledger.supply())
-          const last = yield* verifier.lastReport()
-          const running = (yield* jobs.list()).find((j) => j.status === "RUNNING")
-          const archiveStatus = yield* Effect.option(archive.status())
-          return {
-            store: ping._tag === "Success"
-              ? { up: true, latencyMs, error: null }
-              : { up: false, latencyMs: null, error: "the store does not answer" },
-            creditQueue: Option.match(queue, {
-              onNone: () => null,
-              onSome: (q) => ({ pending: q.pending(), ...q.counters() })
-            }),
-            deadLetters: { open: letters.filter((l) => l.status === "OPEN").length, total: letters.length },
-            verification: { last: last === null ? null : reportView(last), runningJobId: running?.jobId ?? null },
-            archive: Option.match(archiveStatus, { onNone: () => null, onSome: archiveView }),
-            supply: Option.match(supply, { onNone: () => null, onSome: (s) => supplyReport(s, last) })
-          }
-        }))
-      .handle("deadLetters", ({ query }) =>
-        Effect.gen(function*() {
-          const status = query.status ?? "OPEN"
-          const scope = `dead-letters:${status}`
-          const start = Number((yield* decodeCursor(scope, query.cursor)) ?? "0")
-          const all = yield* deadLetters.list().pipe(Effect.catchTag("DeadLetterFileError", fileFault))
-          const matching = status === "ALL" ? all : all.filter((l) => l.status === status)
-          const limit = query.limit ?? DEFAULT_LIMIT
-          const page = matching.slice(start, start + limit)
-          return {
-            items: page.map(deadLetterView),
-            nextCursor: nextCursorOf(scope, start + limit < matching.length ? String(start + limit) : null),
-            open: all.filter((l) => l.status === "OPEN").length
-          }
-        }))
-      .handle("retryDeadLetter", ({ params }) =>
-        deadLetters.retry(params.queueId).pipe(
-          Effect.map(({ deadLetter, retry }) => ({ deadLetter: deadLetterView(deadLetter), retry: retryView(retry) })),
-          Effect.catchTags({
-            DeadLetterNotFound: (e) => Effect.fail(new NotFound({ error: "DEAD_LETTER_NOT_FOUND", message: e.message })),
-            DeadLetterResolved: (e) => Effect.fail(new Conflict({ error: "DEAD_LETTER_RESOLVED", message: e.message })),
-            DeadLetterFileError: fileFault,
-            Refusal: (e) => Effect.fail(fromExecuteError(e)),
-            StoreUnavailable: () => Effect.fail(storeUnavailable()),
-            LedgerContention: (e) => Effect.fail(fromExecuteError(e))
-          })
-        ))
-      .handle("startVerification", ({ payload }) =>
-        Effect.gen(function*() {
-          const accountId = payload?.accountId
-          if (accountId !== undefined) yield* walletMustExist(ledger, accountId)
-          const job = yield* jobs.start(accountId !== undefined ? { mode: "account", accountId } : { mode: payload?.mode ?? "full" }).pipe(
-            Effect.catchTag("VerificationRunning", (e) =>
-              Effect.fail(new Conflict({ error: "VERIFICATION_RUNNING", message: e.message, details: { jobId: e.jobId } })))
-          )
-          return verificationJobView(job)
-        }))
-      .handle("verificationJobs", () => Effect.map(jobs.list(), (items) => ({ items: items.map(verificationJobView) })))
-      .handle("verificationJob", ({ params }) =>
-        Effect.flatMap(jobs.get(params.jobId), (job) =>
-          job === undefined
-            ? Effect.fail(new NotFound({ error: "VERIFICATION_JOB_NOT_FOUND", message: `no verification job ${params.jobId} on this instance` }))
-            : Effect.succeed(verificationJobView(job))))
-      .handle("archiveStatus", () =>
-        archive.status().pipe(
-          Effect.map(archiveView),
-          Effect.mapError((): Unavailable => storeUnavailable())
-        ))
-  }))
+  return handlers
+    .handle("overview", Effect.fnUntraced(function*() {
+      const started = yield* Clock.currentTimeMillis
+      const ping = yield* Effect.exit(store.ping())
+      const latencyMs = (yield* Clock.currentTimeMillis) - started
+      const letters = (yield* listDeadLetters) ?? []
+      const supply = yield* Effect.option(ledger.supply())
+      const last = yield* verifier.lastReport()
+      const running = (yield* jobs.list()).find((j) => j.status === "RUNNING")
+      const archiveStatus = yield* Effect.option(archive.status())
+      return {
+        store: ping._tag === "Success"
+          ? { up: true, latencyMs, error: null }
+          : { up: false, latencyMs: null, error: "the store does not answer" },
+        creditQueue: Option.match(queue, {
+          onNone: () => null,
+          onSome: (q) => ({ pending: q.pending(), ...q.counters() })
+        }),
+        deadLetters: { open: letters.filter((l) => l.status === "OPEN").length, total: letters.length },
+        verification: { last: last === null ? null : reportView(last), runningJobId: running?.jobId ?? null },
+        archive: Option.match(archiveStatus, { onNone: () => null, onSome: archiveView }),
+        supply: Option.match(supply, { onNone: () => null, onSome: (s) => supplyReport(s, last) })
+      }
+    }))
+    .handle("deadLetters", Effect.fnUntraced(function*({ query }) {
+      const status = query.status ?? "OPEN"
+      const scope = `dead-letters:${status}`
+      const start = Number((yield* decodeCursor(scope, query.cursor)) ?? "0")
+      const all = yield* deadLetters.list().pipe(Effect.catchTag("DeadLetterFileError", fileFault))
+      const matching = status === "ALL" ? all : all.filter((l) => l.status === status)
+      const limit = query.limit ?? DEFAULT_LIMIT
+      const page = matching.slice(start, start + limit)
+      return {
+        items: page.map(deadLetterView),
+        nextCursor: nextCursorOf(scope, start + limit < matching.length ? String(start + limit) : null),
+        open: all.filter((l) => l.status === "OPEN").length
+      }
+    }))
+    .handle("retryDeadLetter", ({ params }) =>
+      deadLetters.retry(params.queueId).pipe(
+        Effect.map(({ deadLetter, retry }) => ({ deadLetter: deadLetterView(deadLetter), retry: retryView(retry) })),
+        Effect.catchTags({
+          DeadLetterNotFound: (e) => Effect.fail(new NotFound({ error: "DEAD_LETTER_NOT_FOUND", message: e.message })),
+          DeadLetterResolved: (e) => Effect.fail(new Conflict({ error: "DEAD_LETTER_RESOLVED", message: e.message })),
+          DeadLetterFileError: fileFault,
+          Refusal: (e) => Effect.fail(fromExecuteError(e)),
+          StoreUnavailable: () => Effect.fail(storeUnavailable()),
+          LedgerContention: (e) => Effect.fail(fromExecuteError(e))
+        })
+      ))
+    .handle("startVerification", Effect.fnUntraced(function*({ payload }) {
+      const accountId = payload?.accountId
+      if (accountId !== undefined) yield* walletMustExist(ledger, accountId)
+      const job = yield* jobs.start(accountId !== undefined ? { mode: "account", accountId } : { mode: payload?.mode ?? "full" }).pipe(
+        Effect.catchTag("VerificationRunning", (e) =>
+          Effect.fail(new Conflict({ error: "VERIFICATION_RUNNING", message: e.message, details: { jobId: e.jobId } })))
+      )
+      return verificationJobView(job)
+    }))
+    .handle("verificationJobs", () => Effect.map(jobs.list(), (items) => ({ items: items.map(verificationJobView) })))
+    .handle("verificationJob", ({ params }) =>
+      Effect.flatMap(jobs.get(params.jobId), (job) =>
+        job === undefined
+          ? Effect.fail(new NotFound({ error: "VERIFICATION_JOB_NOT_FOUND", message: `no verification job ${params.jobId} on this instance` }))
+          : Effect.succeed(verificationJobView(job))))
+    .handle("archiveStatus", () =>
+      archive.status().pipe(
+        Effect.map(archiveView),
+        Effect.mapError((): Unavailable => storeUnavailable())
+      ))
+}))

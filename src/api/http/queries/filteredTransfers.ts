@@ -2,7 +2,6 @@ import { Effect } from "effect"
 import type { AccountRef } from "../../../domain/accounts.ts"
 import type { Transfer, TransferType } from "../../../domain/transfer.ts"
 import type { Ledger } from "../../../ledger/Ledger.ts"
-import type { StoreUnavailable } from "../../../store/StoreErrors.ts"
 
 export interface TransferFilter {
   readonly types?: ReadonlySet<TransferType>
@@ -21,29 +20,28 @@ export const SCAN_BUDGET = 2_000
  * transfer read is either returned or filtered out and the store's cursor is
  * always an exact resume point: no gaps, no repeats, whatever the filter.
  */
-export const filteredTransfers = (
+export const filteredTransfers = Effect.fnUntraced(function*(
   ledger: Ledger["Service"],
   account: AccountRef,
   start: string | null,
   limit: number,
   filter: TransferFilter
-): Effect.Effect<{ readonly items: ReadonlyArray<Transfer>; readonly nextCursor: string | null }, StoreUnavailable> =>
-  Effect.gen(function*() {
-    const items: Array<Transfer> = []
-    let cursor = start
-    let scanned = 0
-    while (items.length < limit) {
-      const page = yield* ledger.transfers(account, cursor, limit - items.length)
-      for (const t of page.items) {
-        // Newest first: once a transfer is older than the range, every later one is too.
-        if (filter.since !== undefined && t.timestamp < filter.since) return { items, nextCursor: null }
-        if (filter.before !== undefined && t.timestamp >= filter.before) continue
-        if (filter.types !== undefined && !filter.types.has(t.type)) continue
-        items.push(t)
-      }
-      scanned += page.items.length
-      cursor = page.nextCursor
-      if (cursor === null || page.items.length === 0 || scanned >= SCAN_BUDGET) break
+) {
+  const items: Array<Transfer> = []
+  let cursor = start
+  let scanned = 0
+  while (items.length < limit) {
+    const page = yield* ledger.transfers(account, cursor, limit - items.length)
+    for (const t of page.items) {
+      // Newest first: once a transfer is older than the range, every later one is too.
+      if (filter.since !== undefined && t.timestamp < filter.since) return { items, nextCursor: null }
+      if (filter.before !== undefined && t.timestamp >= filter.before) continue
+      if (filter.types !== undefined && !filter.types.has(t.type)) continue
+      items.push(t)
     }
-    return { items, nextCursor: cursor }
-  })
+    scanned += page.items.length
+    cursor = page.nextCursor
+    if (cursor === null || page.items.length === 0 || scanned >= SCAN_BUDGET) break
+  }
+  return { items, nextCursor: cursor }
+})

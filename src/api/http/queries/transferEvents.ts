@@ -1,7 +1,6 @@
 import { Effect } from "effect"
 import type { Ledger } from "../../../ledger/Ledger.ts"
 import type { StoreEvent } from "../../../store/Store.ts"
-import type { StoreUnavailable } from "../../../store/StoreErrors.ts"
 
 const SCAN_BUDGET = 2_000
 
@@ -10,21 +9,20 @@ const SCAN_BUDGET = 2_000
  * writes without transfers and are skipped; as in filteredTransfers, each read
  * asks for exactly what is still missing so the store's cursor resumes exactly.
  */
-export const transferEvents = (
+export const transferEvents = Effect.fnUntraced(function*(
   ledger: Ledger["Service"],
   start: string | null,
   limit: number
-): Effect.Effect<{ readonly items: ReadonlyArray<StoreEvent>; readonly nextCursor: string | null }, StoreUnavailable> =>
-  Effect.gen(function*() {
-    const items: Array<StoreEvent> = []
-    let cursor = start
-    let scanned = 0
-    while (items.length < limit) {
-      const page = yield* ledger.events(cursor, limit - items.length)
-      items.push(...page.items.filter((e) => e.transfers.length > 0))
-      scanned += page.items.length
-      cursor = page.nextCursor
-      if (cursor === null || page.items.length === 0 || scanned >= SCAN_BUDGET) break
-    }
-    return { items, nextCursor: cursor }
-  })
+) {
+  const items: Array<StoreEvent> = []
+  let cursor = start
+  let scanned = 0
+  while (items.length < limit) {
+    const page = yield* ledger.events(cursor, limit - items.length)
+    items.push(...page.items.filter((e) => e.transfers.length > 0))
+    scanned += page.items.length
+    cursor = page.nextCursor
+    if (cursor === null || page.items.length === 0 || scanned >= SCAN_BUDGET) break
+  }
+  return { items, nextCursor: cursor }
+})

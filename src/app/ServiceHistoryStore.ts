@@ -19,7 +19,7 @@ const describeDatabase = (url: string): string => {
  * a private PostgreSQL under DATA_DIR that lives and dies with the service.
  * Migrations run before the layer is ready.
  */
-export const HistoryLayer = Layer.unwrap(
+export const layer = Layer.unwrap(
   Effect.gen(function*() {
     const poolSize = yield* AppConfig.databasePoolSize
     const databaseUrl = yield* AppConfig.databaseUrl

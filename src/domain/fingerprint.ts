@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import type { Command } from "../domain/commands.ts"
+import type { Command } from "./commands.ts"
 
 const canonical = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`

@@ -9,8 +9,8 @@ import {
 } from "../store/redis/redisConnectionOptions.ts"
 import { RedisStore } from "../store/redis/RedisStore.ts"
 import { HistoryStore } from "../history/HistoryStore.ts"
-import { TieredStoreLayer } from "../history/TieredStore.ts"
-import { HistoryLayer } from "./HistoryLayer.ts"
+import * as TieredStore from "../history/TieredStore.ts"
+import * as ServiceHistoryStore from "./ServiceHistoryStore.ts"
 
 /**
  * With the history tier on, the archiver trims the events stream once PostgreSQL has them: a cap
@@ -27,7 +27,7 @@ const streamCap = Effect.map(
  * a failover), else REDIS_URL, otherwise a private redis-server under
  * DATA_DIR that lives and dies with the service.
  */
-export const StoreLayer = Layer.unwrap(
+export const ledgerStore = Layer.unwrap(
   Effect.gen(function*() {
     const kind = yield* AppConfig.store
     if (kind === "memory") {
@@ -70,17 +70,17 @@ export const StoreLayer = Layer.unwrap(
 )
 
 /**
- * The store the service runs on: StoreLayer, and with HISTORY_ARCHIVE=on (and a Redis store) the
+ * The store the service runs on: the ledger's store, and with HISTORY_ARCHIVE=on (and a Redis store) the
  * history store too, the Store answering history reads from both tiers (TieredStore).
  */
-export const ServiceStoreLayer = Layer.unwrap(
+export const layer = Layer.unwrap(
   Effect.gen(function*() {
-    const off = Layer.merge(StoreLayer, HistoryStore.disabled)
+    const off = Layer.merge(ledgerStore, HistoryStore.disabled)
     if ((yield* AppConfig.historyArchive) === "off") return off
     if ((yield* AppConfig.store) === "memory") {
       yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
       return off
     }
-    return TieredStoreLayer.pipe(Layer.provide(StoreLayer), Layer.provideMerge(HistoryLayer))
+    return TieredStore.layer.pipe(Layer.provide(ledgerStore), Layer.provideMerge(ServiceHistoryStore.layer))
   })
 )

@@ -1,8 +1,8 @@
 import { Clock, Context, Effect, Layer } from "effect"
-import { archiveLag } from "../archive/archiveLag.ts"
+import { archiveLag } from "./archiveLag.ts"
 import { Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
-import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
+import { HistoryStore, type HistoryUnavailable } from "../history/HistoryStore.ts"
 
 /** The history store is running: how far behind Redis it is and whether it has stopped anywhere. */
 export interface ArchiveRunning {
