@@ -39,7 +39,7 @@ import { Redis } from "ioredis"
 import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
-import { Metrics } from "../src/observability/Metrics.ts"
+import { grpcCallObserver, Metrics } from "../src/observability/Metrics.ts"
 import { makeMemoryStore } from "../src/store/memory/MemoryStore.ts"
 import { applyArgs } from "../src/store/redis/applyArgs.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
@@ -139,10 +139,7 @@ const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApp
     runStream: (effect) => runtime.runFork(effect),
     // The service's own check: game calls open (loopback), admin calls with the admin key, as the bench sends them.
     authorize: makeAuthorizer({ gameToken: undefined, admin: authSettingsWith({ adminApiKey: BENCH_ADMIN_KEY }) }),
-    observe: (method, outcome, seconds) => {
-      metrics.grpcRequests.inc({ method, code: outcome })
-      metrics.grpcDuration.observe({ method }, seconds)
-    }
+    observe: grpcCallObserver(metrics)
   })
   const unary = Object.fromEntries(
     Object.entries(handlers).map(([method, m]) => [method, runner.unary("balance.BalanceService", method, m.handle, m.mode, m.access)])
