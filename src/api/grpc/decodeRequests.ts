@@ -30,15 +30,25 @@ type Wire = Readonly<Record<string, unknown>>
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
 
+type Decoder = (input: unknown) => Result.Result<unknown, Schema.SchemaError>
+
+/** One decoder per schema, made on first use: Schema.decodeUnknownResult builds a new one each time it is called. */
+const decoders = new WeakMap<object, Decoder>()
+
 const checked = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
   code: RefusalCode,
   field: string,
   input: unknown
 ): Result.Result<S["Type"], Refusal> => {
-  const r = Schema.decodeUnknownResult(schema)(input)
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownResult(schema) as Decoder
+    decoders.set(schema, decode)
+  }
+  const r = decode(input)
   return Result.isSuccess(r)
-    ? Result.succeed(r.success)
+    ? Result.succeed(r.success as S["Type"])
     : Result.fail(refuse(code, `${field}: ${formatIssue(r.failure.issue)}`, field))
 }
 
