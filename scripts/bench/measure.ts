@@ -164,8 +164,9 @@ const counterDelta = (before: string, after: string, name: string, where: Record
 
 /**
  * Ledger applies (balance_store_call_duration_seconds_count{apply}) per apply-script call. The
- * calls come from balance_store_script_calls_total{apply} when the store counts them (group
- * commit), else from Redis: every EVALSHA the service sent that was not one of the ledger's loads.
+ * calls come from balance_store_script_calls_total{operation="apply"} when the service exports it
+ * (the hook for group commit: the store that groups applies registers and counts it, with its
+ * dashboard panel), else from Redis: every EVALSHA the service sent that was not a ledger load.
  */
 const commandsPerRedisCall = (before: string, after: string, sent: Readonly<Record<string, number>>): number | null => {
   const applies = counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "apply" })

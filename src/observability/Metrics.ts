@@ -57,7 +57,6 @@ export class Metrics extends Context.Service<Metrics, {
   readonly httpDuration: Prom.Histogram<"method" | "route" | "status">
   readonly storeDuration: Prom.Histogram<"operation">
   readonly storeErrors: Prom.Counter<"operation">
-  readonly storeScriptCalls: Prom.Counter<"operation">
   readonly commands: Prom.Counter<"operation" | "outcome">
   readonly conflictRetries: Prom.Counter<"operation">
   readonly idempotentReplays: Prom.Counter<"operation">
@@ -117,13 +116,6 @@ export class Metrics extends Context.Service<Metrics, {
       storeErrors: new Prom.Counter({
         name: "balance_store_errors_total",
         help: "Store calls that failed (connection, timeout) after their retries",
-        labelNames: ["operation"],
-        registers
-      }),
-      // Not zero-initialised: a store that does not count its calls exports no series rather than a false 0.
-      storeScriptCalls: new Prom.Counter({
-        name: "balance_store_script_calls_total",
-        help: "Script calls a store that groups commands sent to Redis (one round trip each), by operation; commands per call = balance_store_call_duration_seconds_count / this",
         labelNames: ["operation"],
         registers
       }),
