@@ -17,6 +17,10 @@
  *     is the glue of a call; above that, `npm run bench` adds gRPC and Redis.
  *
  *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --fsync always|everysec]
+ *   npm run bench:store -- --parts ledger,call     only the in-process layers (2, 3): no redis-server
+ *   npm run bench:store -- --parts call --rounds 5  (2)/(3) measured 5 times: min and median CPU µs/op
+ *                                                  (on a shared machine the minimum is the steadier figure)
+ *   node --cpu-prof --cpu-prof-dir .bench/prof scripts/bench-store.ts --parts call   a profile of the call path alone
  *
  * Prints a table and, last, one JSON line.
  */
@@ -35,7 +39,7 @@ import { Redis } from "ioredis"
 import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
-import { Metrics } from "../src/observability/Metrics.ts"
+import { grpcCallObserver, Metrics } from "../src/observability/Metrics.ts"
 import { MemoryStore } from "../src/store/memory/MemoryStore.ts"
 import { scriptCall } from "../src/store/redis/scriptLayout.ts"
 import { applyLayout } from "../src/store/redis/scriptLayouts.ts"
@@ -52,7 +56,9 @@ const { values: flags } = parseArgs({
     ops: { type: "string", default: "20000" },
     concurrency: { type: "string", default: "32" },
     tables: { type: "string", default: "32" },
-    fsync: { type: "string", default: "always" }
+    fsync: { type: "string", default: "always" },
+    parts: { type: "string", default: "redis,ledger,call" },
+    rounds: { type: "string", default: "1" }
   },
   strict: true
 })
@@ -60,6 +66,9 @@ const OPS = Number(flags.ops)
 const CONCURRENCY = Number(flags.concurrency)
 const TABLES = Number(flags.tables)
 if (flags.fsync !== "always" && flags.fsync !== "everysec") throw new Error("--fsync is always or everysec")
+const PARTS = new Set(flags.parts.split(","))
+const ROUNDS = Number(flags.rounds)
+for (const p of PARTS) if (p !== "redis" && p !== "ledger" && p !== "call") throw new Error(`--parts: redis, ledger, call (got ${p})`)
 
 const log = (line: string) => console.log(line)
 
@@ -131,10 +140,7 @@ const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApp
     runStream: (effect) => runtime.runFork(effect),
     // The service's own check: game calls open (loopback), admin calls with the admin key, as the bench sends them.
     authorize: makeAuthorizer({ gameToken: undefined, admin: authSettingsWith({ adminApiKey: BENCH_ADMIN_KEY }) }),
-    observe: (method, outcome, seconds) => {
-      metrics.grpcRequests.inc({ method, code: outcome })
-      metrics.grpcDuration.observe({ method }, seconds)
-    }
+    observe: grpcCallObserver(metrics)
   })
   const unary = Object.fromEntries(
     Object.entries(handlers).map(([method, m]) => [method, runner.unary("balance.BalanceService", method, m.handle, m.mode, m.access)])
@@ -211,7 +217,8 @@ const replay = async (
 
 const TRIVIAL = `return redis.call("MSET", KEYS[1], ARGV[1], KEYS[2], ARGV[1])`
 
-const main = async () => {
+/** (1): apply.lua replayed against a trivial script on a private redis-server with the service's persistence. */
+const redisPart = async () => {
   const dir = mkdtempSync(join(tmpdir(), "balance-bench-store-"))
   const server = await spawnRedisServerOnFreePort({ dir })
   const redis = new Redis(server.url)
@@ -238,40 +245,67 @@ const main = async () => {
     })
     log(`trivial two-key script: ${trivialCalls.length} calls ...`)
     const trivial = await replay(redis, trivialCalls, () => {})
-
-    log(`Ledger.execute on the memory store: ${OPS} game commands, ${Math.min(CONCURRENCY, TABLES)} tables at once ...`)
-    await playGame(Math.min(OPS, 5000), "warm", "ledger") // JIT warm-up
-    const memory = await playGame(OPS, "mem", "ledger")
-    log(`the same through the gRPC call runner and handlers (no network) ...`)
-    await playGame(Math.min(OPS, 5000), "warm-call", "call")
-    const callPath = await playGame(OPS, "call", "call")
-
-    const ratio = round(apply.opsPerSecond / trivial.opsPerSecond, 3)
-    log("")
-    const line = (what: string, r: typeof apply) =>
-      `${what.padEnd(44)} ${String(r.opsPerSecond).padStart(8)} ${String(r.redisCpuUsPerOp).padStart(16)} ${String(r.clientCpuUsPerOp).padStart(17)} ${String(r.aofBytesPerOp).padStart(9)}`
-    log(`${"what".padEnd(44)} ${"ops/s".padStart(8)} ${"Redis CPU µs/op".padStart(16)} ${"client CPU µs/op".padStart(17)} ${"AOF B/op".padStart(9)}`)
-    log(line("apply.lua (game mix)", apply))
-    log(line("trivial one-call two-key Lua script", trivial))
-    log(`${"ratio apply / trivial".padEnd(44)} ${String(ratio).padStart(8)}`)
-    log(`${"Ledger.execute, memory store (game mix)".padEnd(44)} ${String(memory.opsPerSecond).padStart(8)}`)
-    log(`${"call runner + handlers + Ledger, memory store".padEnd(44)} ${String(callPath.opsPerSecond).padStart(8)}`)
-    log(`apply.lua arguments: ${Math.round(argBytes / applyCalls.length)} bytes per call on average`)
-    console.log(JSON.stringify({
-      benchmark: "balance-service store",
-      command: `npm run bench:store${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
-      redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1 },
-      applyScript: { ...apply, argBytesPerOp: Math.round(argBytes / applyCalls.length) },
-      trivialScript: trivial,
-      applyToTrivialRatio: ratio,
-      memoryStoreLedger: { ...memory, seconds: round(memory.seconds, 2) },
-      memoryStoreCallPath: { ...callPath, seconds: round(callPath.seconds, 2) }
-    }))
+    return { apply, trivial, ratio: round(apply.opsPerSecond / trivial.opsPerSecond, 3), argBytesPerOp: Math.round(argBytes / applyCalls.length) }
   } finally {
     redis.disconnect()
     await stopRedisServer(server)
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** (2) or (3) on the memory store, after a JIT warm-up of the same path; `ROUNDS` measured runs. */
+const inProcessPart = async (path: "ledger" | "call") => {
+  log(path === "ledger"
+    ? `Ledger.execute on the memory store: ${OPS} game commands, ${Math.min(CONCURRENCY, TABLES)} tables at once ...`
+    : `the same through the gRPC call runner and handlers (no network) ...`)
+  await playGame(Math.min(OPS, 5000), `warm-${path}`, path)
+  const runs: Array<{ ops: number; seconds: number; opsPerSecond: number; cpuUsPerOp: number }> = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const cpu = process.cpuUsage()
+    const run = await playGame(OPS, `${path === "ledger" ? "mem" : "call"}${r}`, path)
+    const used = process.cpuUsage(cpu)
+    runs.push({ ...run, seconds: round(run.seconds, 2), cpuUsPerOp: Math.round((used.user + used.system) / run.ops) })
+  }
+  const cpus = runs.map((x) => x.cpuUsPerOp).sort((a, b) => a - b)
+  const best = runs.reduce((a, b) => (b.opsPerSecond > a.opsPerSecond ? b : a))
+  return { ...best, cpuUsPerOp: cpus[0]!, cpuUsPerOpMedian: cpus[Math.floor(cpus.length / 2)]!, cpuUsPerOpRuns: runs.map((x) => x.cpuUsPerOp) }
+}
+
+const main = async () => {
+  const redisFigures = PARTS.has("redis") ? await redisPart() : undefined
+  const memory = PARTS.has("ledger") ? await inProcessPart("ledger") : undefined
+  const callPath = PARTS.has("call") ? await inProcessPart("call") : undefined
+
+  log("")
+  if (redisFigures) {
+    const line = (what: string, r: typeof redisFigures.apply) =>
+      `${what.padEnd(44)} ${String(r.opsPerSecond).padStart(8)} ${String(r.redisCpuUsPerOp).padStart(16)} ${String(r.clientCpuUsPerOp).padStart(17)} ${String(r.aofBytesPerOp).padStart(9)}`
+    log(`${"what".padEnd(44)} ${"ops/s".padStart(8)} ${"Redis CPU µs/op".padStart(16)} ${"client CPU µs/op".padStart(17)} ${"AOF B/op".padStart(9)}`)
+    log(line("apply.lua (game mix)", redisFigures.apply))
+    log(line("trivial one-call two-key Lua script", redisFigures.trivial))
+    log(`${"ratio apply / trivial".padEnd(44)} ${String(redisFigures.ratio).padStart(8)}`)
+  }
+  // CPU µs/op of this process: the setup of each run (accounts) included, the warm-up not.
+  const inProcessLine = (what: string, r: NonNullable<typeof memory>) =>
+    log(`${what.padEnd(44)} ${String(r.opsPerSecond).padStart(8)} ops/s ${String(r.cpuUsPerOp).padStart(6)} CPU µs/op` +
+      (r.cpuUsPerOpRuns.length > 1 ? ` (min; median ${r.cpuUsPerOpMedian}, runs ${r.cpuUsPerOpRuns.join(" ")})` : ""))
+  if (memory) inProcessLine("Ledger.execute, memory store (game mix)", memory)
+  if (callPath) inProcessLine("call runner + handlers + Ledger, memory store", callPath)
+  if (redisFigures) log(`apply.lua arguments: ${redisFigures.argBytesPerOp} bytes per call on average`)
+  console.log(JSON.stringify({
+    benchmark: "balance-service store",
+    command: `npm run bench:store${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    ...(redisFigures
+      ? {
+        redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1 },
+        applyScript: { ...redisFigures.apply, argBytesPerOp: redisFigures.argBytesPerOp },
+        trivialScript: redisFigures.trivial,
+        applyToTrivialRatio: redisFigures.ratio
+      }
+      : {}),
+    ...(memory ? { memoryStoreLedger: memory } : {}),
+    ...(callPath ? { memoryStoreCallPath: callPath } : {})
+  }))
 }
 
 await main()

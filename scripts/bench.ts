@@ -5,6 +5,8 @@
  *   npm run bench                               full run: game, buyin, balance (service and baseline, alternating)
  *   npm run bench -- --quick                    10-second smoke (CI), no thresholds
  *   npm run bench -- --workload game --tables 32 --duration 60 --warmup 10
+ *   npm run bench -- --light-tables 4           the light-load game (default 4 tables, after the workloads; 0: none),
+ *                                               with the fsync p99 of Redis' data dir measured in the same window
  *   npm run bench -- --soak 300                 RSS (and the heap after full GCs) over a 5-minute game soak
  *   npm run bench -- --preload-entries 1000000  game on an empty store vs one with 1M ledger entries
  *   npm run bench -- --tracing                  game CPU per RPC with tracing off vs on (no-op OTLP sink)
@@ -71,6 +73,7 @@ const { values: flags } = parseArgs({
     "log-level": { type: "string", default: "Warn" },
     "redis-tcp": { type: "boolean", default: false },
     "memory-store": { type: "boolean", default: false },
+    "light-tables": { type: "string", default: "4" },
     keep: { type: "boolean", default: false }
   },
   strict: true
@@ -121,6 +124,8 @@ const workloads: ReadonlyArray<WorkloadName> = mode === "full" || mode === "quic
     })
   : ["game"]
 const withBaseline = !flags["no-baseline"] && (mode === "full" || mode === "quick")
+/** The light-load game after the side-by-side workloads (full and quick runs, when game is one of them). */
+const lightTables = flags["light-tables"] === "0" ? 0 : num(flags["light-tables"], "light-tables") ?? 4
 const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["cpu-prof"])
 
 const log = (line: string) => console.log(line)
@@ -273,7 +278,108 @@ const describe = (f: TargetFigures) =>
   (f.server ? `, handler p50/p99 ${f.server.handlerP50Ms}/${f.server.handlerP99Ms} ms (apply round trip ${f.server.storeApplyP50Ms}/${f.server.storeApplyP99Ms})` : "") +
   `, RSS ${f.rssMbStart}->${f.rssMbEnd} MB, errors ${f.errors}`
 
-const sideBySide = async (redisUrl: string, redis: Redis) => {
+type SideBySide = {
+  service: TargetFigures
+  baseline?: TargetFigures
+  ratios?: { readonly rps: number | null; readonly cpuPerRpc: number | null; readonly p50: number | null; readonly p99: number | null }
+}
+
+/**
+ * The game at `lightTables` tables (light load: latency, not throughput), service and baseline
+ * alternating over the rounds; the service's window also probes fsync in Redis' data dir, since
+ * at light load a write's latency is mostly its fsync (appendfsync always).
+ */
+const measureLight = async (service: Service, baseline: Child & { readonly grpcAddress: string } | undefined, redis: Redis, redisDir: string): Promise<SideBySide> => {
+  const s: Array<TargetFigures> = []
+  const b: Array<TargetFigures> = []
+  for (let r = 0; r < rounds; r++) {
+    const order: Array<"service" | "baseline"> = baseline ? (r % 2 === 0 ? ["service", "baseline"] : ["baseline", "service"]) : ["service"]
+    for (const who of order) {
+      const tag = `li${r}${who[0]}`
+      const phase = spec("game", tag, { tables: lightTables })
+      log(`-- light game round ${r + 1}/${rounds}: ${who} (${lightTables} tables, warm-up ${warmupS}s, ${phase.durationS}s measured)`)
+      const f = who === "service"
+        ? await measureService(service, redis, { ...phase, fsyncProbeDir: redisDir })
+        : await measureBaseline(baseline!, phase)
+      log(`   ${describe(f)}${f.redis?.fsyncProbeMs ? `, fsync probe p50/p99 ${f.redis.fsyncProbeMs.p50}/${f.redis.fsyncProbeMs.p99} ms` : ""}`)
+      ;(who === "service" ? s : b).push(f)
+    }
+  }
+  // The probe's p99 at its worst over the rounds, like the latencies.
+  const probes = s.map((f) => f.redis?.fsyncProbeMs).filter((p) => p !== undefined)
+  const sf = combine(s)
+  const service_ = probes.length > 0 && sf.redis
+    ? { ...sf, redis: { ...sf.redis, fsyncProbeMs: probes.reduce((a, p) => (p.p99 > a.p99 ? p : a)) } }
+    : sf
+  const bf = b.length > 0 ? combine(b) : undefined
+  return {
+    service: service_,
+    ...(bf
+      ? {
+        baseline: bf,
+        ratios: {
+          rps: ratio(sf.rps, bf.rps),
+          cpuPerRpc: ratio(sf.cpuUsPerRpc, bf.cpuUsPerRpc),
+          p50: ratio(sf.latencyMs.p50, bf.latencyMs.p50),
+          p99: ratio(sf.latencyMs.p99, bf.latencyMs.p99)
+        }
+      }
+      : {})
+  }
+}
+
+/**
+ * What a call costs, per scenario and target: RPC/s, client p99, CPU per RPC of the service
+ * (or the do-nothing server) and of Redis, ledger commands per Redis apply call (group commit's
+ * batch size), and the fsync p99 the light scenario measured.
+ */
+const costTable = (results: Readonly<Record<string, SideBySide>>) => {
+  log("")
+  log(`${"scenario".padEnd(10)} ${"target".padEnd(9)} ${pad("RPC/s", 7)} ${pad("p99ms", 7)} ${pad("svcCPUus", 9)} ${pad("redisCPUus", 11)} ${pad("cmd/call", 9)} ${pad("fsync p99ms", 12)}`)
+  for (const [name, r] of Object.entries(results)) {
+    for (const f of [r.service, ...(r.baseline ? [r.baseline] : [])]) {
+      const scenario = name === "light" ? `game@${lightTables}` : `${name}@${tables}`
+      log([
+        scenario.padEnd(10),
+        f.target.padEnd(9),
+        pad(f.rps, 7),
+        pad(f.latencyMs.p99.toFixed(2), 7),
+        pad(f.cpuUsPerRpc, 9),
+        pad(f.redis ? f.redis.cpuUsPerRpc : "-", 11),
+        pad(f.redis?.commandsPerRedisCall ?? "-", 9),
+        pad(f.redis?.fsyncProbeMs ? f.redis.fsyncProbeMs.p99.toFixed(2) : "-", 12)
+      ].join(" "))
+    }
+  }
+}
+
+/** The issue-18 targets on top of sideBySide's: Redis CPU, GetBalance CPU, light-load p99 (fsync allowed for). */
+const costTargets = (results: Readonly<Record<string, SideBySide>>): Array<Target> => {
+  const targets: Array<Target> = []
+  const game = results.game
+  if (game?.service.redis) {
+    targets.push({ id: "game.redisCpuPerRpc", target: "<= 40 µs", value: game.service.redis.cpuUsPerRpc, met: game.service.redis.cpuUsPerRpc <= 40 })
+  }
+  const balance = results.balance
+  if (balance?.ratios) {
+    const v = balance.ratios.cpuPerRpc
+    targets.push({ id: "balance.cpuPerRpc", target: "<= 1.5x baseline", value: v, met: v !== null && v <= 1.5 })
+  }
+  const light = results.light
+  if (light?.baseline) {
+    const fsyncP99 = light.service.redis?.fsyncProbeMs?.p99 ?? 0
+    const limit = round(light.baseline.latencyMs.p99 * 1.3 + fsyncP99, 2)
+    targets.push({
+      id: "light.clientP99",
+      target: `<= 1.3x baseline p99 + fsync p99 (${light.baseline.latencyMs.p99} ms x 1.3 + ${fsyncP99} ms = ${limit} ms)`,
+      value: light.service.latencyMs.p99,
+      met: light.service.latencyMs.p99 <= limit
+    })
+  }
+  return targets
+}
+
+const sideBySide = async (redisUrl: string, redis: Redis, redisDir: string) => {
   const service = await launchService(redisUrl)
   owned.push(() => stopChild(service))
   const baseline = withBaseline ? await startBaseline(join(work, "baseline.log")) : undefined
@@ -281,13 +387,7 @@ const sideBySide = async (redisUrl: string, redis: Redis) => {
     log(`baseline pid ${baseline.pid} on ${baseline.grpcAddress}`)
     owned.push(() => stopChild(baseline))
   }
-  interface Ratios {
-    readonly rps: number | null
-    readonly cpuPerRpc: number | null
-    readonly p50: number | null
-    readonly p99: number | null
-  }
-  const results: Record<string, { service: TargetFigures; baseline?: TargetFigures; ratios?: Ratios }> = {}
+  const results: Record<string, SideBySide> = {}
   for (const workload of workloads) {
     const s: Array<TargetFigures> = []
     const b: Array<TargetFigures> = []
@@ -319,6 +419,7 @@ const sideBySide = async (redisUrl: string, redis: Redis) => {
         : {})
     }
   }
+  if (lightTables > 0 && workloads.includes("game")) results.light = await measureLight(service, baseline, redis, redisDir)
   await stopChild(service)
   if (baseline) await stopChild(baseline)
 
@@ -331,6 +432,7 @@ const sideBySide = async (redisUrl: string, redis: Redis) => {
       log(`${"".padEnd(8)} ${"ratio".padEnd(9)} ${pad(r.ratios.rps ?? "-", 7)} ${pad(r.ratios.p50 ?? "-", 7)} ${pad("", 7)} ${pad(r.ratios.p99 ?? "-", 7)} ${pad("", 7)} ${pad(r.ratios.cpuPerRpc ?? "-", 7)}`)
     }
   }
+  costTable(results)
   log("")
   log("per method (client-observed ms; server p99 from the service's handler histogram):")
   for (const [workload, r] of Object.entries(results)) {
@@ -364,6 +466,7 @@ const sideBySide = async (redisUrl: string, redis: Redis) => {
   for (const [w, r] of Object.entries(results)) {
     if (w !== "game") targets.push({ id: `${w}.errors`, target: "0", value: r.service.errors, met: r.service.errors === 0 })
   }
+  targets.push(...costTargets(results))
   return { workloads: results, targets }
 }
 
@@ -619,7 +722,7 @@ const main = async () => {
     ? await tracing(serviceUrl, redis)
     : mode === "expiry"
     ? await expiry(serviceUrl)
-    : await sideBySide(serviceUrl, redis)
+    : await sideBySide(serviceUrl, redis, join(work, "redis"))
 
   const targets = body.targets as ReadonlyArray<Target>
   if (targets.length > 0 && !quick) {

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Redis } from "ioredis"
+import { type FsyncProbe, startFsyncProbe } from "./fsyncProbe.ts"
 import { type PhaseResult, runPhase } from "./loadGenerator.ts"
 import { type Child, ROOT, scrapeMetrics, type Service } from "./processes.ts"
 import {
@@ -26,7 +27,8 @@ import {
   processRssMb,
   round,
   samplesBy,
-  sumSamples
+  sumSamples,
+  type Summary
 } from "./stats.ts"
 import type { WorkloadName } from "./workloads.ts"
 
@@ -41,6 +43,8 @@ export interface PhaseSpec {
   readonly onStart?: () => void
   readonly tickS?: number
   readonly onTick?: (elapsedS: number, completed: number, rssMb: number) => void
+  /** Probe fsync latency in this directory (Redis' data dir) during the window: `redis.fsyncProbeMs`. */
+  readonly fsyncProbeDir?: string
 }
 
 export interface TargetFigures {
@@ -74,6 +78,10 @@ export interface TargetFigures {
      * fsync of each second of the window: how many seconds had one, median, max (ms).
      */
     readonly fsyncWorstPerSecondMs: { readonly seconds: number; readonly median: number; readonly max: number }
+    /** Ledger commands applied per apply-script call to Redis (the group-commit batch size; 1 without it). */
+    readonly commandsPerRedisCall: number | null
+    /** fdatasync latency in Redis' data dir during the window (fsyncProbe.ts), with `fsyncProbeDir`. */
+    readonly fsyncProbeMs?: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number }
   }
   readonly server?: {
     readonly handlerP99Ms: number
@@ -154,6 +162,21 @@ const fsyncLatency = async (redis: Redis, sinceS: number) => {
 const counterDelta = (before: string, after: string, name: string, where: Record<string, string> = {}) =>
   sumSamples(after, name, where) - sumSamples(before, name, where)
 
+/**
+ * Ledger applies (balance_store_call_duration_seconds_count{apply}) per apply-script call. The
+ * calls come from balance_store_script_calls_total{operation="apply"} when the service exports it
+ * (the hook for group commit: the store that groups applies registers and counts it, with its
+ * dashboard panel), else from Redis: every EVALSHA the service sent that was not a ledger load.
+ */
+const commandsPerRedisCall = (before: string, after: string, sent: Readonly<Record<string, number>>): number | null => {
+  const applies = counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "apply" })
+  const counted = counterDelta(before, after, "balance_store_script_calls_total", { operation: "apply" })
+  const calls = counted > 0
+    ? counted
+    : (sent["evalsha"] ?? 0) + (sent["eval"] ?? 0) - counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "load" })
+  return applies === 0 || calls <= 0 ? null : round(applies / calls, 2)
+}
+
 const outcomesDelta = (before: string, after: string) => {
   const out: Record<string, number> = {}
   const b = samplesBy(before, "balance_ledger_commands_total", "outcome")
@@ -226,6 +249,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
   let cpu1: CpuDelta = { user: 0, system: 0 }
   let rss0 = 0
   let rss1 = 0
+  let probe: FsyncProbe | undefined
+  let fsyncProbe: Summary | undefined
   const info = async () => {
     // One INFO per snapshot (7.0 takes several sections), so exactly one of ours lands in each window.
     const text = await redis.info("commandstats", "cpu", "persistence")
@@ -251,11 +276,13 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       windowStartS = Math.floor(Date.now() / 1000)
       rss0 = processRssMb(service.pid)
       cpu0 = processCpu(service.pid)
+      if (spec.fsyncProbeDir !== undefined) probe = await startFsyncProbe(spec.fsyncProbeDir)
       spec.onStart?.()
     },
     atEnd: async () => {
       cpu1 = processCpu(service.pid)
       rss1 = processRssMb(service.pid)
+      fsyncProbe = await probe?.stop()
       const i = await info()
       stats1 = i.counts
       redisCpu1 = i.cpu
@@ -278,7 +305,9 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       scriptInternalCalls: sent.scriptInternal,
       cpuUsPerRpc: Math.round(per(redisCpu1 - redisCpu0) * 1e6),
       aofBytesPerRpc: aof1.rewrites === aof0.rewrites && !aof0.rewrites.includes("/1/") ? Math.round(per(aof1.size - aof0.size)) : null,
-      fsyncWorstPerSecondMs: fsync
+      fsyncWorstPerSecondMs: fsync,
+      commandsPerRedisCall: commandsPerRedisCall(metrics0, metrics1, sent.byCommand),
+      ...(fsyncProbe ? { fsyncProbeMs: { count: fsyncProbe.count, p50: r2(fsyncProbe.p50), p99: r2(fsyncProbe.p99), max: r2(fsyncProbe.max) } } : {})
     },
     server: {
       ...handlerStats(metrics0, metrics1),

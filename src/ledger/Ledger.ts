@@ -31,6 +31,7 @@ import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 import { ObjectCache } from "./ObjectCache.ts"
 import { Metrics, type StoreOperation } from "../observability/Metrics.ts"
+import { withSpanWhenExported } from "../observability/Tracing.ts"
 
 export interface Executed<R> {
   readonly result: R
@@ -72,16 +73,25 @@ export class Ledger extends Context.Service<Ledger, {
     const rawStore = yield* Store
     const settings = yield* LedgerSettings
     const metrics = yield* Metrics
-    /** Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>` whatever the store. */
+    /** One label object per operation, made once: the call path does not build one per store call. */
+    const operationLabels = { load: { operation: "load" }, apply: { operation: "apply" } } as const
+    /**
+     * Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>`
+     * whatever the store (when spans are exported: see withSpanWhenExported).
+     */
     const timed = <A, E>(operation: StoreOperation, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.suspend(() => {
-        const end = metrics.storeDuration.startTimer({ operation })
-        return Effect.onExit(effect, (exit) =>
-          Effect.sync(() => {
-            end()
-            if (exit._tag === "Failure" && Cause.hasFails(exit.cause)) metrics.storeErrors.inc({ operation })
-          }))
-      }).pipe(Effect.withSpan(`Store.${operation}`, { kind: "client", attributes: { "db.operation.name": operation } }, { captureStackTrace: false }))
+      withSpanWhenExported(
+        Effect.suspend(() => {
+          const started = performance.now()
+          return Effect.onExit(effect, (exit) =>
+            Effect.sync(() => {
+              metrics.storeDuration.observe(operationLabels[operation], (performance.now() - started) / 1e3)
+              if (exit._tag === "Failure" && Cause.hasFails(exit.cause)) metrics.storeErrors.inc(operationLabels[operation])
+            }))
+        }),
+        `Store.${operation}`,
+        () => ({ kind: "client", attributes: { "db.operation.name": operation } })
+      )
     const store = {
       ...rawStore,
       load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => timed("load", rawStore.load(keys, idempotencyKey)),
@@ -159,42 +169,43 @@ export class Ledger extends Context.Service<Ledger, {
           for (const key of state.keys()) if (!freshKeys.has(key)) cache.delete(key)
         }
         /** One read of `keys`, with the key's record if asked; what it said about the key. */
-        const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> =>
-          Effect.gen(function*() {
-            const asked = askKey && idempotencyKey !== undefined
-            const snapshot = yield* store.load(keys, asked ? idempotencyKey : undefined)
+        const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> => {
+          const asked = askKey && idempotencyKey !== undefined
+          return Effect.map(store.load(keys, asked ? idempotencyKey : undefined), (snapshot): RecordSeen => {
             remember(snapshot.objects)
-            if (!asked) return "notAsked" as const
+            if (!asked) return "notAsked"
             const record = snapshot.idempotency
-            if (!record) return "none" as const
-            if (!sameFingerprint(record.fingerprint, requestFingerprint)) return "otherRequest" as const
+            if (!record) return "none"
+            if (!sameFingerprint(record.fingerprint, requestFingerprint)) return "otherRequest"
             storedResponse = record.response
-            return "sameRequest" as const
+            return "sameRequest"
           })
-        /** Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest. */
-        const fill = (askKey: boolean) =>
-          Effect.gen(function*() {
-            let record: RecordSeen = "notAsked"
-            for (;;) {
-              const missing = missingKeys(command, state)
-              if (missing.length === 0) return record
-              const toLoad: Array<string> = []
-              for (const key of missing) {
-                const cached = cache.get(key)
-                if (cached) state.set(key, cached)
-                else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
-                else toLoad.push(key)
-              }
-              if (toLoad.length > 0) {
-                // Only the first read asks about the key; a stored success or a reused key answers at once.
-                const seen: RecordSeen = yield* read(toLoad, askKey && record === "notAsked")
-                if (seen !== "notAsked") record = seen
-                if (seen === "sameRequest" || seen === "otherRequest") return record
-              }
+        }
+        /**
+         * Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest.
+         * Usually no read at all (every key cached): then no effect is built beyond the answer.
+         */
+        const fill = (askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> => {
+          for (;;) {
+            const missing = missingKeys(command, state)
+            if (missing.length === 0) return Effect.succeed(record)
+            const toLoad: Array<string> = []
+            for (const key of missing) {
+              const cached = cache.get(key)
+              if (cached) state.set(key, cached)
+              else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
+              else toLoad.push(key)
             }
-          })
-        const planNow = Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
+            if (toLoad.length > 0) {
+              // Only the first read asks about the key; a stored success or a reused key answers at once.
+              return Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
+                const now: RecordSeen = seen !== "notAsked" ? seen : record
+                return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(askKey, now)
+              })
+            }
+          }
+        }
+        const planNow = Effect.map(Clock.currentTimeMillis, (now) => {
           // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
           const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
           planned = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
@@ -204,14 +215,13 @@ export class Ledger extends Context.Service<Ledger, {
           return { _tag: "Planned", basis, verdict } as const
         })
         const applyPlan = (p: Plan) =>
-          Effect.gen(function*() {
-            const result = yield* store.apply({
-              plan: p,
-              responseJson: JSON.stringify(p.response),
-              idempotency: idempotencyKey
-                ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
-                : null
-            })
+          Effect.map(store.apply({
+            plan: p,
+            responseJson: JSON.stringify(p.response),
+            idempotency: idempotencyKey
+              ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
+              : null
+          }), (result) => {
             if (result._tag === "Conflict") {
               metrics.conflictRetries.inc({ operation: command.op })
               remember(result.current)
@@ -311,8 +321,8 @@ export class Ledger extends Context.Service<Ledger, {
             }
           })
         ),
-        // No stack capture: the frame would always be this function, and it was the hottest Effect frame of a call.
-        Effect.withSpan(`Ledger.execute.${command.op}`, { attributes: { "ledger.op": command.op } }, { captureStackTrace: false })
+        // No stack capture (withSpanWhenExported): the frame would always be this function, and it was the hottest Effect frame of a call.
+        (effect) => withSpanWhenExported(effect, `Ledger.execute.${command.op}`, () => ({ attributes: { "ledger.op": command.op } }))
       )
 
     /** Reads one object from the store; when the store is down, the last state seen here, marked stale. */
@@ -332,8 +342,8 @@ export class Ledger extends Context.Service<Ledger, {
         })
       )
 
-    /** Spans of the per-call reads, without Effect.fn's stack capture per call (GetBalance is a hot path too). */
-    const readSpan = (name: string) => Effect.withSpan(name, {}, { captureStackTrace: false })
+    /** Spans of the per-call reads, without Effect.fn's stack capture per call (GetBalance is a hot path too), when exported. */
+    const readSpan = (name: string) => <A, E>(effect: Effect.Effect<A, E>) => withSpanWhenExported(effect, name)
 
     return Ledger.of({
       execute,

@@ -189,3 +189,25 @@ export class Metrics extends Context.Service<Metrics, {
     return { body: yield* Effect.promise(() => registry.metrics()), contentType: registry.contentType }
   })
 }
+
+/**
+ * Counts and times gRPC calls (balance_grpc_requests_total, balance_grpc_request_duration_seconds)
+ * with label objects made once per method and outcome, not one or two per call.
+ */
+export const grpcCallObserver = (metrics: Pick<Metrics["Service"], "grpcRequests" | "grpcDuration">) => {
+  const byMethod = new Map<string, { readonly labels: { readonly method: string }; readonly byCode: Map<string, { readonly method: string; readonly code: string }> }>()
+  return (method: string, outcome: string, seconds: number): void => {
+    let m = byMethod.get(method)
+    if (m === undefined) {
+      m = { labels: { method }, byCode: new Map() }
+      byMethod.set(method, m)
+    }
+    let labels = m.byCode.get(outcome)
+    if (labels === undefined) {
+      labels = { method, code: outcome }
+      m.byCode.set(outcome, labels)
+    }
+    metrics.grpcRequests.inc(labels)
+    metrics.grpcDuration.observe(m.labels, seconds)
+  }
+}

@@ -23,18 +23,23 @@ export const requestIdOf = (header: string | Buffer | undefined): string => prin
 /** Seconds to milliseconds with microsecond precision, for the `durationMs` field. */
 export const millis = (seconds: number) => Math.round(seconds * 1e6) / 1e3
 
+type Fields = Readonly<Record<string, string | number>>
+
 /**
  * The completion line of one request, at Info (`atInfo`) or Debug. Checks
  * the level first, so a line below LOG_LEVEL costs neither the annotation
- * record nor the logger.
+ * record nor the logger; given as a function, `fields` is not even built then.
  */
 export const logCompletion = (
   atInfo: boolean,
   message: string | ReadonlyArray<string>,
-  fields: Readonly<Record<string, string | number>>
+  fields: Fields | (() => Fields)
 ): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
     const level = atInfo ? "Info" : "Debug"
     if (LogLevel.isGreaterThan(fiber.getRef(References.MinimumLogLevel), level)) return Effect.void
-    return Effect.annotateLogs(Effect.logWithLevel(level)(...(typeof message === "string" ? [message] : message)), fields)
+    return Effect.annotateLogs(
+      Effect.logWithLevel(level)(...(typeof message === "string" ? [message] : message)),
+      typeof fields === "function" ? fields() : fields
+    )
   })

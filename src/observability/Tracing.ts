@@ -3,7 +3,7 @@ import * as OtelTracer from "@effect/opentelemetry/OtelTracer"
 import * as Resource from "@effect/opentelemetry/Resource"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
 import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Config, Effect, Layer, Tracer } from "effect"
+import { Config, Effect, type Fiber, Layer, Tracer } from "effect"
 import { SERVICE_VERSION } from "../buildInfo.ts"
 
 export const SERVICE_NAME = "balance-service"
@@ -47,3 +47,25 @@ export const TracingLayer = Layer.unwrap(Effect.gen(function*() {
   const serviceName = yield* Config.String("OTEL_SERVICE_NAME").pipe(Config.withDefault(SERVICE_NAME))
   return tracingLayerWith(new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) })), serviceName)
 }))
+
+/**
+ * Whether a tracing backend is installed: Effect's default tracer keeps spans in-process,
+ * where nothing but a log line's span id ever reads them (OTEL_EXPORTER_OTLP_ENDPOINT unset).
+ */
+export const exportsSpans = (fiber: Fiber.Fiber<unknown, unknown>): boolean => fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer
+
+/**
+ * `Effect.withSpan` (without stack capture) when spans are exported; the effect as it is otherwise.
+ * For the inner steps of a call (Ledger.execute, Store.apply, ...): with the default tracer their
+ * span objects, ids and attributes were paid on every call and seen by nobody; the call's own
+ * `grpc.<Method>` span stays, so every log line of the call still carries its trace and span ids.
+ * `options` is only evaluated when the span is made.
+ */
+export const withSpanWhenExported = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  options?: () => Tracer.SpanOptionsNoTrace
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) =>
+    exportsSpans(fiber) ? Effect.withSpan(effect, name, { ...options?.(), captureStackTrace: false }) : effect
+  )

@@ -16,7 +16,7 @@ import { gameAccess } from "./grpcExposure.ts"
 import { routeGrpcJsLogs } from "./grpcJsLogs.ts"
 import { serverCredentials, type TlsFiles } from "./serverCredentials.ts"
 import { makeWatchAccount } from "./watchAccount.ts"
-import { initialiseCounter, Metrics } from "../../observability/Metrics.ts"
+import { grpcCallObserver, initialiseCounter, Metrics } from "../../observability/Metrics.ts"
 import { grpcAccessLogConfig } from "../../observability/RequestLog.ts"
 import { withStrictRequests } from "./strictDeserialize.ts"
 
@@ -116,10 +116,7 @@ export const startGrpcServer = (settings: GrpcServerSettings) =>
       runStream,
       authorize: makeAuthorizer({ gameToken: settings.authToken, admin: settings.admin }),
       accessLog: settings.accessLog === true,
-      observe: (method, outcome, seconds) => {
-        metrics.grpcRequests.inc({ method, code: outcome })
-        metrics.grpcDuration.observe({ method }, seconds)
-      }
+      observe: grpcCallObserver(metrics)
     })
 
     const balance: grpc.UntypedServiceImplementation = {

@@ -56,12 +56,13 @@ export const makeBalanceHandlers = Effect.gen(function*() {
   const query = (handle: UnaryMethod["handle"], mode: FailureMode = "inBand"): UnaryMethod => ({ mode, access: game, handle })
 
   const methods = {
+    // The hot reads: flatMap/map, no generator per call.
     GetBalance: query(
       (r) =>
-        Effect.gen(function*() {
-          const { accountId } = yield* Decode.decodeAccountQuery(r)
-          return Encode.balanceResponse(accountId, yield* ledger.wallet(accountId))
-        }),
+        Effect.flatMap(
+          Decode.decodeAccountQuery(r),
+          ({ accountId }) => Effect.map(ledger.wallet(accountId), (wallet) => Encode.balanceResponse(accountId, wallet))
+        ),
       "status"
     ),
     EnsureAccount: command(Decode.decodeEnsureAccount, Encode.ensureAccountResponse, "status", ensureAccountAccess),
@@ -85,10 +86,10 @@ export const makeBalanceHandlers = Effect.gen(function*() {
       })
     ),
     GetTableStack: query((r) =>
-      Effect.gen(function*() {
-        const { tableId, accountId } = yield* Decode.decodeStackQuery(r)
-        return Encode.stackResponse(tableId, accountId, yield* ledger.stack(tableId, accountId))
-      })
+      Effect.flatMap(
+        Decode.decodeStackQuery(r),
+        ({ tableId, accountId }) => Effect.map(ledger.stack(tableId, accountId), (stack) => Encode.stackResponse(tableId, accountId, stack))
+      )
     ),
     GetPot: query((r) =>
       Effect.gen(function*() {

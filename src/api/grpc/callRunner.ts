@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import { Cause, Effect, Exit, type Fiber } from "effect"
 import { logCompletion, millis } from "../../observability/RequestLog.ts"
+import { exportsSpans } from "../../observability/Tracing.ts"
 import type { WireRequest } from "./balanceHandlers.ts"
 import { refuse } from "../../domain/errors.ts"
 import type { Access, Authorize } from "./callAuth.ts"
@@ -84,31 +85,43 @@ const logFailure = (cause: Cause.Cause<CallFailure>, answer: Answer) => {
  * cancels, and never lets an exception escape into grpc-js.
  */
 export const makeCallRunner = (options: CallRunnerOptions) => {
-  const instrument = (service: string, method: string, metadata: grpc.Metadata) => {
+  /**
+   * The call's `grpc.<Method>` span and log annotations around `answered` (whose Answer it gets).
+   * With a tracing backend, a server error also marks the span as failed (a failure after the
+   * answer, caught at once). With Effect's default tracer the span is kept (log lines carry its
+   * ids) but nothing else is paid for it: no attributes, no failure to mark it.
+   */
+  const instrument = (service: string, method: string, metadata: grpc.Metadata, answered: (exported: boolean) => Effect.Effect<Answer>) => {
     const meta = readCallMetadata(metadata)
     const parent = parentSpanOf(meta.traceparent)
     // Generated when the caller sent none, so every log line of a call can be found by one id.
     const requestId = meta.requestId ?? randomUUID()
-    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      const spanned = effect.pipe(
-        Effect.withSpan(`grpc.${method}`, {
-          kind: "server",
-          attributes: {
-            "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": method,
-            "request.id": requestId,
-            ...(meta.traceparent ? { "w3c.traceparent": meta.traceparent } : {})
-          }
-        }, { captureStackTrace: false }), // the frame would always be this runner
-        Effect.annotateLogs({
-          rpc: `${service}/${method}`,
-          requestId,
-          ...(meta.traceparent ? { traceparent: meta.traceparent } : {})
-        })
+    const spanned = Effect.withFiber((fiber) =>
+      exportsSpans(fiber)
+        ? answered(true).pipe(
+          // Answered already; a server error (UNAVAILABLE, INTERNAL, ...) also marks the call's span as failed.
+          Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
+          Effect.withSpan(`grpc.${method}`, {
+            kind: "server",
+            attributes: {
+              "rpc.system": "grpc",
+              "rpc.service": service,
+              "rpc.method": method,
+              "request.id": requestId,
+              ...(meta.traceparent ? { "w3c.traceparent": meta.traceparent } : {})
+            }
+          }, { captureStackTrace: false }), // the frame would always be this runner
+          Effect.catch(() => Effect.void)
+        )
+        : Effect.withSpan(Effect.asVoid(answered(false)), `grpc.${method}`, { kind: "server", captureStackTrace: false })
+    ).pipe(
+      Effect.annotateLogs(
+        meta.traceparent
+          ? { rpc: `${service}/${method}`, requestId, traceparent: meta.traceparent }
+          : { rpc: `${service}/${method}`, requestId }
       )
-      return parent ? Effect.withParentSpan(spanned, parent) : spanned
-    }
+    )
+    return parent ? Effect.withParentSpan(spanned, parent) : spanned
   }
 
   /** Credentials first: a caller without them learns nothing about the request, not even that it was malformed. */
@@ -116,21 +129,21 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     access === "open" ? next() : Effect.andThen(options.authorize(access, method, metadata), next)
 
   const secondsSince = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9
-  /** One line per call on completion; runs inside the call's span, so it carries its trace and span ids. */
+  /** One line per call on completion; runs inside the call's span, so it carries its trace and span ids. Fields built only when logged. */
   const completed = (message: string | ReadonlyArray<string>, method: string, outcome: string, seconds: number) =>
-    logCompletion(options.accessLog === true, message, { method, outcome, durationMs: millis(seconds) })
+    logCompletion(options.accessLog === true, message, () => ({ method, outcome, durationMs: millis(seconds) }))
 
-  const answered = <E extends CallFailure>(effect: Effect.Effect<object, E>, mode: FailureMode): Effect.Effect<Answer> =>
-    effect.pipe(
-      Effect.matchCauseEffect({
-        onSuccess: (response) => Effect.succeed<Answer>({ _tag: "Reply", response }),
-        onFailure: (cause) => {
-          const answer = answerFailure(cause, mode)
-          return Effect.as(logFailure(cause, answer), answer)
-        }
-      }),
-      Effect.tap((answer) => Effect.annotateCurrentSpan("rpc.outcome", answerLabel(answer)))
-    )
+  /** The handler's outcome as an Answer; the span gets it as `rpc.outcome` when spans are exported. */
+  const answered = <E extends CallFailure>(effect: Effect.Effect<object, E>, mode: FailureMode, exported: boolean): Effect.Effect<Answer> => {
+    const answer = Effect.matchCauseEffect(effect, {
+      onSuccess: (response) => Effect.succeed<Answer>({ _tag: "Reply", response }),
+      onFailure: (cause) => {
+        const answer = answerFailure(cause, mode)
+        return Effect.as(logFailure(cause, answer), answer)
+      }
+    })
+    return exported ? Effect.tap(answer, (a) => Effect.annotateCurrentSpan("rpc.outcome", answerLabel(a))) : answer
+  }
 
   const unary = (
     service: string,
@@ -153,17 +166,13 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       else callback(serviceError(answer.status))
       return outcome
     }
-    const program = answered(allowed(access(call.request), method, call.metadata, () => readable(call.request, () => handle(call.request))), mode).pipe(
-      Effect.onExit((exit) => {
-        const outcome = reply(answerOfExit(exit))
-        return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
-      }),
-      // Answered already; a server error (UNAVAILABLE, INTERNAL, ...) also marks the call's span as failed.
-      Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
-      instrument(service, method, call.metadata),
-      Effect.catch(() => Effect.void)
-    )
-    const fiber = options.run(Effect.asVoid(program))
+    const answerOnce = (exit: Exit.Exit<Answer>) => {
+      const outcome = reply(answerOfExit(exit))
+      return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
+    }
+    const body = allowed(access(call.request), method, call.metadata, () => readable(call.request, () => handle(call.request)))
+    const program = instrument(service, method, call.metadata, (exported) => Effect.onExit(answered(body, mode, exported), answerOnce))
+    const fiber = options.run(program)
     call.on("cancelled", () => fiber.interruptUnsafe())
   }
 
@@ -193,8 +202,9 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
       if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
       else call.end()
     }
-    const program = answered(Effect.as(allowed(access, method, call.metadata, () => readable(call.request, () => handle(call.request, write, ready))), {}), "status").pipe(
-      Effect.onExit((exit) => {
+    const body = Effect.as(allowed(access, method, call.metadata, () => readable(call.request, () => handle(call.request, write, ready))), {})
+    const program = instrument(service, method, call.metadata, (exported) =>
+      Effect.onExit(answered(body, "status", exported), (exit) => {
         const answer = answerOfExit(exit)
         return Effect.andThen(
           Effect.sync(() => finish(answer)),
@@ -206,12 +216,8 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
             return completed(["grpc stream closed", outcome], method, outcome, seconds)
           })
         )
-      }),
-      Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
-      instrument(service, method, call.metadata),
-      Effect.catch(() => Effect.void)
-    )
-    const fiber = options.runStream(Effect.asVoid(program))
+      }))
+    const fiber = options.runStream(program)
     call.on("cancelled", () => fiber.interruptUnsafe())
   }
 

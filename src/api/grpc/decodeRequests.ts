@@ -22,22 +22,34 @@ import { MAX_RESERVATION_TIMEOUT_MS } from "../../domain/rules.ts"
  * Turns wire requests (proto-loader objects: camelCase, int64 as strings,
  * absent fields as defaults) into domain commands. Every refusal names the
  * wire field (snake_case, as clients know it) and carries the in-band code.
+ * Fields are checked as Results (plain values, no fiber step per field);
+ * each decoder hands its Result to the call as one Effect.
  */
 
 type Wire = Readonly<Record<string, unknown>>
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
 
+type Decoder = (input: unknown) => Result.Result<unknown, Schema.SchemaError>
+
+/** One decoder per schema, made on first use: Schema.decodeUnknownResult builds a new one each time it is called. */
+const decoders = new WeakMap<object, Decoder>()
+
 const checked = <S extends Schema.ConstraintDecoder<unknown>>(
   schema: S,
   code: RefusalCode,
   field: string,
   input: unknown
-): Effect.Effect<S["Type"], Refusal> => {
-  const r = Schema.decodeUnknownResult(schema)(input)
+): Result.Result<S["Type"], Refusal> => {
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownResult(schema) as Decoder
+    decoders.set(schema, decode)
+  }
+  const r = decode(input)
   return Result.isSuccess(r)
-    ? Effect.succeed(r.success)
-    : Effect.fail(refuse(code, `${field}: ${formatIssue(r.failure.issue)}`, field))
+    ? Result.succeed(r.success as S["Type"])
+    : Result.fail(refuse(code, `${field}: ${formatIssue(r.failure.issue)}`, field))
 }
 
 const text = (input: unknown): unknown => input ?? ""
@@ -51,13 +63,13 @@ const reason = (input: unknown, field = "reason") => checked(Reason, "INVALID_RE
 
 const idempotencyKey = (input: unknown, field = "idempotency_key") =>
   text(input) === ""
-    ? Effect.fail(refuse("MISSING_IDEMPOTENCY_KEY", `${field} is required`, field))
+    ? Result.fail(refuse("MISSING_IDEMPOTENCY_KEY", `${field} is required`, field))
     : checked(IdempotencyKey, "INVALID_IDEMPOTENCY_KEY", field, input)
 
 /** An int64 read digit by digit (never rounded), then held to the chip range: positive, or 0 allowed. */
 const int64 = (input: unknown, field: string, code: RefusalCode, zeroAllowed: boolean) => {
   const parsed = parseInt64(input ?? "0")
-  if (parsed._tag === "invalid") return Effect.fail(refuse(code, `${field} ${parsed.reason}`, field))
+  if (parsed._tag === "invalid") return Result.fail(refuse(code, `${field} ${parsed.reason}`, field))
   return checked(zeroAllowed ? ChipsOrZero : Chips, code, field, parsed.value)
 }
 const amount = (input: unknown, field = "amount") => int64(input, field, "INVALID_AMOUNT", false)
@@ -66,8 +78,8 @@ const CONTRIBUTION_TYPES = ["BLIND", "ANTE", "BET", "CALL", "RAISE", "ALL_IN"] a
 const contributionType = (input: unknown) => {
   const value = typeof input === "string" ? input.trim().toUpperCase() : ""
   return (CONTRIBUTION_TYPES as ReadonlyArray<string>).includes(value)
-    ? Effect.succeed(value)
-    : Effect.fail(refuse("INVALID_ARGUMENT", `contribution_type must be one of ${CONTRIBUTION_TYPES.join(", ")}`, "contribution_type"))
+    ? Result.succeed(value)
+    : Result.fail(refuse("INVALID_ARGUMENT", `contribution_type must be one of ${CONTRIBUTION_TYPES.join(", ")}`, "contribution_type"))
 }
 
 /** Longest hold a caller may ask for: the domain's cap, in the wire's unit. */
@@ -75,41 +87,41 @@ const MAX_TIMEOUT_SECONDS = MAX_RESERVATION_TIMEOUT_MS / 1000
 const timeoutSeconds = (input: unknown) => {
   const s = typeof input === "number" ? input : 0
   return Number.isInteger(s) && s >= 0 && s <= MAX_TIMEOUT_SECONDS
-    ? Effect.succeed(s)
-    : Effect.fail(refuse("INVALID_TIMEOUT", `timeout_seconds must be between 0 and ${MAX_TIMEOUT_SECONDS}`, "timeout_seconds"))
+    ? Result.succeed(s)
+    : Result.fail(refuse("INVALID_TIMEOUT", `timeout_seconds must be between 0 and ${MAX_TIMEOUT_SECONDS}`, "timeout_seconds"))
 }
 
-export const decodeAccountQuery = (r: Wire) => Effect.map(accountId(r.accountId), (id) => ({ accountId: id }))
+export const decodeAccountQuery = (r: Wire) => Effect.fromResult(Result.map(accountId(r.accountId), (id) => ({ accountId: id })))
 
 export const decodeEnsureAccount = (r: Wire): Effect.Effect<EnsureAccount, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     return {
       op: "EnsureAccount",
       accountId: yield* accountId(r.accountId),
       initialBalance: yield* int64(r.initialBalance, "initial_balance", "INVALID_AMOUNT", true)
     }
-  })
+  }))
 
 export const decodeReserve = (r: Wire): Effect.Effect<Reserve, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const table = yield* tableId(r.tableId)
     const chips = yield* amount(r.amount)
     const key = yield* idempotencyKey(r.idempotencyKey)
     const seconds = yield* timeoutSeconds(r.timeoutSeconds)
     return { op: "Reserve", accountId: id, tableId: table, amount: chips, idempotencyKey: key, timeoutMs: seconds * 1000 }
-  })
+  }))
 
 export const decodeCommit = (r: Wire): Effect.Effect<Commit, Refusal> =>
-  Effect.map(reservationId(r.reservationId), (id) => ({ op: "Commit", reservationId: id }))
+  Effect.fromResult(Result.map(reservationId(r.reservationId), (id): Commit => ({ op: "Commit", reservationId: id })))
 
 export const decodeRelease = (r: Wire): Effect.Effect<Release, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     return { op: "Release", reservationId: yield* reservationId(r.reservationId), reason: yield* reason(r.reason) }
-  })
+  }))
 
 export const decodeCashOut = (r: Wire): Effect.Effect<CashOut, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const table = yield* tableId(r.tableId)
     const seat = yield* seatId(r.seatId)
@@ -118,10 +130,10 @@ export const decodeCashOut = (r: Wire): Effect.Effect<CashOut, Refusal> =>
     const hand = text(r.handId) === "" ? undefined : yield* handId(r.handId)
     const command: CashOut = { op: "CashOut", accountId: id, tableId: table, seatId: seat, amount: chips, idempotencyKey: key }
     return hand === undefined ? command : { ...command, handId: hand }
-  })
+  }))
 
 export const decodeContribute = (r: Wire): Effect.Effect<Contribute, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const table = yield* tableId(r.tableId)
     const hand = yield* handId(r.handId)
     const seat = yield* seatId(r.seatId)
@@ -139,12 +151,12 @@ export const decodeContribute = (r: Wire): Effect.Effect<Contribute, Refusal> =>
       contributionType: type,
       idempotencyKey: key
     }
-  })
+  }))
 
-const winners = (input: unknown): Effect.Effect<ReadonlyArray<PotWinner>, Refusal> =>
-  Effect.gen(function*() {
+const winners = (input: unknown): Result.Result<ReadonlyArray<PotWinner>, Refusal> =>
+  Result.gen(function*() {
     const list = Array.isArray(input) ? (input as ReadonlyArray<Wire>) : []
-    if (list.length === 0) return yield* Effect.fail(refuse("INVALID_WINNERS", "winners: at least one winner is required", "winners"))
+    if (list.length === 0) return yield* Result.fail(refuse("INVALID_WINNERS", "winners: at least one winner is required", "winners"))
     const out: Array<PotWinner> = []
     for (const [i, w] of list.entries()) {
       out.push({
@@ -155,88 +167,88 @@ const winners = (input: unknown): Effect.Effect<ReadonlyArray<PotWinner>, Refusa
       })
     }
     if (new Set(out.map((w) => w.seatId)).size !== out.length) {
-      return yield* Effect.fail(refuse("INVALID_WINNERS", "winners: a seat may appear only once", "winners"))
+      return yield* Result.fail(refuse("INVALID_WINNERS", "winners: a seat may appear only once", "winners"))
     }
     return out
   })
 
 export const decodeSettle = (r: Wire): Effect.Effect<Settle, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const table = yield* tableId(r.tableId)
     const hand = yield* handId(r.handId)
     const paid = yield* winners(r.winners)
     const key = yield* idempotencyKey(r.idempotencyKey)
     return { op: "Settle", tableId: table, handId: hand, winners: paid, idempotencyKey: key }
-  })
+  }))
 
 export const decodeCancel = (r: Wire): Effect.Effect<Cancel, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const table = yield* tableId(r.tableId)
     const hand = yield* handId(r.handId)
     if (typeof r.reason !== "string" || r.reason.trim() === "") {
-      return yield* Effect.fail(refuse("INVALID_REASON", "reason is required", "reason"))
+      return yield* Result.fail(refuse("INVALID_REASON", "reason is required", "reason"))
     }
     const why = yield* reason(r.reason)
     const command: Cancel = { op: "Cancel", tableId: table, handId: hand, reason: why }
     // Optional on this rpc (older clients never send it): absent or empty means "not idempotent by key".
     if (text(r.idempotencyKey) === "") return command
     return { ...command, idempotencyKey: yield* idempotencyKey(r.idempotencyKey) }
-  })
+  }))
 
 export const decodeDeposit = (r: Wire): Effect.Effect<Deposit, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const chips = yield* amount(r.amount)
     const key = yield* idempotencyKey(r.idempotencyKey)
     return { op: "Deposit", accountId: id, amount: chips, idempotencyKey: key, source: yield* checked(DepositSource, "INVALID_REASON", "source", text(r.source)) }
-  })
+  }))
 
 export const decodeWithdraw = (r: Wire): Effect.Effect<Withdraw, Refusal> =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const chips = yield* amount(r.amount)
     const key = yield* idempotencyKey(r.idempotencyKey)
     return { op: "Withdraw", accountId: id, amount: chips, idempotencyKey: key, reason: yield* reason(r.reason) }
-  })
+  }))
 
-export const decodeReservationQuery = (r: Wire) => Effect.map(reservationId(r.reservationId), (id) => ({ reservationId: id }))
+export const decodeReservationQuery = (r: Wire) => Effect.fromResult(Result.map(reservationId(r.reservationId), (id) => ({ reservationId: id })))
 
 export const decodeStackQuery = (r: Wire) =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     return { tableId: yield* tableId(r.tableId), accountId: yield* accountId(r.accountId) }
-  })
+  }))
 
 export const decodePotQuery = (r: Wire) =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const table = yield* tableId(r.tableId)
     const hand = yield* handId(r.handId)
     const list = Array.isArray(r.foldedSeats) ? (r.foldedSeats as ReadonlyArray<unknown>) : []
     const folded: Array<number> = []
     for (const [i, s] of list.entries()) folded.push(yield* seatId(s, `folded_seats[${i}]`))
     return { tableId: table, handId: hand, foldedSeats: folded }
-  })
+  }))
 
 export const MAX_ENTRIES_PAGE = 1000
 export const DEFAULT_ENTRIES_PAGE = 100
 
 export const decodeEntriesQuery = (r: Wire) =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const account = text(r.tableId) === "" ? walletKey(id) : stackKey(yield* tableId(r.tableId), id)
     const afterSeq = yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
     const requested = typeof r.limit === "number" ? r.limit : 0
     if (!Number.isInteger(requested) || requested < 0 || requested > MAX_ENTRIES_PAGE) {
-      return yield* Effect.fail(refuse("INVALID_ARGUMENT", `limit must be between 0 and ${MAX_ENTRIES_PAGE}`, "limit"))
+      return yield* Result.fail(refuse("INVALID_ARGUMENT", `limit must be between 0 and ${MAX_ENTRIES_PAGE}`, "limit"))
     }
     return { account, afterSeq, limit: requested === 0 ? DEFAULT_ENTRIES_PAGE : requested }
-  })
+  }))
 
 export const decodeWatch = (r: Wire) =>
-  Effect.gen(function*() {
+  Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     // proto3 `optional`: undefined when the client did not set it, which means "from now on".
     const afterSeq = r.afterSeq === undefined || r.afterSeq === null
       ? undefined
       : yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
     return { accountId: id, afterSeq }
-  })
+  }))
