@@ -136,6 +136,8 @@ export const AppConfig = {
   archiveBatchEvents: positiveInt("ARCHIVE_BATCH_EVENTS").pipe(Config.withDefault(1_000)),
   /** How long the archiver's lease in Redis lasts without renewal; another instance takes over after it. */
   archiveLeaseMs: positiveInt("ARCHIVE_LEASE_MS").pipe(Config.withDefault(15_000)),
+  /** How often balance_redis_used_memory_bytes is sampled (INFO memory). */
+  redisMemorySampleMs: positiveInt("REDIS_MEMORY_SAMPLE_MS").pipe(Config.withDefault(10_000)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
   store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),
   /** The hold a buy-in gets when it asks for none; at most the hold any buy-in may ask for. */

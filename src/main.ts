@@ -22,6 +22,7 @@ import { CreditQueueMetricsLayer } from "./degradation/CreditQueueMetrics.ts"
 import { LoggingLayer, scrubSecrets } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { MetricsServerLayer } from "./observability/MetricsServer.ts"
+import { RedisMemoryMetricsLayer } from "./observability/RedisMemoryMetrics.ts"
 import { TracingLayer } from "./observability/Tracing.ts"
 import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 
@@ -47,6 +48,7 @@ const AppLayer = Layer.mergeAll(
   EconomyMetricsLayer,
   CreditQueueMetricsLayer,
   ExpiryMetricsLayer,
+  RedisMemoryMetricsLayer,
   ReservationExpiry.schedule,
   CreditQueue.schedule,
   LedgerVerificationJob,

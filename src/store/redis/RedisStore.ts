@@ -422,6 +422,13 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     yield* call("ping", () => redis.ping())
   }, retrying)
 
+  const serverMemory = Effect.fn("RedisStore.serverMemory")(function*() {
+    const info = yield* call("info", () => redis.info("memory"))
+    const used = /^used_memory:(\d+)/m.exec(info)?.[1]
+    if (used === undefined) return yield* new StoreUnavailable({ operation: "info", reason: "INFO memory has no used_memory" })
+    return { usedBytes: Number(used), maxBytes: Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0) }
+  })
+
   const acquireArchiverLease = Effect.fn("RedisStore.acquireArchiverLease")(function*(owner: string, ttlMs: number) {
     const reply = strings(
       yield* call("lease", () =>
@@ -503,6 +510,7 @@ export const makeRedisStore = Effect.fnUntraced(function*(options: RedisStoreOpt
     systemBalances,
     stats,
     ping,
+    serverMemory,
     acquireArchiverLease,
     releaseArchiverLease,
     archiverLease,
