@@ -66,6 +66,8 @@ export interface ArchiveBatch {
   readonly transfers: ReadonlyArray<OrderedTransfer>
   readonly closed: ReadonlyArray<ClosedObject>
   readonly stops: ReadonlyArray<ContinuityStop>
+  /** Live heads of the batch's accounts, kept in the same transaction (one commit per batch, not two). */
+  readonly checkpoints?: ReadonlyArray<HeadCheckpoint>
 }
 
 export type CommitOutcome =
@@ -374,6 +376,15 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       held_delta, held_after, parent, metadata, ts, previous_checksum, checksum)
     on conflict (account, seq) do nothing`
 
+  const insertCheckpoints = (checkpoints: ReadonlyArray<HeadCheckpoint>) =>
+    Effect.gen(function*() {
+      for (const rows of chunks(checkpoints.map((c) => ({
+        account: c.account, seq: c.seq, checksum: c.checksum, balance: c.balance, taken_at: c.takenAt, mac: c.mac
+      })))) {
+        yield* sql`insert into head_checkpoints ${sql.insert(rows)} on conflict (account, seq) do nothing`
+      }
+    })
+
   const insertTransfers = (transfers: ReadonlyArray<OrderedTransfer>) => {
     const events = transfers.map((t) => parseEventId(t.eventId))
     return sql`
@@ -456,6 +467,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       for (const rows of chunks(batch.stops.map((s) => ({ account: s.account, seq: s.seq, reason: s.reason })))) {
         yield* sql`insert into archive_stops ${sql.insert(rows)} on conflict (account) do nothing`
       }
+      yield* insertCheckpoints(batch.checkpoints ?? [])
       return { _tag: "Committed" } as const
     })
     return yield* sql.withTransaction(write)
@@ -520,11 +532,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
   }, Effect.mapError(unavailable("closedObject")))
 
   const recordCheckpoints = Effect.fn("HistoryStore.recordCheckpoints")(function*(checkpoints: ReadonlyArray<HeadCheckpoint>) {
-    for (const rows of chunks(checkpoints.map((c) => ({
-      account: c.account, seq: c.seq, checksum: c.checksum, balance: c.balance, taken_at: c.takenAt, mac: c.mac
-    })))) {
-      yield* sql`insert into head_checkpoints ${sql.insert(rows)} on conflict (account, seq) do nothing`
-    }
+    yield* insertCheckpoints(checkpoints)
   }, Effect.mapError(unavailable("recordCheckpoints")))
 
   const latestCheckpoint = Effect.fn("HistoryStore.latestCheckpoint")(function*(account: AccountRef) {
