@@ -115,10 +115,13 @@ export const AppConfig = {
   storeRetryAttempts: nonNegativeInt("STORE_RETRY_ATTEMPTS").pipe(Config.withDefault(2)),
   /**
    * The history tier (DESIGN 9): `on` starts the history store (DATABASE_URL, else a private
-   * PostgreSQL under DATA_DIR/postgres) and the archiver, which copies the ledger's history there.
-   * `off` (today's default, until reads span both tiers): Redis keeps everything, as before.
+   * PostgreSQL under DATA_DIR/postgres) and the archiver, which copies the ledger's history there
+   * and trims Redis to the live state (the default: Redis stays bounded). `off`: Redis keeps
+   * everything (capped only by REDIS_EVENTS_MAXLEN) and grows with every movement.
    */
-  historyArchive: Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault("off" as const)),
+  historyArchive: Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault("on" as const)),
+  /** Whether HISTORY_ARCHIVE was set at all (a default `on` on the memory store is not worth a warning). */
+  historyArchiveSet: optionalString("HISTORY_ARCHIVE").pipe(Config.map((v) => v !== undefined)),
   /** postgres://user:password@host:port/database of the history store; unset: a private server under DATA_DIR. */
   databaseUrl: optionalRedacted("DATABASE_URL"),
   /** Password of DATABASE_URL's user, when it is not in the URL (keeps the secret out of the URL). */
@@ -133,6 +136,8 @@ export const AppConfig = {
   archiveBatchEvents: positiveInt("ARCHIVE_BATCH_EVENTS").pipe(Config.withDefault(1_000)),
   /** How long the archiver's lease in Redis lasts without renewal; another instance takes over after it. */
   archiveLeaseMs: positiveInt("ARCHIVE_LEASE_MS").pipe(Config.withDefault(15_000)),
+  /** How often balance_redis_used_memory_bytes is sampled (INFO memory). */
+  redisMemorySampleMs: positiveInt("REDIS_MEMORY_SAMPLE_MS").pipe(Config.withDefault(10_000)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),
   store: Config.Literals(["redis", "memory"], "BALANCE_STORE").pipe(Config.withDefault("redis" as const)),
   /** The hold a buy-in gets when it asks for none; at most the hold any buy-in may ask for. */

@@ -20,6 +20,7 @@ import * as EconomyMetrics from "./observability/EconomyMetrics.ts"
 import * as Logging from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { MetricsServer } from "./observability/MetricsServer.ts"
+import { RedisMemoryMetricsLayer } from "./observability/RedisMemoryMetrics.ts"
 import { TracingLayer } from "./observability/Tracing.ts"
 import { ReservationExpiry } from "./reservations/ReservationExpiry.ts"
 
@@ -45,6 +46,7 @@ const AppLayer = Layer.mergeAll(
   EconomyMetrics.layer,
   CreditQueue.metrics,
   ReservationExpiry.metrics,
+  RedisMemoryMetricsLayer,
   ReservationExpiry.schedule,
   CreditQueue.schedule,
   LedgerVerificationJob,

@@ -78,7 +78,10 @@ export const layer = Layer.unwrap(
     const off = Layer.merge(ledgerStore, HistoryStore.disabled)
     if ((yield* AppConfig.historyArchive) === "off") return off
     if ((yield* AppConfig.store) === "memory") {
-      yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
+      // The default `on` says nothing here; an explicit one is worth a warning.
+      if (yield* AppConfig.historyArchiveSet) {
+        yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
+      }
       return off
     }
     return TieredStore.layer.pipe(Layer.provide(ledgerStore), Layer.provideMerge(ServiceHistoryStore.layer))

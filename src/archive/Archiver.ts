@@ -115,21 +115,21 @@ export class Archiver extends Context.Service<Archiver, {
       })
 
     /**
-     * Keeps the live heads of these accounts in the history store (HMAC-signed with a key), so that
-     * a chain later truncated in Redis with its head rewritten to match disagrees with its past.
+     * The live heads of these accounts (HMAC-signed with a key), kept in the history store with the
+     * batch, so that a chain later truncated in Redis with its head rewritten to match disagrees
+     * with its past. Committed in the batch's transaction: one PostgreSQL commit per batch.
      */
-    const checkpoint = (accounts: ReadonlyArray<AccountRef>) =>
+    const headCheckpoints = (accounts: ReadonlyArray<AccountRef>) =>
       Effect.gen(function*() {
-        if (accounts.length === 0) return
+        if (accounts.length === 0) return []
         const takenAt = yield* Clock.currentTimeMillis
         const heads = (yield* store.load(accounts)).objects
-        const checkpoints = accounts.flatMap((account): Array<HeadCheckpoint> => {
+        return accounts.flatMap((account): Array<HeadCheckpoint> => {
           const head = heads.get(account)?.value
           if (!head || !isChained(head) || head.seq === 0) return []
           const fields = { account, seq: head.seq, checksum: head.checksum, balance: head.balance, takenAt }
           return [{ ...fields, mac: checkpointMac(fields, hmacKey) }]
         })
-        yield* history.recordCheckpoints(checkpoints)
       })
 
     const pass = Effect.fn("Archiver.pass")(function*() {
@@ -185,6 +185,7 @@ export class Archiver extends Context.Service<Archiver, {
 
       const transfers = orderedTransfers(events)
       const toCursor = events[events.length - 1]!.id
+      const checkpoints = yield* headCheckpoints(accounts.filter((a) => !stopped.has(a) && !stops.some((s) => s.account === a)))
       const outcome = yield* history.commit({
         fencingToken: lease.token,
         fromCursor: cursor,
@@ -192,7 +193,8 @@ export class Archiver extends Context.Service<Archiver, {
         entries,
         transfers,
         closed,
-        stops
+        stops,
+        checkpoints
       })
       if (outcome._tag === "Fenced") {
         yield* Effect.logWarning("archiver fenced off: a newer archiver has written; this batch was not committed").pipe(
@@ -201,7 +203,6 @@ export class Archiver extends Context.Service<Archiver, {
         return idle("fenced")
       }
       if (outcome._tag === "CursorMoved") return idle("cursor_moved")
-      yield* checkpoint(accounts.filter((a) => !stopped.has(a) && !stops.some((s) => s.account === a)))
       rows.inc({ kind: "entries" }, entries.length)
       rows.inc({ kind: "transfers" }, transfers.length)
       rows.inc({ kind: "closed" }, closed.length)

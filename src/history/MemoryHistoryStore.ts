@@ -38,6 +38,13 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
   const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string; readonly stoppedAt: number }>()
   const positions = new Map<string, string>()
   const checkpoints = new Map<AccountRef, Map<number, HeadCheckpoint>>()
+  const keepCheckpoints = (list: ReadonlyArray<HeadCheckpoint>) => {
+    for (const c of list) {
+      let byAccount = checkpoints.get(c.account)
+      if (!byAccount) checkpoints.set(c.account, byAccount = new Map())
+      if (!byAccount.has(c.seq)) byAccount.set(c.seq, c)
+    }
+  }
 
   const chainOf = (account: AccountRef) => {
     let chain = entries.get(account)
@@ -82,6 +89,7 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
         for (const t of batch.transfers) if (!transfers.has(t.transfer.transferId)) transfers.set(t.transfer.transferId, t)
         for (const c of batch.closed) if (!closed.has(c.key)) closed.set(c.key, c)
         for (const s of batch.stops) if (!stops.has(s.account)) stops.set(s.account, { seq: s.seq, reason: s.reason, stoppedAt: now })
+        keepCheckpoints(batch.checkpoints ?? [])
         return { _tag: "Committed" } as const
       }),
     entries: (account, afterSeq, limit) =>
@@ -127,14 +135,7 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
           .map(([id, list]): StoreEvent => ({ id, entries: [], transfers: list.sort((x, y) => x.position - y.position).map((t) => t.transfer) }))
       }),
     closedObject: (key) => Effect.sync(() => closed.get(key) ?? null),
-    recordCheckpoints: (list) =>
-      Effect.sync(() => {
-        for (const c of list) {
-          let byAccount = checkpoints.get(c.account)
-          if (!byAccount) checkpoints.set(c.account, byAccount = new Map())
-          if (!byAccount.has(c.seq)) byAccount.set(c.seq, c)
-        }
-      }),
+    recordCheckpoints: (list) => Effect.sync(() => keepCheckpoints(list)),
     latestCheckpoint: (account) =>
       Effect.sync(() => {
         const byAccount = checkpoints.get(account)

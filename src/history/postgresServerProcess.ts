@@ -1,5 +1,5 @@
 import { type ChildProcess, spawnSync } from "node:child_process"
-import { chownSync, existsSync, mkdirSync, readdirSync } from "node:fs"
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { connect } from "node:net"
 import {
@@ -23,7 +23,8 @@ import {
  *
  * initdb and postgres refuse to run as root: as root, both run as the
  * `postgres` user (Debian's package creates it) through runuser, and the data
- * directory is handed to that user.
+ * directory is handed to that user (owner postgres, mode 0700). That user must
+ * also be able to pass through the directories above it: see grantPassage.
  */
 export interface PostgresServerProcess extends ServerChild {
   /** postgres://postgres@127.0.0.1:<port>/postgres; `dir` is the data directory (the cluster). */
@@ -35,7 +36,7 @@ export class PostgresServerMissing extends Error {
     super(
       "PostgreSQL server binaries (initdb, postgres) were not found in /usr/lib/postgresql/*/bin nor on PATH. " +
         "Install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) " +
-        "or set DATABASE_URL to an existing PostgreSQL."
+        "or set DATABASE_URL to an existing PostgreSQL (or HISTORY_ARCHIVE=off to keep the whole history in Redis)."
     )
     this.name = "PostgresServerMissing"
   }
@@ -65,14 +66,47 @@ export const findPostgresBin = (): string => {
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
 
-/** uid/gid of the `postgres` user, for the data directory when we run as root. */
-const postgresUser = (): { uid: number; gid: number } => {
-  const result = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" })
-  const gidResult = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" })
-  if (result.status !== 0 || gidResult.status !== 0) {
+/** uid, primary gid and every group of the `postgres` user, for the data directory when we run as root. */
+const postgresUser = (): { uid: number; gid: number; groups: ReadonlyArray<number> } => {
+  const id = (flag: string) => spawnSync("id", [flag, "postgres"], { encoding: "utf8" })
+  const [uid, gid, groups] = [id("-u"), id("-g"), id("-G")]
+  if (uid.status !== 0 || gid.status !== 0 || groups.status !== 0) {
     throw new Error("running as root, and there is no 'postgres' user to run PostgreSQL as (initdb refuses root)")
   }
-  return { uid: Number(result.stdout.trim()), gid: Number(gidResult.stdout.trim()) }
+  return {
+    uid: Number(uid.stdout.trim()),
+    gid: Number(gid.stdout.trim()),
+    groups: groups.stdout.trim().split(/\s+/).map(Number)
+  }
+}
+
+/** Whether `user` may pass through (search) the directory with this stat. */
+const canSearch = (user: { uid: number; groups: ReadonlyArray<number> }, st: { mode: number; uid: number; gid: number }) =>
+  st.uid === user.uid ? (st.mode & 0o100) !== 0 : user.groups.includes(st.gid) ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0
+
+/**
+ * As root, the `postgres` user must pass through every directory above the cluster. The
+ * service's own directories (the cluster's parent, `DATA_DIR/postgres`, and its parent, DATA_DIR:
+ * often created 0700, like every mkdtemp) are opened to that user alone when they are not: group
+ * `postgres`, search permission for the group (g+x, no listing), nothing for others. A directory
+ * higher up (a 0700 /root, say) is not the service's to change: the start fails naming it.
+ */
+const grantPassage = (cluster: string, user: { uid: number; gid: number; groups: ReadonlyArray<number> }): void => {
+  const own = [dirname(cluster), dirname(dirname(cluster))]
+  for (let dir = dirname(cluster); ; dir = dirname(dir)) {
+    const st = statSync(dir)
+    if (!canSearch(user, st)) {
+      if (!own.includes(dir) || st.uid !== 0 || (st.gid !== 0 && st.gid !== user.gid)) {
+        throw new Error(
+          `running as root, PostgreSQL runs as the 'postgres' user, which cannot pass through ${dir} (mode ${(st.mode & 0o777).toString(8)}); ` +
+            "set DATA_DIR to a directory that user can reach (e.g. /var/lib/balance-service), run the service as a non-root user, or set DATABASE_URL"
+        )
+      }
+      chownSync(dir, 0, user.gid)
+      chmodSync(dir, (st.mode & 0o7777) | 0o010)
+    }
+    if (dir === dirname(dir)) return
+  }
 }
 
 /** The command line, through runuser when we are root. */
@@ -83,19 +117,20 @@ const asServerUser = (binary: string, args: ReadonlyArray<string>): [string, Arr
 export const initCluster = (dir: string, bin = findPostgresBin()): void => {
   const abs = resolve(dir)
   if (existsSync(join(abs, "PG_VERSION"))) return
-  // Parents with the usual mode (as root, the postgres user must be able to walk down to the cluster).
+  // Parents with the usual mode; as root, grantPassage lets the postgres user walk down to the cluster.
   mkdirSync(dirname(abs), { recursive: true })
   mkdirSync(abs, { recursive: true, mode: 0o700 })
   if (isRoot()) {
-    const { uid, gid } = postgresUser()
-    chownSync(abs, uid, gid)
+    const user = postgresUser()
+    grantPassage(abs, user)
+    chownSync(abs, user.uid, user.gid)
   }
   const [command, args] = asServerUser(join(bin, "initdb"), [
     "-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"
   ])
   const result = spawnSync(command, args, { encoding: "utf8" })
   if (result.status !== 0) {
-    const hint = isRoot() ? ` (running as root: initdb runs as the 'postgres' user, which needs to reach ${abs})` : ""
+    const hint = isRoot() ? ` (running as root: initdb runs as the 'postgres' user, which owns ${abs})` : ""
     throw new Error(`initdb failed (${result.status ?? result.signal})${hint}: ${(result.stderr || result.stdout).trim().slice(-2000)}`)
   }
 }

@@ -164,6 +164,12 @@ export class Store extends Context.Service<Store, {
   readonly stats: () => Effect.Effect<Readonly<Partial<Record<StatName, number>>>, StoreUnavailable>
   readonly ping: () => Effect.Effect<void, StoreUnavailable>
   /**
+   * The store server's memory in use and its limit (Redis: INFO memory's used_memory and
+   * maxmemory, in bytes; limit 0 = none), what a bounded Redis is watched by; absent for a store
+   * without a server of its own (the memory store).
+   */
+  readonly serverMemory?: () => Effect.Effect<{ readonly usedBytes: number; readonly maxBytes: number }, StoreUnavailable>
+  /**
    * Takes or renews the archiver's lease for `ttlMs` (one archiver across instances). Each new
    * holder gets a fencing token larger than every earlier holder's; renewing keeps the token.
    */

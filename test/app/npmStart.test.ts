@@ -48,7 +48,7 @@ const jsonLines = (text: string): Array<LogLine> =>
   text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as LogLine)
 
 describe.skipIf(process.platform !== "linux")("npm start", () => {
-  it("SIGTERM to the pid of `npm start` stops node and its private redis-server (own process group) after draining; ports close", async () => {
+  it("defaults: a private redis-server and a private PostgreSQL (the archive is on); SIGTERM to the pid of `npm start` stops node and both (own process groups) after draining; ports close", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "balance-npm-start-"))
     const ports = { http: await freePort(), grpc: await freePort(), metrics: await freePort() }
     // Its own process group, so that the test's cleanup could reach everything; the test itself signals only this pid.
@@ -73,6 +73,7 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
     const npmPid = npm.pid!
     let servicePid: number | undefined
     let redisPid: number | undefined
+    let postgresPid: number | undefined
     try {
       await eventually("npm start to be ready (it builds first)", async () => {
         if (npm.exitCode !== null) throw new Error(`npm start exited early (${npm.exitCode}):\n${output}`)
@@ -82,26 +83,34 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
 
       servicePid = descendants(npmPid).find((p) => p.command.includes("dist/main.js"))?.pid
       redisPid = jsonLines(output).find((l) => l.message === "local redis-server started")?.pid as number | undefined
+      postgresPid = jsonLines(output).find((l) => l.message === "local PostgreSQL started")?.pid as number | undefined
       assert.isDefined(servicePid)
       assert.isDefined(redisPid)
+      assert.isDefined(postgresPid)
       assert.notStrictEqual(procStat(redisPid!)!.pgid, procStat(servicePid!)!.pgid)
+      assert.notStrictEqual(procStat(postgresPid!)!.pgid, procStat(servicePid!)!.pgid)
+      // As root (CI), PostgreSQL runs as the `postgres` user inside a DATA_DIR that mkdtemp made 0700.
+      assert.isTrue(jsonLines(output).some((l) => l.message === "history migrations applied"))
 
       process.kill(npmPid, "SIGTERM")
       const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))])
       assert.strictEqual(code, 0)
-      await eventually("node and redis-server to exit and every port to close", async () => {
+      await eventually("node, redis-server and PostgreSQL to exit and every port to close", async () => {
         const open = await Promise.all([ports.http, ports.grpc, ports.metrics].map(portOpen))
-        return !alive(servicePid!) && !alive(redisPid!) && open.every((o) => !o) ? true : undefined
+        return !alive(servicePid!) && !alive(redisPid!) && !alive(postgresPid!) && open.every((o) => !o) ? true : undefined
       }, { timeoutMs: 20_000 })
 
-      // Drained first, then the store's redis-server, then the process: in that order.
+      // Drained first (the archiver too), then the stores' servers, then the process: in that order.
       const messages = jsonLines(output).map((l) => l.message as string)
       const at = (m: string) => messages.indexOf(m)
       assert.isAbove(at("grpc stopped"), -1)
       assert.isBelow(at("grpc stopped"), at("local redis-server stopped"))
       assert.isBelow(at("local redis-server stopped"), at("balance-service stopped"))
+      assert.isAbove(at("history archiver stopped"), -1)
+      assert.isBelow(at("history archiver stopped"), at("local PostgreSQL stopped"))
+      assert.isBelow(at("local PostgreSQL stopped"), at("balance-service stopped"))
     } finally {
-      for (const pid of [npmPid, servicePid, redisPid]) {
+      for (const pid of [npmPid, servicePid, redisPid, postgresPid]) {
         if (pid !== undefined && alive(pid)) process.kill(pid, "SIGKILL")
       }
       if (existsSync(dataDir)) rmSync(dataDir, { recursive: true, force: true })

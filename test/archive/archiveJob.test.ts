@@ -44,14 +44,14 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       }).pipe(Effect.provide(books))
     }))
 
-  it.effect("HISTORY_ARCHIVE unset: no history store is started, nothing is archived", () =>
+  it.effect("HISTORY_ARCHIVE=off: no history store is started, nothing is archived", () =>
     Effect.gen(function*() {
       const redis = yield* TestRedis
       const books = yield* Layer.build(
         ArchiveJob.pipe(
           Layer.provideMerge(ledgerOn(RedisStore.layer({ url: redis.url, keyPrefix: unique("off") + ":" }))),
           Layer.provideMerge(HistoryStore.disabled),
-          Layer.provide(withConfig({}))
+          Layer.provide(withConfig({ HISTORY_ARCHIVE: "off" }))
         )
       )
       // No archiver was made (it registers its metrics).

@@ -25,7 +25,9 @@ beforeAll(async () => {
   redis = await startChaosRedis()
   service = await startService({
     redisUrl: redis.url,
-    env: { LEDGER_HMAC_KEY: "chaos-hmac-key", LEDGER_VERIFY_INTERVAL_MS: "500", LEDGER_FULL_VERIFY_INTERVAL_MS: "1000" }
+    // Archive off: these tamper with Redis' own ledger lists by index, which the archiver would
+    // trim away; tampering with the archive is test/archive/archiveTampering.test.ts.
+    env: { HISTORY_ARCHIVE: "off", LEDGER_HMAC_KEY: "chaos-hmac-key", LEDGER_VERIFY_INTERVAL_MS: "500", LEDGER_FULL_VERIFY_INTERVAL_MS: "1000" }
   })
   client = chaosClient(service.grpcAddress)
   admin = new Redis(redis.url, { maxRetriesPerRequest: 1 })

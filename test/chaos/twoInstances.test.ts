@@ -2,6 +2,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
 import { eventually } from "../support/eventually.ts"
+import { startTestPostgresServer, type TestPostgresServer } from "../support/postgresServer.ts"
 import { metric, metricSum, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
 import { assertBooksBalance, auditBooks, debitsAnsweredFromKey, startWorkload, summarizeLatency, type Target, waitQueuesDrained } from "./support/workload.ts"
 
@@ -14,16 +15,21 @@ import { assertBooksBalance, auditBooks, debitsAnsweredFromKey, startWorkload, s
  * both instances queue credits meanwhile. Afterwards the books must equal the
  * acknowledged commands exactly, as for one instance, and both instances'
  * background jobs (expiry sweep, verification) must have found nothing wrong.
+ * The archive is on (the default) and, as two instances must be deployed,
+ * both archive to one PostgreSQL (DATABASE_URL): one archiver at a time by the
+ * lease, history reads of either instance across the same two tiers.
  */
 
 let redis: ChaosRedis
+let postgres: TestPostgresServer
 let services: Array<ServiceProcess> = []
 let client: ChaosClient
 
 beforeAll(async () => {
   redis = await startChaosRedis()
+  postgres = await startTestPostgresServer()
   // Both verify every 2 s, so their passes overlap the load and each other.
-  const env = { LEDGER_VERIFY_INTERVAL_MS: "2000" }
+  const env = { LEDGER_VERIFY_INTERVAL_MS: "2000", DATABASE_URL: postgres.url }
   services = await Promise.all([startService({ redisUrl: redis.url, env }), startService({ redisUrl: redis.url, env })])
   client = chaosClient(services.map((s) => s.grpcAddress))
 }, 90_000)
@@ -32,6 +38,7 @@ afterAll(async () => {
   client?.close()
   await Promise.all(services.map((s) => s.terminate()))
   await redis?.dispose()
+  await postgres?.dispose()
   for (const s of services) removeDir(s.dataDir)
 })
 

@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -86,4 +87,45 @@ it.live("an orphaned PostgreSQL left on DATA_DIR is stopped before a new one sta
     )
     assert.notStrictEqual(port, orphan.port)
     assert.isFalse(yield* Effect.promise(() => accepts(orphan.port)), "the orphan was stopped")
+  }), { timeout: 60_000 })
+
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0
+
+it.live.skipIf(!isRoot)("as root, a DATA_DIR only root may enter (0700, as mkdtemp makes it) is opened to the postgres user alone: group postgres, g+x", () =>
+  Effect.gen(function*() {
+    const dataDir = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "balance-localpg-root-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    assert.strictEqual(statSync(dataDir).mode & 0o777, 0o700)
+    const postgresGid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim())
+    const [a1] = chain("w:alice", 1)
+    const committed = yield* Effect.gen(function*() {
+      const store = yield* HistoryStore
+      return yield* store.commit({ fencingToken: 1, fromCursor: "0", toCursor: "1-0", entries: [a1!], transfers: [], closed: [], stops: [] })
+    }).pipe(Effect.provide(ServiceHistoryStore.layer.pipe(Layer.provide(configFor(dataDir)))), Effect.scoped)
+    assert.deepStrictEqual(committed, { _tag: "Committed" })
+    const st = statSync(dataDir)
+    assert.strictEqual(st.gid, postgresGid)
+    // Search for the group only: neither listing nor anything for others.
+    assert.strictEqual(st.mode & 0o777, 0o710)
+    const cluster = statSync(join(dataDir, "postgres", "data"))
+    assert.strictEqual(cluster.mode & 0o777, 0o700)
+    assert.strictEqual(cluster.uid, Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()))
+  }), { timeout: 60_000 })
+
+it.live.skipIf(!isRoot)("as root, a directory above DATA_DIR that the postgres user cannot pass is left alone and the start fails naming it", () =>
+  Effect.gen(function*() {
+    const outer = yield* Effect.acquireRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "balance-localpg-outer-"))),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+    const dataDir = join(outer, "app", ".data")
+    const error = yield* Effect.flip(
+      Effect.gen(function*() {
+        yield* HistoryStore
+      }).pipe(Effect.provide(ServiceHistoryStore.layer.pipe(Layer.provide(configFor(dataDir)))), Effect.scoped)
+    )
+    assert.include(String(error.message), `cannot pass through ${outer}`)
+    assert.strictEqual(statSync(outer).mode & 0o777, 0o700, "untouched")
   }), { timeout: 60_000 })

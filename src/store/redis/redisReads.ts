@@ -4,6 +4,7 @@ import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import type { EventPage, LeaseHolder, Page, StoreEvent, TransferPage } from "../Store.ts"
+import { StoreUnavailable } from "../StoreErrors.ts"
 import { luaScripts, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import type { RedisSession } from "./redisSession.ts"
@@ -134,6 +135,14 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     yield* call("ping", () => redis.ping())
   }, retrying)
 
+  /** INFO memory: what Redis holds against its maxmemory (0: no limit), for the memory gauges. */
+  const serverMemory = Effect.fn("RedisStore.serverMemory")(function*() {
+    const info = yield* call("info", () => redis.info("memory"))
+    const used = /^used_memory:(\d+)/m.exec(info)?.[1]
+    if (used === undefined) return yield* new StoreUnavailable({ operation: "info", reason: "INFO memory has no used_memory" })
+    return { usedBytes: Number(used), maxBytes: Number(/^maxmemory:(\d+)/m.exec(info)?.[1] ?? 0) }
+  })
+
   const archiverLease = Effect.fn("RedisStore.archiverLease")(function*() {
     // lease.lua's value: "<owner> <token>"; the key expires with the lease.
     const value = yield* call("lease", () => redis.get(keys.archiverLease))
@@ -163,6 +172,7 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     systemBalances,
     stats,
     ping,
+    serverMemory,
     archiverLease,
     trimState
   }

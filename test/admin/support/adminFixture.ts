@@ -1,4 +1,4 @@
-import { ADMIN_KEY, type ServiceProcess, startService } from "../../chaos/support/serviceProcess.ts"
+import { ADMIN_KEY, removeDir, type ServiceProcess, startService } from "../../chaos/support/serviceProcess.ts"
 import { chaosClient } from "../../chaos/support/grpcClient.ts"
 import { HS_SECRET } from "../../http/support/testServer.ts"
 import { startTestRedisServer, type TestRedisServer } from "../../support/redisServer.ts"
@@ -25,6 +25,7 @@ export const startAdminFixture = async (env: Readonly<Record<string, string>> = 
     stop: async () => {
       await service.terminate()
       await redis.dispose()
+      removeDir(service.dataDir)
     }
   }
 }

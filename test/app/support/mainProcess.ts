@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "../../../src/childProcess/serverChild.ts"
 import { nodeBinary } from "../../chaos/support/serviceProcess.ts"
-import { registerChild } from "../../support/children.ts"
+import { killPrivatePostgres, registerChild } from "../../support/children.ts"
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
 
@@ -83,7 +83,10 @@ export const spawnMain = async (env: Readonly<Record<string, string>> = {}): Pro
       clearTimeout(timer)
       return code
     },
-    cleanup: () => rmSync(dataDir, { recursive: true, force: true })
+    cleanup: () => {
+      killPrivatePostgres(dataDir)
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import { connect } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "../../../src/childProcess/serverChild.ts"
-import { registerChild } from "../../support/children.ts"
+import { killPrivatePostgres, registerChild } from "../../support/children.ts"
 import { eventually, PollAborted } from "../../support/eventually.ts"
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
@@ -204,12 +204,14 @@ const startOnce = async (options: ServiceOptions): Promise<ServiceProcess | "bin
     stopping = true
     child.kill("SIGKILL")
     await exited
+    killPrivatePostgres(dataDir)
     throw new Error(`${e instanceof Error ? e.message : String(e)}: ${stderr}\n${logs.slice(-10).map((l) => JSON.stringify(l)).join("\n")}`)
   })
   if (readyOrExited === "ready") return service
   stopping = true
   const bindFailed = /EADDRINUSE|address already in use|No address added/i.test(stderr + JSON.stringify(logs.slice(-5)))
   if (bindFailed) {
+    killPrivatePostgres(dataDir)
     if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
     return "bind-failed"
   }
@@ -264,8 +266,12 @@ export const metricSum = (metrics: Map<string, number>, name: string, labels: Re
   return sum
 }
 
-/** Removes a temp dir a chaos test made, unless CHAOS_KEEP_DIRS is set (to read logs and journals afterwards). */
+/**
+ * Removes a temp dir a chaos test made, unless CHAOS_KEEP_DIRS is set (to read logs and journals
+ * afterwards). A private PostgreSQL a killed service left running there is killed first.
+ */
 export const removeDir = (dir: string): void => {
+  killPrivatePostgres(dir)
   if (process.env.CHAOS_KEEP_DIRS) {
     console.log(`[chaos] kept ${dir}`)
     return
