@@ -7,27 +7,23 @@
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import type { Browser } from "playwright-core"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
 import { ROUTES } from "./suites/openApiDocument.ts"
-import { startTestServer, type TestServer } from "./support/testServer.ts"
+import { TestHttpServer } from "./support/testServer.ts"
 import { launchChromium } from "../support/chromium.ts"
-import { eventually } from "../support/eventually.ts"
+import { eventuallyEffect } from "../support/eventually.ts"
 
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts")
 
-let server: TestServer
-let browser: Browser
-
-beforeAll(async () => {
-  server = await startTestServer(MemoryStore.layer)
-  browser = await launchChromium()
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await server?.close()
-})
+/** One headless Chromium for the block, closed after its last test. */
+class TestBrowser extends Context.Service<TestBrowser, Browser>()("test/TestBrowser") {
+  static readonly layer = Layer.effect(
+    TestBrowser,
+    Effect.acquireRelease(Effect.promise(launchChromium), (browser) => Effect.promise(() => browser.close()))
+  )
+}
 
 const isLoopback = (url: string) => {
   const { protocol, hostname } = new URL(url)
@@ -35,9 +31,12 @@ const isLoopback = (url: string) => {
   return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]"
 }
 
-describe("/api/docs in headless Chromium", () => {
-  it("renders every operation from the service's own files, with no request to any other host", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } })
+// Live services: the page talks to the server over real sockets, in real time.
+layer(Layer.mergeAll(TestHttpServer.layer(MemoryStore.layer), TestBrowser.layer), { excludeTestServices: true })("/api/docs in headless Chromium", (it) => {
+  it.effect("renders every operation from the service's own files, with no request to any other host", () => Effect.gen(function*() {
+    const { baseUrl } = yield* TestHttpServer
+    const browser = yield* TestBrowser
+    const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1280, height: 2400 } }))
     const requested: Array<string> = []
     const failed: Array<string> = []
     page.on("request", (request) => void requested.push(request.url()))
@@ -45,45 +44,49 @@ describe("/api/docs in headless Chromium", () => {
     const errors: Array<string> = []
     page.on("pageerror", (error) => void errors.push(error.message))
 
-    const response = await page.goto(`${server.baseUrl}/api/docs`, { waitUntil: "networkidle" })
+    const response = yield* Effect.promise(() => page.goto(`${baseUrl}/api/docs`, { waitUntil: "networkidle" }))
     assert.strictEqual(response?.status(), 200)
     assert.deepStrictEqual(requested.filter((url) => !isLoopback(url)), [])
     // Swagger UI shows each operation as a block carrying its path; all of them, once the document loaded.
     const balance = page.locator('.opblock-summary-path[data-path="/api/accounts/{accountId}/balance"]')
-    await balance.waitFor({ state: "visible", timeout: 30_000 })
-    await eventually("every operation shown", async () => (await page.locator(".opblock").count()) === ROUTES.length)
-    assert.include(await page.locator(".info .title").innerText(), "balance-service")
+    yield* Effect.promise(() => balance.waitFor({ state: "visible", timeout: 30_000 }))
+    yield* eventuallyEffect(
+      "every operation shown",
+      Effect.map(Effect.promise(() => page.locator(".opblock").count()), (shown) => shown === ROUTES.length)
+    )
+    assert.include(yield* Effect.promise(() => page.locator(".info .title").innerText()), "balance-service")
 
     mkdirSync(ARTIFACTS, { recursive: true })
-    await page.screenshot({ path: join(ARTIFACTS, "api-docs.png"), fullPage: false })
-    await page.close()
+    yield* Effect.promise(() => page.screenshot({ path: join(ARTIFACTS, "api-docs.png"), fullPage: false }))
+    yield* Effect.promise(() => page.close())
 
     assert.deepStrictEqual(requested.filter((url) => !isLoopback(url)), [])
-    assert.include(requested, `${server.baseUrl}/api/openapi.json`)
+    assert.include(requested, `${baseUrl}/api/openapi.json`)
     assert.deepStrictEqual(failed, [])
     assert.deepStrictEqual(errors, [])
-  })
+  }))
 
-  it("serves the assets with an ETag and an immutable cache policy, and answers a revalidation with 304", async () => {
-    const html = await fetch(`${server.baseUrl}/api/docs`)
-    const text = await html.text()
+  it.effect("serves the assets with an ETag and an immutable cache policy, and answers a revalidation with 304", () => Effect.gen(function*() {
+    const { baseUrl } = yield* TestHttpServer
+    const html = yield* Effect.promise(() => fetch(`${baseUrl}/api/docs`))
+    const text = yield* Effect.promise(() => html.text())
     assert.include(html.headers.get("content-security-policy"), "default-src 'self'")
     assert.strictEqual(html.headers.get("cache-control"), "no-cache")
     const assets = [...text.matchAll(/(?:src|href)="(\/api\/docs\/[^"]+)"/g)].map((m) => m[1]!)
     assert.isAtLeast(assets.length, 3)
     for (const path of [...assets, "/api/docs"]) {
-      const first = await fetch(`${server.baseUrl}${path}`)
+      const first = yield* Effect.promise(() => fetch(`${baseUrl}${path}`))
       assert.strictEqual(first.status, 200, path)
-      await first.arrayBuffer()
+      yield* Effect.promise(() => first.arrayBuffer())
       const etag = first.headers.get("etag")
       assert.match(etag ?? "", /^"[A-Za-z0-9_-]+"$/, path)
       if (path !== "/api/docs") assert.include(first.headers.get("cache-control"), "immutable", path)
-      const again = await fetch(`${server.baseUrl}${path}`, { headers: { "if-none-match": etag! } })
+      const again = yield* Effect.promise(() => fetch(`${baseUrl}${path}`, { headers: { "if-none-match": etag! } }))
       assert.strictEqual(again.status, 304, path)
-      assert.strictEqual((await again.arrayBuffer()).byteLength, 0, path)
+      assert.strictEqual((yield* Effect.promise(() => again.arrayBuffer())).byteLength, 0, path)
     }
-    const missing = await fetch(`${server.baseUrl}${assets[0]!.replace(/[^/]+$/, "nope.js")}`)
+    const missing = yield* Effect.promise(() => fetch(`${baseUrl}${assets[0]!.replace(/[^/]+$/, "nope.js")}`))
     assert.strictEqual(missing.status, 404)
-    assert.containSubset(await missing.json(), { error: "NOT_FOUND" })
-  })
+    assert.containSubset(yield* Effect.promise(() => missing.json()), { error: "NOT_FOUND" })
+  }))
 })

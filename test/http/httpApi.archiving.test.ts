@@ -1,23 +1,17 @@
 import { Effect, Layer } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import { archivingStoreLayer } from "../support/archivingStore.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
-import { startTestPostgresServer, TestPostgres, type TestPostgresServer } from "../support/postgresServer.ts"
-import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
-import { describeHttpApi } from "./support/httpApiSuite.ts"
+import { TestPostgres } from "../support/postgresServer.ts"
+import { TestRedis } from "../support/redisServer.ts"
+import { httpApiSuite } from "./support/httpApiSuite.ts"
 
 // The HTTP suite (transactions and ledger pages, admin transfers, supply, errors) with history
 // archived to PostgreSQL and trimmed from Redis every 20 ms while it runs.
-let redis: TestRedisServer
-let postgres: TestPostgresServer
-let databaseUrl: string
-beforeAll(async () => {
-  ;[redis, postgres] = await Promise.all([startTestRedisServer(), startTestPostgresServer()])
-  databaseUrl = await Effect.runPromise(freshDatabase.pipe(Effect.provide(Layer.succeed(TestPostgres, postgres))))
-})
-afterAll(async () => {
-  await Promise.all([redis.dispose(), postgres.dispose()])
-})
+const store = Layer.unwrap(
+  Effect.gen(function*() {
+    const server = yield* TestRedis
+    return archivingStoreLayer(server.url, "http-archiving:", yield* freshDatabase)
+  })
+).pipe(Layer.provide(Layer.mergeAll(TestRedis.layer, TestPostgres.layer)))
 
-describeHttpApi("Redis store, history archived and trimmed continuously", () =>
-  archivingStoreLayer(redis.url, "http-archiving:", databaseUrl))
+httpApiSuite("Redis store, history archived and trimmed continuously", store)

@@ -1,4 +1,4 @@
 import { MemoryStore } from "../../src/store/memory/MemoryStore.ts"
-import { describeHttpApi } from "./support/httpApiSuite.ts"
+import { httpApiSuite } from "./support/httpApiSuite.ts"
 
-describeHttpApi("memory store", () => MemoryStore.layer)
+httpApiSuite("memory store", MemoryStore.layer)

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll } from "vitest"
+import { Effect, Layer } from "effect"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
-import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
-import { describeHttpApi } from "./support/httpApiSuite.ts"
+import { TestRedis } from "../support/redisServer.ts"
+import { httpApiSuite } from "./support/httpApiSuite.ts"
 
-// A private redis-server on a free port (never 6379), started before the suite's server.
-let redis: TestRedisServer
-beforeAll(async () => {
-  redis = await startTestRedisServer()
-})
-afterAll(async () => {
-  await redis.dispose()
-})
+// A private redis-server on a free port (never 6379), started for this file and removed after it.
+const store = Layer.unwrap(
+  Effect.map(TestRedis, (server) => RedisStore.layer({ url: server.url, keyPrefix: "http-test:" }))
+).pipe(Layer.provide(TestRedis.layer))
 
-describeHttpApi("Redis store", () => RedisStore.layer({ url: redis.url, keyPrefix: "http-test:" }))
+httpApiSuite("Redis store", store)

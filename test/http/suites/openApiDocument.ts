@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { Ajv2020 } from "ajv/dist/2020.js"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
+import { Effect } from "effect"
 import { HTTP_ONLY_CODES } from "../../../src/api/http/errorCodes.ts"
 import { RefusalCode, REFUSALS } from "../../../src/domain/errors.ts"
-import type { SuiteContext } from "../support/httpApiSuite.ts"
+import { anonymous } from "../support/client.ts"
+import type { HttpApiIt } from "../support/httpApiSuite.ts"
 
 /** Every route of the issue's table, as the document must list it. */
 export const ROUTES: ReadonlyArray<readonly [method: string, path: string]> = [
@@ -80,35 +82,34 @@ const validatorFor = (document: Document) => {
     ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"doc#/components/')) as object)
 }
 
-export const openApiDocument = ({ client }: SuiteContext) =>
+export const openApiDocument = (it: HttpApiIt) =>
   describe("OpenAPI document", () => {
-    const fetchDocument = async () => {
-      const reply = await client().anonymous.get("/api/openapi.json")
+    const fetchDocument = Effect.map(anonymous.get("/api/openapi.json"), (reply) => {
       assert.strictEqual(reply.status, 200)
       return reply.body as Document
-    }
-    const operations = async () => {
-      const document = await fetchDocument()
-      return { document, ops: ROUTES.map(([method, path]) => ({ method, path, op: document.paths[path]![method]! })) }
-    }
+    })
+    const operations = Effect.map(fetchDocument, (document) => ({
+      document,
+      ops: ROUTES.map(([method, path]) => ({ method, path, op: document.paths[path]![method]! }))
+    }))
 
-    it("is a valid OpenAPI 3.x document, versioned as package.json", async () => {
-      const document = await fetchDocument()
+    it.effect("is a valid OpenAPI 3.x document, versioned as package.json", () => Effect.gen(function*() {
+      const document = yield* fetchDocument
       assert.match(document.openapi, /^3\.\d+\.\d+$/)
-      const result = await new Validator().validate(document as unknown as Record<string, unknown>)
+      const result = yield* Effect.promise(() => new Validator().validate(document as unknown as Record<string, unknown>))
       assert.deepStrictEqual(result.errors ?? [], [])
       assert.strictEqual(result.valid, true)
       assert.strictEqual(document.info.version, packageVersion)
-    })
+    }))
 
-    it("lists every route, and nothing else", async () => {
-      const document = await fetchDocument()
+    it.effect("lists every route, and nothing else", () => Effect.gen(function*() {
+      const document = yield* fetchDocument
       const listed = Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => [method, path] as const))
       assert.deepStrictEqual([...listed].sort(), [...ROUTES].sort())
-    })
+    }))
 
-    it("declares each path parameter, and the input errors only where there is input", async () => {
-      const { document, ops } = await operations()
+    it.effect("declares each path parameter, and the input errors only where there is input", () => Effect.gen(function*() {
+      const { document, ops } = yield* operations
       for (const { method, path, op } of ops) {
         for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
           assert.strictEqual(op.parameters?.some((p) => p.in === "path" && p.name === name && p.required === true), true)
@@ -127,10 +128,10 @@ export const openApiDocument = ({ client }: SuiteContext) =>
       }
       const depositParameters = document.paths["/api/accounts/{accountId}/deposit"]!["post"]!.parameters ?? []
       assert.containSubset(depositParameters.find((p) => p.name === "idempotency-key"), { in: "header", required: true })
-    })
+    }))
 
-    it("tells admin-only routes from player routes by their security schemes", async () => {
-      const { document, ops } = await operations()
+    it.effect("tells admin-only routes from player routes by their security schemes", () => Effect.gen(function*() {
+      const { document, ops } = yield* operations
       const schemes = document.components.securitySchemes
       assert.containSubset(schemes, {
         bearer: { type: "http" },
@@ -149,10 +150,10 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         assert.includeMembers(Object.keys(op.responses), ["401", "403"], where)
       }
       assert.strictEqual(ops.filter(({ method, path }) => isAuthenticated(path) && !isPlayerRoute(method, path)).length, 22)
-    })
+    }))
 
-    it("enumerates the error codes of each status: every refusal code at its status, and the HTTP API's own", async () => {
-      const { document, ops } = await operations()
+    it.effect("enumerates the error codes of each status: every refusal code at its status, and the HTTP API's own", () => Effect.gen(function*() {
+      const { document, ops } = yield* operations
       const validate = validatorFor(document)
       const codesAt = new Map<string, Set<string>>()
       for (const { op } of ops) {
@@ -179,10 +180,10 @@ export const openApiDocument = ({ client }: SuiteContext) =>
       }
       assert.deepStrictEqual([...codesAt.get("503")!].sort(), ["AUTH_UNAVAILABLE", "NOT_READY", "STORE_UNAVAILABLE"])
       assert.notInclude([...codesAt.get("401")!], "INSUFFICIENT_BALANCE")
-    })
+    }))
 
-    it("declares Retry-After on every 503", async () => {
-      const { ops } = await operations()
+    it.effect("declares Retry-After on every 503", () => Effect.gen(function*() {
+      const { ops } = yield* operations
       let seen = 0
       for (const { op } of ops) {
         const unavailable = op.responses["503"]
@@ -191,10 +192,10 @@ export const openApiDocument = ({ client }: SuiteContext) =>
         assert.containSubset(unavailable.headers?.["Retry-After"], { required: true, schema: { type: "integer" } }, op.operationId)
       }
       assert.strictEqual(seen, ROUTES.length - 1) // all but liveness
-    })
+    }))
 
-    it("has a request example for every body and a response example for every operation, each valid against its schema", async () => {
-      const { document, ops } = await operations()
+    it.effect("has a request example for every body and a response example for every operation, each valid against its schema", () => Effect.gen(function*() {
+      const { document, ops } = yield* operations
       const validate = validatorFor(document)
       for (const { op } of ops) {
         const bodies = Object.values(op.requestBody?.content ?? {})
@@ -212,12 +213,12 @@ export const openApiDocument = ({ client }: SuiteContext) =>
           assert.strictEqual(check(media.example), true, `${op.operationId} ${status}: ${JSON.stringify(check.errors)}`)
         }
       }
-    })
+    }))
 
-    it("serves a docs page for it at /api/docs", async () => {
-      const reply = await client().anonymous.get("/api/docs")
+    it.effect("serves a docs page for it at /api/docs", () => Effect.gen(function*() {
+      const reply = yield* anonymous.get("/api/docs")
       assert.strictEqual(reply.status, 200)
       assert.include(reply.headers.get("content-type"), "text/html")
       assert.include(reply.text, "balance-service")
-    })
+    }))
   })

@@ -1,5 +1,6 @@
+import { Effect } from "effect"
 import { SignJWT } from "jose"
-import { ADMIN_KEY, HS_SECRET } from "./testServer.ts"
+import { ADMIN_KEY, HS_SECRET, TestHttpServer } from "./testServer.ts"
 
 export interface Reply {
   readonly status: number
@@ -42,6 +43,26 @@ export const clientFor = (baseUrl: string) => {
   })
   return { anonymous: bound({}), admin: bound({ adminKey: ADMIN_KEY }), withToken: (token: string) => bound({ token }) }
 }
+
+/** Requests to the suite's TestHttpServer with preset credentials, as Effects. */
+export interface Caller {
+  readonly get: (path: string, options?: CallOptions) => Effect.Effect<Reply, never, TestHttpServer>
+  readonly post: (path: string, options?: CallOptions) => Effect.Effect<Reply, never, TestHttpServer>
+}
+
+const callerWith = (defaults: CallOptions): Caller => {
+  const send = (method: string) => (path: string, options: CallOptions = {}) =>
+    TestHttpServer.use((server) => Effect.promise(() => call(server.baseUrl, method, path, { ...defaults, ...options })))
+  return { get: send("GET"), post: send("POST") }
+}
+
+/** No credentials at all. */
+export const anonymous = callerWith({})
+/** The X-Admin-Key the test server is configured with. */
+export const admin = callerWith({ adminKey: ADMIN_KEY })
+export const withToken = (token: string) => callerWith({ token })
+/** A player's HS256 token for `accountId` (signing is asynchronous, hence the Effect). */
+export const asPlayer = (accountId: string) => Effect.map(Effect.promise(() => playerToken(accountId)), withToken)
 
 export const hsToken = (
   claims: Record<string, unknown>,
