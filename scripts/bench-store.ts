@@ -38,7 +38,7 @@ import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../src/observability/Metrics.ts"
 import { MemoryStore } from "../src/store/memory/MemoryStore.ts"
 import { scriptCall } from "../src/store/redis/scriptLayout.ts"
-import { applyLayout } from "../src/store/redis/scriptLayouts.ts"
+import { applyLayout, applyPlanLayout } from "../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
@@ -224,7 +224,8 @@ const main = async () => {
     const applySha = String(await redis.script("LOAD", readLuaScript("apply.lua")))
     const applyCalls: Array<Array<string | number>> = []
     await playGame(OPS, "rec", "ledger", (request) => {
-      const { keys: k, args } = scriptCall(applyLayout, { request, keys, eventsMaxLen: 100_000, deadlineMs: 0, compactIdempotency: false })
+      const plan = scriptCall(applyPlanLayout, { request, keys, deadlineMs: 0, compactIdempotency: false })
+      const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: 100_000, plans: [plan] })
       applyCalls.push([applySha, k.length, ...k, ...args])
     })
     const argBytes = applyCalls.reduce((n, c) => n + c.slice(2).reduce<number>((m, a) => m + String(a).length, 0), 0)
@@ -234,7 +235,7 @@ const main = async () => {
 
     log(`apply.lua: replaying ${applyCalls.length} applies, ${CONCURRENCY} in flight on one connection ...`)
     const apply = await replay(redis, applyCalls, (reply) => {
-      if (!Array.isArray(reply) || reply[0] !== "APPLIED") throw new Error(`apply.lua answered ${JSON.stringify(reply)}`)
+      if (!Array.isArray(reply) || !Array.isArray(reply[0]) || reply[0][0] !== "APPLIED") throw new Error(`apply.lua answered ${JSON.stringify(reply)}`)
     })
     log(`trivial two-key script: ${trivialCalls.length} calls ...`)
     const trivial = await replay(redis, trivialCalls, () => {})

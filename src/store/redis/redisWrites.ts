@@ -5,8 +5,9 @@ import { isNoScript, luaScripts, queueScript, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import { reasonOf, type RedisSession } from "./redisSession.ts"
 import type { RedisStoreOptions } from "./redisStoreOptions.ts"
-import type { ScriptCall } from "./scriptLayout.ts"
-import { applyResult, leaseAcquireResult, leaseReleaseResult, type ScriptOutcome, trimResult } from "./scriptResults.ts"
+import { type ScriptCall, scriptCall } from "./scriptLayout.ts"
+import { applyPlanLayout } from "./scriptLayouts.ts"
+import { applyBatchReplies, applyResult, leaseAcquireResult, leaseReleaseResult, type ScriptOutcome, trimResult } from "./scriptResults.ts"
 
 /** The store's writes on Redis: apply (with WAIT when replicas must acknowledge), the archiver's lease, trim. */
 export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSession, keys: RedisKeys, options: RedisStoreOptions) => {
@@ -53,13 +54,13 @@ export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSess
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
     // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
     const deadlineMs = redisNowMs() + options.commandTimeoutMs + options.deadlineSlackMs
+    // A batch of one plan (the batcher comes next).
     const applyCall = luaScripts.apply.call({
-      request,
       keys,
       eventsMaxLen: options.eventsMaxLen,
-      deadlineMs,
-      compactIdempotency: options.compactIdempotency
+      plans: [scriptCall(applyPlanLayout, { request, keys, deadlineMs, compactIdempotency: options.compactIdempotency })]
     })
+    const onlyPlan = (reply: unknown) => applyBatchReplies(1, reply)[0]
     const expectedKeys = request.plan.expected.map((e) => e.key)
     const onTime = (outcome: ScriptOutcome): Effect.Effect<ApplyResult, StoreUnavailable> =>
       outcome._tag === "Late"
@@ -67,14 +68,14 @@ export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSess
         : Effect.succeed(outcome)
     if (options.minReplicasAck === 0) {
       const reply = yield* call("apply", () => runScript(redis, luaScripts.apply, applyCall))
-      return yield* onTime(applyResult(expectedKeys, reply))
+      return yield* onTime(applyResult(expectedKeys, onlyPlan(reply)))
     }
     const { scriptReply, waitError, acknowledged } = yield* call(
       "apply",
       () => scriptThenWait(applyCall),
       options.replicasAckTimeoutMs
     )
-    const result = yield* onTime(applyResult(expectedKeys, scriptReply))
+    const result = yield* onTime(applyResult(expectedKeys, onlyPlan(scriptReply)))
     // Applied wrote just now; Replayed answers for an earlier write that may not have been
     // acknowledged by replicas yet (its first try may have failed right here), so both wait.
     // Nothing was written for the other outcomes: WAIT's answer does not matter.
