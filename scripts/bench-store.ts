@@ -8,6 +8,9 @@
  *     same Redis; ops/s and the ratio. Redis runs with the service's
  *     persistence (AOF appendfsync always); `--fsync everysec` shows what
  *     the fsync costs.
+ *     The same applies again (on keys of their own) in apply.lua calls of
+ *     `--batch` plans each, as the service's group commit sends them
+ *     (applyBatcher.ts), with as many plans in flight: figures per plan.
  *  2. plan/apply through the Ledger on the memory store: the same game,
  *     ops/s of `Ledger.execute` (planning, cache, keyed lock, Effect).
  *  3. the same game through the service's own call path on the memory store,
@@ -16,7 +19,7 @@
  *     encoding, called as grpc-js calls a unary handler. Its cost above (2)
  *     is the glue of a call; above that, `npm run bench` adds gRPC and Redis.
  *
- *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --fsync always|everysec]
+ *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --batch 32 --fsync always|everysec]
  *   npm run bench:store -- --parts ledger,call     only the in-process layers (2, 3): no redis-server
  *   npm run bench:store -- --parts call --rounds 5  (2)/(3) measured 5 times: min and median CPU µs/op
  *                                                  (on a shared machine the minimum is the steadier figure)
@@ -41,8 +44,8 @@ import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { grpcCallObserver, Metrics } from "../src/observability/Metrics.ts"
 import { MemoryStore } from "../src/store/memory/MemoryStore.ts"
-import { scriptCall } from "../src/store/redis/scriptLayout.ts"
-import { applyLayout } from "../src/store/redis/scriptLayouts.ts"
+import { type ScriptCall, scriptCall } from "../src/store/redis/scriptLayout.ts"
+import { applyLayout, applyPlanLayout } from "../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
@@ -55,6 +58,7 @@ const { values: flags } = parseArgs({
   options: {
     ops: { type: "string", default: "20000" },
     concurrency: { type: "string", default: "32" },
+    batch: { type: "string", default: "32" },
     tables: { type: "string", default: "32" },
     fsync: { type: "string", default: "always" },
     parts: { type: "string", default: "redis,ledger,call" },
@@ -65,6 +69,7 @@ const { values: flags } = parseArgs({
 const OPS = Number(flags.ops)
 const CONCURRENCY = Number(flags.concurrency)
 const TABLES = Number(flags.tables)
+const BATCH = Number(flags.batch)
 if (flags.fsync !== "always" && flags.fsync !== "everysec") throw new Error("--fsync is always or everysec")
 const PARTS = new Set(flags.parts.split(","))
 const ROUNDS = Number(flags.rounds)
@@ -186,7 +191,9 @@ const playGame = async (ops: number, tag: string, path: "ledger" | "call", onApp
 const replay = async (
   redis: Redis,
   calls: ReadonlyArray<ReadonlyArray<string | number>>,
-  check: (reply: unknown) => void
+  check: (reply: unknown) => void,
+  /** Plans (ops) in all calls, and calls in flight; a batched call carries many. */
+  { ops = calls.length, lanes = CONCURRENCY }: { readonly ops?: number; readonly lanes?: number } = {}
 ) => {
   const cpuBefore = parseRedisCpu(await redis.info("cpu"))
   const aofBefore = Number(/aof_current_size:(\d+)/.exec(await redis.info("persistence"))?.[1] ?? 0)
@@ -199,19 +206,19 @@ const replay = async (
       check(await redis.call("EVALSHA", ...args))
     }
   }
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane))
+  await Promise.all(Array.from({ length: lanes }, lane))
   const seconds = (performance.now() - started) / 1000
   const client = process.cpuUsage(clientCpu)
   const cpu = parseRedisCpu(await redis.info("cpu")) - cpuBefore
   const aof = Number(/aof_current_size:(\d+)/.exec(await redis.info("persistence"))?.[1] ?? 0) - aofBefore
   return {
-    ops: calls.length,
+    ops,
     seconds: round(seconds, 2),
-    opsPerSecond: Math.round(calls.length / seconds),
-    redisCpuUsPerOp: Math.round((cpu / calls.length) * 1e6),
+    opsPerSecond: Math.round(ops / seconds),
+    redisCpuUsPerOp: Math.round((cpu / ops) * 1e6),
     /** This process (ioredis: command encoding, socket writes, reply parsing). */
-    clientCpuUsPerOp: Math.round(((client.user + client.system) / calls.length)),
-    aofBytesPerOp: Math.round(aof / calls.length)
+    clientCpuUsPerOp: Math.round(((client.user + client.system) / ops)),
+    aofBytesPerOp: Math.round(aof / ops)
   }
 }
 
@@ -230,10 +237,20 @@ const redisPart = async () => {
     const keys = redisKeys("balance:")
     const applySha = String(await redis.script("LOAD", readLuaScript("apply.lua")))
     const applyCalls: Array<Array<string | number>> = []
+    // The same plans on keys of their own, for the batched replay.
+    const batchedKeys = redisKeys("batched:")
+    const batchedPlans: Array<ScriptCall> = []
     await playGame(OPS, "rec", "ledger", (request) => {
-      const { keys: k, args } = scriptCall(applyLayout, { request, keys, eventsMaxLen: 100_000, deadlineMs: 0, compactIdempotency: false })
+      const plan = scriptCall(applyPlanLayout, { request, keys, deadlineMs: 0, compactIdempotency: false })
+      const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: 100_000, plans: [plan] })
       applyCalls.push([applySha, k.length, ...k, ...args])
+      batchedPlans.push(scriptCall(applyPlanLayout, { request, keys: batchedKeys, deadlineMs: 0, compactIdempotency: false }))
     })
+    const batchedCalls: Array<Array<string | number>> = []
+    for (let i = 0; i < batchedPlans.length; i += BATCH) {
+      const { keys: k, args } = scriptCall(applyLayout, { keys: batchedKeys, eventsMaxLen: 100_000, plans: batchedPlans.slice(i, i + BATCH) })
+      batchedCalls.push([applySha, k.length, ...k, ...args])
+    }
     const argBytes = applyCalls.reduce((n, c) => n + c.slice(2).reduce<number>((m, a) => m + String(a).length, 0), 0)
 
     const trivialSha = String(await redis.script("LOAD", TRIVIAL))
@@ -241,11 +258,17 @@ const redisPart = async () => {
 
     log(`apply.lua: replaying ${applyCalls.length} applies, ${CONCURRENCY} in flight on one connection ...`)
     const apply = await replay(redis, applyCalls, (reply) => {
-      if (!Array.isArray(reply) || reply[0] !== "APPLIED") throw new Error(`apply.lua answered ${JSON.stringify(reply)}`)
+      if (!Array.isArray(reply) || !Array.isArray(reply[0]) || reply[0][0] !== "APPLIED") throw new Error(`apply.lua answered ${JSON.stringify(reply)}`)
     })
+    log(`apply.lua in batches of ${BATCH}: ${batchedCalls.length} calls, ${Math.max(1, Math.round(CONCURRENCY / BATCH))} in flight ...`)
+    const batched = await replay(redis, batchedCalls, (reply) => {
+      if (!Array.isArray(reply) || !reply.every((r) => Array.isArray(r) && r[0] === "APPLIED")) {
+        throw new Error(`apply.lua answered ${JSON.stringify(reply).slice(0, 300)}`)
+      }
+    }, { ops: batchedPlans.length, lanes: Math.max(1, Math.round(CONCURRENCY / BATCH)) })
     log(`trivial two-key script: ${trivialCalls.length} calls ...`)
     const trivial = await replay(redis, trivialCalls, () => {})
-    return { apply, trivial, ratio: round(apply.opsPerSecond / trivial.opsPerSecond, 3), argBytesPerOp: Math.round(argBytes / applyCalls.length) }
+    return { apply, batched, trivial, ratio: round(apply.opsPerSecond / trivial.opsPerSecond, 3), argBytesPerOp: Math.round(argBytes / applyCalls.length) }
   } finally {
     redis.disconnect()
     await stopRedisServer(server)
@@ -282,6 +305,7 @@ const main = async () => {
       `${what.padEnd(44)} ${String(r.opsPerSecond).padStart(8)} ${String(r.redisCpuUsPerOp).padStart(16)} ${String(r.clientCpuUsPerOp).padStart(17)} ${String(r.aofBytesPerOp).padStart(9)}`
     log(`${"what".padEnd(44)} ${"ops/s".padStart(8)} ${"Redis CPU µs/op".padStart(16)} ${"client CPU µs/op".padStart(17)} ${"AOF B/op".padStart(9)}`)
     log(line("apply.lua (game mix)", redisFigures.apply))
+    log(line(`apply.lua, ${BATCH} plans per call (per plan)`, redisFigures.batched))
     log(line("trivial one-call two-key Lua script", redisFigures.trivial))
     log(`${"ratio apply / trivial".padEnd(44)} ${String(redisFigures.ratio).padStart(8)}`)
   }
@@ -299,6 +323,7 @@ const main = async () => {
       ? {
         redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1 },
         applyScript: { ...redisFigures.apply, argBytesPerOp: redisFigures.argBytesPerOp },
+        applyScriptBatched: { ...redisFigures.batched, plansPerCall: BATCH },
         trivialScript: redisFigures.trivial,
         applyToTrivialRatio: redisFigures.ratio
       }

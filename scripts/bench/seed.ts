@@ -18,7 +18,7 @@ import { plan } from "../../src/domain/planner.ts"
 import { fingerprint } from "../../src/domain/fingerprint.ts"
 import { LedgerSettings } from "../../src/ledger/LedgerSettings.ts"
 import { scriptCall } from "../../src/store/redis/scriptLayout.ts"
-import { applyLayout } from "../../src/store/redis/scriptLayouts.ts"
+import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { INITIAL_BALANCE } from "./workloads.ts"
@@ -86,7 +86,7 @@ export const seedEntries = async (options: {
     const sent = batch.exec().then((replies) => {
       for (const [error, reply] of replies ?? []) {
         if (error) throw error
-        if (!Array.isArray(reply) || reply[0] !== "APPLIED") throw new Error(`seed apply: ${JSON.stringify(reply)}`)
+        if (!Array.isArray(reply) || !Array.isArray(reply[0]) || reply[0][0] !== "APPLIED") throw new Error(`seed apply: ${JSON.stringify(reply)}`)
       }
     })
     inFlight.push(sent)
@@ -103,7 +103,7 @@ export const seedEntries = async (options: {
       const p = outcome.plan
       for (const w of p.writes) state.set(w.key, { version: w.version, value: w.value })
       const clientKey = "idempotencyKey" in command ? command.idempotencyKey : undefined
-      const { keys: k, args } = scriptCall(applyLayout, {
+      const planCall = scriptCall(applyPlanLayout, {
         request: {
           plan: p,
           responseJson: JSON.stringify(p.response),
@@ -112,10 +112,10 @@ export const seedEntries = async (options: {
             : { key: `${command.op}:${clientKey}`, fingerprint: fingerprint(command), ttlMs: idempotencyTtlMs }
         },
         keys,
-        eventsMaxLen: EVENTS_MAX_LEN,
         deadlineMs: 0,
         compactIdempotency: false
       })
+      const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: EVENTS_MAX_LEN, plans: [planCall] })
       batch.evalsha(sha, k.length, ...k, ...args)
       batchSize += 1
       applies += 1

@@ -12,7 +12,7 @@ import type { Transfer } from "../../src/domain/transfer.ts"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { scriptCall } from "../../src/store/redis/scriptLayout.ts"
-import { applyLayout } from "../../src/store/redis/scriptLayouts.ts"
+import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayouts.ts"
 import type { ApplyRequest } from "../../src/store/Store.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
 
@@ -49,14 +49,10 @@ describe("apply.lua reads every run of its call where scriptLayouts.ts puts it",
   })
 
   const run = (request: ApplyRequest, prefix: string, deadlineMs: number) => {
-    const { keys, args } = scriptCall(applyLayout, {
-      request,
-      keys: redisKeys(prefix),
-      eventsMaxLen: 1000,
-      deadlineMs,
-      compactIdempotency: false
-    })
-    return redis.eval(readLuaScript("apply.lua"), keys.length, ...keys, ...args)
+    const plan = scriptCall(applyPlanLayout, { request, keys: redisKeys(prefix), deadlineMs, compactIdempotency: false })
+    const { keys, args } = scriptCall(applyLayout, { keys: redisKeys(prefix), eventsMaxLen: 1000, plans: [plan] })
+    // A batch of one: its one reply.
+    return redis.eval(readLuaScript("apply.lua"), keys.length, ...keys, ...args).then((replies) => (replies as Array<unknown>)[0])
   }
 
   it("a plan with runs of ten different sizes lands field by field", async () => {

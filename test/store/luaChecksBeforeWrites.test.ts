@@ -5,7 +5,11 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Redis } from "ioredis"
+import type { Plan } from "../../src/domain/plan.ts"
 import { readLuaScript } from "../../src/store/redis/luaScripts.ts"
+import { redisKeys } from "../../src/store/redis/redisKeys.ts"
+import { type ScriptCall, scriptCall } from "../../src/store/redis/scriptLayout.ts"
+import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayouts.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
 
 describe("Lua scripts refuse a malformed call before their first write", () => {
@@ -28,6 +32,73 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
     assert.include(String(error?.message), "stream ids")
     assert.strictEqual(await redis.llen("ledger:w:a"), 2)
     assert.strictEqual(await redis.exists("trimmed"), 0)
+  })
+
+  describe("apply.lua: a batch with one malformed plan writes nothing, not even the well-formed plans before it", () => {
+    const plan = (n: number): Plan => ({
+      system: [{ account: "mint", delta: -n }],
+      expected: [{ key: `w:${n}`, version: 0 }],
+      stats: [{ name: "minted", delta: n }],
+      closedAccounts: [],
+      expiryRemove: [],
+      newAccounts: [],
+      writes: [{ key: `w:${n}`, version: 1, value: { n } as never }],
+      expiryAdd: [],
+      entries: [],
+      transfers: [],
+      response: {}
+    })
+    const k = redisKeys("batch:")
+    const good = (n: number) =>
+      scriptCall(applyPlanLayout, {
+        request: { plan: plan(n), responseJson: "{}", idempotency: { key: `k${n}`, fingerprint: "fp", ttlMs: 1000 } },
+        keys: k,
+        deadlineMs: 0,
+        compactIdempotency: false
+      })
+    /** Plan 2's arguments with one of them replaced (its positions: apply.lua's Plan ARGV). */
+    const withArg = (call: ScriptCall, at: number, value: string): ScriptCall => ({
+      keys: call.keys,
+      args: call.args.map((a, i) => (i === at ? value : a))
+    })
+    // Plan ARGV of `good`: 1 mode .. 15 counts, 16 expected version, 17-18 write, 19-20 system, 21-22 stat.
+    const cases: ReadonlyArray<[string, (call: ScriptCall) => ScriptCall, string]> = [
+      ["a stat delta that is not an integer", (c) => withArg(c, 21, "5x"), "stat delta"],
+      ["a system delta that is not an integer", (c) => withArg(c, 19, "1.5"), "system delta"],
+      ["a system account that is none", (c) => withArg(c, 18, "house"), "system account"],
+      ["a write's version that is not a number", (c) => withArg(c, 16, "one"), "version"],
+      ["a TTL of 0", (c) => withArg(c, 3, "0"), "TTL"],
+      ["a deadline that is not a number", (c) => withArg(c, 4, "soon"), "deadline"],
+      ["a mode that is none", (c) => withArg(c, 0, "3"), "mode"],
+      ["a count that runs past ARGV", (c) => withArg(c, 5, "9"), "run past"],
+      // Plan 3 is then read one argument off: its mode is not one.
+      ["one argument too many in plan 2", (c) => ({ keys: c.keys, args: [...c.args, "extra"] }), "plan 3"],
+      ["one key too few in plan 2 (plan 3 runs past KEYS)", (c) => ({ keys: c.keys.slice(1), args: c.args }), "run past KEYS"]
+    ]
+    for (const [what, spoil, message] of cases) {
+      it(what, async () => {
+        await redis.flushdb()
+        const { keys, args } = scriptCall(applyLayout, { keys: k, eventsMaxLen: 100, plans: [good(1), spoil(good(2)), good(3)] })
+        const error = await redis.eval(readLuaScript("apply.lua"), keys.length, ...keys, ...args).then(() => null, (e: Error) => e)
+        assert.include(String(error?.message), message)
+        assert.deepStrictEqual(await redis.keys("batch:*"), [])
+      })
+    }
+    it("the same batch unspoilt applies all three (the cases above differ from it by one argument)", async () => {
+      await redis.flushdb()
+      const { keys, args } = scriptCall(applyLayout, { keys: k, eventsMaxLen: 100, plans: [good(1), good(2), good(3)] })
+      assert.deepStrictEqual(await redis.eval(readLuaScript("apply.lua"), keys.length, ...keys, ...args), [["APPLIED"], ["APPLIED"], ["APPLIED"]])
+      assert.strictEqual(await redis.hget(k.system, "mint"), "-6")
+    })
+    it("a stream cap that is not a number, or no plan at all", async () => {
+      await redis.flushdb()
+      const { keys, args } = scriptCall(applyLayout, { keys: k, eventsMaxLen: 100, plans: [good(1)] })
+      const badCap = await redis.eval(readLuaScript("apply.lua"), keys.length, ...keys, args[0]!, "lots", ...args.slice(2)).then(() => null, (e: Error) => e)
+      assert.include(String(badCap?.message), "stream cap")
+      const none = await redis.eval(readLuaScript("apply.lua"), 6, ...keys.slice(0, 6), "0", "100").then(() => null, (e: Error) => e)
+      assert.include(String(none?.message), "nPlans")
+      assert.deepStrictEqual(await redis.keys("batch:*"), [])
+    })
   })
 
   it("lease.lua: a bad duration draws no token", async () => {

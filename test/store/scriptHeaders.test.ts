@@ -10,6 +10,8 @@ import type { Run, ScriptLayout } from "../../src/store/redis/scriptLayout.ts"
 import { replyCodes } from "../../src/store/redis/scriptResults.ts"
 import {
   applyLayout,
+  applyLayout as batchLayout,
+  applyPlanLayout,
   leaseLayout,
   ledgerLayout,
   loadLayout,
@@ -25,6 +27,8 @@ type HeaderRun =
 export interface ScriptHeader {
   readonly keys: ReadonlyArray<HeaderRun>
   readonly argv: ReadonlyArray<HeaderRun>
+  /** Sections a nested run points at by name (apply.lua: "Plan KEYS", "Plan ARGV"). */
+  readonly sections: Readonly<Record<string, ReadonlyArray<HeaderRun>>>
   /** Every `{"CODE"...}` under Returns. */
   readonly codes: ReadonlyArray<string>
   /** Every `{ "CODE"...` table the script's code builds (its replies). */
@@ -64,9 +68,19 @@ export const parseScriptHeader = (script: string): ScriptHeader => {
   const argvAt = at(/^\s+ARGV\b/)
   const returnsAt = at(/^\s+Returns\b/)
   assert.isTrue(keysAt >= 0 && argvAt > keysAt && returnsAt > argvAt, `${script}: KEYS, ARGV and Returns, in that order`)
+  // Named sections between ARGV and Returns: `  <Name> KEYS` / `  <Name> ARGV` alone on a line.
+  const sectionStarts = lines
+    .map((l, i) => ({ i, name: /^\s+(\w+ (?:KEYS|ARGV))\s*$/.exec(l)?.[1] }))
+    .filter((s): s is { i: number; name: string } => s.name !== undefined && s.i > argvAt && s.i < returnsAt)
+  const argvEnd = sectionStarts[0]?.i ?? returnsAt
+  const sections: Record<string, ReadonlyArray<HeaderRun>> = {}
+  sectionStarts.forEach((section, n) => {
+    sections[section.name] = parseRuns(lines.slice(section.i + 1, sectionStarts[n + 1]?.i ?? returnsAt), script, section.name)
+  })
   return {
     keys: parseRuns(lines.slice(keysAt + 1, argvAt), script, "KEYS"),
-    argv: parseRuns(lines.slice(argvAt + 1, returnsAt), script, "ARGV"),
+    argv: parseRuns(lines.slice(argvAt + 1, argvEnd), script, "ARGV"),
+    sections,
     codes: [...lines.slice(returnsAt).join("\n").matchAll(/\{\s*"([A-Z_]+)"/g)].map((m) => m[1]!),
     bodyCodes: [...new Set([...source.slice(headerMatch![0].length).matchAll(/\{\s*"([A-Z_]+)"/g)].map((m) => m[1]!))]
   }
@@ -74,7 +88,11 @@ export const parseScriptHeader = (script: string): ScriptHeader => {
 
 /** Written in HeaderRun's key order, so that JSON of both sides compares. */
 const asHeader = <In>(run: Run<In>): HeaderRun =>
-  run._tag === "Many" ? { _tag: "Many", name: run.name, count: run.count, fields: run.fields } : { _tag: "Fixed", name: run.name }
+  run._tag === "Many"
+    ? { _tag: "Many", name: run.name, count: run.count, fields: run.fields }
+    : run._tag === "Nested"
+    ? { _tag: "Many", name: run.name, count: run.count, fields: [run.section] }
+    : { _tag: "Fixed", name: run.name }
 
 export const layouts: ReadonlyArray<ScriptLayout<never>> = [
   applyLayout,
@@ -88,6 +106,20 @@ export const layouts: ReadonlyArray<ScriptLayout<never>> = [
 /** What differs between a layout and its script's header ([] when they agree). */
 export const layoutMismatches = (layout: ScriptLayout<never>, header: ScriptHeader): Array<string> => {
   const problems: Array<string> = []
+  // A nested run's layout is held to the section it names, the same way.
+  const nested = [...layout.keys, ...layout.argv].flatMap((r) => (r._tag === "Nested" ? [r] : []))
+  const nestedLayouts = [...new Set(nested.map((r) => r.layout))]
+  for (const sub of nestedLayouts) {
+    const keysSection = nested.find((r) => r.layout === sub && r.part === "keys")?.section ?? "(no KEYS run)"
+    const argvSection = nested.find((r) => r.layout === sub && r.part === "args")?.section ?? "(no ARGV run)"
+    const keys = header.sections[keysSection]
+    const argv = header.sections[argvSection]
+    if (keys === undefined || argv === undefined) {
+      problems.push(`${layout.script}: the header has no section ${keys === undefined ? keysSection : argvSection}`)
+      continue
+    }
+    problems.push(...layoutMismatches(sub, { ...header, keys, argv, sections: {} }).map((p) => `${keysSection}/${argvSection}: ${p}`))
+  }
   for (const [section, fromLayout, fromHeader] of [["KEYS", layout.keys, header.keys], ["ARGV", layout.argv, header.argv]] as const) {
     const expected = fromLayout.map(asHeader)
     for (let i = 0; i < Math.max(expected.length, fromHeader.length); i++) {
@@ -99,7 +131,7 @@ export const layoutMismatches = (layout: ScriptLayout<never>, header: ScriptHead
   // Every count a run is counted by is an ARGV run, except load.lua's nObjects (the rest of KEYS).
   const argvNames = new Set(layout.argv.filter((r) => r._tag !== "Many").map((r) => r.name))
   for (const run of [...layout.keys, ...layout.argv]) {
-    if (run._tag === "Many" && !argvNames.has(run.count) && !(layout.script === "load.lua" && run.count === "nObjects")) {
+    if (run._tag !== "One" && run._tag !== "Count" && !argvNames.has(run.count) && !(layout.script === "load.lua" && run.count === "nObjects")) {
       problems.push(`${layout.script}: ${run.name} is counted by ${run.count}, which is no ARGV`)
     }
   }
@@ -123,7 +155,10 @@ describe("Lua script headers agree with scriptLayouts.ts", () => {
   }
 
   it("the check sees two runs of the same width swapped, in the layout or in the header", () => {
-    const header = parseScriptHeader("apply.lua")
+    const batchHeader = parseScriptHeader("apply.lua")
+    // The plan's runs: its layout against its header section.
+    const header = { ...batchHeader, keys: batchHeader.sections["Plan KEYS"]!, argv: batchHeader.sections["Plan ARGV"]!, sections: {} }
+    const applyLayout = applyPlanLayout
     const swap = <A>(xs: ReadonlyArray<A>, i: number, j: number) => {
       const ys = [...xs]
       ;[ys[i], ys[j]] = [ys[j]!, ys[i]!]
@@ -142,5 +177,9 @@ describe("Lua script headers agree with scriptLayouts.ts", () => {
     // Two counts (fixed runs) swapped.
     const swappedCounts = { ...header, argv: swap(header.argv, at(argv, "nWrites"), at(argv, "nEntries")) }
     assert.isAbove(layoutMismatches(applyLayout as ScriptLayout<never>, swappedCounts).length, 0)
+    // The same swap seen through the batch layout, in the header's Plan ARGV section.
+    const swappedSection = { ...batchHeader, sections: { ...batchHeader.sections, "Plan ARGV": swappedHeader.argv } }
+    assert.deepStrictEqual(layoutMismatches(batchLayout as ScriptLayout<never>, batchHeader), [])
+    assert.isAbove(layoutMismatches(batchLayout as ScriptLayout<never>, swappedSection).length, 0)
   })
 })

@@ -1,7 +1,9 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { AppConfig } from "../../config.ts"
 import { Store } from "../Store.ts"
+import { Metrics } from "../../observability/Metrics.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
+import { applyBatchSizeMetric } from "./applyBatchMetrics.ts"
 import { type RedisConnection, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
 import { makeRedisReads } from "./redisReads.ts"
@@ -15,7 +17,9 @@ export type { RedisStoreOptions } from "./redisStoreOptions.ts"
 const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const session = yield* makeRedisSession(options)
   const keys = redisKeys(options.keyPrefix)
-  return Store.of({ ...makeRedisReads(session, keys), ...makeRedisWrites(session, keys, options) })
+  const metrics = yield* Effect.serviceOption(Metrics)
+  const onApplyBatch = Option.isSome(metrics) ? applyBatchSizeMetric(metrics.value.registry) : undefined
+  return Store.of({ ...makeRedisReads(session, keys), ...makeRedisWrites(session, keys, options, onApplyBatch) })
 })
 
 /** Where to connect, and any option that is not to come from config. */
@@ -37,7 +41,9 @@ const layer = (options: RedisStoreLayerOptions) =>
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
         replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
         deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),
-        compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact")
+        compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact"),
+        applyBatchMaxPlans: options.applyBatchMaxPlans,
+        applyBatchSchedule: options.applyBatchSchedule
       })
     })
   )

@@ -17,6 +17,10 @@ export interface RedisStoreOptions {
   readonly deadlineSlackMs: number
   /** Write idempotency records as one compact string (both forms are always read): IDEMPOTENCY_RECORDS. */
   readonly compactIdempotency: boolean
+  /** Most plans per apply.lua call (group commit; default APPLY_BATCH_MAX_PLANS; 1: no batching). */
+  readonly applyBatchMaxPlans?: number | undefined
+  /** When the applies of one event-loop turn are sent (default setImmediate; see applyBatcher.ts). */
+  readonly applyBatchSchedule?: "setImmediate" | "nextTick" | undefined
 }
 
 /** Extra time an apply may take when it also waits for replicas. */

@@ -1,17 +1,39 @@
 import { Effect } from "effect"
-import type { ApplyRequest, ApplyResult, TrimRequest } from "../Store.ts"
+import type { ApplyRequest, TrimRequest } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { isNoScript, luaScripts, queueScript, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import { reasonOf, type RedisSession } from "./redisSession.ts"
 import type { RedisStoreOptions } from "./redisStoreOptions.ts"
-import type { ScriptCall } from "./scriptLayout.ts"
-import { applyResult, leaseAcquireResult, leaseReleaseResult, type ScriptOutcome, trimResult } from "./scriptResults.ts"
+import { makeApplyBatcher } from "./applyBatcher.ts"
+import { type ScriptCall, scriptCall } from "./scriptLayout.ts"
+import { applyPlanLayout } from "./scriptLayouts.ts"
+import { applyBatchReplies, applyResult, leaseAcquireResult, leaseReleaseResult, trimResult } from "./scriptResults.ts"
 
-/** The store's writes on Redis: apply (with WAIT when replicas must acknowledge), the archiver's lease, trim. */
-export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSession, keys: RedisKeys, options: RedisStoreOptions) => {
+/** Most plans per apply.lua call (group commit): a run of 64 game plans takes Redis well under a millisecond. */
+export const APPLY_BATCH_MAX_PLANS = 64
+/** Most KEYS and ARGV characters per apply.lua call: about 1 MB, so that one reply never holds the connection long. */
+const APPLY_BATCH_MAX_CHARS = 1_000_000
+
+/** The reply to one apply.lua call (one per plan inside) and, with REDIS_MIN_REPLICAS_ACK, WAIT's. */
+interface BatchReply {
+  readonly scriptReply: unknown
+  readonly waitError: Error | null
+  readonly acknowledged: number
+}
+
+/**
+ * The store's writes on Redis: apply (group commit, with WAIT when replicas must acknowledge),
+ * the archiver's lease, trim. `onApplyBatch` hears the number of plans of every apply.lua call.
+ */
+export const makeRedisWrites = (
+  { call, redis, redisNowMs, retrying }: RedisSession,
+  keys: RedisKeys,
+  options: RedisStoreOptions,
+  onApplyBatch?: (plans: number) => void
+) => {
   /**
-   * REDIS_MIN_REPLICAS_ACK: apply.lua and `WAIT n timeout` in one pipeline (both sent before
+   * REDIS_MIN_REPLICAS_ACK: apply.lua (a whole batch) and `WAIT n timeout` in one pipeline (both sent before
    * either reply is read: one round trip). WAIT on the same connection blocks until the
    * replicas acknowledged every write this connection made so far, so it covers the script's
    * write. Returns the script's reply and WAIT's (the number of replicas, or its error).
@@ -33,7 +55,7 @@ export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSess
    * this connection's own writes: it proves N replicas are attached and streaming, not that they
    * already hold the original write (normally they do, being milliseconds behind at most).
    */
-  const scriptThenWait = async (applyCall: ScriptCall) => {
+  const scriptThenWait = async (applyCall: ScriptCall): Promise<BatchReply> => {
     const send = (by: "sha" | "source") =>
       queueScript(redis.pipeline(), luaScripts.apply, applyCall, by)
         .wait(options.minReplicasAck, options.replicasAckTimeoutMs)
@@ -45,40 +67,52 @@ export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSess
     const [scriptError, scriptReply] = replies?.[0] ?? [new Error("empty pipeline reply")]
     if (scriptError) throw scriptError
     const [waitError, acknowledged] = replies?.[1] ?? [new Error("no WAIT reply")]
-    return { scriptReply: scriptReply as unknown, waitError, acknowledged: Number(acknowledged) }
+    return { scriptReply: scriptReply as unknown, waitError: waitError ?? null, acknowledged: Number(acknowledged) }
   }
+
+  /** One apply.lua call for a batch of plans, and WAIT after it when replicas must acknowledge. */
+  const sendBatch = async (plans: ReadonlyArray<ScriptCall>): Promise<BatchReply> => {
+    const batchCall = luaScripts.apply.call({ keys, eventsMaxLen: options.eventsMaxLen, plans })
+    if (options.minReplicasAck === 0) {
+      return { scriptReply: await runScript(redis, luaScripts.apply, batchCall), waitError: null, acknowledged: 0 }
+    }
+    return scriptThenWait(batchCall)
+  }
+  const batcher = makeApplyBatcher({
+    send: sendBatch,
+    maxPlans: options.applyBatchMaxPlans ?? APPLY_BATCH_MAX_PLANS,
+    maxChars: APPLY_BATCH_MAX_CHARS,
+    ...(options.applyBatchSchedule === undefined ? {} : { schedule: options.applyBatchSchedule }),
+    ...(onApplyBatch === undefined ? {} : { onBatch: onApplyBatch })
+  })
 
   // No span of its own: the ledger traces it as `Store.apply`.
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
     // The script refuses to write once this attempt's deadline has passed by the Redis clock:
     // a write that ran after we gave up on it (and answered UNAVAILABLE) would be unacknowledged.
     const deadlineMs = redisNowMs() + options.commandTimeoutMs + options.deadlineSlackMs
-    const applyCall = luaScripts.apply.call({
+    const planCall = scriptCall(applyPlanLayout, {
       request,
       keys,
-      eventsMaxLen: options.eventsMaxLen,
       deadlineMs,
       compactIdempotency: options.compactIdempotency
     })
-    const expectedKeys = request.plan.expected.map((e) => e.key)
-    const onTime = (outcome: ScriptOutcome): Effect.Effect<ApplyResult, StoreUnavailable> =>
-      outcome._tag === "Late"
-        ? Effect.fail(new StoreUnavailable({ operation: "apply", reason: "Redis ran the write after its deadline; nothing was written" }))
-        : Effect.succeed(outcome)
-    if (options.minReplicasAck === 0) {
-      const reply = yield* call("apply", () => runScript(redis, luaScripts.apply, applyCall))
-      return yield* onTime(applyResult(expectedKeys, reply))
-    }
-    const { scriptReply, waitError, acknowledged } = yield* call(
+    // Each caller keeps its own deadline (call's timer); the batch shares one round trip.
+    const { reply, index, size } = yield* call(
       "apply",
-      () => scriptThenWait(applyCall),
-      options.replicasAckTimeoutMs
+      () => batcher.submit(planCall),
+      options.minReplicasAck === 0 ? 0 : options.replicasAckTimeoutMs
     )
-    const result = yield* onTime(applyResult(expectedKeys, scriptReply))
+    const { scriptReply, waitError, acknowledged } = reply
+    const outcome = applyResult(request.plan.expected.map((e) => e.key), applyBatchReplies(size, scriptReply)[index])
+    if (outcome._tag === "Late") {
+      return yield* new StoreUnavailable({ operation: "apply", reason: "Redis ran the write after its deadline; nothing was written" })
+    }
+    if (options.minReplicasAck === 0) return outcome
     // Applied wrote just now; Replayed answers for an earlier write that may not have been
     // acknowledged by replicas yet (its first try may have failed right here), so both wait.
     // Nothing was written for the other outcomes: WAIT's answer does not matter.
-    if ((result._tag === "Applied" || result._tag === "Replayed") && (waitError || !(acknowledged >= options.minReplicasAck))) {
+    if ((outcome._tag === "Applied" || outcome._tag === "Replayed") && (waitError || !(acknowledged >= options.minReplicasAck))) {
       return yield* new StoreUnavailable({
         operation: "apply",
         reason: waitError
@@ -86,7 +120,7 @@ export const makeRedisWrites = ({ call, redis, redisNowMs, retrying }: RedisSess
           : `replicas did not acknowledge the write: ${acknowledged} of ${options.minReplicasAck} within ${options.replicasAckTimeoutMs} ms; it may have been applied, retrying with the same idempotency key is safe`
       })
     }
-    return result
+    return outcome
   }, retrying)
 
   const acquireArchiverLease = Effect.fn("RedisStore.acquireArchiverLease")(function*(owner: string, ttlMs: number) {

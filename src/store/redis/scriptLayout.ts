@@ -12,6 +12,10 @@
  *          item); or, when it names no run, a number the script derives itself (load.lua: the rest
  *          of KEYS). A last field written `...name` is variadic: as many strings as the field
  *          before it says.
+ *   Nested `count` calls of another layout, each given whole (its KEYS in the KEYS run, its ARGV
+ *          in the ARGV run; header: `then <count> x <name>(Plan KEYS)` and a section of its own):
+ *          apply.lua's batch of plans. Each call is built from its own layout first, so its counts
+ *          are checked per call.
  */
 export type Run<In> =
   | { readonly _tag: "One"; readonly name: string; readonly value: (input: In) => string }
@@ -23,6 +27,16 @@ export type Run<In> =
     readonly fields: ReadonlyArray<string>
     /** Appends the run's strings to `out`; returns how many items that was. */
     readonly items: (input: In, out: Array<string>) => number
+  }
+  | {
+    readonly _tag: "Nested"
+    readonly name: string
+    readonly count: string
+    /** The section of the header that lays out each call's strings ("Plan KEYS", "Plan ARGV"). */
+    readonly section: string
+    readonly layout: ScriptLayout<never>
+    readonly part: "keys" | "args"
+    readonly calls: (input: In) => ReadonlyArray<ScriptCall>
   }
 
 export interface ScriptLayout<In> {
@@ -46,6 +60,16 @@ export const many = <In>(
   fields: ReadonlyArray<string>,
   items: (input: In, out: Array<string>) => number
 ): Run<In> => ({ _tag: "Many", name, count: countName, fields, items })
+
+/** `count` calls of `layout` (built by scriptCall from it), their KEYS or their ARGV. */
+export const nested = <In, Sub>(
+  name: string,
+  countName: string,
+  section: string,
+  layout: ScriptLayout<Sub>,
+  part: "keys" | "args",
+  calls: (input: In) => ReadonlyArray<ScriptCall>
+): Run<In> => ({ _tag: "Nested", name, count: countName, section, layout: layout as ScriptLayout<never>, part, calls })
 
 /** A Many run's items from a list: `fieldsOf` gives each element's strings (as many as the run's fields). */
 export const each = <In, A>(
@@ -105,6 +129,19 @@ const fill = <In>(
           throw new ScriptLayoutError(`${layout.script}: runs counted by ${run.count} have ${seen} and ${n} items`)
         }
         itemCounts.set(run.count, n)
+        break
+      }
+      case "Nested": {
+        const calls = run.calls(input)
+        for (const c of calls) {
+          const strings = c[run.part]
+          for (let i = 0; i < strings.length; i++) out.push(strings[i]!)
+        }
+        const seen = itemCounts.get(run.count)
+        if (seen !== undefined && seen !== calls.length) {
+          throw new ScriptLayoutError(`${layout.script}: runs counted by ${run.count} have ${seen} and ${calls.length} items`)
+        }
+        itemCounts.set(run.count, calls.length)
       }
     }
   }

@@ -1,7 +1,7 @@
 import type { AccountRef } from "../../domain/accounts.ts"
 import type { ApplyRequest, TrimRequest } from "../Store.ts"
 import type { RedisKeys } from "./redisKeys.ts"
-import { count, each, one, type ScriptLayout } from "./scriptLayout.ts"
+import { count, each, nested, one, type ScriptCall, type ScriptLayout } from "./scriptLayout.ts"
 
 /**
  * The KEYS and ARGV of every store script, in the order of its header (checked by
@@ -15,25 +15,20 @@ const decimal = (n: number): string => {
   return String(n)
 }
 
-export interface ApplyInput {
+/** One plan of an apply.lua call. */
+export interface ApplyPlanInput {
   readonly request: ApplyRequest
   readonly keys: RedisKeys
-  readonly eventsMaxLen: number
-  /** Unix ms by the Redis clock after which the script must not write (0: no deadline). */
+  /** Unix ms by the Redis clock after which the script must not write this plan (0: no deadline). */
   readonly deadlineMs: number
   /** Write the idempotency record as one compact string (IDEMPOTENCY_RECORDS=compact). */
   readonly compactIdempotency: boolean
 }
 
-export const applyLayout: ScriptLayout<ApplyInput> = {
+/** One plan's KEYS and ARGV ("Plan KEYS", "Plan ARGV" in apply.lua's header), positions from its first. */
+export const applyPlanLayout: ScriptLayout<ApplyPlanInput> = {
   script: "apply.lua",
   keys: [
-    one("system", (i) => i.keys.system),
-    one("stats", (i) => i.keys.stats),
-    one("expiry", (i) => i.keys.expiry),
-    one("accounts", (i) => i.keys.accounts),
-    one("events", (i) => i.keys.events),
-    one("closed", (i) => i.keys.closed),
     each("idempotency", "mode", ["key"], (i) => (i.request.idempotency ? [i.request.idempotency.key] : []), (k, i) =>
       i.keys.idempotency(k)),
     each("expected", "nExpected", ["key"], (i) => i.request.plan.expected, (e, i) => i.keys.object(e.key)),
@@ -52,7 +47,6 @@ export const applyLayout: ScriptLayout<ApplyInput> = {
     }),
     one("response", (i) => i.request.responseJson),
     one("ttlMs", (i) => decimal(Math.max(1, i.request.idempotency?.ttlMs ?? 1))),
-    one("eventsMaxLen", (i) => decimal(i.eventsMaxLen)),
     one("deadlineMs", (i) => decimal(i.deadlineMs)),
     count("nExpected"),
     count("nWrites"),
@@ -86,6 +80,32 @@ export const applyLayout: ScriptLayout<ApplyInput> = {
       (i) => i.request.plan.closedAccounts,
       (c) => [c.account, decimal(c.closedAt)]
     )
+  ]
+}
+
+/** One apply.lua call: a batch of plans, each built by applyPlanLayout (a single apply: a batch of one). */
+export interface ApplyInput {
+  readonly keys: RedisKeys
+  readonly eventsMaxLen: number
+  /** Each plan's call, from scriptCall(applyPlanLayout, ...). */
+  readonly plans: ReadonlyArray<ScriptCall>
+}
+
+export const applyLayout: ScriptLayout<ApplyInput> = {
+  script: "apply.lua",
+  keys: [
+    one("system", (i) => i.keys.system),
+    one("stats", (i) => i.keys.stats),
+    one("expiry", (i) => i.keys.expiry),
+    one("accounts", (i) => i.keys.accounts),
+    one("events", (i) => i.keys.events),
+    one("closed", (i) => i.keys.closed),
+    nested("plan", "nPlans", "Plan KEYS", applyPlanLayout, "keys", (i) => i.plans)
+  ],
+  argv: [
+    count("nPlans"),
+    one("eventsMaxLen", (i) => decimal(i.eventsMaxLen)),
+    nested("plan", "nPlans", "Plan ARGV", applyPlanLayout, "args", (i) => i.plans)
   ]
 }
 

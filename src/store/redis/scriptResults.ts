@@ -65,9 +65,18 @@ const applyCodes: ReplyCodes<ScriptOutcome, ReadonlyArray<string>> = {
   LATE: () => ({ _tag: "Late" })
 }
 
-/** `expectedKeys`: the plan's expected object keys, in order (CONFLICT carries their state). */
+/** One plan's reply; `expectedKeys`: the plan's expected object keys, in order (CONFLICT carries their state). */
 export const applyResult = (expectedKeys: ReadonlyArray<string>, reply: unknown): ScriptOutcome =>
   coded("apply.lua", applyCodes, reply, expectedKeys)
+
+/**
+ * apply.lua's reply to a batch of `nPlans`: one reply per plan, in plan order (each read by
+ * applyResult). A reply of another shape is a bug (script and caller disagree), thrown.
+ */
+export const applyBatchReplies = (nPlans: number, reply: unknown): ReadonlyArray<unknown> => {
+  if (!Array.isArray(reply) || reply.length !== nPlans) throw new UnexpectedScriptReply("apply.lua", reply)
+  return reply
+}
 
 const leaseAcquireCodes: ReplyCodes<LeaseResult> = {
   ACQUIRED: (r) => (r[1] != null ? { _tag: "Held", token: Number(r[1]) } : undefined),
