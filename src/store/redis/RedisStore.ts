@@ -1,21 +1,49 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { AppConfig } from "../../config.ts"
+import { Metrics } from "../../observability/Metrics.ts"
 import { Store } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { type RedisConnection, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
+import { invalidationTracking } from "./invalidationTracking.ts"
+import { readCacheMetrics } from "./readCacheMetrics.ts"
 import { makeRedisReads } from "./redisReads.ts"
 import { makeRedisSession } from "./redisSession.ts"
 import type { RedisStoreOptions } from "./redisStoreOptions.ts"
 import { makeRedisWrites } from "./redisWrites.ts"
+import { TrackedCache } from "./trackedCache.ts"
 
 export type { RedisStoreOptions } from "./redisStoreOptions.ts"
 
-/** The Store port on Redis; the client lives as long as the surrounding scope. */
+/**
+ * The Store port on Redis; the client lives as long as the surrounding scope. With READ_CACHE,
+ * single-object loads come from a TrackedCache kept fresh by CLIENT TRACKING (docs/read-cache.md);
+ * its counters go to the service's Prometheus registry when Metrics is provided.
+ */
 const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const session = yield* makeRedisSession(options)
   const keys = redisKeys(options.keyPrefix)
-  return Store.of({ ...makeRedisReads(session, keys), ...makeRedisWrites(session, keys, options) })
+  const writes = makeRedisWrites(session, keys, options)
+  if (!options.readCache) return Store.of({ ...makeRedisReads(session, keys), ...writes })
+  const metrics = yield* Effect.serviceOption(Metrics)
+  const cache: TrackedCache = new TrackedCache(
+    options.readCacheMaxObjects,
+    Option.isSome(metrics) ? readCacheMetrics(metrics.value.registry, () => cache) : {}
+  )
+  yield* invalidationTracking(session, options, cache)
+  /**
+   * Our own writes drop their objects here too, when sent and when answered: Redis may put the
+   * reply to the write on the wire before the invalidation to our subscriber (it writes the
+   * clients with pending output newest first), and a read right after our own acknowledged
+   * write must not see the cached value. Dropping on send and on answer also stops any read
+   * that was in flight meanwhile from filling the old value back in.
+   */
+  const apply: typeof writes.apply = (request) => {
+    const written = request.plan.writes.map((w) => keys.object(w.key))
+    cache.invalidate(written)
+    return Effect.ensuring(writes.apply(request), Effect.sync(() => cache.invalidate(written)))
+  }
+  return Store.of({ ...makeRedisReads(session, keys, cache), ...writes, apply })
 })
 
 /** Where to connect, and any option that is not to come from config. */
@@ -37,7 +65,9 @@ const layer = (options: RedisStoreLayerOptions) =>
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
         replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
         deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),
-        compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact")
+        compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact"),
+        readCache: options.readCache ?? ((yield* AppConfig.readCache) === "on"),
+        readCacheMaxObjects: options.readCacheMaxObjects ?? (yield* AppConfig.readCacheMaxObjects)
       })
     })
   )

@@ -1,13 +1,15 @@
 import { Effect } from "effect"
-import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
+import type { AccountRef, SystemAccount, Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { EventPage, LeaseHolder, Page, StoreEvent, TransferPage } from "../Store.ts"
+import type { EventPage, LeaseHolder, Page, Snapshot, StoreEvent, TransferPage } from "../Store.ts"
+import type { StoreUnavailable } from "../StoreErrors.ts"
 import { luaScripts, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import type { RedisSession } from "./redisSession.ts"
-import { ledgerPageResult, loadResult, transferPageResult } from "./scriptResults.ts"
+import { ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
+import type { TrackedCache } from "./trackedCache.ts"
 
 /** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
 const STREAM_ID = /^\d+(-\d+)?$/
@@ -35,13 +37,81 @@ const prefixEnd = (prefix: string): Buffer | null => {
   return null
 }
 
-/** The store's reads on Redis: each one call (a script, or a MULTI where parts belong together), retried whole. */
-export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys) => {
-  // No span of its own: the ledger traces it as `Store.load`.
-  const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
+const snapshotOf = (objectKey: string, object: Versioned): Snapshot => ({
+  objects: new Map([[objectKey, object]]),
+  idempotency: null
+})
+
+/**
+ * The store's reads on Redis: each one call (a script, or a MULTI where parts belong together),
+ * retried whole. With `cache` (READ_CACHE=on), single-object loads are served from it.
+ */
+export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys, cache?: TrackedCache) => {
+  const loadFromRedis = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const loadCall = luaScripts.load.call({ objectKeys, idempotencyKey, keys })
     return loadResult(objectKeys, yield* call("load", () => runScript(redis, luaScripts.load, loadCall)))
   }, retrying)
+
+  /**
+   * One object read with CLIENT CACHING yes in front (tracking is OPTIN: only these reads are
+   * tracked), so that Redis tells us when it changes; the answer fills the cache unless an
+   * invalidation came in meanwhile (trackedCache.ts). When CACHING fails (tracking was lost on
+   * this connection), the answer is still right, it just is not kept.
+   */
+  const trackedRead = (objectKey: string, redisKey: string, tracked: TrackedCache) =>
+    retrying(Effect.suspend(() => {
+      const ticket = tracked.beginFill(redisKey)
+      let object: Versioned | undefined
+      return call("load", async () => {
+        if (ticket === undefined) {
+          const [v, d] = await redis.hmget(redisKey, "v", "d")
+          return versionedFrom(v, d)
+        }
+        const replies = await redis.pipeline().call("CLIENT", "CACHING", "yes").hmget(redisKey, "v", "d").exec()
+        const [cachingError] = replies?.[0] ?? [new Error("empty pipeline reply")]
+        const [readError, reply] = replies?.[1] ?? [new Error("empty pipeline reply")]
+        if (readError) throw readError
+        const [v, d] = reply as Array<string | null>
+        const read = versionedFrom(v, d)
+        if (!cachingError) object = read
+        return read
+      }).pipe(
+        Effect.map((read) => snapshotOf(objectKey, read)),
+        Effect.ensuring(Effect.sync(() => ticket && tracked.endFill(ticket, object)))
+      )
+    }))
+
+  /**
+   * A cached object is served one event-loop turn later (setImmediate), never in the turn the
+   * request arrived in: an invalidation that reached this process's socket before the request
+   * did is then processed first (docs/read-cache.md: why a read after another instance's
+   * acknowledged write cannot be served stale).
+   */
+  const cachedLoad = (objectKey: string, tracked: TrackedCache): Effect.Effect<Snapshot, StoreUnavailable> => {
+    const redisKey = keys.object(objectKey)
+    if (!tracked.has(redisKey)) {
+      tracked.get(redisKey) // counts the miss
+      return trackedRead(objectKey, redisKey, tracked)
+    }
+    return Effect.callback<Snapshot, StoreUnavailable>((resume) => {
+      const turn = setImmediate(() => {
+        const object = tracked.get(redisKey)
+        resume(object === undefined ? trackedRead(objectKey, redisKey, tracked) : Effect.succeed(snapshotOf(objectKey, object)))
+      })
+      return Effect.sync(() => clearImmediate(turn))
+    })
+  }
+
+  /**
+   * Only one object and no idempotency record come from the cache. A load of several objects
+   * promises one snapshot (the ledger refuses or plans on it), and the invalidations of one
+   * write may arrive split across socket reads: cached entries could mix before and after.
+   * No span of its own: the ledger traces it as `Store.load`.
+   */
+  const load = (objectKeys: ReadonlyArray<string>, idempotencyKey?: string): Effect.Effect<Snapshot, StoreUnavailable> =>
+    cache !== undefined && objectKeys.length === 1 && idempotencyKey === undefined
+      ? cachedLoad(objectKeys[0]!, cache)
+      : loadFromRedis(objectKeys, idempotencyKey)
 
   const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return { entries: [], trimmedThrough: 0 }

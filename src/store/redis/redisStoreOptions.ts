@@ -17,6 +17,10 @@ export interface RedisStoreOptions {
   readonly deadlineSlackMs: number
   /** Write idempotency records as one compact string (both forms are always read): IDEMPOTENCY_RECORDS. */
   readonly compactIdempotency: boolean
+  /** Serve single-object loads from memory under CLIENT TRACKING (READ_CACHE; docs/read-cache.md). */
+  readonly readCache: boolean
+  /** The read cache's bound (READ_CACHE_MAX_OBJECTS), least recently used dropped first. */
+  readonly readCacheMaxObjects: number
 }
 
 /** Extra time an apply may take when it also waits for replicas. */
