@@ -30,20 +30,18 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
     options.readCacheMaxObjects,
     Option.isSome(metrics) ? readCacheMetrics(metrics.value.registry, () => cache) : {}
   )
-  yield* invalidationTracking(session, options, cache)
+  const { barrier } = yield* invalidationTracking(session, options, cache)
   /**
-   * Our own writes drop their objects here too, when sent and when answered: Redis may put the
-   * reply to the write on the wire before the invalidation to our subscriber (it writes the
-   * clients with pending output newest first), and a read right after our own acknowledged
-   * write must not see the cached value. Dropping on send and on answer also stops any read
-   * that was in flight meanwhile from filling the old value back in.
+   * Our own writes drop their objects here too, when sent and when answered: a read that was in
+   * flight meanwhile (answered before the write, arriving after) cannot fill the old value back
+   * in, and the next read on this instance goes to Redis without waiting for the invalidation.
    */
   const apply: typeof writes.apply = (request) => {
     const written = request.plan.writes.map((w) => keys.object(w.key))
     cache.invalidate(written)
     return Effect.ensuring(writes.apply(request), Effect.sync(() => cache.invalidate(written)))
   }
-  return Store.of({ ...makeRedisReads(session, keys, cache), ...writes, apply })
+  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply })
 })
 
 /** Where to connect, and any option that is not to come from config. */

@@ -111,6 +111,37 @@ export const invalidationTracking = Effect.fnUntraced(function*(
   main.on("close", lose)
   main.on("ready", onReady)
 
+  /**
+   * The barrier before a hit: a PING on the subscriber, sent after the read arrived. Redis
+   * queues every invalidation on that connection in the order it made the writes, so when the
+   * PONG is in, every invalidation for a write Redis made before it saw the PING has been
+   * handled (ioredis emits the messages synchronously while parsing, before it resolves the
+   * PING). Any write acknowledged to anyone before our read arrived is one of those: a hit
+   * after the barrier cannot be older than that write (docs/read-cache.md).
+   *
+   * One PING answers every read waiting when it was sent; reads arriving while it is out wait
+   * for the next one, sent when it returns. So at most one PING is out, and under load one
+   * costs Redis and this process a share of one command per batch of reads, not one per read.
+   * `false`: no answer (the connection dropped or timed out): the caller reads from Redis.
+   */
+  let waiting: Array<(ok: boolean) => void> = []
+  let pingOut = false
+  const sendPing = () => {
+    const batch = waiting
+    waiting = []
+    pingOut = true
+    const done = (ok: boolean) => {
+      pingOut = false
+      for (const resume of batch) resume(ok)
+      if (waiting.length > 0) sendPing()
+    }
+    subscriber.ping().then(() => done(true), () => done(false))
+  }
+  const barrier = (resume: (ok: boolean) => void): void => {
+    waiting.push(resume)
+    if (!pingOut) sendPing()
+  }
+
   yield* Effect.acquireRelease(
     Effect.promise(() => subscriber.connect().then(() => undefined, () => undefined)),
     () =>
@@ -124,4 +155,5 @@ export const invalidationTracking = Effect.fnUntraced(function*(
       })
   )
   schedule(0)
+  return { barrier }
 })

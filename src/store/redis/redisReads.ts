@@ -37,6 +37,12 @@ const prefixEnd = (prefix: string): Buffer | null => {
   return null
 }
 
+/** READ_CACHE: the cache, and the barrier a hit waits for (invalidationTracking.ts). */
+export interface ReadCache {
+  readonly cache: TrackedCache
+  readonly barrier: (resume: (ok: boolean) => void) => void
+}
+
 const snapshotOf = (objectKey: string, object: Versioned): Snapshot => ({
   objects: new Map([[objectKey, object]]),
   idempotency: null
@@ -46,7 +52,7 @@ const snapshotOf = (objectKey: string, object: Versioned): Snapshot => ({
  * The store's reads on Redis: each one call (a script, or a MULTI where parts belong together),
  * retried whole. With `cache` (READ_CACHE=on), single-object loads are served from it.
  */
-export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys, cache?: TrackedCache) => {
+export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys, cache?: ReadCache) => {
   const loadFromRedis = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const loadCall = luaScripts.load.call({ objectKeys, idempotencyKey, keys })
     return loadResult(objectKeys, yield* call("load", () => runScript(redis, luaScripts.load, loadCall)))
@@ -82,23 +88,25 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     }))
 
   /**
-   * A cached object is served one event-loop turn later (setImmediate), never in the turn the
-   * request arrived in: an invalidation that reached this process's socket before the request
-   * did is then processed first (docs/read-cache.md: why a read after another instance's
-   * acknowledged write cannot be served stale).
+   * A cached object is served only after the barrier (invalidationTracking.ts): a PING on the
+   * invalidation connection sent after this read arrived, shared by every read waiting for it.
+   * Every invalidation for a write acknowledged before the read arrived is then handled, so a
+   * hit is never older than such a write (docs/read-cache.md).
    */
-  const cachedLoad = (objectKey: string, tracked: TrackedCache): Effect.Effect<Snapshot, StoreUnavailable> => {
+  const cachedLoad = (objectKey: string, tracked: ReadCache): Effect.Effect<Snapshot, StoreUnavailable> => {
     const redisKey = keys.object(objectKey)
-    if (!tracked.has(redisKey)) {
-      tracked.get(redisKey) // counts the miss
-      return trackedRead(objectKey, redisKey, tracked)
+    if (!tracked.cache.has(redisKey)) {
+      tracked.cache.get(redisKey) // counts the miss
+      return trackedRead(objectKey, redisKey, tracked.cache)
     }
     return Effect.callback<Snapshot, StoreUnavailable>((resume) => {
-      const turn = setImmediate(() => {
-        const object = tracked.get(redisKey)
-        resume(object === undefined ? trackedRead(objectKey, redisKey, tracked) : Effect.succeed(snapshotOf(objectKey, object)))
+      let cancelled = false
+      tracked.barrier((ok) => {
+        if (cancelled) return
+        const object = ok ? tracked.cache.get(redisKey) : undefined
+        resume(object === undefined ? trackedRead(objectKey, redisKey, tracked.cache) : Effect.succeed(snapshotOf(objectKey, object)))
       })
-      return Effect.sync(() => clearImmediate(turn))
+      return Effect.sync(() => void (cancelled = true))
     })
   }
 
