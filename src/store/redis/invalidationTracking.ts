@@ -9,8 +9,12 @@ import type { TrackedCache } from "./trackedCache.ts"
 /** Where Redis publishes invalidations for a RESP2 client that tracking redirects to. */
 const INVALIDATE_CHANNEL = "__redis__:invalidate"
 
-/** How soon to try again when tracking could not be established (a connection is still coming back). */
-const RETRY_MS = 250
+/**
+ * How soon to try again when tracking could not be established: 250 ms doubling up to 30 s, so
+ * that a Redis refusing CLIENT TRACKING (an ACL, a managed service) costs a command now and then,
+ * not a stream of them; every read goes to Redis meanwhile (balance_read_cache_live 0).
+ */
+const retryDelayMs = (failures: number) => Math.min(30_000, 250 * 2 ** Math.min(failures, 7))
 
 /**
  * Keeps `cache` live only while Redis is known to tell this instance about every change of the
@@ -51,19 +55,22 @@ export const invalidationTracking = Effect.fnUntraced(function*(
   /** Moves on every loss; an attempt to establish that started in an older generation gives up. */
   let generation = 0
   let establishing = false
+  let failures = 0
+  /** No attempt before this (Date.now() ms): the backoff after a failure, whatever wakes us. */
+  let notBefore = 0
   let retryTimer: ReturnType<typeof setTimeout> | undefined
 
   const lose = () => {
     generation += 1
     cache.setLive(false)
-    schedule(0)
+    schedule()
   }
-  const schedule = (delayMs: number) => {
+  const schedule = () => {
     if (stopped || retryTimer !== undefined) return
     retryTimer = setTimeout(() => {
       retryTimer = undefined
       void establish()
-    }, delayMs)
+    }, Math.max(0, notBefore - Date.now()))
   }
 
   const establish = async () => {
@@ -84,16 +91,21 @@ export const invalidationTracking = Effect.fnUntraced(function*(
       await main.client("TRACKING", "ON", "REDIRECT", id, "OPTIN")
       const listed = String(await main.client("LIST", "ID", id))
       if (!listed.includes(` name=${name} `)) throw new Error("the redirect target is not our subscriber")
-      if (at === generation && !stopped) cache.setLive(true)
+      if (at === generation && !stopped) {
+        failures = 0
+        notBefore = 0
+        cache.setLive(true)
+      }
     } catch {
       // Not live; a connection is down or on another server: drop the subscriber's side and retry.
       if (!stopped && at === generation) {
+        notBefore = Date.now() + retryDelayMs(failures++)
         subscriber.disconnect(true)
-        schedule(RETRY_MS)
+        schedule()
       }
     } finally {
       establishing = false
-      if (!cache.isLive && at !== generation) schedule(0)
+      if (!cache.isLive && at !== generation) schedule()
     }
   }
 
@@ -102,7 +114,7 @@ export const invalidationTracking = Effect.fnUntraced(function*(
     if (payload === null || !Array.isArray(payload)) cache.flush()
     else cache.invalidate(payload.map((key) => key.toString("utf8")))
   })
-  const onReady = () => schedule(0)
+  const onReady = () => schedule()
   subscriber.on("close", () => {
     redirectId = undefined
     lose()
@@ -154,6 +166,6 @@ export const invalidationTracking = Effect.fnUntraced(function*(
         await subscriber.quit().then(() => undefined, () => subscriber.disconnect())
       })
   )
-  schedule(0)
+  schedule()
   return { barrier }
 })
