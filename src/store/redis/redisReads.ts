@@ -65,27 +65,31 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
    * this connection), the answer is still right, it just is not kept.
    */
   const trackedRead = (objectKey: string, redisKey: string, tracked: TrackedCache) =>
-    retrying(Effect.suspend(() => {
-      const ticket = tracked.beginFill(redisKey)
-      let object: Versioned | undefined
-      return call("load", async () => {
-        if (ticket === undefined) {
-          const [v, d] = await redis.hmget(redisKey, "v", "d")
-          return versionedFrom(v, d)
-        }
-        const replies = await redis.pipeline().call("CLIENT", "CACHING", "yes").hmget(redisKey, "v", "d").exec()
-        const [cachingError] = replies?.[0] ?? [new Error("empty pipeline reply")]
-        const [readError, reply] = replies?.[1] ?? [new Error("empty pipeline reply")]
-        if (readError) throw readError
-        const [v, d] = reply as Array<string | null>
-        const read = versionedFrom(v, d)
-        if (!cachingError) object = read
-        return read
-      }).pipe(
-        Effect.map((read) => snapshotOf(objectKey, read)),
-        Effect.ensuring(Effect.sync(() => ticket && tracked.endFill(ticket, object)))
-      )
-    }))
+    retrying(Effect.acquireUseRelease(
+      // Per attempt: `object` is what this attempt read, kept only when CLIENT CACHING was accepted.
+      Effect.sync(() => ({ ticket: tracked.beginFill(redisKey), object: undefined as Versioned | undefined })),
+      (attempt) =>
+        Effect.map(
+          call("load", async () => {
+            const { ticket } = attempt
+            if (ticket === undefined) {
+              const [v, d] = await redis.hmget(redisKey, "v", "d")
+              return versionedFrom(v, d)
+            }
+            const replies = await redis.pipeline().call("CLIENT", "CACHING", "yes").hmget(redisKey, "v", "d").exec()
+            const [cachingError] = replies?.[0] ?? [new Error("empty pipeline reply")]
+            const [readError, reply] = replies?.[1] ?? [new Error("empty pipeline reply")]
+            if (readError) throw readError
+            const [v, d] = reply as Array<string | null>
+            const read = versionedFrom(v, d)
+            if (!cachingError) attempt.object = read
+            return read
+          }),
+          (read) => snapshotOf(objectKey, read)
+        ),
+      // Always (failure and interruption included), so that no read in flight is left counted.
+      ({ ticket, object }) => Effect.sync(() => ticket && tracked.endFill(ticket, object))
+    ))
 
   /**
    * A cached object is served only after the barrier (invalidationTracking.ts): a PING on the
