@@ -150,6 +150,13 @@ export const AppConfig = {
    * no instance of an earlier version is left: those cannot read a compact record (docs/operations.md §9).
    */
   idempotencyRecords: Config.Literals(["hash", "compact"], "IDEMPOTENCY_RECORDS").pipe(Config.withDefault("hash" as const)),
+  /**
+   * Serve single-object reads (GetBalance, GetTableStack, ...) from this instance's memory while
+   * Redis's CLIENT TRACKING says they did not change (docs/read-cache.md); `off`: every read goes to Redis.
+   */
+  readCache: Config.Literals(["on", "off"], "READ_CACHE").pipe(Config.withDefault("on" as const)),
+  /** Objects the read cache holds at most (least recently used dropped first). */
+  readCacheMaxObjects: positiveInt("READ_CACHE_MAX_OBJECTS").pipe(Config.withDefault(100_000)),
   rakeBasisPoints: nonNegativeInt("RAKE_BASIS_POINTS").pipe(Config.withDefault(0)),
   rakeCapChips: nonNegativeInt("RAKE_CAP_CHIPS").pipe(Config.withDefault(0)),
   rakeMinPotChips: nonNegativeInt("RAKE_MIN_POT_CHIPS").pipe(Config.withDefault(0)),

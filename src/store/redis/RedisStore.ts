@@ -1,25 +1,49 @@
 import { Effect, Layer, Option } from "effect"
 import { AppConfig } from "../../config.ts"
-import { Store } from "../Store.ts"
 import { Metrics } from "../../observability/Metrics.ts"
+import { Store } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyBatchSizeMetric } from "./applyBatchMetrics.ts"
 import { type RedisConnection, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
+import { invalidationTracking } from "./invalidationTracking.ts"
+import { readCacheMetrics } from "./readCacheMetrics.ts"
 import { makeRedisReads } from "./redisReads.ts"
 import { makeRedisSession } from "./redisSession.ts"
 import type { RedisStoreOptions } from "./redisStoreOptions.ts"
 import { makeRedisWrites } from "./redisWrites.ts"
+import { TrackedCache } from "./trackedCache.ts"
 
 export type { RedisStoreOptions } from "./redisStoreOptions.ts"
 
-/** The Store port on Redis; the client lives as long as the surrounding scope. */
+/**
+ * The Store port on Redis; the client lives as long as the surrounding scope. With READ_CACHE,
+ * single-object loads come from a TrackedCache kept fresh by CLIENT TRACKING (docs/read-cache.md);
+ * its counters go to the service's Prometheus registry when Metrics is provided.
+ */
 const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const session = yield* makeRedisSession(options)
   const keys = redisKeys(options.keyPrefix)
   const metrics = yield* Effect.serviceOption(Metrics)
   const onApplyBatch = Option.isSome(metrics) ? applyBatchSizeMetric(metrics.value.registry) : undefined
-  return Store.of({ ...makeRedisReads(session, keys), ...makeRedisWrites(session, keys, options, onApplyBatch) })
+  const writes = makeRedisWrites(session, keys, options, onApplyBatch)
+  if (!options.readCache) return Store.of({ ...makeRedisReads(session, keys), ...writes })
+  const cache: TrackedCache = new TrackedCache(
+    options.readCacheMaxObjects,
+    Option.isSome(metrics) ? readCacheMetrics(metrics.value.registry, () => cache) : {}
+  )
+  const { barrier } = yield* invalidationTracking(session, options, cache)
+  /**
+   * Our own writes drop their objects here too, when sent and when answered: a read that was in
+   * flight meanwhile (answered before the write, arriving after) cannot fill the old value back
+   * in, and the next read on this instance goes to Redis without waiting for the invalidation.
+   */
+  const apply: typeof writes.apply = (request) => {
+    const written = request.plan.writes.map((w) => keys.object(w.key))
+    cache.invalidate(written)
+    return Effect.ensuring(writes.apply(request), Effect.sync(() => cache.invalidate(written)))
+  }
+  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply })
 })
 
 /** Where to connect, and any option that is not to come from config. */
@@ -43,7 +67,9 @@ const layer = (options: RedisStoreLayerOptions) =>
         deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),
         compactIdempotency: options.compactIdempotency ?? ((yield* AppConfig.idempotencyRecords) === "compact"),
         applyBatchMaxPlans: options.applyBatchMaxPlans,
-        applyBatchSchedule: options.applyBatchSchedule
+        applyBatchSchedule: options.applyBatchSchedule,
+        readCache: options.readCache ?? ((yield* AppConfig.readCache) === "on"),
+        readCacheMaxObjects: options.readCacheMaxObjects ?? (yield* AppConfig.readCacheMaxObjects)
       })
     })
   )

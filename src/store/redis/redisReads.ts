@@ -1,14 +1,15 @@
 import { Effect } from "effect"
-import type { AccountRef, SystemAccount } from "../../domain/accounts.ts"
+import type { AccountRef, SystemAccount, Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { EventPage, LeaseHolder, Page, StoreEvent, TransferPage } from "../Store.ts"
+import type { EventPage, LeaseHolder, Page, Snapshot, StoreEvent, TransferPage } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { luaScripts, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import type { RedisSession } from "./redisSession.ts"
-import { ledgerPageResult, loadResult, transferPageResult } from "./scriptResults.ts"
+import { ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
+import type { TrackedCache } from "./trackedCache.ts"
 
 /** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
 const STREAM_ID = /^\d+(-\d+)?$/
@@ -36,13 +37,93 @@ const prefixEnd = (prefix: string): Buffer | null => {
   return null
 }
 
-/** The store's reads on Redis: each one call (a script, or a MULTI where parts belong together), retried whole. */
-export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys) => {
-  // No span of its own: the ledger traces it as `Store.load`.
-  const load = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
+/** READ_CACHE: the cache, and the barrier a hit waits for (invalidationTracking.ts). */
+export interface ReadCache {
+  readonly cache: TrackedCache
+  readonly barrier: (resume: (ok: boolean) => void) => void
+}
+
+const snapshotOf = (objectKey: string, object: Versioned): Snapshot => ({
+  objects: new Map([[objectKey, object]]),
+  idempotency: null
+})
+
+/**
+ * The store's reads on Redis: each one call (a script, or a MULTI where parts belong together),
+ * retried whole. With `cache` (READ_CACHE=on), single-object loads are served from it.
+ */
+export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: RedisKeys, cache?: ReadCache) => {
+  const loadFromRedis = Effect.fnUntraced(function*(objectKeys: ReadonlyArray<string>, idempotencyKey?: string) {
     const loadCall = luaScripts.load.call({ objectKeys, idempotencyKey, keys })
     return loadResult(objectKeys, yield* call("load", () => runScript(redis, luaScripts.load, loadCall)))
   }, retrying)
+
+  /**
+   * One object read with CLIENT CACHING yes in front (tracking is OPTIN: only these reads are
+   * tracked), so that Redis tells us when it changes; the answer fills the cache unless an
+   * invalidation came in meanwhile (trackedCache.ts). When CACHING fails (tracking was lost on
+   * this connection), the answer is still right, it just is not kept.
+   */
+  const trackedRead = (objectKey: string, redisKey: string, tracked: TrackedCache) =>
+    retrying(Effect.acquireUseRelease(
+      // Per attempt: `object` is what this attempt read, kept only when CLIENT CACHING was accepted.
+      Effect.sync(() => ({ ticket: tracked.beginFill(redisKey), object: undefined as Versioned | undefined })),
+      (attempt) =>
+        Effect.map(
+          call("load", async () => {
+            const { ticket } = attempt
+            if (ticket === undefined) {
+              const [v, d] = await redis.hmget(redisKey, "v", "d")
+              return versionedFrom(v, d)
+            }
+            const replies = await redis.pipeline().call("CLIENT", "CACHING", "yes").hmget(redisKey, "v", "d").exec()
+            const [cachingError] = replies?.[0] ?? [new Error("empty pipeline reply")]
+            const [readError, reply] = replies?.[1] ?? [new Error("empty pipeline reply")]
+            if (readError) throw readError
+            const [v, d] = reply as Array<string | null>
+            const read = versionedFrom(v, d)
+            if (!cachingError) attempt.object = read
+            return read
+          }),
+          (read) => snapshotOf(objectKey, read)
+        ),
+      // Always (failure and interruption included), so that no read in flight is left counted.
+      ({ ticket, object }) => Effect.sync(() => ticket && tracked.endFill(ticket, object))
+    ))
+
+  /**
+   * A cached object is served only after the barrier (invalidationTracking.ts): a PING on the
+   * invalidation connection sent after this read arrived, shared by every read waiting for it.
+   * Every invalidation for a write acknowledged before the read arrived is then handled, so a
+   * hit is never older than such a write (docs/read-cache.md).
+   */
+  const cachedLoad = (objectKey: string, tracked: ReadCache): Effect.Effect<Snapshot, StoreUnavailable> => {
+    const redisKey = keys.object(objectKey)
+    if (!tracked.cache.has(redisKey)) {
+      tracked.cache.get(redisKey) // counts the miss
+      return trackedRead(objectKey, redisKey, tracked.cache)
+    }
+    return Effect.callback<Snapshot, StoreUnavailable>((resume) => {
+      let cancelled = false
+      tracked.barrier((ok) => {
+        if (cancelled) return
+        const object = ok ? tracked.cache.get(redisKey) : undefined
+        resume(object === undefined ? trackedRead(objectKey, redisKey, tracked.cache) : Effect.succeed(snapshotOf(objectKey, object)))
+      })
+      return Effect.sync(() => void (cancelled = true))
+    })
+  }
+
+  /**
+   * Only one object and no idempotency record come from the cache. A load of several objects
+   * promises one snapshot (the ledger refuses or plans on it), and the invalidations of one
+   * write may arrive split across socket reads: cached entries could mix before and after.
+   * No span of its own: the ledger traces it as `Store.load`.
+   */
+  const load = (objectKeys: ReadonlyArray<string>, idempotencyKey?: string): Effect.Effect<Snapshot, StoreUnavailable> =>
+    cache !== undefined && objectKeys.length === 1 && idempotencyKey === undefined
+      ? cachedLoad(objectKeys[0]!, cache)
+      : loadFromRedis(objectKeys, idempotencyKey)
 
   const entryPage = Effect.fn("RedisStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
     if (limit <= 0) return { entries: [], trimmedThrough: 0 }

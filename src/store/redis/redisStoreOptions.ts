@@ -21,6 +21,10 @@ export interface RedisStoreOptions {
   readonly applyBatchMaxPlans?: number | undefined
   /** When the applies of one event-loop turn are sent (default setImmediate; see applyBatcher.ts). */
   readonly applyBatchSchedule?: "setImmediate" | "nextTick" | undefined
+  /** Serve single-object loads from memory under CLIENT TRACKING (READ_CACHE; docs/read-cache.md). */
+  readonly readCache: boolean
+  /** The read cache's bound (READ_CACHE_MAX_OBJECTS), least recently used dropped first. */
+  readonly readCacheMaxObjects: number
 }
 
 /** Extra time an apply may take when it also waits for replicas. */

@@ -40,7 +40,7 @@ const coded = <A, Ctx>(script: string, codes: ReplyCodes<A, Ctx>, raw: unknown, 
 }
 
 /** A stored object from its hash fields `v` and `d` (version "0" or missing: absent). */
-const versionedFrom = (version: string | null | undefined, data: string | null | undefined): Versioned => {
+export const versionedFrom = (version: string | null | undefined, data: string | null | undefined): Versioned => {
   const v = Number(version ?? "0")
   if (!Number.isSafeInteger(v) || v < 0) throw new UnexpectedScriptReply("object version", version)
   if (v === 0 || !data) return ABSENT
