@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
 import { Archiver } from "../archive/Archiver.ts"
 import { AppConfig } from "../config.ts"
-import { everyInterval } from "./everyInterval.ts"
+import { everyInterval } from "../scheduling/everyInterval.ts"
 
 /**
  * The archiver's schedule: every ARCHIVE_INTERVAL_MS it drains what the

@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
 import { LedgerVerifier } from "../ledger/LedgerVerifier.ts"
-import { everyInterval } from "./everyInterval.ts"
+import { everyInterval } from "../scheduling/everyInterval.ts"
 
 /**
  * Incremental verification every LEDGER_VERIFY_INTERVAL_MS (only entries

@@ -1,6 +1,6 @@
 import { Cause, Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config.ts"
-import { everyInterval } from "../jobs/everyInterval.ts"
+import { everyInterval } from "../scheduling/everyInterval.ts"
 import { Ledger } from "../ledger/Ledger.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Store } from "../store/Store.ts"

@@ -4,7 +4,7 @@ import { noSystemBalances, SYSTEM_ACCOUNTS, type SystemAccount } from "../domain
 import type { StatName } from "../domain/plan.ts"
 import { TRANSFER_TYPES } from "../domain/transfer.ts"
 import { Store } from "../store/Store.ts"
-import { Metrics } from "./Metrics.ts"
+import { Metrics } from "../observability/Metrics.ts"
 
 interface Reading {
   readonly up: boolean

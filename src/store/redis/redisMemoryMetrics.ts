@@ -1,9 +1,9 @@
 import { Effect, Layer } from "effect"
 import * as Prom from "prom-client"
-import { AppConfig } from "../config.ts"
-import { everyInterval } from "../jobs/everyInterval.ts"
-import { Store } from "../store/Store.ts"
-import { Metrics } from "./Metrics.ts"
+import { AppConfig } from "../../config.ts"
+import { everyInterval } from "../../scheduling/everyInterval.ts"
+import { Store } from "../Store.ts"
+import { Metrics } from "../../observability/Metrics.ts"
 
 /**
  * Redis' memory (INFO memory's used_memory and maxmemory), sampled every

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { everyInterval } from "../../src/jobs/everyInterval.ts"
+import { everyInterval } from "../../src/scheduling/everyInterval.ts"
 
 describe("everyInterval", () => {
   it.effect("a turn that dies or fails is logged and the job goes on at the next interval", () =>
