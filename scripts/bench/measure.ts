@@ -163,18 +163,17 @@ const counterDelta = (before: string, after: string, name: string, where: Record
   sumSamples(after, name, where) - sumSamples(before, name, where)
 
 /**
- * Ledger applies (balance_store_call_duration_seconds_count{apply}) per apply-script call. The
- * calls come from balance_store_script_calls_total{operation="apply"} when the service exports it
- * (the hook for group commit: the store that groups applies registers and counts it, with its
- * dashboard panel), else from Redis: every EVALSHA the service sent that was not a ledger load.
+ * Plans per apply.lua call (group commit, src/store/redis/applyBatcher.ts): the store's histogram
+ * balance_store_apply_batch_size counts one observation per Redis call (_count) of that many
+ * plans (_sum). A service without it (an older build) gives applies per EVALSHA that was not a load.
  */
 const commandsPerRedisCall = (before: string, after: string, sent: Readonly<Record<string, number>>): number | null => {
+  const calls = counterDelta(before, after, "balance_store_apply_batch_size_count")
+  if (calls > 0) return round(counterDelta(before, after, "balance_store_apply_batch_size_sum") / calls, 2)
   const applies = counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "apply" })
-  const counted = counterDelta(before, after, "balance_store_script_calls_total", { operation: "apply" })
-  const calls = counted > 0
-    ? counted
-    : (sent["evalsha"] ?? 0) + (sent["eval"] ?? 0) - counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "load" })
-  return applies === 0 || calls <= 0 ? null : round(applies / calls, 2)
+  const scriptCalls = (sent["evalsha"] ?? 0) + (sent["eval"] ?? 0) -
+    counterDelta(before, after, "balance_store_call_duration_seconds_count", { operation: "load" })
+  return applies === 0 || scriptCalls <= 0 ? null : round(applies / scriptCalls, 2)
 }
 
 const outcomesDelta = (before: string, after: string) => {
