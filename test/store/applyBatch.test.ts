@@ -55,8 +55,8 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
 
   const planCall = (prefix: string, request: ApplyRequest, deadlineMs = 0): ScriptCall =>
     scriptCall(applyPlanLayout, { request, keys: redisKeys(prefix), deadlineMs, compactIdempotency: false })
-  const runBatch = async (prefix: string, plans: ReadonlyArray<ScriptCall>) => {
-    const { keys, args } = scriptCall(applyLayout, { keys: redisKeys(prefix), eventsMaxLen: 1000, plans })
+  const runBatch = async (prefix: string, plans: ReadonlyArray<ScriptCall>, eventsMaxLen = 1000) => {
+    const { keys, args } = scriptCall(applyLayout, { keys: redisKeys(prefix), eventsMaxLen, plans })
     return applyBatchReplies(plans.length, await redis.eval(script, keys.length, ...keys, ...args))
   }
 
@@ -108,5 +108,11 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
   it("a batch of one is a single apply", async () => {
     const replies = await runBatch("one:", [planCall("one:", { plan: writePlan("w:a", 0), responseJson: "{}", idempotency: null })])
     assert.deepStrictEqual(replies, [["APPLIED"]])
+  })
+
+  it("takes every safe integer as the stream cap: with the archive on the service sends Number.MAX_SAFE_INTEGER (16 digits)", async () => {
+    const replies = await runBatch("cap:", [planCall("cap:", { plan: writePlan("w:a", 0), responseJson: "{}", idempotency: null })], MAX_SAFE)
+    assert.deepStrictEqual(replies, [["APPLIED"]])
+    assert.strictEqual((await redis.xrange(redisKeys("cap:").events, "-", "+")).length, 1)
   })
 })

@@ -136,7 +136,9 @@ end
 -- Every plan's offsets into KEYS and ARGV, read from its counts; nothing is written yet.
 local nPlans = tonumber(ARGV[1])
 if not isCount(ARGV[1]) or nPlans < 1 then return malformed("nPlans (ARGV 1) must be at least 1") end
-if not isCount(ARGV[2]) then return malformed("the stream cap (ARGV 2) must be a number") end
+-- The cap may be any safe integer: with the archive on the service sends 2^53-1 (16 digits), which
+-- isCount's 15-digit bound (counts of arguments) would refuse.
+if not isInteger(ARGV[2]) or tonumber(ARGV[2]) < 0 then return malformed("the stream cap (ARGV 2) must be a whole number >= 0") end
 local eventsMaxLen = ARGV[2]
 
 local plans = {}
