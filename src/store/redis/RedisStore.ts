@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { AppConfig } from "../../config.ts"
 import { Store } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
+import { makeRedisArchiveIdentity } from "./redisArchiveIdentity.ts"
 import { type RedisConnection, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
 import { makeRedisReads } from "./redisReads.ts"
@@ -15,7 +16,11 @@ export type { RedisStoreOptions } from "./redisStoreOptions.ts"
 const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const session = yield* makeRedisSession(options)
   const keys = redisKeys(options.keyPrefix)
-  return Store.of({ ...makeRedisReads(session, keys), ...makeRedisWrites(session, keys, options) })
+  return Store.of({
+    ...makeRedisReads(session, keys),
+    ...makeRedisWrites(session, keys, options),
+    ...makeRedisArchiveIdentity(session, keys)
+  })
 })
 
 /** Where to connect, and any option that is not to come from config. */
@@ -42,7 +47,10 @@ const layer = (options: RedisStoreLayerOptions) =>
     })
   )
 
-/** The Store on Redis: connection and deadlines in redisSession.ts, reads in redisReads.ts, writes in redisWrites.ts. */
+/**
+ * The Store on Redis: connection and deadlines in redisSession.ts, reads in redisReads.ts, writes in
+ * redisWrites.ts, the archive's claim in redisArchiveIdentity.ts.
+ */
 export const RedisStore = {
   layer,
   /**
