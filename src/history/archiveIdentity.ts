@@ -33,5 +33,6 @@ export const claimRedisForArchive = Effect.fn("ArchiveIdentity.claim")(function*
   const localArchiveId = yield* history.archiveId()
   const redisArchiveId = yield* store.claimArchiveId(localArchiveId)
   if (redisArchiveId !== localArchiveId) return yield* new ArchiveIdentityMismatch({ redisArchiveId, localArchiveId })
-  yield* Effect.logDebug("archive identity").pipe(Effect.annotateLogs({ archiveId: localArchiveId }))
+  // The id an operator compares with another instance's, or with a refused start's message.
+  yield* Effect.logInfo("history archive of this Redis").pipe(Effect.annotateLogs({ archiveId: localArchiveId }))
 })
