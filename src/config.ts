@@ -62,6 +62,20 @@ const logLevel = (name: string) =>
     name
   ).pipe(Config.map((s) => logLevelNames[s.trim().toLowerCase()]!))
 
+/**
+ * HISTORY_ARCHIVE when it is not set. On when the service runs its own Redis (nobody else trims
+ * it) or when DATABASE_URL names the PostgreSQL every instance shares. Off on a shared Redis
+ * (REDIS_URL / REDIS_SENTINELS) without DATABASE_URL: each instance would archive into a private
+ * PostgreSQL of its own, the archiver's lease moving between them, and Redis would be trimmed of
+ * history that only another instance's database holds (its tiered reads and verification would
+ * then miss it). An explicit HISTORY_ARCHIVE=on there is one instance's choice (one archive per
+ * Redis is enforced at start: src/history/archiveIdentity.ts).
+ */
+export const historyArchiveDefault = (deployment: {
+  readonly sharedRedis: boolean
+  readonly sharedDatabase: boolean
+}): "on" | "off" => (!deployment.sharedRedis || deployment.sharedDatabase ? "on" : "off")
+
 export const AppConfig = {
   httpPort: Config.Port("HTTP_PORT").pipe(Config.withDefault(3002)),
   grpcPort: Config.Port("GRPC_PORT").pipe(Config.withDefault(50051)),
@@ -116,11 +130,21 @@ export const AppConfig = {
   /**
    * The history tier (DESIGN 9): `on` starts the history store (DATABASE_URL, else a private
    * PostgreSQL under DATA_DIR/postgres) and the archiver, which copies the ledger's history there
-   * and trims Redis to the live state (the default: Redis stays bounded). `off`: Redis keeps
-   * everything (capped only by REDIS_EVENTS_MAXLEN) and grows with every movement.
+   * and trims Redis to the live state (Redis stays bounded). `off`: Redis keeps everything (capped
+   * only by REDIS_EVENTS_MAXLEN) and grows with every movement. Unset: historyArchiveDefault.
    */
-  historyArchive: Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault("on" as const)),
-  /** Whether HISTORY_ARCHIVE was set at all (a default `on` on the memory store is not worth a warning). */
+  historyArchive: Config.all([
+    Config.Literals(["on", "off"], "HISTORY_ARCHIVE").pipe(Config.withDefault(undefined)),
+    optionalString("REDIS_URL"),
+    optionalString("REDIS_SENTINELS"),
+    optionalRedacted("DATABASE_URL")
+  ]).pipe(Config.map(([set, redisUrl, redisSentinels, databaseUrl]) =>
+    set ?? historyArchiveDefault({
+      sharedRedis: redisUrl !== undefined || redisSentinels !== undefined,
+      sharedDatabase: databaseUrl !== undefined
+    })
+  )),
+  /** Whether HISTORY_ARCHIVE was set at all (the default is decided, and warned about, by ServiceStore.layer). */
   historyArchiveSet: optionalString("HISTORY_ARCHIVE").pipe(Config.map((v) => v !== undefined)),
   /** postgres://user:password@host:port/database of the history store; unset: a private server under DATA_DIR. */
   databaseUrl: optionalRedacted("DATABASE_URL"),

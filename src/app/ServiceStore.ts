@@ -70,13 +70,28 @@ export const ledgerStore = Layer.unwrap(
 )
 
 /**
+ * The default HISTORY_ARCHIVE turned off (config.ts historyArchiveDefault): one line at start saying
+ * why, and what to set to have the history archived.
+ */
+const warnArchiveOffByDefault = Effect.logWarning(
+  "HISTORY_ARCHIVE is off: Redis is shared (REDIS_URL/REDIS_SENTINELS) and DATABASE_URL is not set, so the " +
+    "whole history stays in Redis and it grows with every movement. Set DATABASE_URL to a PostgreSQL that every " +
+    "instance on this Redis shares to archive it (HISTORY_ARCHIVE=on without DATABASE_URL is for a single " +
+    "instance only, with its private PostgreSQL under DATA_DIR)"
+)
+
+/**
  * The store the service runs on: the ledger's store, and with HISTORY_ARCHIVE=on (and a Redis store) the
- * history store too, the Store answering history reads from both tiers (TieredStore).
+ * history store too, the Store answering history reads from both tiers (TieredStore, which first
+ * claims this Redis for the history store's archive: one archive per Redis).
  */
 export const layer = Layer.unwrap(
   Effect.gen(function*() {
     const off = Layer.merge(ledgerStore, HistoryStore.disabled)
-    if ((yield* AppConfig.historyArchive) === "off") return off
+    if ((yield* AppConfig.historyArchive) === "off") {
+      if (!(yield* AppConfig.historyArchiveSet) && (yield* AppConfig.store) === "redis") yield* warnArchiveOffByDefault
+      return off
+    }
     if ((yield* AppConfig.store) === "memory") {
       // The default `on` says nothing here; an explicit one is worth a warning.
       if (yield* AppConfig.historyArchiveSet) {

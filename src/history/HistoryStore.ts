@@ -100,6 +100,8 @@ export interface ArchiveSummary {
  */
 export class HistoryStore extends Context.Service<HistoryStore, {
   readonly state: () => Effect.Effect<ArchiveState, HistoryUnavailable>
+  /** This archive's identity (given once, by migration 0004), which the Redis it archives remembers. */
+  readonly archiveId: () => Effect.Effect<string, HistoryUnavailable>
   /** Where each account's archived chain ends (accounts without archived entries are absent). */
   readonly heads: (accounts: ReadonlyArray<AccountRef>) => Effect.Effect<ReadonlyMap<AccountRef, ChainCursor>, HistoryUnavailable>
   /** Archived checksums of the given (account, seq) pairs, keyed `account#seq`. */
@@ -170,6 +172,7 @@ export class HistoryStore extends Context.Service<HistoryStore, {
   /** HISTORY_ARCHIVE=off: no history tier; `enabled` is false and every call says so (nothing calls it then). */
   static readonly disabled = Layer.succeed(HistoryStore, HistoryStore.of({
     state: () => off("state"),
+    archiveId: () => off("archiveId"),
     heads: () => off("heads"),
     checksums: () => off("checksums"),
     stopped: () => off("stopped"),
@@ -391,6 +394,13 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     return { cursor: row?.stream_cursor ?? "0", fencingToken: num(row?.fencing_token ?? 0) }
   }, Effect.mapError(unavailable("state")))
 
+  const archiveId = Effect.fn("HistoryStore.archiveId")(function*() {
+    const rows = yield* sql<{ archive_id: string }>`select archive_id from archive_state where id = 1`
+    const row = rows[0]
+    if (row === undefined) return yield* new HistoryUnavailable({ operation: "archiveId", reason: "archive_state has no row" })
+    return row.archive_id
+  }, Effect.mapError((e) => e instanceof HistoryUnavailable ? e : unavailable("archiveId")(e)))
+
   const heads = Effect.fn("HistoryStore.heads")(function*(accounts: ReadonlyArray<AccountRef>) {
     const result = new Map<AccountRef, ChainCursor>()
     if (accounts.length === 0) return result
@@ -558,6 +568,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
 
   return HistoryStore.of({
     state,
+    archiveId,
     heads,
     checksums,
     stopped,

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import { Clock, Effect, Layer } from "effect"
 import type { AccountRef } from "../domain/accounts.ts"
 import type { ChainCursor } from "../domain/chainVerification.ts"
@@ -29,6 +30,7 @@ const compareOrder = (a: readonly [number, number, number], b: readonly [number,
  * thousand. Not for running the service.
  */
 export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
+  const archiveId = randomUUID()
   let cursor = "0"
   let fencingToken = 0
   let lastBatchAt: number | null = null
@@ -54,6 +56,7 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
 
   return HistoryStore.of({
     state: () => Effect.sync(() => ({ cursor, fencingToken })),
+    archiveId: () => Effect.succeed(archiveId),
     heads: (accounts) =>
       Effect.sync(() => {
         const result = new Map<AccountRef, ChainCursor>()

@@ -4,6 +4,7 @@ import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import { type EventPage, Store, type TransferPage } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
+import { claimRedisForArchive } from "./archiveIdentity.ts"
 import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
 
 /**
@@ -70,7 +71,14 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
   })
 }
 
-/** Wraps the Store in context with history reads from the HistoryStore in context. */
+/**
+ * Wraps the Store in context with history reads from the HistoryStore in context, once Redis is
+ * known to belong to that history store's archive (archiveIdentity.ts: claimed now if no archive
+ * has yet; another archive's Redis fails the layer with ArchiveIdentityMismatch).
+ */
 export const layer = Layer.effect(Store, Effect.gen(function*() {
-  return makeTieredStore(yield* Store, yield* HistoryStore)
+  const store = yield* Store
+  const history = yield* HistoryStore
+  yield* claimRedisForArchive(store, history)
+  return makeTieredStore(store, history)
 }))

@@ -127,9 +127,23 @@ const history0003 = Effect.gen(function*() {
   yield* sql`create index ledger_entries_ts on ledger_entries (ts)`
 })
 
+/**
+ * The archive's identity: a random id, given once, that the Redis it archives remembers (the
+ * store's claimArchiveId). An instance whose history store holds another id than the Redis it
+ * starts on refuses to start (src/history/archiveIdentity.ts): two archives of one Redis would each
+ * hold part of the history, and Redis would be trimmed on the strength of either.
+ */
+const history0004 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`alter table archive_state add column archive_id text`
+  yield* sql`update archive_state set archive_id = gen_random_uuid()::text where id = 1`
+  yield* sql`alter table archive_state alter column archive_id set not null`
+})
+
 /** For the Migrator: `<id>_<name>` -> migration. */
 export const historyMigrations = {
   "0001_history": history0001,
   "0002_account_transfers": history0002,
-  "0003_economy_time_indexes": history0003
+  "0003_economy_time_indexes": history0003,
+  "0004_archive_id": history0004
 }

@@ -178,6 +178,12 @@ export class Store extends Context.Service<Store, {
   readonly releaseArchiverLease: (owner: string) => Effect.Effect<void, StoreUnavailable>
   /** Reads the lease without taking it (for the archive's status). */
   readonly archiverLease: () => Effect.Effect<LeaseHolder | null, StoreUnavailable>
+  /**
+   * Claims this store for the archive `archiveId` if no archive has claimed it yet, and returns the
+   * id of the archive it belongs to after the claim (`archiveId`, or the earlier claimant's): the
+   * history trimmed from this store is in that archive only (src/history/archiveIdentity.ts).
+   */
+  readonly claimArchiveId: (archiveId: string) => Effect.Effect<string, StoreUnavailable>
   /** The trim cursor (last trimmed stream id, "0" for none) and how many transfers of each account were trimmed. */
   readonly trimState: (
     accounts: ReadonlyArray<AccountRef>

@@ -43,7 +43,9 @@ describe("balance-admin CLI against the real service", () => {
   }
 
   beforeAll(async () => {
-    f = await startAdminFixture()
+    // One instance on the test Redis (REDIS_URL), archiving into its private PostgreSQL: on a Redis
+    // of REDIS_URL without DATABASE_URL the archive is on only when asked for.
+    f = await startAdminFixture({ HISTORY_ARCHIVE: "on" })
     env = { BALANCE_API_URL: f.apiUrl, ADMIN_API_KEY: ADMIN_KEY }
     game = await playGameOverGrpc(f, { prefix: "cli", hands: 3 })
   })
@@ -77,7 +79,7 @@ describe("balance-admin CLI against the real service", () => {
     const overview = await cli(["overview"])
     assert.strictEqual(overview.code, 0)
     assert.match(overview.stdout, /^store\s+up \(/m)
-    // The archive is on by default: the service archives into its private PostgreSQL.
+    // The archive is on (HISTORY_ARCHIVE=on): the service archives into its private PostgreSQL.
     assert.match(overview.stdout, /^archive\s+(ACTIVE|LAGGING): /m)
     assert.match(overview.stdout, /^zero sum\s+true$/m)
     const accounts = await cli(["accounts", "--prefix", "cli-p", "--limit", "2"])

@@ -3,7 +3,9 @@ import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import type { PotState } from "../../src/domain/accounts.ts"
 import type { Transfer } from "../../src/domain/transfer.ts"
+import * as Migrator from "effect/sql/Migrator"
 import { type ArchiveBatch, HistoryStore } from "../../src/history/HistoryStore.ts"
+import { historyMigrations } from "../../src/history/historyMigrations.ts"
 import { chain, freshDatabase, sqlOn } from "../support/historyFixtures.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
 
@@ -50,8 +52,33 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         const sql = yield* SqlClient.SqlClient
         return yield* sql<{ migration_id: number }>`select migration_id from history_migrations`
       }).pipe(Effect.provide(sqlOn(url)))
-      // Every migration, once each (0003: the economy's indexes on ts).
-      assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)).sort((a, b) => a - b), [1, 2, 3])
+      // Every migration, once each (0003: the economy's indexes on ts; 0004: the archive's id).
+      assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)).sort((a, b) => a - b), [1, 2, 3, 4])
+    }), { timeout: 60_000 })
+
+  it.effect("each archive has an id of its own, the same at every start", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const first = yield* (yield* historyOn(url)).archiveId()
+      assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+      assert.strictEqual(yield* (yield* historyOn(url)).archiveId(), first)
+      const other = yield* (yield* historyOn(yield* freshDatabase)).archiveId()
+      assert.notStrictEqual(other, first)
+    }), { timeout: 60_000 })
+
+  it.effect("an archive made before its id existed gets one at the next start, its cursor kept", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      // The archive as the release before 0004 left it, one batch committed.
+      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => !name.startsWith("0004")))
+      yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" }).pipe(Effect.provide(sqlOn(url)))
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`update archive_state set stream_cursor = '5-0', fencing_token = 3 where id = 1`
+      }).pipe(Effect.provide(sqlOn(url)))
+      const history = yield* historyOn(url)
+      assert.match(yield* history.archiveId(), /^[0-9a-f-]{36}$/)
+      assert.deepStrictEqual(yield* history.state(), { cursor: "5-0", fencingToken: 3 })
     }), { timeout: 60_000 })
 
   it.effect("a batch round-trips every field of entries, transfers and closed objects, safe integers included", () =>

@@ -43,6 +43,7 @@ export const makeFaultyStore = () => {
     acquireArchiverLease: (o, t) => guard("lease", () => inner.acquireArchiverLease(o, t)),
     releaseArchiverLease: (o) => guard("lease", () => inner.releaseArchiverLease(o)),
     archiverLease: () => guard("lease", () => inner.archiverLease()),
+    claimArchiveId: (id) => guard("claimArchiveId", () => inner.claimArchiveId(id)),
     trimState: (a) => guard("trimState", () => inner.trimState(a)),
     trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())

@@ -38,6 +38,7 @@ const make = () => {
   /** lease.lua's state: holder, token and deadline; the counter of tokens handed out. */
   let lease: { readonly owner: string; readonly token: number; expiresAt: number } | undefined
   let leaseTokens = 0
+  let archiveId: string | undefined
 
   const read = (key: string): Versioned => objects.get(key) ?? ABSENT
   const liveRecord = (key: string, now: number) => {
@@ -226,6 +227,7 @@ const make = () => {
         lease = { owner, token: leaseTokens, expiresAt: now + Math.max(1, Math.floor(ttlMs)) }
         return { _tag: "Held", token: leaseTokens }
       }),
+    claimArchiveId: (id) => Effect.sync(() => archiveId ??= id),
     trimState: (accounts) =>
       Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
     trimArchived: (request) => Effect.sync(() => trimNow(request)),

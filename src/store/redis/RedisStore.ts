@@ -4,6 +4,7 @@ import { Metrics } from "../../observability/Metrics.ts"
 import { Store } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { applyBatchSizeMetric } from "./applyBatchMetrics.ts"
+import { makeRedisArchiveIdentity } from "./redisArchiveIdentity.ts"
 import { type RedisConnection, redisConnectionFromConfig } from "./redisConnectionOptions.ts"
 import { redisKeys } from "./redisKeys.ts"
 import { invalidationTracking } from "./invalidationTracking.ts"
@@ -27,7 +28,8 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   const metrics = yield* Effect.serviceOption(Metrics)
   const onApplyBatch = Option.isSome(metrics) ? applyBatchSizeMetric(metrics.value.registry) : undefined
   const writes = makeRedisWrites(session, keys, options, onApplyBatch)
-  if (!options.readCache) return Store.of({ ...makeRedisReads(session, keys), ...writes })
+  const archiveIdentity = makeRedisArchiveIdentity(session, keys)
+  if (!options.readCache) return Store.of({ ...makeRedisReads(session, keys), ...writes, ...archiveIdentity })
   const cache: TrackedCache = new TrackedCache(
     options.readCacheMaxObjects,
     Option.isSome(metrics) ? readCacheMetrics(metrics.value.registry, () => cache) : {}
@@ -43,7 +45,7 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
     cache.invalidate(written)
     return Effect.ensuring(writes.apply(request), Effect.sync(() => cache.invalidate(written)))
   }
-  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply })
+  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply, ...archiveIdentity })
 })
 
 /** Where to connect, and any option that is not to come from config. */
@@ -74,7 +76,10 @@ const layer = (options: RedisStoreLayerOptions) =>
     })
   )
 
-/** The Store on Redis: connection and deadlines in redisSession.ts, reads in redisReads.ts, writes in redisWrites.ts. */
+/**
+ * The Store on Redis: connection and deadlines in redisSession.ts, reads in redisReads.ts, writes in
+ * redisWrites.ts, the archive's claim in redisArchiveIdentity.ts.
+ */
 export const RedisStore = {
   layer,
   /**

@@ -29,6 +29,9 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    fields `entries` and `transfers`, each a JSON array
  *   P archiver:lease         string  "<owner> <fencing token>", PX = ARCHIVE_LEASE_MS (lease.lua)
  *   P archiver:token         string  counter of fencing tokens handed out
+ *   P archive:id             string  id of the history store (archive_state.archive_id) that
+ *                                    this Redis' history is archived in; SET NX by the first
+ *                                    instance with the archive on (redisArchiveIdentity.ts)
  *
  * Tests use this module to tamper with Redis directly, so it is the contract
  * between the scripts, the store and anyone reading Redis by hand.
@@ -47,6 +50,7 @@ export interface RedisKeys {
   readonly trimmed: string
   readonly archiverLease: string
   readonly archiverToken: string
+  readonly archiveId: string
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
@@ -62,5 +66,6 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   events: `${prefix}events`,
   trimmed: `${prefix}trimmed`,
   archiverLease: `${prefix}archiver:lease`,
-  archiverToken: `${prefix}archiver:token`
+  archiverToken: `${prefix}archiver:token`,
+  archiveId: `${prefix}archive:id`
 })
