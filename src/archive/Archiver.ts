@@ -101,36 +101,34 @@ export class Archiver extends Context.Service<Archiver, {
     } = makeArchiveMetrics(registry)
 
     /** Redis' entries of `account` with seq in (afterSeq, beforeSeq): what the stream no longer carries. */
-    const fillGap = (account: AccountRef, afterSeq: number, beforeSeq: number) =>
-      Effect.gen(function*() {
-        const out: Array<LedgerEntry> = []
-        let at = afterSeq
-        while (at < beforeSeq - 1) {
-          const page = yield* store.entries(account, at, Math.min(GAP_PAGE, beforeSeq - 1 - at))
-          out.push(...page)
-          if (page.length === 0) break
-          at = page[page.length - 1]!.seq
-        }
-        return out
-      })
+    const fillGap = Effect.fn("Archiver.fillGap")(function*(account: AccountRef, afterSeq: number, beforeSeq: number) {
+      const out: Array<LedgerEntry> = []
+      let at = afterSeq
+      while (at < beforeSeq - 1) {
+        const page = yield* store.entries(account, at, Math.min(GAP_PAGE, beforeSeq - 1 - at))
+        out.push(...page)
+        if (page.length === 0) break
+        at = page[page.length - 1]!.seq
+      }
+      return out
+    })
 
     /**
      * The live heads of these accounts (HMAC-signed with a key), kept in the history store with the
      * batch, so that a chain later truncated in Redis with its head rewritten to match disagrees
      * with its past. Committed in the batch's transaction: one PostgreSQL commit per batch.
      */
-    const headCheckpoints = (accounts: ReadonlyArray<AccountRef>) =>
-      Effect.gen(function*() {
-        if (accounts.length === 0) return []
-        const takenAt = yield* Clock.currentTimeMillis
-        const heads = (yield* store.load(accounts)).objects
-        return accounts.flatMap((account): Array<HeadCheckpoint> => {
-          const head = heads.get(account)?.value
-          if (!head || !isChained(head) || head.seq === 0) return []
-          const fields = { account, seq: head.seq, checksum: head.checksum, balance: head.balance, takenAt }
-          return [{ ...fields, mac: checkpointMac(fields, hmacKey) }]
-        })
+    const headCheckpoints = Effect.fn("Archiver.headCheckpoints")(function*(accounts: ReadonlyArray<AccountRef>) {
+      if (accounts.length === 0) return []
+      const takenAt = yield* Clock.currentTimeMillis
+      const heads = (yield* store.load(accounts)).objects
+      return accounts.flatMap((account): Array<HeadCheckpoint> => {
+        const head = heads.get(account)?.value
+        if (!head || !isChained(head) || head.seq === 0) return []
+        const fields = { account, seq: head.seq, checksum: head.checksum, balance: head.balance, takenAt }
+        return [{ ...fields, mac: checkpointMac(fields, hmacKey) }]
       })
+    })
 
     const pass = Effect.fn("Archiver.pass")(function*() {
       const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)

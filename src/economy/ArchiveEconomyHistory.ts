@@ -51,61 +51,57 @@ export const ArchiveEconomyHistory = Layer.effect(EconomyHistory, Effect.gen(fun
   const history = yield* HistoryStore
   const consistentStart = readConsistentStart(store)
 
-  const readCut = (sql: SqlClient.SqlClient, range: TimeRange) =>
-    Effect.gen(function*() {
-      const cursor = yield* Queries.archiveCursor(sql)
-      const start = yield* consistentStart
-      const newest = start.newest.items[0]?.id
-      const tail: Array<StoreEvent> = []
-      let after = cursor
-      while (newest !== undefined && afterId(newest, after)) {
-        const page = yield* store.eventsAfter(after, PAGE)
-        if (page.length === 0) break
-        for (const e of page) if (!afterId(e.id, newest)) tail.push(e)
-        after = page[page.length - 1]!.id
-      }
-      // The trim cursor only moves forward: at or below C now, it was so during the read above.
-      const trimmed = (yield* store.trimState([])).cursor
-      if (trimmed !== "0" && afterId(trimmed, cursor)) return null
-      const cut = parseEventId(cursor)
-      const archived = yield* Queries.archiveExtent(sql, cut)
-      const tailTransfers = tail.reduce((n, e) => n + e.transfers.length, 0)
-      const everything = archived.transfers + tailTransfers === start.transfersEver
-      // Writes are missing (dropped from Redis before the archive held them): history is whole from
-      // the first archived transfer on, or the oldest write of the tail when the archive holds none.
-      const tailOldest = tail.reduce((min, e) => Math.min(min, Aggregates.eventTime(e) ?? min), Infinity)
-      const seenFrom = archived.firstTransferAt ?? (Number.isFinite(tailOldest) ? tailOldest : range.to)
-      const historyFrom = everything ? null : seenFrom
-      const coverage: Coverage = {
-        source: "archive+live-tail",
-        historyFrom,
-        complete: historyFrom === null || historyFrom <= range.from,
-        archivedThrough: archived.lastTransferAt,
-        eventsScanned: tail.length
-      }
-      return { cursor: cut, now: start.now, tail, coverage } satisfies Cut
-    })
+  const readCut = Effect.fn("EconomyHistory.readCut")(function*(sql: SqlClient.SqlClient, range: TimeRange) {
+    const cursor = yield* Queries.archiveCursor(sql)
+    const start = yield* consistentStart
+    const newest = start.newest.items[0]?.id
+    const tail: Array<StoreEvent> = []
+    let after = cursor
+    while (newest !== undefined && afterId(newest, after)) {
+      const page = yield* store.eventsAfter(after, PAGE)
+      if (page.length === 0) break
+      for (const e of page) if (!afterId(e.id, newest)) tail.push(e)
+      after = page[page.length - 1]!.id
+    }
+    // The trim cursor only moves forward: at or below C now, it was so during the read above.
+    const trimmed = (yield* store.trimState([])).cursor
+    if (trimmed !== "0" && afterId(trimmed, cursor)) return null
+    const cut = parseEventId(cursor)
+    const archived = yield* Queries.archiveExtent(sql, cut)
+    const tailTransfers = tail.reduce((n, e) => n + e.transfers.length, 0)
+    const everything = archived.transfers + tailTransfers === start.transfersEver
+    // Writes are missing (dropped from Redis before the archive held them): history is whole from
+    // the first archived transfer on, or the oldest write of the tail when the archive holds none.
+    const tailOldest = tail.reduce((min, e) => Math.min(min, Aggregates.eventTime(e) ?? min), Infinity)
+    const seenFrom = archived.firstTransferAt ?? (Number.isFinite(tailOldest) ? tailOldest : range.to)
+    const historyFrom = everything ? null : seenFrom
+    const coverage: Coverage = {
+      source: "archive+live-tail",
+      historyFrom,
+      complete: historyFrom === null || historyFrom <= range.from,
+      archivedThrough: archived.lastTransferAt,
+      eventsScanned: tail.length
+    }
+    return { cursor: cut, now: start.now, tail, coverage } satisfies Cut
+  })
 
   /** The cut and the report's aggregation over the archive, in one snapshot. */
-  const report = <A>(
+  const report = Effect.fn("EconomyHistory.report")(function*<A>(
     range: TimeRange,
     aggregate: (sql: SqlClient.SqlClient, cut: Cut) => Effect.Effect<A, SqlError.SqlError | StoreUnavailable>
-  ) =>
-    Effect.gen(function*() {
-      for (let attempt = 0; attempt < TRIM_ATTEMPTS; attempt++) {
-        const result = yield* history.snapshot((sql) =>
-          Effect.gen(function*() {
-            const cut = yield* readCut(sql, range)
-            return cut === null ? null : { cut, archived: yield* aggregate(sql, cut) }
-          })
-        )
-        if (result !== null) return result
-      }
-      return yield* new StoreUnavailable({
-        operation: "economy.snapshot",
-        reason: "the archiver trimmed Redis during every attempt to read the archive and the live tail together; try again"
-      })
-    }).pipe(Effect.mapError(asStoreUnavailable))
+  ) {
+    for (let attempt = 0; attempt < TRIM_ATTEMPTS; attempt++) {
+      const result = yield* history.snapshot((sql) =>
+        Effect.flatMap(readCut(sql, range), (cut) =>
+          cut === null ? Effect.succeed(null) : Effect.map(aggregate(sql, cut), (archived) => ({ cut, archived })))
+      )
+      if (result !== null) return result
+    }
+    return yield* new StoreUnavailable({
+      operation: "economy.snapshot",
+      reason: "the archiver trimmed Redis during every attempt to read the archive and the live tail together; try again"
+    })
+  }, Effect.mapError(asStoreUnavailable))
 
   return EconomyHistory.of({
     supplySeries: Effect.fn("EconomyHistory.supplySeries")(function*(range, bucket) {

@@ -132,176 +132,175 @@ export class Ledger extends Context.Service<Ledger, {
      * (what this command knows, and which of it came fresh from which read) lives here; every
      * decision (read again, re-plan, apply, answer, give up) is made there.
      */
-    const run = <C extends Command>(command: C) =>
-      Effect.gen(function*() {
-        type R = ResultByOp[C["op"]]
-        // Keys are scoped per operation: a game that reuses "hand-7:seat-2" for a bet and a cash-out means two requests.
-        const clientKey = idempotencyKeyOf(command)
-        const idempotencyKey = clientKey === undefined ? undefined : `${command.op}:${clientKey}`
-        const requestFingerprint = idempotencyKey ? fingerprint(command) : ""
-        const state = new Map<string, Versioned>()
-        /** Keys read from the store during this command, each with the number of the read that brought it. */
-        const freshKeys = new Map<string, number>()
-        let reads = 0
-        /** The last plan made, and the stored response a read or apply found. */
-        let planned: ReturnType<typeof plan<C>> | undefined
-        let storedResponse = ""
-        let overflowAccount = ""
+    const run = Effect.fnUntraced(function*<C extends Command>(command: C) {
+      type R = ResultByOp[C["op"]]
+      // Keys are scoped per operation: a game that reuses "hand-7:seat-2" for a bet and a cash-out means two requests.
+      const clientKey = idempotencyKeyOf(command)
+      const idempotencyKey = clientKey === undefined ? undefined : `${command.op}:${clientKey}`
+      const requestFingerprint = idempotencyKey ? fingerprint(command) : ""
+      const state = new Map<string, Versioned>()
+      /** Keys read from the store during this command, each with the number of the read that brought it. */
+      const freshKeys = new Map<string, number>()
+      let reads = 0
+      /** The last plan made, and the stored response a read or apply found. */
+      let planned: ReturnType<typeof plan<C>> | undefined
+      let storedResponse = ""
+      let overflowAccount = ""
 
-        const remember = (objects: ReadonlyMap<string, Versioned>) => {
-          reads += 1
-          for (const [k, v] of objects) {
-            state.set(k, v)
-            freshKeys.set(k, reads)
-            cache.set(k, v)
-          }
+      const remember = (objects: ReadonlyMap<string, Versioned>) => {
+        reads += 1
+        for (const [k, v] of objects) {
+          state.set(k, v)
+          freshKeys.set(k, reads)
+          cache.set(k, v)
         }
-        /**
-         * Every key came from one read: a state the store really had at one instant. Keys read one
-         * after the other (a reservation, then its wallet) may straddle another instance's write.
-         */
-        const oneSnapshot = (keys: ReadonlyArray<string>) => {
-          const first = freshKeys.get(keys[0] ?? "")
-          return first !== undefined && keys.every((k) => freshKeys.get(k) === first)
-        }
-        /** A replay means an earlier write we did not see: what we cached for this command is stale. */
-        const forgetUnverified = () => {
-          for (const key of state.keys()) if (!freshKeys.has(key)) cache.delete(key)
-        }
-        /** One read of `keys`, with the key's record if asked; what it said about the key. */
-        const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> => {
-          const asked = askKey && idempotencyKey !== undefined
-          return Effect.map(store.load(keys, asked ? idempotencyKey : undefined), (snapshot): RecordSeen => {
-            remember(snapshot.objects)
-            if (!asked) return "notAsked"
-            const record = snapshot.idempotency
-            if (!record) return "none"
-            if (!sameFingerprint(record.fingerprint, requestFingerprint)) return "otherRequest"
-            storedResponse = record.response
-            return "sameRequest"
-          })
-        }
-        /**
-         * Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest.
-         * Usually no read at all (every key cached): then no effect is built beyond the answer.
-         */
-        const fill = (askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> => {
-          for (;;) {
-            const missing = missingKeys(command, state)
-            if (missing.length === 0) return Effect.succeed(record)
-            const toLoad: Array<string> = []
-            for (const key of missing) {
-              const cached = cache.get(key)
-              if (cached) state.set(key, cached)
-              else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
-              else toLoad.push(key)
-            }
-            if (toLoad.length > 0) {
-              // Only the first read asks about the key; a stored success or a reused key answers at once.
-              return Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
-                const now: RecordSeen = seen !== "notAsked" ? seen : record
-                return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(askKey, now)
-              })
-            }
-          }
-        }
-        const planNow = Effect.map(Clock.currentTimeMillis, (now) => {
-          // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
-          const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
-          planned = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
-          const verdict: PlanVerdict = planned._tag === "Refusal"
-            ? { _tag: "Refusal", code: planned.code }
-            : planned._tag === "Plan" ? { _tag: "Plan" } : planned._tag === "NoChange" ? { _tag: "NoChange" } : { _tag: "Inconsistent" }
-          return { _tag: "Planned", basis, verdict } as const
+      }
+      /**
+       * Every key came from one read: a state the store really had at one instant. Keys read one
+       * after the other (a reservation, then its wallet) may straddle another instance's write.
+       */
+      const oneSnapshot = (keys: ReadonlyArray<string>) => {
+        const first = freshKeys.get(keys[0] ?? "")
+        return first !== undefined && keys.every((k) => freshKeys.get(k) === first)
+      }
+      /** A replay means an earlier write we did not see: what we cached for this command is stale. */
+      const forgetUnverified = () => {
+        for (const key of state.keys()) if (!freshKeys.has(key)) cache.delete(key)
+      }
+      /** One read of `keys`, with the key's record if asked; what it said about the key. */
+      const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> => {
+        const asked = askKey && idempotencyKey !== undefined
+        return Effect.map(store.load(keys, asked ? idempotencyKey : undefined), (snapshot): RecordSeen => {
+          remember(snapshot.objects)
+          if (!asked) return "notAsked"
+          const record = snapshot.idempotency
+          if (!record) return "none"
+          if (!sameFingerprint(record.fingerprint, requestFingerprint)) return "otherRequest"
+          storedResponse = record.response
+          return "sameRequest"
         })
-        const applyPlan = (p: Plan) =>
-          Effect.map(store.apply({
-            plan: p,
-            responseJson: JSON.stringify(p.response),
-            idempotency: idempotencyKey
-              ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
-              : null
-          }), (result) => {
-            if (result._tag === "Conflict") {
-              metrics.conflictRetries.inc({ operation: command.op })
-              remember(result.current)
-            }
-            if (result._tag === "Replayed") storedResponse = result.response
-            if (result._tag === "Overflow") overflowAccount = result.account
-            if (result._tag === "Applied") {
-              for (const w of p.writes) {
-                // Closed objects (one per hand, one per buy-in) are not cached: they would fill the cache
-                // with the game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a
-                // late call about one reads it back, and apply's version check covers a plan made without it.
-                if (isClosed(w.value)) cache.delete(w.key)
-                else cache.set(w.key, { version: w.version, value: w.value })
-              }
-            }
-            return { _tag: "ApplyDone", result: result._tag } as const
-          })
-        const planOf = (): Plan<R> => (planned as { readonly plan: Plan<R> }).plan
-
-        /**
-         * Answers that no apply of ours just confirmed (a stored replay, a repeated commit) wait for
-         * replicas too: the write they report may be the one whose acknowledgement failed earlier.
-         */
-        const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
-        const replayed = (): Executed<R> => {
-          metrics.idempotentReplays.inc({ operation: command.op })
-          forgetUnverified()
-          return { result: JSON.parse(storedResponse) as R, replayed: true }
-        }
-        const answer = (a: Answer): Effect.Effect<Executed<R>, StoreUnavailable> => {
-          switch (a) {
-            case "Applied":
-              return Effect.succeed({ result: planOf().response, replayed: false })
-            case "Unchanged":
-              return confirmed({ result: (planned as { readonly response: R }).response, replayed: false })
-            case "ReplayedByRead":
-              return Effect.suspend(() => confirmed(replayed()))
-            case "ReplayedByApply":
-              return Effect.sync(replayed)
-          }
-        }
-        const fail = (f: Failure, attempts: number): Effect.Effect<never, Refusal | LedgerContention> => {
-          switch (f) {
-            case "Refusal":
-              return Effect.fail(planned as Refusal)
-            case "KeyReused":
-              return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
-            case "Overflow":
-              return Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${overflowAccount} account would leave the safe integer range`))
-            case "Contention":
-              return Effect.fail(new LedgerContention({ attempts }))
-            case "CorruptState":
-              return Effect.die(new Error(`the store's state contradicts itself: ${(planned as Inconsistent).reason}`))
-          }
-        }
-
-        let progress = start(idempotencyKey !== undefined, settings.conflictRetries)
+      }
+      /**
+       * Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest.
+       * Usually no read at all (every key cached): then no effect is built beyond the answer.
+       */
+      const fill = (askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> => {
         for (;;) {
-          const step = progress.step
-          switch (step._tag) {
-            case "Answer":
-              return yield* answer(step.answer)
-            case "Fail":
-              return yield* fail(step.failure, progress.maxAttempts)
-            case "Fill":
-              if (step.pause) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
-              progress = next(progress, { _tag: "Filled", record: yield* fill(step.askKey) })
-              break
-            case "Plan":
-              progress = next(progress, yield* planNow)
-              break
-            case "ReadAgain":
-              progress = next(progress, { _tag: "ReadAgainDone", record: yield* read(keysFor(command, state), step.askKey) })
-              break
-            case "Apply":
-              progress = next(progress, yield* applyPlan(planOf()))
-              break
+          const missing = missingKeys(command, state)
+          if (missing.length === 0) return Effect.succeed(record)
+          const toLoad: Array<string> = []
+          for (const key of missing) {
+            const cached = cache.get(key)
+            if (cached) state.set(key, cached)
+            else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
+            else toLoad.push(key)
+          }
+          if (toLoad.length > 0) {
+            // Only the first read asks about the key; a stored success or a reused key answers at once.
+            return Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
+              const now: RecordSeen = seen !== "notAsked" ? seen : record
+              return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(askKey, now)
+            })
           }
         }
+      }
+      const planNow = Effect.map(Clock.currentTimeMillis, (now) => {
+        // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
+        const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
+        planned = plan(command, state, { now, newId: settings.newId, hmacKey: settings.hmacKey }, settings.rules)
+        const verdict: PlanVerdict = planned._tag === "Refusal"
+          ? { _tag: "Refusal", code: planned.code }
+          : planned._tag === "Plan" ? { _tag: "Plan" } : planned._tag === "NoChange" ? { _tag: "NoChange" } : { _tag: "Inconsistent" }
+        return { _tag: "Planned", basis, verdict } as const
       })
+      const applyPlan = (p: Plan) =>
+        Effect.map(store.apply({
+          plan: p,
+          responseJson: JSON.stringify(p.response),
+          idempotency: idempotencyKey
+            ? { key: idempotencyKey, fingerprint: requestFingerprint, ttlMs: settings.idempotencyTtlMs }
+            : null
+        }), (result) => {
+          if (result._tag === "Conflict") {
+            metrics.conflictRetries.inc({ operation: command.op })
+            remember(result.current)
+          }
+          if (result._tag === "Replayed") storedResponse = result.response
+          if (result._tag === "Overflow") overflowAccount = result.account
+          if (result._tag === "Applied") {
+            for (const w of p.writes) {
+              // Closed objects (one per hand, one per buy-in) are not cached: they would fill the cache
+              // with the game's history (the soak benchmark saw RSS grow by a third in 5 minutes); a
+              // late call about one reads it back, and apply's version check covers a plan made without it.
+              if (isClosed(w.value)) cache.delete(w.key)
+              else cache.set(w.key, { version: w.version, value: w.value })
+            }
+          }
+          return { _tag: "ApplyDone", result: result._tag } as const
+        })
+      const planOf = (): Plan<R> => (planned as { readonly plan: Plan<R> }).plan
+
+      /**
+       * Answers that no apply of ours just confirmed (a stored replay, a repeated commit) wait for
+       * replicas too: the write they report may be the one whose acknowledgement failed earlier.
+       */
+      const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
+      const replayed = (): Executed<R> => {
+        metrics.idempotentReplays.inc({ operation: command.op })
+        forgetUnverified()
+        return { result: JSON.parse(storedResponse) as R, replayed: true }
+      }
+      const answer = (a: Answer): Effect.Effect<Executed<R>, StoreUnavailable> => {
+        switch (a) {
+          case "Applied":
+            return Effect.succeed({ result: planOf().response, replayed: false })
+          case "Unchanged":
+            return confirmed({ result: (planned as { readonly response: R }).response, replayed: false })
+          case "ReplayedByRead":
+            return Effect.suspend(() => confirmed(replayed()))
+          case "ReplayedByApply":
+            return Effect.sync(replayed)
+        }
+      }
+      const fail = (f: Failure, attempts: number): Effect.Effect<never, Refusal | LedgerContention> => {
+        switch (f) {
+          case "Refusal":
+            return Effect.fail(planned as Refusal)
+          case "KeyReused":
+            return Effect.fail(refuse("IDEMPOTENCY_KEY_REUSED", "this idempotency key was used for a different request", "idempotencyKey"))
+          case "Overflow":
+            return Effect.fail(refuse("AMOUNT_OVERFLOW", `the ${overflowAccount} account would leave the safe integer range`))
+          case "Contention":
+            return Effect.fail(new LedgerContention({ attempts }))
+          case "CorruptState":
+            return Effect.die(new Error(`the store's state contradicts itself: ${(planned as Inconsistent).reason}`))
+        }
+      }
+
+      let progress = start(idempotencyKey !== undefined, settings.conflictRetries)
+      for (;;) {
+        const step = progress.step
+        switch (step._tag) {
+          case "Answer":
+            return yield* answer(step.answer)
+          case "Fail":
+            return yield* fail(step.failure, progress.maxAttempts)
+          case "Fill":
+            if (step.pause) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
+            progress = next(progress, { _tag: "Filled", record: yield* fill(step.askKey) })
+            break
+          case "Plan":
+            progress = next(progress, yield* planNow)
+            break
+          case "ReadAgain":
+            progress = next(progress, { _tag: "ReadAgainDone", record: yield* read(keysFor(command, state), step.askKey) })
+            break
+          case "Apply":
+            progress = next(progress, yield* applyPlan(planOf()))
+            break
+        }
+      }
+    })
 
     const outcomeOf = (e: ExecuteError) =>
       e._tag === "Refusal" ? e.code : e._tag === "StoreUnavailable" ? "unavailable" : "contention"

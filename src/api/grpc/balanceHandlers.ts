@@ -75,35 +75,31 @@ export const makeBalanceHandlers = Effect.gen(function*() {
     CancelPot: command(Decode.decodeCancel, Encode.cancelResponse),
     Deposit: command(Decode.decodeDeposit, Encode.walletMovementResponse, "inBand", admin),
     Withdraw: command(Decode.decodeWithdraw, Encode.walletMovementResponse, "inBand", admin),
-    GetReservation: query((r) =>
-      Effect.gen(function*() {
-        const { reservationId } = yield* Decode.decodeReservationQuery(r)
-        const observed = yield* ledger.reservation(reservationId)
-        if (!observed.value) {
-          return yield* Effect.fail(refuse("RESERVATION_NOT_FOUND", `reservation ${reservationId} does not exist`, "reservation_id"))
-        }
-        return Encode.reservationResponse(observed.value, observed.stale)
-      })
-    ),
+    GetReservation: query(Effect.fnUntraced(function*(r) {
+      const { reservationId } = yield* Decode.decodeReservationQuery(r)
+      const observed = yield* ledger.reservation(reservationId)
+      if (!observed.value) {
+        return yield* Effect.fail(refuse("RESERVATION_NOT_FOUND", `reservation ${reservationId} does not exist`, "reservation_id"))
+      }
+      return Encode.reservationResponse(observed.value, observed.stale)
+    })),
     GetTableStack: query((r) =>
       Effect.flatMap(
         Decode.decodeStackQuery(r),
         ({ tableId, accountId }) => Effect.map(ledger.stack(tableId, accountId), (stack) => Encode.stackResponse(tableId, accountId, stack))
       )
     ),
-    GetPot: query((r) =>
-      Effect.gen(function*() {
-        const { tableId, handId, foldedSeats } = yield* Decode.decodePotQuery(r)
-        const observed = yield* ledger.pot(tableId, handId)
-        if (!observed.value) return yield* Effect.fail(refuse("POT_NOT_FOUND", `pot ${tableId}/${handId} does not exist`))
-        return Encode.potResponse(observed.value, observed.version, observed.stale, foldedSeats)
-      })
-    ),
+    GetPot: query(Effect.fnUntraced(function*(r) {
+      const { tableId, handId, foldedSeats } = yield* Decode.decodePotQuery(r)
+      const observed = yield* ledger.pot(tableId, handId)
+      if (!observed.value) return yield* Effect.fail(refuse("POT_NOT_FOUND", `pot ${tableId}/${handId} does not exist`))
+      return Encode.potResponse(observed.value, observed.version, observed.stale, foldedSeats)
+    })),
     ListLedgerEntries: query((r) =>
-      Effect.gen(function*() {
-        const { account, afterSeq, limit } = yield* Decode.decodeEntriesQuery(r)
-        return Encode.entriesResponse(yield* ledger.entries(account, afterSeq, limit), limit)
-      })
+      Effect.flatMap(
+        Decode.decodeEntriesQuery(r),
+        ({ account, afterSeq, limit }) => Effect.map(ledger.entries(account, afterSeq, limit), (entries) => Encode.entriesResponse(entries, limit))
+      )
     )
   } satisfies Record<string, UnaryMethod>
 

@@ -34,17 +34,16 @@ export const makeHealthService = Effect.gen(function*() {
   }
 
   /** Sends the status now and again whenever it changes, until the caller goes away. */
-  const watch = (request: WireRequest, write: (message: object) => Effect.Effect<void>): Effect.Effect<never> =>
-    Effect.gen(function*() {
-      const known = KNOWN_SERVICES.has(serviceOf(request))
-      let last: ServingStatus | undefined
-      for (;;) {
-        const now: ServingStatus = known ? yield* probe : "SERVICE_UNKNOWN"
-        if (now !== last) yield* write({ status: now })
-        last = now
-        yield* Effect.sleep(WATCH_INTERVAL)
-      }
-    })
+  const watch = Effect.fnUntraced(function*(request: WireRequest, write: (message: object) => Effect.Effect<void>) {
+    const known = KNOWN_SERVICES.has(serviceOf(request))
+    let last: ServingStatus | undefined
+    for (;;) {
+      const now: ServingStatus = known ? yield* probe : "SERVICE_UNKNOWN"
+      if (now !== last) yield* write({ status: now })
+      last = now
+      yield* Effect.sleep(WATCH_INTERVAL)
+    }
+  })
 
   return { check, watch }
 })

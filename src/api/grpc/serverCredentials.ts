@@ -24,17 +24,16 @@ const read = (variable: string, path: string) =>
   })
 
 /** Insecure without files; TLS with GRPC_TLS_CERT + GRPC_TLS_KEY; mutual TLS when GRPC_TLS_CA is set too. */
-export const serverCredentials = (tls: TlsFiles): Effect.Effect<ServerCredentials, TlsConfigError> =>
-  Effect.gen(function*() {
-    if (!tls.cert && !tls.key && !tls.ca) return ServerCredentials.createInsecure()
-    if (!tls.cert || !tls.key) {
-      return yield* Effect.fail(new TlsConfigError({ reason: "GRPC_TLS_CERT and GRPC_TLS_KEY must be set together" }))
-    }
-    const certChain = yield* read("GRPC_TLS_CERT", tls.cert)
-    const privateKey = yield* read("GRPC_TLS_KEY", tls.key)
-    const ca = tls.ca ? yield* read("GRPC_TLS_CA", tls.ca) : null
-    return yield* Effect.try({
-      try: () => ServerCredentials.createSsl(ca, [{ cert_chain: certChain, private_key: privateKey }], ca !== null),
-      catch: (e) => new TlsConfigError({ reason: e instanceof Error ? e.message : String(e) })
-    })
+export const serverCredentials = Effect.fn("serverCredentials")(function*(tls: TlsFiles) {
+  if (!tls.cert && !tls.key && !tls.ca) return ServerCredentials.createInsecure()
+  if (!tls.cert || !tls.key) {
+    return yield* Effect.fail(new TlsConfigError({ reason: "GRPC_TLS_CERT and GRPC_TLS_KEY must be set together" }))
+  }
+  const certChain = yield* read("GRPC_TLS_CERT", tls.cert)
+  const privateKey = yield* read("GRPC_TLS_KEY", tls.key)
+  const ca = tls.ca ? yield* read("GRPC_TLS_CA", tls.ca) : null
+  return yield* Effect.try({
+    try: () => ServerCredentials.createSsl(ca, [{ cert_chain: certChain, private_key: privateKey }], ca !== null),
+    catch: (e) => new TlsConfigError({ reason: e instanceof Error ? e.message : String(e) })
   })
+})

@@ -39,16 +39,14 @@ export interface HttpServerOptions {
 const bodyLimit = (maxBodyBytes: number) =>
   HttpRouter.middleware(
     (httpEffect) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        if (Number(request.headers["content-length"] ?? "0") > maxBodyBytes) {
-          return errorResponse(new PayloadTooLarge({
+      HttpServerRequest.HttpServerRequest.use((request) =>
+        Number(request.headers["content-length"] ?? "0") > maxBodyBytes
+          ? Effect.succeed(errorResponse(new PayloadTooLarge({
             error: "PAYLOAD_TOO_LARGE",
             message: `the request body is larger than ${maxBodyBytes} bytes`
-          }))
-        }
-        return yield* httpEffect
-      }).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes))),
+          })))
+          : httpEffect
+      ).pipe(Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes))),
     { global: true }
   )
 

@@ -1,4 +1,4 @@
-import { Effect, Layer, Option, Tracer } from "effect"
+import { Effect, Layer, Option, Tracer, type Types } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse, HttpTraceContext } from "effect/http"
 import { HttpApi } from "effect/http-api"
 import { initialiseCounter, Metrics } from "../../observability/Metrics.ts"
@@ -70,42 +70,41 @@ const serverSpan = Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) =>
  */
 export const requestMetrics = (accessLog: boolean) =>
   HttpRouter.middleware(
-    (httpEffect) =>
-      Effect.gen(function*() {
-        const metrics = yield* Metrics
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const route = routeLabel(request.url)
-        const requestId = requestIdOf(request.headers["x-request-id"])
-        const started = process.hrtime.bigint()
-        const observed = httpEffect.pipe(
-          Effect.onExit((exit) => {
-            const seconds = Number(process.hrtime.bigint() - started) / 1e9
-            const status = exit._tag === "Success" ? exit.value.status : 500
-            const labels = { method: request.method, route, status: String(status) }
-            metrics.httpDuration.observe(labels, seconds)
-            metrics.httpRequests.inc(labels)
-            return logCompletion(accessLog, "http request", {
-              method: request.method,
-              route,
-              outcome: status,
-              durationMs: millis(seconds)
-            })
-          }),
-          Effect.map((response) => HttpServerResponse.setHeader(response, "x-request-id", requestId)),
-          Effect.annotateLogs({ requestId })
-        )
-        const span = yield* serverSpan
-        if (span !== undefined) {
-          span.attribute("request.id", requestId)
-          return yield* observed
-        }
-        const parent = Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers))
-        return yield* Effect.withSpan(observed, spanNameOf(request), {
-          kind: "server",
-          attributes: { "http.request.method": request.method, "http.route": route, "request.id": requestId },
-          ...(parent === undefined ? { root: true } : { parent }),
-          captureStackTrace: false
-        })
-      }),
+    Effect.fnUntraced(function*(httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>) {
+      const metrics = yield* Metrics
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const route = routeLabel(request.url)
+      const requestId = requestIdOf(request.headers["x-request-id"])
+      const started = process.hrtime.bigint()
+      const observed = httpEffect.pipe(
+        Effect.onExit((exit) => {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9
+          const status = exit._tag === "Success" ? exit.value.status : 500
+          const labels = { method: request.method, route, status: String(status) }
+          metrics.httpDuration.observe(labels, seconds)
+          metrics.httpRequests.inc(labels)
+          return logCompletion(accessLog, "http request", {
+            method: request.method,
+            route,
+            outcome: status,
+            durationMs: millis(seconds)
+          })
+        }),
+        Effect.map((response) => HttpServerResponse.setHeader(response, "x-request-id", requestId)),
+        Effect.annotateLogs({ requestId })
+      )
+      const span = yield* serverSpan
+      if (span !== undefined) {
+        span.attribute("request.id", requestId)
+        return yield* observed
+      }
+      const parent = Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers))
+      return yield* Effect.withSpan(observed, spanNameOf(request), {
+        kind: "server",
+        attributes: { "http.request.method": request.method, "http.route": route, "request.id": requestId },
+        ...(parent === undefined ? { root: true } : { parent }),
+        captureStackTrace: false
+      })
+    }),
     { global: true }
   )
