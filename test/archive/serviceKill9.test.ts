@@ -6,7 +6,7 @@ import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type ChaosClient, chaosClient } from "../chaos/support/grpcClient.ts"
 import { metricSum, parseMetrics, removeDir, type ServiceProcess, startService } from "../chaos/support/serviceProcess.ts"
-import { type Acked, assertBooksBalance, auditBooks, send, startWorkload, waitReady } from "../chaos/support/workload.ts"
+import { assertBooksBalance, auditBooks, resendInFlight, startWorkload } from "../chaos/support/workload.ts"
 import { eventually } from "../support/eventually.ts"
 import { startTestPostgresServer, type TestPostgresServer } from "../support/postgresServer.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
@@ -125,21 +125,7 @@ describe("kill -9 of the service in the middle of archiving", () => {
     clients.push(client2)
     const target = { client: client2, service: second }
     // The commands in flight at the kill, sent again with the same key (what a game does).
-    const resolved: Array<Acked> = []
-    for (const u of w.unknown.filter((x) => x.kind !== "read")) {
-      const answer = await eventually(`an answer to the in-flight ${u.method}`, async () => {
-        const a = await send(target, u.method, u.request)
-        if (a.kind === "status") {
-          await waitReady(second!)
-          return undefined
-        }
-        return a
-      }, { timeoutMs: 30_000 })
-      if (answer.response.ok === false || answer.response.queued) {
-        throw new Error(`in-flight ${u.method} ${JSON.stringify(u.request)}: ${JSON.stringify(answer.response)}`)
-      }
-      resolved.push({ ...u, response: answer.response, queued: false, order: w.acks.length + resolved.length })
-    }
+    const resolved = await resendInFlight(target, w)
 
     // The new process archives everything: each account's archived chain reaches Redis' head.
     const caughtUp = await eventually("the archive to catch up with Redis", async () => {

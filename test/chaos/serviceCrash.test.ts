@@ -5,7 +5,7 @@ import { type ChaosRedis, startChaosRedis } from "./support/chaosRedis.ts"
 import { type ChaosClient, chaosClient } from "./support/grpcClient.ts"
 import { eventually } from "../support/eventually.ts"
 import { metric, parseMetrics, removeDir, type ServiceProcess, startService } from "./support/serviceProcess.ts"
-import { type Acked, assertBooksBalance, auditBooks, send, startWorkload, waitQueueDrained, waitReady } from "./support/workload.ts"
+import { assertBooksBalance, auditBooks, resendInFlight, startWorkload, waitQueueDrained } from "./support/workload.ts"
 
 /**
  * DESIGN 6, "the queue survives a restart": Redis goes down under a running
@@ -94,21 +94,7 @@ describe("kill -9 of the service with credits in its durable queue", () => {
     assert.strictEqual(deadLettered, 0)
 
     // The commands that were in flight at the kill: the client does what a game does, sends them again with the same key.
-    const resolved: Array<Acked> = []
-    for (const u of w.unknown.filter((x) => x.kind !== "read")) {
-      const answer = await eventually(`an answer to the in-flight ${u.method}`, async () => {
-        const a = await send(target, u.method, u.request)
-        if (a.kind === "status") {
-          await waitReady(second!)
-          return undefined
-        }
-        return a
-      }, { timeoutMs: 30_000 })
-      if (answer.response.ok === false || answer.response.queued) {
-        throw new Error(`in-flight ${u.method} ${JSON.stringify(u.request)}: ${JSON.stringify(answer.response)}`)
-      }
-      resolved.push({ ...u, response: answer.response, queued: false, order: w.acks.length + resolved.length })
-    }
+    const resolved = await resendInFlight(target, w)
 
     const audit = await auditBooks(target, [...w.acks, ...resolved], w.accounts)
     console.log(

@@ -140,6 +140,31 @@ export const waitQueueDrained = (service: ServiceProcess, timeoutMs = 60_000) =>
   eventually("the credit queue to drain", async () => ((await queuePending(service)) === 0 ? true : undefined), { timeoutMs, intervalMs: 100 })
 
 /** Every instance's credit queue empty. */
+/**
+ * The commands in flight when the service was killed, sent again with the same key to the restarted
+ * `target` (what a game does): each must now be answered in band, not refused and not queued; while
+ * the new process is not up yet (a gRPC status), wait for it and try again. Returns them acknowledged,
+ * ordered after the workload's own acknowledgements.
+ */
+export const resendInFlight = async (target: Target, w: Workload): Promise<Array<Acked>> => {
+  const resolved: Array<Acked> = []
+  for (const u of w.unknown.filter((x) => x.kind !== "read")) {
+    const answer = await eventually(`an answer to the in-flight ${u.method}`, async () => {
+      const a = await send(target, u.method, u.request)
+      if (a.kind === "status") {
+        await waitReady(target.service)
+        return undefined
+      }
+      return a
+    }, { timeoutMs: 30_000 })
+    if (answer.response.ok === false || answer.response.queued) {
+      throw new Error(`in-flight ${u.method} ${JSON.stringify(u.request)}: ${JSON.stringify(answer.response)}`)
+    }
+    resolved.push({ ...u, response: answer.response, queued: false, order: w.acks.length + resolved.length })
+  }
+  return resolved
+}
+
 export const waitQueuesDrained = async (target: Target, timeoutMs = 60_000) => {
   for (const service of instancesOf(target)) await waitQueueDrained(service, timeoutMs)
 }
