@@ -179,6 +179,16 @@ const launchService = async (
 // ---------------------------------------------------------------------------
 
 const ratio = (a: number, b: number) => (b === 0 ? null : round(a / b, 2))
+/** The service's figures over the do-nothing server's, as every side-by-side result reports them. */
+const ratiosToBaseline = (
+  sf: { rps: number; cpuUsPerRpc: number; latencyMs: { p50: number; p99: number } },
+  bf: { rps: number; cpuUsPerRpc: number; latencyMs: { p50: number; p99: number } }
+) => ({
+  rps: ratio(sf.rps, bf.rps),
+  cpuPerRpc: ratio(sf.cpuUsPerRpc, bf.cpuUsPerRpc),
+  p50: ratio(sf.latencyMs.p50, bf.latencyMs.p50),
+  p99: ratio(sf.latencyMs.p99, bf.latencyMs.p99)
+})
 
 const pad = (s: string | number, n: number) => String(s).padStart(n)
 
@@ -320,12 +330,7 @@ const measureLight = async (service: Service, baseline: Child & { readonly grpcA
     ...(bf
       ? {
         baseline: bf,
-        ratios: {
-          rps: ratio(sf.rps, bf.rps),
-          cpuPerRpc: ratio(sf.cpuUsPerRpc, bf.cpuUsPerRpc),
-          p50: ratio(sf.latencyMs.p50, bf.latencyMs.p50),
-          p99: ratio(sf.latencyMs.p99, bf.latencyMs.p99)
-        }
+        ratios: ratiosToBaseline(sf, bf)
       }
       : {})
   }
@@ -412,12 +417,7 @@ const sideBySide = async (redisUrl: string, redis: Redis, redisDir: string) => {
       ...(bf
         ? {
           baseline: bf,
-          ratios: {
-            rps: ratio(sf.rps, bf.rps),
-            cpuPerRpc: ratio(sf.cpuUsPerRpc, bf.cpuUsPerRpc),
-            p50: ratio(sf.latencyMs.p50, bf.latencyMs.p50),
-            p99: ratio(sf.latencyMs.p99, bf.latencyMs.p99)
-          }
+          ratios: ratiosToBaseline(sf, bf)
         }
         : {})
     }
