@@ -362,14 +362,13 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       held_delta, held_after, parent, metadata, ts, previous_checksum, checksum)
     on conflict (account, seq) do nothing`
 
-  const insertCheckpoints = (checkpoints: ReadonlyArray<HeadCheckpoint>) =>
-    Effect.gen(function*() {
-      for (const rows of chunks(checkpoints.map((c) => ({
-        account: c.account, seq: c.seq, checksum: c.checksum, balance: c.balance, taken_at: c.takenAt, mac: c.mac
-      })))) {
-        yield* sql`insert into head_checkpoints ${sql.insert(rows)} on conflict (account, seq) do nothing`
-      }
-    })
+  const insertCheckpoints = Effect.fnUntraced(function*(checkpoints: ReadonlyArray<HeadCheckpoint>) {
+    for (const rows of chunks(checkpoints.map((c) => ({
+      account: c.account, seq: c.seq, checksum: c.checksum, balance: c.balance, taken_at: c.takenAt, mac: c.mac
+    })))) {
+      yield* sql`insert into head_checkpoints ${sql.insert(rows)} on conflict (account, seq) do nothing`
+    }
+  })
 
   const insertTransfers = (transfers: ReadonlyArray<OrderedTransfer>) => {
     const events = transfers.map((t) => parseEventId(t.eventId))

@@ -24,43 +24,40 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
   const historyDown = (e: HistoryUnavailable) =>
     new StoreUnavailable({ operation: `history.${e.operation}`, reason: `the history store (PostgreSQL) is unavailable: ${e.reason}` })
 
-  const entryPage = (account: AccountRef, afterSeq: number, limit: number) =>
-    Effect.gen(function*() {
-      const recent = yield* store.entryPage(account, afterSeq, limit)
-      if (limit <= 0 || afterSeq >= recent.trimmedThrough) return recent
-      const archived: ReadonlyArray<LedgerEntry> = yield* history.entries(
-        account,
-        afterSeq,
-        Math.min(limit, recent.trimmedThrough - afterSeq)
-      ).pipe(Effect.mapError(historyDown))
-      return { entries: [...archived, ...recent.entries].slice(0, limit), trimmedThrough: recent.trimmedThrough }
-    })
+  const entryPage = Effect.fn("TieredStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
+    const recent = yield* store.entryPage(account, afterSeq, limit)
+    if (limit <= 0 || afterSeq >= recent.trimmedThrough) return recent
+    const archived: ReadonlyArray<LedgerEntry> = yield* history.entries(
+      account,
+      afterSeq,
+      Math.min(limit, recent.trimmedThrough - afterSeq)
+    ).pipe(Effect.mapError(historyDown))
+    return { entries: [...archived, ...recent.entries].slice(0, limit), trimmedThrough: recent.trimmedThrough }
+  })
 
-  const transfers = (account: AccountRef, cursor: string | null, limit: number) =>
-    Effect.gen(function*() {
-      const recent: TransferPage = yield* store.transfers(account, cursor, limit)
-      const missing = limit - recent.items.length
-      const start = recent.nextCursor === null ? 0 : Number(recent.nextCursor)
-      // Below the floor the transfers are in PostgreSQL, by the same indexes.
-      if (missing <= 0 || start === 0 || start > recent.floor) return recent
-      const archived = yield* history.transfersBefore(account, start, missing).pipe(Effect.mapError(historyDown))
-      const lowest = archived.length === 0 ? start : archived[archived.length - 1]!.idx
-      const items: Array<Transfer> = [...recent.items, ...archived.map((a) => a.transfer)]
-      return { items, nextCursor: lowest > 0 && archived.length === missing ? String(lowest) : null, floor: recent.floor }
-    })
+  const transfers = Effect.fn("TieredStore.transfers")(function*(account: AccountRef, cursor: string | null, limit: number) {
+    const recent: TransferPage = yield* store.transfers(account, cursor, limit)
+    const missing = limit - recent.items.length
+    const start = recent.nextCursor === null ? 0 : Number(recent.nextCursor)
+    // Below the floor the transfers are in PostgreSQL, by the same indexes.
+    if (missing <= 0 || start === 0 || start > recent.floor) return recent
+    const archived = yield* history.transfersBefore(account, start, missing).pipe(Effect.mapError(historyDown))
+    const lowest = archived.length === 0 ? start : archived[archived.length - 1]!.idx
+    const items: Array<Transfer> = [...recent.items, ...archived.map((a) => a.transfer)]
+    return { items, nextCursor: lowest > 0 && archived.length === missing ? String(lowest) : null, floor: recent.floor }
+  })
 
-  const events = (cursor: string | null, limit: number) =>
-    Effect.gen(function*() {
-      const recent: EventPage = yield* store.events(cursor, limit)
-      const missing = limit - recent.items.length
-      if (missing <= 0 || recent.nextCursor !== null || recent.trimmedThrough === "0") return recent
-      // Redis holds nothing older than its page: continue with archived events below both bounds.
-      const before = recent.items[recent.items.length - 1]?.id ?? cursor
-      const archived = yield* history.eventsBefore(before, recent.trimmedThrough, missing).pipe(Effect.mapError(historyDown))
-      const items = [...recent.items, ...archived]
-      const last = items[items.length - 1]
-      return { items, nextCursor: archived.length === missing && last ? last.id : null, trimmedThrough: recent.trimmedThrough }
-    })
+  const events = Effect.fn("TieredStore.events")(function*(cursor: string | null, limit: number) {
+    const recent: EventPage = yield* store.events(cursor, limit)
+    const missing = limit - recent.items.length
+    if (missing <= 0 || recent.nextCursor !== null || recent.trimmedThrough === "0") return recent
+    // Redis holds nothing older than its page: continue with archived events below both bounds.
+    const before = recent.items[recent.items.length - 1]?.id ?? cursor
+    const archived = yield* history.eventsBefore(before, recent.trimmedThrough, missing).pipe(Effect.mapError(historyDown))
+    const items = [...recent.items, ...archived]
+    const last = items[items.length - 1]
+    return { items, nextCursor: archived.length === missing && last ? last.id : null, trimmedThrough: recent.trimmedThrough }
+  })
 
   return Store.of({
     ...store,
