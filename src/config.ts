@@ -169,11 +169,12 @@ export const AppConfig = {
   reservationSweepMs: positiveInt("RESERVATION_SWEEP_MS").pipe(Config.withDefault(1_000)),
   idempotencyTtlMs: positiveInt("IDEMPOTENCY_TTL_MS").pipe(Config.withDefault(86_400_000)),
   /**
-   * How idempotency records are written in Redis: `hash` (f and r, as every earlier version) or
-   * `compact` (one string, ~40 % less memory). Both forms are always read. Switch to compact once
-   * no instance of an earlier version is left: those cannot read a compact record (docs/operations.md §9).
+   * How idempotency records are written in Redis: `compact` (one string, one write, about half the
+   * memory) or `hash` (f and r, as versions before compact records wrote them). Both forms are always
+   * read. Set `hash` only while instances of such an earlier version still run against the same Redis:
+   * those cannot read a compact record (docs/operations.md §9).
    */
-  idempotencyRecords: Config.Literals(["hash", "compact"], "IDEMPOTENCY_RECORDS").pipe(Config.withDefault("hash" as const)),
+  idempotencyRecords: Config.Literals(["hash", "compact"], "IDEMPOTENCY_RECORDS").pipe(Config.withDefault("compact" as const)),
   /**
    * Serve single-object reads (GetBalance, GetTableStack, ...) from this instance's memory while
    * Redis's CLIENT TRACKING says they did not change (docs/read-cache.md); `off`: every read goes to Redis.

@@ -22,7 +22,9 @@ import {
   mergeHistograms,
   parseCommandStats,
   parseHistograms,
+  parseCommandUsec,
   parseRedisCpu,
+  parseRedisCpuSplit,
   processCpu,
   processRssMb,
   round,
@@ -71,6 +73,13 @@ export interface TargetFigures {
     readonly commandsSent: Record<string, number>
     readonly scriptInternalCalls: Record<string, number>
     readonly cpuUsPerRpc: number
+    /**
+     * Where that CPU went: user and system time per RPC, and per RPC the microseconds commandstats
+     * books under each command (a script's own calls are booked under their names AND inside the
+     * script's total, so `evalsha` includes the rest of its list). The remainder of user time is
+     * the event loop, reading and parsing requests and writing replies.
+     */
+    readonly cpuProfileUsPerRpc: { readonly user: number; readonly sys: number; readonly byCommand: Record<string, number> }
     /** AOF growth per RPC (null when an AOF rewrite started, ran or finished during the window). */
     readonly aofBytesPerRpc: number | null
     /**
@@ -241,6 +250,10 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
   let stats1: CommandCounts = {}
   let redisCpu0 = 0
   let redisCpu1 = 0
+  let redisSplit0 = { user: 0, sys: 0 }
+  let redisSplit1 = { user: 0, sys: 0 }
+  let usec0: CommandCounts = {}
+  let usec1: CommandCounts = {}
   let windowStartS = 0
   let aof0 = { size: 0, rewrites: "" }
   let aof1 = { size: 0, rewrites: "" }
@@ -257,6 +270,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
     return {
       counts: parseCommandStats(text),
       cpu: parseRedisCpu(text),
+      split: parseRedisCpuSplit(text),
+      usec: parseCommandUsec(text),
       aof: field("aof_current_size"),
       // Any rewrite activity (started, running, finished) makes the size delta meaningless.
       rewrites: `${field("aof_rewrites")}/${field("aof_rewrite_in_progress")}/${field("aof_base_size")}`
@@ -271,6 +286,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       const i = await info()
       stats0 = i.counts
       redisCpu0 = i.cpu
+      redisSplit0 = i.split
+      usec0 = i.usec
       aof0 = { size: i.aof, rewrites: i.rewrites }
       windowStartS = Math.floor(Date.now() / 1000)
       rss0 = processRssMb(service.pid)
@@ -285,6 +302,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       const i = await info()
       stats1 = i.counts
       redisCpu1 = i.cpu
+      redisSplit1 = i.split
+      usec1 = i.usec
       aof1 = { size: i.aof, rewrites: i.rewrites }
       metrics1 = await scrapeMetrics(service)
     },
@@ -303,6 +322,16 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       commandsSent: sent.byCommand,
       scriptInternalCalls: sent.scriptInternal,
       cpuUsPerRpc: Math.round(per(redisCpu1 - redisCpu0) * 1e6),
+      cpuProfileUsPerRpc: {
+        user: Math.round(per(redisSplit1.user - redisSplit0.user) * 1e6),
+        sys: Math.round(per(redisSplit1.sys - redisSplit0.sys) * 1e6),
+        byCommand: Object.fromEntries(
+          Object.entries(diffCounts(usec0, usec1))
+            .map(([name, us]) => [name, round(per(us), 1)] as const)
+            .filter(([, us]) => us >= 0.1)
+            .sort((a, b) => b[1] - a[1])
+        )
+      },
       aofBytesPerRpc: aof1.rewrites === aof0.rewrites && !aof0.rewrites.includes("/1/") ? Math.round(per(aof1.size - aof0.size)) : null,
       fsyncWorstPerSecondMs: fsync,
       commandsPerRedisCall: commandsPerRedisCall(metrics0, metrics1, sent.byCommand),

@@ -168,6 +168,22 @@ export const commandsCalledBy = (lua: string): Set<string> => {
   return names
 }
 
+/** `cmdstat_evalsha:calls=12,usec=340,...` lines -> { evalsha: 340, ... }: microseconds Redis spent in each command. */
+export const parseCommandUsec = (info: string): CommandCounts => {
+  const usec: Record<string, number> = {}
+  for (const line of info.split(/\r?\n/)) {
+    const m = /^cmdstat_([^:]+):calls=\d+,usec=(\d+)/.exec(line)
+    if (m) usec[m[1]!.toLowerCase()] = Number(m[2])
+  }
+  return usec
+}
+
+/** used_cpu_user and used_cpu_sys of the Redis server (INFO cpu), seconds. */
+export const parseRedisCpuSplit = (info: string): { readonly user: number; readonly sys: number } => {
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, "m").exec(info)?.[1] ?? "0")
+  return { user: field("used_cpu_user"), sys: field("used_cpu_sys") }
+}
+
 /** used_cpu_sys + used_cpu_user of the Redis server (INFO cpu), seconds. */
 export const parseRedisCpu = (info: string): number => {
   const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, "m").exec(info)?.[1] ?? "0")

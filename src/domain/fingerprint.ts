@@ -22,3 +22,14 @@ export const FINGERPRINT_COMPARED = 32
 
 export const sameFingerprint = (a: string, b: string): boolean =>
   a.slice(0, FINGERPRINT_COMPARED) === b.slice(0, FINGERPRINT_COMPARED)
+
+/**
+ * The compared part of a fingerprint (its first 128 bits) as 22 base64url characters, as compact
+ * idempotency records keep it (10 characters fewer than hex).
+ */
+export const compactFingerprint = (fingerprint: string): string =>
+  Buffer.from(fingerprint.slice(0, FINGERPRINT_COMPARED), "hex").toString("base64url")
+
+/** A fingerprint as a record holds it (hex, or compact base64url) as hex: what sameFingerprint compares. */
+export const hexFingerprint = (stored: string): string =>
+  stored.length === 22 ? Buffer.from(stored, "base64url").toString("hex") : stored

@@ -6,7 +6,11 @@ import type { Transfer } from "../domain/transfer.ts"
 import type { StoreUnavailable } from "./StoreErrors.ts"
 
 export interface IdempotencyRecord {
-  /** SHA-256 of the canonical request, so a key reused for another request is recognised. */
+  /**
+   * SHA-256 of the canonical request (hex), so a key reused for another request is recognised. A
+   * store may keep only its compared part (FINGERPRINT_COMPARED digits: compact Redis records do);
+   * compare with sameFingerprint.
+   */
   readonly fingerprint: string
   /** The exact response of the first success, JSON. */
   readonly response: string

@@ -14,6 +14,7 @@ import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayout
 import { applyBatchReplies, applyResult } from "../../src/store/redis/scriptResults.ts"
 import type { ApplyRequest } from "../../src/store/Store.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
+import { fingerprintOf } from "../support/fingerprints.ts"
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
@@ -63,7 +64,7 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
   it("applied, replayed, key reused, conflict, overflow, late and applied again, in one call", async () => {
     const k = redisKeys("mix:")
     await redis.hset(k.system, "mint", String(-MAX_SAFE + 1))
-    const idem = (fingerprint: string) => ({ key: "k1", fingerprint, ttlMs: 60_000 })
+    const idem = (label: string) => ({ key: "k1", fingerprint: fingerprintOf(label), ttlMs: 60_000 })
     const requests: Array<[ApplyRequest, number]> = [
       // 1. applied, with an idempotency key
       [{ plan: writePlan("w:a", 0), responseJson: "{\"n\":1}", idempotency: idem("fp-1") }, 0],
@@ -76,7 +77,7 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
       // 5. mint would leave the safe range
       [{ plan: writePlan("w:e", 0, { system: [{ account: "mint", delta: -2 }] }), responseJson: "{}", idempotency: null }, 0],
       // 6. its deadline has passed
-      [{ plan: writePlan("w:f", 0), responseJson: "{}", idempotency: { key: "k6", fingerprint: "fp-6", ttlMs: 60_000 } }, Date.now() - 60_000],
+      [{ plan: writePlan("w:f", 0), responseJson: "{}", idempotency: { key: "k6", fingerprint: fingerprintOf("fp-6"), ttlMs: 60_000 } }, Date.now() - 60_000],
       // 7. after all those refusals, applied (with a deadline ahead, and a mint delta that fits)
       [{ plan: writePlan("w:g", 0, { system: [{ account: "mint", delta: -1 }] }), responseJson: "{}", idempotency: null }, Date.now() + 60_000]
     ]
@@ -98,7 +99,7 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
     }
     assert.strictEqual(await redis.llen(k.ledger("w:a")), 1)
     assert.strictEqual(await redis.hget(k.system, "mint"), String(-MAX_SAFE))
-    assert.deepStrictEqual(await redis.hgetall(k.idempotency("k1")), { f: "fp-1", r: "{\"n\":1}" })
+    assert.deepStrictEqual(await redis.hgetall(k.idempotency("k1")), { f: fingerprintOf("fp-1"), r: "{\"n\":1}" })
     assert.strictEqual(await redis.exists(k.idempotency("k6")), 0)
     // One event per applied plan, in plan order.
     const events = await redis.xrange(k.events, "-", "+")

@@ -15,6 +15,7 @@ import { scriptCall } from "../../src/store/redis/scriptLayout.ts"
 import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayouts.ts"
 import type { ApplyRequest } from "../../src/store/Store.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
+import { fingerprintOf } from "../support/fingerprints.ts"
 
 const range = <A>(n: number, f: (i: number) => A): Array<A> => Array.from({ length: n }, (_, i) => f(i))
 
@@ -63,7 +64,7 @@ describe("apply.lua reads every run of its call where scriptLayouts.ts puts it",
     const request: ApplyRequest = {
       plan: p,
       responseJson: "{\"ok\":true}",
-      idempotency: { key: "idem-1", fingerprint: "fp-1", ttlMs: 60_000 }
+      idempotency: { key: "idem-1", fingerprint: fingerprintOf("fp-1"), ttlMs: 60_000 }
     }
     assert.deepStrictEqual(await run(request, "layout:", Date.now() + 60_000), ["APPLIED"])
 
@@ -94,7 +95,7 @@ describe("apply.lua reads every run of its call where scriptLayouts.ts puts it",
       "transfers",
       JSON.stringify(p.transfers)
     ])
-    assert.deepStrictEqual(await redis.hgetall(k.idempotency("idem-1")), { f: "fp-1", r: "{\"ok\":true}" })
+    assert.deepStrictEqual(await redis.hgetall(k.idempotency("idem-1")), { f: fingerprintOf("fp-1"), r: "{\"ok\":true}" })
     const ttl = await redis.pttl(k.idempotency("idem-1"))
     assert.isTrue(ttl > 0 && ttl <= 60_000, `TTL ${ttl}`)
 

@@ -11,6 +11,7 @@ import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { type ScriptCall, scriptCall } from "../../src/store/redis/scriptLayout.ts"
 import { applyLayout, applyPlanLayout } from "../../src/store/redis/scriptLayouts.ts"
 import { startTestRedisServer, type TestRedisServer } from "../support/redisServer.ts"
+import { fingerprintOf } from "../support/fingerprints.ts"
 
 describe("Lua scripts refuse a malformed call before their first write", () => {
   let server: TestRedisServer
@@ -51,7 +52,7 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
     const k = redisKeys("batch:")
     const good = (n: number) =>
       scriptCall(applyPlanLayout, {
-        request: { plan: plan(n), responseJson: "{}", idempotency: { key: `k${n}`, fingerprint: "fp", ttlMs: 1000 } },
+        request: { plan: plan(n), responseJson: "{}", idempotency: { key: `k${n}`, fingerprint: fingerprintOf("fp"), ttlMs: 1000 } },
         keys: k,
         deadlineMs: 0,
         compactIdempotency: false
@@ -61,7 +62,8 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
       keys: call.keys,
       args: call.args.map((a, i) => (i === at ? value : a))
     })
-    // Plan ARGV of `good`: 1 mode .. 15 counts, 16 expected version, 17-18 write, 19-20 system, 21-22 stat.
+    // Plan ARGV of `good`, as apply.lua numbers them: 1 mode, 2 fingerprint, 3 response, 4 TTL, 5 deadline, 6-15 counts,
+    // 16 expected version, 17-18 write, 19-20 system, 21-22 stat; withArg counts from 0 (one less).
     const cases: ReadonlyArray<[string, (call: ScriptCall) => ScriptCall, string]> = [
       ["a stat delta that is not an integer", (c) => withArg(c, 21, "5x"), "stat delta"],
       ["a system delta that is not an integer", (c) => withArg(c, 19, "1.5"), "system delta"],
@@ -73,7 +75,10 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
       ["a count that runs past ARGV", (c) => withArg(c, 5, "9"), "run past"],
       // Plan 3 is then read one argument off: its mode is not one.
       ["one argument too many in plan 2", (c) => ({ keys: c.keys, args: [...c.args, "extra"] }), "plan 3"],
-      ["one key too few in plan 2 (plan 3 runs past KEYS)", (c) => ({ keys: c.keys.slice(1), args: c.args }), "run past KEYS"]
+      ["one key too few in plan 2 (plan 3 runs past KEYS)", (c) => ({ keys: c.keys.slice(1), args: c.args }), "run past KEYS"],
+      // A compact record (mode 2) is read back by its layout: a 22-character fingerprint, then a response starting with "~".
+      ["a compact record with a hex fingerprint", (c) => withArg(withArg(c, 0, "2"), 2, "~[\"\"]"), "compact record"],
+      ["a compact record with a JSON response", (c) => withArg(withArg(c, 0, "2"), 1, "AAAAAAAAAAAAAAAAAAAAAA"), "compact record"]
     ]
     for (const [what, spoil, message] of cases) {
       it(what, async () => {

@@ -8,6 +8,7 @@ import { Store } from "../../src/store/Store.ts"
 import { TestRedis } from "../support/redisServer.ts"
 import { ensure, eventually, execApplied, planCommand, request } from "./planFixtures.ts"
 import { storeConformance } from "./storeConformance.ts"
+import { fingerprintOf } from "../support/fingerprints.ts"
 
 const storeOn = (keyPrefix: string, options: Partial<RedisStoreOptions> = {}, transport: "tcp" | "socket" = "tcp") =>
   Layer.unwrap(
@@ -61,7 +62,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
     Effect.gen(function*() {
       yield* execApplied(
         { op: "EnsureAccount", accountId: "alice", initialBalance: 5 },
-        { idempotency: { key: "k1", fingerprint: "f", ttlMs: 60_000 } }
+        { idempotency: { key: "k1", fingerprint: fingerprintOf("f"), ttlMs: 60_000 } }
       )
       const raw = yield* rawClient
       const k = redisKeys("layout:")

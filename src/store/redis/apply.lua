@@ -50,8 +50,9 @@
 
   Plan ARGV
     1  mode         "0": no idempotency key; "1": key, record written as a hash; "2": key, compact string record
-    2  fingerprint  request fingerprint (no "|")
-    3  response     response JSON (stored with the key, returned on replays)
+    2  fingerprint  request fingerprint: 64 hex digits; in mode "2" its first 128 bits as 22 base64url characters
+    3  response     the response as stored with the key and returned on replays: JSON in mode "1",
+                    the compact form starting with "~" in mode "2" (storedResponse.ts), "" in mode "0"
     4  ttlMs        idempotency TTL in ms
     5  deadlineMs   Unix ms by the Redis clock ("0" = none): the caller stops waiting
                     then, so a plan that only gets to run later (Redis was frozen, the
@@ -93,10 +94,37 @@
 local MAX_SAFE = 9007199254740991
 local ARGC = #ARGV
 
--- An idempotency record is either a hash of f (fingerprint) and r (response), or, compact
--- (IDEMPOTENCY_RECORDS=compact), one string "<first 32 characters of the fingerprint>|<response>"
--- (fingerprints never hold "|"), about 40 % less memory. Both are read; fingerprints compare on
--- their first 32 characters. Keep in step with load.lua.
+-- An idempotency record is either a hash of f (fingerprint, 64 hex digits) and r (response), or,
+-- compact (IDEMPOTENCY_RECORDS=compact, the default), one string: the fingerprint's first 128 bits
+-- as 22 base64url characters, then the response in its compact form, which begins with "~"
+-- (storedResponse.ts). Compact records of earlier versions hold 32 hex digits, "|" and JSON.
+-- Every format is read; fingerprints compare on their first 128 bits. Keep in step with load.lua.
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local b64Value = {}
+for i = 1, 64 do b64Value[string.byte(B64, i)] = i - 1 end
+
+-- The first 32 hex digits of a 22-character base64url fingerprint; "" if it is not one (a record
+-- this service did not write: it matches nothing, rather than fail halfway through a batch).
+local function b64ToHex32(fingerprint)
+  if string.len(fingerprint) ~= 22 then return "" end
+  local hex = {}
+  for i = 1, 21, 2 do
+    local high, low = b64Value[string.byte(fingerprint, i)], b64Value[string.byte(fingerprint, i + 1)]
+    if not high or not low then return "" end
+    hex[#hex + 1] = string.format("%03x", high * 64 + low)
+  end
+  return string.sub(table.concat(hex), 1, 32)
+end
+
+-- A record's fingerprint and response, and whether that fingerprint is base64url ("b64") or hex.
+local function parseCompact(value)
+  if string.byte(value, 23) == 126 then return string.sub(value, 1, 22), string.sub(value, 23), "b64" end -- "~"
+  if string.len(value) > 32 and string.byte(value, 33) == 124 then -- "|": earlier versions
+    return string.sub(value, 1, 32), string.sub(value, 34), "hex"
+  end
+  return value, "", "hex"
+end
+
 local function readIdempotency(key, mode)
   -- Try the format this instance writes first: one call when it matches (the common case); the
   -- other format only on WRONGTYPE (a record an instance of the other setting wrote).
@@ -104,21 +132,26 @@ local function readIdempotency(key, mode)
     local record = redis.pcall("HMGET", key, "f", "r")
     if not (type(record) == "table" and record.err) then
       if not record[1] then return nil end
-      return record[1], record[2] or ""
+      return record[1], record[2] or "", "hex"
     end
   end
   local value = redis.pcall("GET", key)
   if type(value) == "table" and value.err then
     local record = redis.call("HMGET", key, "f", "r")
     if not record[1] then return nil end
-    return record[1], record[2] or ""
+    return record[1], record[2] or "", "hex"
   end
   if not value then return nil end
-  -- A record without "|" is not one this service wrote; read it as a fingerprint alone rather
-  -- than fail halfway through a batch.
-  local bar = string.find(value, "|", 1, true)
-  if not bar then return value, "" end
-  return string.sub(value, 1, bar - 1), string.sub(value, bar + 1)
+  return parseCompact(value)
+end
+
+-- Whether a record's fingerprint is the plan's: compared as sent when both are base64url (the
+-- common case), else as their first 32 hex digits.
+local function sameFingerprint(recorded, recordedForm, plan)
+  if recordedForm == "b64" and plan.mode == "2" then return recorded == plan.fingerprint end
+  local theirs = recordedForm == "b64" and b64ToHex32(recorded) or string.sub(recorded, 1, 32)
+  local ours = plan.mode == "2" and b64ToHex32(plan.fingerprint) or string.sub(plan.fingerprint, 1, 32)
+  return theirs ~= "" and theirs == ours
 end
 
 local function malformed(why)
@@ -151,6 +184,10 @@ for p = 1, nPlans do
   end
   local mode = ARGV[a + 1]
   if mode ~= "0" and mode ~= "1" and mode ~= "2" then return malformed("plan " .. p .. ": mode must be 0, 1 or 2") end
+  -- A compact record is read back by where its response starts: 22 characters of fingerprint, then "~".
+  if mode == "2" and (string.len(ARGV[a + 2]) ~= 22 or string.byte(ARGV[a + 3], 1) ~= 126) then
+    return malformed("plan " .. p .. ": a compact record needs a 22-character fingerprint and a response starting with ~")
+  end
   -- The TTL is only used by the plan's last write: checked before the batch's first one.
   if not isCount(ARGV[a + 4]) or tonumber(ARGV[a + 4]) < 1 then
     return malformed("plan " .. p .. ": TTL (plan ARGV 4) must be a number of at least 1")
@@ -243,9 +280,9 @@ local function applyPlan(plan)
 
   -- 1. idempotency key (see readIdempotency)
   if plan.idemKey then
-    local fingerprint, response = readIdempotency(plan.idemKey, plan.mode)
+    local fingerprint, response, form = readIdempotency(plan.idemKey, plan.mode)
     if fingerprint then
-      if string.sub(fingerprint, 1, 32) == string.sub(plan.fingerprint, 1, 32) then
+      if sameFingerprint(fingerprint, form, plan) then
         return { "REPLAYED", response }
       end
       return { "KEY_REUSED" }
@@ -327,7 +364,7 @@ local function applyPlan(plan)
     redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entries", entries, "transfers", transfers)
   end
   if plan.mode == "2" then
-    redis.call("SET", plan.idemKey, string.sub(plan.fingerprint, 1, 32) .. "|" .. plan.response, "PX", plan.ttlMs)
+    redis.call("SET", plan.idemKey, plan.fingerprint .. plan.response, "PX", plan.ttlMs)
   elseif plan.idemKey then
     redis.call("HSET", plan.idemKey, "f", plan.fingerprint, "r", plan.response)
     redis.call("PEXPIRE", plan.idemKey, plan.ttlMs)

@@ -15,8 +15,10 @@
     "0" and "" when absent.
 ]]
 
--- The idempotency record is a hash of f and r, or (compact) one string "<fingerprint>|<response>":
--- see apply.lua's readIdempotency, which this keeps in step with.
+-- The idempotency record is a hash of f and r, or (compact) one string: 22 base64url characters of
+-- fingerprint, then the response ("~..."; earlier versions: 32 hex digits, "|" and JSON). The
+-- fingerprint is returned as stored: scriptResults.ts reads either form. See apply.lua's
+-- parseCompact, which this keeps in step with.
 local nObjects = #KEYS
 local reply = { "0", "", "" }
 if ARGV[1] == "1" then
@@ -28,8 +30,13 @@ if ARGV[1] == "1" then
       reply = { "1", record[1], record[2] or "" }
     end
   elseif value then
-    local bar = string.find(value, "|", 1, true)
-    reply = { "1", string.sub(value, 1, bar - 1), string.sub(value, bar + 1) }
+    if string.byte(value, 23) == 126 then
+      reply = { "1", string.sub(value, 1, 22), string.sub(value, 23) }
+    elseif string.len(value) > 32 and string.byte(value, 33) == 124 then
+      reply = { "1", string.sub(value, 1, 32), string.sub(value, 34) }
+    else
+      reply = { "1", value, "" }
+    end
   end
 end
 for i = 1, nObjects do

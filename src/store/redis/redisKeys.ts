@@ -17,8 +17,10 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    (trim.lua): cursor = last trimmed stream id,
  *                                    e:<accountRef> = entries trimmed through (seq),
  *                                    t:<accountRef> = transfers trimmed (count)
- *   P idem:<idempotencyKey>  hash    f = request fingerprint, r = response JSON; PX = the key's TTL
- *                            or string "<fingerprint, first 32 chars>|<response JSON>" (IDEMPOTENCY_RECORDS=compact)
+ *   P idem:<idempotencyKey>  string  "<fingerprint: first 128 bits, 22 base64url chars><response, compact form "~...">"
+ *                                    (IDEMPOTENCY_RECORDS=compact, the default; storedResponse.ts); PX = the key's TTL
+ *                            or hash f = request fingerprint, r = response JSON (IDEMPOTENCY_RECORDS=hash)
+ *                            or string "<fingerprint, 32 hex digits>|<response JSON>" (earlier versions' compact)
  *   P system                 hash    mint / burn / rake: signed balances (HINCRBY)
  *   P stats                  hash    StatName -> counter (HINCRBY)
  *   P expiry                 zset    reservationId scored by expiresAt (ms)

@@ -1,6 +1,8 @@
 import type { AccountRef } from "../../domain/accounts.ts"
 import type { ApplyRequest, TrimRequest } from "../Store.ts"
 import type { RedisKeys } from "./redisKeys.ts"
+import { compactFingerprint } from "../../domain/fingerprint.ts"
+import { encodeStoredResponse } from "./storedResponse.ts"
 import { count, each, nested, one, type ScriptCall, type ScriptLayout } from "./scriptLayout.ts"
 
 /**
@@ -41,11 +43,18 @@ export const applyPlanLayout: ScriptLayout<ApplyPlanInput> = {
     one("mode", (i) => (i.request.idempotency ? (i.compactIdempotency ? "2" : "1") : "0")),
     one("fingerprint", (i) => {
       const fingerprint = i.request.idempotency?.fingerprint ?? ""
-      // A compact record is "<fingerprint>|<response>", split at the first "|".
-      if (fingerprint.includes("|")) throw new RangeError("an idempotency fingerprint may not contain '|'")
-      return fingerprint
+      if (!/^[0-9a-f]{64}$/.test(fingerprint) && i.request.idempotency !== null) {
+        throw new RangeError("an idempotency fingerprint is 64 hex digits (SHA-256)")
+      }
+      return i.compactIdempotency && i.request.idempotency !== null ? compactFingerprint(fingerprint) : fingerprint
     }),
-    one("response", (i) => i.request.responseJson),
+    // Stored only with a key: compact records keep the smaller form (storedResponse.ts), hashes the JSON.
+    one("response", (i) =>
+      i.request.idempotency === null
+        ? ""
+        : i.compactIdempotency
+        ? encodeStoredResponse(i.request.plan.response)
+        : i.request.responseJson),
     one("ttlMs", (i) => decimal(Math.max(1, i.request.idempotency?.ttlMs ?? 1))),
     one("deadlineMs", (i) => decimal(i.deadlineMs)),
     count("nExpected"),

@@ -2,6 +2,8 @@ import { ABSENT, isSystemAccount, type StoredObject, type Versioned } from "../.
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import type { ApplyResult, LeaseResult, Snapshot, TransferPage, TrimResult } from "../Store.ts"
+import { hexFingerprint } from "../../domain/fingerprint.ts"
+import { decodeStoredResponse } from "./storedResponse.ts"
 
 /**
  * The one place that reads the store scripts' replies (documented in their headers). A coded
@@ -58,7 +60,7 @@ export type ScriptOutcome = ApplyResult | { readonly _tag: "Late" }
 
 const applyCodes: ReplyCodes<ScriptOutcome, ReadonlyArray<string>> = {
   APPLIED: () => ({ _tag: "Applied" }),
-  REPLAYED: (r) => ({ _tag: "Replayed", response: r[1] ?? "" }),
+  REPLAYED: (r) => ({ _tag: "Replayed", response: decodeStoredResponse(r[1] ?? "") }),
   KEY_REUSED: () => ({ _tag: "KeyReused" }),
   CONFLICT: (r, expectedKeys) => ({ _tag: "Conflict", current: versionedPairs(expectedKeys, r, 1) }),
   OVERFLOW: (r) => (isSystemAccount(r[1]) ? { _tag: "Overflow", account: r[1] } : undefined),
@@ -113,7 +115,9 @@ export const loadResult = (objectKeys: ReadonlyArray<string>, raw: unknown): Sna
   const reply = strings("load.lua", raw)
   return {
     objects: versionedPairs(objectKeys, reply, 3),
-    idempotency: reply[0] === "1" ? { fingerprint: reply[1] ?? "", response: reply[2] ?? "" } : null
+    idempotency: reply[0] === "1"
+      ? { fingerprint: hexFingerprint(reply[1] ?? ""), response: decodeStoredResponse(reply[2] ?? "") }
+      : null
   }
 }
 
