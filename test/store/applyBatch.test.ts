@@ -103,7 +103,7 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
     assert.strictEqual(await redis.exists(k.idempotency("k6")), 0)
     // One event per applied plan, in plan order.
     const events = await redis.xrange(k.events, "-", "+")
-    assert.deepStrictEqual(events.map(([, fields]) => JSON.parse(fields[1]!)[0].accountId), ["w:a", "w:g"])
+    assert.deepStrictEqual(events.map(([, fields]) => [fields[0], JSON.parse(fields[1]!)]), [["entryRefs", [["w:a", 1]]], ["entryRefs", [["w:g", 1]]]])
   })
 
   it("a batch of one is a single apply", async () => {
@@ -115,5 +115,22 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
     const replies = await runBatch("cap:", [planCall("cap:", { plan: writePlan("w:a", 0), responseJson: "{}", idempotency: null })], MAX_SAFE)
     assert.deepStrictEqual(replies, [["APPLIED"]])
     assert.strictEqual((await redis.xrange(redisKeys("cap:").events, "-", "+")).length, 1)
+  })
+
+  it("system balances and counters are summed over the batch and written once, exactly, even past 2^53 in total", async () => {
+    const k = redisKeys("sums:")
+    await redis.hset(k.system, "rake", "5")
+    await redis.hset(k.stats, "minted", "1")
+    const plan = (n: number, delta: number): ApplyRequest => ({
+      plan: writePlan(`w:${n}`, 0, { system: [{ account: "rake", delta }], stats: [{ name: "minted", delta: MAX_SAFE }] }),
+      responseJson: "{}",
+      idempotency: null
+    })
+    // rake: 5 + (MAX-5) = MAX, then -MAX: 0, then +1 would stay, +MAX would leave the range (plan 4 refused).
+    const replies = await runBatch("sums:", [plan(1, MAX_SAFE - 5), plan(2, -MAX_SAFE), plan(3, 1), plan(4, MAX_SAFE)].map((r) => planCall("sums:", r)))
+    assert.deepStrictEqual(replies.map((r) => (r as ReadonlyArray<string>)[0]), ["APPLIED", "APPLIED", "APPLIED", "OVERFLOW"])
+    assert.strictEqual(await redis.hget(k.system, "rake"), "1")
+    // Three applied plans counted MAX_SAFE each on top of 1: 3 * (2^53 - 1) + 1, exact.
+    assert.strictEqual(await redis.hget(k.stats, "minted"), (3n * BigInt(MAX_SAFE) + 1n).toString())
   })
 })

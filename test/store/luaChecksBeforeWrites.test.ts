@@ -63,12 +63,12 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
       args: call.args.map((a, i) => (i === at ? value : a))
     })
     // Plan ARGV of `good`, as apply.lua numbers them: 1 mode, 2 fingerprint, 3 response, 4 TTL, 5 deadline, 6-15 counts,
-    // 16 expected version, 17-18 write, 19-20 system, 21-22 stat; withArg counts from 0 (one less).
+    // 16 entryRefs, 17 expected version, 18-19 write, 20-21 system, 22-23 stat; withArg counts from 0 (one less).
     const cases: ReadonlyArray<[string, (call: ScriptCall) => ScriptCall, string]> = [
-      ["a stat delta that is not an integer", (c) => withArg(c, 21, "5x"), "stat delta"],
-      ["a system delta that is not an integer", (c) => withArg(c, 19, "1.5"), "system delta"],
-      ["a system account that is none", (c) => withArg(c, 18, "house"), "system account"],
-      ["a write's version that is not a number", (c) => withArg(c, 16, "one"), "version"],
+      ["a stat delta that is not an integer", (c) => withArg(c, 22, "5x"), "stat delta"],
+      ["a system delta that is not an integer", (c) => withArg(c, 20, "1.5"), "system delta"],
+      ["a system account that is none", (c) => withArg(c, 19, "house"), "system account"],
+      ["a write's version that is not a number", (c) => withArg(c, 17, "one"), "version"],
       ["a TTL of 0", (c) => withArg(c, 3, "0"), "TTL"],
       ["a deadline that is not a number", (c) => withArg(c, 4, "soon"), "deadline"],
       ["a mode that is none", (c) => withArg(c, 0, "3"), "mode"],

@@ -8,6 +8,9 @@
   own reply; one plan's refusal never affects another. Plans run in order, so a
   plan sees the writes of the plans before it (two plans made against the same
   version: the second gets CONFLICT and the ledger plans it again).
+  System balances and counters are the exception: summed over the batch and written
+  once at its end (one HSET per system account, one HINCRBY per counter), since the
+  batch reads them only through its own running sums.
 
   Redis does not roll back a script that fails halfway, so the WHOLE batch is
   validated (counts, and every number a write uses) before the first plan writes;
@@ -67,9 +70,11 @@
     13 nExpiryAdd
     14 nNewAccounts
     15 nClosedAccounts
+    16 entryRefs    JSON [[accountRef, seq], ...] of the plan's entries in order: the event's
+                    `entryRefs` field (the entries themselves are stored once, in the ledger lists)
     then nExpected       x expected(version)          "0" = the key must not exist
     then nWrites         x write(version, json)       new version and object JSON
-    then nEntries        x entry(json)                also joined into the event field `entries`
+    then nEntries        x entry(json)                RPUSHed to its account's ledger list
     then nTransfers      x transfer(json)             also joined into the event field `transfers`
     then nSystem         x system(account, delta)     account name mint|burn|rake, signed delta
     then nStats          x stat(name, delta)          signed delta
@@ -162,8 +167,11 @@ end
 local function isCount(s)
   return s ~= nil and string.match(s, "^%d+$") ~= nil and string.len(s) <= 15
 end
+-- Within +-(2^53-1), so that sums of them in Lua's doubles stay exact.
 local function isInteger(s)
-  return s ~= nil and string.match(s, "^%-?%d+$") ~= nil and string.len(s) <= 17
+  if s == nil or string.match(s, "^%-?%d+$") == nil or string.len(s) > 17 then return false end
+  local n = tonumber(s)
+  return n <= MAX_SAFE and n >= -MAX_SAFE
 end
 
 -- Every plan's offsets into KEYS and ARGV, read from its counts; nothing is written yet.
@@ -178,7 +186,7 @@ local plans = {}
 local k = 6 -- keys before this plan's first
 local a = 2 -- arguments before this plan's first
 for p = 1, nPlans do
-  if a + 15 > ARGC then return malformed("plan " .. p .. ": its 15 fixed arguments run past ARGV") end
+  if a + 16 > ARGC then return malformed("plan " .. p .. ": its 16 fixed arguments run past ARGV") end
   for i = 6, 15 do
     if not isCount(ARGV[a + i]) then return malformed("plan " .. p .. ": count (plan ARGV " .. i .. ") is not a number") end
   end
@@ -208,7 +216,8 @@ for p = 1, nPlans do
     nExpiryRemove = tonumber(ARGV[a + 12]),
     nExpiryAdd = tonumber(ARGV[a + 13]),
     nNewAccounts = tonumber(ARGV[a + 14]),
-    nClosedAccounts = tonumber(ARGV[a + 15])
+    nClosedAccounts = tonumber(ARGV[a + 15]),
+    entryRefs = ARGV[a + 16]
   }
   plan.idemKey = mode ~= "0" and KEYS[k + 1] or nil
   plan.kExpected = mode ~= "0" and k + 1 or k
@@ -217,7 +226,7 @@ for p = 1, nPlans do
   plan.kTransfers = plan.kEntries + plan.nEntries
   k = plan.kTransfers + 2 * plan.nTransfers
 
-  plan.aExpected = a + 15
+  plan.aExpected = a + 16
   plan.aWrites = plan.aExpected + plan.nExpected
   plan.aEntries = plan.aWrites + 2 * plan.nWrites
   plan.aTransfers = plan.aEntries + plan.nEntries
@@ -270,6 +279,32 @@ for p = 1, nPlans do
   end
 end
 
+-- System balances and counters are written once per batch, after its last plan (one HSET per
+-- system account and one HINCRBY per counter instead of one per plan): nothing in the script
+-- reads a counter, and system balances are read through `systemBalance`, which sees the deltas of
+-- the plans before. Balances stay exact: every value is an integer within +-(2^53-1) (the overflow
+-- check), and so is every sum on the way. A counter's pending delta is written out early before it
+-- could leave that range.
+local system = {}
+local systemChanged = {}
+local function systemBalance(account)
+  local balance = system[account]
+  if balance == nil then
+    balance = tonumber(redis.call("HGET", KEYS[1], account) or "0")
+    system[account] = balance
+  end
+  return balance
+end
+local statDelta = {}
+local function addStat(name, delta)
+  local pending = (statDelta[name] or 0) + delta
+  if pending > MAX_SAFE or pending < -MAX_SAFE then
+    redis.call("HINCRBY", KEYS[2], name, string.format("%d", statDelta[name]))
+    pending = delta
+  end
+  statDelta[name] = pending
+end
+
 -- One plan: its checks, then (only if all pass) its writes. Nothing in here may fail on a
 -- batch that passed the validation above.
 local function applyPlan(plan)
@@ -308,8 +343,7 @@ local function applyPlan(plan)
   local aSystem = plan.aSystem
   for i = 0, plan.nSystem - 1 do
     local account = ARGV[aSystem + 2 * i + 1]
-    local balance = tonumber(redis.call("HGET", KEYS[1], account) or "0")
-    local after = balance + tonumber(ARGV[aSystem + 2 * i + 2])
+    local after = systemBalance(account) + tonumber(ARGV[aSystem + 2 * i + 2])
     if after > MAX_SAFE or after < -MAX_SAFE then
       return { "OVERFLOW", account }
     end
@@ -331,11 +365,13 @@ local function applyPlan(plan)
     redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], transfer)
   end
   for i = 0, plan.nSystem - 1 do
-    redis.call("HINCRBY", KEYS[1], ARGV[aSystem + 2 * i + 1], ARGV[aSystem + 2 * i + 2])
+    local account = ARGV[aSystem + 2 * i + 1]
+    system[account] = system[account] + tonumber(ARGV[aSystem + 2 * i + 2])
+    systemChanged[account] = true
   end
   local aStats = plan.aStats
   for i = 0, plan.nStats - 1 do
-    redis.call("HINCRBY", KEYS[2], ARGV[aStats + 2 * i + 1], ARGV[aStats + 2 * i + 2])
+    addStat(ARGV[aStats + 2 * i + 1], tonumber(ARGV[aStats + 2 * i + 2]))
   end
   local aExpiryRemove = plan.aExpiryRemove
   for i = 1, plan.nExpiryRemove do
@@ -356,12 +392,11 @@ local function applyPlan(plan)
     redis.call("ZADD", KEYS[6], ARGV[aClosedAccounts + 2 * i + 2], account)
   end
   if plan.nEntries + plan.nTransfers > 0 then
-    -- The event's fields are this plan's entries and transfers as JSON arrays, joined here rather
-    -- than sent a second time (they were a third of the arguments' bytes). One event per plan:
-    -- the archive reads an event as one apply.
-    local entries = "[" .. table.concat(ARGV, ",", aEntries + 1, aEntries + plan.nEntries) .. "]"
+    -- One event per plan (the archive reads an event as one apply): the transfers as a JSON array,
+    -- joined here rather than sent a second time, and references to the entries, which are
+    -- stored once, in the ledger lists (events.lua reads them back from there).
     local transfers = "[" .. table.concat(ARGV, ",", aTransfers + 1, aTransfers + plan.nTransfers) .. "]"
-    redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entries", entries, "transfers", transfers)
+    redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entryRefs", plan.entryRefs, "transfers", transfers)
   end
   if plan.mode == "2" then
     redis.call("SET", plan.idemKey, plan.fingerprint .. plan.response, "PX", plan.ttlMs)
@@ -375,5 +410,12 @@ end
 local replies = {}
 for p = 1, nPlans do
   replies[p] = applyPlan(plans[p])
+end
+-- The batch's system balances and counters, one write per account and counter.
+for account in pairs(systemChanged) do
+  redis.call("HSET", KEYS[1], account, string.format("%d", system[account]))
+end
+for name, delta in pairs(statDelta) do
+  if delta ~= 0 then redis.call("HINCRBY", KEYS[2], name, string.format("%d", delta)) end
 end
 return replies

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import type { ChainableCommander, Redis } from "ioredis"
 import { type ScriptCall, scriptCall, type ScriptLayout } from "./scriptLayout.ts"
-import { applyLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
+import { applyLayout, eventsLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
 
 /**
  * tsc does not copy .lua files to dist/, so a built service also looks for
@@ -35,6 +35,7 @@ export const luaScripts = {
   apply: luaScript(applyLayout),
   load: luaScript(loadLayout),
   ledger: luaScript(ledgerLayout),
+  events: luaScript(eventsLayout),
   transfers: luaScript(transfersLayout),
   lease: luaScript(leaseLayout),
   trim: luaScript(trimLayout)

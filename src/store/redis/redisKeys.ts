@@ -27,8 +27,10 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *   P accounts               zset    live chained account refs, score 0 (lexical order)
  *   P closed                 zset    closed accounts (settled/cancelled pots, which left
  *                                    P accounts), scored by closedAt (ms)
- *   P events                 stream  one entry per apply that moved something:
- *                                    fields `entries` and `transfers`, each a JSON array
+ *   P events                 stream  one entry per apply that moved something: `entryRefs`, JSON
+ *                                    [[accountRef, seq], ...] of its entries (stored once, in the
+ *                                    ledger lists; events.lua reads them back), and `transfers`, a
+ *                                    JSON array (events of earlier versions: `entries`, a JSON array)
  *   P archiver:lease         string  "<owner> <fencing token>", PX = ARCHIVE_LEASE_MS (lease.lua)
  *   P archiver:token         string  counter of fencing tokens handed out
  *   P archive:id             string  id of the history store (archive_state.archive_id) that
@@ -39,6 +41,8 @@ import type { AccountRef } from "../../domain/accounts.ts"
  * between the scripts, the store and anyone reading Redis by hand.
  */
 export interface RedisKeys {
+  /** P itself: events.lua builds ledger keys from the accounts an event references. */
+  readonly prefix: string
   readonly object: (key: string) => string
   readonly ledger: (account: AccountRef) => string
   readonly transfers: (account: AccountRef) => string
@@ -56,6 +60,7 @@ export interface RedisKeys {
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
+  prefix,
   object: (key) => `${prefix}obj:${key}`,
   ledger: (account) => `${prefix}ledger:${account}`,
   transfers: (account) => `${prefix}transfers:${account}`,

@@ -8,21 +8,12 @@ import { StoreUnavailable } from "../StoreErrors.ts"
 import { luaScripts, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import type { RedisSession } from "./redisSession.ts"
-import { ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
+import { eventsPageResult, ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
 import type { TrackedCache } from "./trackedCache.ts"
 
 /** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
 const STREAM_ID = /^\d+(-\d+)?$/
 const LIST_INDEX = /^\d+$/
-
-const parseEvent = ([id, fields]: [string, Array<string>]): StoreEvent => {
-  const field = (name: string) => fields[fields.indexOf(name) + 1] ?? "[]"
-  return {
-    id,
-    entries: JSON.parse(field("entries")) as Array<LedgerEntry>,
-    transfers: JSON.parse(field("transfers")) as Array<Transfer>
-  }
-}
 
 /** Smallest byte string greater than every string starting with `prefix` (exclusive BYLEX bound). */
 const prefixEnd = (prefix: string): Buffer | null => {
@@ -148,26 +139,18 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     if (limit <= 0 || (cursor !== null && !STREAM_ID.test(cursor))) {
       return { items: [], nextCursor: null, trimmedThrough: "0" } satisfies EventPage
     }
-    // One MULTI: the page and the trim cursor it is bounded by belong together.
-    const [page, trimmedThrough] = yield* call("events", async () => {
-      const replies = await redis.multi()
-        .xrevrange(keys.events, cursor === null ? "+" : `(${cursor}`, "-", "COUNT", Math.floor(limit) + 1)
-        .hget(keys.trimmed, "cursor")
-        .exec()
-      const [pageError, raw] = replies?.[0] ?? [new Error("empty MULTI reply")]
-      if (pageError) throw pageError
-      return [raw as Array<[string, Array<string>]>, String(replies?.[1]?.[1] ?? "0")] as const
-    })
-    const items = page.slice(0, limit).map(parseEvent)
+    // One script: the page, its entries and the trim cursor it is bounded by belong together.
+    const eventsCall = luaScripts.events.call({ direction: "desc", from: cursor, count: Math.floor(limit) + 1, keys })
+    const { events: page, trimCursor } = eventsPageResult(yield* call("events", () => runScript(redis, luaScripts.events, eventsCall)))
+    const items = page.slice(0, limit)
     const last = items[items.length - 1]
-    return { items, nextCursor: last && page.length > items.length ? last.id : null, trimmedThrough } satisfies EventPage
+    return { items, nextCursor: last && page.length > items.length ? last.id : null, trimmedThrough: trimCursor } satisfies EventPage
   }, retrying)
 
   const eventsAfter = Effect.fn("RedisStore.eventsAfter")(function*(afterId: string, limit: number) {
     if (limit <= 0 || !STREAM_ID.test(afterId)) return []
-    const raw = yield* call("eventsAfter", () =>
-      redis.xrange(keys.events, `(${afterId}`, "+", "COUNT", Math.floor(limit)))
-    return raw.map(parseEvent)
+    const eventsCall = luaScripts.events.call({ direction: "asc", from: afterId, count: limit, keys })
+    return eventsPageResult(yield* call("eventsAfter", () => runScript(redis, luaScripts.events, eventsCall))).events
   }, retrying)
 
   const accounts = Effect.fn("RedisStore.accounts")(function*(cursor: string | null, limit: number, prefix?: string) {

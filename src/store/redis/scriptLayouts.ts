@@ -67,6 +67,7 @@ export const applyPlanLayout: ScriptLayout<ApplyPlanInput> = {
     count("nExpiryAdd"),
     count("nNewAccounts"),
     count("nClosedAccounts"),
+    one("entryRefs", (i) => JSON.stringify(i.request.plan.entries.map((e) => [e.accountId, e.seq]))),
     each("expected", "nExpected", ["version"], (i) => i.request.plan.expected, (e) => decimal(e.version)),
     each("write", "nWrites", ["version", "json"], (i) => i.request.plan.writes, (w) => [decimal(w.version), JSON.stringify(w.value)]),
     each("entry", "nEntries", ["json"], (i) => i.request.plan.entries, (e) => JSON.stringify(e)),
@@ -167,6 +168,25 @@ export const transfersLayout: ScriptLayout<TransferPageInput> = {
     one("cursor", (i) => i.cursor ?? ""),
     one("limit", (i) => String(Math.max(0, Math.floor(i.limit)))),
     one("account", (i) => i.account)
+  ]
+}
+
+export interface EventsPageInput {
+  readonly direction: "asc" | "desc"
+  /** A stream id (validated by the caller; exclusive), or null for the start ("asc") or the end ("desc"). */
+  readonly from: string | null
+  readonly count: number
+  readonly keys: RedisKeys
+}
+
+export const eventsLayout: ScriptLayout<EventsPageInput> = {
+  script: "events.lua",
+  keys: [one("events", (i) => i.keys.events), one("trimmed", (i) => i.keys.trimmed)],
+  argv: [
+    one("direction", (i) => i.direction),
+    one("from", (i) => i.from ?? ""),
+    one("count", (i) => String(Math.max(1, Math.floor(i.count)))),
+    one("prefix", (i) => i.keys.prefix)
   ]
 }
 

@@ -1,7 +1,7 @@
 import { ABSENT, isSystemAccount, type StoredObject, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { ApplyResult, LeaseResult, Snapshot, TransferPage, TrimResult } from "../Store.ts"
+import type { ApplyResult, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
 import { hexFingerprint } from "../../domain/fingerprint.ts"
 import { decodeStoredResponse } from "./storedResponse.ts"
 
@@ -125,6 +125,21 @@ export const loadResult = (objectKeys: ReadonlyArray<string>, raw: unknown): Sna
 export const ledgerPageResult = (raw: unknown): { readonly entries: ReadonlyArray<LedgerEntry>; readonly trimmedThrough: number } => {
   const reply = strings("ledger.lua", raw)
   return { entries: reply.slice(1).map((s) => JSON.parse(s ?? "null") as LedgerEntry), trimmedThrough: Number(reply[0]) }
+}
+
+/** events.lua: `{trimCursor, id, entries JSON, transfers JSON, ...}`, events in the page's order. */
+export const eventsPageResult = (raw: unknown): { readonly events: ReadonlyArray<StoreEvent>; readonly trimCursor: string } => {
+  const reply = strings("events.lua", raw)
+  if (reply.length === 0 || (reply.length - 1) % 3 !== 0) throw new UnexpectedScriptReply("events.lua", raw)
+  const events: Array<StoreEvent> = []
+  for (let i = 1; i < reply.length; i += 3) {
+    events.push({
+      id: reply[i]!,
+      entries: JSON.parse(reply[i + 1]!) as Array<LedgerEntry>,
+      transfers: JSON.parse(reply[i + 2]!) as Array<Transfer>
+    })
+  }
+  return { events, trimCursor: reply[0] ?? "0" }
 }
 
 /** transfers.lua: `{start, base, item...}` oldest first; the page is newest first. */
