@@ -250,10 +250,29 @@ export class Archiver extends Context.Service<Archiver, {
             else transferIds.set(account, [transfer.transferId])
           }
         }
-        const touched = [...new Set([...entriesByAccount(events).keys(), ...transferIds.keys()])]
+        const chunkEntries = entriesByAccount(events)
+        const touched = [...new Set([...chunkEntries.keys(), ...transferIds.keys()])]
         const stopped = yield* history.stopped(touched)
         const accounts = touched.filter((a) => !stopped.has(a))
         const heads = yield* history.heads(accounts)
+        // Entries are trimmed through the archived head, but no further than this chunk's events:
+        // an event references its entries (stored once, in the ledger lists), so every event left in
+        // Redis must find its entries there. Below the head, the archive's checksum of that entry.
+        const trimTo = new Map<AccountRef, number>()
+        for (const account of accounts) {
+          const inChunk = chunkEntries.get(account)
+          trimTo.set(account, Math.min(heads.get(account)?.seq ?? 0, inChunk?.[inChunk.length - 1]?.seq ?? 0))
+        }
+        const belowHead = accounts
+          .filter((account) => trimTo.get(account)! > 0 && trimTo.get(account)! < heads.get(account)!.seq)
+          .map((account) => ({ account, seq: trimTo.get(account)! }))
+        const belowHeadSums = belowHead.length === 0 ? new Map<string, string>() : yield* history.checksums(belowHead)
+        const throughChecksum = (account: AccountRef): string => {
+          const seq = trimTo.get(account)!
+          const head = heads.get(account)
+          if (seq === 0 || head === undefined) return ""
+          return seq === head.seq ? head.checksum : belowHeadSums.get(`${account}#${seq}`) ?? ""
+        }
         const state = yield* store.trimState(accounts)
         const positions = accounts.flatMap((account) =>
           (transferIds.get(account) ?? []).map((transferId, i) => ({ account, idx: (state.transfersBase.get(account) ?? 0) + i, transferId }))
@@ -264,8 +283,8 @@ export class Archiver extends Context.Service<Archiver, {
           throughEventId: through,
           accounts: accounts.map((account) => ({
             account,
-            entriesThroughSeq: heads.get(account)?.seq ?? 0,
-            entriesThroughChecksum: heads.get(account)?.checksum ?? "",
+            entriesThroughSeq: trimTo.get(account)!,
+            entriesThroughChecksum: throughChecksum(account),
             transfersBase: state.transfersBase.get(account) ?? 0,
             transferIds: transferIds.get(account) ?? []
           }))
