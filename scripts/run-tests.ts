@@ -16,9 +16,16 @@ const result = spawnSync(
 let passed = 0
 let failed = 0
 if (existsSync(report)) {
-  const r = JSON.parse(readFileSync(report, "utf8")) as { numPassedTests: number; numFailedTests: number }
+  const r = JSON.parse(readFileSync(report, "utf8")) as {
+    numPassedTests: number
+    numFailedTests: number
+    testResults: ReadonlyArray<{ status: string; assertionResults: ReadonlyArray<{ status: string }> }>
+  }
   passed = r.numPassedTests
-  failed = r.numFailedTests
+  // A file that failed before its tests could fail (a beforeAll or layer that threw: its tests are
+  // reported skipped) counts each of those tests as failed, or 1 if it had none: never a green line.
+  const failedFiles = r.testResults.filter((file) => file.status === "failed" && !file.assertionResults.some((t) => t.status === "failed"))
+  failed = r.numFailedTests + failedFiles.reduce((n, file) => n + Math.max(1, file.assertionResults.filter((t) => t.status !== "passed").length), 0)
 } else {
   failed = 1
 }
