@@ -572,6 +572,9 @@ const soak = async (redisUrl: string, redis: Redis) => {
   log(`   ${describe(f)}`)
   const redisSeries = await Promise.all(redisMemory)
   const recordBytes = await idempotencyRecordBytes(redis)
+  // The events stream per event (MEMORY USAGE ... SAMPLES 0: every node counted): its transfers and references to its entries.
+  const streamEvents = await redis.xlen("balance:events")
+  const streamBytesPerEvent = streamEvents === 0 ? null : round(Number(await redis.call("MEMORY", "USAGE", "balance:events", "SAMPLES", "0")) / streamEvents, 0)
   log(`   Redis used_memory: ${redisSeries.map((x) => `${x.t}s ${x.usedMb} MB`).join(", ")}`)
   const metricIn = (text: string, name: string, labels = "") =>
     [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm"))]
@@ -587,6 +590,10 @@ const soak = async (redisUrl: string, redis: Redis) => {
     /** Mean MEMORY USAGE of up to 500 idempotency records at the end (key, value, dictionary entry). */
     idempotencyRecordBytes: round(recordBytes, 0),
     idempotencyRecordsAtEnd: atEnd?.idempotencyRecords ?? null,
+    streamEventsAtEnd: streamEvents,
+    streamBytesPerEvent,
+    /** used_memory growth over the window per RPC of the game (everything Redis kept of it). */
+    bytesPerRpc: atEnd !== undefined && redisSeries[0] !== undefined && f.rpcs > 0 ? round(((atEnd.usedMb - redisSeries[0].usedMb) * 1024 * 1024) / f.rpcs, 0) : null,
     usedMbWithoutIdempotencyAt5Min: atFiveMinutes !== undefined && seconds >= 300 ? withoutRecords(atFiveMinutes) : null,
     usedMbWithoutIdempotencyAtEnd: atEnd === undefined ? null : withoutRecords(atEnd),
     usedMbAt5Min: atFiveMinutes !== undefined && seconds >= 300 ? atFiveMinutes.usedMb : null,
@@ -623,6 +630,7 @@ const soak = async (redisUrl: string, redis: Redis) => {
   })()
   log(`   Redis used_memory ${redisMemoryFigures.usedMbAt5Min ?? "(soak < 5 min)"} MB at 5 min, ${redisMemoryFigures.usedMbAtEnd} MB at the end` +
     `${redisMemoryFigures.growthPctAfter5Min === null ? "" : ` (${redisMemoryFigures.growthPctAfter5Min} %)`}; ` +
+    `${redisMemoryFigures.bytesPerRpc} B per RPC; stream ${redisMemoryFigures.streamEventsAtEnd} events, ${redisMemoryFigures.streamBytesPerEvent} B each; ` +
     `without the ${redisMemoryFigures.idempotencyRecordsAtEnd} idempotency records (${redisMemoryFigures.idempotencyRecordBytes} B each): ` +
     `${redisMemoryFigures.usedMbWithoutIdempotencyAt5Min ?? "-"} MB at 5 min, ${redisMemoryFigures.usedMbWithoutIdempotencyAtEnd} MB at the end; ` +
     `Redis CPU ${f.redis?.cpuUsPerRpc ?? "?"} µs/RPC; service CPU ${f.cpuUsPerRpc} µs/RPC`)
