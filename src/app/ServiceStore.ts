@@ -10,6 +10,8 @@ import {
 import { RedisStore } from "../store/redis/RedisStore.ts"
 import { HistoryStore } from "../history/HistoryStore.ts"
 import * as TieredStore from "../history/TieredStore.ts"
+import { refuseArchivedRedis } from "../history/archiveIdentity.ts"
+import { Store } from "../store/Store.ts"
 import * as ServiceHistoryStore from "./ServiceHistoryStore.ts"
 
 /**
@@ -80,6 +82,16 @@ const warnArchiveOffByDefault = Effect.logWarning(
     "instance only, with its private PostgreSQL under DATA_DIR)"
 )
 
+const withoutHistory = Layer.merge(ledgerStore, HistoryStore.disabled)
+/** Without the history tier on Redis: refused on a Redis whose history an archive holds in part (archiveIdentity.ts). */
+const withoutHistoryOnRedis = Layer.effectDiscard(Store.use(refuseArchivedRedis)).pipe(Layer.provideMerge(withoutHistory))
+const tiered = TieredStore.layer.pipe(Layer.provide(ledgerStore), Layer.provideMerge(ServiceHistoryStore.layer))
+
+type ServiceStoreLayer = Layer.Layer<
+  Store | HistoryStore,
+  Layer.Error<typeof withoutHistory> | Layer.Error<typeof withoutHistoryOnRedis> | Layer.Error<typeof tiered>
+>
+
 /**
  * The store the service runs on: the ledger's store, and with HISTORY_ARCHIVE=on (and a Redis store) the
  * history store too, the Store answering history reads from both tiers (TieredStore, which first
@@ -87,18 +99,18 @@ const warnArchiveOffByDefault = Effect.logWarning(
  */
 export const layer = Layer.unwrap(
   Effect.gen(function*() {
-    const off = Layer.merge(ledgerStore, HistoryStore.disabled)
     if ((yield* AppConfig.historyArchive) === "off") {
-      if (!(yield* AppConfig.historyArchiveSet) && (yield* AppConfig.store) === "redis") yield* warnArchiveOffByDefault
-      return off
+      if ((yield* AppConfig.store) !== "redis") return withoutHistory as ServiceStoreLayer
+      if (!(yield* AppConfig.historyArchiveSet)) yield* warnArchiveOffByDefault
+      return withoutHistoryOnRedis as ServiceStoreLayer
     }
     if ((yield* AppConfig.store) === "memory") {
       // The default `on` says nothing here; an explicit one is worth a warning.
       if (yield* AppConfig.historyArchiveSet) {
         yield* Effect.logWarning("HISTORY_ARCHIVE=on is ignored with BALANCE_STORE=memory: a volatile store has no history to keep")
       }
-      return off
+      return withoutHistory as ServiceStoreLayer
     }
-    return TieredStore.layer.pipe(Layer.provide(ledgerStore), Layer.provideMerge(ServiceHistoryStore.layer))
+    return tiered as ServiceStoreLayer
   })
 )

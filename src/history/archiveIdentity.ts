@@ -23,6 +23,29 @@ export class ArchiveIdentityMismatch extends Schema.TaggedError<ArchiveIdentityM
 }
 
 /**
+ * The history tier is off on this instance, but this Redis' history is archived (another instance,
+ * or this one before, archives it): part of the history is in that archive only, so reads without it
+ * would answer ledger and transaction pages with their older part missing.
+ */
+export class HistoryArchiveRequired extends Schema.TaggedError<HistoryArchiveRequired>()("HistoryArchiveRequired", {
+  /** The archive Redis belongs to (its `archive:id`). */
+  redisArchiveId: Schema.String
+}) {
+  override get message() {
+    return `this Redis' history is archived in archive ${this.redisArchiveId} (PostgreSQL), and the archiver trims ` +
+      `from Redis what that archive holds: an instance without the history tier would answer history reads with ` +
+      `their older part missing. Start this instance with HISTORY_ARCHIVE=on and DATABASE_URL set to the PostgreSQL ` +
+      `of that archive (the one the other instances on this Redis use)`
+  }
+}
+
+/** Before an instance without the history tier serves: refuses a Redis whose history is archived (HistoryArchiveRequired). */
+export const refuseArchivedRedis = Effect.fn("ArchiveIdentity.refuseArchived")(function*(store: Store["Service"]) {
+  const redisArchiveId = yield* store.archiveIdOfRedis()
+  if (redisArchiveId !== null) return yield* new HistoryArchiveRequired({ redisArchiveId })
+})
+
+/**
  * One archive per Redis, checked before the tiered store serves: claims Redis for this history
  * store's archive when no archive has yet, and refuses (ArchiveIdentityMismatch) when another has.
  */

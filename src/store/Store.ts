@@ -188,6 +188,8 @@ export class Store extends Context.Service<Store, {
    * history trimmed from this store is in that archive only (src/history/archiveIdentity.ts).
    */
   readonly claimArchiveId: (archiveId: string) => Effect.Effect<string, StoreUnavailable>
+  /** The archive this Redis' history belongs to, without claiming it (null: no archive claimed it). */
+  readonly archiveIdOfRedis: () => Effect.Effect<string | null, StoreUnavailable>
   /** The trim cursor (last trimmed stream id, "0" for none) and how many transfers of each account were trimmed. */
   readonly trimState: (
     accounts: ReadonlyArray<AccountRef>

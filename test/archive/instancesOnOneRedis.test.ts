@@ -115,7 +115,7 @@ describe("instances on one shared Redis", () => {
     }
   }, 240_000)
 
-  it("(b) HISTORY_ARCHIVE=on with a private PostgreSQL each: the second refuses to start, naming both archives; the first goes on", async () => {
+  it("(b) HISTORY_ARCHIVE=on with a private PostgreSQL each: the second refuses to start, naming both archives; the first goes on; an instance without the history tier is refused too", async () => {
     const redis = await startRedis()
     const first = await start(redis, { HISTORY_ARCHIVE: "on" })
     const firstArchive = loggedArchiveId(first.logs)
@@ -144,8 +144,23 @@ describe("instances on one shared Redis", () => {
 
     await playAndAudit([first], "on1")
     await eventually("the first to archive the game", async () => ((await rowsArchived(first)) > 0 ? true : undefined), { timeoutMs: 30_000 })
+    await eventually("Redis to be trimmed", async () => ((await trimCursor(redis)) ?? "0") !== "0" ? true : undefined, { timeoutMs: 60_000 })
+
+    // Without the history tier (set off, or off by default on a shared Redis without DATABASE_URL), an instance
+    // would answer history reads without what the archive alone holds now: refused, naming the archive.
+    for (const env of [{ HISTORY_ARCHIVE: "off" }, {}]) {
+      const withoutHistory = await runMainToExit({ BALANCE_STORE: "redis", REDIS_URL: redis.url, ...env }, 90_000)
+      withoutHistory.cleanup()
+      assert.strictEqual(withoutHistory.code, 1, JSON.stringify(env))
+      const refused = parseJsonLines(withoutHistory.stdout).filter((l) => l.level === "FATAL")
+      assert.lengthOf(refused, 1, JSON.stringify(env))
+      assert.strictEqual(refused[0]!.error, "HistoryArchiveRequired")
+      assert.include(refused[0]!.message, `this Redis' history is archived in archive ${firstArchive}`)
+      assert.include(refused[0]!.message, "Start this instance with HISTORY_ARCHIVE=on and DATABASE_URL set to the PostgreSQL of that archive")
+    }
+    assert.strictEqual(await claimedArchive(redis), firstArchive)
     assert.deepStrictEqual(first.logs.filter((l) => l.level === "ERROR" || l.level === "FATAL"), [])
-  }, 240_000)
+  }, 300_000)
 
   it("(c) one DATABASE_URL shared: both start, and archive into one history that both read across the tiers", async () => {
     const redis = await startRedis()

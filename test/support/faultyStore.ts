@@ -44,6 +44,7 @@ export const makeFaultyStore = () => {
     releaseArchiverLease: (o) => guard("lease", () => inner.releaseArchiverLease(o)),
     archiverLease: () => guard("lease", () => inner.archiverLease()),
     claimArchiveId: (id) => guard("claimArchiveId", () => inner.claimArchiveId(id)),
+    archiveIdOfRedis: () => guard("archiveIdOfRedis", () => inner.archiveIdOfRedis()),
     trimState: (a) => guard("trimState", () => inner.trimState(a)),
     trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())

@@ -228,6 +228,7 @@ const make = () => {
         return { _tag: "Held", token: leaseTokens }
       }),
     claimArchiveId: (id) => Effect.sync(() => archiveId ??= id),
+    archiveIdOfRedis: () => Effect.sync(() => archiveId ?? null),
     trimState: (accounts) =>
       Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
     trimArchived: (request) => Effect.sync(() => trimNow(request)),

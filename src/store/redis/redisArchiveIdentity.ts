@@ -20,5 +20,9 @@ export const makeRedisArchiveIdentity = ({ call, redis, retrying }: RedisSession
     return held ?? archiveId
   }, retrying)
 
-  return { claimArchiveId }
+  const archiveIdOfRedis = Effect.fn("RedisStore.archiveIdOfRedis")(function*() {
+    return yield* call("archiveIdOfRedis", () => redis.get(keys.archiveId))
+  }, retrying)
+
+  return { claimArchiveId, archiveIdOfRedis }
 }
