@@ -75,6 +75,28 @@ export class Ledger extends Context.Service<Ledger, {
     const metrics = yield* Metrics
     /** One label object per operation, made once: the call path does not build one per store call. */
     const operationLabels = { load: { operation: "load" }, apply: { operation: "apply" } } as const
+    /** The label objects of the per-command counters, made once per operation (and outcome), not on every call. */
+    const commandLabels = new Map<string, {
+      readonly operation: { readonly operation: string }
+      readonly byOutcome: Map<string, { readonly operation: string; readonly outcome: string }>
+    }>()
+    const labelsOf = (operation: string) => {
+      let labels = commandLabels.get(operation)
+      if (labels === undefined) {
+        labels = { operation: { operation }, byOutcome: new Map() }
+        commandLabels.set(operation, labels)
+      }
+      return labels
+    }
+    const outcomeLabels = (operation: string, outcome: string) => {
+      const { byOutcome } = labelsOf(operation)
+      let labels = byOutcome.get(outcome)
+      if (labels === undefined) {
+        labels = { operation, outcome }
+        byOutcome.set(outcome, labels)
+      }
+      return labels
+    }
     /**
      * Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>`
      * whatever the store (when spans are exported: see withSpanWhenExported).
@@ -222,7 +244,7 @@ export class Ledger extends Context.Service<Ledger, {
             : null
         }), (result) => {
           if (result._tag === "Conflict") {
-            metrics.conflictRetries.inc({ operation: command.op })
+            metrics.conflictRetries.inc(labelsOf(command.op).operation)
             remember(result.current)
           }
           if (result._tag === "Replayed") storedResponse = result.response
@@ -246,7 +268,7 @@ export class Ledger extends Context.Service<Ledger, {
        */
       const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
       const replayed = (): Executed<R> => {
-        metrics.idempotentReplays.inc({ operation: command.op })
+        metrics.idempotentReplays.inc(labelsOf(command.op).operation)
         forgetUnverified()
         return { result: JSON.parse(storedResponse) as R, replayed: true }
       }
@@ -313,10 +335,10 @@ export class Ledger extends Context.Service<Ledger, {
         Effect.onExit((exit) =>
           Effect.sync(() => {
             if (exit._tag === "Success") {
-              metrics.commands.inc({ operation: command.op, outcome: exit.value.replayed ? "replayed" : "ok" })
+              metrics.commands.inc(outcomeLabels(command.op, exit.value.replayed ? "replayed" : "ok"))
             } else {
               const error = Cause.findErrorOption(exit.cause)
-              if (error._tag === "Some") metrics.commands.inc({ operation: command.op, outcome: outcomeOf(error.value) })
+              if (error._tag === "Some") metrics.commands.inc(outcomeLabels(command.op, outcomeOf(error.value)))
             }
           })
         ),
