@@ -203,13 +203,13 @@ export class Ledger extends Context.Service<Ledger, {
         })
       }
       /**
-       * Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest.
-       * Usually no read at all (every key cached): then no effect is built beyond the answer.
+       * Fills `state` with what the cache (or an assumed absence) can give of the keys the command
+       * needs; the keys left to read, none when it is complete.
        */
-      const fill = (askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> => {
+      const fillFromCache = (): ReadonlyArray<string> => {
         for (;;) {
           const missing = missingKeys(command, state)
-          if (missing.length === 0) return Effect.succeed(record)
+          if (missing.length === 0) return missing
           const toLoad: Array<string> = []
           for (const key of missing) {
             const cached = cache.get(key)
@@ -217,15 +217,21 @@ export class Ledger extends Context.Service<Ledger, {
             else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
             else toLoad.push(key)
           }
-          if (toLoad.length > 0) {
-            // Only the first read asks about the key; a stored success or a reused key answers at once.
-            return Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
-              const now: RecordSeen = seen !== "notAsked" ? seen : record
-              return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(askKey, now)
-            })
-          }
+          if (toLoad.length > 0) return toLoad
         }
       }
+      /**
+       * Fills `state` with every key the command needs: cache first, assumed absent, then reads of `toLoad`
+       * (what fillFromCache left) and of whatever the keys read show to be needed too.
+       */
+      const fill = (toLoad: ReadonlyArray<string>, askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> =>
+        toLoad.length === 0
+          ? Effect.succeed(record)
+          // Only the first read asks about the key; a stored success or a reused key answers at once.
+          : Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
+            const now: RecordSeen = seen !== "notAsked" ? seen : record
+            return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(fillFromCache(), askKey, now)
+          })
       const planNow = Effect.map(Clock.currentTimeMillis, (now) => {
         // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
         const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
@@ -304,13 +310,18 @@ export class Ledger extends Context.Service<Ledger, {
         const step = progress.step
         switch (step._tag) {
           case "Answer":
+            // The usual answer is a value at hand: returned without a fiber step.
+            if (step.answer === "Applied") return { result: planOf().response, replayed: false }
             return yield* answer(step.answer)
           case "Fail":
             return yield* fail(step.failure, progress.maxAttempts)
-          case "Fill":
+          case "Fill": {
             if (step.pause) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
-            progress = next(progress, { _tag: "Filled", record: yield* fill(step.askKey) })
+            // Usually every key is cached: then no read, and no fiber step for it.
+            const toLoad = fillFromCache()
+            progress = next(progress, { _tag: "Filled", record: toLoad.length === 0 ? "notAsked" : yield* fill(toLoad, step.askKey) })
             break
+          }
           case "Plan":
             progress = next(progress, yield* planNow)
             break
