@@ -21,13 +21,15 @@ export class CommandExecutor extends Context.Service<CommandExecutor, {
     const ledger = yield* Ledger
     const queue = yield* CreditQueue
     return CommandExecutor.of({
+      // Data-first (no pipe): on every command, and the curried forms of Effect's duals cost an arguments copy per call.
       execute: <C extends Command>(command: C) =>
-        ledger.execute(command).pipe(
-          Effect.map((done): Execution<ResultByOp[C["op"]]> => ({ _tag: "Done", result: done.result, replayed: done.replayed })),
-          Effect.catchTag("StoreUnavailable", (error) =>
+        Effect.catchTag(
+          Effect.map(ledger.execute(command), (done): Execution<ResultByOp[C["op"]]> => ({ _tag: "Done", result: done.result, replayed: done.replayed })),
+          "StoreUnavailable",
+          (error) =>
             isQueueableCredit(command)
               ? Effect.map(queue.enqueue(command), (q): Execution<ResultByOp[C["op"]]> => ({ _tag: "Queued", queueId: q.queueId }))
-              : Effect.fail(error))
+              : Effect.fail(error)
         )
     })
   }))

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto"
+import { createHmac, hash } from "node:crypto"
 import type { AccountRef } from "./accounts.ts"
 import type { TransferType } from "./transfer.ts"
 
@@ -61,7 +61,7 @@ export const canonicalEncoding = (e: UnsignedEntry): string =>
 export const entryChecksum = (e: UnsignedEntry, hmacKey: string | undefined): string =>
   hmacKey
     ? createHmac("sha256", hmacKey).update(canonicalEncoding(e)).digest("hex")
-    : createHash("sha256").update(canonicalEncoding(e)).digest("hex")
+    : hash("sha256", canonicalEncoding(e)) // one-shot: half the cost of a Hash object per entry
 
 export const signEntry = (e: UnsignedEntry, hmacKey: string | undefined): LedgerEntry => ({
   ...e,

@@ -75,6 +75,28 @@ export class Ledger extends Context.Service<Ledger, {
     const metrics = yield* Metrics
     /** One label object per operation, made once: the call path does not build one per store call. */
     const operationLabels = { load: { operation: "load" }, apply: { operation: "apply" } } as const
+    /** The label objects of the per-command counters, made once per operation (and outcome), not on every call. */
+    const commandLabels = new Map<string, {
+      readonly operation: { readonly operation: string }
+      readonly byOutcome: Map<string, { readonly operation: string; readonly outcome: string }>
+    }>()
+    const labelsOf = (operation: string) => {
+      let labels = commandLabels.get(operation)
+      if (labels === undefined) {
+        labels = { operation: { operation }, byOutcome: new Map() }
+        commandLabels.set(operation, labels)
+      }
+      return labels
+    }
+    const outcomeLabels = (operation: string, outcome: string) => {
+      const { byOutcome } = labelsOf(operation)
+      let labels = byOutcome.get(outcome)
+      if (labels === undefined) {
+        labels = { operation, outcome }
+        byOutcome.set(outcome, labels)
+      }
+      return labels
+    }
     /**
      * Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>`
      * whatever the store (when spans are exported: see withSpanWhenExported).
@@ -181,13 +203,13 @@ export class Ledger extends Context.Service<Ledger, {
         })
       }
       /**
-       * Fills `state` with every key the command needs: cache first, assumed absent, then reads for the rest.
-       * Usually no read at all (every key cached): then no effect is built beyond the answer.
+       * Fills `state` with what the cache (or an assumed absence) can give of the keys the command
+       * needs; the keys left to read, none when it is complete.
        */
-      const fill = (askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> => {
+      const fillFromCache = (): ReadonlyArray<string> => {
         for (;;) {
           const missing = missingKeys(command, state)
-          if (missing.length === 0) return Effect.succeed(record)
+          if (missing.length === 0) return missing
           const toLoad: Array<string> = []
           for (const key of missing) {
             const cached = cache.get(key)
@@ -195,15 +217,21 @@ export class Ledger extends Context.Service<Ledger, {
             else if (assumeAbsentWhenUnseen(key)) state.set(key, ABSENT)
             else toLoad.push(key)
           }
-          if (toLoad.length > 0) {
-            // Only the first read asks about the key; a stored success or a reused key answers at once.
-            return Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
-              const now: RecordSeen = seen !== "notAsked" ? seen : record
-              return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(askKey, now)
-            })
-          }
+          if (toLoad.length > 0) return toLoad
         }
       }
+      /**
+       * Fills `state` with every key the command needs: cache first, assumed absent, then reads of `toLoad`
+       * (what fillFromCache left) and of whatever the keys read show to be needed too.
+       */
+      const fill = (toLoad: ReadonlyArray<string>, askKey: boolean, record: RecordSeen = "notAsked"): Effect.Effect<RecordSeen, StoreUnavailable> =>
+        toLoad.length === 0
+          ? Effect.succeed(record)
+          // Only the first read asks about the key; a stored success or a reused key answers at once.
+          : Effect.flatMap(read(toLoad, askKey && record === "notAsked"), (seen) => {
+            const now: RecordSeen = seen !== "notAsked" ? seen : record
+            return seen === "sameRequest" || seen === "otherRequest" ? Effect.succeed(now) : fill(fillFromCache(), askKey, now)
+          })
       const planNow = Effect.map(Clock.currentTimeMillis, (now) => {
         // Only a plan from one snapshot may end the command with a refusal or count as corrupt state.
         const basis: PlanBasis = oneSnapshot(keysFor(command, state)) ? "snapshot" : "cache"
@@ -222,7 +250,7 @@ export class Ledger extends Context.Service<Ledger, {
             : null
         }), (result) => {
           if (result._tag === "Conflict") {
-            metrics.conflictRetries.inc({ operation: command.op })
+            metrics.conflictRetries.inc(labelsOf(command.op).operation)
             remember(result.current)
           }
           if (result._tag === "Replayed") storedResponse = result.response
@@ -246,7 +274,7 @@ export class Ledger extends Context.Service<Ledger, {
        */
       const confirmed = (executed: Executed<R>) => Effect.as(store.awaitReplication(), executed)
       const replayed = (): Executed<R> => {
-        metrics.idempotentReplays.inc({ operation: command.op })
+        metrics.idempotentReplays.inc(labelsOf(command.op).operation)
         forgetUnverified()
         return { result: JSON.parse(storedResponse) as R, replayed: true }
       }
@@ -282,13 +310,18 @@ export class Ledger extends Context.Service<Ledger, {
         const step = progress.step
         switch (step._tag) {
           case "Answer":
+            // The usual answer is a value at hand: returned without a fiber step.
+            if (step.answer === "Applied") return { result: planOf().response, replayed: false }
             return yield* answer(step.answer)
           case "Fail":
             return yield* fail(step.failure, progress.maxAttempts)
-          case "Fill":
+          case "Fill": {
             if (step.pause) yield* Effect.sleep(Math.floor((yield* Random.next) * 4))
-            progress = next(progress, { _tag: "Filled", record: yield* fill(step.askKey) })
+            // Usually every key is cached: then no read, and no fiber step for it.
+            const toLoad = fillFromCache()
+            progress = next(progress, { _tag: "Filled", record: toLoad.length === 0 ? "notAsked" : yield* fill(toLoad, step.askKey) })
             break
+          }
           case "Plan":
             progress = next(progress, yield* planNow)
             break
@@ -305,52 +338,56 @@ export class Ledger extends Context.Service<Ledger, {
     const outcomeOf = (e: ExecuteError) =>
       e._tag === "Refusal" ? e.code : e._tag === "StoreUnavailable" ? "unavailable" : "contention"
     const execute = <C extends Command>(command: C) =>
-      withKeyLock(lockKeyOf(command), run(command), settings.keyWaitMs, (waitedMs) =>
-        new StoreUnavailable({
-          operation: "apply",
-          reason: `waited ${waitedMs} ms behind other commands on the same account (the store is slow or down); nothing was written`
-        })).pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (exit._tag === "Success") {
-              metrics.commands.inc({ operation: command.op, outcome: exit.value.replayed ? "replayed" : "ok" })
-            } else {
-              const error = Cause.findErrorOption(exit.cause)
-              if (error._tag === "Some") metrics.commands.inc({ operation: command.op, outcome: outcomeOf(error.value) })
-            }
-          })
+      // No stack capture (withSpanWhenExported): the frame would always be this function, and it was the hottest Effect frame of a call.
+      // Data-first calls, not pipe: the curried forms of Effect's duals cost an arguments copy per call.
+      withSpanWhenExported(
+        Effect.onExit(
+          withKeyLock(lockKeyOf(command), run(command), settings.keyWaitMs, (waitedMs) =>
+            new StoreUnavailable({
+              operation: "apply",
+              reason: `waited ${waitedMs} ms behind other commands on the same account (the store is slow or down); nothing was written`
+            })),
+          (exit) =>
+            Effect.sync(() => {
+              if (exit._tag === "Success") {
+                metrics.commands.inc(outcomeLabels(command.op, exit.value.replayed ? "replayed" : "ok"))
+              } else {
+                const error = Cause.findErrorOption(exit.cause)
+                if (error._tag === "Some") metrics.commands.inc(outcomeLabels(command.op, outcomeOf(error.value)))
+              }
+            })
         ),
-        // No stack capture (withSpanWhenExported): the frame would always be this function, and it was the hottest Effect frame of a call.
-        (effect) => withSpanWhenExported(effect, `Ledger.execute.${command.op}`, () => ({ attributes: { "ledger.op": command.op } }))
+        `Ledger.execute.${command.op}`,
+        () => ({ attributes: { "ledger.op": command.op } })
       )
 
     /** Reads one object from the store; when the store is down, the last state seen here, marked stale. */
-    const observe = <T extends WalletState | StackState | PotState | ReservationState>(object: T["kind"], key: string) =>
-      store.load([key]).pipe(
-        Effect.map((snapshot): Observed<T> => {
-          const v = snapshot.objects.get(key) ?? ABSENT
-          cache.set(key, v)
-          return { value: v.value as T | null, version: v.version, stale: false }
-        }),
-        Effect.catchTag("StoreUnavailable", (error) => {
-          const cached = cache.get(key)
-          if (cached) metrics.staleReads.inc({ object })
-          return cached
-            ? Effect.succeed<Observed<T>>({ value: cached.value as T | null, version: cached.version, stale: true })
-            : Effect.fail(error)
-        })
-      )
+    const observe = <T extends WalletState | StackState | PotState | ReservationState>(
+      object: T["kind"],
+      key: string
+    ): Effect.Effect<Observed<T>, StoreUnavailable> => {
+      const loaded: Effect.Effect<Observed<T>, StoreUnavailable> = Effect.map(store.load([key]), (snapshot) => {
+        const v = snapshot.objects.get(key) ?? ABSENT
+        cache.set(key, v)
+        return { value: v.value as T | null, version: v.version, stale: false }
+      })
+      return Effect.catchTag(loaded, "StoreUnavailable", (error) => {
+        const cached = cache.get(key)
+        if (cached) metrics.staleReads.inc({ object })
+        return cached
+          ? Effect.succeed<Observed<T>>({ value: cached.value as T | null, version: cached.version, stale: true })
+          : Effect.fail(error)
+      })
+    }
 
-    /** Spans of the per-call reads, without Effect.fn's stack capture per call (GetBalance is a hot path too), when exported. */
-    const readSpan = (name: string) => <A, E>(effect: Effect.Effect<A, E>) => withSpanWhenExported(effect, name)
-
+    // The per-call reads' spans, without Effect.fn's stack capture per call (GetBalance is a hot path too), when exported.
     return Ledger.of({
       execute,
-      wallet: (accountId) => observe<WalletState>("wallet", walletKey(accountId)).pipe(readSpan("Ledger.wallet")),
-      stack: (tableId, accountId) => observe<StackState>("stack", stackKey(tableId, accountId)).pipe(readSpan("Ledger.stack")),
-      pot: (tableId, handId) => observe<PotState>("pot", potKey(tableId, handId)).pipe(readSpan("Ledger.pot")),
+      wallet: (accountId) => withSpanWhenExported(observe<WalletState>("wallet", walletKey(accountId)), "Ledger.wallet"),
+      stack: (tableId, accountId) => withSpanWhenExported(observe<StackState>("stack", stackKey(tableId, accountId)), "Ledger.stack"),
+      pot: (tableId, handId) => withSpanWhenExported(observe<PotState>("pot", potKey(tableId, handId)), "Ledger.pot"),
       reservation: (reservationId) =>
-        observe<ReservationState>("reservation", reservationKey(reservationId)).pipe(readSpan("Ledger.reservation")),
+        withSpanWhenExported(observe<ReservationState>("reservation", reservationKey(reservationId)), "Ledger.reservation"),
       entries: Effect.fn("Ledger.entries")((account: AccountRef, afterSeq: number, limit: number) =>
         store.entries(account, afterSeq, limit)
       ),

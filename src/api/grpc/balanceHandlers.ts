@@ -43,13 +43,12 @@ export const makeBalanceHandlers = Effect.gen(function*() {
   ): UnaryMethod => ({
     mode,
     access,
+    // Data-first (no pipe): the curried forms of Effect's duals cost an arguments copy per call.
     handle: (request) =>
-      decode(request).pipe(
-        Effect.flatMap((c) => executor.execute(c)),
+      Effect.map(
+        Effect.flatMap(decode(request), (c) => executor.execute(c)),
         // A credit queued while the store is down is accepted: ok, flagged queued, applied later.
-        Effect.map((executed) =>
-          executed._tag === "Done" ? encode(executed.result) : { ok: true, queued: true, queueId: executed.queueId }
-        )
+        (executed) => executed._tag === "Done" ? encode(executed.result) : { ok: true, queued: true, queueId: executed.queueId }
       )
   })
 

@@ -48,6 +48,17 @@ const readable = <A>(request: unknown, handle: () => Effect.Effect<A, CallFailur
       : Effect.fail(refuse("INVALID_ARGUMENT", `the request is not a well-formed protobuf message: ${problem}`))
   })
 
+/** What a method's calls are named by (log annotation, span name), made once when the method is registered. */
+interface MethodNames {
+  readonly service: string
+  readonly method: string
+  /** The `rpc` log annotation: `<service>/<Method>`. */
+  readonly rpc: string
+  /** The call's span: `grpc.<Method>`. */
+  readonly span: string
+}
+const methodNames = (service: string, method: string): MethodNames => ({ service, method, rpc: `${service}/${method}`, span: `grpc.${method}` })
+
 const serviceError = (s: GrpcStatus): Partial<grpc.StatusObject> => ({ code: s.code, details: s.details })
 
 const answerOfExit = (exit: Exit.Exit<Answer>): Answer =>
@@ -91,17 +102,20 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
    * answer, caught at once). With Effect's default tracer the span is kept (log lines carry its
    * ids) but nothing else is paid for it: no attributes, no failure to mark it.
    */
-  const instrument = (service: string, method: string, metadata: grpc.Metadata, answered: (exported: boolean) => Effect.Effect<Answer>) => {
+  const instrument = (names: MethodNames, metadata: grpc.Metadata, answered: (exported: boolean) => Effect.Effect<Answer>) => {
+    const { service, method } = names
     const meta = readCallMetadata(metadata)
     const parent = parentSpanOf(meta.traceparent)
     // Generated when the caller sent none, so every log line of a call can be found by one id.
     const requestId = meta.requestId ?? randomUUID()
-    const spanned = Effect.withFiber((fiber) =>
+    // Data-first calls here and below: the curried forms of Effect's duals (pipe) cost an arguments copy per call.
+    const spanned = Effect.annotateLogs(
+      Effect.withFiber((fiber) =>
       exportsSpans(fiber)
         ? answered(true).pipe(
           // Answered already; a server error (UNAVAILABLE, INTERNAL, ...) also marks the call's span as failed.
           Effect.flatMap((answer) => isServerError(answer) ? Effect.fail(new ServerSideFailure(answer.status)) : Effect.void),
-          Effect.withSpan(`grpc.${method}`, {
+          Effect.withSpan(names.span, {
             kind: "server",
             attributes: {
               "rpc.system": "grpc",
@@ -113,13 +127,11 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
           }, { captureStackTrace: false }), // the frame would always be this runner
           Effect.catch(() => Effect.void)
         )
-        : Effect.withSpan(Effect.asVoid(answered(false)), `grpc.${method}`, { kind: "server", captureStackTrace: false })
-    ).pipe(
-      Effect.annotateLogs(
-        meta.traceparent
-          ? { rpc: `${service}/${method}`, requestId, traceparent: meta.traceparent }
-          : { rpc: `${service}/${method}`, requestId }
-      )
+        : Effect.withSpan(Effect.asVoid(answered(false)), names.span, { kind: "server", captureStackTrace: false })
+      ),
+      meta.traceparent
+        ? { rpc: names.rpc, requestId, traceparent: meta.traceparent }
+        : { rpc: names.rpc, requestId }
     )
     return parent ? Effect.withParentSpan(spanned, parent) : spanned
   }
@@ -130,8 +142,8 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
 
   const secondsSince = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9
   /** One line per call on completion; runs inside the call's span, so it carries its trace and span ids. Fields built only when logged. */
-  const completed = (message: string | ReadonlyArray<string>, method: string, outcome: string, seconds: number) =>
-    logCompletion(options.accessLog === true, message, () => ({ method, outcome, durationMs: millis(seconds) }))
+  const completed = (message: string | ReadonlyArray<string>, method: string, outcome: string, seconds: () => number) =>
+    logCompletion(options.accessLog === true, message, () => ({ method, outcome, durationMs: millis(seconds()) }))
 
   /** The handler's outcome as an Answer; the span gets it as `rpc.outcome` when spans are exported. */
   const answered = <E extends CallFailure>(effect: Effect.Effect<object, E>, mode: FailureMode, exported: boolean): Effect.Effect<Answer> => {
@@ -151,29 +163,32 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     handle: (request: WireRequest) => Effect.Effect<object, CallFailure>,
     mode: FailureMode,
     access: (request: WireRequest) => Access
-  ): grpc.handleUnaryCall<WireRequest, object> =>
-  (call, callback) => {
-    const started = process.hrtime.bigint()
-    let replied = false
-    /** Answers once; returns the outcome label, or undefined when there was nothing to answer. */
-    const reply = (answer: Answer): string | undefined => {
-      if (replied) return undefined
-      replied = true
-      if (call.cancelled) return "CANCELLED"
-      const outcome = answerLabel(answer)
-      options.observe?.(method, outcome, secondsSince(started))
-      if (answer._tag === "Reply") callback(null, answer.response)
-      else callback(serviceError(answer.status))
-      return outcome
+  ): grpc.handleUnaryCall<WireRequest, object> => {
+    const names = methodNames(service, method)
+    return (call, callback) => {
+      const started = process.hrtime.bigint()
+      let replied = false
+      /** Answers once; returns the outcome label, or undefined when there was nothing to answer. */
+      const reply = (answer: Answer): string | undefined => {
+        if (replied) return undefined
+        replied = true
+        if (call.cancelled) return "CANCELLED"
+        const outcome = answerLabel(answer)
+        options.observe?.(method, outcome, secondsSince(started))
+        if (answer._tag === "Reply") callback(null, answer.response)
+        else callback(serviceError(answer.status))
+        return outcome
+      }
+      const answerOnce = (exit: Exit.Exit<Answer>) => {
+        const outcome = reply(answerOfExit(exit))
+        // The duration is read only when the line is written (a filtered line costs no clock read).
+        return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, () => secondsSince(started))
+      }
+      const body = allowed(access(call.request), method, call.metadata, () => readable(call.request, () => handle(call.request)))
+      const program = instrument(names, call.metadata, (exported) => Effect.onExit(answered(body, mode, exported), answerOnce))
+      const fiber = options.run(program)
+      call.on("cancelled", () => fiber.interruptUnsafe())
     }
-    const answerOnce = (exit: Exit.Exit<Answer>) => {
-      const outcome = reply(answerOfExit(exit))
-      return outcome === undefined ? Effect.void : completed("grpc call", method, outcome, secondsSince(started))
-    }
-    const body = allowed(access(call.request), method, call.metadata, () => readable(call.request, () => handle(call.request)))
-    const program = instrument(service, method, call.metadata, (exported) => Effect.onExit(answered(body, mode, exported), answerOnce))
-    const fiber = options.run(program)
-    call.on("cancelled", () => fiber.interruptUnsafe())
   }
 
   const serverStream = (
@@ -181,44 +196,46 @@ export const makeCallRunner = (options: CallRunnerOptions) => {
     method: string,
     handle: (request: WireRequest, write: (message: object) => Effect.Effect<void>, ready: Ready) => Effect.Effect<void, CallFailure>,
     access: Access
-  ): grpc.handleServerStreamingCall<WireRequest, object> =>
-  (call) => {
-    const started = process.hrtime.bigint()
-    const write = (message: object): Effect.Effect<void> =>
-      Effect.callback<void>((resume) => {
-        if (call.write(message)) return resume(Effect.void)
-        const drained = () => resume(Effect.void)
-        call.once("drain", drained)
-        return Effect.sync(() => call.off("drain", drained))
-      })
-    const ready: Ready = (headers) =>
-      Effect.sync(() => {
-        const metadata = new grpc.Metadata()
-        for (const [k, v] of Object.entries(headers)) metadata.set(k, v)
-        call.sendMetadata(metadata)
-      })
-    const finish = (answer: Answer) => {
-      if (call.cancelled || call.writableEnded) return
-      if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
-      else call.end()
+  ): grpc.handleServerStreamingCall<WireRequest, object> => {
+    const names = methodNames(service, method)
+    return (call) => {
+      const started = process.hrtime.bigint()
+      const write = (message: object): Effect.Effect<void> =>
+        Effect.callback<void>((resume) => {
+          if (call.write(message)) return resume(Effect.void)
+          const drained = () => resume(Effect.void)
+          call.once("drain", drained)
+          return Effect.sync(() => call.off("drain", drained))
+        })
+      const ready: Ready = (headers) =>
+        Effect.sync(() => {
+          const metadata = new grpc.Metadata()
+          for (const [k, v] of Object.entries(headers)) metadata.set(k, v)
+          call.sendMetadata(metadata)
+        })
+      const finish = (answer: Answer) => {
+        if (call.cancelled || call.writableEnded) return
+        if (answer._tag === "Status") call.emit("error", serviceError(answer.status))
+        else call.end()
+      }
+      const body = Effect.as(allowed(access, method, call.metadata, () => readable(call.request, () => handle(call.request, write, ready))), {})
+      const program = instrument(names, call.metadata, (exported) =>
+        Effect.onExit(answered(body, "status", exported), (exit) => {
+          const answer = answerOfExit(exit)
+          return Effect.andThen(
+            Effect.sync(() => finish(answer)),
+            Effect.suspend(() => {
+              const outcome = call.cancelled ? "CANCELLED" : answerLabel(answer)
+              const seconds = secondsSince(started)
+              // Counted like unary calls; its duration is the stream's lifetime.
+              options.observe?.(method, outcome, seconds)
+              return completed(["grpc stream closed", outcome], method, outcome, () => seconds)
+            })
+          )
+        }))
+      const fiber = options.runStream(program)
+      call.on("cancelled", () => fiber.interruptUnsafe())
     }
-    const body = Effect.as(allowed(access, method, call.metadata, () => readable(call.request, () => handle(call.request, write, ready))), {})
-    const program = instrument(service, method, call.metadata, (exported) =>
-      Effect.onExit(answered(body, "status", exported), (exit) => {
-        const answer = answerOfExit(exit)
-        return Effect.andThen(
-          Effect.sync(() => finish(answer)),
-          Effect.suspend(() => {
-            const outcome = call.cancelled ? "CANCELLED" : answerLabel(answer)
-            const seconds = secondsSince(started)
-            // Counted like unary calls; its duration is the stream's lifetime.
-            options.observe?.(method, outcome, seconds)
-            return completed(["grpc stream closed", outcome], method, outcome, seconds)
-          })
-        )
-      }))
-    const fiber = options.runStream(program)
-    call.on("cancelled", () => fiber.interruptUnsafe())
   }
 
   return { unary, serverStream }
