@@ -237,7 +237,8 @@ export class Archiver extends Context.Service<Archiver, {
         const { cursor: trimmedThrough } = yield* store.trimState([])
         if (trimmedThrough === archived) break
         const archivedAt = parseEventId(archived)
-        const events = (yield* store.eventsAfter(trimmedThrough, options.batchEvents)).filter((e) => {
+        // Outlines: which entries each event holds is all a trim needs, not their contents.
+        const events = (yield* store.eventOutlinesAfter(trimmedThrough, options.batchEvents)).filter((e) => {
           const id = parseEventId(e.id)
           return id.ms < archivedAt.ms || (id.ms === archivedAt.ms && id.seq <= archivedAt.seq)
         })

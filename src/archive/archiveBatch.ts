@@ -11,12 +11,14 @@ import type { StoreEvent } from "../store/Store.ts"
  */
 
 /** Every transfer of the events, with its place in the stream (event id, position in the apply). */
-export const orderedTransfers = (events: ReadonlyArray<StoreEvent>): Array<OrderedTransfer> =>
+export const orderedTransfers = (events: ReadonlyArray<Pick<StoreEvent, "id" | "transfers">>): Array<OrderedTransfer> =>
   events.flatMap((event) => event.transfers.map((transfer, position) => ({ transfer, eventId: event.id, position })))
 
-/** The events' entries grouped by account, each group in seq order. */
-export const entriesByAccount = (events: ReadonlyArray<StoreEvent>): Map<AccountRef, Array<LedgerEntry>> => {
-  const byAccount = new Map<AccountRef, Array<LedgerEntry>>()
+/** The events' entries (or their outlines: account and seq) grouped by account, each group in seq order. */
+export const entriesByAccount = <E extends Pick<LedgerEntry, "accountId" | "seq"> = LedgerEntry>(
+  events: ReadonlyArray<{ readonly entries: ReadonlyArray<E> }>
+): Map<AccountRef, Array<E>> => {
+  const byAccount = new Map<AccountRef, Array<E>>()
   for (const event of events) {
     for (const e of event.entries) {
       const list = byAccount.get(e.accountId)

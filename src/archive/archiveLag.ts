@@ -25,13 +25,13 @@ export const archiveLag = Effect.fnUntraced(function*(store: Store["Service"], c
   let scanned = 0
   let truncated = false
   while (scanned < scanEvents) {
-    const page = yield* store.eventsAfter(after, Math.min(PAGE, scanEvents - scanned))
+    const page = yield* store.eventOutlinesAfter(after, Math.min(PAGE, scanEvents - scanned))
     if (page.length === 0) break
     oldestMs ??= parseEventId(page[0]!.id).ms
     for (const event of page) entries += event.entries.length
     scanned += page.length
     after = page[page.length - 1]!.id
-    if (scanned >= scanEvents) truncated = (yield* store.eventsAfter(after, 1)).length > 0
+    if (scanned >= scanEvents) truncated = (yield* store.eventOutlinesAfter(after, 1)).length > 0
   }
   return {
     entries,

@@ -103,6 +103,16 @@ export interface StoreEvent {
   readonly transfers: ReadonlyArray<Transfer>
 }
 
+/**
+ * An event without its entries' contents: which entries it holds (account and seq) and its
+ * transfers. What the archiver's trim and the lag need, read without fetching every entry.
+ */
+export interface EventOutline {
+  readonly id: string
+  readonly entries: ReadonlyArray<{ readonly accountId: AccountRef; readonly seq: number }>
+  readonly transfers: ReadonlyArray<Transfer>
+}
+
 /** The archiver's lease (lease.lua): held with a fencing token, or held by someone else. */
 export type LeaseResult =
   | { readonly _tag: "Held"; readonly token: number }
@@ -147,6 +157,8 @@ export class Store extends Context.Service<Store, {
   readonly events: (cursor: string | null, limit: number) => Effect.Effect<EventPage, StoreUnavailable>
   /** Events after `afterId` in ascending order ("0" = from the oldest kept), for live watchers. */
   readonly eventsAfter: (afterId: string, limit: number) => Effect.Effect<ReadonlyArray<StoreEvent>, StoreUnavailable>
+  /** The same as outlines (no entry contents), for the archiver's trim and its lag. */
+  readonly eventOutlinesAfter: (afterId: string, limit: number) => Effect.Effect<ReadonlyArray<EventOutline>, StoreUnavailable>
   /** Live chained accounts (wallets, stacks, active pots) in key order, for verification and admin listing. */
   readonly accounts: (
     cursor: string | null,

@@ -60,7 +60,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("Events reference their en
       assert.deepStrictEqual(pages.after[0]!.entries[0], pages.before.items[0]!.entries[0])
     }))
 
-  it.effect("an event of an earlier version (its entries inside) reads as it was written", () =>
+  it.effect("an event of an earlier version (its entries inside) reads as it was written, its outline from its entries", () =>
     Effect.gen(function*() {
       const raw = yield* rawClient
       const keys = redisKeys("old-events:")
@@ -69,8 +69,11 @@ layer(TestRedis.layer, { excludeTestServices: true })("Events reference their en
       const id = yield* Effect.promise(() =>
         raw.xadd(keys.events, "*", "entries", JSON.stringify([entry]), "transfers", JSON.stringify([transfer]))
       )
-      const page = yield* Store.use((s) => s.events(null, 10)).pipe(Effect.provide(storeOn("old-events:")))
+      const [page, outlines] = yield* Store.use((s) => Effect.all([s.events(null, 10), s.eventOutlinesAfter("0", 10)])).pipe(
+        Effect.provide(storeOn("old-events:"))
+      )
       assert.deepStrictEqual(page.items, [{ id: id!, entries: [entry as never], transfers: [transfer as never] }])
+      assert.deepStrictEqual(outlines, [{ id: id!, entries: [{ accountId: "w:cy", seq: 1 }], transfers: [transfer as never] }])
     }))
 
   it.effect("a reference to an entry Redis does not hold fails the read, naming it", () =>

@@ -279,6 +279,15 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         const ids = ascending.map((e) => e.id)
         assert.deepStrictEqual((yield* store.eventsAfter(ids[1]!, 2)).map((e) => e.id), [ids[2], ids[3]])
         assert.deepStrictEqual(yield* store.eventsAfter(ids[4]!, 10), [])
+        // Outlines: the same events, entries as account and seq, the same transfers.
+        const outlines = yield* store.eventOutlinesAfter("0", 100)
+        assert.deepStrictEqual(outlines, ascending.map((e) => ({
+          id: e.id,
+          entries: e.entries.map((x) => ({ accountId: x.accountId, seq: x.seq })),
+          transfers: e.transfers
+        })))
+        assert.deepStrictEqual(outlines.map((o) => o.entries), plans.map((p) => p.entries.map((x) => ({ accountId: x.accountId, seq: x.seq }))))
+        assert.deepStrictEqual((yield* store.eventOutlinesAfter(ids[1]!, 2)).map((e) => e.id), [ids[2], ids[3]])
       }))
 
     test("accounts page in key order, with cursor and prefix", () =>

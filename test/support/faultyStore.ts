@@ -34,6 +34,7 @@ export const makeFaultyStore = () => {
     transfers: (a, c, l) => guard("transfers", () => inner.transfers(a, c, l)),
     events: (c, l) => guard("events", () => inner.events(c, l)),
     eventsAfter: (id, l) => guard("eventsAfter", () => inner.eventsAfter(id, l)),
+    eventOutlinesAfter: (id, l) => guard("eventsAfter", () => inner.eventOutlinesAfter(id, l)),
     accounts: (c, l, p) => guard("accounts", () => inner.accounts(c, l, p)),
     closedAccounts: (s, c, l) => guard("closedAccounts", () => inner.closedAccounts(s, c, l)),
     dueReservations: (n, l) => guard("dueReservations", () => inner.dueReservations(n, l)),

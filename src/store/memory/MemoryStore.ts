@@ -195,6 +195,14 @@ const make = () => {
       }),
     eventsAfter: (afterId, limit) =>
       Effect.sync(() => events.filter((e) => eventNumber(e.id) > eventNumber(afterId)).slice(0, limit)),
+    eventOutlinesAfter: (afterId, limit) =>
+      Effect.sync(() =>
+        events.filter((e) => eventNumber(e.id) > eventNumber(afterId)).slice(0, limit).map((e) => ({
+          id: e.id,
+          entries: e.entries.map((x) => ({ accountId: x.accountId, seq: x.seq })),
+          transfers: e.transfers
+        }))
+      ),
     accounts: (cursor, limit, prefix) =>
       Effect.sync((): Page<AccountRef> => {
         const all = [...accountIndex].filter((r) => (prefix ? r.startsWith(prefix) : true) && (cursor === null || r > cursor)).sort()

@@ -22,17 +22,19 @@
     2  from       a stream id (exclusive), or "" for the start ("asc") or the end ("desc")
     3  count      at most this many events, > 0
     4  prefix     P, the key prefix of the ledger lists (P ledger:<accountRef>)
+    5  detail     "entries": each event with its entries; "outline": with its entry references
+                  instead ([[accountRef, seq], ...]; an event of an earlier version: its entries)
 
   Returns {trimCursor, id, entries, transfers, id, entries, transfers, ...}: trimCursor is
   P trimmed's cursor ("0": never trimmed); per event its id, its entries as one JSON array
-  (in the apply's order) and its transfers as one JSON array.
+  (in the apply's order; "outline": the references) and its transfers as one JSON array.
   An entry an event references that Redis does not hold (trimmed without its event, or a list
   edited by hand) is an error reply naming it: the page cannot be given whole.
 ]]
 
-local direction, from, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-if (direction ~= "asc" and direction ~= "desc") or not count or count < 1 then
-  return redis.error_reply("ERR events.lua: direction must be asc or desc and count at least 1")
+local direction, from, count, prefix, detail = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+if (direction ~= "asc" and direction ~= "desc") or not count or count < 1 or (detail ~= "entries" and detail ~= "outline") then
+  return redis.error_reply("ERR events.lua: direction must be asc or desc, count at least 1, detail entries or outline")
 end
 local page
 if direction == "asc" then
@@ -67,7 +69,9 @@ for _, event in ipairs(page) do
     elseif name == "entryRefs" then refs = fields[i + 1]
     elseif name == "transfers" then transfers = fields[i + 1] end
   end
-  if not entries then
+  if not entries and detail == "outline" then
+    entries = refs or "[]"
+  elseif not entries then
     local items = {}
     for _, ref in ipairs(refs and cjson.decode(refs) or {}) do
       local account, seq = ref[1], ref[2]

@@ -8,7 +8,7 @@ import { StoreUnavailable } from "../StoreErrors.ts"
 import { luaScripts, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import type { RedisSession } from "./redisSession.ts"
-import { eventsPageResult, ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
+import { eventOutlinesResult, eventsPageResult, ledgerPageResult, loadResult, transferPageResult, versionedFrom } from "./scriptResults.ts"
 import type { TrackedCache } from "./trackedCache.ts"
 
 /** Stream ids and list indexes that a cursor may hold; anything else reads as "nothing there". */
@@ -140,7 +140,7 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
       return { items: [], nextCursor: null, trimmedThrough: "0" } satisfies EventPage
     }
     // One script: the page, its entries and the trim cursor it is bounded by belong together.
-    const eventsCall = luaScripts.events.call({ direction: "desc", from: cursor, count: Math.floor(limit) + 1, keys })
+    const eventsCall = luaScripts.events.call({ direction: "desc", from: cursor, count: Math.floor(limit) + 1, detail: "entries", keys })
     const { events: page, trimCursor } = eventsPageResult(yield* call("events", () => runScript(redis, luaScripts.events, eventsCall)))
     const items = page.slice(0, limit)
     const last = items[items.length - 1]
@@ -149,8 +149,14 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
 
   const eventsAfter = Effect.fn("RedisStore.eventsAfter")(function*(afterId: string, limit: number) {
     if (limit <= 0 || !STREAM_ID.test(afterId)) return []
-    const eventsCall = luaScripts.events.call({ direction: "asc", from: afterId, count: limit, keys })
+    const eventsCall = luaScripts.events.call({ direction: "asc", from: afterId, count: limit, detail: "entries", keys })
     return eventsPageResult(yield* call("eventsAfter", () => runScript(redis, luaScripts.events, eventsCall))).events
+  }, retrying)
+
+  const eventOutlinesAfter = Effect.fn("RedisStore.eventOutlinesAfter")(function*(afterId: string, limit: number) {
+    if (limit <= 0 || !STREAM_ID.test(afterId)) return []
+    const eventsCall = luaScripts.events.call({ direction: "asc", from: afterId, count: limit, detail: "outline", keys })
+    return eventOutlinesResult(yield* call("eventsAfter", () => runScript(redis, luaScripts.events, eventsCall)))
   }, retrying)
 
   const accounts = Effect.fn("RedisStore.accounts")(function*(cursor: string | null, limit: number, prefix?: string) {
@@ -230,6 +236,7 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     transfers,
     events,
     eventsAfter,
+    eventOutlinesAfter,
     accounts,
     closedAccounts,
     dueReservations,

@@ -176,6 +176,8 @@ export interface EventsPageInput {
   /** A stream id (validated by the caller; exclusive), or null for the start ("asc") or the end ("desc"). */
   readonly from: string | null
   readonly count: number
+  /** "entries": each event with its entries; "outline": with references to them (EventOutline). */
+  readonly detail: "entries" | "outline"
   readonly keys: RedisKeys
 }
 
@@ -186,7 +188,8 @@ export const eventsLayout: ScriptLayout<EventsPageInput> = {
     one("direction", (i) => i.direction),
     one("from", (i) => i.from ?? ""),
     one("count", (i) => String(Math.max(1, Math.floor(i.count)))),
-    one("prefix", (i) => i.keys.prefix)
+    one("prefix", (i) => i.keys.prefix),
+    one("detail", (i) => i.detail)
   ]
 }
 

@@ -1,7 +1,7 @@
-import { ABSENT, isSystemAccount, type StoredObject, type Versioned } from "../../domain/accounts.ts"
+import { ABSENT, type AccountRef, isSystemAccount, type StoredObject, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { ApplyResult, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
+import type { ApplyResult, EventOutline, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
 import { hexFingerprint } from "../../domain/fingerprint.ts"
 import { decodeStoredResponse } from "./storedResponse.ts"
 
@@ -140,6 +140,20 @@ export const eventsPageResult = (raw: unknown): { readonly events: ReadonlyArray
     })
   }
   return { events, trimCursor: reply[0] ?? "0" }
+}
+
+/** events.lua with detail "outline": entries are references `[account, seq]` (or, in events of earlier versions, entries). */
+export const eventOutlinesResult = (raw: unknown): ReadonlyArray<EventOutline> => {
+  const reply = strings("events.lua", raw)
+  if (reply.length === 0 || (reply.length - 1) % 3 !== 0) throw new UnexpectedScriptReply("events.lua", raw)
+  const outlines: Array<EventOutline> = []
+  for (let i = 1; i < reply.length; i += 3) {
+    const entries = (JSON.parse(reply[i + 1]!) as Array<[AccountRef, number] | LedgerEntry>).map((e) =>
+      Array.isArray(e) ? { accountId: e[0], seq: e[1] } : { accountId: e.accountId, seq: e.seq }
+    )
+    outlines.push({ id: reply[i]!, entries, transfers: JSON.parse(reply[i + 2]!) as Array<Transfer> })
+  }
+  return outlines
 }
 
 /** transfers.lua: `{start, base, item...}` oldest first; the page is newest first. */
