@@ -238,16 +238,6 @@ export class Archiver extends Context.Service<Archiver, {
         return idle("fenced")
       }
       if (outcome._tag === "CursorMoved") return idle("cursor_moved")
-      // PostgreSQL now holds these pots whole: Redis may keep their markers only. Not the pots of an
-      // account the archive stopped for (its Redis side stays as it is until an operator looks).
-      const compacted = options.trim
-        ? yield* compactSettledPots(closed.flatMap((c): Array<CompactObject> => {
-          const marker = archivedPotMarker(c.state)
-          return marker === null || stopped.has(c.key) || stops.some((s) => s.account === c.key)
-            ? []
-            : [{ key: c.key, version: closedVersions.get(c.key)!, marker }]
-        }))
-        : 0
       rows.inc({ kind: "entries" }, entries.length)
       rows.inc({ kind: "transfers" }, transfers.length)
       rows.inc({ kind: "closed" }, closed.length)
@@ -259,6 +249,17 @@ export class Archiver extends Context.Service<Archiver, {
           )
         }
       }
+      // PostgreSQL now holds these pots whole: Redis may keep their markers only (after the batch's
+      // metrics: a Redis failure here fails the pass, not the record of its commit). Not the pots of
+      // an account the archive stopped for (its Redis side stays as it is until an operator looks).
+      const compacted = options.trim
+        ? yield* compactSettledPots(closed.flatMap((c): Array<CompactObject> => {
+          const marker = archivedPotMarker(c.state)
+          return marker === null || stopped.has(c.key) || stops.some((s) => s.account === c.key)
+            ? []
+            : [{ key: c.key, version: closedVersions.get(c.key)!, marker }]
+        }))
+        : 0
       return {
         outcome: "committed",
         events: events.length,
