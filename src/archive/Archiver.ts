@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Effect, Layer } from "effect"
-import { type AccountRef, isChained } from "../domain/accounts.ts"
+import { type AccountRef, archivedPotMarker, isArchivedPot, isChained } from "../domain/accounts.ts"
 import { checkpointMac } from "../domain/headCheckpoint.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import {
@@ -14,7 +14,7 @@ import {
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
 import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { Store } from "../store/Store.ts"
+import { type CompactObject, Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
 import { archiveLag } from "./archiveLag.ts"
 import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
@@ -47,6 +47,8 @@ export interface PassReport {
   readonly entries: number
   readonly transfers: number
   readonly closed: number
+  /** Settled pots of this batch replaced in Redis by their markers after the commit (trimming on). */
+  readonly compacted: number
   readonly stops: ReadonlyArray<ContinuityStop>
   /** The batch was full: more is waiting. */
   readonly more: boolean
@@ -69,7 +71,16 @@ const GAP_PAGE = 1_000
  */
 const TRIM_CHUNK_EVENTS = 250
 
-const idle = (outcome: PassOutcome): PassReport => ({ outcome, events: 0, entries: 0, transfers: 0, closed: 0, stops: [], more: false })
+const idle = (outcome: PassOutcome): PassReport => ({
+  outcome,
+  events: 0,
+  entries: 0,
+  transfers: 0,
+  closed: 0,
+  compacted: 0,
+  stops: [],
+  more: false
+})
 
 /**
  * Copies the ledger's history from Redis to PostgreSQL (DESIGN 9): the
@@ -137,6 +148,24 @@ export class Archiver extends Context.Service<Archiver, {
       })
     })
 
+    /**
+     * Replaces settled pots that this pass committed by their markers (PotState.archived), each only
+     * while Redis still holds the version committed (compact.lua); a pot left whole is logged and
+     * counted, and stays whole (correct, only larger). Returns how many were replaced.
+     */
+    const compactSettledPots = Effect.fn("Archiver.compactSettledPots")(function*(objects: ReadonlyArray<CompactObject>) {
+      if (objects.length === 0) return 0
+      const result = yield* store.compactArchived(objects)
+      trimmedRows.inc({ kind: "closed" }, result.compacted.length)
+      for (const skip of result.skipped) {
+        trimSkips.inc({ part: "closed" })
+        yield* Effect.logWarning("archiver left a settled pot whole in Redis: it is not the version the archive committed").pipe(
+          Effect.annotateLogs({ detail: skip })
+        )
+      }
+      return result.compacted.length
+    })
+
     const pass = Effect.fn("Archiver.pass")(function*() {
       const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)
       leader.set(lease._tag === "Held" ? 1 : 0)
@@ -179,12 +208,20 @@ export class Archiver extends Context.Service<Archiver, {
 
       const closedKeys = closedObjectKeys(events)
       const closed: Array<ClosedObject> = []
+      /** The version of each closed object as read here: compaction replaces only that version. */
+      const closedVersions = new Map<string, number>()
       if (closedKeys.length > 0) {
         const snapshot = yield* store.load(closedKeys)
         for (const key of closedKeys) {
-          const state = snapshot.objects.get(key)?.value ?? null
+          const read = snapshot.objects.get(key)
+          const state = read?.value ?? null
           const at = closedAt(state)
-          if (state !== null && at !== null) closed.push({ key, state, closedAt: at })
+          // A marker was compacted after its pot was committed whole (a batch archived again from an
+          // older cursor): it must never stand in for the pot in closed_objects.
+          if (state !== null && at !== null && !isArchivedPot(state)) {
+            closed.push({ key, state, closedAt: at })
+            closedVersions.set(key, read!.version)
+          }
         }
       }
 
@@ -219,12 +256,24 @@ export class Archiver extends Context.Service<Archiver, {
           )
         }
       }
+      // PostgreSQL now holds these pots whole: Redis may keep their markers only (after the batch's
+      // metrics: a Redis failure here fails the pass, not the record of its commit). Not the pots of
+      // an account the archive stopped for (its Redis side stays as it is until an operator looks).
+      const compacted = options.trim
+        ? yield* compactSettledPots(closed.flatMap((c): Array<CompactObject> => {
+          const marker = archivedPotMarker(c.state)
+          return marker === null || stopped.has(c.key) || stops.some((s) => s.account === c.key)
+            ? []
+            : [{ key: c.key, version: closedVersions.get(c.key)!, marker }]
+        }))
+        : 0
       return {
         outcome: "committed",
         events: events.length,
         entries: entries.length,
         transfers: transfers.length,
         closed: closed.length,
+        compacted,
         stops,
         more: events.length >= options.batchEvents
       } satisfies PassReport

@@ -78,6 +78,17 @@ export interface PotState extends Chain {
   readonly contributions: ReadonlyArray<SeatContribution>
   readonly createdAt: number
   readonly closedAt?: number
+  /**
+   * Set on a SETTLED pot whose contributions moved to the history store (issue 14): once the
+   * archiver has committed the pot to PostgreSQL (closed_objects), Redis keeps this marker instead
+   * of the full object: the pot with `contributions: []` and this flag, at the same version, with
+   * the same chain head (seq, checksum, balance, status, createdAt, closedAt). It keeps refusing
+   * what a settled pot refuses (a late Contribute, a second Settle or a Cancel: POT_NOT_ACTIVE,
+   * decided before the contributions are read) and keeps the hand id taken; reads that show the
+   * contributions take the full state from the history store (archivedPotState). Only SETTLED pots:
+   * a CANCELLED pot answers a repeated Cancel with refunds computed from its contributions.
+   */
+  readonly archived?: true
 }
 
 export const RESERVATION_STATUSES = ["HELD", "COMMITTED", "RELEASED", "EXPIRED"] as const
@@ -126,6 +137,13 @@ export const isClosed = (o: StoredObject): boolean =>
 
 /** A settled or cancelled pot. */
 export const isClosedPot = (o: StoredObject | null | undefined): o is PotState => o?.kind === "pot" && isClosed(o)
+
+/** A pot whose contributions are in the history store only (PotState.archived). */
+export const isArchivedPot = (o: StoredObject | null | undefined): o is PotState => o?.kind === "pot" && o.archived === true
+
+/** What Redis keeps of a settled pot once the history store holds it whole; null for any other object. */
+export const archivedPotMarker = (o: StoredObject): PotState | null =>
+  o.kind === "pot" && o.status === "SETTLED" && o.archived !== true ? { ...o, contributions: [], archived: true } : null
 
 export const emptyWallet = (accountId: string, now: number): WalletState => ({
   kind: "wallet", accountId, balance: 0, held: 0, createdAt: now, seq: 0, checksum: "GENESIS"

@@ -107,10 +107,15 @@ export const planCancel = (c: Cancel, b: PlanBuilder): Outcome<CancelResult> | R
   const pKey = potKey(c.tableId, c.handId)
   const pot = b.get<PotState>(pKey)
   if (!pot) return refuse("POT_NOT_FOUND", `pot ${c.tableId}/${c.handId} does not exist`)
-  const refunds = pot.contributions.map((r) => ({ seatId: r.seatId, accountId: r.accountId, amount: r.amount }))
+  const refunds = () => pot.contributions.map((r) => ({ seatId: r.seatId, accountId: r.accountId, amount: r.amount }))
   // Cancelling a cancelled pot moves nothing and answers what the cancel refunded: the game's
   // CancelPot carries no idempotency key, so a retry after a lost answer must not look like a failure.
-  if (pot.status === "CANCELLED") return { _tag: "NoChange", response: { refunds } }
+  // Only settled pots are archived (their contributions leave Redis): a cancelled one without them
+  // would answer refunds it did not make.
+  if (pot.status === "CANCELLED") {
+    if (pot.archived === true) return b.inconsistent(`cancelled pot ${pKey} is marked archived: its refunds left Redis`)
+    return { _tag: "NoChange", response: { refunds: refunds() } }
+  }
   if (pot.status !== "ACTIVE") return refuse("POT_NOT_ACTIVE", `pot ${c.tableId}/${c.handId} is ${pot.status}`)
   const parent = `pot:${c.tableId}:${c.handId}`
   for (const row of pot.contributions) {
@@ -124,7 +129,7 @@ export const planCancel = (c: Cancel, b: PlanBuilder): Outcome<CancelResult> | R
   b.put(pKey, { ...cancelled, status: "CANCELLED", closedAt: b.ctx.now })
   b.stat("pots_open", -1)
   b.stat("pots_cancelled", 1)
-  return b.build({ refunds })
+  return b.build({ refunds: refunds() })
 }
 
 export const planCashOut = (c: CashOut, b: PlanBuilder): Outcome<CashOutResult> | Refusal => {

@@ -19,6 +19,11 @@ import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
  * A read that needs PostgreSQL while it is down fails as StoreUnavailable
  * (UNAVAILABLE / 503 with Retry-After); reads Redis can answer alone, and
  * every write, are unaffected.
+ *
+ * `archivedObject` answers for the markers Redis keeps of settled pots the archiver compacted
+ * (PotState.archived): their full state is the history store's closed_objects row, so a pot reads
+ * the same before and after (Ledger.pot). Writes never need it: a marker refuses what its pot
+ * refuses, so the planner's loads stay on Redis alone.
  */
 export const makeTieredStore = (store: Store["Service"], history: HistoryStore["Service"]): Store["Service"] => {
   const historyDown = (e: HistoryUnavailable) =>
@@ -64,7 +69,12 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
     entries: (account, afterSeq, limit) => Effect.map(entryPage(account, afterSeq, limit), (p) => p.entries),
     entryPage,
     transfers,
-    events
+    events,
+    archivedObject: (key) =>
+      history.closedObject(key).pipe(
+        Effect.map((closed) => closed?.state ?? null),
+        Effect.mapError(historyDown)
+      )
   })
 }
 

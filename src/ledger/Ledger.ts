@@ -1,6 +1,7 @@
 import { Cause, Clock, Context, Effect, Layer, Random } from "effect"
 import {
   ABSENT,
+  isArchivedPot,
   isClosed,
   keyKind,
   type AccountRef,
@@ -380,12 +381,36 @@ export class Ledger extends Context.Service<Ledger, {
       })
     }
 
+    /**
+     * A pot as GetPot and the admin route show it: a settled pot Redis keeps as a marker (its
+     * contributions archived: PotState.archived) is answered whole from the history store, at the
+     * version Redis holds, so the answer is the same before and after archiving. PostgreSQL down:
+     * StoreUnavailable, as every read that needs the archive.
+     */
+    const pot = (tableId: string, handId: string) => {
+      const key = potKey(tableId, handId)
+      return Effect.flatMap(observe<PotState>("pot", key), (observed) =>
+        !isArchivedPot(observed.value)
+          ? Effect.succeed(observed)
+          : Effect.flatMap(store.archivedObject(key), (full) =>
+            full?.kind !== "pot" || full.archived === true
+              ? Effect.fail(
+                new StoreUnavailable({
+                  operation: "archivedObject",
+                  reason: `pot ${key} is archived: its contributions are in the history store, which ${
+                    full === null ? "does not hold it (or is not read by this instance)" : "holds no full pot for it"
+                  }`
+                })
+              )
+              : Effect.succeed<Observed<PotState>>({ ...observed, value: full })))
+    }
+
     // The per-call reads' spans, without Effect.fn's stack capture per call (GetBalance is a hot path too), when exported.
     return Ledger.of({
       execute,
       wallet: (accountId) => withSpanWhenExported(observe<WalletState>("wallet", walletKey(accountId)), "Ledger.wallet"),
       stack: (tableId, accountId) => withSpanWhenExported(observe<StackState>("stack", stackKey(tableId, accountId)), "Ledger.stack"),
-      pot: (tableId, handId) => withSpanWhenExported(observe<PotState>("pot", potKey(tableId, handId)), "Ledger.pot"),
+      pot: (tableId, handId) => withSpanWhenExported(pot(tableId, handId), "Ledger.pot"),
       reservation: (reservationId) =>
         withSpanWhenExported(observe<ReservationState>("reservation", reservationKey(reservationId)), "Ledger.reservation"),
       entries: Effect.fn("Ledger.entries")((account: AccountRef, afterSeq: number, limit: number) =>

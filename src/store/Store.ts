@@ -1,5 +1,5 @@
 import { Context, type Effect } from "effect"
-import type { AccountRef, SystemAccount, Versioned } from "../domain/accounts.ts"
+import type { AccountRef, PotState, StoredObject, SystemAccount, Versioned } from "../domain/accounts.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Plan, StatName } from "../domain/plan.ts"
 import type { Transfer } from "../domain/transfer.ts"
@@ -88,6 +88,22 @@ export type TrimResult =
     readonly skipped: ReadonlyArray<string>
   }
   | { readonly _tag: "CursorMoved"; readonly cursor: string }
+
+/** One settled pot to replace by its marker (compactArchived). */
+export interface CompactObject {
+  readonly key: string
+  /** The version the archiver read and the history store committed: replaced only while the object is still at it. */
+  readonly version: number
+  /** archivedPotMarker of that state (PotState.archived), written at the same version. */
+  readonly marker: PotState
+}
+
+export interface CompactResult {
+  /** Keys now holding their marker. */
+  readonly compacted: ReadonlyArray<string>
+  /** Objects left as they were: "<key> <why>" (another version, absent, not the marker's pot, already a marker). */
+  readonly skipped: ReadonlyArray<string>
+}
 
 /** Whether stream id `a` (`<ms>-<seq>`) comes after `b`. */
 export const isEventAfter = (a: string, b: string): boolean => {
@@ -208,6 +224,17 @@ export class Store extends Context.Service<Store, {
   ) => Effect.Effect<{ readonly cursor: string; readonly transfersBase: ReadonlyMap<AccountRef, number> }, StoreUnavailable>
   /** Removes what the history store committed, each part checked first (trim.lua). */
   readonly trimArchived: (request: TrimRequest) => Effect.Effect<TrimResult, StoreUnavailable>
+  /**
+   * Replaces settled pots the history store committed by their markers (PotState.archived; compact.lua),
+   * each by compare-and-set on its version: an object at another version, absent, or not the pot
+   * its marker was made from is left whole and reported. Every check is made before the first write.
+   */
+  readonly compactArchived: (objects: ReadonlyArray<CompactObject>) => Effect.Effect<CompactResult, StoreUnavailable>
+  /**
+   * The full state of an object Redis keeps only as a marker (an archived pot), from the history
+   * store; null from a store without one (the plain Redis and memory stores: TieredStore answers it).
+   */
+  readonly archivedObject: (key: string) => Effect.Effect<StoredObject | null, StoreUnavailable>
   /**
    * Waits until the writes this store has sent are on enough replicas
    * (REDIS_MIN_REPLICAS_ACK; a no-op when that is 0 or there are no

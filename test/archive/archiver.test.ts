@@ -109,7 +109,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
         ])
         assert.strictEqual(yield* counter("balance_archive_rows_total", { kind: "entries" }), reports.reduce((n, r) => n + r.entries, 0))
         assert.deepStrictEqual(yield* (yield* Archiver).drain(), [
-          { outcome: "idle", events: 0, entries: 0, transfers: 0, closed: 0, stops: [], more: false }
+          { outcome: "idle", events: 0, entries: 0, transfers: 0, closed: 0, compacted: 0, stops: [], more: false }
         ])
       }).pipe(Effect.provide(sqlOn(url))))
     }))

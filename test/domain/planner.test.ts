@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  archivedPotMarker,
   emptyPot,
   emptyStack,
   emptyWallet,
@@ -17,7 +18,7 @@ import {
 import type { Command } from "../../src/domain/commands.ts"
 import type { RefusalCode } from "../../src/domain/errors.ts"
 import type { Plan } from "../../src/domain/plan.ts"
-import { plan } from "../../src/domain/planner.ts"
+import { keysFor, plan } from "../../src/domain/planner.ts"
 import { type LedgerRules, MAX_RESERVATION_TIMEOUT_MS } from "../../src/domain/rules.ts"
 
 /**
@@ -245,6 +246,29 @@ describe("planner: tables", () => {
     assert.deepStrictEqual(unchanged(c, stateOf(pot("t1", "h1", [[1, "al", 10], [2, "bo", 25]], "CANCELLED"))), { refunds })
     refused(c, stateOf(), "POT_NOT_FOUND")
     refused(c, stateOf(pot("t1", "h1", [[1, "al", 10]], "SETTLED")), "POT_NOT_ACTIVE")
+  })
+
+  it("an archived settled pot (the marker Redis keeps, contributions in PostgreSQL) refuses Contribute, Settle and Cancel with POT_NOT_ACTIVE as the full pot does", () => {
+    const settled = pot("t1", "h1", [[1, "al", 10], [2, "bo", 25]], "SETTLED")
+    const marker = archivedPotMarker({ ...settled, seq: 4, checksum: "c4", closedAt: 7 })!
+    assert.deepStrictEqual(marker, { ...settled, seq: 4, checksum: "c4", closedAt: 7, contributions: [], archived: true })
+    assert.isNull(archivedPotMarker(pot("t1", "h1", [[1, "al", 10]], "CANCELLED")), "a cancelled pot keeps its contributions")
+    assert.isNull(archivedPotMarker(pot("t1", "h1", [[1, "al", 10]])), "an active pot is never archived")
+    assert.isNull(archivedPotMarker(marker), "a marker is not archived twice")
+    const settle = { op: "Settle", tableId: "t1", handId: "h1", winners: [{ seatId: 1, accountId: "al", amount: 35 }], idempotencyKey: "k2" } as const
+    const cancel = { op: "Cancel", tableId: "t1", handId: "h1", reason: "late" } as const
+    // The seat in the winners and the contribution match a row only the full pot has: the marker
+    // must refuse on its status, not on rows it no longer holds (INVALID_WINNERS, INVALID_SEAT_ID).
+    for (const p of [settled, marker]) {
+      refused(contribute(1, "al", 10), stateOf(stack("t1", "al", 100), p), "POT_NOT_ACTIVE")
+      refused(contribute(3, "cy", 10), stateOf(stack("t1", "cy", 100), p), "POT_NOT_ACTIVE")
+      refused(settle, stateOf(p, stack("t1", "al", 0)), "POT_NOT_ACTIVE")
+    }
+    // Cancel loads the contributors' stacks of a pot it can refund; the marker names none and is refused.
+    assert.deepStrictEqual(keysFor(cancel, stateOf(marker)), [potKey("t1", "h1")])
+    refused(cancel, stateOf(marker), "POT_NOT_ACTIVE")
+    // A marker that claims to be cancelled would answer refunds it did not make: the state is inconsistent.
+    assert.strictEqual(run(cancel, stateOf({ ...marker, status: "CANCELLED" }))._tag, "Inconsistent")
   })
 
   it("CashOut: stack -> wallet; ACCOUNT_NOT_FOUND, INSUFFICIENT_STACK, AMOUNT_OVERFLOW", () => {

@@ -106,6 +106,35 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
     })
   })
 
+  it("compact.lua: one malformed marker or version leaves every pot of the call whole, the well-formed ones before it too", async () => {
+    await redis.flushdb()
+    const pot = (handId: string) => ({
+      kind: "pot", tableId: "t", handId, balance: 0, status: "SETTLED", contributions: [{ seatId: 1, accountId: "a", amount: 5 }],
+      createdAt: 1, closedAt: 2, seq: 2, checksum: `c-${handId}`
+    })
+    const marker = (handId: string) => JSON.stringify({ ...pot(handId), contributions: [], archived: true })
+    for (const h of ["h1", "h2"]) await redis.hset(`obj:p:t:${h}`, "v", "3", "d", JSON.stringify(pot(h)))
+    const run = (args: ReadonlyArray<string>) =>
+      redis.eval(readLuaScript("compact.lua"), 2, "obj:p:t:h1", "obj:p:t:h2", ...args).then(() => null, (e: Error) => e)
+    const cases: ReadonlyArray<[ReadonlyArray<string>, string]> = [
+      [["2", "3", marker("h1"), "3", JSON.stringify({ ...pot("h2"), archived: true })], "marker of object 2"],
+      [["2", "3", marker("h1"), "3", JSON.stringify({ ...pot("h2"), contributions: [], archived: true, status: "CANCELLED" })], "marker of object 2"],
+      [["2", "3", marker("h1"), "3", "{not json"], "marker of object 2"],
+      [["2", "3", marker("h1"), "3.0", marker("h2")], "version of object 2"],
+      [["2", "3", marker("h1"), "3"], "expected"]
+    ]
+    for (const [args, message] of cases) {
+      assert.include(String((await run(args))?.message), message)
+      for (const h of ["h1", "h2"]) assert.deepStrictEqual(await redis.hgetall(`obj:p:t:${h}`), { v: "3", d: JSON.stringify(pot(h)) })
+    }
+    // The same call unspoilt replaces both.
+    assert.deepStrictEqual(
+      await redis.eval(readLuaScript("compact.lua"), 2, "obj:p:t:h1", "obj:p:t:h2", "2", "3", marker("h1"), "3", marker("h2")),
+      ["COMPACTED", "", ""]
+    )
+    assert.deepStrictEqual(await redis.hgetall("obj:p:t:h2"), { v: "3", d: marker("h2") })
+  })
+
   it("lease.lua: a bad duration draws no token", async () => {
     const error = await redis.eval(readLuaScript("lease.lua"), 2, "lease", "token", "acquire", "me", "soon").then(() => null, (e: Error) => e)
     assert.include(String(error?.message), "lease duration")

@@ -12,6 +12,7 @@ import {
   applyLayout,
   applyLayout as batchLayout,
   applyPlanLayout,
+  compactLayout,
   leaseLayout,
   ledgerLayout,
   loadLayout,
@@ -100,7 +101,8 @@ export const layouts: ReadonlyArray<ScriptLayout<never>> = [
   ledgerLayout,
   transfersLayout,
   leaseLayout,
-  trimLayout
+  trimLayout,
+  compactLayout
 ] as ReadonlyArray<ScriptLayout<never>>
 
 /** What differs between a layout and its script's header ([] when they agree). */

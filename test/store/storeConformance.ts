@@ -3,15 +3,19 @@ import { Effect, type Layer } from "effect"
 import { TestClock } from "effect/testing"
 import {
   ABSENT,
+  archivedPotMarker,
+  potKey,
+  type PotState,
   reservationKey,
   type ReservationState,
   walletKey,
   type WalletState
 } from "../../src/domain/accounts.ts"
 import type { Plan } from "../../src/domain/plan.ts"
-import type { ReserveResult } from "../../src/domain/responses.ts"
+import type { CommitResult, ReserveResult } from "../../src/domain/responses.ts"
 import { type ApplyResult, Store } from "../../src/store/Store.ts"
-import { deposit, ensure, eventually, exec, execApplied, planCommand, request, unique } from "./planFixtures.ts"
+import { keysFor, plan } from "../../src/domain/planner.ts"
+import { deposit, ensure, eventually, exec, execApplied, planCommand, request, RULES, unique } from "./planFixtures.ts"
 import { fingerprintOf } from "../support/fingerprints.ts"
 import { sameFingerprint } from "../../src/domain/fingerprint.ts"
 
@@ -454,6 +458,68 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         assert.deepStrictEqual(yield* store.entries("w:alice", 0, 10), entries.slice(2), "alice's entries stay")
         assert.strictEqual((yield* store.transfers("x:mint", null, 10)).items.length, 2, "mint's transfers stay")
         assert.deepStrictEqual((yield* store.events(null, 10)).items, [])
+      }))
+
+    test("compactArchived replaces a settled pot by its marker at the same version, compare-and-set per object; anything else is left whole and reported", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("al", 1_000)
+        const { reservationId } = (yield* execApplied({ op: "Reserve", accountId: "al", tableId: "t", amount: 500, timeoutMs: 60_000, idempotencyKey: "buy" }))
+          .response as ReserveResult
+        assert.strictEqual(((yield* execApplied({ op: "Commit", reservationId })).response as CommitResult).newBalance, 500)
+        const contribute = (handId: string) =>
+          execApplied({ op: "Contribute", tableId: "t", handId, seatId: 1, accountId: "al", amount: 10, contributionType: "BET", idempotencyKey: unique("c") })
+        for (const hand of ["settled", "stale", "active", "cancelled"]) yield* contribute(hand)
+        for (const hand of ["settled", "stale"]) {
+          yield* execApplied({ op: "Settle", tableId: "t", handId: hand, winners: [{ seatId: 1, accountId: "al", amount: 10 }], idempotencyKey: unique("s") })
+        }
+        yield* execApplied({ op: "Cancel", tableId: "t", handId: "cancelled", reason: "misdeal" })
+        const keys = ["settled", "stale", "active", "cancelled"].map((h) => potKey("t", h))
+        const before = (yield* store.load(keys)).objects
+        const at = (key: string) => before.get(key)! as { readonly version: number; readonly value: PotState }
+        const settled = at(keys[0]!)
+        const marker = archivedPotMarker(settled.value)!
+        const asSettledMarker = (p: PotState): PotState => ({ ...p, status: "SETTLED", contributions: [], archived: true })
+        const untouched = yield* footprint(keys, ["s:t:al", ...keys])
+        const result = yield* store.compactArchived([
+          { key: keys[0]!, version: settled.version, marker },
+          { key: keys[1]!, version: at(keys[1]!).version - 1, marker: archivedPotMarker(at(keys[1]!).value)! },
+          { key: keys[2]!, version: at(keys[2]!).version, marker: asSettledMarker(at(keys[2]!).value) },
+          { key: keys[3]!, version: at(keys[3]!).version, marker: asSettledMarker(at(keys[3]!).value) },
+          { key: potKey("t", "never-played"), version: 1, marker: { ...marker, handId: "never-played" } },
+          // A marker whose head is not this pot's (another chain, the same version).
+          { key: keys[1]!, version: at(keys[1]!).version, marker: { ...archivedPotMarker(at(keys[1]!).value)!, checksum: settled.value.checksum } }
+        ])
+        assert.deepStrictEqual(result, {
+          compacted: [keys[0]!],
+          skipped: [
+            `${keys[1]!} at version ${at(keys[1]!).version}, not ${at(keys[1]!).version - 1}`,
+            `${keys[2]!} not a settled pot`,
+            `${keys[3]!} not a settled pot`,
+            `${potKey("t", "never-played")} absent`,
+            `${keys[1]!} its checksum is not the marker's`
+          ]
+        })
+        const after = yield* footprint(keys, ["s:t:al", ...keys])
+        assert.deepStrictEqual(after.objects.find(([k]) => k === keys[0]!)?.[1], { version: settled.version, value: marker })
+        assert.deepStrictEqual(marker, { ...settled.value, contributions: [], archived: true })
+        // Nothing else changed: the other pots, the entries, transfers, events and indexes.
+        assert.deepStrictEqual(
+          { ...after, objects: after.objects.filter(([k]) => k !== keys[0]!) },
+          { ...untouched, objects: untouched.objects.filter(([k]) => k !== keys[0]!) }
+        )
+        assert.deepStrictEqual(
+          yield* store.compactArchived([{ key: keys[0]!, version: settled.version, marker }]),
+          { compacted: [], skipped: [`${keys[0]!} already a marker`] },
+          "compacting again writes nothing"
+        )
+        assert.deepStrictEqual(yield* store.compactArchived([]), { compacted: [], skipped: [] })
+        assert.isNull(yield* store.archivedObject(keys[0]!), "a store without a history tier has no archived state to give")
+        // The marker still refuses a late contribution: the hand id stays taken.
+        const lateContribution = { op: "Contribute", tableId: "t", handId: "settled", seatId: 1, accountId: "al", amount: 10, contributionType: "BET", idempotencyKey: "late" } as const
+        const state = (yield* store.load(keysFor(lateContribution, new Map()))).objects
+        const late = plan(lateContribution, state, { now: 2_000, newId: () => unique("id-"), hmacKey: undefined }, RULES)
+        assert.deepInclude(late, { _tag: "Refusal", code: "POT_NOT_ACTIVE" })
       }))
 
     test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>

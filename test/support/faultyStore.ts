@@ -48,6 +48,8 @@ export const makeFaultyStore = () => {
     archiveIdOfRedis: () => guard("archiveIdOfRedis", () => inner.archiveIdOfRedis()),
     trimState: (a) => guard("trimState", () => inner.trimState(a)),
     trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
+    compactArchived: (o) => guard("compact", () => inner.compactArchived(o)),
+    archivedObject: (k) => guard("archivedObject", () => inner.archivedObject(k)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())
   })
   return { layer: Layer.succeed(Store, store), set: (f: Fault) => void (fault = f), interrupted: () => interrupted }

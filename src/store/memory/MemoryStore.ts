@@ -1,12 +1,14 @@
 import { Clock, Effect, Layer } from "effect"
 import { sameFingerprint } from "../../domain/fingerprint.ts"
-import { ABSENT, type AccountRef, type SystemAccount, type Versioned } from "../../domain/accounts.ts"
+import { ABSENT, type AccountRef, type PotState, type SystemAccount, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { StatName } from "../../domain/plan.ts"
 import type { Transfer } from "../../domain/transfer.ts"
 import {
   type ApplyRequest,
   type ApplyResult,
+  type CompactObject,
+  type CompactResult,
   type EventPage,
   type IdempotencyRecord,
   type LeaseResult,
@@ -163,6 +165,39 @@ const make = () => {
     return { _tag: "Trimmed", entries: entryCount, transfers: transferCount, events: removed, skipped }
   }
 
+  /** compact.lua in memory: the same checks of the call and of every object before any change. */
+  const compactNow = (objectsToCompact: ReadonlyArray<CompactObject>): CompactResult => {
+    for (const [i, o] of objectsToCompact.entries()) {
+      const m = o.marker
+      if (!Number.isSafeInteger(o.version) || o.version < 1) throw new RangeError(`compact: the version of object ${i + 1} is not positive`)
+      if (m.kind !== "pot" || m.status !== "SETTLED" || m.archived !== true || m.contributions.length !== 0) {
+        throw new RangeError(`compact: the marker of object ${i + 1} is not an archived settled pot with no contributions`)
+      }
+    }
+    const head = ["tableId", "handId", "seq", "checksum", "balance", "createdAt", "closedAt"] as const
+    const outcomes = objectsToCompact.map((o): string => {
+      const stored = objects.get(o.key)
+      if (stored === undefined) return "absent"
+      if (stored.version !== o.version) return `at version ${stored.version}, not ${o.version}`
+      const pot = stored.value as PotState | null
+      if (pot?.kind !== "pot" || pot.status !== "SETTLED") return "not a settled pot"
+      if (pot.archived === true) return "already a marker"
+      const differs = head.find((field) => pot[field] !== o.marker[field])
+      return differs === undefined ? "" : `its ${differs} is not the marker's`
+    })
+    const compacted: Array<string> = []
+    const skipped: Array<string> = []
+    objectsToCompact.forEach((o, i) => {
+      if (outcomes[i] === "") {
+        objects.set(o.key, { version: o.version, value: o.marker })
+        compacted.push(o.key)
+      } else {
+        skipped.push(`${o.key} ${outcomes[i]}`)
+      }
+    })
+    return { compacted, skipped }
+  }
+
   return Store.of({
     load: (keys, idempotencyKey) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -240,6 +275,8 @@ const make = () => {
     trimState: (accounts) =>
       Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
     trimArchived: (request) => Effect.sync(() => trimNow(request)),
+    compactArchived: (request) => Effect.sync(() => compactNow(request)),
+    archivedObject: () => Effect.succeed(null),
     archiverLease: () =>
       Effect.map(Clock.currentTimeMillis, (now) => (lease && lease.expiresAt > now ? { owner: lease.owner, token: lease.token } : null)),
     releaseArchiverLease: (owner) =>

@@ -36,7 +36,7 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   )
   const { barrier } = yield* invalidationTracking(session, options, cache)
   /**
-   * Our own writes drop their objects here too, when sent and when answered: a read that was in
+   * Our own writes (apply, and the archiver's compaction of settled pots) drop their objects here too, when sent and when answered: a read that was in
    * flight meanwhile (answered before the write, arriving after) cannot fill the old value back
    * in, and the next read on this instance goes to Redis without waiting for the invalidation.
    */
@@ -45,7 +45,12 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
     cache.invalidate(written)
     return Effect.ensuring(writes.apply(request), Effect.sync(() => cache.invalidate(written)))
   }
-  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply, ...archiveIdentity })
+  const compactArchived: typeof writes.compactArchived = (objects) => {
+    const written = objects.map((o) => keys.object(o.key))
+    cache.invalidate(written)
+    return Effect.ensuring(writes.compactArchived(objects), Effect.sync(() => cache.invalidate(written)))
+  }
+  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply, compactArchived, ...archiveIdentity })
 })
 
 /** Where to connect, and any option that is not to come from config. */

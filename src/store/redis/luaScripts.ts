@@ -2,7 +2,16 @@ import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import type { ChainableCommander, Redis } from "ioredis"
 import { type ScriptCall, scriptCall, type ScriptLayout } from "./scriptLayout.ts"
-import { applyLayout, eventsLayout, leaseLayout, ledgerLayout, loadLayout, transfersLayout, trimLayout } from "./scriptLayouts.ts"
+import {
+  applyLayout,
+  compactLayout,
+  eventsLayout,
+  leaseLayout,
+  ledgerLayout,
+  loadLayout,
+  transfersLayout,
+  trimLayout
+} from "./scriptLayouts.ts"
 
 /**
  * tsc does not copy .lua files to dist/, so a built service also looks for
@@ -38,7 +47,8 @@ export const luaScripts = {
   events: luaScript(eventsLayout),
   transfers: luaScript(transfersLayout),
   lease: luaScript(leaseLayout),
-  trim: luaScript(trimLayout)
+  trim: luaScript(trimLayout),
+  compact: luaScript(compactLayout)
 } as const
 
 /** Redis does not hold the script (a new server, SCRIPT FLUSH, a failover to a fresh replica). */

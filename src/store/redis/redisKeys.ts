@@ -7,7 +7,11 @@ import type { AccountRef } from "../../domain/accounts.ts"
  * `x:mint`), built only from validated ids, so no client text reaches a key
  * except idempotency keys, which live in their own namespace.
  *
- *   P obj:<objectKey>        hash    v = version (decimal), d = object JSON (stored verbatim)
+ *   P obj:<objectKey>        hash    v = version (decimal), d = object JSON (stored verbatim);
+ *                                    a settled pot PostgreSQL holds whole (closed_objects) is
+ *                                    its marker: d = the pot with contributions [] and
+ *                                    archived: true, v unchanged (compact.lua); cancelled pots
+ *                                    and closed reservations stay whole, for now
  *   P ledger:<accountRef>    list    ledger entry JSON not yet trimmed; entry seq = list index + 1
  *                                    + P trimmed e:<accountRef>
  *   P transfers:<accountRef> list    transfer JSON touching the account, oldest first

@@ -245,6 +245,8 @@ export const makeRedisReads = ({ call, redis, retrying }: RedisSession, keys: Re
     ping,
     serverMemory,
     archiverLease,
-    trimState
+    trimState,
+    // Redis holds markers only; their full state is the history store's (TieredStore answers it).
+    archivedObject: () => Effect.succeed(null)
   }
 }

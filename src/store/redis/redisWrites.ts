@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { ApplyRequest, TrimRequest } from "../Store.ts"
+import type { ApplyRequest, CompactObject, TrimRequest } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { isNoScript, luaScripts, queueScript, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
@@ -8,7 +8,7 @@ import type { RedisStoreOptions } from "./redisStoreOptions.ts"
 import { makeApplyBatcher } from "./applyBatcher.ts"
 import { type ScriptCall, scriptCall } from "./scriptLayout.ts"
 import { applyPlanLayout } from "./scriptLayouts.ts"
-import { applyBatchReplies, applyResult, leaseAcquireResult, leaseReleaseResult, trimResult } from "./scriptResults.ts"
+import { applyBatchReplies, applyResult, compactResult, leaseAcquireResult, leaseReleaseResult, trimResult } from "./scriptResults.ts"
 
 /** Most plans per apply.lua call (group commit): a run of 64 game plans takes Redis well under a millisecond. */
 export const APPLY_BATCH_MAX_PLANS = 64
@@ -24,7 +24,7 @@ interface BatchReply {
 
 /**
  * The store's writes on Redis: apply (group commit, with WAIT when replicas must acknowledge),
- * the archiver's lease, trim. `onApplyBatch` hears the number of plans of every apply.lua call.
+ * the archiver's lease, trim, the compaction of archived pots. `onApplyBatch` hears the number of plans of every apply.lua call.
  */
 export const makeRedisWrites = (
   { call, redis, redisNowMs, retrying }: RedisSession,
@@ -138,6 +138,12 @@ export const makeRedisWrites = (
     return trimResult(yield* call("trim", () => runScript(redis, luaScripts.trim, trimCall)))
   }, retrying)
 
+  const compactArchived = Effect.fn("RedisStore.compactArchived")(function*(objects: ReadonlyArray<CompactObject>) {
+    if (objects.length === 0) return { compacted: [], skipped: [] }
+    const compactCall = luaScripts.compact.call({ objects, keys })
+    return compactResult(objects.map((o) => o.key), yield* call("compact", () => runScript(redis, luaScripts.compact, compactCall)))
+  }, retrying)
+
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
     if (options.minReplicasAck === 0) return
     const acknowledged = yield* call(
@@ -158,6 +164,7 @@ export const makeRedisWrites = (
     acquireArchiverLease,
     releaseArchiverLease,
     trimArchived,
+    compactArchived,
     awaitReplication
   }
 }

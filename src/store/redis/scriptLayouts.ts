@@ -1,5 +1,5 @@
 import type { AccountRef } from "../../domain/accounts.ts"
-import type { ApplyRequest, TrimRequest } from "../Store.ts"
+import type { ApplyRequest, CompactObject, TrimRequest } from "../Store.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import { compactFingerprint } from "../../domain/fingerprint.ts"
 import { encodeStoredResponse } from "./storedResponse.ts"
@@ -249,5 +249,19 @@ export const trimLayout: ScriptLayout<TrimInput> = {
         ...a.transferIds
       ]
     )
+  ]
+}
+
+export interface CompactInput {
+  readonly objects: ReadonlyArray<CompactObject>
+  readonly keys: RedisKeys
+}
+
+export const compactLayout: ScriptLayout<CompactInput> = {
+  script: "compact.lua",
+  keys: [each("object", "nObjects", ["key"], (i) => i.objects, (o, i) => i.keys.object(o.key))],
+  argv: [
+    count("nObjects"),
+    each("object", "nObjects", ["version", "marker"], (i) => i.objects, (o) => [decimal(o.version), JSON.stringify(o.marker)])
   ]
 }

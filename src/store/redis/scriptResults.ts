@@ -1,7 +1,7 @@
 import { ABSENT, type AccountRef, isSystemAccount, type StoredObject, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { ApplyResult, EventOutline, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
+import type { ApplyResult, CompactResult, EventOutline, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
 import { hexFingerprint } from "../../domain/fingerprint.ts"
 import { decodeStoredResponse } from "./storedResponse.ts"
 
@@ -110,6 +110,24 @@ const trimCodes: ReplyCodes<TrimResult> = {
 
 export const trimResult = (reply: unknown): TrimResult => coded("trim.lua", trimCodes, reply, undefined)
 
+const compactCodes: ReplyCodes<CompactResult, ReadonlyArray<string>> = {
+  COMPACTED: (r, objectKeys) => {
+    if (r.length !== 1 + objectKeys.length) return undefined
+    const compacted: Array<string> = []
+    const skipped: Array<string> = []
+    objectKeys.forEach((key, i) => {
+      const why = r[1 + i] ?? ""
+      if (why === "") compacted.push(key)
+      else skipped.push(`${key} ${why}`)
+    })
+    return { compacted, skipped }
+  }
+}
+
+/** compact.lua's reply to a call for `objectKeys` (one outcome each, in order). */
+export const compactResult = (objectKeys: ReadonlyArray<string>, reply: unknown): CompactResult =>
+  coded("compact.lua", compactCodes, reply, objectKeys)
+
 /** load.lua: `{found, fingerprint, response, v1, d1, ...}` for `objectKeys` in order. */
 export const loadResult = (objectKeys: ReadonlyArray<string>, raw: unknown): Snapshot => {
   const reply = strings("load.lua", raw)
@@ -171,5 +189,6 @@ export const replyCodes: Readonly<Record<string, ReadonlyArray<string>>> = {
   "ledger.lua": [],
   "transfers.lua": [],
   "lease.lua": [...Object.keys(leaseAcquireCodes), ...Object.keys(leaseReleaseCodes)],
-  "trim.lua": Object.keys(trimCodes)
+  "trim.lua": Object.keys(trimCodes),
+  "compact.lua": Object.keys(compactCodes)
 }
