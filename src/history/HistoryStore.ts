@@ -35,7 +35,26 @@ export interface ClosedObject {
   readonly key: string
   readonly state: StoredObject
   readonly closedAt: number
+  /** The version Redis held it at, when the archiver knows it (closed objects never change again). */
+  readonly version?: number
 }
+
+/** A closed object as the archive keeps it: the version Redis held it at, and when it left Redis. */
+export interface ArchivedClosedObject extends Omit<ClosedObject, "version"> {
+  /** null: not recorded (archived before retirement existed); recorded before it leaves Redis. */
+  readonly version: number | null
+  /** When it was retired from Redis (Unix ms); null while Redis still holds it. */
+  readonly retiredAt: number | null
+}
+
+/** Where a scan of retirable objects stands: the last (closedAt, key) read. */
+export interface ClosedPosition {
+  readonly closedAt: number
+  readonly key: string
+}
+
+/** What a write made under the archiver's fencing token did. */
+export type FencedWrite = { readonly _tag: "Written" } | { readonly _tag: "Fenced"; readonly token: number }
 
 /** An account whose Redis chain does not continue the archived one, and why. */
 export interface ContinuityStop {
@@ -141,7 +160,40 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     throughId: string,
     limit: number
   ) => Effect.Effect<ReadonlyArray<StoreEvent>, HistoryUnavailable>
-  readonly closedObject: (key: string) => Effect.Effect<ClosedObject | null, HistoryUnavailable>
+  readonly closedObject: (key: string) => Effect.Effect<ArchivedClosedObject | null, HistoryUnavailable>
+  /** The closed objects the archive holds among `keys`. */
+  readonly closedObjects: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, ArchivedClosedObject>, HistoryUnavailable>
+  /**
+   * Closed objects still in Redis (not retired) that closed before `closedBefore`, in (closedAt, key)
+   * order after `after`, at most `limit`: what retirement looks at.
+   */
+  readonly retirable: (
+    closedBefore: number,
+    after: ClosedPosition | null,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<ArchivedClosedObject>, HistoryUnavailable>
+  /**
+   * How many transfer positions the archive holds per account (account_transfers), and the index
+   * after the highest: equal when they are 0..n-1 with no gap. Accounts without any are absent.
+   */
+  readonly transferPositions: (
+    accounts: ReadonlyArray<AccountRef>
+  ) => Effect.Effect<ReadonlyMap<AccountRef, { readonly count: number; readonly next: number }>, HistoryUnavailable>
+  /**
+   * Records the versions Redis holds closed objects at (where none is recorded yet), before
+   * retirement removes them; refused when a newer archiver (higher token) has written.
+   */
+  readonly recordVersions: (
+    fencingToken: number,
+    rows: ReadonlyArray<{ readonly key: string; readonly version: number }>
+  ) => Effect.Effect<FencedWrite, HistoryUnavailable>
+  /** Marks closed objects as retired from Redis at `at`; refused when a newer archiver has written. */
+  readonly markRetired: (fencingToken: number, keys: ReadonlyArray<string>, at: number) => Effect.Effect<FencedWrite, HistoryUnavailable>
+  /** Retired pots (closed accounts Redis no longer lists) in key order, for verification. */
+  readonly retiredPots: (
+    cursor: string | null,
+    limit: number
+  ) => Effect.Effect<{ readonly items: ReadonlyArray<AccountRef>; readonly nextCursor: string | null }, HistoryUnavailable>
   /** Keeps heads as seen now (idempotent per account and seq). */
   readonly recordCheckpoints: (checkpoints: ReadonlyArray<HeadCheckpoint>) => Effect.Effect<void, HistoryUnavailable>
   /** The checkpoint with the highest seq of an account, if any. */
@@ -183,6 +235,12 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     transfersBefore: () => off("transfersBefore"),
     eventsBefore: () => off("eventsBefore"),
     closedObject: () => off("closedObject"),
+    closedObjects: () => off("closedObjects"),
+    retirable: () => off("retirable"),
+    transferPositions: () => off("transferPositions"),
+    recordVersions: () => off("recordVersions"),
+    markRetired: () => off("markRetired"),
+    retiredPots: () => off("retiredPots"),
     recordCheckpoints: () => off("recordCheckpoints"),
     latestCheckpoint: () => off("latestCheckpoint"),
     summary: () => off("summary"),
@@ -317,12 +375,29 @@ export const groupTransfers = (rows: ReadonlyArray<{ readonly eventId: string; r
 
 const eventIdOf = (r: { readonly event_ms: bigint; readonly event_seq: bigint }) => `${num(r.event_ms)}-${num(r.event_seq)}`
 
+interface ClosedRow {
+  readonly object_key: string
+  readonly state: StoredObject
+  readonly closed_at: bigint
+  readonly version: bigint | null
+  readonly retired_at: bigint | null
+}
+
+const closedFromRow = (r: ClosedRow): ArchivedClosedObject => ({
+  key: r.object_key,
+  state: r.state,
+  closedAt: num(r.closed_at),
+  version: r.version === null ? null : num(r.version),
+  retiredAt: r.retired_at === null ? null : num(r.retired_at)
+})
+
 const closedRow = (c: ClosedObject) => ({
   object_key: c.key,
   kind: c.state.kind,
   status: c.state.kind === "pot" || c.state.kind === "reservation" ? c.state.status : "",
   state: JSON.stringify(c.state),
-  closed_at: c.closedAt
+  closed_at: c.closedAt,
+  version: c.version ?? null
 })
 
 /** Rows per INSERT: PostgreSQL takes at most 65,535 parameters per statement (entries have 15 columns). */
@@ -517,11 +592,78 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
   }, Effect.mapError(unavailable("eventsBefore")))
 
   const closedObject = Effect.fn("HistoryStore.closedObject")(function*(key: string) {
-    const rows = yield* sql<{ object_key: string; state: StoredObject; closed_at: bigint }>`
-      select object_key, state, closed_at from closed_objects where object_key = ${key}`
+    const rows = yield* sql<ClosedRow>`
+      select object_key, state, closed_at, version, retired_at from closed_objects where object_key = ${key}`
     const r = rows[0]
-    return r === undefined ? null : { key: r.object_key, state: r.state, closedAt: num(r.closed_at) }
+    return r === undefined ? null : closedFromRow(r)
   }, Effect.mapError(unavailable("closedObject")))
+
+  const closedObjects = Effect.fn("HistoryStore.closedObjects")(function*(keys: ReadonlyArray<string>) {
+    const result = new Map<string, ArchivedClosedObject>()
+    if (keys.length === 0) return result
+    const rows = yield* sql<ClosedRow>`
+      select object_key, state, closed_at, version, retired_at from closed_objects where object_key = any(${[...keys]}::text[])`
+    for (const r of rows) result.set(r.object_key, closedFromRow(r))
+    return result
+  }, Effect.mapError(unavailable("closedObjects")))
+
+  const retirable = Effect.fn("HistoryStore.retirable")(function*(closedBefore: number, after: ClosedPosition | null, limit: number) {
+    if (limit <= 0) return []
+    const rows = yield* sql<ClosedRow>`
+      select object_key, state, closed_at, version, retired_at from closed_objects
+      where retired_at is null and closed_at < ${closedBefore}
+        ${after === null ? sql`` : sql`and (closed_at, object_key) > (${after.closedAt}, ${after.key})`}
+      order by closed_at, object_key limit ${Math.floor(limit)}`
+    return rows.map(closedFromRow)
+  }, Effect.mapError(unavailable("retirable")))
+
+  const transferPositions = Effect.fn("HistoryStore.transferPositions")(function*(accounts: ReadonlyArray<AccountRef>) {
+    const result = new Map<AccountRef, { readonly count: number; readonly next: number }>()
+    if (accounts.length === 0) return result
+    const rows = yield* sql<{ account: string; n: bigint; top: bigint }>`
+      select account, count(*) as n, max(idx) as top from account_transfers
+      where account = any(${[...accounts]}::text[]) group by account`
+    for (const r of rows) result.set(r.account, { count: num(r.n), next: num(r.top) + 1 })
+    return result
+  }, Effect.mapError(unavailable("transferPositions")))
+
+  /** Runs `write` in a transaction that first checks no newer archiver (higher token) has written. */
+  const fenced = (fencingToken: number, write: Effect.Effect<unknown, SqlError.SqlError>) =>
+    sql.withTransaction(Effect.gen(function*() {
+      const rows = yield* sql<{ fencing_token: bigint }>`select fencing_token from archive_state where id = 1 for share`
+      const token = num(rows[0]?.fencing_token ?? 0)
+      if (token > fencingToken) return { _tag: "Fenced", token } as const
+      yield* write
+      return { _tag: "Written" } as const
+    }))
+
+  const recordVersions = Effect.fn("HistoryStore.recordVersions")(function*(
+    fencingToken: number,
+    rows: ReadonlyArray<{ readonly key: string; readonly version: number }>
+  ) {
+    if (rows.length === 0) return { _tag: "Written" } as const
+    return yield* fenced(fencingToken, sql`
+      update closed_objects c set version = r.version
+      from unnest(${column(rows, (r) => r.key)}::text[], ${column(rows, (r) => String(r.version))}::bigint[]) as r(object_key, version)
+      where c.object_key = r.object_key and c.version is null`)
+  }, Effect.mapError(unavailable("recordVersions")))
+
+  const markRetired = Effect.fn("HistoryStore.markRetired")(function*(fencingToken: number, keys: ReadonlyArray<string>, at: number) {
+    if (keys.length === 0) return { _tag: "Written" } as const
+    return yield* fenced(fencingToken, sql`
+      update closed_objects set retired_at = ${at} where object_key = any(${[...keys]}::text[]) and retired_at is null`)
+  }, Effect.mapError(unavailable("markRetired")))
+
+  const retiredPots = Effect.fn("HistoryStore.retiredPots")(function*(cursor: string | null, limit: number) {
+    if (limit <= 0) return { items: [], nextCursor: null }
+    const n = Math.floor(limit)
+    const rows = yield* sql<{ object_key: string }>`
+      select object_key from closed_objects where retired_at is not null and kind = 'pot'
+        ${cursor === null ? sql`` : sql`and object_key > ${cursor}`}
+      order by object_key limit ${n + 1}`
+    const items = rows.slice(0, n).map((r) => r.object_key)
+    return { items, nextCursor: rows.length > n ? items[items.length - 1]! : null }
+  }, Effect.mapError(unavailable("retiredPots")))
 
   const recordCheckpoints = Effect.fn("HistoryStore.recordCheckpoints")(function*(checkpoints: ReadonlyArray<HeadCheckpoint>) {
     yield* insertCheckpoints(checkpoints)
@@ -578,6 +720,12 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     transfersBefore,
     eventsBefore,
     closedObject,
+    closedObjects,
+    retirable,
+    transferPositions,
+    recordVersions,
+    markRetired,
+    retiredPots,
     recordCheckpoints,
     latestCheckpoint,
     summary,

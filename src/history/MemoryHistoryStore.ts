@@ -6,7 +6,7 @@ import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import type { StoreEvent } from "../store/Store.ts"
 import {
-  type ClosedObject,
+  type ArchivedClosedObject,
   groupTransfers,
   type HeadCheckpoint,
   HistoryStore,
@@ -36,7 +36,7 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
   let lastBatchAt: number | null = null
   const entries = new Map<AccountRef, Map<number, LedgerEntry>>()
   const transfers = new Map<string, OrderedTransfer>()
-  const closed = new Map<string, ClosedObject>()
+  const closed = new Map<string, { -readonly [K in keyof ArchivedClosedObject]: ArchivedClosedObject[K] }>()
   const stops = new Map<AccountRef, { readonly seq: number; readonly reason: string; readonly stoppedAt: number }>()
   const positions = new Map<string, string>()
   const checkpoints = new Map<AccountRef, Map<number, HeadCheckpoint>>()
@@ -90,7 +90,9 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
           if (!chain.has(e.seq)) chain.set(e.seq, e)
         }
         for (const t of batch.transfers) if (!transfers.has(t.transfer.transferId)) transfers.set(t.transfer.transferId, t)
-        for (const c of batch.closed) if (!closed.has(c.key)) closed.set(c.key, c)
+        for (const c of batch.closed) {
+          if (!closed.has(c.key)) closed.set(c.key, { key: c.key, state: c.state, closedAt: c.closedAt, version: c.version ?? null, retiredAt: null })
+        }
         for (const s of batch.stops) if (!stops.has(s.account)) stops.set(s.account, { seq: s.seq, reason: s.reason, stoppedAt: now })
         keepCheckpoints(batch.checkpoints ?? [])
         return { _tag: "Committed" } as const
@@ -137,7 +139,52 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
           .slice(0, Math.max(0, limit))
           .map(([id, list]): StoreEvent => ({ id, entries: [], transfers: list.sort((x, y) => x.position - y.position).map((t) => t.transfer) }))
       }),
-    closedObject: (key) => Effect.sync(() => closed.get(key) ?? null),
+    closedObject: (key) => Effect.sync(() => (closed.has(key) ? { ...closed.get(key)! } : null)),
+    closedObjects: (keys) =>
+      Effect.sync(() => new Map(keys.flatMap((k) => (closed.has(k) ? [[k, { ...closed.get(k)! }] as const] : [])))),
+    retirable: (closedBefore, after, limit) =>
+      Effect.sync(() =>
+        [...closed.values()]
+          .filter((c) => c.retiredAt === null && c.closedAt < closedBefore)
+          .filter((c) => after === null || c.closedAt > after.closedAt || (c.closedAt === after.closedAt && c.key > after.key))
+          .sort((a, b) => a.closedAt - b.closedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+          .slice(0, Math.max(0, limit))
+          .map((c) => ({ ...c }))
+      ),
+    transferPositions: (accounts) =>
+      Effect.sync(() => {
+        const result = new Map<AccountRef, { readonly count: number; readonly next: number }>()
+        for (const account of accounts) {
+          const idxs = [...positions.keys()].filter((k) => k.startsWith(`${account}#`)).map((k) => Number(k.slice(account.length + 1)))
+          if (idxs.length > 0) result.set(account, { count: idxs.length, next: Math.max(...idxs) + 1 })
+        }
+        return result
+      }),
+    recordVersions: (token, rows) =>
+      Effect.sync(() => {
+        if (fencingToken > token) return { _tag: "Fenced", token: fencingToken } as const
+        for (const r of rows) {
+          const c = closed.get(r.key)
+          if (c && c.version === null) c.version = r.version
+        }
+        return { _tag: "Written" } as const
+      }),
+    markRetired: (token, keys, at) =>
+      Effect.sync(() => {
+        if (fencingToken > token) return { _tag: "Fenced", token: fencingToken } as const
+        for (const k of keys) {
+          const c = closed.get(k)
+          if (c && c.retiredAt === null) c.retiredAt = at
+        }
+        return { _tag: "Written" } as const
+      }),
+    retiredPots: (cursor, limit) =>
+      Effect.sync(() => {
+        const all = [...closed.values()].filter((c) => c.retiredAt !== null && c.state.kind === "pot" && (cursor === null || c.key > cursor))
+          .map((c) => c.key).sort()
+        const items = all.slice(0, Math.max(0, limit))
+        return { items, nextCursor: all.length > items.length && items.length > 0 ? items[items.length - 1]! : null }
+      }),
     recordCheckpoints: (list) => Effect.sync(() => keepCheckpoints(list)),
     latestCheckpoint: (account) =>
       Effect.sync(() => {

@@ -140,10 +140,25 @@ const history0004 = Effect.gen(function*() {
   yield* sql`alter table archive_state alter column archive_id set not null`
 })
 
+/**
+ * Retirement (issue 14): closed objects leave Redis entirely once the archive holds them whole and
+ * their retention passed (src/archive/Archiver.ts, retire.lua). `version` is the version Redis held
+ * the object at (its reads answer it after Redis dropped it); `retired_at` (Unix ms) marks what
+ * left Redis. Unretired rows are scanned by closed_at; retired pots are listed for verification.
+ */
+const history0005 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`alter table closed_objects add column version bigint`
+  yield* sql`alter table closed_objects add column retired_at bigint`
+  yield* sql`create index closed_objects_retirable on closed_objects (closed_at, object_key) where retired_at is null`
+  yield* sql`create index closed_objects_retired_pots on closed_objects (object_key) where retired_at is not null and kind = 'pot'`
+})
+
 /** For the Migrator: `<id>_<name>` -> migration. */
 export const historyMigrations = {
   "0001_history": history0001,
   "0002_account_transfers": history0002,
   "0003_economy_time_indexes": history0003,
-  "0004_archive_id": history0004
+  "0004_archive_id": history0004,
+  "0005_retired_objects": history0005
 }

@@ -105,6 +105,38 @@ export interface CompactResult {
   readonly skipped: ReadonlyArray<string>
 }
 
+/** One closed object to remove from Redis for good (retireArchived, retire.lua). */
+export interface RetireObject {
+  /** The object key (a pot's is also its account ref). */
+  readonly key: string
+  /** The version the archiver compared with the history store: removed only while the object is still at it. */
+  readonly version: number
+  /**
+   * What the history store holds of its lists: entries through this seq (a pot's head seq) and this many
+   * transfers; Redis must have trimmed exactly these (0 and 0 for a reservation, which has no lists).
+   */
+  readonly entriesTrimmed: number
+  readonly transfersTrimmed: number
+}
+
+export interface RetireRequest {
+  /** The archiver's lease as it holds it: nothing is written unless Redis' lease is still this one. */
+  readonly owner: string
+  readonly token: number
+  readonly objects: ReadonlyArray<RetireObject>
+}
+
+export type RetireResult =
+  | {
+    readonly _tag: "Retired"
+    /** Keys removed from Redis (object, trimmed counters, closed index member). */
+    readonly retired: ReadonlyArray<string>
+    /** Objects left as they were: "<key> <why>" (absent, another version, not closed, lists not trimmed as archived). */
+    readonly skipped: ReadonlyArray<string>
+  }
+  /** The lease is not (or no longer) the caller's: nothing written. */
+  | { readonly _tag: "NotLeased"; readonly current: string }
+
 /** Whether stream id `a` (`<ms>-<seq>`) comes after `b`. */
 export const isEventAfter = (a: string, b: string): boolean => {
   const [aMs, aSeq] = a.split("-").map(Number)
@@ -230,6 +262,12 @@ export class Store extends Context.Service<Store, {
    * its marker was made from is left whole and reported. Every check is made before the first write.
    */
   readonly compactArchived: (objects: ReadonlyArray<CompactObject>) => Effect.Effect<CompactResult, StoreUnavailable>
+  /**
+   * Removes closed objects the history store holds whole, once their retention passed (retire.lua):
+   * each by compare-and-set on its version, its lists trimmed and its trimmed counts as archived,
+   * and only while the caller holds the archiver's lease with its token. Every check before the first write.
+   */
+  readonly retireArchived: (request: RetireRequest) => Effect.Effect<RetireResult, StoreUnavailable>
   /**
    * The full state of an object Redis keeps only as a marker (an archived pot), from the history
    * store; null from a store without one (the plain Redis and memory stores: TieredStore answers it).

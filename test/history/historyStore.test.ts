@@ -101,7 +101,7 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         assert.deepStrictEqual(yield* history.transfers("w:alice"), [
           { transfer: transfer("t1", "x:mint", "w:alice", 9007199254740991), eventId: "1700000000000-3", position: 1 }
         ])
-        assert.deepStrictEqual(yield* history.closedObject("p:t1:h1"), { key: "p:t1:h1", state: pot, closedAt: 5 })
+        assert.deepStrictEqual(yield* history.closedObject("p:t1:h1"), { key: "p:t1:h1", state: pot, closedAt: 5, version: null, retiredAt: null }, "no version given: none recorded; not retired")
         assert.strictEqual(yield* history.closedObject("p:t1:h2"), null)
         const heads = yield* history.heads(["w:alice", "w:bob"])
         assert.deepStrictEqual([...heads], [["w:alice", { seq: 3, checksum: big.checksum, balance: 9007199254740991, held: 0 }]])

@@ -49,6 +49,7 @@ export const makeFaultyStore = () => {
     trimState: (a) => guard("trimState", () => inner.trimState(a)),
     trimArchived: (r) => guard("trim", () => inner.trimArchived(r)),
     compactArchived: (o) => guard("compact", () => inner.compactArchived(o)),
+    retireArchived: (r) => guard("retire", () => inner.retireArchived(r)),
     archivedObject: (k) => guard("archivedObject", () => inner.archivedObject(k)),
     awaitReplication: () => guard("awaitReplication", () => inner.awaitReplication())
   })

@@ -13,6 +13,8 @@ import {
   type IdempotencyRecord,
   type LeaseResult,
   type Page,
+  type RetireRequest,
+  type RetireResult,
   Store,
   type StoreEvent,
   type TransferPage,
@@ -198,6 +200,53 @@ const make = () => {
     return { compacted, skipped }
   }
 
+  /** retire.lua in memory: the lease, then every object checked before any change. */
+  const retireNow = (request: RetireRequest, now: number): RetireResult => {
+    const holder = lease && lease.expiresAt > now ? `${lease.owner} ${lease.token}` : ""
+    if (holder !== `${request.owner} ${request.token}`) return { _tag: "NotLeased", current: holder }
+    const outcomes = request.objects.map((o): string => {
+      const stored = objects.get(o.key)
+      if (stored === undefined || stored.value === null) return "absent"
+      if (stored.version !== o.version) return `at version ${stored.version}, not ${o.version}`
+      const state = stored.value
+      if (state.kind === "pot") {
+        if (state.status === "ACTIVE") return "not a closed pot"
+        if (state.balance !== 0) return `a closed pot holding ${state.balance}`
+        if (state.seq !== o.entriesTrimmed) return `its head is seq ${state.seq}, not the archived ${o.entriesTrimmed}`
+      } else if (state.kind === "reservation") {
+        if (state.status === "HELD") return "a held reservation"
+      } else {
+        return "not a pot or reservation"
+      }
+      const e = entriesTrimmed.get(o.key) ?? 0
+      const t = transfersTrimmed.get(o.key) ?? 0
+      if ((ledgers.get(o.key)?.length ?? 0) !== 0 || (transferLists.get(o.key)?.length ?? 0) !== 0) {
+        return "its ledger or transfer list is not empty"
+      }
+      if (e !== o.entriesTrimmed || t !== o.transfersTrimmed) {
+        return `trimmed e:${e} t:${t} in Redis, e:${o.entriesTrimmed} t:${o.transfersTrimmed} archived`
+      }
+      return ""
+    })
+    const retired: Array<string> = []
+    const skipped: Array<string> = []
+    request.objects.forEach((o, i) => {
+      if (outcomes[i] !== "") {
+        skipped.push(`${o.key} ${outcomes[i]}`)
+        return
+      }
+      objects.delete(o.key)
+      ledgers.delete(o.key)
+      transferLists.delete(o.key)
+      entriesTrimmed.delete(o.key)
+      transfersTrimmed.delete(o.key)
+      const at = closedIndex.findIndex((c) => c.account === o.key)
+      if (at >= 0) closedIndex.splice(at, 1)
+      retired.push(o.key)
+    })
+    return { _tag: "Retired", retired, skipped }
+  }
+
   return Store.of({
     load: (keys, idempotencyKey) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -276,6 +325,7 @@ const make = () => {
       Effect.sync(() => ({ cursor: trimCursor, transfersBase: new Map(accounts.map((a) => [a, transfersTrimmed.get(a) ?? 0])) })),
     trimArchived: (request) => Effect.sync(() => trimNow(request)),
     compactArchived: (request) => Effect.sync(() => compactNow(request)),
+    retireArchived: (request) => Effect.map(Clock.currentTimeMillis, (now) => retireNow(request, now)),
     archivedObject: () => Effect.succeed(null),
     archiverLease: () =>
       Effect.map(Clock.currentTimeMillis, (now) => (lease && lease.expiresAt > now ? { owner: lease.owner, token: lease.token } : null)),

@@ -36,7 +36,7 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
   )
   const { barrier } = yield* invalidationTracking(session, options, cache)
   /**
-   * Our own writes (apply, and the archiver's compaction of settled pots) drop their objects here too, when sent and when answered: a read that was in
+   * Our own writes (apply, and the archiver's compaction of settled pots and retirement of closed objects) drop their objects here too, when sent and when answered: a read that was in
    * flight meanwhile (answered before the write, arriving after) cannot fill the old value back
    * in, and the next read on this instance goes to Redis without waiting for the invalidation.
    */
@@ -50,7 +50,12 @@ const make = Effect.fnUntraced(function*(options: RedisStoreOptions) {
     cache.invalidate(written)
     return Effect.ensuring(writes.compactArchived(objects), Effect.sync(() => cache.invalidate(written)))
   }
-  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply, compactArchived, ...archiveIdentity })
+  const retireArchived: typeof writes.retireArchived = (request) => {
+    const removed = request.objects.map((o) => keys.object(o.key))
+    cache.invalidate(removed)
+    return Effect.ensuring(writes.retireArchived(request), Effect.sync(() => cache.invalidate(removed)))
+  }
+  return Store.of({ ...makeRedisReads(session, keys, { cache, barrier }), ...writes, apply, compactArchived, retireArchived, ...archiveIdentity })
 })
 
 /** Where to connect, and any option that is not to come from config. */

@@ -9,6 +9,7 @@ import {
   leaseLayout,
   ledgerLayout,
   loadLayout,
+  retireLayout,
   transfersLayout,
   trimLayout
 } from "./scriptLayouts.ts"
@@ -48,7 +49,8 @@ export const luaScripts = {
   transfers: luaScript(transfersLayout),
   lease: luaScript(leaseLayout),
   trim: luaScript(trimLayout),
-  compact: luaScript(compactLayout)
+  compact: luaScript(compactLayout),
+  retire: luaScript(retireLayout)
 } as const
 
 /** Redis does not hold the script (a new server, SCRIPT FLUSH, a failover to a fresh replica). */

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { ApplyRequest, CompactObject, TrimRequest } from "../Store.ts"
+import type { ApplyRequest, CompactObject, RetireRequest, TrimRequest } from "../Store.ts"
 import { StoreUnavailable } from "../StoreErrors.ts"
 import { isNoScript, luaScripts, queueScript, runScript } from "./luaScripts.ts"
 import type { RedisKeys } from "./redisKeys.ts"
@@ -8,7 +8,7 @@ import type { RedisStoreOptions } from "./redisStoreOptions.ts"
 import { makeApplyBatcher } from "./applyBatcher.ts"
 import { type ScriptCall, scriptCall } from "./scriptLayout.ts"
 import { applyPlanLayout } from "./scriptLayouts.ts"
-import { applyBatchReplies, applyResult, compactResult, leaseAcquireResult, leaseReleaseResult, trimResult } from "./scriptResults.ts"
+import { applyBatchReplies, applyResult, compactResult, leaseAcquireResult, leaseReleaseResult, retireResult, trimResult } from "./scriptResults.ts"
 
 /** Most plans per apply.lua call (group commit): a run of 64 game plans takes Redis well under a millisecond. */
 export const APPLY_BATCH_MAX_PLANS = 64
@@ -24,7 +24,7 @@ interface BatchReply {
 
 /**
  * The store's writes on Redis: apply (group commit, with WAIT when replicas must acknowledge),
- * the archiver's lease, trim, the compaction of archived pots. `onApplyBatch` hears the number of plans of every apply.lua call.
+ * the archiver's lease, trim, the compaction of archived pots, the retirement of closed objects. `onApplyBatch` hears the number of plans of every apply.lua call.
  */
 export const makeRedisWrites = (
   { call, redis, redisNowMs, retrying }: RedisSession,
@@ -144,6 +144,12 @@ export const makeRedisWrites = (
     return compactResult(objects.map((o) => o.key), yield* call("compact", () => runScript(redis, luaScripts.compact, compactCall)))
   }, retrying)
 
+  const retireArchived = Effect.fn("RedisStore.retireArchived")(function*(request: RetireRequest) {
+    if (request.objects.length === 0) return { _tag: "Retired", retired: [], skipped: [] } as const
+    const retireCall = luaScripts.retire.call({ request, keys })
+    return retireResult(request.objects.map((o) => o.key), yield* call("retire", () => runScript(redis, luaScripts.retire, retireCall)))
+  }, retrying)
+
   const awaitReplication = Effect.fn("RedisStore.awaitReplication")(function*() {
     if (options.minReplicasAck === 0) return
     const acknowledged = yield* call(
@@ -165,6 +171,7 @@ export const makeRedisWrites = (
     releaseArchiverLease,
     trimArchived,
     compactArchived,
+    retireArchived,
     awaitReplication
   }
 }

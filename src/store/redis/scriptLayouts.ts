@@ -1,5 +1,5 @@
 import type { AccountRef } from "../../domain/accounts.ts"
-import type { ApplyRequest, CompactObject, TrimRequest } from "../Store.ts"
+import type { ApplyRequest, CompactObject, RetireRequest, TrimRequest } from "../Store.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import { compactFingerprint } from "../../domain/fingerprint.ts"
 import { encodeStoredResponse } from "./storedResponse.ts"
@@ -263,5 +263,27 @@ export const compactLayout: ScriptLayout<CompactInput> = {
   argv: [
     count("nObjects"),
     each("object", "nObjects", ["version", "marker"], (i) => i.objects, (o) => [decimal(o.version), JSON.stringify(o.marker)])
+  ]
+}
+
+export interface RetireInput {
+  readonly request: RetireRequest
+  readonly keys: RedisKeys
+}
+
+export const retireLayout: ScriptLayout<RetireInput> = {
+  script: "retire.lua",
+  keys: [
+    one("lease", (i) => i.keys.archiverLease),
+    one("trimmed", (i) => i.keys.trimmed),
+    one("closed", (i) => i.keys.closed),
+    each("object", "nObjects", ["object", "ledger", "transfers"], (i) => i.request.objects, (o, i) =>
+      [i.keys.object(o.key), i.keys.ledger(o.key), i.keys.transfers(o.key)])
+  ],
+  argv: [
+    one("holder", (i) => `${i.request.owner} ${decimal(i.request.token)}`),
+    count("nObjects"),
+    each("object", "nObjects", ["key", "version", "entriesTrimmed", "transfersTrimmed"], (i) => i.request.objects, (o) =>
+      [o.key, decimal(o.version), decimal(o.entriesTrimmed), decimal(o.transfersTrimmed)])
   ]
 }

@@ -1,7 +1,7 @@
 import { ABSENT, type AccountRef, isSystemAccount, type StoredObject, type Versioned } from "../../domain/accounts.ts"
 import type { LedgerEntry } from "../../domain/ledgerEntry.ts"
 import type { Transfer } from "../../domain/transfer.ts"
-import type { ApplyResult, CompactResult, EventOutline, LeaseResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
+import type { ApplyResult, CompactResult, EventOutline, LeaseResult, RetireResult, Snapshot, StoreEvent, TransferPage, TrimResult } from "../Store.ts"
 import { hexFingerprint } from "../../domain/fingerprint.ts"
 import { decodeStoredResponse } from "./storedResponse.ts"
 
@@ -128,6 +128,25 @@ const compactCodes: ReplyCodes<CompactResult, ReadonlyArray<string>> = {
 export const compactResult = (objectKeys: ReadonlyArray<string>, reply: unknown): CompactResult =>
   coded("compact.lua", compactCodes, reply, objectKeys)
 
+const retireCodes: ReplyCodes<RetireResult, ReadonlyArray<string>> = {
+  RETIRED: (r, objectKeys) => {
+    if (r.length !== 1 + objectKeys.length) return undefined
+    const retired: Array<string> = []
+    const skipped: Array<string> = []
+    objectKeys.forEach((key, i) => {
+      const why = r[1 + i] ?? ""
+      if (why === "") retired.push(key)
+      else skipped.push(`${key} ${why}`)
+    })
+    return { _tag: "Retired", retired, skipped }
+  },
+  NOT_LEASED: (r) => ({ _tag: "NotLeased", current: r[1] ?? "" })
+}
+
+/** retire.lua's reply to a call for `objectKeys` (one outcome each, in order). */
+export const retireResult = (objectKeys: ReadonlyArray<string>, reply: unknown): RetireResult =>
+  coded("retire.lua", retireCodes, reply, objectKeys)
+
 /** load.lua: `{found, fingerprint, response, v1, d1, ...}` for `objectKeys` in order. */
 export const loadResult = (objectKeys: ReadonlyArray<string>, raw: unknown): Snapshot => {
   const reply = strings("load.lua", raw)
@@ -190,5 +209,6 @@ export const replyCodes: Readonly<Record<string, ReadonlyArray<string>>> = {
   "transfers.lua": [],
   "lease.lua": [...Object.keys(leaseAcquireCodes), ...Object.keys(leaseReleaseCodes)],
   "trim.lua": Object.keys(trimCodes),
-  "compact.lua": Object.keys(compactCodes)
+  "compact.lua": Object.keys(compactCodes),
+  "retire.lua": Object.keys(retireCodes)
 }
