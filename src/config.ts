@@ -160,6 +160,13 @@ export const AppConfig = {
   archiveBatchEvents: positiveInt("ARCHIVE_BATCH_EVENTS").pipe(Config.withDefault(1_000)),
   /** How long the archiver's lease in Redis lasts without renewal; another instance takes over after it. */
   archiveLeaseMs: positiveInt("ARCHIVE_LEASE_MS").pipe(Config.withDefault(15_000)),
+  /**
+   * How long a closed object (settled/cancelled pot, closed reservation) stays in Redis after it
+   * closed, once the archive holds it whole; then it leaves Redis entirely and is read from
+   * PostgreSQL. Default: IDEMPOTENCY_TTL_MS's default, so that a game retrying within the
+   * idempotency window still meets the object in Redis.
+   */
+  closedRetentionMs: nonNegativeInt("CLOSED_RETENTION_MS").pipe(Config.withDefault(86_400_000)),
   /** How often balance_redis_used_memory_bytes is sampled (INFO memory). */
   redisMemorySampleMs: positiveInt("REDIS_MEMORY_SAMPLE_MS").pipe(Config.withDefault(10_000)),
   dataDir: Config.String("DATA_DIR").pipe(Config.withDefault(".data")),

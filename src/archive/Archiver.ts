@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto"
+import { isDeepStrictEqual } from "node:util"
 import { Clock, Context, Effect, Layer } from "effect"
 import { type AccountRef, archivedPotMarker, isArchivedPot, isChained } from "../domain/accounts.ts"
 import { checkpointMac } from "../domain/headCheckpoint.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import {
+  type ArchivedClosedObject,
   type ClosedObject,
+  type ClosedPosition,
   type ContinuityStop,
   type HeadCheckpoint,
   HistoryStore,
@@ -14,7 +17,7 @@ import {
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
 import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { type CompactObject, Store } from "../store/Store.ts"
+import { type CompactObject, type RetireObject, Store } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
 import { archiveLag } from "./archiveLag.ts"
 import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
@@ -28,6 +31,12 @@ export interface ArchiverOptions {
   readonly owner: string
   /** Remove from Redis what PostgreSQL committed (reads must then span both tiers: TieredStore). */
   readonly trim: boolean
+  /**
+   * With `trim`: closed objects (settled/cancelled pots, closed reservations) that closed longer ago
+   * than this and that PostgreSQL holds whole leave Redis entirely (retire); undefined: never.
+   * CLOSED_RETENTION_MS.
+   */
+  readonly retentionMs?: number | undefined
 }
 
 export type PassOutcome =
@@ -62,7 +71,18 @@ export interface TrimReport {
   readonly skipped: ReadonlyArray<string>
 }
 
+export interface RetireReport {
+  /** Closed objects removed from Redis (object, trimmed counters, closed index member). */
+  readonly retired: number
+  /** Objects left in Redis because they do not match what the archive holds, or are not trimmed yet: "<key> <why>". */
+  readonly skipped: ReadonlyArray<string>
+}
+
 const GAP_PAGE = 1_000
+/** Objects per retire.lua call (its checks read ~8 fields per object: well under a millisecond of Redis per call). */
+const RETIRE_BATCH = 200
+/** retire.lua calls per drain at most: the rest waits for the next drain. */
+const RETIRE_CALLS_PER_DRAIN = 50
 
 const idle = (outcome: PassOutcome): PassReport => ({
   outcome,
@@ -93,6 +113,8 @@ export class Archiver extends Context.Service<Archiver, {
   readonly drain: (maxPasses?: number) => Effect.Effect<ReadonlyArray<PassReport>, StoreUnavailable | HistoryUnavailable>
   /** Removes from Redis what the archive committed, up to its cursor (a no-op when trimming is off). */
   readonly trim: () => Effect.Effect<TrimReport, StoreUnavailable | HistoryUnavailable>
+  /** Removes from Redis closed objects the archive holds whole, past their retention (a no-op without trimming or retention). */
+  readonly retire: () => Effect.Effect<RetireReport, StoreUnavailable | HistoryUnavailable>
   /** Gives the lease up (a clean stop: another instance need not wait for its TTL). */
   readonly release: () => Effect.Effect<void, StoreUnavailable>
 }>()("balance/Archiver") {
@@ -212,7 +234,7 @@ export class Archiver extends Context.Service<Archiver, {
           // A marker was compacted after its pot was committed whole (a batch archived again from an
           // older cursor): it must never stand in for the pot in closed_objects.
           if (state !== null && at !== null && !isArchivedPot(state)) {
-            closed.push({ key, state, closedAt: at })
+            closed.push({ key, state, closedAt: at, version: read!.version })
             closedVersions.set(key, read!.version)
           }
         }
@@ -359,6 +381,93 @@ export class Archiver extends Context.Service<Archiver, {
       return report
     })
 
+    /**
+     * What Redis must hold of a candidate for it to leave: the archive's state (or its marker) at a
+     * version, and, for a pot, the archive's whole chain (head = the pot's head) and all its
+     * transfers; else why not.
+     */
+    const retireCheck = (
+      c: ArchivedClosedObject,
+      inRedis: { readonly version: number; readonly value: unknown } | undefined,
+      head: { readonly seq: number; readonly checksum: string } | undefined,
+      positions: { readonly count: number; readonly next: number } | undefined
+    ): RetireObject | string => {
+      if (inRedis === undefined || inRedis.value === null) return "absent from Redis"
+      const marker = archivedPotMarker(c.state)
+      if (!isDeepStrictEqual(inRedis.value, c.state) && !(marker !== null && isDeepStrictEqual(inRedis.value, marker))) {
+        return "Redis holds another state than the archive"
+      }
+      if (c.state.kind !== "pot") return { key: c.key, version: inRedis.version, entriesTrimmed: 0, transfersTrimmed: 0 }
+      if (head === undefined || head.seq !== c.state.seq || head.checksum !== c.state.checksum) {
+        return `the archive's chain ends at ${head === undefined ? "nothing" : `seq ${head.seq}`}, not at the pot's head seq ${c.state.seq}`
+      }
+      const count = positions?.count ?? 0
+      if ((positions?.next ?? 0) !== count) return `the archive's transfer positions have a gap (${count} held, up to index ${positions!.next - 1})`
+      return { key: c.key, version: inRedis.version, entriesTrimmed: head.seq, transfersTrimmed: count }
+    }
+
+    /**
+     * Retirement: closed objects that closed more than `retentionMs` ago and that the archive holds
+     * whole (the object in closed_objects, its chain and transfers archived and trimmed) leave Redis
+     * entirely; reads then answer from PostgreSQL (TieredStore). Scans the archive's unretired
+     * closed objects by closedAt; per batch: the archive's view and Redis' compared here, the
+     * versions recorded in PostgreSQL, then retire.lua (lease and fencing token, compare-and-set per
+     * object), then the retired ones marked. Objects left are logged and counted, and stay (correct,
+     * only larger); they are looked at again at the next drain.
+     */
+    const retire = Effect.fn("Archiver.retire")(function*() {
+      const report = { retired: 0, skipped: [] as Array<string> }
+      if (!options.trim || options.retentionMs === undefined) return report
+      const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)
+      if (lease._tag !== "Held") return report
+      const now = yield* Clock.currentTimeMillis
+      const closedBefore = now - options.retentionMs
+      let after: ClosedPosition | null = null
+      for (let call = 0; call < RETIRE_CALLS_PER_DRAIN; call++) {
+        const candidates: ReadonlyArray<ArchivedClosedObject> = yield* history.retirable(closedBefore, after, RETIRE_BATCH)
+        if (candidates.length === 0) break
+        const last = candidates[candidates.length - 1]!
+        after = { closedAt: last.closedAt, key: last.key }
+        const keys = candidates.map((c) => c.key)
+        const pots = candidates.filter((c) => c.state.kind === "pot").map((c) => c.key)
+        const stopped = yield* history.stopped(pots)
+        const heads = yield* history.heads(pots)
+        const positions = yield* history.transferPositions(pots)
+        const inRedis = (yield* store.load(keys)).objects
+        const objects: Array<RetireObject> = []
+        const left: Array<string> = []
+        for (const c of candidates) {
+          const check = stopped.has(c.key)
+            ? "the archiver stopped for this account"
+            : retireCheck(c, inRedis.get(c.key), heads.get(c.key), positions.get(c.key))
+          if (typeof check === "string") left.push(`${c.key} ${check}`)
+          else objects.push(check)
+        }
+        if (objects.length > 0) {
+          const recorded = yield* history.recordVersions(lease.token, objects.map((o) => ({ key: o.key, version: o.version })))
+          if (recorded._tag === "Fenced") return report
+          const result = yield* store.retireArchived({ owner: options.owner, token: lease.token, objects })
+          if (result._tag === "NotLeased") return report
+          // Absent: an earlier retirement removed it from Redis and stopped before marking it here.
+          const gone = result.skipped.filter((s) => s.endsWith(" absent")).map((s) => s.slice(0, -" absent".length))
+          const marked = yield* history.markRetired(lease.token, [...result.retired, ...gone], now)
+          if (marked._tag === "Fenced") return report
+          report.retired += result.retired.length
+          left.push(...result.skipped.filter((s) => !s.endsWith(" absent")))
+          trimmedRows.inc({ kind: "retired" }, result.retired.length)
+        }
+        report.skipped.push(...left)
+        for (const skip of left) {
+          trimSkips.inc({ part: "retire" })
+          yield* Effect.logWarning("archiver left a closed object in Redis past its retention: it does not match what the archive holds").pipe(
+            Effect.annotateLogs({ detail: skip })
+          )
+        }
+        if (candidates.length < RETIRE_BATCH) break
+      }
+      return report
+    })
+
     const measureLag = Effect.gen(function*() {
       const { cursor } = yield* history.state()
       const lag = yield* archiveLag(store, cursor, yield* Clock.currentTimeMillis, 1)
@@ -379,7 +488,10 @@ export class Archiver extends Context.Service<Archiver, {
       const last = reports[reports.length - 1]?.outcome
       // A trim that failed after its batch committed (Redis down a moment) is caught up here.
       if (last === "idle") yield* trim()
-      if (last !== "standby") yield* measureLag
+      if (last !== "standby") {
+        yield* retire()
+        yield* measureLag
+      }
       return reports
     })
 
@@ -388,7 +500,7 @@ export class Archiver extends Context.Service<Archiver, {
       leader.set(0)
     })
 
-    return Archiver.of({ pass, drain, trim, release })
+    return Archiver.of({ pass, drain, trim, retire, release })
   })
 
   /** With settings from config (ARCHIVE_BATCH_EVENTS, ARCHIVE_LEASE_MS) and a fresh owner id. */
@@ -397,6 +509,7 @@ export class Archiver extends Context.Service<Archiver, {
       batchEvents: options.batchEvents ?? 1_000,
       leaseMs: options.leaseMs ?? 15_000,
       owner: options.owner ?? randomUUID(),
-      trim: options.trim ?? false
+      trim: options.trim ?? false,
+      retentionMs: options.retentionMs
     }))
 }

@@ -1,8 +1,8 @@
 import { Effect, Layer } from "effect"
-import type { AccountRef } from "../domain/accounts.ts"
+import { type AccountRef, keyKind, type Versioned } from "../domain/accounts.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
-import { type EventPage, Store, type TransferPage } from "../store/Store.ts"
+import { type EventPage, type Snapshot, Store, type TransferPage } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { claimRedisForArchive } from "./archiveIdentity.ts"
 import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
@@ -24,13 +24,54 @@ import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
  * (PotState.archived): their full state is the history store's closed_objects row, so a pot reads
  * the same before and after (Ledger.pot). Writes never need it: a marker refuses what its pot
  * refuses, so the planner's loads stay on Redis alone.
+ *
+ * Retired objects (closed pots and reservations the archiver removed from Redis entirely once
+ * their retention passed: Archiver.retire) are answered from closed_objects at the version Redis
+ * held them: a `load` that finds a pot or reservation absent in Redis asks PostgreSQL for it, so
+ * reads (GetPot, a reservation) and the planner (a Commit of a retired hold, a Settle of a retired
+ * pot) see the closed object and answer as before. Only absent pots and reservations cost that
+ * query (the common write path loads neither: a new pot is assumed absent, a new reservation's id
+ * is drawn by the service). A retired pot's chain and transfers are read from PostgreSQL whole:
+ * Redis no longer says how far they were trimmed.
  */
 export const makeTieredStore = (store: Store["Service"], history: HistoryStore["Service"]): Store["Service"] => {
   const historyDown = (e: HistoryUnavailable) =>
     new StoreUnavailable({ operation: `history.${e.operation}`, reason: `the history store (PostgreSQL) is unavailable: ${e.reason}` })
 
+  /** Objects that retirement may have removed from Redis: their kinds (pots are accounts too). */
+  const mayBeRetired = (key: string) => {
+    const kind = keyKind(key)
+    return kind === "pot" || kind === "reservation"
+  }
+
+  /** The snapshot with every pot or reservation Redis lacks answered from the archive, if it retired it. */
+  const withRetired = Effect.fnUntraced(function*(snapshot: Snapshot) {
+    const absent = [...snapshot.objects].filter(([key, v]) => v.version === 0 && mayBeRetired(key)).map(([key]) => key)
+    if (absent.length === 0) return snapshot
+    const archived = yield* history.closedObjects(absent).pipe(Effect.mapError(historyDown))
+    if (archived.size === 0) return snapshot
+    const objects = new Map<string, Versioned>(snapshot.objects)
+    for (const [key, closed] of archived) {
+      // Without a recorded version it was never retired (Redis lost it, or it is not there yet): absent.
+      if (closed.version !== null) objects.set(key, { version: closed.version, value: closed.state })
+    }
+    return { ...snapshot, objects }
+  })
+
+  /**
+   * A retired pot's entries (Redis holds none of them and no trimmed count): PostgreSQL's, whole.
+   * Only pots retire; any other account with nothing in Redis has nothing anywhere.
+   */
+  const retiredEntries = Effect.fnUntraced(function*(account: AccountRef, afterSeq: number, limit: number) {
+    const archived = yield* history.entries(account, afterSeq, limit).pipe(Effect.mapError(historyDown))
+    return { entries: archived, trimmedThrough: archived.length === 0 ? 0 : archived[archived.length - 1]!.seq }
+  })
+
   const entryPage = Effect.fn("TieredStore.entryPage")(function*(account: AccountRef, afterSeq: number, limit: number) {
     const recent = yield* store.entryPage(account, afterSeq, limit)
+    if (limit > 0 && recent.trimmedThrough === 0 && recent.entries.length === 0 && keyKind(account) === "pot") {
+      return yield* retiredEntries(account, afterSeq, limit)
+    }
     if (limit <= 0 || afterSeq >= recent.trimmedThrough) return recent
     const archived: ReadonlyArray<LedgerEntry> = yield* history.entries(
       account,
@@ -42,6 +83,20 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
 
   const transfers = Effect.fn("TieredStore.transfers")(function*(account: AccountRef, cursor: string | null, limit: number) {
     const recent: TransferPage = yield* store.transfers(account, cursor, limit)
+    if (
+      limit > 0 && recent.floor === 0 && recent.items.length === 0 && recent.nextCursor === null && keyKind(account) === "pot" &&
+      (cursor === null || /^\d+$/.test(cursor))
+    ) {
+      // A retired pot: every transfer is in PostgreSQL, by the indexes its list had.
+      const before = cursor === null ? Number.MAX_SAFE_INTEGER : Number(cursor)
+      const archived = yield* history.transfersBefore(account, before, limit).pipe(Effect.mapError(historyDown))
+      const lowest = archived.length === 0 ? 0 : archived[archived.length - 1]!.idx
+      return {
+        items: archived.map((a) => a.transfer),
+        nextCursor: lowest > 0 && archived.length === limit ? String(lowest) : null,
+        floor: archived.length === 0 ? 0 : archived[0]!.idx + 1
+      } satisfies TransferPage
+    }
     const missing = limit - recent.items.length
     const start = recent.nextCursor === null ? 0 : Number(recent.nextCursor)
     // Below the floor the transfers are in PostgreSQL, by the same indexes.
@@ -66,6 +121,7 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
 
   return Store.of({
     ...store,
+    load: (keys, idempotencyKey) => Effect.flatMap(store.load(keys, idempotencyKey), withRetired),
     entries: (account, afterSeq, limit) => Effect.map(entryPage(account, afterSeq, limit), (p) => p.entries),
     entryPage,
     transfers,

@@ -31,7 +31,8 @@ export const ArchiveJob = Layer.unwrap(Effect.gen(function*() {
       batchEvents: yield* AppConfig.archiveBatchEvents,
       leaseMs: yield* AppConfig.archiveLeaseMs,
       owner: randomUUID(),
-      trim: true
+      trim: true,
+      retentionMs: yield* AppConfig.closedRetentionMs
     })
   }))
   return ArchiveSchedule.pipe(Layer.provide(archiver))

@@ -184,6 +184,16 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       } while (cursor !== null)
     })
     const liveAccounts = (cursor: string | null) => store.accounts(cursor, PAGE)
+    /**
+     * Pots retired from Redis (Archiver.retire): Redis lists them nowhere any more; their heads and
+     * chains are the archive's (read through the tiered store), checked like any other.
+     */
+    const retiredPots = (cursor: string | null): Effect.Effect<Page<AccountRef>, StoreUnavailable> =>
+      Option.isNone(history)
+        ? Effect.succeed({ items: [], nextCursor: null })
+        : history.value.retiredPots(cursor, PAGE).pipe(
+          Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
+        )
     const closedSince = (since: number) => (cursor: string | null) => store.closedAccounts(since, cursor, PAGE)
 
     /**
@@ -239,6 +249,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
         const count = (items: ReadonlyArray<AccountRef>) => Effect.sync(() => void (accountsTotal += items.length))
         yield* forEachPage(liveAccounts, count)
         yield* forEachPage(closedSince(since), count)
+        if (mode === "full") yield* forEachPage(retiredPots, count)
       }
       const checked = (n: number) =>
         Effect.suspend(() => {
@@ -278,6 +289,8 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       // Live accounts first: a pot that closes meanwhile is then found in the closed index.
       yield* forEachPage(liveAccounts, walkEach)
       yield* forEachPage(closedSince(since), walkEach)
+      // Retired pots closed long before (their retention): an incremental pass walked them when they closed.
+      if (mode === "full") yield* forEachPage(retiredPots, walkEach)
       lastCompletePassStart = passStart
       const total = yield* snapshotTotal(mode === "full")
       if (total !== null && total !== 0) {

@@ -15,13 +15,25 @@ import { TestRedis } from "./redisServer.ts"
 export const openArchivedBooks = (
   prefix: string,
   databaseUrl: string,
-  options: { readonly trim?: boolean; readonly batchEvents?: number; readonly settings?: Partial<LedgerSettings["Service"]> } = {}
+  options: {
+    readonly trim?: boolean
+    readonly batchEvents?: number
+    /** Closed objects past this leave Redis at each drain (Archiver.retire); undefined: never. */
+    readonly retentionMs?: number
+    readonly owner?: string
+    readonly settings?: Partial<LedgerSettings["Service"]>
+  } = {}
 ) =>
   Effect.gen(function*() {
     const redis = yield* TestRedis
     const history = HistoryStore.layer(databaseUrl)
     return yield* Layer.build(
-      Archiver.layerWith({ batchEvents: options.batchEvents ?? 5, trim: options.trim ?? true }).pipe(
+      Archiver.layerWith({
+        batchEvents: options.batchEvents ?? 5,
+        trim: options.trim ?? true,
+        retentionMs: options.retentionMs,
+        ...(options.owner === undefined ? {} : { owner: options.owner })
+      }).pipe(
         Layer.provideMerge(ledgerOn(
           TieredStore.layer.pipe(
             Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })),
