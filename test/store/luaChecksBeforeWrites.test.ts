@@ -135,6 +135,29 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
     assert.deepStrictEqual(await redis.hgetall("obj:p:t:h2"), { v: "3", d: marker("h2") })
   })
 
+  it("retire.lua: one malformed number removes nothing, not even the well-formed objects before it", async () => {
+    await redis.flushdb()
+    const reservation = (id: string) => JSON.stringify({ kind: "reservation", reservationId: id, status: "RELEASED", closedAt: 2 })
+    for (const id of ["a", "b"]) await redis.hset(`obj:r:${id}`, "v", "2", "d", reservation(id))
+    await redis.set("lease", "me 7")
+    const keys = ["lease", "trimmed", "closed", "obj:r:a", "ledger:r:a", "transfers:r:a", "obj:r:b", "ledger:r:b", "transfers:r:b"]
+    const run = (args: ReadonlyArray<string>) => redis.eval(readLuaScript("retire.lua"), keys.length, ...keys, ...args).then(() => null, (e: Error) => e)
+    const cases: ReadonlyArray<[ReadonlyArray<string>, string]> = [
+      [["me 7", "2", "r:a", "2", "0", "0", "r:b", "2.0", "0", "0"], "object 2"],
+      [["me 7", "2", "r:a", "2", "0", "0", "r:b", "2", "-1", "0"], "object 2"],
+      [["me 7", "2", "r:a", "2", "0", "0", "r:b", "2", "0"], "expected"]
+    ]
+    for (const [args, message] of cases) {
+      assert.include(String((await run(args))?.message), message)
+      for (const id of ["a", "b"]) assert.deepStrictEqual(await redis.hgetall(`obj:r:${id}`), { v: "2", d: reservation(id) })
+    }
+    assert.deepStrictEqual(
+      await redis.eval(readLuaScript("retire.lua"), keys.length, ...keys, "me 7", "2", "r:a", "2", "0", "0", "r:b", "2", "0", "0"),
+      ["RETIRED", "", ""]
+    )
+    assert.strictEqual(await redis.exists("obj:r:a", "obj:r:b"), 0)
+  })
+
   it("lease.lua: a bad duration draws no token", async () => {
     const error = await redis.eval(readLuaScript("lease.lua"), 2, "lease", "token", "acquire", "me", "soon").then(() => null, (e: Error) => e)
     assert.include(String(error?.message), "lease duration")

@@ -16,6 +16,7 @@ import {
   leaseLayout,
   ledgerLayout,
   loadLayout,
+  retireLayout,
   transfersLayout,
   trimLayout
 } from "../../src/store/redis/scriptLayouts.ts"
@@ -102,7 +103,8 @@ export const layouts: ReadonlyArray<ScriptLayout<never>> = [
   transfersLayout,
   leaseLayout,
   trimLayout,
-  compactLayout
+  compactLayout,
+  retireLayout
 ] as ReadonlyArray<ScriptLayout<never>>
 
 /** What differs between a layout and its script's header ([] when they agree). */

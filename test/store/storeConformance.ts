@@ -522,6 +522,101 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         assert.deepInclude(late, { _tag: "Refusal", code: "POT_NOT_ACTIVE" })
       }))
 
+    test("retireArchived removes a closed object whole only under the caller's lease, at its version, closed, its lists trimmed as archived; anything else is left and reported", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* ensure("ra", 1_000)
+        const reserve = (key: string) =>
+          Effect.map(execApplied({ op: "Reserve", accountId: "ra", tableId: "t", amount: 100, timeoutMs: 60_000, idempotencyKey: key }), (p) =>
+            (p.response as ReserveResult).reservationId)
+        const committed = yield* reserve("buy-1")
+        yield* execApplied({ op: "Commit", reservationId: committed })
+        const held = yield* reserve("buy-2")
+        for (const hand of ["settled", "untrimmed", "active"]) {
+          yield* execApplied({ op: "Contribute", tableId: "t", handId: hand, seatId: 1, accountId: "ra", amount: 5, contributionType: "BET", idempotencyKey: unique("c") })
+        }
+        for (const hand of ["settled", "untrimmed"]) {
+          yield* execApplied({ op: "Settle", tableId: "t", handId: hand, winners: [{ seatId: 1, accountId: "ra", amount: 5 }], idempotencyKey: unique("s") })
+        }
+        const [settled, untrimmed, active] = ["settled", "untrimmed", "active"].map((h) => potKey("t", h))
+        // Trim the settled pot's lists as the archiver would once PostgreSQL holds them.
+        const entries = yield* store.entries(settled!, 0, 100)
+        const transfers = [...(yield* store.transfers(settled!, null, 100)).items].reverse()
+        const lastEvent = (yield* store.events(null, 1)).items[0]!.id
+        const trimmed = yield* store.trimArchived({
+          fromEventId: "0",
+          throughEventId: lastEvent,
+          accounts: [{
+            account: settled!,
+            entriesThroughSeq: entries.length,
+            entriesThroughChecksum: entries[entries.length - 1]!.checksum,
+            transfersBase: 0,
+            transferIds: transfers.map((t) => t.transferId)
+          }]
+        })
+        assert.deepInclude(trimmed, { _tag: "Trimmed", skipped: [] })
+        const keys = [settled!, untrimmed!, active!, reservationKey(committed), reservationKey(held)]
+        const objects = (yield* store.load(keys)).objects
+        const v = (key: string) => objects.get(key)!.version
+        const asArchived = (key: string, entriesTrimmed: number, transfersTrimmed: number) => ({ key, version: v(key), entriesTrimmed, transfersTrimmed })
+        const lease = yield* store.acquireArchiverLease("retirer", 60_000)
+        assert.strictEqual(lease._tag, "Held")
+        const token = lease._tag === "Held" ? lease.token : 0
+        const untouched = yield* footprint(keys, ["w:ra", "s:t:ra", ...keys])
+
+        const notLeased = yield* store.retireArchived({ owner: "someone-else", token, objects: [asArchived(reservationKey(committed), 0, 0)] })
+        assert.deepStrictEqual(notLeased, { _tag: "NotLeased", current: `retirer ${token}` })
+        const staleToken = yield* store.retireArchived({ owner: "retirer", token: token + 1, objects: [asArchived(reservationKey(committed), 0, 0)] })
+        assert.strictEqual(staleToken._tag, "NotLeased")
+        const refused = yield* store.retireArchived({
+          owner: "retirer",
+          token,
+          objects: [
+            { ...asArchived(settled!, entries.length, transfers.length), version: v(settled!) - 1 },
+            asArchived(settled!, entries.length, transfers.length + 1),
+            asArchived(settled!, entries.length - 1, transfers.length),
+            asArchived(untrimmed!, 2, 2),
+            asArchived(active!, 1, 1),
+            asArchived(reservationKey(held), 0, 0),
+            { key: reservationKey("never"), version: 1, entriesTrimmed: 0, transfersTrimmed: 0 }
+          ]
+        })
+        assert.deepStrictEqual(refused, {
+          _tag: "Retired",
+          retired: [],
+          skipped: [
+            `${settled!} at version ${v(settled!)}, not ${v(settled!) - 1}`,
+            `${settled!} trimmed e:${entries.length} t:${transfers.length} in Redis, e:${entries.length} t:${transfers.length + 1} archived`,
+            `${settled!} its head is seq ${entries.length}, not the archived ${entries.length - 1}`,
+            `${untrimmed!} its ledger or transfer list is not empty`,
+            `${active!} not a closed pot`,
+            `${reservationKey(held)} a held reservation`,
+            `${reservationKey("never")} absent`
+          ]
+        })
+        assert.deepStrictEqual(yield* footprint(keys, ["w:ra", "s:t:ra", ...keys]), untouched, "a refusal writes nothing")
+
+        const done = yield* store.retireArchived({
+          owner: "retirer",
+          token,
+          objects: [asArchived(settled!, entries.length, transfers.length), asArchived(reservationKey(committed), 0, 0)]
+        })
+        assert.deepStrictEqual(done, { _tag: "Retired", retired: [settled!, reservationKey(committed)], skipped: [] })
+        const after = yield* footprint(keys, ["w:ra", "s:t:ra", ...keys])
+        assert.deepStrictEqual(after.objects.filter(([k]) => k === settled || k === reservationKey(committed)), [
+          [settled!, { version: 0, value: null }],
+          [reservationKey(committed), { version: 0, value: null }]
+        ])
+        assert.deepStrictEqual(
+          { ...after, objects: after.objects.filter(([k]) => k !== settled && k !== reservationKey(committed)) },
+          { ...untouched, objects: untouched.objects.filter(([k]) => k !== settled && k !== reservationKey(committed)) },
+          "nothing else changed"
+        )
+        assert.deepStrictEqual((yield* store.closedAccounts(-Infinity, null, 10)).items, [untrimmed!], "the closed index lost the retired pot")
+        assert.deepStrictEqual((yield* store.trimState([settled!])).transfersBase.get(settled!), 0, "its trimmed counters are gone")
+        assert.deepStrictEqual((yield* store.entryPage(settled!, 0, 10)), { entries: [], trimmedThrough: 0 })
+      }))
+
     test("numbers up to Number.MAX_SAFE_INTEGER survive a round trip exactly", () =>
       Effect.gen(function*() {
         const store = yield* Store
