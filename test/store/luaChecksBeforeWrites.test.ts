@@ -156,6 +156,7 @@ describe("Lua scripts refuse a malformed call before their first write", () => {
       ["RETIRED", "", ""]
     )
     assert.strictEqual(await redis.exists("obj:r:a", "obj:r:b"), 0)
+    await redis.del("lease")
   })
 
   it("lease.lua: a bad duration draws no token", async () => {
