@@ -1,8 +1,8 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { type AccountRef, keyKind, type Versioned } from "../domain/accounts.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
-import { type EventPage, type Snapshot, Store, type TransferPage } from "../store/Store.ts"
+import { type ApplyRequest, type ApplyResult, type EventPage, type Snapshot, Store, type TransferPage } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { claimRedisForArchive } from "./archiveIdentity.ts"
 import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
@@ -33,7 +33,18 @@ import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
  * query (the common write path loads neither: a new pot is assumed absent, a new reservation's id
  * is drawn by the service). A retired pot's chain and transfers are read from PostgreSQL whole:
  * Redis no longer says how far they were trimmed.
+ *
+ * A plan that opens a pot (expects it absent) whose id the archive holds retired would start a
+ * second pot under that id: `apply` asks PostgreSQL first and answers Conflict with the retired
+ * pot, so the ledger plans again and refuses (POT_NOT_ACTIVE), as it did while Redis held it. That
+ * check is the one PostgreSQL query on the write path, one per hand: bounded by
+ * RETIRED_POT_CHECK_TIMEOUT_MS, and skipped when PostgreSQL does not answer in time (the game goes
+ * on; the archiver's continuity check then stops for the reused id: a new chain for an account the
+ * archive holds).
  */
+/** How long a pot open waits for PostgreSQL to say whether the id was retired before it goes ahead unchecked. */
+export const RETIRED_POT_CHECK_TIMEOUT_MS = 100
+
 export const makeTieredStore = (store: Store["Service"], history: HistoryStore["Service"]): Store["Service"] => {
   const historyDown = (e: HistoryUnavailable) =>
     new StoreUnavailable({ operation: `history.${e.operation}`, reason: `the history store (PostgreSQL) is unavailable: ${e.reason}` })
@@ -56,6 +67,38 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
       if (closed.version !== null) objects.set(key, { version: closed.version, value: closed.state })
     }
     return { ...snapshot, objects }
+  })
+
+  /**
+   * The pots among `keys` the archive holds as retired (a recorded version): their closed state.
+   * PostgreSQL down or slow: none (see the module comment).
+   */
+  const retiredPots = (keys: ReadonlyArray<string>) =>
+    history.closedObjects(keys).pipe(
+      Effect.map((found) => new Map([...found].flatMap(([key, c]): Array<[string, Versioned]> =>
+        c.version === null ? [] : [[key, { version: c.version, value: c.state }]]
+      ))),
+      Effect.timeoutOption(RETIRED_POT_CHECK_TIMEOUT_MS),
+      Effect.map(Option.getOrElse(() => new Map<string, Versioned>())),
+      Effect.catch((e) =>
+        Effect.as(
+          Effect.logDebug("pot open not checked against retired pots: the history store did not answer").pipe(
+            Effect.annotateLogs({ reason: e.reason })
+          ),
+          new Map<string, Versioned>()
+        )
+      )
+    )
+
+  /** apply, unless the plan opens a pot whose id was retired: then Conflict with that pot (and Redis' state of the rest). */
+  const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
+    const opening = request.plan.expected.filter((e) => e.version === 0 && keyKind(e.key) === "pot").map((e) => e.key)
+    if (opening.length === 0) return yield* store.apply(request)
+    const retired = yield* retiredPots(opening)
+    if (retired.size === 0) return yield* store.apply(request)
+    const current = new Map((yield* store.load(request.plan.expected.map((e) => e.key))).objects)
+    for (const [key, v] of retired) if (current.get(key)?.version === 0) current.set(key, v)
+    return { _tag: "Conflict", current } satisfies ApplyResult
   })
 
   /**
@@ -122,6 +165,7 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
   return Store.of({
     ...store,
     load: (keys, idempotencyKey) => Effect.flatMap(store.load(keys, idempotencyKey), withRetired),
+    apply,
     entries: (account, afterSeq, limit) => Effect.map(entryPage(account, afterSeq, limit), (p) => p.entries),
     entryPage,
     transfers,

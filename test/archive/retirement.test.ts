@@ -347,8 +347,9 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       }).pipe(Effect.provide(books))
     })))
 
-  it.effect("a pot id reused after its pot was retired: the new pot opens in Redis, and the archiver stops for that account, alerts and trims nothing of it", () =>
+  it.effect("a pot id reused after its pot was retired: refused as before (the open asks PostgreSQL); with PostgreSQL down it opens, and the archiver stops for that account, alerts and trims nothing of it", () =>
     Effect.scoped(Effect.gen(function*() {
+      const pg = yield* TestPostgres
       const prefix = unique("retirereuse") + ":"
       const keys = redisKeys(prefix)
       const books = yield* openArchivedBooks(prefix, yield* freshDatabase, { retentionMs: 0 })
@@ -358,16 +359,22 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
         yield* playRound(1, PLAYERS)
         yield* (yield* Archiver).drain()
         const settled = potKey("t1", "r1-h1")
-        assert.isNull(yield* Effect.promise(() => redis.hget(keys.object(settled), "v")), "retired")
+        const cancelled = potKey("t1", "r1-h2")
+        for (const pot of [settled, cancelled]) assert.isNull(yield* Effect.promise(() => redis.hget(keys.object(pot), "v")), `${pot} retired`)
         const archivedBefore = yield* (yield* HistoryStore).entries(settled, 0, 100)
+        const contribute = (handId: string, seatId: number, accountId: string, key: string) =>
+          ledger.execute({ op: "Contribute", tableId: "t1", handId, seatId, accountId, amount: 5, contributionType: "BET", idempotencyKey: key })
 
-        // The game reuses the hand id: Redis no longer knows it, so a new pot opens (not refused: see README).
-        yield* ledger.execute({
-          op: "Contribute", tableId: "t1", handId: "r1-h1", seatId: 1, accountId: "alice", amount: 5, contributionType: "BET", idempotencyKey: "reuse-1"
-        })
-        yield* ledger.execute({
-          op: "Contribute", tableId: "t1", handId: "r1-h1", seatId: 2, accountId: "bob", amount: 5, contributionType: "BET", idempotencyKey: "reuse-2"
-        })
+        // PostgreSQL reachable: the open finds the retired pot and is refused as it was while Redis held it.
+        const refused = yield* Effect.flip(contribute("r1-h2", 1, "alice", "reuse-cancelled"))
+        assert.deepInclude(refused, { _tag: "Refusal", code: "POT_NOT_ACTIVE" })
+        assert.strictEqual(yield* Effect.promise(() => redis.exists(keys.object(cancelled), keys.ledger(cancelled))), 0, "nothing written")
+
+        // PostgreSQL down: the game goes on, the open is not checked and a second pot starts under the id.
+        yield* Effect.promise(pg.stop)
+        yield* contribute("r1-h1", 1, "alice", "reuse-1")
+        yield* Effect.promise(pg.restart)
+        yield* contribute("r1-h1", 2, "bob", "reuse-2")
         const stopsBefore = yield* counter("balance_archive_continuity_stops_total")
         const reports = yield* (yield* Archiver).drain()
         const stops = reports.flatMap((r) => r.stops)
