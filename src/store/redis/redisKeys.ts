@@ -11,7 +11,11 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    a settled pot PostgreSQL holds whole (closed_objects) is
  *                                    its marker: d = the pot with contributions [] and
  *                                    archived: true, v unchanged (compact.lua); cancelled pots
- *                                    and closed reservations stay whole, for now
+ *                                    and closed reservations stay whole. Every closed object
+ *                                    (pot or reservation) PostgreSQL holds whole, with its chain
+ *                                    and transfers trimmed, is deleted CLOSED_RETENTION_MS after
+ *                                    it closed (retire.lua), with its P trimmed e:/t: fields and
+ *                                    its P closed member; reads then come from closed_objects
  *   P ledger:<accountRef>    list    ledger entry JSON not yet trimmed; entry seq = list index + 1
  *                                    + P trimmed e:<accountRef>
  *   P transfers:<accountRef> list    transfer JSON touching the account, oldest first
@@ -20,7 +24,8 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *   P trimmed                hash    what the archiver removed after PostgreSQL committed it
  *                                    (trim.lua): cursor = last trimmed stream id,
  *                                    e:<accountRef> = entries trimmed through (seq),
- *                                    t:<accountRef> = transfers trimmed (count)
+ *                                    t:<accountRef> = transfers trimmed (count); a retired pot's
+ *                                    e:/t: fields go with it (retire.lua)
  *   P idem:<idempotencyKey>  string  "<fingerprint: first 128 bits, 22 base64url chars><response, compact form "~...">"
  *                                    (IDEMPOTENCY_RECORDS=compact, the default; storedResponse.ts); PX = the key's TTL
  *                            or hash f = request fingerprint, r = response JSON (IDEMPOTENCY_RECORDS=hash)
@@ -30,7 +35,9 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *   P expiry                 zset    reservationId scored by expiresAt (ms)
  *   P accounts               zset    live chained account refs, score 0 (lexical order)
  *   P closed                 zset    closed accounts (settled/cancelled pots, which left
- *                                    P accounts), scored by closedAt (ms)
+ *                                    P accounts), scored by closedAt (ms), until retired
+ *                                    (retire.lua; closed reservations have no index here: the
+ *                                    archiver finds what to retire in closed_objects by closed_at)
  *   P events                 stream  one entry per apply that moved something: `entryRefs`, JSON
  *                                    [[accountRef, seq], ...] of its entries (stored once, in the
  *                                    ledger lists; events.lua reads them back), and `transfers`, a
