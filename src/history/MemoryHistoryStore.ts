@@ -112,10 +112,12 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
       }),
     transfersBefore: (account, beforeIdx, limit) =>
       Effect.sync(() => {
+        // The account's positions, not every index below beforeIdx (a retired pot's first page asks below 2^53).
         const out: Array<{ readonly idx: number; readonly transfer: Transfer }> = []
-        for (let idx = Math.floor(beforeIdx) - 1; idx >= 0 && out.length < limit; idx--) {
-          const id = positions.get(`${account}#${idx}`)
-          const t = id === undefined ? undefined : transfers.get(id)
+        const idxs = [...positions.keys()].filter((k) => k.startsWith(`${account}#`)).map((k) => Number(k.slice(account.length + 1)))
+        for (const idx of idxs.filter((i) => i < beforeIdx).sort((a, b) => b - a)) {
+          if (out.length >= limit) break
+          const t = transfers.get(positions.get(`${account}#${idx}`)!)
           if (t) out.push({ idx, transfer: t.transfer })
         }
         return out

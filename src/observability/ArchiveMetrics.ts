@@ -38,13 +38,13 @@ export const makeArchiveMetrics = (registry: Prom.Registry) => {
     }),
     trimmed: new Prom.Counter({
       name: "balance_archive_trimmed_total",
-      help: "What the archiver removed from Redis after PostgreSQL committed it, by kind (entries, transfers, events, closed: settled pots replaced by their markers)",
+      help: "What the archiver removed from Redis after PostgreSQL committed it, by kind (entries, transfers, events, closed: settled pots replaced by their markers, retired: closed pots and reservations removed after CLOSED_RETENTION_MS)",
       labelNames: ["kind"],
       registers
     }),
     trimSkips: new Prom.Counter({
       name: "balance_archive_trim_skips_total",
-      help: "Parts of accounts (entries, transfers, closed: a settled pot kept whole) left in Redis because they did not match what the archive holds",
+      help: "Parts of accounts (entries, transfers, closed: a settled pot kept whole, retire: a closed object kept past its retention) left in Redis because they did not match what the archive holds",
       labelNames: ["part"],
       registers
     })

@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { HistoryStore } from "../../src/history/HistoryStore.ts"
 import type { AccountRef } from "../../src/domain/accounts.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
 import { type Page, Store, type StoreEvent } from "../../src/store/Store.ts"
@@ -15,6 +16,9 @@ export const readEverything = Effect.gen(function*() {
   } while (cursor !== null)
   const store = yield* Store
   accounts.push(...(yield* store.closedAccounts(0, null, 10_000)).items, "x:mint", "x:burn", "x:rake")
+  // Pots retired from Redis (Archiver.retire) are listed by the archive only.
+  const history = yield* Effect.serviceOption(HistoryStore)
+  if (Option.isSome(history) && history.value.enabled) accounts.push(...(yield* Effect.orDie(history.value.retiredPots(null, 10_000))).items)
   const entries: Record<string, Array<unknown>> = {}
   const transfers: Record<string, Array<unknown>> = {}
   for (const account of accounts) {
