@@ -46,6 +46,20 @@ describe("config", () => {
       assert.include(String(bad._tag === "Failure" ? bad.failure : ""), "HISTORY_ARCHIVE")
     }))
 
+  it.effect("CLOSED_RETENTION_MS: by default IDEMPOTENCY_TTL_MS's default (a retry within the idempotency window meets the object in Redis); 0 allowed, negative refused", () =>
+    Effect.gen(function*() {
+      const read = (env: Record<string, string>) =>
+        Effect.result(Effect.all([AppConfig.closedRetentionMs, AppConfig.idempotencyTtlMs])).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env)))
+        )
+      const defaults = yield* read({})
+      assert.isTrue(defaults._tag === "Success" && defaults.success[0] === 86_400_000 && defaults.success[0] === defaults.success[1])
+      const zero = yield* read({ CLOSED_RETENTION_MS: "0" })
+      assert.isTrue(zero._tag === "Success" && zero.success[0] === 0)
+      const negative = yield* read({ CLOSED_RETENTION_MS: "-1" })
+      assert.include(String(negative._tag === "Failure" ? negative.failure : ""), "CLOSED_RETENTION_MS must not be negative")
+    }))
+
   it("historyArchiveDefault: off exactly on a shared Redis without a shared database", () => {
     assert.strictEqual(historyArchiveDefault({ sharedRedis: false, sharedDatabase: false }), "on")
     assert.strictEqual(historyArchiveDefault({ sharedRedis: false, sharedDatabase: true }), "on")

@@ -44,6 +44,32 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       }).pipe(Effect.provide(books))
     }))
 
+  it.effect("CLOSED_RETENTION_MS reaches the job: with 0, closed pots and reservations leave Redis once archived", () =>
+    Effect.gen(function*() {
+      const redis = yield* TestRedis
+      const url = yield* freshDatabase
+      const historyLayer = HistoryStore.layer(url)
+      const books = yield* Layer.build(
+        ArchiveJob.pipe(
+          Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(
+            Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique("jobretire") + ":" })),
+            Layer.provide(historyLayer)
+          ))),
+          Layer.provideMerge(historyLayer),
+          Layer.provide(withConfig({ HISTORY_ARCHIVE: "on", DATABASE_URL: url, ARCHIVE_INTERVAL_MS: "50", CLOSED_RETENTION_MS: "0" }))
+        )
+      )
+      const history = yield* Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+      yield* Effect.gen(function*() {
+        const store = yield* Store
+        yield* playRound(1)
+        const pot = "p:t1:r1-h1"
+        yield* eventually(history.closedObject(pot), (c) => c?.retiredAt != null, 30_000)
+        assert.deepStrictEqual((yield* store.closedAccounts(0, null, 10)).items.includes(pot), false)
+        assert.strictEqual((yield* store.load([pot])).objects.get(pot)?.value?.kind, "pot", "read from the archive")
+      }).pipe(Effect.provide(books))
+    }))
+
   it.effect("HISTORY_ARCHIVE=off: no history store is started, nothing is archived", () =>
     Effect.gen(function*() {
       const redis = yield* TestRedis
