@@ -39,7 +39,6 @@ import { authSettingsWith } from "../src/api/http/auth/AuthSettings.ts"
 import { BENCH_ADMIN_KEY, benchMetadata } from "./bench/proto.ts"
 import { CommandExecutor } from "../src/degradation/CommandExecutor.ts"
 import { Redis } from "ioredis"
-import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { grpcCallObserver, Metrics } from "../src/observability/Metrics.ts"
@@ -51,7 +50,9 @@ import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
 import { type ApplyRequest, Store } from "../src/store/Store.ts"
 import { parseRedisCpu, round } from "./bench/stats.ts"
+import type { Command } from "../src/domain/commands.ts"
 import type { Message } from "./bench/proto.ts"
+import { commandOf, wireResponse } from "./bench/gameCommands.ts"
 import { accountsOf, gameLoop, INITIAL_BALANCE, type LoopContext, prng } from "./bench/workloads.ts"
 
 const { values: flags } = parseArgs({
@@ -80,35 +81,6 @@ const log = (line: string) => console.log(line)
 // ---------------------------------------------------------------------------
 // The game as ledger commands (wire requests of workloads.ts -> commands)
 // ---------------------------------------------------------------------------
-
-const commandOf = (method: string, r: Message): Command => {
-  switch (method) {
-    case "ReserveForBuyIn":
-      return { op: "Reserve", accountId: r.account_id, tableId: r.table_id, amount: Number(r.amount), timeoutMs: 0, idempotencyKey: r.idempotency_key }
-    case "CommitReservation":
-      return { op: "Commit", reservationId: r.reservation_id }
-    case "RecordContribution":
-      return {
-        op: "Contribute", tableId: r.table_id, handId: r.hand_id, seatId: r.seat_id, accountId: r.account_id,
-        amount: Number(r.amount), contributionType: r.contribution_type, idempotencyKey: r.idempotency_key
-      }
-    case "SettlePot":
-      return {
-        op: "Settle", tableId: r.table_id, handId: r.hand_id, idempotencyKey: r.idempotency_key,
-        winners: (r.winners as Array<Message>).map((w) => ({ seatId: w.seat_id, accountId: w.account_id, amount: Number(w.amount) }))
-      }
-    case "ProcessCashOut":
-      return { op: "CashOut", accountId: r.account_id, tableId: r.table_id, seatId: r.seat_id, amount: Number(r.amount), handId: r.hand_id, idempotencyKey: r.idempotency_key }
-    default:
-      throw new Error(`bench:store does not play ${method}`)
-  }
-}
-
-/** Snake-case fields the game loop reads back from responses. */
-const wireResponse = (result: unknown): Message => {
-  const r = result as Record<string, unknown>
-  return { ok: true, reservation_id: r.reservationId }
-}
 
 /** snake_case wire fields as proto-loader hands them to the server (camelCase), nested messages too. */
 const serverView = (value: unknown): unknown =>
