@@ -208,11 +208,12 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
     Effect.gen(function*() {
       const raw = yield* rawClient
       const server = yield* TestRedis
-      const configured = (archive: "on" | "off", prefix: string) =>
+      const configured = (archive: "on" | "off", prefix: string, transferLists = "refs") =>
         RedisStore.layer({ url: server.url }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
           HISTORY_ARCHIVE: archive,
           REDIS_KEY_PREFIX: prefix,
-          REDIS_EVENTS_MAXLEN: "10"
+          REDIS_EVENTS_MAXLEN: "10",
+          TRANSFER_LISTS: transferLists
         }))))
       // XADD MAXLEN ~ trims whole stream nodes (100 entries each by default): far more writes than that.
       const play = Effect.gen(function*() {
@@ -232,5 +233,11 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
       assert.isBelow(yield* Effect.promise(() => raw.xlen(redisKeys("archive-off:").events)), 300)
       const offElements = yield* Effect.promise(() => raw.lrange(redisKeys("archive-off:").transfers("w:fay"), 0, -1))
       assert.isTrue(offElements.every((e) => e.startsWith("{")))
+      // TRANSFER_LISTS=full (a rollout next to earlier versions): uncapped, lists in full.
+      const full = yield* play.pipe(Effect.provide(configured("on", "archive-on-full:", "full")))
+      assert.strictEqual(full.length, 300)
+      assert.strictEqual(yield* Effect.promise(() => raw.xlen(redisKeys("archive-on-full:").events)), 300)
+      const fullElements = yield* Effect.promise(() => raw.lrange(redisKeys("archive-on-full:").transfers("w:fay"), 0, -1))
+      assert.isTrue(fullElements.every((e) => e.startsWith("{")))
     }))
 })

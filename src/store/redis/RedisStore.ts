@@ -73,6 +73,7 @@ const layer = (options: RedisStoreLayerOptions) =>
         // the transfer lists reference the stream's events. Off: REDIS_EVENTS_MAXLEN, lists in full.
         eventsMaxLen: options.eventsMaxLen ??
           ((yield* AppConfig.historyArchive) === "on" ? UNCAPPED_STREAM : yield* AppConfig.redisEventsMaxLen),
+        transferLists: options.transferLists ?? (yield* AppConfig.transferLists),
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
         replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
         deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),

@@ -14,6 +14,8 @@ export interface RedisStoreOptions {
    * together, and the lists reference the stream instead (apply.lua, trim.lua).
    */
   readonly eventsMaxLen: number
+  /** With UNCAPPED_STREAM, "full": the lists still hold every transfer (TRANSFER_LISTS=full). Default "refs". */
+  readonly transferLists?: "refs" | "full" | undefined
   /** After every write, WAIT for this many replicas to acknowledge it (0: do not wait). */
   readonly minReplicasAck: number
   /** WAIT's timeout; the apply's deadline grows by this much when minReplicasAck > 0. */

@@ -99,6 +99,8 @@ export interface ApplyInput {
   readonly keys: RedisKeys
   /** The stream's cap (MAXLEN ~), or UNCAPPED_STREAM: the transfer lists then reference the stream. */
   readonly eventsMaxLen: number
+  /** "full": the lists hold every transfer even with UNCAPPED_STREAM (TRANSFER_LISTS=full); default "refs". */
+  readonly transferLists?: "refs" | "full" | undefined
   /** Each plan's call, from scriptCall(applyPlanLayout, ...). */
   readonly plans: ReadonlyArray<ScriptCall>
 }
@@ -116,7 +118,10 @@ export const applyLayout: ScriptLayout<ApplyInput> = {
   ],
   argv: [
     count("nPlans"),
-    one("eventsMaxLen", (i) => (i.eventsMaxLen === UNCAPPED_STREAM ? "none" : decimal(i.eventsMaxLen))),
+    // "none": uncapped, and the lists reference the stream. Uncapped with lists in full: the cap
+    // 2^53-1, which no stream reaches.
+    one("eventsMaxLen", (i) =>
+      (i.eventsMaxLen === UNCAPPED_STREAM && i.transferLists !== "full" ? "none" : decimal(i.eventsMaxLen))),
     nested("plan", "nPlans", "Plan ARGV", applyPlanLayout, "args", (i) => i.plans)
   ]
 }
@@ -244,7 +249,7 @@ export const trimLayout: ScriptLayout<TrimInput> = {
     each(
       "account",
       "nAccounts",
-      ["account", "entriesSeq", "entriesChecksum", "transfersBase", "transfersMode", "nTransfers", "...transferId", "...transferRef"],
+      ["account", "entriesSeq", "entriesChecksum", "transfersBase", "transfersMode", "nTransfers", "...transferIdsThenRefs"],
       (i) => i.request.accounts,
       (a) => {
         const refs = a.transferRefs ?? []

@@ -47,7 +47,7 @@
     2  through     the last archived stream id to trim
     3  keepFrom    the first stream id to keep (through + 1), for XTRIM MINID
     4  nAccounts
-    then nAccounts x account(account, entriesSeq, entriesChecksum, transfersBase, transfersMode, nTransfers, ...transferId, ...transferRef)
+    then nAccounts x account(account, entriesSeq, entriesChecksum, transfersBase, transfersMode, nTransfers, ...transferIdsThenRefs)
                    entriesSeq "0" = none; transfersMode "pop" or "keep"; nTransfers transfer ids
                    follow, then as many refs "<event id>#<position>" ("" = not given)
 
