@@ -41,7 +41,10 @@
 
   ARGV
     1  nPlans       how many plans, at least 1
-    2  eventsMaxLen events stream cap (MAXLEN ~)
+    2  eventsMaxLen events stream cap (MAXLEN ~), a whole number: the transfer lists hold each
+                    transfer in full (the cap may drop any event); or "none": no cap, the stream keeps
+                    every event until trim.lua removes it (HISTORY_ARCHIVE=on), and the transfer lists
+                    hold references "<event id>#<position in its transfers>" into it instead
     then nPlans     x plan(Plan ARGV)
 
   Plan KEYS
@@ -49,7 +52,7 @@
     then nExpected  x expected(key)             P obj:<key> of each expected object, in plan order
     then nWrites    x write(key)                P obj:<key> of each written object, in plan order
     then nEntries   x entry(ledger)             P ledger:<accountId> of each entry
-    then nTransfers x transfer(fromList, toList) P transfers:<from>, P transfers:<to>
+    then nTransfers x transfer(fromList, toList) P transfers:<from>, P transfers:<to> (see ARGV 2)
 
   Plan ARGV
     1  mode         "0": no idempotency key; "1": key, record written as a hash; "2": key, compact string record
@@ -75,7 +78,8 @@
     then nExpected       x expected(version)          "0" = the key must not exist
     then nWrites         x write(version, json)       new version and object JSON
     then nEntries        x entry(json)                RPUSHed to its account's ledger list
-    then nTransfers      x transfer(json)             also joined into the event field `transfers`
+    then nTransfers      x transfer(json)             joined into the event field `transfers`; RPUSHed to
+                                                      both lists (ARGV 2 a number) or referenced there
     then nSystem         x system(account, delta)     account name mint|burn|rake, signed delta
     then nStats          x stat(name, delta)          signed delta
     then nExpiryRemove   x expiryRemove(reservationId)
@@ -186,10 +190,14 @@ end
 -- Every plan's offsets into KEYS and ARGV, read from its counts; nothing is written yet.
 local nPlans = tonumber(ARGV[1])
 if not isCount(ARGV[1]) or nPlans < 1 then return malformed("nPlans (ARGV 1) must be at least 1") end
--- The cap may be any safe integer: with the archive on the service sends 2^53-1 (16 digits), which
--- isCount's 15-digit bound (counts of arguments) would refuse.
-if not isInteger(ARGV[2]) or tonumber(ARGV[2]) < 0 then return malformed("the stream cap (ARGV 2) must be a whole number >= 0") end
+-- The cap may be any safe integer (isCount's 15-digit bound is for counts of arguments), or "none".
+if ARGV[2] ~= "none" and (not isInteger(ARGV[2]) or tonumber(ARGV[2]) < 0) then
+  return malformed("the stream cap (ARGV 2) must be a whole number >= 0 or none")
+end
 local eventsMaxLen = ARGV[2]
+-- Uncapped, the stream keeps every event until the archiver trims it together with the lists
+-- (trim.lua): only then may a list refer to an event instead of holding the transfer a second time.
+local listsHoldRefs = eventsMaxLen == "none"
 
 local plans = {}
 local k = 6 -- keys before this plan's first
@@ -387,10 +395,23 @@ local function applyPlan(plan)
     redis.call("RPUSH", KEYS[kEntries + i], ARGV[aEntries + i])
   end
   local kTransfers, aTransfers = plan.kTransfers, plan.aTransfers
-  for i = 0, plan.nTransfers - 1 do
-    local transfer = ARGV[aTransfers + i + 1]
-    redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], transfer)
-    redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], transfer)
+  if plan.nEntries + plan.nTransfers > 0 then
+    -- One event per plan (the archive reads an event as one apply): the transfers as a JSON array,
+    -- joined here rather than sent a second time, and references to the entries, which are
+    -- stored once, in the ledger lists (events.lua reads them back from there). Written before
+    -- the transfer lists: a reference to a transfer names the event's id, which XADD gives.
+    local transfers = "[" .. table.concat(ARGV, ",", aTransfers + 1, aTransfers + plan.nTransfers) .. "]"
+    local id
+    if listsHoldRefs then
+      id = redis.call("XADD", KEYS[5], "*", "entryRefs", plan.entryRefs, "transfers", transfers)
+    else
+      redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entryRefs", plan.entryRefs, "transfers", transfers)
+    end
+    for i = 0, plan.nTransfers - 1 do
+      local element = listsHoldRefs and (id .. "#" .. i) or ARGV[aTransfers + i + 1]
+      redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], element)
+      redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], element)
+    end
   end
   for i = 0, plan.nSystem - 1 do
     local account = ARGV[aSystem + 2 * i + 1]
@@ -418,13 +439,6 @@ local function applyPlan(plan)
     local account = ARGV[aClosedAccounts + 2 * i + 1]
     redis.call("ZREM", KEYS[4], account)
     redis.call("ZADD", KEYS[6], ARGV[aClosedAccounts + 2 * i + 2], account)
-  end
-  if plan.nEntries + plan.nTransfers > 0 then
-    -- One event per plan (the archive reads an event as one apply): the transfers as a JSON array,
-    -- joined here rather than sent a second time, and references to the entries, which are
-    -- stored once, in the ledger lists (events.lua reads them back from there).
-    local transfers = "[" .. table.concat(ARGV, ",", aTransfers + 1, aTransfers + plan.nTransfers) .. "]"
-    redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entryRefs", plan.entryRefs, "transfers", transfers)
   end
   if plan.mode == "2" then
     redis.call("SET", plan.idemKey, plan.fingerprint .. plan.response, "PX", plan.ttlMs)
