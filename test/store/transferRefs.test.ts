@@ -32,11 +32,6 @@ storeConformance("RedisStore, transfer lists referencing the uncapped stream (HI
   clock: "live"
 })
 
-const rawClient = Effect.gen(function*() {
-  const server = yield* TestRedis
-  return yield* Effect.acquireRelease(Effect.sync(() => new Redis(server.url)), (c) => Effect.sync(() => c.disconnect()))
-})
-
 const allTransfers = (account: string) => Effect.map(Store.use((s) => s.transfers(account, null, 10_000)), (p) => [...p.items].reverse())
 
 /** Every transfer of the stream, by its reference. */
@@ -53,7 +48,7 @@ const streamTransfers = (raw: Redis, prefix: string) =>
 layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer lists reference the stream", (it) => {
   it.effect("the lists hold references to the events' transfers, and weigh a fraction of the transfers in full", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const play = (prefix: string, eventsMaxLen: number) =>
         Effect.gen(function*() {
           yield* ensure("ann", 100)
@@ -88,7 +83,7 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
 
   it.effect("a list written partly by an earlier version (transfers in full) reads whole, in order", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const prefix = "mixed:"
       // Earlier versions (and a capped stream) write whole transfers; this version then references.
       yield* Effect.gen(function*() {
@@ -109,7 +104,7 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
 
   it.effect("a reference the stream cannot resolve fails the read, naming it", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const prefix = "lost-transfer:"
       const keys = redisKeys(prefix)
       const failures = yield* Effect.gen(function*() {
@@ -137,7 +132,7 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
 
   it.effect("a trim never leaves a kept list (an account stopped for, a skipped one) referencing an event it removed", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const prefix = "trim-kept:"
       const keys = redisKeys(prefix)
       const result = yield* Effect.gen(function*() {
@@ -206,7 +201,7 @@ layer(TestRedis.layer, { excludeTestServices: true, timeout: 60_000 })("Transfer
 
   it.effect("HISTORY_ARCHIVE=on keeps every event the lists reference (REDIS_EVENTS_MAXLEN is not applied); off caps the stream and keeps the lists in full", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const server = yield* TestRedis
       const configured = (archive: "on" | "off", prefix: string, transferLists = "refs") =>
         RedisStore.layer({ url: server.url }).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
