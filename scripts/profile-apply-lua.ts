@@ -21,6 +21,7 @@
  *
  *   npx node scripts/profile-apply-lua.ts [--plans 3000] [--batches 1,4,17] [--rounds 3]
  *     [--variants as-is,no-validation,...] [--script path/to/apply.lua] [--baseline path/to/apply.lua] [--perf as-is:17]
+ *     [--stream refs|capped]
  *
  * `--script` measures another apply.lua (e.g. `git show main:src/store/redis/apply.lua > /tmp/a.lua`)
  * against the same plans, `--baseline` another one alongside (interleaved: the fair before/after);
@@ -45,6 +46,7 @@ import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import { spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
 import { scriptCall } from "../src/store/redis/scriptLayout.ts"
 import { applyLayout, applyPlanLayout } from "../src/store/redis/scriptLayouts.ts"
+import { UNCAPPED_STREAM } from "../src/store/redis/redisStoreOptions.ts"
 import { type ApplyRequest, Store } from "../src/store/Store.ts"
 import { parseRedisCpuSplit } from "./bench/stats.ts"
 import { commandOf, wireResponse } from "./bench/gameCommands.ts"
@@ -59,7 +61,8 @@ const { values: flags } = parseArgs({
     variants: { type: "string" },
     script: { type: "string" },
     baseline: { type: "string" },
-    perf: { type: "string" }
+    perf: { type: "string" },
+    stream: { type: "string", default: "refs" }
   },
   strict: true
 })
@@ -69,6 +72,13 @@ const BATCHES = flags.batches.split(",").map(Number)
 const ROUNDS = Number(flags.rounds)
 const SOURCE = flags.script === undefined ? readLuaScript("apply.lua") : readFileSync(flags.script, "utf8")
 /** `--baseline`: another apply.lua, every variant measured on it too (named `<variant>@baseline`), interleaved. */
+/**
+ * `--stream refs` (default, the service with the archive on): the stream uncapped, the transfer
+ * lists hold references to its events; `--stream capped`: MAXLEN ~ 1,000,000 and the lists hold
+ * each transfer (the archive off; also what an apply.lua from before the references accepts).
+ */
+if (flags.stream !== "refs" && flags.stream !== "capped") throw new Error("--stream must be refs or capped")
+const streamCap = flags.stream === "refs" ? UNCAPPED_STREAM : 1_000_000
 const BASELINE = flags.baseline === undefined ? undefined : readFileSync(flags.baseline, "utf8")
 
 // ---------------------------------------------------------------------------
@@ -241,7 +251,7 @@ const run = async (redis: Redis, tracker: Redis, requests: ReadonlyArray<ApplyRe
   let argBytes = 0
   for (let i = 0; i < plans.length; i += batch) {
     const slice = plans.slice(i, i + batch)
-    const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: 1_000_000, plans: slice.map((p) => p.call) })
+    const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: streamCap, plans: slice.map((p) => p.call) })
     for (const s of [...k, ...args]) argBytes += s.length
     calls.push({ args: [sha, k.length, ...k, ...args], reads: slice.flatMap((p) => p.request.plan.writes.map((w) => keys.object(w.key))) })
   }
