@@ -11,6 +11,15 @@
  *     The same applies again (on keys of their own) in apply.lua calls of
  *     `--batch` plans each, as the service's group commit sends them
  *     (applyBatcher.ts), with as many plans in flight: figures per plan.
+ *     The stream as the service writes it by default (HISTORY_ARCHIVE=on):
+ *     uncapped, the transfer lists holding references "<event id>#<position>"
+ *     into it (`--stream refs`); `--stream full` keeps it uncapped with the
+ *     lists in full (TRANSFER_LISTS=full), `--stream capped` caps it at
+ *     REDIS_EVENTS_MAXLEN's default with the lists in full (HISTORY_ARCHIVE=off,
+ *     the only path measured before --stream existed). Automatic AOF rewrites
+ *     are off on this Redis (auto-aof-rewrite-percentage 0): a rewrite in the
+ *     middle of a replay shrinks aof_current_size, so AOF B/op is the bytes
+ *     each call appends, not that minus whatever a rewrite happened to save.
  *  2. plan/apply through the Ledger on the memory store: the same game,
  *     ops/s of `Ledger.execute` (planning, cache, keyed lock, Effect).
  *  3. the same game through the service's own call path on the memory store,
@@ -19,7 +28,7 @@
  *     encoding, called as grpc-js calls a unary handler. Its cost above (2)
  *     is the glue of a call; above that, `npm run bench` adds gRPC and Redis.
  *
- *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --batch 32 --fsync always|everysec]
+ *   npm run bench:store [-- --ops 20000 --concurrency 32 --tables 32 --batch 32 --fsync always|everysec --stream refs|full|capped]
  *   npm run bench:store -- --parts ledger,call     only the in-process layers (2, 3): no redis-server
  *   npm run bench:store -- --parts call --rounds 5  (2)/(3) measured 5 times: min and median CPU µs/op
  *                                                  (on a shared machine the minimum is the steadier figure)
@@ -39,7 +48,6 @@ import { authSettingsWith } from "../src/api/http/auth/AuthSettings.ts"
 import { BENCH_ADMIN_KEY, benchMetadata } from "./bench/proto.ts"
 import { CommandExecutor } from "../src/degradation/CommandExecutor.ts"
 import { Redis } from "ioredis"
-import type { Command } from "../src/domain/commands.ts"
 import { Ledger } from "../src/ledger/Ledger.ts"
 import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { grpcCallObserver, Metrics } from "../src/observability/Metrics.ts"
@@ -48,10 +56,13 @@ import { type ScriptCall, scriptCall } from "../src/store/redis/scriptLayout.ts"
 import { applyLayout, applyPlanLayout } from "../src/store/redis/scriptLayouts.ts"
 import { readLuaScript } from "../src/store/redis/luaScripts.ts"
 import { redisKeys } from "../src/store/redis/redisKeys.ts"
+import { UNCAPPED_STREAM } from "../src/store/redis/redisStoreOptions.ts"
 import { redisServerArgs, spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
 import { type ApplyRequest, Store } from "../src/store/Store.ts"
 import { parseRedisCpu, round } from "./bench/stats.ts"
+import type { Command } from "../src/domain/commands.ts"
 import type { Message } from "./bench/proto.ts"
+import { commandOf, wireResponse } from "./bench/gameCommands.ts"
 import { accountsOf, gameLoop, INITIAL_BALANCE, type LoopContext, prng } from "./bench/workloads.ts"
 
 const { values: flags } = parseArgs({
@@ -61,6 +72,7 @@ const { values: flags } = parseArgs({
     batch: { type: "string", default: "32" },
     tables: { type: "string", default: "32" },
     fsync: { type: "string", default: "always" },
+    stream: { type: "string", default: "refs" },
     parts: { type: "string", default: "redis,ledger,call" },
     rounds: { type: "string", default: "1" }
   },
@@ -71,6 +83,11 @@ const CONCURRENCY = Number(flags.concurrency)
 const TABLES = Number(flags.tables)
 const BATCH = Number(flags.batch)
 if (flags.fsync !== "always" && flags.fsync !== "everysec") throw new Error("--fsync is always or everysec")
+if (flags.stream !== "refs" && flags.stream !== "full" && flags.stream !== "capped") throw new Error(`--stream: refs, full or capped (got ${flags.stream})`)
+/** The stream and transfer lists as apply.lua writes them (ApplyInput; RedisStore.layer decides them from config). */
+const STREAM: { readonly eventsMaxLen: number; readonly transferLists: "refs" | "full" } = flags.stream === "capped"
+  ? { eventsMaxLen: 100_000, transferLists: "full" }
+  : { eventsMaxLen: UNCAPPED_STREAM, transferLists: flags.stream === "refs" ? "refs" : "full" }
 const PARTS = new Set(flags.parts.split(","))
 const ROUNDS = Number(flags.rounds)
 for (const p of PARTS) if (p !== "redis" && p !== "ledger" && p !== "call") throw new Error(`--parts: redis, ledger, call (got ${p})`)
@@ -80,35 +97,6 @@ const log = (line: string) => console.log(line)
 // ---------------------------------------------------------------------------
 // The game as ledger commands (wire requests of workloads.ts -> commands)
 // ---------------------------------------------------------------------------
-
-const commandOf = (method: string, r: Message): Command => {
-  switch (method) {
-    case "ReserveForBuyIn":
-      return { op: "Reserve", accountId: r.account_id, tableId: r.table_id, amount: Number(r.amount), timeoutMs: 0, idempotencyKey: r.idempotency_key }
-    case "CommitReservation":
-      return { op: "Commit", reservationId: r.reservation_id }
-    case "RecordContribution":
-      return {
-        op: "Contribute", tableId: r.table_id, handId: r.hand_id, seatId: r.seat_id, accountId: r.account_id,
-        amount: Number(r.amount), contributionType: r.contribution_type, idempotencyKey: r.idempotency_key
-      }
-    case "SettlePot":
-      return {
-        op: "Settle", tableId: r.table_id, handId: r.hand_id, idempotencyKey: r.idempotency_key,
-        winners: (r.winners as Array<Message>).map((w) => ({ seatId: w.seat_id, accountId: w.account_id, amount: Number(w.amount) }))
-      }
-    case "ProcessCashOut":
-      return { op: "CashOut", accountId: r.account_id, tableId: r.table_id, seatId: r.seat_id, amount: Number(r.amount), handId: r.hand_id, idempotencyKey: r.idempotency_key }
-    default:
-      throw new Error(`bench:store does not play ${method}`)
-  }
-}
-
-/** Snake-case fields the game loop reads back from responses. */
-const wireResponse = (result: unknown): Message => {
-  const r = result as Record<string, unknown>
-  return { ok: true, reservation_id: r.reservationId }
-}
 
 /** snake_case wire fields as proto-loader hands them to the server (camelCase), nested messages too. */
 const serverView = (value: unknown): unknown =>
@@ -231,7 +219,10 @@ const redisPart = async () => {
   const redis = new Redis(server.url)
   try {
     if (flags.fsync !== "always") await redis.config("SET", "appendfsync", flags.fsync)
-    log(`redis-server on ${server.url}: ${redisServerArgs(server.port, dir).slice(4).join(" ")}${flags.fsync !== "always" ? ` (appendfsync changed to ${flags.fsync})` : ""}`)
+    // No automatic rewrite: AOF B/op counts what each call appends (see the header).
+    await redis.config("SET", "auto-aof-rewrite-percentage", "0")
+    log(`redis-server on ${server.url}: ${redisServerArgs(server.port, dir).slice(4).join(" ")}${flags.fsync !== "always" ? ` (appendfsync changed to ${flags.fsync})` : ""}, auto-aof-rewrite-percentage 0`)
+    log(`events stream: ${flags.stream === "capped" ? "capped at 100000 (MAXLEN ~), transfer lists in full" : `uncapped, transfer lists ${flags.stream === "refs" ? "referencing its events" : "in full"}`}`)
 
     log(`recording the apply requests of a ${TABLES}-table game (${OPS} commands) on the memory store ...`)
     const keys = redisKeys("balance:")
@@ -242,13 +233,13 @@ const redisPart = async () => {
     const batchedPlans: Array<ScriptCall> = []
     await playGame(OPS, "rec", "ledger", (request) => {
       const plan = scriptCall(applyPlanLayout, { request, keys, deadlineMs: 0, compactIdempotency: false })
-      const { keys: k, args } = scriptCall(applyLayout, { keys, eventsMaxLen: 100_000, plans: [plan] })
+      const { keys: k, args } = scriptCall(applyLayout, { keys, ...STREAM, plans: [plan] })
       applyCalls.push([applySha, k.length, ...k, ...args])
       batchedPlans.push(scriptCall(applyPlanLayout, { request, keys: batchedKeys, deadlineMs: 0, compactIdempotency: false }))
     })
     const batchedCalls: Array<Array<string | number>> = []
     for (let i = 0; i < batchedPlans.length; i += BATCH) {
-      const { keys: k, args } = scriptCall(applyLayout, { keys: batchedKeys, eventsMaxLen: 100_000, plans: batchedPlans.slice(i, i + BATCH) })
+      const { keys: k, args } = scriptCall(applyLayout, { keys: batchedKeys, ...STREAM, plans: batchedPlans.slice(i, i + BATCH) })
       batchedCalls.push([applySha, k.length, ...k, ...args])
     }
     const argBytes = applyCalls.reduce((n, c) => n + c.slice(2).reduce<number>((m, a) => m + String(a).length, 0), 0)
@@ -321,7 +312,7 @@ const main = async () => {
     command: `npm run bench:store${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     ...(redisFigures
       ? {
-        redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1 },
+        redis: { appendfsync: flags.fsync, concurrency: CONCURRENCY, connections: 1, stream: flags.stream },
         applyScript: { ...redisFigures.apply, argBytesPerOp: redisFigures.argBytesPerOp },
         applyScriptBatched: { ...redisFigures.batched, plansPerCall: BATCH },
         trivialScript: redisFigures.trivial,

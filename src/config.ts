@@ -99,7 +99,11 @@ export const AppConfig = {
    * was sent (by the Redis clock; the offset between the clocks is measured at connect).
    */
   redisDeadlineSlackMs: nonNegativeInt("REDIS_DEADLINE_SLACK_MS").pipe(Config.withDefault(0)),
-  /** Approximate cap (XADD MAXLEN ~) of the events stream; the ledger lists themselves are never trimmed. */
+  /**
+   * Approximate cap (XADD MAXLEN ~) of the events stream with HISTORY_ARCHIVE=off (the ledger and
+   * transfer lists are never trimmed then, and the transfer lists hold each transfer in full); not
+   * applied with the archive on, where the transfer lists reference the stream's events.
+   */
   redisEventsMaxLen: positiveInt("REDIS_EVENTS_MAXLEN").pipe(Config.withDefault(100_000)),
   /** Port of the private redis-server that `npm start` runs without REDIS_URL; 0 picks a free one. */
   localRedisPort: nonNegativeInt("LOCAL_REDIS_PORT").pipe(Config.withDefault(0)),
@@ -182,6 +186,14 @@ export const AppConfig = {
    * those cannot read a compact record (docs/operations.md §9).
    */
   idempotencyRecords: Config.Literals(["hash", "compact"], "IDEMPOTENCY_RECORDS").pipe(Config.withDefault("compact" as const)),
+  /**
+   * With HISTORY_ARCHIVE=on, what the transfer lists hold: `refs` (a reference into the events
+   * stream, each transfer stored once) or `full` (the transfer again, as versions before refs wrote
+   * it). Both are always read. Set `full` only while instances of such an earlier version still run
+   * against the same Redis: those cannot read a reference, and their archiver would trim events that
+   * references still need (docs/operations.md §9). HISTORY_ARCHIVE=off: always `full`.
+   */
+  transferLists: Config.Literals(["refs", "full"], "TRANSFER_LISTS").pipe(Config.withDefault("refs" as const)),
   /**
    * Serve single-object reads (GetBalance, GetTableStack, ...) from this instance's memory while
    * Redis's CLIENT TRACKING says they did not change (docs/read-cache.md); `off`: every read goes to Redis.

@@ -15,15 +15,6 @@ import { Store } from "../store/Store.ts"
 import * as ServiceHistoryStore from "./ServiceHistoryStore.ts"
 
 /**
- * With the history tier on, the archiver trims the events stream once PostgreSQL has them: a cap
- * would drop events not yet archived while PostgreSQL is down (the stream then grows: alert).
- */
-const streamCap = Effect.map(
-  AppConfig.historyArchive,
-  (archive) => archive === "on" ? { eventsMaxLen: Number.MAX_SAFE_INTEGER } : {}
-)
-
-/**
  * Chooses the store: BALANCE_STORE=memory (volatile, said loudly),
  * REDIS_SENTINELS when set (the primary is asked of the sentinels, again after
  * a failover), else REDIS_URL, otherwise a private redis-server under
@@ -51,7 +42,7 @@ export const ledgerStore = Layer.unwrap(
           minReplicasAck: yield* AppConfig.redisMinReplicasAck
         })
       )
-      return RedisStore.layer({ connection, ...(yield* streamCap) })
+      return RedisStore.layer({ connection })
     }
     // The private redis-server has no replicas: waiting for any would refuse every write.
     const minReplicasAck = yield* AppConfig.redisMinReplicasAck
@@ -64,7 +55,7 @@ export const ledgerStore = Layer.unwrap(
     }
     return Layer.unwrap(Effect.gen(function*() {
       const local = yield* LocalRedisServer
-      return RedisStore.layer({ url: local.url, ...(yield* streamCap) })
+      return RedisStore.layer({ url: local.url })
     })).pipe(
       Layer.provide(LocalRedisServer.layer)
     )

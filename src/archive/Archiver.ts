@@ -17,7 +17,7 @@ import {
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
 import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { type CompactObject, type RetireObject, Store } from "../store/Store.ts"
+import { type CompactObject, type RetireObject, Store, transferRef } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
 import { archiveLag } from "./archiveLag.ts"
 import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
@@ -298,7 +298,8 @@ export class Archiver extends Context.Service<Archiver, {
      * Trims up to the archive's cursor, one chunk of events at a time: per account, entries through
      * its archived head (checked by checksum) and the transfers those events gave it (checked by id,
      * their list positions recorded in PostgreSQL first); accounts the archiver stopped for keep
-     * everything. The trim cursor in Redis moves by compare-and-set, so two trimmers never pop twice.
+     * everything (their lists' references to the trimmed events are first written out in full,
+     * trim.lua). The trim cursor in Redis moves by compare-and-set, so two trimmers never pop twice.
      */
     const trim = Effect.fn("Archiver.trim")(function*() {
       const report = { events: 0, entries: 0, transfers: 0, skipped: [] as Array<string> }
@@ -317,11 +318,15 @@ export class Archiver extends Context.Service<Archiver, {
         })
         const through = events.length === 0 ? archived : events[events.length - 1]!.id
         const transferIds = new Map<AccountRef, Array<string>>()
-        for (const { transfer } of orderedTransfers(events)) {
+        const transferRefs = new Map<AccountRef, Array<string>>()
+        for (const { transfer, eventId, position } of orderedTransfers(events)) {
           for (const account of [transfer.from, transfer.to]) {
             const ids = transferIds.get(account)
             if (ids) ids.push(transfer.transferId)
             else transferIds.set(account, [transfer.transferId])
+            const refs = transferRefs.get(account)
+            if (refs) refs.push(transferRef(eventId, position))
+            else transferRefs.set(account, [transferRef(eventId, position)])
           }
         }
         const chunkEntries = entriesByAccount(events)
@@ -347,7 +352,10 @@ export class Archiver extends Context.Service<Archiver, {
           if (seq === 0 || head === undefined) return ""
           return seq === head.seq ? head.checksum : belowHeadSums.get(`${account}#${seq}`) ?? ""
         }
-        const state = yield* store.trimState(accounts)
+        // Accounts the archive stopped for keep their transfers, but their lists may reference this
+        // chunk's events: trim.lua writes those transfers out in full before it removes the events.
+        const kept = touched.filter((a) => stopped.has(a) && transferIds.has(a))
+        const state = yield* store.trimState([...accounts, ...kept])
         const positions = accounts.flatMap((account) =>
           (transferIds.get(account) ?? []).map((transferId, i) => ({ account, idx: (state.transfersBase.get(account) ?? 0) + i, transferId }))
         )
@@ -360,8 +368,17 @@ export class Archiver extends Context.Service<Archiver, {
             entriesThroughSeq: trimTo.get(account)!,
             entriesThroughChecksum: throughChecksum(account),
             transfersBase: state.transfersBase.get(account) ?? 0,
-            transferIds: transferIds.get(account) ?? []
-          }))
+            transferIds: transferIds.get(account) ?? [],
+            transferRefs: transferRefs.get(account) ?? []
+          })).concat(kept.map((account) => ({
+            account,
+            entriesThroughSeq: 0,
+            entriesThroughChecksum: "",
+            transfersBase: state.transfersBase.get(account) ?? 0,
+            transferIds: transferIds.get(account)!,
+            transferRefs: transferRefs.get(account)!,
+            keepTransfers: true
+          })))
         })
         if (result._tag === "CursorMoved") continue
         report.events += result.events

@@ -68,7 +68,24 @@ export interface TrimAccount {
   /** The count of transfers trimmed before, as the caller saw it, and the ids to pop next, in order. */
   readonly transfersBase: number
   readonly transferIds: ReadonlyArray<string>
+  /**
+   * Where each of those transfers is in the stream (transferRef): a list
+   * element that references the stream must be that very reference. Absent: such an element is
+   * resolved and its transferId compared.
+   */
+  readonly transferRefs?: ReadonlyArray<string>
+  /**
+   * An account the archive stopped for: its transfers stay (nothing popped), but any element that
+   * references an event this trim removes is first replaced by the transfer in full.
+   */
+  readonly keepTransfers?: boolean
 }
+
+/**
+ * A transfer's place in the stream, `<event id>#<position in the event's transfers>`: what a
+ * transfer list holds instead of the transfer when the stream is uncapped (apply.lua).
+ */
+export const transferRef = (eventId: string, position: number): string => `${eventId}#${position}`
 
 export interface TrimRequest {
   /** The trim cursor the caller read: nothing is written if another trimmer moved it. */

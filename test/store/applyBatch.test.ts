@@ -106,6 +106,28 @@ describe("apply.lua: one call, many plans, each with its own outcome", () => {
     assert.deepStrictEqual(events.map(([, fields]) => [fields[0], JSON.parse(fields[1]!)]), [["entryRefs", [["w:a", 1]]], ["entryRefs", [["w:g", 1]]]])
   })
 
+  it("compares fingerprints across record forms in one call: compact plans on a hash record, a hash plan on a compact one", async () => {
+    // Both directions go through the base64url-to-hex conversion, whose table the script builds on first use.
+    const request = (key: string, label: string, key2 = "w:x"): ApplyRequest => ({
+      plan: writePlan(key2, 0),
+      responseJson: "{}",
+      idempotency: { key, fingerprint: fingerprintOf(label), ttlMs: 60_000 }
+    })
+    const call = (r: ApplyRequest, compactIdempotency: boolean) =>
+      scriptCall(applyPlanLayout, { request: r, keys: redisKeys("forms:"), deadlineMs: 0, compactIdempotency })
+    const replies = await runBatch("forms:", [
+      call(request("h", "fp-h", "w:1"), false), // hash record written
+      call(request("h", "fp-h", "w:2"), true), // compact plan, same fingerprint
+      call(request("h", "fp-other", "w:3"), true), // compact plan, another fingerprint
+      call(request("c", "fp-c", "w:4"), true), // compact record written
+      call(request("c", "fp-c", "w:5"), false), // hash plan, same fingerprint
+      call(request("c", "fp-other", "w:6"), false) // hash plan, another fingerprint
+    ])
+    assert.deepStrictEqual(replies.map((r) => (r as Array<string>)[0]), ["APPLIED", "REPLAYED", "KEY_REUSED", "APPLIED", "REPLAYED", "KEY_REUSED"])
+    const k = redisKeys("forms:")
+    for (const refused of ["w:2", "w:3", "w:5", "w:6"]) assert.strictEqual(await redis.exists(k.object(refused)), 0, refused)
+  })
+
   it("a batch of one is a single apply", async () => {
     const replies = await runBatch("one:", [planCall("one:", { plan: writePlan("w:a", 0), responseJson: "{}", idempotency: null })])
     assert.deepStrictEqual(replies, [["APPLIED"]])

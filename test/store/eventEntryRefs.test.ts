@@ -7,7 +7,6 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Redis } from "ioredis"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
@@ -22,15 +21,10 @@ const storeOn = (keyPrefix: string) =>
     })
   )
 
-const rawClient = Effect.gen(function*() {
-  const server = yield* TestRedis
-  return yield* Effect.acquireRelease(Effect.sync(() => new Redis(server.url)), (c) => Effect.sync(() => c.disconnect()))
-})
-
 layer(TestRedis.layer, { excludeTestServices: true })("Events reference their entries", (it) => {
   it.effect("the stream holds references, the page the entries, also after the lists were trimmed from the left", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const keys = redisKeys("refs:")
       const pages = yield* Effect.gen(function*() {
         const store = yield* Store
@@ -62,7 +56,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("Events reference their en
 
   it.effect("an event of an earlier version (its entries inside) reads as it was written, its outline from its entries", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const keys = redisKeys("old-events:")
       const entry = { entryId: "e1", accountId: "w:cy", seq: 1, amount: 5 }
       const transfer = { transferId: "t1", type: "GRANT", from: "x:mint", to: "w:cy", amount: 5 }
@@ -78,7 +72,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("Events reference their en
 
   it.effect("a reference to an entry Redis does not hold fails the read, naming it", () =>
     Effect.gen(function*() {
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const keys = redisKeys("lost:")
       const failure = yield* Effect.gen(function*() {
         yield* ensure("dee", 10)

@@ -63,18 +63,6 @@ const applyOn = (i: Instance, command: Parameters<typeof planCommand>[0]) =>
 const deposit = (i: Instance, accountId: string, amount: number) =>
   applyOn(i, { op: "Deposit", accountId, amount, source: "test", idempotencyKey: unique("dep-") })
 
-/** A plain client on the test server, for killing connections and writing behind the stores' backs. */
-const rawClient = Effect.gen(function*() {
-  const server = yield* TestRedis
-  return yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const client = new Redis(server.url, { maxRetriesPerRequest: 1 })
-      client.on("error", () => {})
-      return client
-    }),
-    (client) => Effect.promise(() => client.quit().then(() => undefined, () => client.disconnect()))
-  )
-})
 
 /** CLIENT KILL of every connection matching `pick` (a CLIENT LIST line); how many were killed. */
 const killClients = (raw: Redis, pick: (line: string) => boolean) =>
@@ -150,7 +138,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
       const server = yield* TestRedis
       const a = yield* instance(server.url, "killsub:")
       const b = yield* instance(server.url, "killsub:")
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       yield* awaitLive(b)
       yield* applyOn(a, { op: "EnsureAccount", accountId: "k", initialBalance: 10 })
       let expected = 10
@@ -175,7 +163,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
       const server = yield* TestRedis
       const a = yield* instance(server.url, "killmain:")
       const b = yield* instance(server.url, "killmain:")
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       yield* awaitLive(b)
       yield* applyOn(a, { op: "EnsureAccount", accountId: "m", initialBalance: 10 })
       let expected = 10
@@ -195,7 +183,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
     Effect.gen(function*() {
       const server = yield* TestRedis
       const b = yield* instance(server.url, "behind:")
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       yield* awaitLive(b)
       yield* applyOn(b, { op: "EnsureAccount", accountId: "h", initialBalance: 7 })
       assert.strictEqual(yield* balanceOn(b, "h"), 7)
@@ -237,7 +225,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
       yield* applyOn(b, { op: "EnsureAccount", accountId: "o", initialBalance: 3 })
       for (let n = 0; n < 5; n++) assert.strictEqual(yield* balanceOn(b, "o"), 3)
       assert.strictEqual(yield* hits(b), -1) // not even registered
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const tracking = String(yield* Effect.promise(() => raw.client("LIST"))).split("\n").filter((l) => / flags=\S*t\S* /.test(l))
       assert.deepStrictEqual(tracking, [])
     }).pipe(Effect.scoped))

@@ -1,6 +1,5 @@
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { Redis } from "ioredis"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
 import { RedisStore, type RedisStoreOptions } from "../../src/store/redis/RedisStore.ts"
@@ -39,18 +38,6 @@ storeConformance("RedisStore over a Unix socket", {
   clock: "live"
 })
 
-/** A plain client on the test server, for looking behind the store's back. */
-const rawClient = Effect.gen(function*() {
-  const server = yield* TestRedis
-  return yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const client = new Redis(server.url, { maxRetriesPerRequest: 1 })
-      client.on("error", () => {})
-      return client
-    }),
-    (client) => Effect.promise(() => client.quit().then(() => undefined, () => client.disconnect()))
-  )
-})
 
 const balanceOf = (accountId: string) =>
   Effect.map(
@@ -65,7 +52,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
         { op: "EnsureAccount", accountId: "alice", initialBalance: 5 },
         { idempotency: { key: "k1", fingerprint: fingerprintOf("f"), ttlMs: 60_000 } }
       )
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const k = redisKeys("layout:")
       assert.deepStrictEqual((yield* Effect.promise(() => raw.keys("layout:*"))).sort(), [
         k.accounts, k.events, k.idempotency("k1"), k.ledger("w:alice"), k.object("w:alice"), k.stats, k.system,
@@ -91,7 +78,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
         })))))
       )
       yield* program
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       assert.strictEqual(yield* Effect.promise(() => raw.hget(redisKeys("cfg:").object("w:cfg-user"), "v")), "1")
     }))
 
@@ -99,7 +86,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
     Effect.gen(function*() {
       yield* ensure("tam", 10)
       const stale = yield* planCommand({ op: "Deposit", accountId: "tam", amount: 1, source: "s", idempotencyKey: "d" })
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       yield* Effect.promise(() => raw.hset(redisKeys("tamper:").object(walletKey("tam")), "v", "99"))
       const result = yield* Store.use((s) => s.apply(request(stale)))
       assert.strictEqual(result._tag, "Conflict")
@@ -110,7 +97,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("RedisStore on a real redi
   it.effect("after SCRIPT FLUSH (NOSCRIPT) apply and load still work", () =>
     Effect.gen(function*() {
       yield* ensure("ns", 1)
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       assert.strictEqual(yield* Effect.promise(() => raw.script("FLUSH")), "OK")
       yield* execApplied({ op: "Deposit", accountId: "ns", amount: 2, source: "s", idempotencyKey: "d1" })
       yield* Effect.promise(() => raw.script("FLUSH"))

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
+import { Redis } from "ioredis"
 import {
   type RedisServerProcess,
   spawnRedisServer,
@@ -61,4 +62,21 @@ export class TestRedis extends Context.Service<TestRedis, TestRedisServer>()("te
       (server) => Effect.promise(server.dispose)
     )
   )
+
+  /**
+   * A plain ioredis client on the test server for the scope, for looking (and writing) behind the
+   * stores' backs and killing connections; errors are swallowed so that a killed server does not
+   * crash the test run.
+   */
+  static readonly rawClient = Effect.gen(function*() {
+    const server = yield* TestRedis
+    return yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const client = new Redis(server.url, { maxRetriesPerRequest: 1 })
+        client.on("error", () => {})
+        return client
+      }),
+      (client) => Effect.promise(() => client.quit().then(() => undefined, () => client.disconnect()))
+    )
+  })
 }

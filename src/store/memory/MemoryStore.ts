@@ -137,7 +137,9 @@ const make = () => {
         else skipped.push(`${a.account} entries the entry at seq ${a.entriesThroughSeq} in Redis is not the archived one`)
       }
       let popTransfers = 0
-      if (a.transferIds.length > 0) {
+      // Mode "keep" (an account the archive stopped for): its transfers stay. This store holds every
+      // transfer in full: nothing references an event, nothing to materialise (trim.lua).
+      if (a.transferIds.length > 0 && a.keepTransfers !== true) {
         const heads = (transferLists.get(a.account) ?? []).slice(0, a.transferIds.length)
         const matches = (transfersTrimmed.get(a.account) ?? 0) === a.transfersBase && heads.length === a.transferIds.length &&
           heads.every((t, i) => t.transferId === a.transferIds[i])

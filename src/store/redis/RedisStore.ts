@@ -11,7 +11,7 @@ import { invalidationTracking } from "./invalidationTracking.ts"
 import { readCacheMetrics } from "./readCacheMetrics.ts"
 import { makeRedisReads } from "./redisReads.ts"
 import { makeRedisSession } from "./redisSession.ts"
-import type { RedisStoreOptions } from "./redisStoreOptions.ts"
+import { type RedisStoreOptions, UNCAPPED_STREAM } from "./redisStoreOptions.ts"
 import { makeRedisWrites } from "./redisWrites.ts"
 import { TrackedCache } from "./trackedCache.ts"
 
@@ -73,7 +73,12 @@ const layer = (options: RedisStoreLayerOptions) =>
         keyPrefix: options.keyPrefix ?? (yield* AppConfig.redisKeyPrefix),
         commandTimeoutMs: options.commandTimeoutMs ?? (yield* AppConfig.redisCommandTimeoutMs),
         retryAttempts: options.retryAttempts ?? (yield* AppConfig.storeRetryAttempts),
-        eventsMaxLen: options.eventsMaxLen ?? (yield* AppConfig.redisEventsMaxLen),
+        // With the history tier on, the archiver trims the stream once PostgreSQL has it: a cap would
+        // drop events not yet archived while PostgreSQL is down (the stream then grows: alert), and
+        // the transfer lists reference the stream's events. Off: REDIS_EVENTS_MAXLEN, lists in full.
+        eventsMaxLen: options.eventsMaxLen ??
+          ((yield* AppConfig.historyArchive) === "on" ? UNCAPPED_STREAM : yield* AppConfig.redisEventsMaxLen),
+        transferLists: options.transferLists ?? (yield* AppConfig.transferLists),
         minReplicasAck: options.minReplicasAck ?? (yield* AppConfig.redisMinReplicasAck),
         replicasAckTimeoutMs: options.replicasAckTimeoutMs ?? (yield* AppConfig.redisReplicasAckTimeoutMs),
         deadlineSlackMs: options.deadlineSlackMs ?? (yield* AppConfig.redisDeadlineSlackMs),

@@ -41,7 +41,10 @@
 
   ARGV
     1  nPlans       how many plans, at least 1
-    2  eventsMaxLen events stream cap (MAXLEN ~)
+    2  eventsMaxLen events stream cap (MAXLEN ~), a whole number: the transfer lists hold each
+                    transfer in full (the cap may drop any event); or "none": no cap, the stream keeps
+                    every event until trim.lua removes it (HISTORY_ARCHIVE=on), and the transfer lists
+                    hold references "<event id>#<position in its transfers>" into it instead
     then nPlans     x plan(Plan ARGV)
 
   Plan KEYS
@@ -49,7 +52,7 @@
     then nExpected  x expected(key)             P obj:<key> of each expected object, in plan order
     then nWrites    x write(key)                P obj:<key> of each written object, in plan order
     then nEntries   x entry(ledger)             P ledger:<accountId> of each entry
-    then nTransfers x transfer(fromList, toList) P transfers:<from>, P transfers:<to>
+    then nTransfers x transfer(fromList, toList) P transfers:<from>, P transfers:<to> (see ARGV 2)
 
   Plan ARGV
     1  mode         "0": no idempotency key; "1": key, record written as a hash; "2": key, compact string record
@@ -75,7 +78,8 @@
     then nExpected       x expected(version)          "0" = the key must not exist
     then nWrites         x write(version, json)       new version and object JSON
     then nEntries        x entry(json)                RPUSHed to its account's ledger list
-    then nTransfers      x transfer(json)             also joined into the event field `transfers`
+    then nTransfers      x transfer(json)             joined into the event field `transfers`; RPUSHed to
+                                                      both lists (ARGV 2 a number) or referenced there
     then nSystem         x system(account, delta)     account name mint|burn|rake, signed delta
     then nStats          x stat(name, delta)          signed delta
     then nExpiryRemove   x expiryRemove(reservationId)
@@ -105,13 +109,18 @@ local ARGC = #ARGV
 -- (storedResponse.ts). Compact records of earlier versions hold 32 hex digits, "|" and JSON.
 -- Every format is read; fingerprints compare on their first 128 bits. Keep in step with load.lua.
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-local b64Value = {}
-for i = 1, 64 do b64Value[string.byte(B64, i)] = i - 1 end
+-- Built on first use only: every call runs this file from the top, and records of another form
+-- are rare (profile: scripts/profile-apply-lua.ts).
+local b64Value = nil
 
 -- The first 32 hex digits of a 22-character base64url fingerprint; "" if it is not one (a record
 -- this service did not write: it matches nothing, rather than fail halfway through a batch).
 local function b64ToHex32(fingerprint)
   if string.len(fingerprint) ~= 22 then return "" end
+  if b64Value == nil then
+    b64Value = {}
+    for i = 1, 64 do b64Value[string.byte(B64, i)] = i - 1 end
+  end
   local hex = {}
   for i = 1, 21, 2 do
     local high, low = b64Value[string.byte(fingerprint, i)], b64Value[string.byte(fingerprint, i + 1)]
@@ -163,13 +172,17 @@ local function malformed(why)
   return redis.error_reply("ERR apply.lua: " .. why)
 end
 
+-- The validation runs over every argument of the batch before its first write, so it is kept
+-- cheap: string.find (string.match would make a new string of each match) through a local.
+local find = string.find
+
 -- A non-negative or signed integer as the writes pass it on (HINCRBY, ZADD, PX, MAXLEN).
 local function isCount(s)
-  return s ~= nil and string.match(s, "^%d+$") ~= nil and string.len(s) <= 15
+  return s ~= nil and #s <= 15 and find(s, "^%d+$") ~= nil
 end
 -- Within +-(2^53-1), so that sums of them in Lua's doubles stay exact.
 local function isInteger(s)
-  if s == nil or string.match(s, "^%-?%d+$") == nil or string.len(s) > 17 then return false end
+  if s == nil or #s > 17 or find(s, "^%-?%d+$") == nil then return false end
   local n = tonumber(s)
   return n <= MAX_SAFE and n >= -MAX_SAFE
 end
@@ -177,10 +190,14 @@ end
 -- Every plan's offsets into KEYS and ARGV, read from its counts; nothing is written yet.
 local nPlans = tonumber(ARGV[1])
 if not isCount(ARGV[1]) or nPlans < 1 then return malformed("nPlans (ARGV 1) must be at least 1") end
--- The cap may be any safe integer: with the archive on the service sends 2^53-1 (16 digits), which
--- isCount's 15-digit bound (counts of arguments) would refuse.
-if not isInteger(ARGV[2]) or tonumber(ARGV[2]) < 0 then return malformed("the stream cap (ARGV 2) must be a whole number >= 0") end
+-- The cap may be any safe integer (isCount's 15-digit bound is for counts of arguments), or "none".
+if ARGV[2] ~= "none" and (not isInteger(ARGV[2]) or tonumber(ARGV[2]) < 0) then
+  return malformed("the stream cap (ARGV 2) must be a whole number >= 0 or none")
+end
 local eventsMaxLen = ARGV[2]
+-- Uncapped, the stream keeps every event until the archiver trims it together with the lists
+-- (trim.lua): only then may a list refer to an event instead of holding the transfer a second time.
+local listsHoldRefs = eventsMaxLen == "none"
 
 local plans = {}
 local k = 6 -- keys before this plan's first
@@ -201,42 +218,61 @@ for p = 1, nPlans do
     return malformed("plan " .. p .. ": TTL (plan ARGV 4) must be a number of at least 1")
   end
   if not isCount(ARGV[a + 5]) then return malformed("plan " .. p .. ": deadline (plan ARGV 5) must be a number") end
+  local nExpected, nWrites, nEntries = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
+  local nTransfers, nSystem, nStats = tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
+  local nExpiryRemove, nExpiryAdd = tonumber(ARGV[a + 12]), tonumber(ARGV[a + 13])
+  local nNewAccounts, nClosedAccounts = tonumber(ARGV[a + 14]), tonumber(ARGV[a + 15])
+  local kExpected = mode ~= "0" and k + 1 or k
+  local kWrites = kExpected + nExpected
+  local kEntries = kWrites + nWrites
+  local kTransfers = kEntries + nEntries
+  local aExpected = a + 16
+  local aWrites = aExpected + nExpected
+  local aEntries = aWrites + 2 * nWrites
+  local aTransfers = aEntries + nEntries
+  local aSystem = aTransfers + nTransfers
+  local aStats = aSystem + 2 * nSystem
+  local aExpiryRemove = aStats + 2 * nStats
+  local aExpiryAdd = aExpiryRemove + nExpiryRemove
+  local aNewAccounts = aExpiryAdd + 2 * nExpiryAdd
+  local aClosedAccounts = aNewAccounts + nNewAccounts
+  -- One constructor with every field: the table is sized once (adding fields one by one after a
+  -- smaller constructor rehashed it twice per plan).
   local plan = {
     mode = mode,
     fingerprint = ARGV[a + 2],
     response = ARGV[a + 3],
     ttlMs = ARGV[a + 4],
     deadline = tonumber(ARGV[a + 5]),
-    nExpected = tonumber(ARGV[a + 6]),
-    nWrites = tonumber(ARGV[a + 7]),
-    nEntries = tonumber(ARGV[a + 8]),
-    nTransfers = tonumber(ARGV[a + 9]),
-    nSystem = tonumber(ARGV[a + 10]),
-    nStats = tonumber(ARGV[a + 11]),
-    nExpiryRemove = tonumber(ARGV[a + 12]),
-    nExpiryAdd = tonumber(ARGV[a + 13]),
-    nNewAccounts = tonumber(ARGV[a + 14]),
-    nClosedAccounts = tonumber(ARGV[a + 15]),
-    entryRefs = ARGV[a + 16]
+    nExpected = nExpected,
+    nWrites = nWrites,
+    nEntries = nEntries,
+    nTransfers = nTransfers,
+    nSystem = nSystem,
+    nStats = nStats,
+    nExpiryRemove = nExpiryRemove,
+    nExpiryAdd = nExpiryAdd,
+    nNewAccounts = nNewAccounts,
+    nClosedAccounts = nClosedAccounts,
+    entryRefs = ARGV[a + 16],
+    idemKey = mode ~= "0" and KEYS[k + 1] or nil,
+    kExpected = kExpected,
+    kWrites = kWrites,
+    kEntries = kEntries,
+    kTransfers = kTransfers,
+    aExpected = aExpected,
+    aWrites = aWrites,
+    aEntries = aEntries,
+    aTransfers = aTransfers,
+    aSystem = aSystem,
+    aStats = aStats,
+    aExpiryRemove = aExpiryRemove,
+    aExpiryAdd = aExpiryAdd,
+    aNewAccounts = aNewAccounts,
+    aClosedAccounts = aClosedAccounts
   }
-  plan.idemKey = mode ~= "0" and KEYS[k + 1] or nil
-  plan.kExpected = mode ~= "0" and k + 1 or k
-  plan.kWrites = plan.kExpected + plan.nExpected
-  plan.kEntries = plan.kWrites + plan.nWrites
-  plan.kTransfers = plan.kEntries + plan.nEntries
-  k = plan.kTransfers + 2 * plan.nTransfers
-
-  plan.aExpected = a + 16
-  plan.aWrites = plan.aExpected + plan.nExpected
-  plan.aEntries = plan.aWrites + 2 * plan.nWrites
-  plan.aTransfers = plan.aEntries + plan.nEntries
-  plan.aSystem = plan.aTransfers + plan.nTransfers
-  plan.aStats = plan.aSystem + 2 * plan.nSystem
-  plan.aExpiryRemove = plan.aStats + 2 * plan.nStats
-  plan.aExpiryAdd = plan.aExpiryRemove + plan.nExpiryRemove
-  plan.aNewAccounts = plan.aExpiryAdd + 2 * plan.nExpiryAdd
-  plan.aClosedAccounts = plan.aNewAccounts + plan.nNewAccounts
-  a = plan.aClosedAccounts + 2 * plan.nClosedAccounts
+  k = kTransfers + 2 * nTransfers
+  a = aClosedAccounts + 2 * nClosedAccounts
   if k > #KEYS or a > ARGC then
     return malformed("plan " .. p .. ": its counts run past KEYS or ARGV (" .. k .. " of " .. #KEYS .. " keys, " ..
       a .. " of " .. ARGC .. " args)")
@@ -244,24 +280,24 @@ for p = 1, nPlans do
 
   -- Every number a write of this plan passes to Redis: one that Redis refuses would stop the
   -- batch after the plans before it wrote.
-  for i = 0, plan.nWrites - 1 do
-    if not isCount(ARGV[plan.aWrites + 2 * i + 1]) then return malformed("plan " .. p .. ": a write's version is not a number") end
+  for i = 0, nWrites - 1 do
+    if not isCount(ARGV[aWrites + 2 * i + 1]) then return malformed("plan " .. p .. ": a write's version is not a number") end
   end
-  for i = 0, plan.nSystem - 1 do
-    local account = ARGV[plan.aSystem + 2 * i + 1]
+  for i = 0, nSystem - 1 do
+    local account = ARGV[aSystem + 2 * i + 1]
     if account ~= "mint" and account ~= "burn" and account ~= "rake" then
       return malformed("plan " .. p .. ": system account must be mint, burn or rake")
     end
-    if not isInteger(ARGV[plan.aSystem + 2 * i + 2]) then return malformed("plan " .. p .. ": a system delta is not an integer") end
+    if not isInteger(ARGV[aSystem + 2 * i + 2]) then return malformed("plan " .. p .. ": a system delta is not an integer") end
   end
-  for i = 0, plan.nStats - 1 do
-    if not isInteger(ARGV[plan.aStats + 2 * i + 2]) then return malformed("plan " .. p .. ": a stat delta is not an integer") end
+  for i = 0, nStats - 1 do
+    if not isInteger(ARGV[aStats + 2 * i + 2]) then return malformed("plan " .. p .. ": a stat delta is not an integer") end
   end
-  for i = 0, plan.nExpiryAdd - 1 do
-    if not isInteger(ARGV[plan.aExpiryAdd + 2 * i + 2]) then return malformed("plan " .. p .. ": an expiresAt is not an integer") end
+  for i = 0, nExpiryAdd - 1 do
+    if not isInteger(ARGV[aExpiryAdd + 2 * i + 2]) then return malformed("plan " .. p .. ": an expiresAt is not an integer") end
   end
-  for i = 0, plan.nClosedAccounts - 1 do
-    if not isInteger(ARGV[plan.aClosedAccounts + 2 * i + 2]) then return malformed("plan " .. p .. ": a closedAt is not an integer") end
+  for i = 0, nClosedAccounts - 1 do
+    if not isInteger(ARGV[aClosedAccounts + 2 * i + 2]) then return malformed("plan " .. p .. ": a closedAt is not an integer") end
   end
   plans[p] = plan
 end
@@ -359,10 +395,23 @@ local function applyPlan(plan)
     redis.call("RPUSH", KEYS[kEntries + i], ARGV[aEntries + i])
   end
   local kTransfers, aTransfers = plan.kTransfers, plan.aTransfers
-  for i = 0, plan.nTransfers - 1 do
-    local transfer = ARGV[aTransfers + i + 1]
-    redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], transfer)
-    redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], transfer)
+  if plan.nEntries + plan.nTransfers > 0 then
+    -- One event per plan (the archive reads an event as one apply): the transfers as a JSON array,
+    -- joined here rather than sent a second time, and references to the entries, which are
+    -- stored once, in the ledger lists (events.lua reads them back from there). Written before
+    -- the transfer lists: a reference to a transfer names the event's id, which XADD gives.
+    local transfers = "[" .. table.concat(ARGV, ",", aTransfers + 1, aTransfers + plan.nTransfers) .. "]"
+    local id
+    if listsHoldRefs then
+      id = redis.call("XADD", KEYS[5], "*", "entryRefs", plan.entryRefs, "transfers", transfers)
+    else
+      redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entryRefs", plan.entryRefs, "transfers", transfers)
+    end
+    for i = 0, plan.nTransfers - 1 do
+      local element = listsHoldRefs and (id .. "#" .. i) or ARGV[aTransfers + i + 1]
+      redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], element)
+      redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], element)
+    end
   end
   for i = 0, plan.nSystem - 1 do
     local account = ARGV[aSystem + 2 * i + 1]
@@ -390,13 +439,6 @@ local function applyPlan(plan)
     local account = ARGV[aClosedAccounts + 2 * i + 1]
     redis.call("ZREM", KEYS[4], account)
     redis.call("ZADD", KEYS[6], ARGV[aClosedAccounts + 2 * i + 2], account)
-  end
-  if plan.nEntries + plan.nTransfers > 0 then
-    -- One event per plan (the archive reads an event as one apply): the transfers as a JSON array,
-    -- joined here rather than sent a second time, and references to the entries, which are
-    -- stored once, in the ledger lists (events.lua reads them back from there).
-    local transfers = "[" .. table.concat(ARGV, ",", aTransfers + 1, aTransfers + plan.nTransfers) .. "]"
-    redis.call("XADD", KEYS[5], "MAXLEN", "~", eventsMaxLen, "*", "entryRefs", plan.entryRefs, "transfers", transfers)
   end
   if plan.mode == "2" then
     redis.call("SET", plan.idemKey, plan.fingerprint .. plan.response, "PX", plan.ttlMs)

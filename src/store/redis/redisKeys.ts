@@ -18,14 +18,20 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *                                    its P closed member; reads then come from closed_objects
  *   P ledger:<accountRef>    list    ledger entry JSON not yet trimmed; entry seq = list index + 1
  *                                    + P trimmed e:<accountRef>
- *   P transfers:<accountRef> list    transfer JSON touching the account, oldest first
- *                                    (system accounts too: P transfers:x:mint); absolute
+ *   P transfers:<accountRef> list    the transfers touching the account, oldest first (system
+ *                                    accounts too: P transfers:x:mint), each either its JSON
+ *                                    (starts with "{": stream capped, HISTORY_ARCHIVE=off, or
+ *                                    TRANSFER_LISTS=full, or written by earlier versions) or a
+ *                                    reference "<event id>#<position in its transfers>" into P
+ *                                    events (uncapped; transfers.lua resolves it); absolute
  *                                    index = list index + P trimmed t:<accountRef>
  *   P trimmed                hash    what the archiver removed after PostgreSQL committed it
  *                                    (trim.lua): cursor = last trimmed stream id,
  *                                    e:<accountRef> = entries trimmed through (seq),
- *                                    t:<accountRef> = transfers trimmed (count); a retired pot's
- *                                    e:/t: fields go with it (retire.lua)
+ *                                    t:<accountRef> = transfers trimmed (count), m:<accountRef> =
+ *                                    absolute index before which its transfer list holds no
+ *                                    reference (trim.lua writes references out in full there);
+ *                                    a retired pot's e:/t:/m: fields go with it (retire.lua)
  *   P idem:<idempotencyKey>  string  "<fingerprint: first 128 bits, 22 base64url chars><response, compact form "~...">"
  *                                    (IDEMPOTENCY_RECORDS=compact, the default; storedResponse.ts); PX = the key's TTL
  *                            or hash f = request fingerprint, r = response JSON (IDEMPOTENCY_RECORDS=hash)
@@ -41,7 +47,9 @@ import type { AccountRef } from "../../domain/accounts.ts"
  *   P events                 stream  one entry per apply that moved something: `entryRefs`, JSON
  *                                    [[accountRef, seq], ...] of its entries (stored once, in the
  *                                    ledger lists; events.lua reads them back), and `transfers`, a
- *                                    JSON array (events of earlier versions: `entries`, a JSON array)
+ *                                    JSON array (events of earlier versions: `entries`, a JSON array); uncapped
+ *                                    with the archive on (the transfer lists reference it: trim.lua
+ *                                    removes an event only with, or after materialising, those)
  *   P archiver:lease         string  "<owner> <fencing token>", PX = ARCHIVE_LEASE_MS (lease.lua)
  *   P archiver:token         string  counter of fencing tokens handed out
  *   P archive:id             string  id of the history store (archive_state.archive_id) that

@@ -8,7 +8,14 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs: number
   /** Retries after the first attempt, on StoreUnavailable only. */
   readonly retryAttempts: number
+  /**
+   * Cap of the events stream (XADD MAXLEN ~): the transfer lists then hold every transfer in full.
+   * UNCAPPED_STREAM (HISTORY_ARCHIVE=on): no cap, the archiver trims the stream and the lists
+   * together, and the lists reference the stream instead (apply.lua, trim.lua).
+   */
   readonly eventsMaxLen: number
+  /** With UNCAPPED_STREAM, "full": the lists still hold every transfer (TRANSFER_LISTS=full). Default "refs". */
+  readonly transferLists?: "refs" | "full" | undefined
   /** After every write, WAIT for this many replicas to acknowledge it (0: do not wait). */
   readonly minReplicasAck: number
   /** WAIT's timeout; the apply's deadline grows by this much when minReplicasAck > 0. */
@@ -29,3 +36,10 @@ export interface RedisStoreOptions {
 
 /** Extra time an apply may take when it also waits for replicas. */
 export const ackBudgetMs = (options: RedisStoreOptions) => (options.minReplicasAck > 0 ? options.replicasAckTimeoutMs : 0)
+
+/**
+ * eventsMaxLen of a stream the service never caps (HISTORY_ARCHIVE=on): it keeps every event until
+ * the archiver has PostgreSQL's commit of it and trims it with the transfer lists (trim.lua), so
+ * the lists may reference its events instead of holding each transfer twice more.
+ */
+export const UNCAPPED_STREAM = Number.MAX_SAFE_INTEGER

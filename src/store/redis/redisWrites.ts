@@ -72,7 +72,7 @@ export const makeRedisWrites = (
 
   /** One apply.lua call for a batch of plans, and WAIT after it when replicas must acknowledge. */
   const sendBatch = async (plans: ReadonlyArray<ScriptCall>): Promise<BatchReply> => {
-    const batchCall = luaScripts.apply.call({ keys, eventsMaxLen: options.eventsMaxLen, plans })
+    const batchCall = luaScripts.apply.call({ keys, eventsMaxLen: options.eventsMaxLen, transferLists: options.transferLists, plans })
     if (options.minReplicasAck === 0) {
       return { scriptReply: await runScript(redis, luaScripts.apply, batchCall), waitError: null, acknowledged: 0 }
     }

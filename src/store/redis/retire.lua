@@ -1,7 +1,7 @@
 --[[
   retire.lua: removes from Redis, for good, closed objects that the history
   store (PostgreSQL) holds whole and whose retention has passed: a settled or
-  cancelled pot (its object or marker, its P trimmed e:/t: fields, its P closed
+  cancelled pot (its object or marker, its P trimmed e:/t:/m: fields, its P closed
   member) or a closed reservation (its object). Reads then answer from
   PostgreSQL (TieredStore). Key layout: src/store/redis/redisKeys.ts.
 
@@ -19,7 +19,8 @@
   Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
   KEYS
     1  lease       P archiver:lease: string "<owner> <token>"
-    2  trimmed     P trimmed: hash: e:<account> = entries trimmed through (seq), t:<account> = transfers trimmed
+    2  trimmed     P trimmed: hash: e:<account> = entries trimmed through (seq), t:<account> = transfers
+                   trimmed, m:<account> = where its list's references end (trim.lua)
     3  closed      P closed: zset of closed accounts by closedAt
     then nObjects x object(object, ledger, transfers)   P obj:<key>, P ledger:<key>, P transfers:<key>, in ARGV order
   ARGV
@@ -102,7 +103,7 @@ for i = 1, n do
   if outcomes[i] == "" then
     local key = ARGV[2 + 4 * (i - 1) + 1]
     redis.call("DEL", KEYS[3 + 3 * (i - 1) + 1])
-    redis.call("HDEL", KEYS[2], "e:" .. key, "t:" .. key)
+    redis.call("HDEL", KEYS[2], "e:" .. key, "t:" .. key, "m:" .. key)
     redis.call("ZREM", KEYS[3], key)
   end
 end

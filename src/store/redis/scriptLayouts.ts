@@ -2,6 +2,7 @@ import type { AccountRef } from "../../domain/accounts.ts"
 import type { ApplyRequest, CompactObject, RetireRequest, TrimRequest } from "../Store.ts"
 import type { RedisKeys } from "./redisKeys.ts"
 import { compactFingerprint } from "../../domain/fingerprint.ts"
+import { UNCAPPED_STREAM } from "./redisStoreOptions.ts"
 import { encodeStoredResponse } from "./storedResponse.ts"
 import { count, each, nested, one, type ScriptCall, type ScriptLayout } from "./scriptLayout.ts"
 
@@ -96,7 +97,10 @@ export const applyPlanLayout: ScriptLayout<ApplyPlanInput> = {
 /** One apply.lua call: a batch of plans, each built by applyPlanLayout (a single apply: a batch of one). */
 export interface ApplyInput {
   readonly keys: RedisKeys
+  /** The stream's cap (MAXLEN ~), or UNCAPPED_STREAM: the transfer lists then reference the stream. */
   readonly eventsMaxLen: number
+  /** "full": the lists hold every transfer even with UNCAPPED_STREAM (TRANSFER_LISTS=full); default "refs". */
+  readonly transferLists?: "refs" | "full" | undefined
   /** Each plan's call, from scriptCall(applyPlanLayout, ...). */
   readonly plans: ReadonlyArray<ScriptCall>
 }
@@ -114,7 +118,10 @@ export const applyLayout: ScriptLayout<ApplyInput> = {
   ],
   argv: [
     count("nPlans"),
-    one("eventsMaxLen", (i) => decimal(i.eventsMaxLen)),
+    // "none": uncapped, and the lists reference the stream. Uncapped with lists in full: the cap
+    // 2^53-1, which no stream reaches.
+    one("eventsMaxLen", (i) =>
+      (i.eventsMaxLen === UNCAPPED_STREAM && i.transferLists !== "full" ? "none" : decimal(i.eventsMaxLen))),
     nested("plan", "nPlans", "Plan ARGV", applyPlanLayout, "args", (i) => i.plans)
   ]
 }
@@ -163,7 +170,11 @@ export interface TransferPageInput {
 
 export const transfersLayout: ScriptLayout<TransferPageInput> = {
   script: "transfers.lua",
-  keys: [one("transfers", (i) => i.keys.transfers(i.account)), one("trimmed", (i) => i.keys.trimmed)],
+  keys: [
+    one("transfers", (i) => i.keys.transfers(i.account)),
+    one("trimmed", (i) => i.keys.trimmed),
+    one("events", (i) => i.keys.events)
+  ],
   argv: [
     one("cursor", (i) => i.cursor ?? ""),
     one("limit", (i) => String(Math.max(0, Math.floor(i.limit)))),
@@ -238,16 +249,24 @@ export const trimLayout: ScriptLayout<TrimInput> = {
     each(
       "account",
       "nAccounts",
-      ["account", "entriesSeq", "entriesChecksum", "transfersBase", "nTransferIds", "...transferId"],
+      ["account", "entriesSeq", "entriesChecksum", "transfersBase", "transfersMode", "nTransfers", "...transferIdsThenRefs"],
       (i) => i.request.accounts,
-      (a) => [
-        a.account,
-        String(a.entriesThroughSeq),
-        a.entriesThroughChecksum,
-        String(a.transfersBase),
-        String(a.transferIds.length),
-        ...a.transferIds
-      ]
+      (a) => {
+        const refs = a.transferRefs ?? []
+        if (refs.length !== 0 && refs.length !== a.transferIds.length) {
+          throw new RangeError(`trim of ${a.account}: ${refs.length} transfer refs for ${a.transferIds.length} transfer ids`)
+        }
+        return [
+          a.account,
+          String(a.entriesThroughSeq),
+          a.entriesThroughChecksum,
+          String(a.transfersBase),
+          a.keepTransfers === true ? "keep" : "pop",
+          String(a.transferIds.length),
+          ...a.transferIds,
+          ...a.transferIds.map((_, j) => refs[j] ?? "")
+        ]
+      }
     )
   ]
 }

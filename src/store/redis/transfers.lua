@@ -3,22 +3,90 @@
   are absolute (0 = the account's first transfer ever): the archiver trims
   the oldest from the list's left and counts them in P trimmed t:<account>,
   so a cursor means the same before and after a trim. Reading the count, the
-  length and the range in one script keeps them consistent.
+  length, the range and the events the range refers to in one script keeps
+  them consistent.
+
+  A list element is a transfer's JSON (it starts with "{": lists of a capped
+  stream, and every list written by earlier versions) or a reference
+  "<event id>#<position>" to the transfer at that position (from 0) of that
+  event's `transfers` in P events (apply.lua, stream uncapped): each is
+  resolved here with one XRANGE per distinct event and given back as the JSON
+  stored in the event, byte for byte.
 
   Layout: scriptLayouts.ts (checked against this header by test/store/scriptHeaders.test.ts).
   KEYS
     1  transfers  P transfers:<accountRef>
     2  trimmed    P trimmed
+    3  events     P events: stream
   ARGV
     1  cursor     exclusive upper index, "" for the newest
     2  limit      page size (> 0)
     3  account    the accountRef
 
   Returns {start, base, item[start], ..., item[end - 1]} in list order
-  (oldest first; the caller reverses). base = transfers trimmed from Redis
-  (indexes below it are in the history store); start > 0 means older items
-  remain (in Redis while start > base) and is the next cursor.
+  (oldest first; the caller reverses), each item a transfer's JSON. base =
+  transfers trimmed from Redis (indexes below it are in the history store);
+  start > 0 means older items remain (in Redis while start > base) and is the
+  next cursor.
+  An element that is neither, or a reference the stream cannot resolve (its
+  event trimmed, a list edited by hand), is an error reply naming the element
+  and its index: the page cannot be given whole.
 ]]
+
+-- The objects of a JSON array, each as the exact text stored (cjson would write numbers back with
+-- 14 significant digits). Strings are skipped whole, escapes included. Keep in step with trim.lua.
+local function splitObjects(json)
+  local items, depth, start, i = {}, 0, 1, 1
+  while true do
+    local at = string.find(json, '[{}"]', i)
+    if not at then return items end
+    local c = string.byte(json, at)
+    if c == 34 then
+      local j = at + 1
+      while true do
+        local q = string.find(json, '["\\]', j)
+        if not q then return nil end
+        if string.byte(json, q) == 92 then
+          j = q + 2
+        else
+          i = q + 1
+          break
+        end
+      end
+    else
+      if c == 123 then
+        if depth == 0 then start = at end
+        depth = depth + 1
+      else
+        depth = depth - 1
+        if depth == 0 then items[#items + 1] = string.sub(json, start, at) end
+      end
+      i = at + 1
+    end
+  end
+end
+
+-- The transfer a reference names, or nil and why not. One XRANGE per distinct event.
+local eventTransfers = {}
+local function resolve(ref, eventsKey)
+  local id, position = string.match(ref, "^(%d+%-%d+)#(%d+)$")
+  if not id then return nil, "is neither a transfer nor a reference <event id>#<position>" end
+  local items = eventTransfers[id]
+  if items == nil then
+    items = false
+    local found = redis.call("XRANGE", eventsKey, id, id)[1]
+    if found then
+      for f = 1, #found[2], 2 do
+        if found[2][f] == "transfers" then items = splitObjects(found[2][f + 1]) or false end
+      end
+    end
+    eventTransfers[id] = items
+  end
+  if not items then return nil, "references event " .. id .. ", which the stream does not hold" end
+  local transfer = items[tonumber(position) + 1]
+  if not transfer then return nil, "references transfer " .. position .. " of event " .. id .. ", which has " .. #items end
+  return transfer
+end
 
 local base = tonumber(redis.call("HGET", KEYS[2], "t:" .. ARGV[3]) or "0")
 local total = base + redis.call("LLEN", KEYS[1])
@@ -34,7 +102,16 @@ local reply = { tostring(start), tostring(base) }
 if stop > start then
   local items = redis.call("LRANGE", KEYS[1], start - base, stop - 1 - base)
   for i = 1, #items do
-    reply[#reply + 1] = items[i]
+    local item = items[i]
+    if string.byte(item, 1) ~= 123 then -- not "{": a reference
+      local transfer, why = resolve(item, KEYS[3])
+      if not transfer then
+        return redis.error_reply("ERR transfers.lua: transfer " .. string.format("%d", start + i - 1) .. " of " .. ARGV[3] ..
+          " (" .. item .. ") " .. why)
+      end
+      item = transfer
+    end
+    reply[#reply + 1] = item
   end
 end
 return reply
