@@ -542,17 +542,30 @@ export const storeConformance = <R>(name: string, target: ConformanceTarget<R>) 
         // Trim the settled pot's lists as the archiver would once PostgreSQL holds them.
         const entries = yield* store.entries(settled!, 0, 100)
         const transfers = [...(yield* store.transfers(settled!, null, 100)).items].reverse()
-        const lastEvent = (yield* store.events(null, 1)).items[0]!.id
+        const events = [...(yield* store.events(null, 1_000)).items].reverse()
+        // Every other account of the trimmed events keeps its transfers (written out in full where its list
+        // references the events: trim.lua's contract), as the Archiver does for an account it stopped for.
+        const others = new Map<string, Array<string>>()
+        for (const t of events.flatMap((e) => e.transfers)) {
+          for (const account of [t.from, t.to]) if (account !== settled) others.set(account, [...(others.get(account) ?? []), t.transferId])
+        }
         const trimmed = yield* store.trimArchived({
           fromEventId: "0",
-          throughEventId: lastEvent,
+          throughEventId: events[events.length - 1]!.id,
           accounts: [{
             account: settled!,
             entriesThroughSeq: entries.length,
             entriesThroughChecksum: entries[entries.length - 1]!.checksum,
             transfersBase: 0,
             transferIds: transfers.map((t) => t.transferId)
-          }]
+          }, ...[...others].map(([account, transferIds]) => ({
+            account,
+            entriesThroughSeq: 0,
+            entriesThroughChecksum: "",
+            transfersBase: 0,
+            transferIds,
+            keepTransfers: true
+          }))]
         })
         assert.deepInclude(trimmed, { _tag: "Trimmed", skipped: [] })
         const keys = [settled!, untrimmed!, active!, reservationKey(committed), reservationKey(held)]
