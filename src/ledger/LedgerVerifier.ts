@@ -289,7 +289,8 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       // Live accounts first: a pot that closes meanwhile is then found in the closed index.
       yield* forEachPage(liveAccounts, walkEach)
       yield* forEachPage(closedSince(since), walkEach)
-      // Retired pots closed long before (their retention): an incremental pass walked them when they closed.
+      // Retired pots closed at least CLOSED_RETENTION_MS before: incremental passes walked them as they closed
+      // (with the 24 h default), and the archiver checked their chains' continuity when it archived them.
       if (mode === "full") yield* forEachPage(retiredPots, walkEach)
       lastCompletePassStart = passStart
       const total = yield* snapshotTotal(mode === "full")
