@@ -1,4 +1,4 @@
-import { Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import { type AccountRef, keyKind, type Versioned } from "../domain/accounts.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
@@ -40,10 +40,17 @@ import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
  * check is the one PostgreSQL query on the write path, one per hand: bounded by
  * RETIRED_POT_CHECK_TIMEOUT_MS, and skipped when PostgreSQL does not answer in time (the game goes
  * on; the archiver's continuity check then stops for the reused id: a new chain for an account the
- * archive holds).
+ * archive holds), and for RETIRED_POT_CHECK_PAUSE_MS after that, so that a hung PostgreSQL delays
+ * one hand per pause rather than every hand.
  */
 /** How long a pot open waits for PostgreSQL to say whether the id was retired before it goes ahead unchecked. */
 export const RETIRED_POT_CHECK_TIMEOUT_MS = 100
+/**
+ * After a check PostgreSQL did not answer (down, or slower than the timeout), pot opens go ahead
+ * unchecked for this long before the next one asks again: while PostgreSQL hangs, only one open per
+ * period waits the timeout, not every hand of every table.
+ */
+export const RETIRED_POT_CHECK_PAUSE_MS = 5_000
 
 export const makeTieredStore = (store: Store["Service"], history: HistoryStore["Service"]): Store["Service"] => {
   const historyDown = (e: HistoryUnavailable) =>
@@ -69,26 +76,35 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
     return { ...snapshot, objects }
   })
 
-  /**
-   * The pots among `keys` the archive holds as retired (a recorded version): their closed state.
-   * PostgreSQL down or slow: none (see the module comment).
-   */
-  const retiredPots = (keys: ReadonlyArray<string>) =>
+  /** Until when (the Clock's ms) pot opens skip the check: PostgreSQL did not answer the last one. */
+  let uncheckedUntil = 0
+  const unchecked = (reason: string) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      uncheckedUntil = now + RETIRED_POT_CHECK_PAUSE_MS
+      return new Map<string, Versioned>()
+    }).pipe(
+      Effect.tap(Effect.logDebug("pot opens not checked against retired pots for a while: the history store did not answer").pipe(
+        Effect.annotateLogs({ reason, pauseMs: RETIRED_POT_CHECK_PAUSE_MS })
+      ))
+    )
+  const check = (keys: ReadonlyArray<string>) =>
     history.closedObjects(keys).pipe(
       Effect.map((found) => new Map([...found].flatMap(([key, c]): Array<[string, Versioned]> =>
         c.version === null ? [] : [[key, { version: c.version, value: c.state }]]
       ))),
       Effect.timeoutOption(RETIRED_POT_CHECK_TIMEOUT_MS),
-      Effect.map(Option.getOrElse(() => new Map<string, Versioned>())),
-      Effect.catch((e) =>
-        Effect.as(
-          Effect.logDebug("pot open not checked against retired pots: the history store did not answer").pipe(
-            Effect.annotateLogs({ reason: e.reason })
-          ),
-          new Map<string, Versioned>()
-        )
-      )
+      Effect.flatMap(Option.match({
+        onNone: () => unchecked(`no answer within ${RETIRED_POT_CHECK_TIMEOUT_MS} ms`),
+        onSome: Effect.succeed
+      })),
+      Effect.catch((e) => unchecked(e.reason))
     )
+  /**
+   * The pots among `keys` the archive holds as retired (a recorded version): their closed state.
+   * PostgreSQL down or slow: none (see the module comment).
+   */
+  const retiredPots = (keys: ReadonlyArray<string>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => now < uncheckedUntil ? Effect.succeed(new Map<string, Versioned>()) : check(keys))
 
   /** apply, unless the plan opens a pot whose id was retired: then Conflict with that pot (and Redis' state of the rest). */
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
