@@ -16,9 +16,11 @@
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
  *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
  *   npm run bench -- --memory-store             the service on its in-memory store (BALANCE_STORE=memory): its cost without Redis
- *   npm run bench -- --soak 300 --archive       the same with the history tier on (HISTORY_ARCHIVE=on, a private
- *                                               PostgreSQL): Redis used_memory over the soak, archive lag and rows/s
- *   npm run bench -- --soak 1800 --archive --retention-ms 120000
+ *   npm run bench -- --no-archive               every mode without the history tier (HISTORY_ARCHIVE=off, as before
+ *                                               session 7): by default the service runs as it ships, archiving to a
+ *                                               private PostgreSQL; a soak then reports Redis used_memory, archive lag
+ *                                               and rows/s
+ *   npm run bench -- --soak 1800 --retention-ms 120000
  *                                               the same with idempotency records and closed objects kept 2 minutes
  *                                               (IDEMPOTENCY_TTL_MS = CLOSED_RETENTION_MS): Redis memory levels off
  *                                               within the soak, at rate x retention + live state
@@ -68,7 +70,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string" },
     quick: { type: "boolean", default: false },
     soak: { type: "string" },
-    archive: { type: "boolean", default: false },
+    archive: { type: "boolean", default: true },
     "retention-ms": { type: "string" },
     "preload-entries": { type: "string" },
     tracing: { type: "boolean", default: false },
@@ -82,7 +84,9 @@ const { values: flags } = parseArgs({
     "light-tables": { type: "string", default: "4" },
     keep: { type: "boolean", default: false }
   },
-  strict: true
+  strict: true,
+  // --no-archive
+  allowNegative: true
 })
 
 /**
@@ -136,11 +140,11 @@ const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["
 /**
  * --retention-ms: the service keeps idempotency records and closed objects (CLOSED_RETENTION_MS) this
  * long instead of 24 h, so that a soak of minutes shows Redis' memory level off. Retirement needs
- * the history tier: only with --archive.
+ * the history tier: not with --no-archive.
  */
 const retentionMs = num(flags["retention-ms"], "retention-ms")
 if (retentionMs !== undefined && (!Number.isInteger(retentionMs) || !flags.archive)) {
-  throw new Error(`--retention-ms must be a whole number of ms and needs --archive (closed objects leave Redis only once archived), got ${flags["retention-ms"]}${flags.archive ? "" : " without --archive"}`)
+  throw new Error(`--retention-ms must be a whole number of ms and needs the archive (closed objects leave Redis only once archived), got ${flags["retention-ms"]}${flags.archive ? "" : " with --no-archive"}`)
 }
 
 const log = (line: string) => console.log(line)
@@ -153,7 +157,7 @@ const work = mkdtempSync(join(tmpdir(), "balance-bench-"))
 let serviceCount = 0
 const services: Array<Service> = []
 const owned: Array<() => Promise<void>> = []
-/** --archive: the private PostgreSQL the service archives to. */
+/** The private PostgreSQL (not with --no-archive) the service archives to. */
 let historyDatabaseUrl: string | undefined
 
 const launchService = async (
@@ -166,8 +170,8 @@ const launchService = async (
   const env = {
     LOG_LEVEL: flags["log-level"],
     ...(flags["memory-store"] ? { BALANCE_STORE: "memory" } : {}),
-    // Without --archive the service runs as before the history tier (HISTORY_ARCHIVE=off, now not the
-    // default), so that the figures stay comparable with earlier runs and no private PostgreSQL starts.
+    // As the service ships (HISTORY_ARCHIVE=on, archiving to the bench's private PostgreSQL), or with
+    // --no-archive as before the history tier (HISTORY_ARCHIVE=off: comparable with runs before session 7).
     ...(historyDatabaseUrl === undefined ? { HISTORY_ARCHIVE: "off" } : { HISTORY_ARCHIVE: "on", DATABASE_URL: historyDatabaseUrl }),
     ...(retentionMs === undefined ? {} : { IDEMPOTENCY_TTL_MS: String(retentionMs), CLOSED_RETENTION_MS: String(retentionMs) }),
     ...extraEnv
@@ -541,7 +545,7 @@ const soak = async (redisUrl: string, redis: Redis) => {
   let lastT = 0
   let logOffsetAtStart = 0
   /**
-   * --archive: the archive's lag every 2 s of the window, from the service's own status
+   * With the archive on: the archive's lag every 2 s of the window, from the service's own status
    * (GET /api/admin/archive: entries in the stream after the archive's cursor, age of the oldest).
    */
   const lagSamples: Array<{ entries: number; seconds: number }> = []
