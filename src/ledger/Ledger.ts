@@ -31,7 +31,7 @@ import { type Answer, type Failure, next, type PlanBasis, type PlanVerdict, type
 import { LedgerContention } from "./LedgerErrors.ts"
 import { LedgerSettings } from "./LedgerSettings.ts"
 import { ObjectCache } from "./ObjectCache.ts"
-import { Metrics, type StoreOperation } from "../observability/Metrics.ts"
+import { Metrics, type StoreOperation, tallyOf } from "../observability/Metrics.ts"
 import { withSpanWhenExported } from "../observability/Tracing.ts"
 
 export interface Executed<R> {
@@ -76,10 +76,11 @@ export class Ledger extends Context.Service<Ledger, {
     const metrics = yield* Metrics
     /** One label object per operation, made once: the call path does not build one per store call. */
     const operationLabels = { load: { operation: "load" }, apply: { operation: "apply" } } as const
-    /** The label objects of the per-command counters, made once per operation (and outcome), not on every call. */
+    /** The label objects of the per-command counters, made once per operation, not on every call. */
     const commandLabels = new Map<string, {
       readonly operation: { readonly operation: string }
-      readonly byOutcome: Map<string, { readonly operation: string; readonly outcome: string }>
+      /** balance_ledger_commands_total by outcome: one tally each (see tallyOf). */
+      readonly byOutcome: Map<string, () => void>
     }>()
     const labelsOf = (operation: string) => {
       let labels = commandLabels.get(operation)
@@ -89,14 +90,14 @@ export class Ledger extends Context.Service<Ledger, {
       }
       return labels
     }
-    const outcomeLabels = (operation: string, outcome: string) => {
+    const countCommand = (operation: string, outcome: string) => {
       const { byOutcome } = labelsOf(operation)
-      let labels = byOutcome.get(outcome)
-      if (labels === undefined) {
-        labels = { operation, outcome }
-        byOutcome.set(outcome, labels)
+      let count = byOutcome.get(outcome)
+      if (count === undefined) {
+        count = tallyOf(metrics.commands, { operation, outcome })
+        byOutcome.set(outcome, count)
       }
-      return labels
+      count()
     }
     /**
      * Store calls on the request path, timed (each is one round trip) and traced as `Store.<operation>`
@@ -351,10 +352,10 @@ export class Ledger extends Context.Service<Ledger, {
           (exit) =>
             Effect.sync(() => {
               if (exit._tag === "Success") {
-                metrics.commands.inc(outcomeLabels(command.op, exit.value.replayed ? "replayed" : "ok"))
+                countCommand(command.op, exit.value.replayed ? "replayed" : "ok")
               } else {
                 const error = Cause.findErrorOption(exit.cause)
-                if (error._tag === "Some") metrics.commands.inc(outcomeLabels(command.op, outcomeOf(error.value)))
+                if (error._tag === "Some") countCommand(command.op, outcomeOf(error.value))
               }
             })
         ),

@@ -39,6 +39,42 @@ export const initialiseCounter = <L extends string>(
   for (const labels of labelCombinations(values)) counter.inc(labels as Prom.LabelValues<L>, 0)
 }
 
+/** Increments made with `tallyOf`, per counter: added to it when it is collected (on scrape). */
+const pendingTallies = new WeakMap<Prom.Counter<string>, Array<{ readonly labels: Prom.LabelValues<string>; count: number }>>()
+
+/**
+ * A counter for the request path: `tallyOf` gives increments that cost one addition each; they are
+ * added to the counter whenever it is collected (every scrape, `registry.metrics()`, `counter.get()`),
+ * so what Prometheus reads is the same. prom-client's own `inc` validates and hashes the labels and
+ * allocates on every call.
+ */
+export const tallyingCounter = <L extends string>(configuration: Prom.CounterConfiguration<L>): Prom.Counter<L> => {
+  const counter: Prom.Counter<L> = new Prom.Counter<L>({
+    ...configuration,
+    collect() {
+      for (const tally of pendingTallies.get(counter as Prom.Counter<string>) ?? []) {
+        if (tally.count === 0) continue
+        const count = tally.count
+        tally.count = 0
+        counter.inc(tally.labels as Prom.LabelValues<L>, count)
+      }
+    }
+  })
+  pendingTallies.set(counter as Prom.Counter<string>, [])
+  return counter
+}
+
+/** One increment of `counter` (made by tallyingCounter) with `labels`; make it once per label set, call it per event. */
+export const tallyOf = <L extends string>(counter: Prom.Counter<L>, labels: Prom.LabelValues<L>): () => void => {
+  const tallies = pendingTallies.get(counter as Prom.Counter<string>)
+  if (tallies === undefined) throw new Error("tallyOf: the counter was not made by tallyingCounter (its collect adds the tallies)")
+  const tally = { labels: labels as Prom.LabelValues<string>, count: 0 }
+  tallies.push(tally)
+  return () => {
+    tally.count += 1
+  }
+}
+
 export interface BuildInfo {
   /** The source revision (BUILD_COMMIT), when the build or the deployment tells it. */
   readonly commit?: string | undefined
@@ -80,7 +116,7 @@ export class Metrics extends Context.Service<Metrics, {
     }).set({ version: SERVICE_VERSION, node: process.version, ...(build.commit === undefined ? {} : { commit: build.commit }) }, 1)
     const metrics = Metrics.of({
       registry,
-      grpcRequests: new Prom.Counter({
+      grpcRequests: tallyingCounter({
         name: "balance_grpc_requests_total",
         help: "gRPC calls by method and outcome code (OK, in-band refusal code, or gRPC status name)",
         labelNames: ["method", "code"],
@@ -119,7 +155,7 @@ export class Metrics extends Context.Service<Metrics, {
         labelNames: ["operation"],
         registers
       }),
-      commands: new Prom.Counter({
+      commands: tallyingCounter({
         name: "balance_ledger_commands_total",
         help: "Ledger commands by operation and outcome (ok, replayed, a refusal code, unavailable, contention); a credit then queued counts as unavailable here and in balance_credit_queue_total",
         labelNames: ["operation", "outcome"],
@@ -195,19 +231,19 @@ export class Metrics extends Context.Service<Metrics, {
  * with label objects made once per method and outcome, not one or two per call.
  */
 export const grpcCallObserver = (metrics: Pick<Metrics["Service"], "grpcRequests" | "grpcDuration">) => {
-  const byMethod = new Map<string, { readonly labels: { readonly method: string }; readonly byCode: Map<string, { readonly method: string; readonly code: string }> }>()
+  const byMethod = new Map<string, { readonly labels: { readonly method: string }; readonly byCode: Map<string, () => void> }>()
   return (method: string, outcome: string, seconds: number): void => {
     let m = byMethod.get(method)
     if (m === undefined) {
       m = { labels: { method }, byCode: new Map() }
       byMethod.set(method, m)
     }
-    let labels = m.byCode.get(outcome)
-    if (labels === undefined) {
-      labels = { method, code: outcome }
-      m.byCode.set(outcome, labels)
+    let count = m.byCode.get(outcome)
+    if (count === undefined) {
+      count = tallyOf(metrics.grpcRequests, { method, code: outcome })
+      m.byCode.set(outcome, count)
     }
-    metrics.grpcRequests.inc(labels)
+    count()
     metrics.grpcDuration.observe(m.labels, seconds)
   }
 }

@@ -34,6 +34,27 @@ layer(observedApp(MemoryStore.layer), { excludeTestServices: true })("completion
       assert.match(String(line.timestamp), /^\d{4}-\d\d-\d\dT/)
     }))
 
+  it.effect("without a traceparent, every line of a gRPC call carries the call's own fresh trace and span ids, and the next call others", () =>
+    Effect.gen(function*() {
+      // A refusal writes two lines (the Debug refusal and the completion line), both inside the call's span.
+      for (const requestId of ["req-fresh-1", "req-fresh-2"]) {
+        yield* call("Withdraw", { account_id: "lg-fresh", amount: "1", idempotency_key: "k" }, { "x-request-id": requestId })
+        yield* eventually("the completion line", Effect.map(lines, (ls) => ls.some((l) => l.requestId === requestId && l.message === "grpc call")))
+      }
+      const ofCall = (requestId: string) => Effect.map(lines, (ls) => ls.filter((l) => l.requestId === requestId))
+      const first = yield* ofCall("req-fresh-1")
+      const second = yield* ofCall("req-fresh-2")
+      assert.deepStrictEqual(first.map((l) => l.message), ["grpc call refused ACCOUNT_NOT_FOUND", "grpc call"])
+      for (const l of [...first, ...second]) {
+        assert.match(String(l.traceId), /^[0-9a-f]{32}$/, JSON.stringify(l))
+        assert.match(String(l.spanId), /^[0-9a-f]{16}$/, JSON.stringify(l))
+        assert.strictEqual(l.rpc, "balance.BalanceService/Withdraw")
+      }
+      assert.deepStrictEqual(new Set(first.map((l) => `${l.traceId}/${l.spanId}`)).size, 1, "one span for the whole call")
+      assert.deepStrictEqual(new Set(second.map((l) => `${l.traceId}/${l.spanId}`)).size, 1, "one span for the whole call")
+      assert.notStrictEqual(first[0]!.traceId, second[0]!.traceId, "each call without a traceparent starts its own trace")
+    }))
+
   it.effect("a refused gRPC call logs its outcome code", () =>
     Effect.gen(function*() {
       yield* call("Withdraw", { account_id: "lg-nobody", amount: "1", idempotency_key: "k" }, { "x-request-id": "req-refused" })

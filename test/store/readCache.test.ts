@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Fiber, Layer } from "effect"
 import { Redis } from "ioredis"
 import { walletKey, type WalletState } from "../../src/domain/accounts.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
@@ -103,6 +103,38 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
       // The cache really answered (the rounds above were not all served by Redis).
       assert.isAbove((yield* hits(a)) + (yield* hits(b)), 300)
     }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.effect("the barrier: the hits of one event-loop turn share one PING; while PINGs wait, each later turn sends its own (up to 4), the rest share the next", () =>
+    Effect.gen(function*() {
+      const server = yield* TestRedis
+      const raw = yield* rawClient
+      const a = yield* instance(server.url, "barrier:")
+      yield* awaitLive(a)
+      yield* applyOn(a, { op: "EnsureAccount", accountId: "p", initialBalance: 70 })
+      yield* balanceOn(a, "p") // fills the cache: every read below is a hit
+      const pings = Effect.promise(async () => Number(/cmdstat_ping:calls=(\d+)/.exec(await raw.info("commandstats"))?.[1] ?? 0))
+      const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      const hitsBefore = yield* hits(a)
+
+      const before = yield* pings
+      const sameTurn = yield* Effect.all(Array.from({ length: 10 }, () => balanceOn(a, "p")), { concurrency: "unbounded" })
+      assert.deepStrictEqual(sameTurn, Array.from({ length: 10 }, () => 70))
+      assert.strictEqual((yield* pings) - before, 1, "ten hits of one turn: one PING")
+
+      // Redis holds every command back for a while: PINGs sent meanwhile stay in flight.
+      const held = yield* pings
+      yield* Effect.promise(() => raw.client("PAUSE", 500, "ALL"))
+      const reads = []
+      for (let turn = 0; turn < 6; turn++) {
+        reads.push(yield* Effect.forkChild(balanceOn(a, "p")))
+        yield* nextTurn
+        yield* nextTurn
+      }
+      const answers = yield* Effect.forEach(reads, Fiber.join)
+      assert.deepStrictEqual(answers, [70, 70, 70, 70, 70, 70])
+      assert.strictEqual((yield* pings) - held, 5, "four turns pipelined their PINGs; the last two shared the one sent after the first PONG")
+      assert.strictEqual((yield* hits(a)) - hitsBefore, 16, "every read above was a hit")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
 
   it.effect("concurrent readers on one instance while the other writes: no read older than the last acknowledged write", () =>
     Effect.gen(function*() {

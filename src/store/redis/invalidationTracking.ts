@@ -17,6 +17,12 @@ const INVALIDATE_CHANNEL = "__redis__:invalidate"
 const retryDelayMs = (failures: number) => Math.min(30_000, 250 * 2 ** Math.min(failures, 7))
 
 /**
+ * Barrier PINGs in flight at most (see `barrier`): enough to pipeline one per turn of the event
+ * loop over a round trip under load; when Redis is slow, further reads share the next one.
+ */
+const MAX_BARRIER_PINGS = 4
+
+/**
  * Keeps `cache` live only while Redis is known to tell this instance about every change of the
  * keys it read: CLIENT TRACKING (OPTIN) on the session's connection, redirected to a second
  * connection subscribed to __redis__:invalidate.
@@ -131,27 +137,42 @@ export const invalidationTracking = Effect.fnUntraced(function*(
    * PING). Any write acknowledged to anyone before our read arrived is one of those: a hit
    * after the barrier cannot be older than that write (docs/read-cache.md).
    *
-   * One PING answers every read waiting when it was sent; reads arriving while it is out wait
-   * for the next one, sent when it returns. So at most one PING is out, and under load one
-   * costs Redis and this process a share of one command per batch of reads, not one per read.
+   * One PING answers every read that registered before it was sent: the reads of one turn of
+   * the event loop share the PING sent at its end (setImmediate), so under load a PING costs
+   * Redis and this process a share of one command per batch of reads, not one per read. PINGs
+   * of successive turns are pipelined (up to MAX_BARRIER_PINGS in flight), so a hit waits one
+   * round trip; beyond that (Redis slow), reads wait for the next PONG and go in the PING sent
+   * then. With a single PING in flight, a read arriving while it was out waited for it and
+   * then for its own: up to two round trips, and under the benchmark's closed loop that latency
+   * was most of a GetBalance's CPU (fewer calls per turn of the event loop).
    * `false`: no answer (the connection dropped or timed out): the caller reads from Redis.
    */
   let waiting: Array<(ok: boolean) => void> = []
-  let pingOut = false
+  let pingsOut = 0
+  let sendScheduled = false
   const sendPing = () => {
     const batch = waiting
     waiting = []
-    pingOut = true
+    pingsOut += 1
     const done = (ok: boolean) => {
-      pingOut = false
+      pingsOut -= 1
       for (const resume of batch) resume(ok)
-      if (waiting.length > 0) sendPing()
+      schedulePing()
     }
     subscriber.ping().then(() => done(true), () => done(false))
   }
+  const sendAtEndOfTurn = () => {
+    sendScheduled = false
+    if (waiting.length > 0 && pingsOut < MAX_BARRIER_PINGS) sendPing()
+  }
+  const schedulePing = () => {
+    if (sendScheduled || waiting.length === 0 || pingsOut >= MAX_BARRIER_PINGS) return
+    sendScheduled = true
+    setImmediate(sendAtEndOfTurn)
+  }
   const barrier = (resume: (ok: boolean) => void): void => {
     waiting.push(resume)
-    if (!pingOut) sendPing()
+    schedulePing()
   }
 
   yield* Effect.acquireRelease(

@@ -1,4 +1,5 @@
 import * as Prom from "prom-client"
+import { tallyingCounter, tallyOf } from "../../observability/Metrics.ts"
 import type { TrackedCacheCounters } from "./trackedCache.ts"
 
 /**
@@ -11,7 +12,7 @@ export const readCacheMetrics = (
   cache: () => { readonly size: number; readonly isLive: boolean }
 ): TrackedCacheCounters => {
   const registers = [registry]
-  const lookups = new Prom.Counter({
+  const lookups = tallyingCounter({
     name: "balance_read_cache_lookups_total",
     help: "Single-object loads by whether the read cache answered (hit) or Redis did (miss)",
     labelNames: ["result"],
@@ -45,11 +46,10 @@ export const readCacheMetrics = (
   })
   lookups.inc({ result: "hit" }, 0)
   lookups.inc({ result: "miss" }, 0)
-  const hit = lookups.labels({ result: "hit" })
-  const miss = lookups.labels({ result: "miss" })
   return {
-    hit: () => hit.inc(),
-    miss: () => miss.inc(),
+    // One per read: tallies, added to the counter when it is scraped.
+    hit: tallyOf(lookups, { result: "hit" }),
+    miss: tallyOf(lookups, { result: "miss" }),
     invalidated: (n) => invalidations.inc(n),
     flushed: () => flushes.inc()
   }
