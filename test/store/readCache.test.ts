@@ -107,7 +107,7 @@ layer(TestRedis.layer, { excludeTestServices: true })("READ_CACHE: cached reads 
   it.effect("the barrier: the hits of one event-loop turn share one PING; while PINGs wait, each later turn sends its own (up to 4), the rest share the next", () =>
     Effect.gen(function*() {
       const server = yield* TestRedis
-      const raw = yield* rawClient
+      const raw = yield* TestRedis.rawClient
       const a = yield* instance(server.url, "barrier:")
       yield* awaitLive(a)
       yield* applyOn(a, { op: "EnsureAccount", accountId: "p", initialBalance: 70 })
