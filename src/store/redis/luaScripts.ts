@@ -18,13 +18,27 @@ import {
  * tsc does not copy .lua files to dist/, so a built service also looks for
  * them in src/ (same depth: rootDir src, outDir dist).
  */
-export const readLuaScript = (name: string): string => {
+const readLuaFile = (name: string): string => {
   const candidates = [new URL(`./${name}`, import.meta.url), new URL(`../../../src/store/redis/${name}`, import.meta.url)]
   for (const url of candidates) {
     if (existsSync(url)) return readFileSync(url, "utf8")
   }
   throw new Error(`Lua script ${name} not found (looked in ${candidates.map(String).join(", ")})`)
 }
+
+/** `-- @include <file>.lua` on a line of its own: that file's text in its place (one level, no nesting). */
+const INCLUDE = /^-- @include (\S+\.lua)$/gm
+
+/**
+ * A script's source as Redis runs it: the file with its includes spliced in (Redis has no
+ * `require`; code two scripts share lives once, in the included file).
+ */
+export const readLuaScript = (name: string): string =>
+  readLuaFile(name).replace(INCLUDE, (_, included: string) => {
+    const text = readLuaFile(included)
+    if (/^-- @include /m.test(text)) throw new Error(`${included}, included by ${name}, includes another file: one level only`)
+    return text
+  })
 
 /** A store script: its layout (scriptLayouts.ts), its source and the SHA1 Redis caches it under. */
 export interface LuaScript<In> {

@@ -76,60 +76,7 @@ if #KEYS ~= 2 + 2 * nAccounts then
   return redis.error_reply("ERR trim.lua: expected " .. (2 + 2 * nAccounts) .. " keys, got " .. #KEYS)
 end
 
--- The objects of a JSON array, each as the exact text stored (cjson would write numbers back with
--- 14 significant digits). Strings are skipped whole, escapes included. Keep in step with transfers.lua.
-local function splitObjects(json)
-  local items, depth, start, i = {}, 0, 1, 1
-  while true do
-    local at = string.find(json, '[{}"]', i)
-    if not at then return items end
-    local c = string.byte(json, at)
-    if c == 34 then
-      local j = at + 1
-      while true do
-        local q = string.find(json, '["\\]', j)
-        if not q then return nil end
-        if string.byte(json, q) == 92 then
-          j = q + 2
-        else
-          i = q + 1
-          break
-        end
-      end
-    else
-      if c == 123 then
-        if depth == 0 then start = at end
-        depth = depth + 1
-      else
-        depth = depth - 1
-        if depth == 0 then items[#items + 1] = string.sub(json, start, at) end
-      end
-      i = at + 1
-    end
-  end
-end
-
--- The transfer a reference names, or nil and why not. One XRANGE per distinct event.
-local eventTransfers = {}
-local function resolve(ref)
-  local id, position = string.match(ref, "^(%d+%-%d+)#(%d+)$")
-  if not id then return nil, "is neither a transfer nor a reference <event id>#<position>" end
-  local items = eventTransfers[id]
-  if items == nil then
-    items = false
-    local found = redis.call("XRANGE", KEYS[2], id, id)[1]
-    if found then
-      for f = 1, #found[2], 2 do
-        if found[2][f] == "transfers" then items = splitObjects(found[2][f + 1]) or false end
-      end
-    end
-    eventTransfers[id] = items
-  end
-  if not items then return nil, "references event " .. id .. ", which the stream does not hold" end
-  local transfer = items[tonumber(position) + 1]
-  if not transfer then return nil, "references transfer " .. position .. " of event " .. id .. ", which has " .. #items end
-  return transfer
-end
+-- @include transferRefs.lua
 
 -- Whether stream id a comes after b ("<ms>-<seq>"; "<ms>" alone is "<ms>-0").
 local function streamIdParts(id)
@@ -185,7 +132,7 @@ for i = 1, nAccounts do
         if string.byte(head, 1) ~= 123 and ref ~= "" then
           matches = head == ref
         else
-          if string.byte(head, 1) ~= 123 then head = resolve(head) or "" end
+          if string.byte(head, 1) ~= 123 then head = resolveTransferRef(head, KEYS[2]) or "" end
           matches = string.find(head, '"transferId":"' .. transferId .. '"', 1, true) ~= nil
         end
       end
@@ -213,7 +160,7 @@ for i = 1, nAccounts do
             done = true
             break
           end
-          local transfer, why = resolve(element)
+          local transfer, why = resolveTransferRef(element, KEYS[2])
           if transfer then
             plan.materialise[#plan.materialise + 1] = { at + w - 1, transfer }
           else
