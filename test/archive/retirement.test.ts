@@ -15,8 +15,9 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
-import { type Page, Store, type StoreEvent } from "../../src/store/Store.ts"
+import { Store } from "../../src/store/Store.ts"
 import { openArchivedBooks } from "../support/archivedBooks.ts"
+import { readPagesOf } from "../support/historyReads.ts"
 import { freshDatabase, sqlOn } from "../support/historyFixtures.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
 import { TestRedis } from "../support/redisServer.ts"
@@ -58,38 +59,10 @@ const counter = (name: string, labels: Record<string, string> = {}) =>
     return metric.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0)
   })
 
-/** Every page of every account given (entries by 3, transfers by 4) and of the event feed (by 5). */
+/** Every page of every account given and of the event feed (readPagesOf), and the supply. */
 const readPages = (accounts: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const ledger = yield* Ledger
-    const entries: Record<string, Array<unknown>> = {}
-    const transfers: Record<string, Array<unknown>> = {}
-    for (const account of accounts) {
-      const seen: Array<unknown> = []
-      for (let after = 0; ;) {
-        const page = yield* ledger.entries(account, after, 3)
-        seen.push(...page)
-        if (page.length < 3) break
-        after = page[page.length - 1]!.seq
-      }
-      entries[account] = seen
-      const moved: Array<unknown> = []
-      let at: string | null = null
-      do {
-        const page: Page<unknown> = yield* ledger.transfers(account, at, 4)
-        moved.push(...page.items)
-        at = page.nextCursor
-      } while (at !== null)
-      transfers[account] = moved
-    }
-    const events: Array<unknown> = []
-    let at: string | null = null
-    do {
-      const page: Page<StoreEvent> = yield* ledger.events(at, 5)
-      events.push(...page.items.filter((e) => e.transfers.length > 0).map((e) => ({ id: e.id, transfers: e.transfers })))
-      at = page.nextCursor
-    } while (at !== null)
-    return { entries, transfers, events, supply: yield* ledger.supply() }
+    return { ...(yield* readPagesOf(accounts)), supply: yield* (yield* Ledger).supply() }
   })
 
 const PLAYERS = ["alice", "bob", "carol"]
