@@ -15,23 +15,30 @@ import { eventually, unique } from "../store/planFixtures.ts"
 
 const withConfig = (values: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromUnknown(values))
 
+/** The archive job over a fresh database and a Redis namespace, with these settings; the books and a second view of the history store. */
+const jobWith = (namespace: string, settings: Record<string, string>) =>
+  Effect.gen(function*() {
+    const redis = yield* TestRedis
+    const url = yield* freshDatabase
+    const historyLayer = HistoryStore.layer(url)
+    const books = yield* Layer.build(
+      ArchiveJob.pipe(
+        Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(
+          Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique(namespace) + ":" })),
+          Layer.provide(historyLayer)
+        ))),
+        Layer.provideMerge(historyLayer),
+        Layer.provide(withConfig({ HISTORY_ARCHIVE: "on", DATABASE_URL: url, ...settings }))
+      )
+    )
+    const history = yield* Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+    return { books, history }
+  })
+
 layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, excludeTestServices: true })("ArchiveJob", (it) => {
   it.effect("HISTORY_ARCHIVE=on with DATABASE_URL: the job archives what the game writes, pass after pass", () =>
     Effect.gen(function*() {
-      const redis = yield* TestRedis
-      const url = yield* freshDatabase
-      const historyLayer = HistoryStore.layer(url)
-      const books = yield* Layer.build(
-        ArchiveJob.pipe(
-          Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(
-            Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique("job") + ":" })),
-            Layer.provide(historyLayer)
-          ))),
-          Layer.provideMerge(historyLayer),
-          Layer.provide(withConfig({ HISTORY_ARCHIVE: "on", DATABASE_URL: url, ARCHIVE_INTERVAL_MS: "50", ARCHIVE_BATCH_EVENTS: "5" }))
-        )
-      )
-      const history = yield* Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+      const { books, history } = yield* jobWith("job", { ARCHIVE_INTERVAL_MS: "50", ARCHIVE_BATCH_EVENTS: "5" })
       yield* Effect.gen(function*() {
         const store = yield* Store
         yield* playRound(1)
@@ -46,20 +53,7 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
 
   it.effect("CLOSED_RETENTION_MS reaches the job: with 0, closed pots and reservations leave Redis once archived", () =>
     Effect.gen(function*() {
-      const redis = yield* TestRedis
-      const url = yield* freshDatabase
-      const historyLayer = HistoryStore.layer(url)
-      const books = yield* Layer.build(
-        ArchiveJob.pipe(
-          Layer.provideMerge(ledgerOn(TieredStore.layer.pipe(
-            Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: unique("jobretire") + ":" })),
-            Layer.provide(historyLayer)
-          ))),
-          Layer.provideMerge(historyLayer),
-          Layer.provide(withConfig({ HISTORY_ARCHIVE: "on", DATABASE_URL: url, ARCHIVE_INTERVAL_MS: "50", CLOSED_RETENTION_MS: "0" }))
-        )
-      )
-      const history = yield* Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
+      const { books, history } = yield* jobWith("jobretire", { ARCHIVE_INTERVAL_MS: "50", CLOSED_RETENTION_MS: "0" })
       yield* Effect.gen(function*() {
         const store = yield* Store
         yield* playRound(1)
