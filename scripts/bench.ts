@@ -13,6 +13,8 @@
  *   npm run bench -- --expiry 1000              lateness of 1,000 one-second holds voided by the expiry sweep (p99 < 5 s)
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
+ *   npm run bench -- --workload game --script-profile   Redis' execution time by script (SLOWLOG during the window;
+ *                                               it slows Redis down: shares, not target figures)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
  *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
  *   npm run bench -- --memory-store             the service on its in-memory store (BALANCE_STORE=memory): its cost without Redis
@@ -75,13 +77,15 @@ const { values: flags } = parseArgs({
     "preload-entries": { type: "string" },
     tracing: { type: "boolean", default: false },
     expiry: { type: "string" },
-    "no-baseline": { type: "boolean", default: false },
+    // --no-baseline (allowNegative: an option named "no-baseline" would never be set by it).
+    baseline: { type: "boolean", default: true },
     "cpu-prof": { type: "string" },
     "service-node-args": { type: "string" },
     "log-level": { type: "string", default: "Warn" },
     "redis-tcp": { type: "boolean", default: false },
     "memory-store": { type: "boolean", default: false },
     "light-tables": { type: "string", default: "4" },
+    "script-profile": { type: "boolean", default: false },
     keep: { type: "boolean", default: false }
   },
   strict: true,
@@ -133,7 +137,7 @@ const workloads: ReadonlyArray<WorkloadName> = mode === "full" || mode === "quic
       return w as WorkloadName
     })
   : ["game"]
-const withBaseline = !flags["no-baseline"] && (mode === "full" || mode === "quick")
+const withBaseline = flags.baseline && (mode === "full" || mode === "quick")
 /** The light-load game after the side-by-side workloads (full and quick runs, when game is one of them). */
 const lightTables = flags["light-tables"] === "0" ? 0 : num(flags["light-tables"], "light-tables") ?? 4
 const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["cpu-prof"])
@@ -301,6 +305,7 @@ const spec = (workload: WorkloadName, tag: string, extra: Partial<PhaseSpec> = {
   workers,
   warmupS,
   durationS: durationOf(workload),
+  ...(flags["script-profile"] ? { scriptProfile: true } : {}),
   ...extra
 })
 
@@ -460,6 +465,15 @@ const sideBySide = async (redisUrl: string, redis: Redis, redisDir: string) => {
   for (const [workload, r] of Object.entries(results)) {
     log(`  ${workload}`)
     for (const line of [...methodTable(r.service), ...(r.baseline ? methodTable(r.baseline) : [])]) log(line)
+  }
+  for (const [workload, r] of Object.entries(results)) {
+    const profile = r.service.redis?.scriptProfile
+    if (profile === undefined) continue
+    log("")
+    log(`Redis execution time by script, ${workload} (SLOWLOG; a script's time includes the commands it calls, listed again by name; logging inflates both):`)
+    for (const [name, t] of Object.entries(profile).slice(0, 16)) {
+      log(`  ${name.padEnd(16)} ${pad(t.calls, 9)} calls ${pad(t.usPerCall.toFixed(1), 9)} µs/call ${pad(t.usPerRpc.toFixed(1), 7)} µs/RPC`)
+    }
   }
 
   const targets: Array<Target> = []

@@ -4,10 +4,11 @@
  * also Redis (commands it sent, Redis CPU) and its own metrics (handler
  * latency histogram, store calls, conflicts).
  */
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Redis } from "ioredis"
 import { type FsyncProbe, startFsyncProbe } from "./fsyncProbe.ts"
+import { type ScriptProfile, type ScriptTime, startScriptProfile } from "./scriptProfile.ts"
 import { type PhaseResult, runPhase } from "./loadGenerator.ts"
 import { type Child, ROOT, scrapeMetrics, type Service } from "./processes.ts"
 import {
@@ -47,6 +48,8 @@ export interface PhaseSpec {
   readonly onTick?: (elapsedS: number, completed: number, rssMb: number) => void
   /** Probe fsync latency in this directory (Redis' data dir) during the window: `redis.fsyncProbeMs`. */
   readonly fsyncProbeDir?: string
+  /** Redis' execution time by script during the window (scriptProfile.ts): `redis.scriptProfile`. */
+  readonly scriptProfile?: boolean
 }
 
 export interface TargetFigures {
@@ -91,6 +94,8 @@ export interface TargetFigures {
     readonly commandsPerRedisCall: number | null
     /** fdatasync latency in Redis' data dir during the window (fsyncProbe.ts), with `fsyncProbeDir`. */
     readonly fsyncProbeMs?: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number }
+    /** With `scriptProfile`: Redis' execution time per script (and per command called), per call and per RPC. */
+    readonly scriptProfile?: Record<string, ScriptTime>
   }
   readonly server?: {
     readonly handlerP99Ms: number
@@ -117,13 +122,19 @@ const phaseOf = (s: PhaseSpec) => ({
   durationS: s.durationS
 })
 
-const HOT_PATH_SCRIPTS = ["apply.lua", "load.lua"]
-
-/** Commands that only ever run inside the hot-path scripts' redis.call(); every other command is one the client sent. */
+/**
+ * Commands any of the service's scripts calls (redis.call()): commandstats books those calls under
+ * their own names, so they are not counted as round trips; every other command is one the client
+ * sent. All scripts, not only the hot path's: the archiver's (events, trim, compact, retire) call
+ * LRANGE, LTRIM, LINDEX once per entry or account, which would otherwise count as ~2 round trips
+ * per RPC. A command the client also sends itself (HMGET, GET: reads) is not counted either: the
+ * figure is script calls plus the commands no script calls (PING, CLIENT CACHING, ...).
+ */
 const scriptInternalNames = (): ReadonlySet<string> => {
   const names = new Set<string>()
-  for (const file of HOT_PATH_SCRIPTS) {
-    for (const n of commandsCalledBy(readFileSync(join(ROOT, "src/store/redis", file), "utf8"))) names.add(n)
+  const dir = join(ROOT, "src/store/redis")
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".lua"))) {
+    for (const n of commandsCalledBy(readFileSync(join(dir, file), "utf8"))) names.add(n)
   }
   return names
 }
@@ -263,6 +274,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
   let rss1 = 0
   let probe: FsyncProbe | undefined
   let fsyncProbe: Summary | undefined
+  let scriptProfile: ScriptProfile | undefined
   const info = async () => {
     // One INFO per snapshot (7.0 takes several sections), so exactly one of ours lands in each window.
     const text = await redis.info("commandstats", "cpu", "persistence")
@@ -293,6 +305,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       rss0 = processRssMb(service.pid)
       cpu0 = processCpu(service.pid)
       if (spec.fsyncProbeDir !== undefined) probe = await startFsyncProbe(spec.fsyncProbeDir)
+      if (spec.scriptProfile) scriptProfile = await startScriptProfile(redis)
       spec.onStart?.()
     },
     atEnd: async () => {
@@ -312,6 +325,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       : {})
   })
   const fsync = await fsyncLatency(redis, windowStartS)
+  const byScript = await scriptProfile?.stop(phase.rpcs)
   // LATENCY HISTORY is one of ours too, after the last snapshot: not in the window.
   const sent = clientCommands(diffCounts(stats0, stats1), internal, 1)
   const per = (n: number) => (phase.rpcs === 0 ? 0 : n / phase.rpcs)
@@ -335,6 +349,7 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       aofBytesPerRpc: aof1.rewrites === aof0.rewrites && !aof0.rewrites.includes("/1/") ? Math.round(per(aof1.size - aof0.size)) : null,
       fsyncWorstPerSecondMs: fsync,
       commandsPerRedisCall: commandsPerRedisCall(metrics0, metrics1, sent.byCommand),
+      ...(byScript ? { scriptProfile: byScript } : {}),
       ...(fsyncProbe ? { fsyncProbeMs: { count: fsyncProbe.count, p50: r2(fsyncProbe.p50), p99: r2(fsyncProbe.p99), max: r2(fsyncProbe.max) } } : {})
     },
     server: {
