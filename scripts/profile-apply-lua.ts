@@ -109,8 +109,8 @@ const NO_HSET_OBJECTS: Replacement = [
 ]
 const NO_RPUSH_ENTRIES: Replacement = [`redis.call("RPUSH", KEYS[kEntries + i], ARGV[aEntries + i])`, ``]
 const NO_RPUSH_TRANSFERS: ReadonlyArray<Replacement> = [
-  [`redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], transfer)`, ``],
-  [`redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], transfer)`, ``]
+  [`redis.call("RPUSH", KEYS[kTransfers + 2 * i + 1], element)`, ``],
+  [`redis.call("RPUSH", KEYS[kTransfers + 2 * i + 2], element)`, ``]
 ]
 const NO_XADD: Replacement = [`redis.call("XADD", KEYS[5]`, `NOOP(KEYS[5]`]
 const NO_IDEMPOTENCY_WRITE: Replacement = [`redis.call("SET", plan.idemKey`, `NOOP(plan.idemKey`]

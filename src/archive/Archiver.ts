@@ -17,7 +17,7 @@ import {
 import { LedgerSettings } from "../ledger/LedgerSettings.ts"
 import { makeArchiveMetrics } from "../observability/ArchiveMetrics.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { type CompactObject, type RetireObject, Store, transferRef } from "../store/Store.ts"
+import { type CompactObject, type EventOutline, type RetireObject, Store, transferRef } from "../store/Store.ts"
 import type { StoreUnavailable } from "../store/StoreErrors.ts"
 import { archiveLag } from "./archiveLag.ts"
 import { closedAt, closedObjectKeys, continuity, entriesByAccount, orderedTransfers } from "./archiveBatch.ts"
@@ -181,6 +181,14 @@ export class Archiver extends Context.Service<Archiver, {
       return result.compacted.length
     })
 
+    /**
+     * The events of the batch the last pass committed, from the cursor it started at: the trim that
+     * follows removes exactly those from Redis (its trim cursor at `fromCursor`, the archive's at
+     * `toCursor`), so it takes their outlines from here instead of reading the stream again (an
+     * events.lua call and its parse per batch). Any other trim reads them from Redis.
+     */
+    let committed: { readonly fromCursor: string; readonly toCursor: string; readonly events: ReadonlyArray<EventOutline> } | undefined
+
     const pass = Effect.fn("Archiver.pass")(function*() {
       const lease = yield* store.acquireArchiverLease(options.owner, options.leaseMs)
       leader.set(lease._tag === "Held" ? 1 : 0)
@@ -260,6 +268,7 @@ export class Archiver extends Context.Service<Archiver, {
         return idle("fenced")
       }
       if (outcome._tag === "CursorMoved") return idle("cursor_moved")
+      committed = { fromCursor: cursor, toCursor, events }
       rows.inc({ kind: "entries" }, entries.length)
       rows.inc({ kind: "transfers" }, transfers.length)
       rows.inc({ kind: "closed" }, closed.length)
@@ -311,8 +320,10 @@ export class Archiver extends Context.Service<Archiver, {
         const { cursor: trimmedThrough } = yield* store.trimState([])
         if (trimmedThrough === archived) break
         const archivedAt = parseEventId(archived)
+        const justCommitted = committed?.fromCursor === trimmedThrough && committed.toCursor === archived ? committed.events : undefined
+        committed = undefined
         // Outlines: which entries each event holds is all a trim needs, not their contents.
-        const events = (yield* store.eventOutlinesAfter(trimmedThrough, options.batchEvents)).filter((e) => {
+        const events = justCommitted ?? (yield* store.eventOutlinesAfter(trimmedThrough, options.batchEvents)).filter((e) => {
           const id = parseEventId(e.id)
           return id.ms < archivedAt.ms || (id.ms === archivedAt.ms && id.seq <= archivedAt.seq)
         })

@@ -217,4 +217,52 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       assert.isTrue(after.every((r) => r.outcome === "committed"))
       yield* within(two, assertArchiveMatchesRedis)
     }))
+
+  it.effect("a drain reads each batch from the stream once: the trim after a pass removes the events that pass read", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const redis = yield* TestRedis
+      const prefix = unique("once") + ":"
+      const outlineReads: Array<string> = []
+      // The Redis store, counting the stream reads the trim (and the lag) make: eventOutlinesAfter.
+      const counting = Layer.effect(Store, Effect.gen(function*() {
+        const store = yield* Store
+        return Store.of({
+          ...store,
+          eventOutlinesAfter: (afterId, limit) => {
+            outlineReads.push(afterId)
+            return store.eventOutlinesAfter(afterId, limit)
+          }
+        })
+      })).pipe(Layer.provide(RedisStore.layer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })))
+      const books = yield* Layer.build(
+        Archiver.layerWith({ batchEvents: 4, trim: true }).pipe(Layer.provideMerge(HistoryStore.layer(url)), Layer.provideMerge(ledgerOn(counting)))
+      )
+      yield* within(books, Effect.gen(function*() {
+        yield* playRound(1)
+        const store = yield* Store
+        const accounts = yield* allAccounts
+        const before = new Map<AccountRef, unknown>()
+        for (const account of accounts) before.set(account, [yield* store.entries(account, 0, 10_000), yield* redisTransfers(account)])
+        const reports = yield* (yield* Archiver).drain()
+        const committed = reports.filter((r) => r.outcome === "committed").length
+        assert.isAbove(committed, 3, "several batches of 4 events")
+        // Trimmed whole, and right: the stream is empty, the archive holds what Redis held before.
+        const raw = new Redis(redis.url)
+        const left = yield* Effect.promise(() => raw.xlen(redisKeys(prefix).events))
+        raw.disconnect()
+        assert.strictEqual(left, 0)
+        const history = yield* HistoryStore
+        for (const account of accounts) {
+          const archived = [yield* history.entries(account, 0, 10_000), (yield* history.transfers(account)).map((t) => t.transfer)]
+          assert.deepStrictEqual(archived, before.get(account), account)
+          assert.deepStrictEqual(yield* store.entries(account, 0, 10_000), [], `${account}: its entries trimmed from Redis`)
+        }
+        // No trim read the stream again: what is left are the lag's reads at the end of the drain
+        // (from the archive's cursor, the last event), one per batch before this change.
+        const lastEvent = (yield* (yield* HistoryStore).state()).cursor
+        assert.isAtMost(outlineReads.length, 2, JSON.stringify(outlineReads))
+        assert.isTrue(outlineReads.every((after) => after === lastEvent), JSON.stringify({ outlineReads, lastEvent }))
+      }).pipe(Effect.provide(sqlOn(url))))
+    }))
 })
