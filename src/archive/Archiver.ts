@@ -464,11 +464,20 @@ export class Archiver extends Context.Service<Archiver, {
         const inRedis = (yield* store.load(keys)).objects
         const objects: Array<RetireObject> = []
         const left: Array<string> = []
+        // Recorded before and absent now: an earlier retirement removed it from Redis and stopped
+        // (a crash, PostgreSQL down) before marking it here. It only needs marking. (Through
+        // TieredStore the load answers it from PostgreSQL instead, and retire.lua reports it absent.)
+        const gone: Array<string> = []
         for (const c of candidates) {
+          const read = inRedis.get(c.key)
+          const absent = read === undefined || read.value === null
           const check = stopped.has(c.key)
             ? "the archiver stopped for this account"
-            : retireCheck(c, inRedis.get(c.key), heads.get(c.key), positions.get(c.key))
-          if (typeof check === "string") left.push(`${c.key} ${check}`)
+            : absent && c.version !== null
+            ? "gone"
+            : retireCheck(c, read, heads.get(c.key), positions.get(c.key))
+          if (check === "gone") gone.push(c.key)
+          else if (typeof check === "string") left.push(`${c.key} ${check}`)
           else objects.push(check)
         }
         if (objects.length > 0) {
@@ -476,13 +485,21 @@ export class Archiver extends Context.Service<Archiver, {
           if (recorded._tag === "Fenced") return report
           const result = yield* store.retireArchived({ owner: options.owner, token: lease.token, objects })
           if (result._tag === "NotLeased") return report
-          // Absent: an earlier retirement removed it from Redis and stopped before marking it here.
-          const gone = result.skipped.filter((s) => s.endsWith(" absent")).map((s) => s.slice(0, -" absent".length))
-          const marked = yield* history.markRetired(lease.token, [...result.retired, ...gone], now)
-          if (marked._tag === "Fenced") return report
           report.retired += result.retired.length
-          left.push(...result.skipped.filter((s) => !s.endsWith(" absent")))
           trimmedRows.inc({ kind: "retired" }, result.retired.length)
+          gone.push(...result.skipped.filter((s) => s.endsWith(" absent")).map((s) => s.slice(0, -" absent".length)))
+          left.push(...result.skipped.filter((s) => !s.endsWith(" absent")))
+          if (result.retired.length > 0) {
+            const marked = yield* history.markRetired(lease.token, result.retired, now)
+            if (marked._tag === "Fenced") return report
+          }
+        }
+        if (gone.length > 0) {
+          const marked = yield* history.markRetired(lease.token, gone, now)
+          if (marked._tag === "Fenced") return report
+          // Removed from Redis by the retirement that stopped short: counted now, as it was not then.
+          report.retired += gone.length
+          trimmedRows.inc({ kind: "retired" }, gone.length)
         }
         report.skipped.push(...left)
         for (const skip of left) {

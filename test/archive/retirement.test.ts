@@ -15,7 +15,9 @@ import { Ledger } from "../../src/ledger/Ledger.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
+import { RedisStore } from "../../src/store/redis/RedisStore.ts"
 import { Store } from "../../src/store/Store.ts"
+import { ledgerOn } from "../support/ledgerLayers.ts"
 import { openArchivedBooks } from "../support/archivedBooks.ts"
 import { readPagesOf } from "../support/historyReads.ts"
 import { freshDatabase, sqlOn } from "../support/historyFixtures.ts"
@@ -281,6 +283,62 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
         objects: candidates.map((c) => ({ key: c.key, version: 1, entriesTrimmed: 0, transfersTrimmed: 0 }))
       })
       assert.deepStrictEqual(again, { _tag: "Retired", retired: [], skipped: candidates.map((c) => `${c.key} absent`) })
+    })))
+
+  it.effect("a retirement that removed objects from Redis and stopped before marking them in PostgreSQL is finished by the next one, through the tiered store and on Redis alone", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const prefix = unique("retiregap") + ":"
+      const url = yield* freshDatabase
+      const books = yield* openArchivedBooks(prefix, url, { retentionMs: 0, owner: "gap" })
+      const archiver = yield* Effect.provide(Effect.gen(function*() { return yield* Archiver }), books)
+      yield* Effect.provide(Effect.gen(function*() {
+        yield* playRound(1, PLAYERS)
+        yield* playRound(2, PLAYERS)
+      }), books)
+      while ((yield* archiver.pass()).outcome === "committed") yield* archiver.trim()
+      const retiredKeys = Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ object_key: string }>`select object_key from closed_objects where retired_at is not null order by object_key`
+        return rows.map((r) => r.object_key)
+      }).pipe(Effect.provide(sqlOn(url)), Effect.orDie)
+      const first = yield* archiver.retire()
+      assert.isAbove(first.retired, 0)
+      assert.deepStrictEqual(first.skipped, [])
+      const retired = yield* retiredKeys
+      assert.strictEqual(retired.length, first.retired)
+      const store = yield* Effect.provide(Effect.gen(function*() { return yield* Store }), books)
+      const answers = (yield* store.load(retired)).objects
+      // The stop: Redis no longer holds them, PostgreSQL has their versions but not the mark.
+      const unmark = Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`update closed_objects set retired_at = null`
+      }).pipe(Effect.provide(sqlOn(url)), Effect.orDie)
+      yield* unmark
+      const metrics = yield* Effect.provide(Effect.gen(function*() { return yield* Metrics }), books)
+      const retiredCount = Effect.promise(() => metrics.registry.getSingleMetric("balance_archive_trimmed_total")!.get()).pipe(
+        Effect.map((m) => m.values.filter((v) => v.labels.kind === "retired").reduce((n, v) => n + v.value, 0))
+      )
+      const countedBefore = yield* retiredCount
+      // Through the tiered store (the service's composition): its load answers them from PostgreSQL,
+      // retire.lua finds them absent; they are marked and counted, nothing is left.
+      assert.deepStrictEqual(yield* archiver.retire(), { retired: retired.length, skipped: [] })
+      assert.deepStrictEqual(yield* retiredKeys, retired)
+      assert.strictEqual((yield* retiredCount) - countedBefore, retired.length)
+      assert.deepStrictEqual(Object.fromEntries((yield* store.load(retired)).objects), Object.fromEntries(answers))
+      // On Redis alone (no tiered store under the archiver): the load finds them absent, and their
+      // recorded versions say why: marked, not left past their retention.
+      yield* unmark
+      yield* archiver.release()
+      const redis = yield* TestRedis
+      const alone = yield* Layer.build(
+        Archiver.layerWith({ batchEvents: 5, trim: true, retentionMs: 0, owner: "alone" }).pipe(
+          Layer.provideMerge(HistoryStore.layer(url)),
+          Layer.provideMerge(ledgerOn(RedisStore.layer({ url: redis.url, keyPrefix: prefix, retryAttempts: 3, commandTimeoutMs: 5_000 })))
+        )
+      )
+      const onRedisAlone = yield* Effect.provide(Effect.gen(function*() { return yield* Archiver }), alone)
+      assert.deepStrictEqual(yield* onRedisAlone.retire(), { retired: retired.length, skipped: [] })
+      assert.deepStrictEqual(yield* retiredKeys, retired)
     })))
 
   it.effect("after retirement, verification still detects an archived entry of a retired pot edited in PostgreSQL; PostgreSQL down: its reads answer StoreUnavailable", () =>
