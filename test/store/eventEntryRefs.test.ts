@@ -63,23 +63,29 @@ layer(TestRedis.layer, { excludeTestServices: true })("Events reference their en
       const id = yield* Effect.promise(() =>
         raw.xadd(keys.events, "*", "entries", JSON.stringify([entry]), "transfers", JSON.stringify([transfer]))
       )
-      const [page, outlines] = yield* Store.use((s) => Effect.all([s.events(null, 10), s.eventOutlinesAfter("0", 10)])).pipe(
+      const [page, after, outlines] = yield* Store.use((s) => Effect.all([s.events(null, 10), s.eventsAfter("0", 10), s.eventOutlinesAfter("0", 10)])).pipe(
         Effect.provide(storeOn("old-events:"))
       )
       assert.deepStrictEqual(page.items, [{ id: id!, entries: [entry as never], transfers: [transfer as never] }])
+      assert.deepStrictEqual(after, page.items)
       assert.deepStrictEqual(outlines, [{ id: id!, entries: [{ accountId: "w:cy", seq: 1 }], transfers: [transfer as never] }])
     }))
 
-  it.effect("a reference to an entry Redis does not hold fails the read, naming it", () =>
+  it.effect("a reference to an entry Redis does not hold fails the read (a page newest first, and eventsAfter), naming it", () =>
     Effect.gen(function*() {
       const raw = yield* TestRedis.rawClient
       const keys = redisKeys("lost:")
       const failure = yield* Effect.gen(function*() {
         yield* ensure("dee", 10)
         yield* Effect.promise(() => raw.del(keys.ledger("w:dee")))
-        return yield* Effect.flip(Store.use((s) => s.events(null, 10)))
+        return [
+          yield* Effect.flip(Store.use((s) => s.events(null, 10))),
+          yield* Effect.flip(Store.use((s) => s.eventsAfter("0", 10)))
+        ]
       }).pipe(Effect.provide(storeOn("lost:")))
-      assert.strictEqual(failure._tag, "StoreUnavailable")
-      assert.include(String((failure as { reason?: string }).reason ?? failure.message), "references entry 1 of w:dee")
+      for (const f of failure) {
+        assert.strictEqual(f._tag, "StoreUnavailable")
+        assert.include(String((f as { reason?: string }).reason ?? f.message), "references entry 1 of w:dee")
+      }
     }))
 })
