@@ -24,7 +24,9 @@ describe("a start of the service", () => {
         assert.deepStrictEqual({ start, grpc, metrics }, { start, grpc: true, metrics: true })
         assert.strictEqual([...seen].every((s) => s === 200 || s === 503), true)
       } finally {
-        assert.strictEqual(await main.stop(), 0)
+        // A stop that does not exit 0 says what the service printed last.
+        const code = await main.stop()
+        assert.strictEqual(code, 0, `start ${start}: ${main.stdout().split("\n").slice(-12).join("\n")}\n${main.stderr()}`)
         main.cleanup()
       }
     }
