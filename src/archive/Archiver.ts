@@ -465,41 +465,37 @@ export class Archiver extends Context.Service<Archiver, {
         const objects: Array<RetireObject> = []
         const left: Array<string> = []
         // Recorded before and absent now: an earlier retirement removed it from Redis and stopped
-        // (a crash, PostgreSQL down) before marking it here. It only needs marking. (Through
-        // TieredStore the load answers it from PostgreSQL instead, and retire.lua reports it absent.)
+        // (a crash, PostgreSQL down) before marking it here; it only needs marking. Found so here on
+        // Redis alone; through TieredStore the load answers it from PostgreSQL and retire.lua finds it absent.
         const gone: Array<string> = []
         for (const c of candidates) {
           const read = inRedis.get(c.key)
-          const absent = read === undefined || read.value === null
+          if (!stopped.has(c.key) && c.version !== null && (read === undefined || read.value === null)) {
+            gone.push(c.key)
+            continue
+          }
           const check = stopped.has(c.key)
             ? "the archiver stopped for this account"
-            : absent && c.version !== null
-            ? "gone"
             : retireCheck(c, read, heads.get(c.key), positions.get(c.key))
-          if (check === "gone") gone.push(c.key)
-          else if (typeof check === "string") left.push(`${c.key} ${check}`)
+          if (typeof check === "string") left.push(`${c.key} ${check}`)
           else objects.push(check)
         }
+        const removed: Array<string> = []
         if (objects.length > 0) {
           const recorded = yield* history.recordVersions(lease.token, objects.map((o) => ({ key: o.key, version: o.version })))
           if (recorded._tag === "Fenced") return report
           const result = yield* store.retireArchived({ owner: options.owner, token: lease.token, objects })
           if (result._tag === "NotLeased") return report
-          report.retired += result.retired.length
-          trimmedRows.inc({ kind: "retired" }, result.retired.length)
-          gone.push(...result.skipped.filter((s) => s.endsWith(" absent")).map((s) => s.slice(0, -" absent".length)))
-          left.push(...result.skipped.filter((s) => !s.endsWith(" absent")))
-          if (result.retired.length > 0) {
-            const marked = yield* history.markRetired(lease.token, result.retired, now)
-            if (marked._tag === "Fenced") return report
-          }
+          removed.push(...result.retired)
+          gone.push(...result.absent)
+          left.push(...result.skipped)
         }
-        if (gone.length > 0) {
-          const marked = yield* history.markRetired(lease.token, gone, now)
+        // One mark for both; the gone ones are counted now, as the retirement that removed them stopped before it could.
+        if (removed.length + gone.length > 0) {
+          const marked = yield* history.markRetired(lease.token, [...removed, ...gone], now)
           if (marked._tag === "Fenced") return report
-          // Removed from Redis by the retirement that stopped short: counted now, as it was not then.
-          report.retired += gone.length
-          trimmedRows.inc({ kind: "retired" }, gone.length)
+          report.retired += removed.length + gone.length
+          trimmedRows.inc({ kind: "retired" }, removed.length + gone.length)
         }
         report.skipped.push(...left)
         for (const skip of left) {

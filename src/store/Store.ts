@@ -148,7 +148,9 @@ export type RetireResult =
     readonly _tag: "Retired"
     /** Keys removed from Redis (object, trimmed counters, closed index member). */
     readonly retired: ReadonlyArray<string>
-    /** Objects left as they were: "<key> <why>" (absent, another version, not closed, lists not trimmed as archived). */
+    /** Keys Redis does not hold (an earlier retirement removed them, or they never were): nothing to do. */
+    readonly absent: ReadonlyArray<string>
+    /** Objects left as they were: "<key> <why>" (another version, not closed, lists not trimmed as archived). */
     readonly skipped: ReadonlyArray<string>
   }
   /** The lease is not (or no longer) the caller's: nothing written. */

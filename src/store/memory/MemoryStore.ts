@@ -231,8 +231,13 @@ const make = () => {
       return ""
     })
     const retired: Array<string> = []
+    const absent: Array<string> = []
     const skipped: Array<string> = []
     request.objects.forEach((o, i) => {
+      if (outcomes[i] === "absent") {
+        absent.push(o.key)
+        return
+      }
       if (outcomes[i] !== "") {
         skipped.push(`${o.key} ${outcomes[i]}`)
         return
@@ -246,7 +251,7 @@ const make = () => {
       if (at >= 0) closedIndex.splice(at, 1)
       retired.push(o.key)
     })
-    return { _tag: "Retired", retired, skipped }
+    return { _tag: "Retired", retired, absent, skipped }
   }
 
   return Store.of({

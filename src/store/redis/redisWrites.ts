@@ -145,7 +145,7 @@ export const makeRedisWrites = (
   }, retrying)
 
   const retireArchived = Effect.fn("RedisStore.retireArchived")(function*(request: RetireRequest) {
-    if (request.objects.length === 0) return { _tag: "Retired", retired: [], skipped: [] } as const
+    if (request.objects.length === 0) return { _tag: "Retired", retired: [], absent: [], skipped: [] } as const
     const retireCall = luaScripts.retire.call({ request, keys })
     return retireResult(request.objects.map((o) => o.key), yield* call("retire", () => runScript(redis, luaScripts.retire, retireCall)))
   }, retrying)

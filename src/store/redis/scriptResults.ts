@@ -132,13 +132,15 @@ const retireCodes: ReplyCodes<RetireResult, ReadonlyArray<string>> = {
   RETIRED: (r, objectKeys) => {
     if (r.length !== 1 + objectKeys.length) return undefined
     const retired: Array<string> = []
+    const absent: Array<string> = []
     const skipped: Array<string> = []
     objectKeys.forEach((key, i) => {
       const why = r[1 + i] ?? ""
       if (why === "") retired.push(key)
+      else if (why === "absent") absent.push(key)
       else skipped.push(`${key} ${why}`)
     })
-    return { _tag: "Retired", retired, skipped }
+    return { _tag: "Retired", retired, absent, skipped }
   },
   NOT_LEASED: (r) => ({ _tag: "NotLeased", current: r[1] ?? "" })
 }
