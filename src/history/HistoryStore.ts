@@ -136,7 +136,11 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     afterSeq: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<LedgerEntry>, HistoryUnavailable>
-  /** Archived transfers touching one account, in stream order, ascending. */
+  /**
+   * Archived transfers touching one account, in stream order, ascending. Reads the table whole (no
+   * index by account since migration 0006; pages go through account_transfers, `transfersBefore`):
+   * for tests and offline checks, never a request's path.
+   */
   readonly transfers: (account: AccountRef) => Effect.Effect<ReadonlyArray<OrderedTransfer>, HistoryUnavailable>
   /**
    * Records where transfers sit in each account's Redis list (index 0 = the account's first
