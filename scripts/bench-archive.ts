@@ -12,7 +12,7 @@
  * database. Compare before/after on the same machine in the same conditions.
  */
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
@@ -24,6 +24,7 @@ import { LedgerSettings } from "../src/ledger/LedgerSettings.ts"
 import { Metrics } from "../src/observability/Metrics.ts"
 import { RedisStore } from "../src/store/redis/RedisStore.ts"
 import { spawnRedisServerOnFreePort, stopRedisServer } from "../src/store/redis/redisServerProcess.ts"
+import { processTreeCpuSeconds } from "./bench/processes.ts"
 import { seedEntries } from "./bench/seed.ts"
 
 const { values: flags } = parseArgs({
@@ -33,38 +34,6 @@ const entries = Number(flags.entries ?? 60_000)
 const batchEvents = Number(flags.batch ?? 1_000)
 const rounds = Number(flags.rounds ?? 2)
 const log = (line: string) => console.log(line)
-
-/**
- * CPU seconds (user + system, with the exited children each one waited for: the postmaster's
- * backends, which end when the archiver's pool closes) of process `root` and all its descendants.
- * By descendants, not by process group: PostgreSQL puts each of its children in a process group
- * of its own, so a process-group sum saw only runuser and the postmaster (it reported 0.00 s).
- */
-const treeCpuSeconds = (root: number): number => {
-  const processes = new Map<number, { readonly parent: number; readonly ticks: number }>()
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      processes.set(Number(entry), {
-        parent: Number(fields[1]),
-        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
-      })
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const inTree = (pid: number): boolean => {
-    for (let at = pid, hops = 0; at > 1 && hops < 64; at = processes.get(at)?.parent ?? 0, hops++) {
-      if (at === root) return true
-    }
-    return false
-  }
-  let ticks = 0
-  for (const [pid, p] of processes) if (inTree(pid)) ticks += p.ticks
-  return ticks / 100 // USER_HZ
-}
 
 /** Redis' own CPU seconds (INFO cpu). */
 const redisCpuSeconds = async (url: string): Promise<number> => {
@@ -93,7 +62,7 @@ const round = async (n: number) => {
       Layer.provide(LedgerSettings.layerWith()),
       Layer.provide(Metrics.layer)
     )
-    const pgCpu0 = treeCpuSeconds(pg.child.pid!)
+    const pgCpu0 = processTreeCpuSeconds(pg.child.pid!)
     const redisCpu0 = await redisCpuSeconds(redis.url)
     const result = await Effect.runPromise(Effect.gen(function*() {
       const archiver = yield* Archiver
@@ -113,7 +82,7 @@ const round = async (n: number) => {
       const cpu = process.cpuUsage(cpu0)
       return { rows, passes, seconds, cpuS: (cpu.user + cpu.system) / 1e6 }
     }).pipe(Effect.provide(layer), Effect.scoped))
-    const pgCpuS = treeCpuSeconds(pg.child.pid!) - pgCpu0
+    const pgCpuS = processTreeCpuSeconds(pg.child.pid!) - pgCpu0
     const redisCpuS = (await redisCpuSeconds(redis.url)) - redisCpu0
     const rowsPerS = Math.round(result.rows / result.seconds)
     const allCpuUsPerRow = Math.round(((result.cpuS + pgCpuS + redisCpuS) * 1e6) / result.rows)

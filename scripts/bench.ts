@@ -13,6 +13,8 @@
  *   npm run bench -- --expiry 1000              lateness of 1,000 one-second holds voided by the expiry sweep (p99 < 5 s)
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
+ *   npm run bench -- --service-env ARCHIVE_BATCH_EVENTS=200 --service-env ...   extra environment of the service
+ *                                               (the service gets only the bench's own settings and these)
  *   npm run bench -- --workload game --script-profile   Redis' execution time by script (SLOWLOG during the window;
  *                                               it slows Redis down: shares, not target figures)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
@@ -81,6 +83,7 @@ const { values: flags } = parseArgs({
     baseline: { type: "boolean", default: true },
     "cpu-prof": { type: "string" },
     "service-node-args": { type: "string" },
+    "service-env": { type: "string", multiple: true },
     "log-level": { type: "string", default: "Warn" },
     "redis-tcp": { type: "boolean", default: false },
     "memory-store": { type: "boolean", default: false },
@@ -157,12 +160,19 @@ const log = (line: string) => console.log(line)
 // Processes
 // ---------------------------------------------------------------------------
 
+/** --service-env NAME=VALUE (repeatable): set last, over the bench's own settings. */
+const serviceEnv: Record<string, string> = Object.fromEntries((flags["service-env"] ?? []).map((pair) => {
+  const at = pair.indexOf("=")
+  if (at <= 0) throw new Error(`--service-env takes NAME=VALUE, got ${JSON.stringify(pair)}`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 const work = mkdtempSync(join(tmpdir(), "balance-bench-"))
 let serviceCount = 0
 const services: Array<Service> = []
 const owned: Array<() => Promise<void>> = []
-/** The private PostgreSQL (not with --no-archive) the service archives to. */
+/** The private PostgreSQL (not with --no-archive) the service archives to, and its postmaster. */
 let historyDatabaseUrl: string | undefined
+let historyPostgresPid: number | undefined
 
 const launchService = async (
   redisUrl: string,
@@ -178,7 +188,8 @@ const launchService = async (
     // --no-archive as before the history tier (HISTORY_ARCHIVE=off: comparable with runs before session 7).
     ...(historyDatabaseUrl === undefined ? { HISTORY_ARCHIVE: "off" } : { HISTORY_ARCHIVE: "on", DATABASE_URL: historyDatabaseUrl }),
     ...(retentionMs === undefined ? {} : { IDEMPOTENCY_TTL_MS: String(retentionMs), CLOSED_RETENTION_MS: String(retentionMs) }),
-    ...extraEnv
+    ...extraEnv,
+    ...serviceEnv
   }
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
   const service = await startService({
@@ -186,6 +197,7 @@ const launchService = async (
     dataDir: join(work, `service-${serviceCount}`),
     logFile: join(work, `service-${serviceCount}.log`),
     env,
+    postgresPid: historyDatabaseUrl === undefined ? undefined : historyPostgresPid,
     nodeArgs: [
       ...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []),
       ...(flags["service-node-args"]?.split(" ").filter((a) => a !== "") ?? []),
@@ -311,6 +323,8 @@ const spec = (workload: WorkloadName, tag: string, extra: Partial<PhaseSpec> = {
 
 const describe = (f: TargetFigures) =>
   `${f.target} ${f.workload}: ${f.rps} RPC/s, p99 ${f.latencyMs.p99} ms, ${f.cpuUsPerRpc} µs CPU/RPC` +
+  (f.redis ? `, Redis ${f.redis.cpuUsPerRpc} µs CPU/RPC` : "") +
+  (f.postgres ? `, PostgreSQL ${f.postgres.cpuUsPerRpc} µs CPU/RPC` : "") +
   (f.redis ? `, ${f.redis.roundTripsPerRpc} Redis RT/RPC (fsync worst/s median ${f.redis.fsyncWorstPerSecondMs.median} ms)` : "") +
   (f.server ? `, handler p50/p99 ${f.server.handlerP50Ms}/${f.server.handlerP99Ms} ms (apply round trip ${f.server.storeApplyP50Ms}/${f.server.storeApplyP99Ms})` : "") +
   `, RSS ${f.rssMbStart}->${f.rssMbEnd} MB, errors ${f.errors}`
@@ -367,7 +381,7 @@ const measureLight = async (service: Service, baseline: Child & { readonly grpcA
  */
 const costTable = (results: Readonly<Record<string, SideBySide>>) => {
   log("")
-  log(`${"scenario".padEnd(10)} ${"target".padEnd(9)} ${pad("RPC/s", 7)} ${pad("p99ms", 7)} ${pad("svcCPUus", 9)} ${pad("redisCPUus", 11)} ${pad("cmd/call", 9)} ${pad("fsync p99ms", 12)}`)
+  log(`${"scenario".padEnd(10)} ${"target".padEnd(9)} ${pad("RPC/s", 7)} ${pad("p99ms", 7)} ${pad("svcCPUus", 9)} ${pad("redisCPUus", 11)} ${pad("pgCPUus", 8)} ${pad("cmd/call", 9)} ${pad("fsync p99ms", 12)}`)
   for (const [name, r] of Object.entries(results)) {
     for (const f of [r.service, ...(r.baseline ? [r.baseline] : [])]) {
       const scenario = name === "light" ? `game@${lightTables}` : `${name}@${tables}`
@@ -378,6 +392,7 @@ const costTable = (results: Readonly<Record<string, SideBySide>>) => {
         pad(f.latencyMs.p99.toFixed(2), 7),
         pad(f.cpuUsPerRpc, 9),
         pad(f.redis ? f.redis.cpuUsPerRpc : "-", 11),
+        pad(f.postgres ? f.postgres.cpuUsPerRpc : "-", 8),
         pad(f.redis?.commandsPerRedisCall ?? "-", 9),
         pad(f.redis?.fsyncProbeMs ? f.redis.fsyncProbeMs.p99.toFixed(2) : "-", 12)
       ].join(" "))
@@ -895,6 +910,7 @@ const main = async () => {
     const pg = await spawnPostgresServerOnFreePort({ dir: join(work, "postgres", "data") })
     owned.push(() => stopPostgresServer(pg))
     historyDatabaseUrl = pg.url
+    historyPostgresPid = pg.child.pid
     log(`postgres pid ${pg.child.pid} on ${pg.url} (the service archives to it: HISTORY_ARCHIVE=on)`)
   }
   const body = mode === "soak"

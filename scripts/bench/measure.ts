@@ -10,7 +10,7 @@ import type { Redis } from "ioredis"
 import { type FsyncProbe, startFsyncProbe } from "./fsyncProbe.ts"
 import { type ScriptProfile, type ScriptTime, startScriptProfile } from "./scriptProfile.ts"
 import { type PhaseResult, runPhase } from "./loadGenerator.ts"
-import { type Child, ROOT, scrapeMetrics, type Service } from "./processes.ts"
+import { type Child, processTreeCpuSeconds, ROOT, scrapeMetrics, type Service } from "./processes.ts"
 import {
   clientCommands,
   type CommandCounts,
@@ -97,6 +97,8 @@ export interface TargetFigures {
     /** With `scriptProfile`: Redis' execution time per script (and per command called), per call and per RPC. */
     readonly scriptProfile?: Record<string, ScriptTime>
   }
+  /** The archive's PostgreSQL, when the service archives to the bench's own. */
+  readonly postgres?: { readonly cpuUsPerRpc: number }
   readonly server?: {
     readonly handlerP99Ms: number
     readonly handlerP99BucketLeMs: number
@@ -272,6 +274,8 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
   let cpu1: CpuDelta = { user: 0, system: 0 }
   let rss0 = 0
   let rss1 = 0
+  let postgresCpu0 = 0
+  let postgresCpu1 = 0
   let probe: FsyncProbe | undefined
   let fsyncProbe: Summary | undefined
   let scriptProfile: ScriptProfile | undefined
@@ -304,12 +308,14 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       windowStartS = Math.floor(Date.now() / 1000)
       rss0 = processRssMb(service.pid)
       cpu0 = processCpu(service.pid)
+      if (service.postgresPid !== undefined) postgresCpu0 = processTreeCpuSeconds(service.postgresPid)
       if (spec.fsyncProbeDir !== undefined) probe = await startFsyncProbe(spec.fsyncProbeDir)
       if (spec.scriptProfile) scriptProfile = await startScriptProfile(redis)
       spec.onStart?.()
     },
     atEnd: async () => {
       cpu1 = processCpu(service.pid)
+      if (service.postgresPid !== undefined) postgresCpu1 = processTreeCpuSeconds(service.postgresPid)
       rss1 = processRssMb(service.pid)
       fsyncProbe = await probe?.stop()
       const i = await info()
@@ -352,6 +358,9 @@ export const measureService = async (service: Service, redis: Redis, spec: Phase
       ...(byScript ? { scriptProfile: byScript } : {}),
       ...(fsyncProbe ? { fsyncProbeMs: { count: fsyncProbe.count, p50: r2(fsyncProbe.p50), p99: r2(fsyncProbe.p99), max: r2(fsyncProbe.max) } } : {})
     },
+    // The archive's PostgreSQL (its postmaster's process tree): on a small machine it takes CPU
+    // the service and Redis would otherwise have.
+    ...(service.postgresPid === undefined ? {} : { postgres: { cpuUsPerRpc: Math.round(per(postgresCpu1 - postgresCpu0) * 1e6) } }),
     server: {
       ...handlerStats(metrics0, metrics1),
       ...storeApply(metrics0, metrics1),

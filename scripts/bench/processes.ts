@@ -118,6 +118,8 @@ export interface Service extends Child {
   readonly metricsUrl: string
   readonly httpUrl: string
   readonly dataDir: string
+  /** The postmaster of the PostgreSQL it archives to (the bench's private one), if any. */
+  readonly postgresPid?: number | undefined
 }
 
 export interface ServiceOptions {
@@ -128,6 +130,8 @@ export interface ServiceOptions {
   readonly env?: Readonly<Record<string, string>>
   /** Extra node flags (--cpu-prof ...). */
   readonly nodeArgs?: ReadonlyArray<string>
+  /** The postmaster of the PostgreSQL it archives to: its CPU is measured with the service's. */
+  readonly postgresPid?: number | undefined
 }
 
 export const startService = async (options: ServiceOptions): Promise<Service> => {
@@ -160,8 +164,41 @@ export const startService = async (options: ServiceOptions): Promise<Service> =>
     grpcAddress,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
-    dataDir: options.dataDir
+    dataDir: options.dataDir,
+    postgresPid: options.postgresPid
   }
+}
+
+/**
+ * CPU seconds (user + system, with the exited children each one waited for: the postmaster's
+ * backends, which end when a pool closes) of process `root` and all its descendants. By
+ * descendants, not by process group: PostgreSQL puts each of its children in a process group of
+ * its own, so a process-group sum saw only runuser and the postmaster (it reported 0.00 s).
+ */
+export const processTreeCpuSeconds = (root: number): number => {
+  const processes = new Map<number, { readonly parent: number; readonly ticks: number }>()
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      processes.set(Number(entry), {
+        parent: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
+      })
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let at = pid, hops = 0; at > 1 && hops < 64; at = processes.get(at)?.parent ?? 0, hops++) {
+      if (at === root) return true
+    }
+    return false
+  }
+  let ticks = 0
+  for (const [pid, p] of processes) if (inTree(pid)) ticks += p.ticks
+  return ticks / 100 // USER_HZ
 }
 
 export const startBaseline = async (logFile: string): Promise<Child & { readonly grpcAddress: string }> => {
