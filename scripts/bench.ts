@@ -18,6 +18,8 @@
  *   npm run bench -- --workload game --script-profile   Redis' execution time by script (SLOWLOG during the window;
  *                                               it slows Redis down: shares, not target figures)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
+ *   npm run bench -- --archiver-instance         a second instance holds the archive lease and archives; the measured one
+ *                                               takes the calls without the archiver in its process
  *   npm run bench -- --redis-tcp                the service reaches Redis over loopback TCP (default: its Unix socket, as npm start)
  *   npm run bench -- --memory-store             the service on its in-memory store (BALANCE_STORE=memory): its cost without Redis
  *   npm run bench -- --no-archive               every mode without the history tier (HISTORY_ARCHIVE=off, as before
@@ -38,6 +40,7 @@ import { cpus, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { Redis } from "ioredis"
+import { redisKeys } from "../src/store/redis/redisKeys.ts"
 import type { RedisServerProcess } from "../src/store/redis/redisServerProcess.ts"
 import { measureBaseline, measureService, type PhaseSpec, type TargetFigures } from "./bench/measure.ts"
 import {
@@ -89,6 +92,7 @@ const { values: flags } = parseArgs({
     "memory-store": { type: "boolean", default: false },
     "light-tables": { type: "string", default: "4" },
     "script-profile": { type: "boolean", default: false },
+    "archiver-instance": { type: "boolean", default: false },
     keep: { type: "boolean", default: false }
   },
   strict: true,
@@ -426,8 +430,27 @@ const costTargets = (results: Readonly<Record<string, SideBySide>>): Array<Targe
   return targets
 }
 
+/**
+ * --archiver-instance: a second instance on the same Redis and PostgreSQL, started first so that it
+ * holds the archive lease, takes no calls and does all the archiving; the measured instance stands
+ * by (its archive interval an hour: it finds the lease held at its start and does not try again
+ * within the run). The measured service's figures are then a call's cost without the archiver in
+ * its process, with everything else as shipped (the archive on, Redis and PostgreSQL as busy).
+ */
+const launchArchiverInstance = async (redisUrl: string, redis: Redis) => {
+  const archiver = await launchService(redisUrl)
+  owned.push(() => stopChild(archiver))
+  const deadline = Date.now() + 30_000
+  while ((await redis.exists(redisKeys("balance:").archiverLease)) === 0) {
+    if (Date.now() > deadline) throw new Error("--archiver-instance: the archiver instance did not take the archive lease within 30 s")
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  log(`archiver instance pid ${archiver.pid} holds the archive lease; the measured instance stands by`)
+}
+
 const sideBySide = async (redisUrl: string, redis: Redis, redisDir: string) => {
-  const service = await launchService(redisUrl)
+  if (flags["archiver-instance"]) await launchArchiverInstance(redisUrl, redis)
+  const service = await launchService(redisUrl, flags["archiver-instance"] ? { ARCHIVE_INTERVAL_MS: "3600000" } : {})
   owned.push(() => stopChild(service))
   const baseline = withBaseline ? await startBaseline(join(work, "baseline.log")) : undefined
   if (baseline) {

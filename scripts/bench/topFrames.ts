@@ -84,6 +84,10 @@ const STAGES: ReadonlyArray<readonly [string, (frame: ProfileNode["callFrame"]) 
   ["Redis client: receive (ioredis parser, reply)", (f) => f.url.includes("ioredis") || f.url.includes("redis-parser")],
   ["gRPC send (grpc-js respond, http2)", (f) => f.functionName === "respond" || f.functionName === "sendMessage" || f.functionName === "sendUnaryMessage"],
   ["prom-client metrics", (f) => f.url.includes("prom-client")],
+  // The history tier: the PostgreSQL client (its socket writes too) and the archiver's own code.
+  // Both run inside Effect's run loop, which counted them as the runtime before they were named.
+  ["PostgreSQL client (@effect/sql-pg, socket write)", (f) => f.url.includes("@effect/sql-pg")],
+  ["archiver and history store (dist/archive, dist/history)", (f) => /dist\/(archive|history)\//.test(f.url)],
   ["Effect runtime (fibers, spans, layers of the call)", (f) => f.url.includes("node_modules/effect/")],
   ["gRPC receive (grpc-js, http2, protobuf)", (f) => f.url.includes("grpc-js") || f.url.includes("protobufjs") || f.url.includes("node:internal/http2")]
 ]
