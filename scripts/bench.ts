@@ -154,6 +154,9 @@ const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["
  * the history tier: not with --no-archive.
  */
 const retentionMs = num(flags["retention-ms"], "retention-ms")
+if (flags["archiver-instance"] && (!flags.archive || (mode !== "full" && mode !== "quick"))) {
+  throw new Error("--archiver-instance needs the archive (not --no-archive) and a side-by-side run (not --soak, --preload-entries, --tracing or --expiry)")
+}
 if (retentionMs !== undefined && (!Number.isInteger(retentionMs) || !flags.archive)) {
   throw new Error(`--retention-ms must be a whole number of ms and needs the archive (closed objects leave Redis only once archived), got ${flags["retention-ms"]}${flags.archive ? "" : " with --no-archive"}`)
 }
