@@ -154,8 +154,11 @@ const cpuProfDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["
  * the history tier: not with --no-archive.
  */
 const retentionMs = num(flags["retention-ms"], "retention-ms")
-if (flags["archiver-instance"] && (!flags.archive || (mode !== "full" && mode !== "quick"))) {
-  throw new Error("--archiver-instance needs the archive (not --no-archive) and a side-by-side run (not --soak, --preload-entries, --tracing or --expiry)")
+if (flags["archiver-instance"] && (!flags.archive || flags["memory-store"] || (mode !== "full" && mode !== "quick"))) {
+  throw new Error(
+    "--archiver-instance needs the archive on Redis (not --no-archive or --memory-store: the instances must share one store) " +
+      "and a side-by-side run (not --soak, --preload-entries, --tracing or --expiry)"
+  )
 }
 if (retentionMs !== undefined && (!Number.isInteger(retentionMs) || !flags.archive)) {
   throw new Error(`--retention-ms must be a whole number of ms and needs the archive (closed objects leave Redis only once archived), got ${flags["retention-ms"]}${flags.archive ? "" : " with --no-archive"}`)
@@ -167,11 +170,15 @@ const log = (line: string) => console.log(line)
 // Processes
 // ---------------------------------------------------------------------------
 
-/** --service-env NAME=VALUE (repeatable): set last, over the bench's own settings. */
+/** What the bench itself must set for its probes and processes to find the service (processes.ts). */
+const BENCH_OWNED_ENV = new Set(["REDIS_URL", "HOST", "HTTP_PORT", "GRPC_PORT", "METRICS_PORT", "DATA_DIR", "ADMIN_API_KEY"])
+/** --service-env NAME=VALUE (repeatable): set last, over the bench's own settings, on every instance it starts. */
 const serviceEnv: Record<string, string> = Object.fromEntries((flags["service-env"] ?? []).map((pair) => {
   const at = pair.indexOf("=")
   if (at <= 0) throw new Error(`--service-env takes NAME=VALUE, got ${JSON.stringify(pair)}`)
-  return [pair.slice(0, at), pair.slice(at + 1)]
+  const name = pair.slice(0, at)
+  if (BENCH_OWNED_ENV.has(name)) throw new Error(`--service-env: ${name} is the bench's own (it finds the service by it)`)
+  return [name, pair.slice(at + 1)]
 }))
 const work = mkdtempSync(join(tmpdir(), "balance-bench-"))
 let serviceCount = 0
@@ -294,6 +301,7 @@ const combine = (list: ReadonlyArray<TargetFigures>): TargetFigures => {
     ...(first.redis
       ? { redis: { ...first.redis, roundTripsPerRpc: mean((x) => x.redis!.roundTripsPerRpc), cpuUsPerRpc: Math.round(mean((x) => x.redis!.cpuUsPerRpc)) } }
       : {}),
+    ...(first.postgres ? { postgres: { cpuUsPerRpc: Math.round(mean((x) => x.postgres!.cpuUsPerRpc)) } } : {}),
     ...(first.server
       ? {
         server: {
@@ -444,7 +452,7 @@ const launchArchiverInstance = async (redisUrl: string, redis: Redis) => {
   const archiver = await launchService(redisUrl)
   owned.push(() => stopChild(archiver))
   const deadline = Date.now() + 30_000
-  while ((await redis.exists(redisKeys("balance:").archiverLease)) === 0) {
+  while ((await redis.exists(redisKeys(serviceEnv.REDIS_KEY_PREFIX ?? "balance:").archiverLease)) === 0) {
     if (Date.now() > deadline) throw new Error("--archiver-instance: the archiver instance did not take the archive lease within 30 s")
     await new Promise((r) => setTimeout(r, 100))
   }

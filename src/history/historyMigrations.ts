@@ -171,6 +171,9 @@ const history0005 = Effect.gen(function*() {
  */
 const history0006 = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  // All three tables at once, first: taken one by one (each drop locks its table), a reader holding
+  // transfers and waiting for ledger_entries (an economy report) would deadlock with this migration.
+  yield* sql`lock table ledger_entries, transfers, account_transfers in access exclusive mode`
   yield* sql`drop index if exists ledger_entries_transfer`
   yield* sql`drop index if exists transfers_from`
   yield* sql`drop index if exists transfers_to`

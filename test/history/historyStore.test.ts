@@ -57,7 +57,7 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
       assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6])
     }), { timeout: 60_000 })
 
-  it.effect("the archive's rows carry only the indexes its queries read: keys, the feed's order, BRIN on time", () =>
+  it.effect("the archive's rows carry only the indexes its queries read: keys, the feed's order, BRIN on time; no foreign key", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase
       yield* historyOn(url)
@@ -77,6 +77,13 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         "transfers.transfers_pkey btree",
         "transfers.transfers_ts brin"
       ])
+      // 0006 dropped account_transfers' foreign key by name: a wrong name would have left it in place.
+      const foreignKeys = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        return yield* sql<{ conname: string }>`
+          select conname from pg_constraint where contype = 'f' and conrelid = 'account_transfers'::regclass`
+      }).pipe(Effect.provide(sqlOn(url)))
+      assert.deepStrictEqual(foreignKeys.map((r) => r.conname), [])
     }), { timeout: 60_000 })
 
   it.effect("each archive has an id of its own, the same at every start", () =>
