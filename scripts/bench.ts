@@ -13,8 +13,8 @@
  *   npm run bench -- --expiry 1000              lateness of 1,000 one-second holds voided by the expiry sweep (p99 < 5 s)
  *   npm run bench -- --cpu-prof .bench/prof     the service writes a V8 CPU profile there on exit
  *   npm run bench -- --keep --service-node-args=--trace-gc   extra node flags; --keep leaves the temp dir (logs)
- *   npm run bench -- --service-env ARCHIVE_BATCH_EVENTS=200 --service-env ...   extra environment of the service
- *                                               (the service gets only the bench's own settings and these)
+ *   npm run bench -- --service-env ARCHIVE_BATCH_EVENTS=200 --service-env ...   extra environment of every
+ *                                               service instance (they get only the bench's own settings and these)
  *   npm run bench -- --workload game --script-profile   Redis' execution time by script (SLOWLOG during the window;
  *                                               it slows Redis down: shares, not target figures)
  *   npm run bench -- --log-level Info           the service's LOG_LEVEL (default Warn: no per-call lines)
@@ -211,7 +211,7 @@ const launchService = async (
     dataDir: join(work, `service-${serviceCount}`),
     logFile: join(work, `service-${serviceCount}.log`),
     env,
-    postgresPid: historyDatabaseUrl === undefined ? undefined : historyPostgresPid,
+    postgresPid: historyPostgresPid,
     nodeArgs: [
       ...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []),
       ...(flags["service-node-args"]?.split(" ").filter((a) => a !== "") ?? []),

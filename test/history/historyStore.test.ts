@@ -61,13 +61,16 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
     Effect.gen(function*() {
       const url = yield* freshDatabase
       yield* historyOn(url)
-      const indexes = yield* Effect.gen(function*() {
+      const { foreignKeys, indexes } = yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        return yield* sql<{ tablename: string; indexname: string; method: string }>`
+        const indexes = yield* sql<{ tablename: string; indexname: string; method: string }>`
           select i.tablename, i.indexname, am.amname as method
           from pg_indexes i join pg_class c on c.relname = i.indexname join pg_am am on am.oid = c.relam
           where i.schemaname = current_schema() and i.tablename in ('ledger_entries', 'transfers', 'account_transfers')
           order by i.tablename, i.indexname`
+        const foreignKeys = yield* sql<{ conname: string }>`
+          select conname from pg_constraint where contype = 'f' and conrelid = 'account_transfers'::regclass`
+        return { foreignKeys, indexes }
       }).pipe(Effect.provide(sqlOn(url)))
       assert.deepStrictEqual(indexes.map((r) => `${r.tablename}.${r.indexname} ${r.method}`), [
         "account_transfers.account_transfers_pkey btree",
@@ -78,11 +81,6 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         "transfers.transfers_ts brin"
       ])
       // 0006 dropped account_transfers' foreign key by name: a wrong name would have left it in place.
-      const foreignKeys = yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        return yield* sql<{ conname: string }>`
-          select conname from pg_constraint where contype = 'f' and conrelid = 'account_transfers'::regclass`
-      }).pipe(Effect.provide(sqlOn(url)))
       assert.deepStrictEqual(foreignKeys.map((r) => r.conname), [])
     }), { timeout: 60_000 })
 
