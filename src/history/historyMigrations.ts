@@ -184,6 +184,61 @@ const history0006 = Effect.gen(function*() {
   yield* sql`create index ledger_entries_ts on ledger_entries using brin (ts) with (pages_per_range = 32)`
 })
 
+/**
+ * The archive's row counts, kept in archive_state by statement triggers instead of counted: the
+ * status (GET /api/admin/archive, the overview, the console, `balance-admin archive`) counted both
+ * tables whole at every call, a sequential scan that grows with the archive (154 ms per call at
+ * 460,000 entries, polled every 2 s by a dashboard: 8 % of a core). Triggers, not the archiver's
+ * commit, so the counts stay exact whatever writes the tables: an instance of an earlier version
+ * during a rolling update, an operator's delete or truncate. Transition tables hold only the rows a
+ * statement really inserted (`on conflict do nothing` skips are not in them).
+ */
+const history0007 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // No insert between the count below and the triggers taking over: both tables held until commit.
+  yield* sql`lock table ledger_entries, transfers in share row exclusive mode`
+  yield* sql`
+    alter table archive_state
+      add column archived_entries bigint not null default 0,
+      add column archived_transfers bigint not null default 0`
+  yield* sql.unsafe(`
+    create function archive_count_changed() returns trigger language plpgsql as $$
+    declare
+      delta bigint;
+    begin
+      if TG_OP = 'TRUNCATE' then
+        delta := null;
+      elsif TG_OP = 'INSERT' then
+        select count(*) into delta from inserted_rows;
+      else
+        select -count(*) into delta from deleted_rows;
+      end if;
+      if delta = 0 then
+        return null;
+      end if;
+      if TG_TABLE_NAME = 'ledger_entries' then
+        update archive_state set archived_entries = coalesce(archived_entries + delta, 0) where id = 1;
+      else
+        update archive_state set archived_transfers = coalesce(archived_transfers + delta, 0) where id = 1;
+      end if;
+      return null;
+    end
+    $$`)
+  for (const table of ["ledger_entries", "transfers"]) {
+    yield* sql.unsafe(`create trigger ${table}_counted_insert after insert on ${table}
+      referencing new table as inserted_rows for each statement execute function archive_count_changed()`)
+    yield* sql.unsafe(`create trigger ${table}_counted_delete after delete on ${table}
+      referencing old table as deleted_rows for each statement execute function archive_count_changed()`)
+    yield* sql.unsafe(`create trigger ${table}_counted_truncate after truncate on ${table}
+      for each statement execute function archive_count_changed()`)
+  }
+  yield* sql`
+    update archive_state set
+      archived_entries = (select count(*) from ledger_entries),
+      archived_transfers = (select count(*) from transfers)
+    where id = 1`
+})
+
 /** For the Migrator: `<id>_<name>` -> migration. */
 export const historyMigrations = {
   "0001_history": history0001,
@@ -191,5 +246,6 @@ export const historyMigrations = {
   "0003_economy_time_indexes": history0003,
   "0004_archive_id": history0004,
   "0005_retired_objects": history0005,
-  "0006_fewer_indexes": history0006
+  "0006_fewer_indexes": history0006,
+  "0007_archive_counts": history0007
 }

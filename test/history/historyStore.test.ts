@@ -1,12 +1,13 @@
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import type { PotState } from "../../src/domain/accounts.ts"
 import type { Transfer } from "../../src/domain/transfer.ts"
 import * as Migrator from "effect/sql/Migrator"
-import { type ArchiveBatch, HistoryStore } from "../../src/history/HistoryStore.ts"
+import { type ArchiveBatch, type ArchiveSummary, HistoryStore, makePgHistoryStore } from "../../src/history/HistoryStore.ts"
 import { historyMigrations } from "../../src/history/historyMigrations.ts"
 import { chain, freshDatabase, sqlOn } from "../support/historyFixtures.ts"
+import { eventuallyEffect } from "../support/eventually.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
 
 const transfer = (id: string, from: string, to: string, amount: number): Transfer => ({
@@ -53,8 +54,8 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         return yield* sql<{ migration_id: number }>`select migration_id from history_migrations`
       }).pipe(Effect.provide(sqlOn(url)))
       // Every migration, once each (0003: the economy's indexes on ts; 0004: the archive's id; 0005: retirement;
-      // 0006: fewer indexes).
-      assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6])
+      // 0006: fewer indexes; 0007: the archive's counts).
+      assert.deepStrictEqual(applied.map((r) => Number(r.migration_id)).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7])
     }), { timeout: 60_000 })
 
   it.effect("the archive's rows carry only the indexes its queries read: keys, the feed's order, BRIN on time; no foreign key", () =>
@@ -107,6 +108,77 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
       const history = yield* historyOn(url)
       assert.match(yield* history.archiveId(), /^[0-9a-f-]{36}$/)
       assert.deepStrictEqual(yield* history.state(), { cursor: "5-0", fencingToken: 3 })
+    }), { timeout: 60_000 })
+
+  it.effect("the archive's counts are kept as rows change, whoever writes them: commits (repeats not counted), deletes, truncate", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        /** The summary's counts next to the tables' own. */
+        const counts = Effect.gen(function*() {
+          const summary = yield* history.summary()
+          const [held] = yield* sql<{ entries: bigint; transfers: bigint }>`
+            select (select count(*) from ledger_entries) as entries, (select count(*) from transfers) as transfers`
+          return { summary: [summary.archivedEntries, summary.archivedTransfers], held: [Number(held!.entries), Number(held!.transfers)] }
+        })
+        const entries = chain("w:alice", 4)
+        const t = (id: string, position: number) => ({ transfer: transfer(id, "x:mint", "w:alice", 10), eventId: "1700000000000-1", position })
+        yield* history.commit(batch({ entries: entries.slice(0, 3), transfers: [t("t1", 0), t("t2", 1)] }))
+        assert.deepStrictEqual(yield* counts, { summary: [3, 2], held: [3, 2] })
+        // The same rows again with one new of each (an archiver taking over from an older cursor).
+        yield* history.commit(batch({ fencingToken: 2, fromCursor: "1-0", toCursor: "2-0", entries, transfers: [t("t1", 0), t("t2", 1), t("t3", 2)] }))
+        assert.deepStrictEqual(yield* counts, { summary: [4, 3], held: [4, 3] })
+        // Written without the store (an earlier version's archiver during a rolling update), then an operator's edits.
+        yield* sql`insert into transfers (transfer_id, type, from_account, to_account, amount, parent, metadata, ts, event_ms, event_seq, position)
+          values ('t4', 'DEPOSIT', 'x:mint', 'w:bob', 5, 'transfer:t4', '{}', 1, 1700000000000, 2, 0)`
+        assert.deepStrictEqual(yield* counts, { summary: [4, 4], held: [4, 4] })
+        yield* sql`delete from ledger_entries where account = 'w:alice' and seq > 2`
+        assert.deepStrictEqual(yield* counts, { summary: [2, 4], held: [2, 4] })
+        yield* sql`truncate transfers`
+        assert.deepStrictEqual(yield* counts, { summary: [2, 0], held: [2, 0] })
+      })
+    ))
+
+  it.effect("the status reads no archived row: it answers while both tables are locked", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        yield* history.commit(batch({ entries: chain("w:alice", 3) }))
+        const sql = yield* SqlClient.SqlClient
+        const locked = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        // Another session holds both tables as a migration or VACUUM FULL would: any read of them waits.
+        const holder = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`lock table ledger_entries, transfers in access exclusive mode`
+          yield* Deferred.succeed(locked, undefined)
+          yield* Deferred.await(release)
+        })).pipe(Effect.forkChild)
+        yield* Deferred.await(locked)
+        let answered: ArchiveSummary | undefined
+        const reader = yield* history.summary().pipe(Effect.tap((s) => Effect.sync(() => void (answered = s))), Effect.forkChild)
+        const summary = yield* eventuallyEffect("the status while both tables are locked", Effect.sync(() => answered), { timeoutMs: 5_000 })
+          .pipe(Effect.ensuring(Deferred.succeed(release, undefined)))
+        yield* Fiber.join(holder)
+        yield* Fiber.join(reader)
+        assert.strictEqual(summary.archivedEntries, 3)
+      })
+    ))
+
+  it.effect("an archive from before the counts were kept starts with its rows counted", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < 7))
+      yield* Effect.gen(function*() {
+        yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" })
+        // Rows as the release before 0007 wrote them.
+        const before = makePgHistoryStore(yield* SqlClient.SqlClient)
+        yield* before.commit(batch({
+          entries: chain("w:alice", 5),
+          transfers: [{ transfer: transfer("t1", "x:mint", "w:alice", 10), eventId: "1700000000000-1", position: 0 }]
+        }))
+      }).pipe(Effect.provide(sqlOn(url)))
+      const history = yield* historyOn(url)
+      const summary = yield* history.summary()
+      assert.deepStrictEqual([summary.archivedEntries, summary.archivedTransfers, summary.cursor], [5, 1, "1-0"])
     }), { timeout: 60_000 })
 
   it.effect("a batch round-trips every field of entries, transfers and closed objects, safe integers included", () =>
