@@ -12,7 +12,8 @@ export const FINDING_KINDS = [
   "HEAD_MISMATCH",
   "MISSING_ACCOUNT",
   "ZERO_SUM_VIOLATION",
-  "CHECKPOINT_MISMATCH"
+  "CHECKPOINT_MISMATCH",
+  "TRANSFER_MISSING"
 ] as const
 export type FindingKind = (typeof FINDING_KINDS)[number]
 

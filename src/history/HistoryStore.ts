@@ -184,6 +184,16 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     accounts: ReadonlyArray<AccountRef>
   ) => Effect.Effect<ReadonlyMap<AccountRef, { readonly count: number; readonly next: number }>, HistoryUnavailable>
   /**
+   * Transfer positions (account_transfers) whose transfer the archive does not hold, up to `limit`,
+   * in (account, idx) order: none unless rows were removed behind the archiver's back, since it
+   * records a position only after the batch holding its transfer committed (no foreign key checks
+   * it since migration 0006). A history page would silently skip such a position. Reads both
+   * tables whole: for the full verification pass.
+   */
+  readonly positionsWithoutTransfer: (
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly account: AccountRef; readonly idx: number; readonly transferId: string }>, HistoryUnavailable>
+  /**
    * Records the versions Redis holds closed objects at (where none is recorded yet), before
    * retirement removes them; refused when a newer archiver (higher token) has written.
    */
@@ -242,6 +252,7 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     closedObjects: () => off("closedObjects"),
     retirable: () => off("retirable"),
     transferPositions: () => off("transferPositions"),
+    positionsWithoutTransfer: () => off("positionsWithoutTransfer"),
     recordVersions: () => off("recordVersions"),
     markRetired: () => off("markRetired"),
     retiredPots: () => off("retiredPots"),
@@ -631,6 +642,14 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     return result
   }, Effect.mapError(unavailable("transferPositions")))
 
+  const positionsWithoutTransfer = Effect.fn("HistoryStore.positionsWithoutTransfer")(function*(limit: number) {
+    const rows = yield* sql<{ account: string; idx: bigint; transfer_id: string }>`
+      select a.account, a.idx, a.transfer_id from account_transfers a
+      where not exists (select 1 from transfers t where t.transfer_id = a.transfer_id)
+      order by a.account, a.idx limit ${Math.floor(limit)}`
+    return rows.map((r) => ({ account: r.account, idx: num(r.idx), transferId: r.transfer_id }))
+  }, Effect.mapError(unavailable("positionsWithoutTransfer")))
+
   /** Runs `write` in a transaction that first checks no newer archiver (higher token) has written. */
   const fenced = (fencingToken: number, write: Effect.Effect<unknown, SqlError.SqlError>) =>
     sql.withTransaction(Effect.gen(function*() {
@@ -727,6 +746,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     closedObjects,
     retirable,
     transferPositions,
+    positionsWithoutTransfer,
     recordVersions,
     markRetired,
     retiredPots,

@@ -180,6 +180,16 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
         }
         return { _tag: "Written" } as const
       }),
+    positionsWithoutTransfer: (limit) =>
+      Effect.sync(() =>
+        [...positions].filter(([, transferId]) => !transfers.has(transferId))
+          .map(([key, transferId]) => {
+            const at = key.lastIndexOf("#")
+            return { account: key.slice(0, at), idx: Number(key.slice(at + 1)), transferId }
+          })
+          .sort((a, b) => a.account < b.account ? -1 : a.account > b.account ? 1 : a.idx - b.idx)
+          .slice(0, Math.max(0, limit))
+      ),
     retiredPots: (cursor, limit) =>
       Effect.sync(() => {
         const all = [...closed.values()].filter((c) => c.retiredAt !== null && c.state.kind === "pot" && (cursor === null || c.key > cursor))

@@ -10,7 +10,7 @@ import {
   verifyHead
 } from "../domain/chainVerification.ts"
 import { checkpointMac } from "../domain/headCheckpoint.ts"
-import { HistoryStore } from "../history/HistoryStore.ts"
+import { HistoryStore, type HistoryUnavailable } from "../history/HistoryStore.ts"
 import { type Page, Store } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { Metrics } from "../observability/Metrics.ts"
@@ -46,6 +46,12 @@ export interface VerificationProgress {
 export type ProgressListener = (progress: VerificationProgress) => Effect.Effect<void>
 
 const PAGE = 1000
+
+/** Transfer positions without their transfer reported by one full pass at most (each is one finding). */
+const MAX_TRANSFER_MISSING_FINDINGS = 100
+
+/** The history store down, as the verifier's callers see any store down. */
+const historyDown = (e: HistoryUnavailable) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason })
 
 /** How often one walk reads its account's head again after finding entries beyond it. */
 const MAX_HEAD_READS = 3
@@ -102,7 +108,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       if (Option.isNone(history)) return []
       const h = history.value
       const [checkpoint, archived] = yield* Effect.all([h.latestCheckpoint(account), h.heads([account])]).pipe(
-        Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
+        Effect.mapError(historyDown)
       )
       const entryAt = (seq: number) =>
         seq <= end.seq ? Effect.map(store.entries(account, seq - 1, 1), (es) => es[0]) : Effect.succeed(undefined)
@@ -192,7 +198,7 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       Option.isNone(history)
         ? Effect.succeed({ items: [], nextCursor: null })
         : history.value.retiredPots(cursor, PAGE).pipe(
-          Effect.mapError((e) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason }))
+          Effect.mapError(historyDown)
         )
     const closedSince = (since: number) => (cursor: string | null) => store.closedAccounts(since, cursor, PAGE)
 
@@ -292,6 +298,18 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       // Retired pots closed at least CLOSED_RETENTION_MS before: incremental passes walked them as they closed
       // (with the 24 h default), and the archiver checked their chains' continuity when it archived them.
       if (mode === "full") yield* forEachPage(retiredPots, walkEach)
+      // The archive's per-account transfer positions against its transfers: a position whose transfer
+      // is gone would make a history page skip it without a word.
+      if (mode === "full" && Option.isSome(history)) {
+        for (const p of yield* history.value.positionsWithoutTransfer(MAX_TRANSFER_MISSING_FINDINGS).pipe(Effect.mapError(historyDown))) {
+          findings.push({
+            account: p.account,
+            seq: null,
+            kind: "TRANSFER_MISSING",
+            detail: `its transfer at position ${p.idx} (${p.transferId}) is not in the archive`
+          })
+        }
+      }
       lastCompletePassStart = passStart
       const total = yield* snapshotTotal(mode === "full")
       if (total !== null && total !== 0) {

@@ -82,6 +82,22 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       assert.include(kinds(findings, "w:bob"), "CHECKPOINT_MISMATCH")
     }))
 
+  it.effect("a transfer removed from the archive is found by its accounts' positions (a page would skip it)", () =>
+    Effect.gen(function*() {
+      let removed = ""
+      const findings = yield* findingsAfter((sql) =>
+        Effect.gen(function*() {
+          const [first] = yield* sql<{ transfer_id: string }>`
+            select transfer_id from account_transfers where account = 'w:alice' order by idx limit 1`
+          removed = first!.transfer_id
+          yield* sql`delete from transfers where transfer_id = ${removed}`
+        })
+      )
+      const missing = findings.filter((f) => f.kind === "TRANSFER_MISSING")
+      assert.include(kinds(findings, "w:alice"), "TRANSFER_MISSING")
+      assert.isTrue(missing.length > 0 && missing.every((f) => f.detail.includes(removed)), JSON.stringify(missing))
+    }))
+
   it.effect("a chain truncated in Redis with its head rewritten to match: invisible to Redis alone, found against the archive and the checkpoints", () =>
     Effect.gen(function*() {
       const redis = yield* TestRedis

@@ -6,6 +6,7 @@ import type { Transfer } from "../../src/domain/transfer.ts"
 import * as Migrator from "effect/sql/Migrator"
 import { type ArchiveBatch, type ArchiveSummary, HistoryStore, makePgHistoryStore } from "../../src/history/HistoryStore.ts"
 import { historyMigrations } from "../../src/history/historyMigrations.ts"
+import { makeMemoryHistoryStore } from "../../src/history/MemoryHistoryStore.ts"
 import { chain, freshDatabase, sqlOn } from "../support/historyFixtures.ts"
 import { eventuallyEffect } from "../support/eventually.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
@@ -238,6 +239,27 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<{ seq: bigint; reason: string }>`select seq, reason from archive_stops`
         assert.deepStrictEqual(rows.map((r) => [Number(r.seq), r.reason]), [[7, "first"]])
+      })
+    ))
+
+  it.effect("transfer positions whose transfer the archive does not hold are listed, in both stores", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        for (const store of [history, makeMemoryHistoryStore()]) {
+          yield* store.commit(batch({
+            transfers: [{ transfer: transfer("t1", "x:mint", "w:alice", 10), eventId: "1700000000000-1", position: 0 }]
+          }))
+          yield* store.recordPositions([
+            { account: "w:alice", idx: 0, transferId: "t1" },
+            { account: "w:bob", idx: 3, transferId: "gone-2" },
+            { account: "w:alice", idx: 1, transferId: "gone-1" }
+          ])
+          assert.deepStrictEqual(yield* store.positionsWithoutTransfer(10), [
+            { account: "w:alice", idx: 1, transferId: "gone-1" },
+            { account: "w:bob", idx: 3, transferId: "gone-2" }
+          ])
+          assert.deepStrictEqual(yield* store.positionsWithoutTransfer(1), [{ account: "w:alice", idx: 1, transferId: "gone-1" }])
+        }
       })
     ))
 
