@@ -196,6 +196,10 @@ const history0006 = Effect.gen(function*() {
 const history0007 = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   // No insert between the count below and the triggers taking over: both tables held until commit.
+  // archive_state first, in the order an archiver's commit takes them (it updates archive_state, then
+  // inserts): taken the other way round, an archiver of an earlier version committing meanwhile and
+  // this migration would deadlock.
+  yield* sql`lock table archive_state in access exclusive mode`
   yield* sql`lock table ledger_entries, transfers in share row exclusive mode`
   yield* sql`
     alter table archive_state

@@ -1,5 +1,5 @@
 import { assert, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import type { PotState } from "../../src/domain/accounts.ts"
 import type { Transfer } from "../../src/domain/transfer.ts"
@@ -241,6 +241,45 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
         assert.deepStrictEqual(rows.map((r) => [Number(r.seq), r.reason]), [[7, "first"]])
       })
     ))
+
+  it.effect("0007 waits for an earlier version's archiver that is committing, without a deadlock", () =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase
+      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < 7))
+      const earlier = yield* Layer.build(sqlOn(url))
+      const sql = Context.get(earlier, SqlClient.SqlClient)
+      yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" }).pipe(Effect.provide(earlier))
+      // An archiver of the release before 0007, halfway through its commit: archive_state updated, rows not yet inserted.
+      const stateUpdated = yield* Deferred.make<void>()
+      const insertNow = yield* Deferred.make<void>()
+      const commit = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`update archive_state set fencing_token = 1, stream_cursor = '1-0' where id = 1`
+        yield* Deferred.succeed(stateUpdated, undefined)
+        yield* Deferred.await(insertNow)
+        yield* sql`insert into transfers (transfer_id, type, from_account, to_account, amount, parent, metadata, ts, event_ms, event_seq, position)
+          values ('t1', 'DEPOSIT', 'x:mint', 'w:bob', 5, 'transfer:t1', '{}', 1, 1700000000000, 1, 0)`
+      })).pipe(Effect.forkChild)
+      yield* Deferred.await(stateUpdated)
+      // The new release starts meanwhile: its migration waits for a lock the commit holds.
+      const logged: Array<string> = []
+      const starting = yield* historyOn(url).pipe(
+        Effect.provide(Logger.layer([Logger.make(({ message }) => void logged.push((Array.isArray(message) ? message : [message]).join(" ")))])),
+        Effect.forkChild
+      )
+      yield* eventuallyEffect("the migration waiting for a lock", Effect.map(
+        sql<{ waiting: bigint }>`select count(*) as waiting from pg_locks where not granted`,
+        (rows) => Number(rows[0]!.waiting) > 0
+      ))
+      // Taken in the other order (the archive's tables, then archive_state), this insert and the
+      // migration would each wait for the other: PostgreSQL aborts one of them (the migration, which
+      // waited first; it is then tried again).
+      yield* Deferred.succeed(insertNow, undefined)
+      yield* Fiber.join(commit)
+      const history = yield* Fiber.join(starting)
+      assert.deepStrictEqual(logged.filter((line) => line.includes("did not run")), [], "the migration failed once")
+      const summary = yield* history.summary()
+      assert.deepStrictEqual([summary.archivedTransfers, summary.cursor], [1, "1-0"])
+    }), { timeout: 60_000 })
 
   it.effect("transfer positions whose transfer the archive does not hold are listed, in both stores", () =>
     withHistory((history) =>
