@@ -33,6 +33,13 @@ const batch = (overrides: Partial<ArchiveBatch>): ArchiveBatch => ({
   ...overrides
 })
 
+/** The schema as the release before migration `id` left it: the migrations below `id` only. */
+const migratedBefore = (id: number) =>
+  Migrator.make({})({
+    loader: Migrator.fromRecord(Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < id))),
+    table: "history_migrations"
+  })
+
 /** The history store on `url`, alive until the test's scope closes. */
 const historyOn = (url: string) => Effect.map(Layer.build(HistoryStore.layer(url)), Context.get(HistoryStore))
 
@@ -100,8 +107,7 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
     Effect.gen(function*() {
       const url = yield* freshDatabase
       // The archive as the release before 0004 left it, one batch committed.
-      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < 4))
-      yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" }).pipe(Effect.provide(sqlOn(url)))
+      yield* migratedBefore(4).pipe(Effect.provide(sqlOn(url)))
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         yield* sql`update archive_state set stream_cursor = '5-0', fencing_token = 3 where id = 1`
@@ -167,9 +173,8 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
   it.effect("an archive from before the counts were kept starts with its rows counted", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase
-      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < 7))
       yield* Effect.gen(function*() {
-        yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" })
+        yield* migratedBefore(7)
         // Rows as the release before 0007 wrote them.
         const before = makePgHistoryStore(yield* SqlClient.SqlClient)
         yield* before.commit(batch({
@@ -245,10 +250,9 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
   it.effect("0007 waits for an earlier version's archiver that is committing, without a deadlock", () =>
     Effect.gen(function*() {
       const url = yield* freshDatabase
-      const released = Object.fromEntries(Object.entries(historyMigrations).filter(([name]) => Number(name.slice(0, 4)) < 7))
       const earlier = yield* Layer.build(sqlOn(url))
       const sql = Context.get(earlier, SqlClient.SqlClient)
-      yield* Migrator.make({})({ loader: Migrator.fromRecord(released), table: "history_migrations" }).pipe(Effect.provide(earlier))
+      yield* migratedBefore(7).pipe(Effect.provide(earlier))
       // An archiver of the release before 0007, halfway through its commit: archive_state updated, rows not yet inserted.
       const stateUpdated = yield* Deferred.make<void>()
       const insertNow = yield* Deferred.make<void>()
