@@ -13,7 +13,8 @@ export const FINDING_KINDS = [
   "MISSING_ACCOUNT",
   "ZERO_SUM_VIOLATION",
   "CHECKPOINT_MISMATCH",
-  "TRANSFER_MISSING"
+  "TRANSFER_MISSING",
+  "TRANSFER_MISMATCH"
 ] as const
 export type FindingKind = (typeof FINDING_KINDS)[number]
 

@@ -3,7 +3,7 @@ import { SqlClient, type SqlError } from "effect/sql"
 import * as Migrator from "effect/sql/Migrator"
 import { PgClient } from "@effect/sql-pg"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import type { AccountRef, StoredObject } from "../domain/accounts.ts"
+import { type AccountRef, type StoredObject, SYSTEM_ACCOUNTS, systemKey } from "../domain/accounts.ts"
 import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { EntryType, LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer, TransferType } from "../domain/transfer.ts"
@@ -102,6 +102,14 @@ export interface ArchiveState {
 }
 
 /** What the archive holds, for its status page (src/archive/ArchiveStatus.ts). */
+/** A side of an archived transfer whose entry says otherwise (`recorded` null: no entry names it there). */
+export interface TransferDisagreement {
+  readonly transferId: string
+  readonly account: AccountRef
+  readonly expected: number
+  readonly recorded: number | null
+}
+
 export interface ArchiveSummary {
   readonly cursor: string
   readonly archivedEntries: number
@@ -194,6 +202,16 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     limit: number
   ) => Effect.Effect<ReadonlyArray<{ readonly account: AccountRef; readonly idx: number; readonly transferId: string }>, HistoryUnavailable>
   /**
+   * Archived transfers that disagree with the ledger entries they made, up to `limit`, in transfer id
+   * order: each chained side (not a system account, not an account the archiver stopped for) must
+   * have one entry naming the transfer, of -amount on the `from` side and +amount on the `to` side.
+   * Entries are signed (their checksums chain); transfer rows are not, so this is what finds one
+   * edited in the archive. Reads both tables whole: for the full verification pass.
+   */
+  readonly transfersDisagreeingWithEntries: (
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<TransferDisagreement>, HistoryUnavailable>
+  /**
    * Records the versions Redis holds closed objects at (where none is recorded yet), before
    * retirement removes them; refused when a newer archiver (higher token) has written.
    */
@@ -253,6 +271,7 @@ export class HistoryStore extends Context.Service<HistoryStore, {
     retirable: () => off("retirable"),
     transferPositions: () => off("transferPositions"),
     positionsWithoutTransfer: () => off("positionsWithoutTransfer"),
+    transfersDisagreeingWithEntries: () => off("transfersDisagreeingWithEntries"),
     recordVersions: () => off("recordVersions"),
     markRetired: () => off("markRetired"),
     retiredPots: () => off("retiredPots"),
@@ -650,6 +669,24 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     return rows.map((r) => ({ account: r.account, idx: num(r.idx), transferId: r.transfer_id }))
   }, Effect.mapError(unavailable("positionsWithoutTransfer")))
 
+  const transfersDisagreeingWithEntries = Effect.fn("HistoryStore.transfersDisagreeingWithEntries")(function*(limit: number) {
+    const rows = yield* sql<{ transfer_id: string; account: string; expected: bigint; recorded: bigint | null }>`
+      select t.transfer_id, s.account, s.expected, e.amount as recorded
+      from transfers t
+      cross join lateral (values (t.from_account, -t.amount), (t.to_account, t.amount)) as s(account, expected)
+      left join ledger_entries e on e.account = s.account and e.transfer_id = t.transfer_id
+      where s.account <> all(${SYSTEM_ACCOUNTS.map(systemKey)}::text[])
+        and not exists (select 1 from archive_stops st where st.account = s.account)
+        and e.amount is distinct from s.expected
+      order by t.transfer_id, s.account limit ${Math.floor(limit)}`
+    return rows.map((r): TransferDisagreement => ({
+      transferId: r.transfer_id,
+      account: r.account,
+      expected: num(r.expected),
+      recorded: r.recorded === null ? null : num(r.recorded)
+    }))
+  }, Effect.mapError(unavailable("transfersDisagreeingWithEntries")))
+
   /** Runs `write` in a transaction that first checks no newer archiver (higher token) has written. */
   const fenced = (fencingToken: number, write: Effect.Effect<unknown, SqlError.SqlError>) =>
     sql.withTransaction(Effect.gen(function*() {
@@ -747,6 +784,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
     retirable,
     transferPositions,
     positionsWithoutTransfer,
+    transfersDisagreeingWithEntries,
     recordVersions,
     markRetired,
     retiredPots,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Effect, Layer } from "effect"
-import type { AccountRef } from "../domain/accounts.ts"
+import { type AccountRef, keyKind } from "../domain/accounts.ts"
 import type { ChainCursor } from "../domain/chainVerification.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Transfer } from "../domain/transfer.ts"
@@ -12,7 +12,8 @@ import {
   HistoryStore,
   HistoryUnavailable,
   type OrderedTransfer,
-  parseEventId
+  parseEventId,
+  type TransferDisagreement
 } from "./HistoryStore.ts"
 
 const orderOf = (t: OrderedTransfer): [number, number, number] => {
@@ -190,6 +191,23 @@ export const makeMemoryHistoryStore = (): HistoryStore["Service"] => {
           .sort((a, b) => a.account < b.account ? -1 : a.account > b.account ? 1 : a.idx - b.idx)
           .slice(0, Math.max(0, limit))
       ),
+    transfersDisagreeingWithEntries: (limit) =>
+      Effect.sync(() => {
+        const out: Array<TransferDisagreement> = []
+        for (const { transfer } of [...transfers.values()].sort((a, b) => a.transfer.transferId < b.transfer.transferId ? -1 : 1)) {
+          const sides = [{ account: transfer.from, expected: -transfer.amount }, { account: transfer.to, expected: transfer.amount }]
+            .filter((side) => keyKind(side.account) !== "system" && !stops.has(side.account))
+            .sort((a, b) => a.account < b.account ? -1 : 1)
+          for (const side of sides) {
+            const named = [...(entries.get(side.account)?.values() ?? [])].filter((e) => e.transferId === transfer.transferId)
+            const recorded = named.length === 0 ? [null] : named.map((e) => e.amount)
+            for (const amount of recorded) {
+              if (amount !== side.expected) out.push({ transferId: transfer.transferId, account: side.account, expected: side.expected, recorded: amount })
+            }
+          }
+        }
+        return out.slice(0, Math.max(0, limit))
+      }),
     retiredPots: (cursor, limit) =>
       Effect.sync(() => {
         const all = [...closed.values()].filter((c) => c.retiredAt !== null && c.state.kind === "pot" && (cursor === null || c.key > cursor))

@@ -47,8 +47,8 @@ export type ProgressListener = (progress: VerificationProgress) => Effect.Effect
 
 const PAGE = 1000
 
-/** Transfer positions without their transfer reported by one full pass at most (each is one finding). */
-const MAX_TRANSFER_MISSING_FINDINGS = 100
+/** Findings about the archive's transfers one full pass reports at most, per check (each is one finding). */
+const MAX_TRANSFER_FINDINGS = 100
 
 /** The history store down, as the verifier's callers see any store down. */
 const historyDown = (e: HistoryUnavailable) => new StoreUnavailable({ operation: `history.${e.operation}`, reason: e.reason })
@@ -298,15 +298,23 @@ export class LedgerVerifier extends Context.Service<LedgerVerifier, {
       // Retired pots closed at least CLOSED_RETENTION_MS before: incremental passes walked them as they closed
       // (with the 24 h default), and the archiver checked their chains' continuity when it archived them.
       if (mode === "full") yield* forEachPage(retiredPots, walkEach)
-      // The archive's per-account transfer positions against its transfers: a position whose transfer
-      // is gone would make a history page skip it without a word.
+      // The archive's transfers, which no chain signs: against the positions that name them (one gone
+      // would make a history page skip it without a word) and the entries they made (one edited).
       if (mode === "full" && Option.isSome(history)) {
-        for (const p of yield* history.value.positionsWithoutTransfer(MAX_TRANSFER_MISSING_FINDINGS).pipe(Effect.mapError(historyDown))) {
+        for (const p of yield* history.value.positionsWithoutTransfer(MAX_TRANSFER_FINDINGS).pipe(Effect.mapError(historyDown))) {
           findings.push({
             account: p.account,
             seq: null,
             kind: "TRANSFER_MISSING",
             detail: `its transfer at position ${p.idx} (${p.transferId}) is not in the archive`
+          })
+        }
+        for (const d of yield* history.value.transfersDisagreeingWithEntries(MAX_TRANSFER_FINDINGS).pipe(Effect.mapError(historyDown))) {
+          findings.push({
+            account: d.account,
+            seq: null,
+            kind: "TRANSFER_MISMATCH",
+            detail: `the archive's transfer ${d.transferId} moves ${d.expected} here, ${d.recorded === null ? "but no entry names it" : `its entry ${d.recorded}`}`
           })
         }
       }

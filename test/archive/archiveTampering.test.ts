@@ -98,6 +98,22 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
       assert.isTrue(missing.length > 0 && missing.every((f) => f.detail.includes(removed)), JSON.stringify(missing))
     }))
 
+  it.effect("an archived transfer whose amount was edited is found against the entries it made", () =>
+    Effect.gen(function*() {
+      let edited = ""
+      const findings = yield* findingsAfter((sql) =>
+        Effect.gen(function*() {
+          const [first] = yield* sql<{ transfer_id: string }>`
+            select transfer_id from account_transfers where account = 'w:alice' order by idx limit 1`
+          edited = first!.transfer_id
+          yield* sql`update transfers set amount = amount + 1 where transfer_id = ${edited}`
+        })
+      )
+      const mismatches = findings.filter((f) => f.kind === "TRANSFER_MISMATCH")
+      assert.include(kinds(findings, "w:alice"), "TRANSFER_MISMATCH")
+      assert.isTrue(mismatches.every((f) => f.detail.includes(edited)), JSON.stringify(mismatches))
+    }))
+
   it.effect("a chain truncated in Redis with its head rewritten to match: invisible to Redis alone, found against the archive and the checkpoints", () =>
     Effect.gen(function*() {
       const redis = yield* TestRedis

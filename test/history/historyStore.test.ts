@@ -306,6 +306,35 @@ layer(TestPostgres.layer, { timeout: 60_000 })("HistoryStore on a real PostgreSQ
       })
     ))
 
+  it.effect("transfers that disagree with their entries are listed, in both stores; system accounts and stopped ones are not checked", () =>
+    withHistory((history) =>
+      Effect.gen(function*() {
+        const at = (id: string, from: string, to: string, amount: number, position: number) =>
+          ({ transfer: transfer(id, from, to, amount), eventId: "1700000000000-1", position })
+        const [alice1, alice2, alice3] = chain("w:alice", 3)
+        const [bob1] = chain("w:bob", 1)
+        const [carol1] = chain("w:carol", 1)
+        for (const store of [history, makeMemoryHistoryStore()]) {
+          yield* store.commit(batch({
+            entries: [
+              { ...alice1!, transferId: "t1", amount: 10 }, // from the mint: the agreeing case
+              { ...alice2!, transferId: "t2", amount: -7 }, // alice -> bob 7, bob's entry says 8
+              { ...alice3!, transferId: "t3", amount: -4 }, // alice -> carol 5, alice's entry says 4; carol stopped
+              { ...bob1!, transferId: "t2", amount: 8 }
+            ],
+            transfers: [at("t1", "x:mint", "w:alice", 10, 0), at("t2", "w:alice", "w:bob", 7, 1), at("t3", "w:alice", "w:carol", 5, 2), at("t4", "w:dave", "x:rake", 3, 3)],
+            stops: [{ account: "w:carol", seq: carol1!.seq, reason: "test" }]
+          }))
+          assert.deepStrictEqual(yield* store.transfersDisagreeingWithEntries(10), [
+            { transferId: "t2", account: "w:bob", expected: 7, recorded: 8 },
+            { transferId: "t3", account: "w:alice", expected: -5, recorded: -4 },
+            { transferId: "t4", account: "w:dave", expected: -3, recorded: null }
+          ])
+          assert.strictEqual((yield* store.transfersDisagreeingWithEntries(1)).length, 1)
+        }
+      })
+    ))
+
   it.effect("a batch larger than one INSERT's parameter limit commits whole", () =>
     withHistory((history) =>
       Effect.gen(function*() {
