@@ -670,7 +670,9 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
   }, Effect.mapError(unavailable("positionsWithoutTransfer")))
 
   const transfersDisagreeingWithEntries = Effect.fn("HistoryStore.transfersDisagreeingWithEntries")(function*(limit: number) {
-    const rows = yield* sql<{ transfer_id: string; account: string; expected: bigint; recorded: bigint | null }>`
+    // One pass over each table, joined by hash: ledger_entries has no index on transfer_id (0006), and
+    // a nested loop over its (account, seq) key would read an account's whole chain per transfer.
+    const rows = yield* sql.withTransaction(Effect.andThen(sql`set local enable_nestloop = off`, sql<{ transfer_id: string; account: string; expected: bigint; recorded: bigint | null }>`
       select t.transfer_id, s.account, s.expected, e.amount as recorded
       from transfers t
       cross join lateral (values (t.from_account, -t.amount), (t.to_account, t.amount)) as s(account, expected)
@@ -678,7 +680,7 @@ export const makePgHistoryStore = (sql: SqlClient.SqlClient): HistoryStore["Serv
       where s.account <> all(${SYSTEM_ACCOUNTS.map(systemKey)}::text[])
         and not exists (select 1 from archive_stops st where st.account = s.account)
         and e.amount is distinct from s.expected
-      order by t.transfer_id, s.account limit ${Math.floor(limit)}`
+      order by t.transfer_id, s.account limit ${Math.floor(limit)}`))
     return rows.map((r): TransferDisagreement => ({
       transferId: r.transfer_id,
       account: r.account,
