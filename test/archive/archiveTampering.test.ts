@@ -4,7 +4,7 @@ import { SqlClient } from "effect/sql"
 import { Redis } from "ioredis"
 import { Archiver } from "../../src/archive/Archiver.ts"
 import type { WalletState } from "../../src/domain/accounts.ts"
-import type { FindingKind } from "../../src/domain/chainVerification.ts"
+import type { Finding, FindingKind } from "../../src/domain/chainVerification.ts"
 import type { LedgerEntry } from "../../src/domain/ledgerEntry.ts"
 import { LedgerVerifier } from "../../src/ledger/LedgerVerifier.ts"
 import { redisKeys } from "../../src/store/redis/redisKeys.ts"
@@ -37,6 +37,28 @@ const findingsAfter = (tamper: (sql: SqlClient.SqlClient) => Effect.Effect<unkno
 
 const kinds = (findings: ReadonlyArray<{ readonly account: string; readonly kind: FindingKind }>, account: string) =>
   [...new Set(findings.filter((f) => f.account === account).map((f) => f.kind))].sort()
+
+/** `findingsAfter` tampering with alice's first archived transfer; which one it was. */
+const findingsAfterTransferTampering = (tamper: (sql: SqlClient.SqlClient, transferId: string) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    let transferId = ""
+    const findings = yield* findingsAfter((sql) =>
+      Effect.gen(function*() {
+        const [first] = yield* sql<{ transfer_id: string }>`
+          select transfer_id from account_transfers where account = 'w:alice' order by idx limit 1`
+        transferId = first!.transfer_id
+        yield* tamper(sql, transferId)
+      })
+    )
+    return { findings, transferId }
+  })
+
+/** Alice has a finding of `kind`, and every finding of that kind names the tampered transfer. */
+const assertFoundOnly = (findings: ReadonlyArray<Finding>, kind: FindingKind, transferId: string) => {
+  assert.include(kinds(findings, "w:alice"), kind)
+  const ofKind = findings.filter((f) => f.kind === kind)
+  assert.isTrue(ofKind.every((f) => f.detail.includes(transferId)), JSON.stringify(ofKind))
+}
 
 layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, excludeTestServices: true })("Verification across Redis and the archive", (it) => {
   it.effect("an edited archived row is found (its checksum no longer recomputes)", () =>
@@ -84,34 +106,16 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
 
   it.effect("a transfer removed from the archive is found by its accounts' positions (a page would skip it)", () =>
     Effect.gen(function*() {
-      let removed = ""
-      const findings = yield* findingsAfter((sql) =>
-        Effect.gen(function*() {
-          const [first] = yield* sql<{ transfer_id: string }>`
-            select transfer_id from account_transfers where account = 'w:alice' order by idx limit 1`
-          removed = first!.transfer_id
-          yield* sql`delete from transfers where transfer_id = ${removed}`
-        })
-      )
-      const missing = findings.filter((f) => f.kind === "TRANSFER_MISSING")
-      assert.include(kinds(findings, "w:alice"), "TRANSFER_MISSING")
-      assert.isTrue(missing.length > 0 && missing.every((f) => f.detail.includes(removed)), JSON.stringify(missing))
+      const { findings, transferId } = yield* findingsAfterTransferTampering((sql, id) => sql`delete from transfers where transfer_id = ${id}`)
+      assertFoundOnly(findings, "TRANSFER_MISSING", transferId)
     }))
 
   it.effect("an archived transfer whose amount was edited is found against the entries it made", () =>
     Effect.gen(function*() {
-      let edited = ""
-      const findings = yield* findingsAfter((sql) =>
-        Effect.gen(function*() {
-          const [first] = yield* sql<{ transfer_id: string }>`
-            select transfer_id from account_transfers where account = 'w:alice' order by idx limit 1`
-          edited = first!.transfer_id
-          yield* sql`update transfers set amount = amount + 1 where transfer_id = ${edited}`
-        })
+      const { findings, transferId } = yield* findingsAfterTransferTampering((sql, id) =>
+        sql`update transfers set amount = amount + 1 where transfer_id = ${id}`
       )
-      const mismatches = findings.filter((f) => f.kind === "TRANSFER_MISMATCH")
-      assert.include(kinds(findings, "w:alice"), "TRANSFER_MISMATCH")
-      assert.isTrue(mismatches.every((f) => f.detail.includes(edited)), JSON.stringify(mismatches))
+      assertFoundOnly(findings, "TRANSFER_MISMATCH", transferId)
     }))
 
   it.effect("a chain truncated in Redis with its head rewritten to match: invisible to Redis alone, found against the archive and the checkpoints", () =>
