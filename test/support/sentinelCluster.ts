@@ -208,6 +208,12 @@ export interface SentinelCluster {
   readonly waitForNewPrimary: (oldPort: number, timeoutMs: number) => Promise<number>
   /** Until `primary` has `count` replicas online that acknowledge writes (what WAIT counts). */
   readonly waitForReplicasOnline: (primary: number, count: number, timeoutMs: number) => Promise<void>
+  /**
+   * Until every sentinel sees the primary up and connected with no failover in progress. A
+   * failover stays "in progress" after the promotion while Sentinel reconfigures the replicas (up
+   * to failover-timeout), and SENTINEL FAILOVER answers `INPROG` meanwhile.
+   */
+  readonly waitForFailoverSettled: (timeoutMs: number) => Promise<void>
   /** One command to the `index`th sentinel (with the sentinel password). */
   readonly sentinelCall: (index: number, command: string, ...args: Array<string | number>) => Promise<unknown>
   readonly dispose: () => Promise<void>
@@ -336,6 +342,17 @@ export const startSentinelCluster = async (options: SentinelClusterOptions = {})
         return role === "master" ? first : undefined
       }, { timeoutMs }),
     waitForReplicasOnline: (primary, count, timeoutMs) => waitForReplicasOnline(dataAt(primary), count, timeoutMs),
+    waitForFailoverSettled: (timeoutMs) =>
+      eventually("no sentinel to have a failover in progress", async () => {
+        const flags = await Promise.all(sentinels.map(async (s) => {
+          const reply = await redisCall(sentinelAt(s.port), "SENTINEL", "MASTER", masterName)
+          const fields = reply as Array<string>
+          return fields[fields.indexOf("flags") + 1] ?? ""
+        }))
+        // Only "master": not s_down/o_down, not disconnected (a sentinel that cannot reach the primary
+        // may be about to start a failover of its own), no failover_in_progress.
+        return flags.every((f) => f === "master")
+      }, { timeoutMs, intervalMs: 100 }).then(() => undefined),
     sentinelCall: (index, command, ...args) => redisCall(sentinelAt(sentinels[index]!.port), command, ...args),
     dispose
   }
