@@ -1,8 +1,9 @@
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer, Ref } from "effect"
 import { makeWatchAccount } from "../../src/api/grpc/watchAccount.ts"
 import { Archiver } from "../../src/archive/Archiver.ts"
 import { Ledger } from "../../src/ledger/Ledger.ts"
+import { Store } from "../../src/store/Store.ts"
 import { openArchivedBooks } from "../support/archivedBooks.ts"
 import { freshDatabase } from "../support/historyFixtures.ts"
 import { TestPostgres } from "../support/postgresServer.ts"
@@ -17,21 +18,35 @@ layer(Layer.mergeAll(TestRedis.layer, TestPostgres.layer), { timeout: 120_000, e
         const ledger = yield* Ledger
         yield* ledger.execute({ op: "EnsureAccount", accountId: "wendy", initialBalance: 100 })
         yield* (yield* Archiver).drain()
-        // Polls once a second: the deposit's event is written, archived and trimmed in between.
-        const watch = yield* makeWatchAccount(1_000)
+        // The watcher's polls are gated: its first poll runs, its second one (trimState, the first step
+        // of each poll) waits until the deposit below was written, archived and trimmed. No timing.
+        const store = yield* Store
+        const pollsStarted = yield* Ref.make(0)
+        const depositTrimmed = yield* Deferred.make<void>()
+        const gatedStore: Store["Service"] = {
+          ...store,
+          trimState: (accounts) =>
+            Ref.updateAndGet(pollsStarted, (n) => n + 1).pipe(
+              Effect.flatMap((n) => n === 1 ? Effect.void : Deferred.await(depositTrimmed)),
+              Effect.andThen(store.trimState(accounts))
+            )
+        }
+        const watch = yield* makeWatchAccount(10).pipe(Effect.provideService(Store, gatedStore))
         const seen: Array<{ seq: string; type: string }> = []
-        const live = yield* Deferred.make<void>()
         const watcher = yield* Effect.forkChild(watch(
           { accountId: "wendy" },
           (m) => Effect.sync(() => void seen.push({ seq: String((m as { seq: unknown }).seq), type: (m as { type: string }).type })),
-          () => Deferred.succeed(live, undefined).pipe(Effect.asVoid)
+          () => Effect.void
         ))
-        yield* Deferred.await(live)
-        // The watcher polls once right away, then sleeps a second: let that first (empty) poll pass,
-        // so that the deposit below is written, archived and trimmed while it sleeps.
-        yield* Effect.sleep("300 millis")
+        // The first poll is done (it found nothing) once the second one waits at the gate.
+        yield* eventually(Ref.get(pollsStarted), (n) => n >= 2, 10_000)
+        const cursorBefore = (yield* store.trimState([])).cursor
         yield* ledger.execute({ op: "Deposit", accountId: "wendy", amount: 5, source: "PROMO", idempotencyKey: "w-dep" })
         yield* (yield* Archiver).drain()
+        // The deposit's event left the stream before the watcher could read it there.
+        assert.notStrictEqual((yield* store.trimState([])).cursor, cursorBefore)
+        assert.deepStrictEqual(yield* store.eventsAfter(cursorBefore, 10), [])
+        yield* Deferred.succeed(depositTrimmed, undefined)
         yield* eventually(Effect.sync(() => seen.length), (n) => n >= 1, 10_000)
         yield* Fiber.interrupt(watcher)
         assert.deepStrictEqual(seen, [{ seq: "2", type: "DEPOSIT" }])
