@@ -48,6 +48,16 @@ export const keysFor = (c: Command, state: State): ReadonlyArray<string> => {
 export const missingKeys = (c: Command, state: State): ReadonlyArray<string> =>
   keysFor(c, state).filter((k) => !state.has(k))
 
+const NOTHING_OPENED: ReadonlyArray<string> = []
+
+/**
+ * The keys of `keysFor` that the command creates when they are absent: a Contribute's pot (the
+ * hand's first contribution opens it). Every other absent object is refused (a pot to settle, a
+ * reservation to commit), or is a stack, which nothing but a commit creates and which never leaves Redis.
+ */
+export const keysOpenedBy = (c: Command): ReadonlyArray<string> =>
+  c.op === "Contribute" ? [potKey(c.tableId, c.handId)] : NOTHING_OPENED
+
 /**
  * The one place that decides what each operation does to every account.
  * `state` must hold every key of `keysFor` (absent objects as version 0).

@@ -5,7 +5,7 @@ import type { Transfer } from "../domain/transfer.ts"
 import { type ApplyRequest, type ApplyResult, type EventPage, type Snapshot, Store, type TransferPage } from "../store/Store.ts"
 import { StoreUnavailable } from "../store/StoreErrors.ts"
 import { claimRedisForArchive } from "./archiveIdentity.ts"
-import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
+import { type ArchivedClosedObject, HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
 
 /**
  * History reads across both tiers (DESIGN 9): the Store port as the rest of
@@ -41,7 +41,10 @@ import { HistoryStore, type HistoryUnavailable } from "./HistoryStore.ts"
  * RETIRED_POT_CHECK_TIMEOUT_MS, and skipped when PostgreSQL does not answer in time (the game goes
  * on; the archiver's continuity check then stops for the reused id: a new chain for an account the
  * archive holds), and for RETIRED_POT_CHECK_PAUSE_MS after that, so that a hung PostgreSQL delays
- * one hand per pause rather than every hand.
+ * one hand per pause rather than every hand. A `load` of a pot the caller would open (the ledger
+ * reads one before an open when its cache lacks the player's stack: a cold cache, a key forgotten
+ * after a replay) asks the same bounded check, never the unbounded lookup: otherwise the hand's
+ * first contribution would wait for PostgreSQL.
  */
 /** How long a pot open waits for PostgreSQL to say whether the id was retired before it goes ahead unchecked. */
 export const RETIRED_POT_CHECK_TIMEOUT_MS = 100
@@ -62,19 +65,10 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
     return kind === "pot" || kind === "reservation"
   }
 
-  /** The snapshot with every pot or reservation Redis lacks answered from the archive, if it retired it. */
-  const withRetired = Effect.fnUntraced(function*(snapshot: Snapshot) {
-    const absent = [...snapshot.objects].filter(([key, v]) => v.version === 0 && mayBeRetired(key)).map(([key]) => key)
-    if (absent.length === 0) return snapshot
-    const archived = yield* history.closedObjects(absent).pipe(Effect.mapError(historyDown))
-    if (archived.size === 0) return snapshot
-    const objects = new Map<string, Versioned>(snapshot.objects)
-    for (const [key, closed] of archived) {
-      // Without a recorded version it was never retired (Redis lost it, or it is not there yet): absent.
-      if (closed.version !== null) objects.set(key, { version: closed.version, value: closed.state })
-    }
-    return { ...snapshot, objects }
-  })
+  /** The retired ones among closed objects found in the archive: their closed state at the version Redis held. */
+  const retiredVersions = (found: ReadonlyMap<string, ArchivedClosedObject>) =>
+    // Without a recorded version it was never retired (Redis lost it, or it is not there yet): absent.
+    new Map([...found].flatMap(([key, c]): Array<[string, Versioned]> => c.version === null ? [] : [[key, { version: c.version, value: c.state }]]))
 
   /** Until when (the Clock's ms) pot opens skip the check: PostgreSQL did not answer the last one. */
   let uncheckedUntil = 0
@@ -89,9 +83,7 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
     )
   const check = (keys: ReadonlyArray<string>) =>
     history.closedObjects(keys).pipe(
-      Effect.map((found) => new Map([...found].flatMap(([key, c]): Array<[string, Versioned]> =>
-        c.version === null ? [] : [[key, { version: c.version, value: c.state }]]
-      ))),
+      Effect.map(retiredVersions),
       Effect.timeoutOption(RETIRED_POT_CHECK_TIMEOUT_MS),
       Effect.flatMap(Option.match({
         onNone: () => unchecked(`no answer within ${RETIRED_POT_CHECK_TIMEOUT_MS} ms`),
@@ -105,6 +97,26 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
    */
   const retiredPots = (keys: ReadonlyArray<string>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => now < uncheckedUntil ? Effect.succeed(new Map<string, Versioned>()) : check(keys))
+
+  /**
+   * The snapshot with every pot or reservation Redis lacks answered from the archive, if it retired
+   * it. Pots the caller opens if absent (`opens`) are asked as a pot open asks (retiredPots: bounded,
+   * none when PostgreSQL does not answer), since apply checks the open again: a ledger that reads
+   * before an open (a cold cache) does not stall the game while PostgreSQL is down. Anything else
+   * absent is a refusal only the archive can confirm or overturn: PostgreSQL must answer.
+   */
+  const withRetired = Effect.fnUntraced(function*(snapshot: Snapshot, opens: ReadonlyArray<string> | undefined) {
+    const absent = [...snapshot.objects].filter(([key, v]) => v.version === 0 && mayBeRetired(key)).map(([key]) => key)
+    if (absent.length === 0) return snapshot
+    const opened = opens === undefined ? [] : absent.filter((key) => keyKind(key) === "pot" && opens.includes(key))
+    const others = opened.length === 0 ? absent : absent.filter((key) => !opened.includes(key))
+    const retired = others.length === 0
+      ? new Map<string, Versioned>()
+      : retiredVersions(yield* history.closedObjects(others).pipe(Effect.mapError(historyDown)))
+    if (opened.length > 0) for (const [key, v] of yield* retiredPots(opened)) retired.set(key, v)
+    if (retired.size === 0) return snapshot
+    return { ...snapshot, objects: new Map<string, Versioned>([...snapshot.objects, ...retired]) }
+  })
 
   /** apply, unless the plan opens a pot whose id was retired: then Conflict with that pot (and Redis' state of the rest). */
   const apply = Effect.fnUntraced(function*(request: ApplyRequest) {
@@ -180,7 +192,7 @@ export const makeTieredStore = (store: Store["Service"], history: HistoryStore["
 
   return Store.of({
     ...store,
-    load: (keys, idempotencyKey) => Effect.flatMap(store.load(keys, idempotencyKey), withRetired),
+    load: (keys, idempotencyKey, opens) => Effect.flatMap(store.load(keys, idempotencyKey), (s) => withRetired(s, opens)),
     apply,
     entries: (account, afterSeq, limit) => Effect.map(entryPage(account, afterSeq, limit), (p) => p.entries),
     entryPage,

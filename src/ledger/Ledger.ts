@@ -20,7 +20,7 @@ import { type Command, idempotencyKeyOf } from "../domain/commands.ts"
 import { type Refusal, REFUSALS, refuse } from "../domain/errors.ts"
 import type { LedgerEntry } from "../domain/ledgerEntry.ts"
 import type { Inconsistent, Plan, StatName } from "../domain/plan.ts"
-import { keysFor, missingKeys, plan } from "../domain/planner.ts"
+import { keysFor, keysOpenedBy, missingKeys, plan } from "../domain/planner.ts"
 import type { ResultByOp } from "../domain/responses.ts"
 import type { Transfer } from "../domain/transfer.ts"
 import { type IdempotencyRecord, type Page, Store, type StoreEvent } from "../store/Store.ts"
@@ -118,7 +118,8 @@ export class Ledger extends Context.Service<Ledger, {
       )
     const store = {
       ...rawStore,
-      load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => timed("load", rawStore.load(keys, idempotencyKey)),
+      load: (keys: ReadonlyArray<string>, idempotencyKey?: string, opens?: ReadonlyArray<string>) =>
+        timed("load", rawStore.load(keys, idempotencyKey, opens)),
       apply: (request: Parameters<typeof rawStore.apply>[0]) => timed("apply", rawStore.apply(request))
     }
     const cache = new ObjectCache(settings.cacheMaxObjects)
@@ -194,7 +195,7 @@ export class Ledger extends Context.Service<Ledger, {
       /** One read of `keys`, with the key's record if asked; what it said about the key. */
       const read = (keys: ReadonlyArray<string>, askKey: boolean): Effect.Effect<RecordSeen, StoreUnavailable> => {
         const asked = askKey && idempotencyKey !== undefined
-        return Effect.map(store.load(keys, asked ? idempotencyKey : undefined), (snapshot): RecordSeen => {
+        return Effect.map(store.load(keys, asked ? idempotencyKey : undefined, keysOpenedBy(command)), (snapshot): RecordSeen => {
           remember(snapshot.objects)
           if (!asked) return "notAsked"
           const record = snapshot.idempotency

@@ -196,8 +196,17 @@ export interface LeaseHolder {
  * by expected versions and the idempotency key. Everything else reads.
  */
 export class Store extends Context.Service<Store, {
-  /** Current version and value of each key (version 0: absent), and the idempotency record if asked. */
-  readonly load: (keys: ReadonlyArray<string>, idempotencyKey?: string) => Effect.Effect<Snapshot, StoreUnavailable>
+  /**
+   * Current version and value of each key (version 0: absent), and the idempotency record if asked.
+   * `opens`: keys among `keys` the caller creates if they are absent (planner.keysOpenedBy); a
+   * store that also looks up absent objects elsewhere (TieredStore: retired pots in PostgreSQL)
+   * may answer those from a bounded check, since apply checks an open again.
+   */
+  readonly load: (
+    keys: ReadonlyArray<string>,
+    idempotencyKey?: string,
+    opens?: ReadonlyArray<string>
+  ) => Effect.Effect<Snapshot, StoreUnavailable>
   readonly apply: (request: ApplyRequest) => Effect.Effect<ApplyResult, StoreUnavailable>
   /**
    * Ledger entries of one account with seq > afterSeq, ascending, at most `limit`: those the

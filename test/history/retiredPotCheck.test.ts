@@ -17,39 +17,82 @@ import { ledgerCoreOn } from "../support/ledgerLayers.ts"
  * and counted: the policy under test is TieredStore's, not PostgreSQL's (the real server's down
  * and reuse cases are in test/archive/retirement.test.ts).
  */
+/** An in-memory history store whose `closedObjects` fails (PostgreSQL down), counting the calls. */
+const historyNotAnswering = () => {
+  const calls = { asked: 0 }
+  const history = HistoryStore.of({
+    ...MemoryHistoryStore.makeMemoryHistoryStore(),
+    closedObjects: () =>
+      Effect.suspend(() => {
+        calls.asked += 1
+        return Effect.fail(new HistoryUnavailable({ operation: "closedObjects", reason: "connection refused" }))
+      })
+  })
+  return { calls, history }
+}
+
+/** `accounts` each with a 500-chip stack at t1 (closed holds: no pot, nothing the check asks about). */
+const seated = (accounts: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    for (const accountId of accounts) {
+      yield* ledger.execute({ op: "EnsureAccount", accountId, initialBalance: 1_000 })
+      const hold = yield* ledger.execute({ op: "Reserve", accountId, tableId: "t1", amount: 500, timeoutMs: 0, idempotencyKey: `hold-${accountId}` })
+      yield* ledger.execute({ op: "Commit", reservationId: hold.result.reservationId })
+    }
+  })
+
+const contribute = (accountId: string, seatId: number, handId: string) =>
+  Effect.flatMap(Ledger, (ledger) =>
+    ledger.execute({ op: "Contribute", tableId: "t1", handId, seatId, accountId, amount: 5, contributionType: "BET", idempotencyKey: `c-${handId}-${accountId}` }))
+
 describe("pot opens while the history store does not answer", () => {
   it.effect("one open asks and goes ahead unchecked; the next ones skip the check until the pause is over, then one asks again", () =>
     Effect.gen(function*() {
-      let asked = 0
-      const failing = HistoryStore.of({
-        ...MemoryHistoryStore.makeMemoryHistoryStore(),
-        closedObjects: () =>
-          Effect.suspend(() => {
-            asked += 1
-            return Effect.fail(new HistoryUnavailable({ operation: "closedObjects", reason: "connection refused" }))
-          })
-      })
-      const store = Layer.succeed(Store, makeTieredStore(MemoryStore.make(), failing))
+      const { calls, history } = historyNotAnswering()
+      const store = Layer.succeed(Store, makeTieredStore(MemoryStore.make(), history))
       yield* Effect.gen(function*() {
         const ledger = yield* Ledger
-        yield* ledger.execute({ op: "EnsureAccount", accountId: "alice", initialBalance: 1_000 })
-        const hold = yield* ledger.execute({ op: "Reserve", accountId: "alice", tableId: "t1", amount: 500, timeoutMs: 0, idempotencyKey: "hold" })
-        yield* ledger.execute({ op: "Commit", reservationId: hold.result.reservationId })
-        const open = (handId: string) =>
-          ledger.execute({ op: "Contribute", tableId: "t1", handId, seatId: 1, accountId: "alice", amount: 5, contributionType: "BET", idempotencyKey: `c-${handId}` })
+        yield* seated(["alice"])
+        const open = (handId: string) => contribute("alice", 1, handId)
 
         yield* open("h1")
-        assert.strictEqual(asked, 1, "the first open asked")
+        assert.strictEqual(calls.asked, 1, "the first open asked")
         yield* open("h2")
         yield* TestClock.adjust(RETIRED_POT_CHECK_PAUSE_MS - 1)
         yield* open("h3")
-        assert.strictEqual(asked, 1, "opens within the pause did not ask")
+        assert.strictEqual(calls.asked, 1, "opens within the pause did not ask")
         yield* TestClock.adjust(1)
         yield* open("h4")
-        assert.strictEqual(asked, 2, "after the pause the next open asked again")
+        assert.strictEqual(calls.asked, 2, "after the pause the next open asked again")
         for (const hand of ["h1", "h2", "h3", "h4"]) {
           assert.strictEqual((yield* ledger.pot("t1", hand)).value?.status, "ACTIVE", `${hand} opened unchecked`)
         }
       }).pipe(Effect.provide(ledgerCoreOn(store)))
+    }))
+
+  it.effect("an open the ledger reads first goes ahead the same: after a replay forgot the cached stack, and on an instance whose cache is cold", () =>
+    Effect.gen(function*() {
+      const { calls, history } = historyNotAnswering()
+      const shared = MemoryStore.make()
+      const store = Layer.succeed(Store, makeTieredStore(shared, history))
+      yield* Effect.gen(function*() {
+        const ledger = yield* Ledger
+        yield* seated(["alice", "bob"])
+        yield* contribute("alice", 1, "h1")
+        yield* contribute("bob", 2, "h1")
+        // The game retries alice's call: a replay, after which this instance reads her stack again.
+        assert.isTrue((yield* contribute("alice", 1, "h1")).replayed)
+        yield* ledger.execute({ op: "Settle", tableId: "t1", handId: "h1", winners: [{ seatId: 2, accountId: "bob", amount: 10 }], idempotencyKey: "s-h1" })
+        yield* TestClock.adjust(RETIRED_POT_CHECK_PAUSE_MS)
+        const opened = yield* contribute("alice", 1, "h2")
+        assert.strictEqual(opened.result.totalPot, 5)
+        assert.strictEqual(calls.asked, 2, "h1's open and h2's asked once each, bounded")
+      }).pipe(Effect.provide(ledgerCoreOn(store)))
+      // Another instance (its own ledger and cache) on the same Redis, PostgreSQL still down.
+      yield* TestClock.adjust(RETIRED_POT_CHECK_PAUSE_MS)
+      const opened = yield* contribute("bob", 2, "h3").pipe(Effect.provide(ledgerCoreOn(store)))
+      assert.strictEqual(opened.result.totalPot, 5)
+      assert.strictEqual(calls.asked, 3)
     }))
 })

@@ -23,7 +23,7 @@ export const makeFaultyStore = () => {
       return effect()
     })
   const store = Store.of({
-    load: (keys, idem) => guard("load", () => inner.load(keys, idem)),
+    load: (keys, idem, opens) => guard("load", () => inner.load(keys, idem, opens)),
     apply: (r) =>
       guard("apply", () =>
         fault === "conflict"

@@ -107,3 +107,7 @@ export const RETRY_AFTER_SECONDS = 1
 
 export const storeUnavailable = (): Unavailable =>
   new Unavailable({ error: "STORE_UNAVAILABLE", message: "the ledger store is unreachable; retry later" })
+
+/** The history store (PostgreSQL) alone did not answer: what an operator must look at is PostgreSQL, not Redis. */
+export const historyUnavailable = (): Unavailable =>
+  new Unavailable({ error: "STORE_UNAVAILABLE", message: "the history store (PostgreSQL) is unreachable; retry later" })

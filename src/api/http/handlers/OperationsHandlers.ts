@@ -9,7 +9,7 @@ import { Ledger } from "../../../ledger/Ledger.ts"
 import { LedgerVerifier } from "../../../ledger/LedgerVerifier.ts"
 import { type VerificationJob, VerificationJobs } from "../../../ledger/VerificationJobs.ts"
 import { Store } from "../../../store/Store.ts"
-import { Conflict, InternalError, NotFound, storeUnavailable, Unavailable } from "../ApiErrors.ts"
+import { Conflict, historyUnavailable, InternalError, NotFound, storeUnavailable, Unavailable } from "../ApiErrors.ts"
 import { BalanceApi } from "../BalanceApi.ts"
 import { decodeCursor, nextCursorOf } from "../cursor.ts"
 import { walletMustExist } from "../queries/walletMustExist.ts"
@@ -154,6 +154,6 @@ export const OperationsHandlers = HttpApiBuilder.group(BalanceApi, "operations",
     .handle("archiveStatus", () =>
       archive.status().pipe(
         Effect.map(archiveView),
-        Effect.mapError((): Unavailable => storeUnavailable())
+        Effect.mapError((e): Unavailable => e._tag === "HistoryUnavailable" ? historyUnavailable() : storeUnavailable())
       ))
 }))
