@@ -105,7 +105,12 @@ export const spawnUntilReady = async (options: SpawnUntilReady): Promise<{ reado
   throw new Error(`${options.tooLate}: ${output.trim()}`)
 }
 
-/** Signals the child (`kill`), SIGKILL after `graceMs`, and waits for it to exit. */
+/**
+ * Signals the child (`kill`), SIGKILL after `graceMs`, and waits for it to exit. SIGCONT first: a
+ * stopped process does not act on the signal until it is continued, and one may be stopped without
+ * anybody meaning to leave it so (runuser stops itself when its child is stopped, and stays stopped
+ * after the child is continued): the stop would then wait out the grace and kill it.
+ */
 export const stopChild = async (
   server: ServerChild,
   kill: (signal: NodeJS.Signals) => void,
@@ -113,6 +118,7 @@ export const stopChild = async (
   graceMs: number
 ): Promise<void> => {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  kill("SIGCONT")
   kill(signal)
   const timer = setTimeout(() => kill("SIGKILL"), graceMs)
   await server.exited

@@ -129,3 +129,24 @@ it.live.skipIf(!isRoot)("as root, a directory above DATA_DIR that the postgres u
     assert.include(String(error.message), `cannot pass through ${outer}`)
     assert.strictEqual(statSync(outer).mode & 0o777, 0o700, "untouched")
   }), { timeout: 60_000 })
+
+/** The state letter of `pid` in /proc (R, S, T: stopped, ...). */
+const processState = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0]
+
+it.live.skipIf(!isRoot)("as root, a PostgreSQL that was paused and resumed is stopped by its fast shutdown, not killed after the grace: runuser, which stopped with it, is resumed too", () =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDataDir
+    const server = yield* Effect.promise(() => spawnPostgresServerOnFreePort({ dir: join(dataDir, "data") }))
+    yield* Effect.addFinalizer(() => Effect.promise(() => stopPostgresServer(server, "SIGKILL")))
+    const runuser = server.child.pid!
+    const postmaster = Number(readFileSync(join(dataDir, "data", "postmaster.pid"), "utf8").split("\n")[0])
+    assert.notStrictEqual(postmaster, runuser, "the child is runuser, postgres its child")
+    // A hung database, as an operator's SIGSTOP or a chaos run makes one: runuser sees its child stop and stops itself.
+    process.kill(postmaster, "SIGSTOP")
+    yield* eventually(Effect.sync(() => processState(runuser)), (s) => s === "T", 10_000)
+    process.kill(postmaster, "SIGCONT")
+    assert.isTrue(yield* Effect.promise(() => accepts(server.port)))
+    yield* Effect.promise(() => stopPostgresServer(server))
+    assert.strictEqual(server.child.signalCode, null, "not killed")
+    assert.strictEqual(server.child.exitCode, 0)
+  }), { timeout: 60_000 })
