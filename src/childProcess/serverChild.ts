@@ -75,11 +75,17 @@ export interface SpawnUntilReady {
   readonly spawnError: (e: NodeJS.ErrnoException) => Error
   /** Kills the child when it did not get ready in time. */
   readonly kill: (child: ChildProcess) => void
+  /** Runs it as this user and group (set before exec: no process in between); default: ours. */
+  readonly user?: { readonly uid: number; readonly gid: number } | undefined
 }
 
 /** Spawns the child and resolves once `isReady`; rejects with its last output if it exits first or takes too long. */
 export const spawnUntilReady = async (options: SpawnUntilReady): Promise<{ readonly child: ChildProcess; readonly exited: Promise<void> }> => {
-  const child = spawn(options.command, [...options.args], { stdio: ["ignore", "pipe", "pipe"], detached: options.detached })
+  const child = spawn(options.command, [...options.args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached,
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid })
+  })
   let output = ""
   child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
   child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
@@ -107,9 +113,8 @@ export const spawnUntilReady = async (options: SpawnUntilReady): Promise<{ reado
 
 /**
  * Signals the child (`kill`), SIGKILL after `graceMs`, and waits for it to exit. SIGCONT first: a
- * stopped process does not act on the signal until it is continued, and one may be stopped without
- * anybody meaning to leave it so (runuser stops itself when its child is stopped, and stays stopped
- * after the child is continued): the stop would then wait out the grace and kill it.
+ * stopped (SIGSTOP) server does not act on the signal until it is continued, so the stop of a
+ * server frozen by an operator or a chaos run would wait out the grace and kill it.
  */
 export const stopChild = async (
   server: ServerChild,

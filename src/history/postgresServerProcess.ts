@@ -22,9 +22,14 @@ import {
  * directory, trust authentication (nothing but this machine can reach it).
  *
  * initdb and postgres refuse to run as root: as root, both run as the
- * `postgres` user (Debian's package creates it) through runuser, and the data
- * directory is handed to that user (owner postgres, mode 0700). That user must
- * also be able to pass through the directories above it: see grantPassage.
+ * `postgres` user (Debian's package creates it), switched to before exec (the
+ * spawn's uid and gid), and the data directory is handed to that user (owner
+ * postgres, mode 0700). That user must also be able to pass through the
+ * directories above it: see grantPassage. Not through runuser: it stays as a
+ * parent in between, and when postgres is stopped (SIGSTOP, a hung database)
+ * runuser stops itself and is not continued with postgres, so it no longer
+ * reaps it: a later crash of postgres went unseen (no restart) and its stop
+ * waited out the grace.
  */
 export interface PostgresServerProcess extends ServerChild {
   /** postgres://postgres@127.0.0.1:<port>/postgres; `dir` is the data directory (the cluster). */
@@ -109,9 +114,12 @@ const grantPassage = (cluster: string, user: { uid: number; gid: number; groups:
   }
 }
 
-/** The command line, through runuser when we are root. */
-const asServerUser = (binary: string, args: ReadonlyArray<string>): [string, Array<string>] =>
-  isRoot() ? ["runuser", ["-u", "postgres", "--", binary, ...args]] : [binary, [...args]]
+/** Who initdb and postgres run as: the `postgres` user when we are root (they refuse root), else us. */
+const serverUser = (): { readonly uid: number; readonly gid: number } | undefined => {
+  if (!isRoot()) return undefined
+  const { uid, gid } = postgresUser()
+  return { uid, gid }
+}
 
 /** Creates the cluster in `dir` unless it already holds one (PG_VERSION). */
 export const initCluster = (dir: string, bin = findPostgresBin()): void => {
@@ -125,10 +133,10 @@ export const initCluster = (dir: string, bin = findPostgresBin()): void => {
     grantPassage(abs, user)
     chownSync(abs, user.uid, user.gid)
   }
-  const [command, args] = asServerUser(join(bin, "initdb"), [
-    "-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"
-  ])
-  const result = spawnSync(command, args, { encoding: "utf8" })
+  const result = spawnSync(join(bin, "initdb"), ["-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"], {
+    encoding: "utf8",
+    ...serverUser()
+  })
   if (result.status !== 0) {
     const hint = isRoot() ? ` (running as root: initdb runs as the 'postgres' user, which owns ${abs})` : ""
     throw new Error(`initdb failed (${result.status ?? result.signal})${hint}: ${(result.stderr || result.stdout).trim().slice(-2000)}`)
@@ -175,11 +183,11 @@ export const spawnPostgresServer = async (options: {
 }): Promise<PostgresServerProcess> => {
   const bin = findPostgresBin()
   initCluster(options.dir, bin)
-  const [command, args] = asServerUser(join(bin, "postgres"), postgresArgs(options.port, options.dir))
   const { child, exited } = await spawnUntilReady({
     name: "postgres",
-    command,
-    args,
+    command: join(bin, "postgres"),
+    args: postgresArgs(options.port, options.dir),
+    user: serverUser(),
     // Its own process group, so a terminal's Ctrl-C reaches the service, which stops it in order.
     detached: true,
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
@@ -205,8 +213,8 @@ export const spawnPostgresServerOnFreePort = (options: { readonly dir: string })
   onFreePort((port) => spawnPostgresServer({ ...options, port }), (e) => e instanceof PostgresServerMissing)
 
 /**
- * Signals the postgres process itself. Under runuser the child is runuser, which does not pass
- * SIGKILL on (nothing can): the whole process group gets the signal (postgres and its backends).
+ * Signals postgres' whole process group: the postmaster and its backends (a killed postmaster's
+ * backends would otherwise run on for a moment, holding the cluster).
  */
 const signalServer = (child: ChildProcess, signal: NodeJS.Signals) => {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
@@ -259,6 +267,8 @@ export const recordPostgresOwner = (server: PostgresServerProcess): void => {
 export const stopOrphanedPostgres = async (dir: string, timeoutMs = 15_000): Promise<boolean> => {
   const orphan = await liveOrphan(ownerFile(dir), groupAlive, probeOnce)
   if (orphan === undefined) return false
+  // Continued first: a stopped process group acts on nothing (stopChild).
+  process.kill(-orphan.pid, "SIGCONT")
   process.kill(-orphan.pid, "SIGINT")
   await waitForExit(orphan.pid, groupAlive, timeoutMs, `orphaned postgres (process group ${orphan.pid}) on ${dir}`)
   return true
