@@ -100,5 +100,18 @@ describe("gRPC request decoding", () => {
       assert.isUndefined((yield* decodeWatch({ accountId: "a" })).afterSeq)
       assert.strictEqual((yield* decodeWatch({ accountId: "a", afterSeq: "0" })).afterSeq, 0)
       assert.deepInclude(yield* refusal(decodeWatch({ accountId: "a", afterSeq: "-2" })), { field: "after_seq" })
+      // A seq is not an amount: the refusal says what after_seq is.
+      const refusals = [
+        yield* refusal(decodeWatch({ accountId: "a", afterSeq: "-1" })),
+        yield* refusal(decodeEntriesQuery({ accountId: "a", afterSeq: "-1", limit: 0, tableId: "" }))
+      ]
+      for (const refused of refusals) {
+        assert.deepInclude(refused, {
+          code: "INVALID_ARGUMENT",
+          field: "after_seq",
+          message: "after_seq must not be negative (a ledger seq, 0 for the start)"
+        })
+      }
+      assert.deepInclude(yield* refusal(decodeWatch({ accountId: "a", afterSeq: "1.5" })), { code: "INVALID_ARGUMENT", message: "after_seq must be an integer" })
     }))
 })

@@ -90,6 +90,14 @@ const int64 = (input: unknown, field: string, code: RefusalCode, zeroAllowed: bo
   return checked(zeroAllowed ? ChipsOrZero : Chips, code, field, parsed.value)
 }
 const amount = (input: unknown, field = "amount") => int64(input, field, "INVALID_AMOUNT", false)
+/** A ledger sequence number (after_seq): an int64 from 0 up; its refusal speaks of a seq, not of chips. */
+const sequenceNumber = (input: unknown, field: string) => {
+  const parsed = parseInt64(input ?? "0")
+  if (parsed._tag === "invalid") return Result.fail(refuse("INVALID_ARGUMENT", `${field} ${parsed.reason}`, field))
+  return parsed.value < 0
+    ? Result.fail(refuse("INVALID_ARGUMENT", `${field} must not be negative (a ledger seq, 0 for the start)`, field))
+    : Result.succeed(parsed.value)
+}
 
 const CONTRIBUTION_TYPES = ["BLIND", "ANTE", "BET", "CALL", "RAISE", "ALL_IN"] as const
 const contributionType = (input: unknown) => {
@@ -249,7 +257,7 @@ export const decodeEntriesQuery = (r: Wire) =>
   Effect.fromResult(Result.gen(function*() {
     const id = yield* accountId(r.accountId)
     const account = text(r.tableId) === "" ? walletKey(id) : stackKey(yield* tableId(r.tableId), id)
-    const afterSeq = yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
+    const afterSeq = yield* sequenceNumber(r.afterSeq, "after_seq")
     const requested = typeof r.limit === "number" ? r.limit : 0
     if (!Number.isInteger(requested) || requested < 0 || requested > MAX_ENTRIES_PAGE) {
       return yield* Result.fail(refuse("INVALID_ARGUMENT", `limit must be between 0 and ${MAX_ENTRIES_PAGE}`, "limit"))
@@ -263,6 +271,6 @@ export const decodeWatch = (r: Wire) =>
     // proto3 `optional`: undefined when the client did not set it, which means "from now on".
     const afterSeq = r.afterSeq === undefined || r.afterSeq === null
       ? undefined
-      : yield* int64(r.afterSeq, "after_seq", "INVALID_ARGUMENT", true)
+      : yield* sequenceNumber(r.afterSeq, "after_seq")
     return { accountId: id, afterSeq }
   }))
