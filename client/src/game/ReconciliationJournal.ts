@@ -60,6 +60,19 @@ export class JournalLocked extends Error {
 }
 
 export const JOURNAL_FILE = "journal.jsonl"
+
+/**
+ * Whether a journal file can be archived: nothing pending, and something applied (a file of
+ * refusals alone would only be carried into the next one again).
+ */
+const settled = (entries: ReadonlyMap<string, JournalEntry>): boolean => {
+  let applied = false
+  for (const e of entries.values()) {
+    if (e.state === "pending") return false
+    if (e.state === "applied") applied = true
+  }
+  return applied
+}
 /** Journals open in this process (the pid lock cannot tell two of them apart). */
 const openHere = new Set<string>()
 const LOCK_FILE = "journal.lock"
@@ -141,8 +154,10 @@ export const foldLines = (text: string): { entries: Map<string, JournalEntry>; v
  * writing `applied`) moves nothing twice.
  *
  * One process per directory (a pid lock file). On open, a torn last line is
- * cut off; a journal with nothing pending is archived as journal-<ms>.jsonl
- * (the report reads those too) and a fresh one started.
+ * cut off; a journal with nothing pending (and something applied) is archived
+ * as journal-<ms>.jsonl (the report reads those too) and a fresh one started.
+ * Refused movements are not settled: they wait for the operator
+ * (`balance-reconcile retry`), so they are carried into the fresh file.
  */
 export class ReconciliationJournal {
   private fd: number
@@ -171,8 +186,10 @@ export class ReconciliationJournal {
     writeFileSync(lock, `${process.pid}\n`, { mode: 0o600 })
     const path = join(dir, JOURNAL_FILE)
     let { entries, validBytes } = existsSync(path) ? foldLines(readFileSync(path, "utf8")) : { entries: new Map<string, JournalEntry>(), validBytes: 0 }
-    if (entries.size > 0 && [...entries.values()].every((e) => e.state !== "pending")) {
+    let carried: ReadonlyArray<JournalEntry> = []
+    if (settled(entries)) {
       renameSync(path, join(dir, `journal-${Date.now()}.jsonl`))
+      carried = [...entries.values()].filter((e) => e.state === "refused")
       entries = new Map()
       validBytes = 0
     }
@@ -182,7 +199,19 @@ export class ReconciliationJournal {
       fsyncSync(fd)
     }
     openHere.add(key)
-    return new ReconciliationJournal(dir, fd, entries, validBytes)
+    const journal = new ReconciliationJournal(dir, fd, entries, validBytes)
+    journal.carry(carried)
+    return journal
+  }
+
+  /** Writes refused entries of an archived file into this one, as they were: still refused, still retryable. */
+  private carry(refused: ReadonlyArray<JournalEntry>): void {
+    for (const e of refused) {
+      const r = e.refusal!
+      this.write({ t: "movement", id: e.id, at: e.at, cause: e.cause, movement: e.movement })
+      this.write({ t: "refused", id: e.id, at: r.at, code: r.code, message: r.message, advice: r.advice })
+      this.entries.set(e.id, { ...e })
+    }
   }
 
   private write(line: JournalLine): void {
@@ -269,12 +298,14 @@ export class ReconciliationJournal {
    * `minBytes`: the settled one is kept as journal-<ms>.jsonl (the report reads it).
    */
   rotateIfSettled(minBytes: number): boolean {
-    if (this.closed || this.size < minBytes || [...this.entries.values()].some((e) => e.state === "pending")) return false
+    if (this.closed || this.size < minBytes || !settled(this.entries)) return false
+    const refused = [...this.entries.values()].filter((e) => e.state === "refused")
     closeSync(this.fd)
     renameSync(join(this.dir, JOURNAL_FILE), join(this.dir, `journal-${Date.now()}.jsonl`))
     this.fd = openSync(join(this.dir, JOURNAL_FILE), "a+", 0o600)
     this.entries.clear()
     this.size = 0
+    this.carry(refused)
     return true
   }
 
@@ -287,11 +318,19 @@ export class ReconciliationJournal {
   }
 }
 
-/** Every journal file of a directory (archives first, the current one last), folded: what the report reads. */
+/**
+ * Every journal file of a directory (archives first, the current one last), folded: what the report
+ * reads. A refusal carried from an archive into a later file is one entry, as the later file has it.
+ */
 export const readJournalDir = (dir: string): Array<JournalEntry> => {
   if (!existsSync(dir)) return []
   const files = readdirSync(dir)
     .filter((f) => /^journal(-\d+)?\.jsonl$/.test(f))
     .sort((a, b) => (a === JOURNAL_FILE ? 1 : b === JOURNAL_FILE ? -1 : a.localeCompare(b, "en", { numeric: true })))
-  return files.flatMap((f) => [...foldLines(readFileSync(join(dir, f), "utf8")).entries.values()])
+  const byId = new Map<string, JournalEntry>()
+  for (const f of files) {
+    // A later file's state of an entry replaces the earlier one in its place (the order permitted).
+    for (const e of foldLines(readFileSync(join(dir, f), "utf8")).entries.values()) byId.set(e.id, e)
+  }
+  return [...byId.values()]
 }
