@@ -7,10 +7,13 @@ import { join } from "node:path"
  */
 
 export const DEFAULT_API_URL = "http://127.0.0.1:3002/api"
+/** How long one request may wait for its answer (a stopped or wedged service would otherwise hang the CLI). */
+export const DEFAULT_TIMEOUT_SECONDS = 30
 
 export interface ClientSettings {
   readonly apiUrl: string
   readonly adminKey: string
+  readonly timeoutMs: number
 }
 
 export class CliError extends Error {
@@ -34,18 +37,30 @@ export class ApiError extends CliError {
   }
 }
 
+const isHttpUrl = (text: string) => {
+  try {
+    return /^https?:$/.test(new URL(text).protocol)
+  } catch {
+    return false
+  }
+}
+
 /**
  * The admin key: ADMIN_API_KEY, else the key file the service generated (DATA_DIR/admin-api-key,
  * DATA_DIR defaulting to .data as for the service).
  */
-export const resolveSettings = (env: NodeJS.ProcessEnv, apiUrlFlag: string | undefined): ClientSettings => {
+export const resolveSettings = (env: NodeJS.ProcessEnv, apiUrlFlag: string | undefined, timeoutFlag?: string): ClientSettings => {
   const apiUrl = (apiUrlFlag ?? env["BALANCE_API_URL"] ?? DEFAULT_API_URL).replace(/\/+$/, "")
+  if (!isHttpUrl(apiUrl)) throw new CliError(`--url / BALANCE_API_URL must be an http(s) URL such as ${DEFAULT_API_URL}, not "${apiUrl}"`, 2)
+  const seconds = timeoutFlag === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(timeoutFlag)
+  if (!(Number.isFinite(seconds) && seconds > 0)) throw new CliError(`--timeout must be a number of seconds above 0, not "${timeoutFlag}"`, 2)
+  const timeoutMs = Math.ceil(seconds * 1000)
   const fromEnv = env["ADMIN_API_KEY"]?.trim()
-  if (fromEnv !== undefined && fromEnv !== "") return { apiUrl, adminKey: fromEnv }
+  if (fromEnv !== undefined && fromEnv !== "") return { apiUrl, adminKey: fromEnv, timeoutMs }
   const keyFile = join(env["DATA_DIR"] ?? ".data", "admin-api-key")
   try {
     const key = readFileSync(keyFile, "utf8").trim()
-    if (key !== "") return { apiUrl, adminKey: key }
+    if (key !== "") return { apiUrl, adminKey: key, timeoutMs }
   } catch {
     // fall through to the message below
   }
@@ -64,17 +79,27 @@ export interface AdminClient {
 export const adminClient = (settings: ClientSettings): AdminClient => {
   const send = async (method: string, path: string, body: unknown, headers: Readonly<Record<string, string>>) => {
     let response: Response
+    let text: string
+    // One deadline for the whole exchange: headers and body.
+    const signal = AbortSignal.timeout(settings.timeoutMs)
     try {
       response = await fetch(settings.apiUrl + path, {
         method,
         headers: { "x-admin-key": settings.adminKey, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal
       })
+      text = await response.text()
     } catch (e) {
+      if (signal.aborted) {
+        throw new CliError(
+          `no answer from ${settings.apiUrl} within ${settings.timeoutMs / 1000} s: is the service stopped or overloaded? (--timeout SECONDS)`,
+          1
+        )
+      }
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e instanceof Error ? e.message : String(e))
       throw new CliError(`cannot reach ${settings.apiUrl} (${cause}); is the service running? (BALANCE_API_URL)`, 1)
     }
-    const text = await response.text()
     let parsed: any = undefined
     try {
       parsed = text === "" ? undefined : JSON.parse(text)

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto"
 import { parseArgs } from "node:util"
-import { type AdminClient, adminClient, ApiError, CliError, DEFAULT_API_URL, resolveSettings } from "./adminClient.ts"
+import { type AdminClient, adminClient, ApiError, CliError, DEFAULT_API_URL, DEFAULT_TIMEOUT_SECONDS, resolveSettings } from "./adminClient.ts"
 import { type Cell, fields, progressBar, table } from "./format.ts"
 
 export const USAGE = `balance-admin: the balance-service admin CLI (talks to its HTTP API)
 
-usage: balance-admin <command> [arguments] [--json] [--url URL]
+usage: balance-admin <command> [arguments] [--json] [--url URL] [--timeout S]
 
   overview                                 store, credit queue, dead letters, verification, archive
   accounts [--prefix P] [--limit N] [--cursor C]        wallets in id order
@@ -25,6 +25,7 @@ usage: balance-admin <command> [arguments] [--json] [--url URL]
 
   --json      the API's JSON answer on stdout, for scripts (progress still goes to stderr)
   --url URL   the API (default: BALANCE_API_URL, else ${DEFAULT_API_URL})
+  --timeout S seconds each request may wait for its answer (default ${DEFAULT_TIMEOUT_SECONDS})
   Times are ISO 8601 (2025-01-15T10:00:00Z). The admin key comes from ADMIN_API_KEY, else
   DATA_DIR/admin-api-key (DATA_DIR defaults to .data).
   Exit status: 0 done, 1 refused or failed (the API's error code is printed), 2 bad usage.`
@@ -73,6 +74,7 @@ export const run = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv, i
       options: {
         json: { type: "boolean" },
         url: { type: "string" },
+        timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
         limit: { type: "string" },
         cursor: { type: "string" },
@@ -89,7 +91,7 @@ export const run = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv, i
       }
     })
   } catch (e) {
-    io.err(`${(e as Error).message}\n\n${USAGE}`)
+    io.err(`balance-admin: ${(e as Error).message}\n\n${USAGE}`)
     return 2
   }
   const { values: flags, positionals } = parsed
@@ -98,7 +100,7 @@ export const run = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv, i
     return flags.help === true ? 0 : 2
   }
   try {
-    const client = adminClient(resolveSettings(env, flags.url))
+    const client = adminClient(resolveSettings(env, flags.url, flags.timeout))
     const print = (json: unknown, human: () => string) => io.out(flags.json === true ? JSON.stringify(json, null, 2) : human())
     return await dispatch(positionals, flags, client, io, print)
   } catch (e) {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process"
+import { type AddressInfo, createServer } from "node:net"
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -157,6 +158,26 @@ describe("balance-admin CLI against the real service", () => {
     assert.deepStrictEqual([wrongKey.code, wrongKey.stderr.includes("401 INVALID_ADMIN_KEY")], [1, true])
     const down = await cli(["archive"], { BALANCE_API_URL: "http://127.0.0.1:9/api" })
     assert.deepStrictEqual([down.code, down.stderr.includes("cannot reach http://127.0.0.1:9/api")], [1, true])
+  })
+
+  it("a service that accepts and never answers: the request gives up after --timeout, exit 1, saying so; a bad --url or option is bad usage (exit 2)", async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (silent.address() as AddressInfo).port
+      const hung = await cli(["overview", "--timeout", "0.5"], { BALANCE_API_URL: `http://127.0.0.1:${port}/api` })
+      assert.strictEqual(hung.code, 1)
+      assert.include(hung.stderr, `balance-admin: no answer from http://127.0.0.1:${port}/api within 0.5 s`)
+    } finally {
+      silent.close()
+    }
+    const badUrl = await cli(["overview", "--url", "not-a-url"])
+    assert.deepStrictEqual([badUrl.code, badUrl.stderr.trim()], [2, `balance-admin: --url / BALANCE_API_URL must be an http(s) URL such as http://127.0.0.1:3002/api, not "not-a-url"`])
+    const badTimeout = await cli(["overview", "--timeout", "soon"])
+    assert.deepStrictEqual([badTimeout.code, badTimeout.stderr.trim()], [2, `balance-admin: --timeout must be a number of seconds above 0, not "soon"`])
+    const unknown = await cli(["overview", "--frobnicate"])
+    assert.strictEqual(unknown.code, 2)
+    assert.match(unknown.stderr, /^balance-admin: Unknown option '--frobnicate'/)
   })
 
   it("the bin script runs the compiled CLI on the system's Node (not only the pinned 24)", async () => {

@@ -59,9 +59,11 @@ describe("admin console in headless Chromium against the real service", () => {
     await page.getByLabel("Key or token").fill("wrong-key")
     await page.getByRole("button", { name: "Sign in" }).click()
     await eventually(`page.locator("#sign-in-error").textContent() contains "sign in again"`, async () => ((await page.locator("#sign-in-error").textContent()) ?? "").includes("sign in again"))
+    assert.isFalse(await page.getByRole("navigation", { name: "Console pages" }).isVisible(), "no page links before sign-in")
     await page.getByLabel("Key or token").fill(ADMIN_KEY)
     await page.keyboard.press("Enter")
     await page.getByRole("heading", { name: "Overview" }).waitFor()
+    assert.isTrue(await page.getByRole("navigation", { name: "Console pages" }).isVisible())
     const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.getItem("balance-admin-credential") }))
     assert.strictEqual(storage.local, 0)
     assert.deepStrictEqual(JSON.parse(storage.session!), { kind: "key", value: ADMIN_KEY })
@@ -199,6 +201,25 @@ describe("admin console in headless Chromium against the real service", () => {
     assert.strictEqual((await adminCall(f, "GET", "/accounts/ui-p3/balance")).balance, before + 77)
     await page.getByLabel("Show").selectOption("RESOLVED")
     await eventually(`page.locator("#dead-letters").textContent() contains "APPLIED"`, async () => ((await page.locator("#dead-letters").textContent()) ?? "").includes("APPLIED"))
+  })
+
+  it("a request the service never answers: after 30 s the page says so instead of loading forever", async () => {
+    // A tab of its own, signed in, on the browser's fake clock; the balance request is held unanswered.
+    const tab = await browser.newPage()
+    try {
+      await tab.clock.install()
+      await tab.addInitScript((key) => sessionStorage.setItem("balance-admin-credential", JSON.stringify({ kind: "key", value: key })), ADMIN_KEY)
+      const held: Array<string> = []
+      await tab.route("**/api/accounts/ui-p1/balance", (route) => void held.push(route.request().url()))
+      await tab.goto(`${f.service.httpUrl}/admin#/accounts/ui-p1`)
+      await tab.getByRole("heading", { name: "Account ui-p1" }).waitFor()
+      await eventually("the balance request to be sent and held", () => held.length > 0)
+      await tab.clock.fastForward(30_001)
+      await eventually(`#account-summary says the service did not answer`, async () =>
+        ((await tab.locator("#account-summary").textContent()) ?? "").includes("no answer from the service within 30 s"))
+    } finally {
+      await tab.close()
+    }
   })
 
   it("loaded nothing from outside the service; assets are cached, the page revalidated; signing out forgets the key", async () => {

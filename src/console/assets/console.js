@@ -62,16 +62,30 @@ class ApiError extends Error {
   }
 }
 
+/** How long one request may wait for its answer: a stopped or wedged service is said so, not "Loading…" forever. */
+const REQUEST_TIMEOUT_MS = 30_000
+
 const call = async (method, path, { query, body, headers } = {}) => {
   const c = credential.get()
   const auth = c === null ? {} : c.kind === "jwt" ? { authorization: `Bearer ${c.value}` } : { "x-admin-key": c.value }
   const qs = query ? Object.entries(query).filter(([, v]) => v !== undefined && v !== "").map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&") : ""
-  const response = await fetch(`/api${path}${qs ? `?${qs}` : ""}`, {
-    method,
-    headers: { ...auth, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  const text = await response.text()
+  const deadline = new AbortController()
+  const timer = setTimeout(() => deadline.abort(), REQUEST_TIMEOUT_MS)
+  let response, text
+  try {
+    response = await fetch(`/api${path}${qs ? `?${qs}` : ""}`, {
+      method,
+      headers: { ...auth, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: deadline.signal
+    })
+    text = await response.text()
+  } catch (e) {
+    if (deadline.signal.aborted) throw new Error(`no answer from the service within ${REQUEST_TIMEOUT_MS / 1000} s: it may be stopped or overloaded; try again`)
+    throw e
+  } finally {
+    clearTimeout(timer)
+  }
   const json = text ? JSON.parse(text) : null
   if (response.status === 401) {
     signOut("Your credential was refused; sign in again.")
