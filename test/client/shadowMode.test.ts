@@ -25,22 +25,39 @@ describe("shadow mode", () => {
       await game.buyIn({ tableId: "sh-t", accountId: "sh-poor", amount: 500 }, { stackAfter: 500 }),
       await game.contribute({ tableId: "sh-t", handId: "h1", seatId: 1, accountId: "sh-a", amount: 20, type: "BLIND" }, { stackAfter: 280 }),
       // The game's own count is off by 5: a stack mismatch.
-      await game.contribute({ tableId: "sh-t", handId: "h1", seatId: 1, accountId: "sh-a", amount: 30, type: "BET" }, { stackAfter: 255 })
+      await game.contribute({ tableId: "sh-t", handId: "h1", seatId: 1, accountId: "sh-a", amount: 30, type: "BET" }, { stackAfter: 255 }),
+      // A top-up the game counts as 10 more than it is (the commit answers no stack: the mirror reads it).
+      await game.buyIn({ tableId: "sh-t", accountId: "sh-a", amount: 100 }, { stackAfter: 360 })
     ]
-    assert.deepStrictEqual(decisions.map((d) => d.decision), ["legacy", "legacy", "legacy", "legacy"])
+    assert.deepStrictEqual(decisions.map((d) => d.decision), ["legacy", "legacy", "legacy", "legacy", "legacy"])
     await game.shadow.idle()
     const stats = game.stats()
-    assert.strictEqual(stats.shadow.mirrored, 3)
+    assert.strictEqual(stats.shadow.mirrored, 4)
     assert.strictEqual(stats.shadow.divergences.refused, 1)
-    assert.strictEqual(stats.shadow.divergences["stack-mismatch"], 1)
-    assert.deepStrictEqual(game.divergences().map((d) => [d.kind, d.movement.kind]), [["refused", "buy-in"], ["stack-mismatch", "contribution"]])
+    assert.strictEqual(stats.shadow.divergences["stack-mismatch"], 2)
+    assert.deepStrictEqual(game.divergences().map((d) => [d.kind, d.movement.kind]), [["refused", "buy-in"], ["stack-mismatch", "contribution"], ["stack-mismatch", "buy-in"]])
     assert.match(game.divergences()[0]!.detail, /INSUFFICIENT_BALANCE/)
+    assert.strictEqual(game.divergences()[2]!.detail, "game 360, service 350")
     assert.deepStrictEqual(await booksOf(client, ["sh-a", "sh-poor"], ["sh-t"]), {
-      "wallet:sh-a": 700,
-      "stack:sh-t:sh-a": 250,
+      "wallet:sh-a": 600,
+      "stack:sh-t:sh-a": 350,
       "wallet:sh-poor": 50,
       "stack:sh-t:sh-poor": 0
     })
+    await game.close()
+  }, 60_000)
+
+  it("a switch to enforce keeps the order: an enforced bet waits for the buy-in mirrored just before it", async () => {
+    const h = harness()
+    const client = h.client(FAST_FAIL)
+    await client.checked("EnsureAccount", { account_id: "sh-c", initial_balance: 1_000 })
+    const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow-switch"), logger: () => {} })
+    assert.strictEqual((await game.buyIn({ tableId: "sh-t3", accountId: "sh-c", amount: 500 }, { stackAfter: 500 })).decision, "legacy")
+    assert.isAtLeast(game.shadow.pending(), 1, "the buy-in is still being mirrored")
+    game.setMode("enforce")
+    const bet = await game.contribute({ tableId: "sh-t3", handId: "h1", seatId: 1, accountId: "sh-c", amount: 20, type: "BET" })
+    assert.strictEqual(bet.decision, "applied", JSON.stringify(bet))
+    assert.deepStrictEqual(await booksOf(client, ["sh-c"], ["sh-t3"]), { "wallet:sh-c": 500, "stack:sh-t3:sh-c": 480 })
     await game.close()
   }, 60_000)
 

@@ -335,6 +335,8 @@ export class GameBalance {
   private async applyEnforced(movement: Movement): Promise<Decision> {
     const invalid = movementProblem(movement)
     if (invalid !== undefined) return this.count({ decision: "refused", key: movement.key, code: invalid.code, message: invalid.message }, movement)
+    // Right after a switch from shadow: the movements of this table and players mirrored before it go first.
+    if (this.shadow.hasPendingFor(movement)) await this.shadow.passed(movement)
     // Order: a movement must not overtake an earlier one of its table or players still in the journal
     // (a bet on a stack whose offline buy-in has not been replayed yet would be refused, or worse, succeed out of order).
     if (this.journal.hasPendingFor(movement)) return this.permit(movement, "backlog")

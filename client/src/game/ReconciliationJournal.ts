@@ -16,7 +16,7 @@ import {
   writeSync
 } from "node:fs"
 import { join } from "node:path"
-import { accountsOf, type Movement, type MovementResult } from "./movements.ts"
+import { type Movement, type MovementResult, sharesTableOrPlayer } from "./movements.ts"
 
 /** Why a movement was permitted offline. */
 export type JournalCause =
@@ -271,12 +271,8 @@ export class ReconciliationJournal {
 
   /** Whether a movement of this table or of one of these players is still waiting: a newer one must wait behind it. */
   hasPendingFor(movement: Movement): boolean {
-    const accounts = new Set(accountsOf(movement))
-    for (const e of this.entries.values()) {
-      if (e.state !== "pending") continue
-      if (e.movement.tableId === movement.tableId) return true
-      if (accountsOf(e.movement).some((a) => accounts.has(a))) return true
-    }
+    const related = sharesTableOrPlayer(movement)
+    for (const e of this.entries.values()) if (e.state === "pending" && related(e.movement)) return true
     return false
   }
 

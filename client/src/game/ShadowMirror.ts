@@ -2,7 +2,7 @@ import { appendFileSync } from "node:fs"
 import type { BalanceClient } from "../BalanceClient.ts"
 import { BalanceRefusal, BalanceUnavailable } from "../errors.ts"
 import type { ClientLogger, ClientTelemetry } from "../telemetry.ts"
-import { applyMovement, type Movement, type MovementResult } from "./movements.ts"
+import { applyMovement, type Movement, type MovementResult, sharesTableOrPlayer } from "./movements.ts"
 
 /** The game's own view of the outcome, to compare with the service's. All optional: compare what you know. */
 export interface LegacyView {
@@ -50,6 +50,10 @@ export interface ShadowSettings {
 export class ShadowMirror {
   private readonly queue: Array<{ movement: Movement; legacy: LegacyView | undefined }> = []
   private running = false
+  /** The movement being mirrored now. */
+  private current: Movement | undefined
+  /** Called after each movement mirrored (whatever its outcome). */
+  private progressWaiters: Array<() => void> = []
   private readonly recentDivergences: Array<Divergence> = []
   readonly counts: Record<DivergenceKind, number> = { refused: 0, "stack-mismatch": 0, unavailable: 0, dropped: 0, error: 0 }
   mirrored = 0
@@ -85,6 +89,21 @@ export class ShadowMirror {
     return this.queue.length + (this.running ? 1 : 0)
   }
 
+  /** Whether a movement of this table or of one of these players is queued or being mirrored. */
+  hasPendingFor(movement: Movement): boolean {
+    const related = sharesTableOrPlayer(movement)
+    return (this.current !== undefined && related(this.current)) || this.queue.some((q) => related(q.movement))
+  }
+
+  /**
+   * Resolves once nothing of this table or these players is left to mirror: an enforced movement
+   * after a switch from shadow waits for the mirrored ones before it (a bet behind its buy-in). Each
+   * mirrored call has its own deadline, so the wait is bounded.
+   */
+  async passed(movement: Movement): Promise<void> {
+    while (this.hasPendingFor(movement)) await new Promise<void>((resolve) => this.progressWaiters.push(resolve))
+  }
+
   /** Resolves when every enqueued movement has been mirrored (tests, shutdown). */
   idle(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve()
@@ -99,10 +118,19 @@ export class ShadowMirror {
     this.running = true
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+        this.current = next.movement
         await this.mirrorOne(next.movement, next.legacy)
+        this.current = undefined
+        const waiters = this.progressWaiters
+        this.progressWaiters = []
+        for (const w of waiters) w()
       }
     } finally {
       this.running = false
+      this.current = undefined
+      const progress = this.progressWaiters
+      this.progressWaiters = []
+      for (const w of progress) w()
       const waiters = this.idleWaiters
       this.idleWaiters = []
       for (const w of waiters) w()
@@ -120,8 +148,18 @@ export class ShadowMirror {
       else this.record("error", movement, e instanceof Error ? e.message : String(e))
       return
     }
-    if (legacy?.stackAfter !== undefined && result.stackAfter !== undefined && legacy.stackAfter !== result.stackAfter) {
-      this.record("stack-mismatch", movement, `game ${legacy.stackAfter}, service ${result.stackAfter}`)
+    let stackAfter = result.stackAfter
+    if (legacy?.stackAfter !== undefined && stackAfter === undefined && movement.kind === "buy-in") {
+      // A commit answers the wallet's balance, not the stack: read the stack the buy-in made.
+      try {
+        stackAfter = Number((await this.client.checked("GetTableStack", { table_id: movement.tableId, account_id: movement.accountId })).balance)
+      } catch (e) {
+        this.record(e instanceof BalanceUnavailable ? "unavailable" : "error", movement, `reading the stack to compare: ${e instanceof Error ? e.message : String(e)}`)
+        return
+      }
+    }
+    if (legacy?.stackAfter !== undefined && stackAfter !== undefined && legacy.stackAfter !== stackAfter) {
+      this.record("stack-mismatch", movement, `game ${legacy.stackAfter}, service ${stackAfter}`)
     }
     if (legacy?.stacksAfter !== undefined && result.stacksAfter !== undefined) {
       for (const [account, stack] of Object.entries(legacy.stacksAfter)) {

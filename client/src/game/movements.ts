@@ -69,6 +69,15 @@ export const accountsOf = (m: Movement): ReadonlyArray<string> => {
   }
 }
 
+/**
+ * Whether another movement is of the same table or of one of the same players as `movement`: the
+ * two must reach the service in the order the game made them (a bet behind its buy-in).
+ */
+export const sharesTableOrPlayer = (movement: Movement): ((other: Movement) => boolean) => {
+  const accounts = new Set(accountsOf(movement))
+  return (other) => other.tableId === movement.tableId || accountsOf(other).some((a) => accounts.has(a))
+}
+
 /** Chips the movement moves, as the report counts them. */
 export const chipsOf = (m: Movement): number =>
   m.kind === "settle" ? m.winners.reduce((s, w) => s + w.amount, 0) : m.kind === "cancel" ? 0 : m.amount
