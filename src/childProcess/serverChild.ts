@@ -75,17 +75,11 @@ export interface SpawnUntilReady {
   readonly spawnError: (e: NodeJS.ErrnoException) => Error
   /** Kills the child when it did not get ready in time. */
   readonly kill: (child: ChildProcess) => void
-  /** Runs it as this user and group (set before exec: no process in between); default: ours. */
-  readonly user?: { readonly uid: number; readonly gid: number } | undefined
 }
 
 /** Spawns the child and resolves once `isReady`; rejects with its last output if it exits first or takes too long. */
 export const spawnUntilReady = async (options: SpawnUntilReady): Promise<{ readonly child: ChildProcess; readonly exited: Promise<void> }> => {
-  const child = spawn(options.command, [...options.args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: options.detached,
-    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid })
-  })
+  const child = spawn(options.command, [...options.args], { stdio: ["ignore", "pipe", "pipe"], detached: options.detached })
   let output = ""
   child.stdout?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))
   child.stderr?.on("data", (c: Buffer) => void (output = (output + c.toString("utf8")).slice(-4000)))

@@ -22,14 +22,16 @@ import {
  * directory, trust authentication (nothing but this machine can reach it).
  *
  * initdb and postgres refuse to run as root: as root, both run as the
- * `postgres` user (Debian's package creates it), switched to before exec (the
- * spawn's uid and gid), and the data directory is handed to that user (owner
- * postgres, mode 0700). That user must also be able to pass through the
- * directories above it: see grantPassage. Not through runuser: it stays as a
- * parent in between, and when postgres is stopped (SIGSTOP, a hung database)
- * runuser stops itself and is not continued with postgres, so it no longer
- * reaps it: a later crash of postgres went unseen (no restart) and its stop
- * waited out the grace.
+ * `postgres` user (Debian's package creates it) through setpriv (util-linux:
+ * that user's uid, gid and supplementary groups, and its login environment),
+ * and the data directory is handed to that user (owner postgres, mode 0700).
+ * That user must also be able to pass through the directories above it: see
+ * grantPassage. setpriv execs the server, so nothing sits in between. Not
+ * runuser: it stays as a parent, and when postgres is stopped (SIGSTOP, a hung
+ * database) runuser stops itself and is not continued with postgres, so it no
+ * longer reaps it: a later crash of postgres went unseen (no restart) and its
+ * stop waited out the grace. Not Node's spawn uid/gid either: libuv drops the
+ * supplementary groups, which grantPassage counts on.
  */
 export interface PostgresServerProcess extends ServerChild {
   /** postgres://postgres@127.0.0.1:<port>/postgres; `dir` is the data directory (the cluster). */
@@ -114,12 +116,11 @@ const grantPassage = (cluster: string, user: { uid: number; gid: number; groups:
   }
 }
 
-/** Who initdb and postgres run as: the `postgres` user when we are root (they refuse root), else us. */
-const serverUser = (): { readonly uid: number; readonly gid: number } | undefined => {
-  if (!isRoot()) return undefined
-  const { uid, gid } = postgresUser()
-  return { uid, gid }
-}
+/** The command line of `binary`: as root through setpriv as the `postgres` user (initdb and postgres refuse root). */
+const asServerUser = (binary: string, args: ReadonlyArray<string>): [string, Array<string>] =>
+  isRoot()
+    ? ["setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--reset-env", "--", binary, ...args]]
+    : [binary, [...args]]
 
 /** Creates the cluster in `dir` unless it already holds one (PG_VERSION). */
 export const initCluster = (dir: string, bin = findPostgresBin()): void => {
@@ -133,10 +134,8 @@ export const initCluster = (dir: string, bin = findPostgresBin()): void => {
     grantPassage(abs, user)
     chownSync(abs, user.uid, user.gid)
   }
-  const result = spawnSync(join(bin, "initdb"), ["-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"], {
-    encoding: "utf8",
-    ...serverUser()
-  })
+  const [command, args] = asServerUser(join(bin, "initdb"), ["-D", abs, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"])
+  const result = spawnSync(command, args, { encoding: "utf8" })
   if (result.status !== 0) {
     const hint = isRoot() ? ` (running as root: initdb runs as the 'postgres' user, which owns ${abs})` : ""
     throw new Error(`initdb failed (${result.status ?? result.signal})${hint}: ${(result.stderr || result.stdout).trim().slice(-2000)}`)
@@ -183,11 +182,11 @@ export const spawnPostgresServer = async (options: {
 }): Promise<PostgresServerProcess> => {
   const bin = findPostgresBin()
   initCluster(options.dir, bin)
+  const [command, args] = asServerUser(join(bin, "postgres"), postgresArgs(options.port, options.dir))
   const { child, exited } = await spawnUntilReady({
     name: "postgres",
-    command: join(bin, "postgres"),
-    args: postgresArgs(options.port, options.dir),
-    user: serverUser(),
+    command,
+    args,
     // Its own process group, so a terminal's Ctrl-C reaches the service, which stops it in order.
     detached: true,
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,

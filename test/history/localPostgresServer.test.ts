@@ -155,6 +155,9 @@ it.live.skipIf(!isRoot)("as root, postgres runs as the postgres user with nothin
       const pid = yield* postmasterPid
       assert.strictEqual(procStatus(pid, "PPid"), process.pid, "the postmaster is the service's own child (no runuser in between)")
       assert.strictEqual(procStatus(pid, "Uid"), Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()))
+      // Every group of the user, as grantPassage counts them (not only its primary group).
+      const groups = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("Groups:"))!.split(/\s+/).slice(1).filter(Boolean).map(Number)
+      assert.sameMembers(groups, execFileSync("id", ["-G", "postgres"], { encoding: "utf8" }).trim().split(/\s+/).map(Number))
       // A hung database, then a crash. Under runuser, runuser stopped with postgres and stayed stopped: the crash went unseen.
       process.kill(pid, "SIGSTOP")
       process.kill(pid, "SIGCONT")

@@ -151,6 +151,8 @@ export const recordOwner = (server: RedisServerProcess): void => {
 export const stopOrphanedServer = async (dir: string, timeoutMs = 10_000): Promise<boolean> => {
   const orphan = await liveOrphan(ownerFile(dir), isAlive, pingOnce)
   if (orphan === undefined) return false
+  // Continued first: a stopped process acts on nothing (stopChild).
+  process.kill(orphan.pid, "SIGCONT")
   process.kill(orphan.pid, "SIGTERM")
   await waitForExit(orphan.pid, isAlive, timeoutMs, `orphaned redis-server (pid ${orphan.pid}) on ${dir}`)
   return true
