@@ -60,19 +60,6 @@ export class JournalLocked extends Error {
 }
 
 export const JOURNAL_FILE = "journal.jsonl"
-
-/**
- * Whether a journal file can be archived: nothing pending, and something applied (a file of
- * refusals alone would only be carried into the next one again).
- */
-const settled = (entries: ReadonlyMap<string, JournalEntry>): boolean => {
-  let applied = false
-  for (const e of entries.values()) {
-    if (e.state === "pending") return false
-    if (e.state === "applied") applied = true
-  }
-  return applied
-}
 /** Journals open in this process (the pid lock cannot tell two of them apart). */
 const openHere = new Set<string>()
 const LOCK_FILE = "journal.lock"
@@ -154,10 +141,10 @@ export const foldLines = (text: string): { entries: Map<string, JournalEntry>; v
  * writing `applied`) moves nothing twice.
  *
  * One process per directory (a pid lock file). On open, a torn last line is
- * cut off; a journal with nothing pending (and something applied) is archived
- * as journal-<ms>.jsonl (the report reads those too) and a fresh one started.
- * Refused movements are not settled: they wait for the operator
- * (`balance-reconcile retry`), so they are carried into the fresh file.
+ * cut off; a journal with nothing pending is archived as journal-<ms>.jsonl
+ * (the report reads those too) and a fresh one started. A refusal archived
+ * that way can still be retried: `retry` finds it in the archives and puts it
+ * back in line in the current file.
  */
 export class ReconciliationJournal {
   private fd: number
@@ -186,10 +173,8 @@ export class ReconciliationJournal {
     writeFileSync(lock, `${process.pid}\n`, { mode: 0o600 })
     const path = join(dir, JOURNAL_FILE)
     let { entries, validBytes } = existsSync(path) ? foldLines(readFileSync(path, "utf8")) : { entries: new Map<string, JournalEntry>(), validBytes: 0 }
-    let carried: ReadonlyArray<JournalEntry> = []
-    if (settled(entries)) {
+    if (entries.size > 0 && [...entries.values()].every((e) => e.state !== "pending")) {
       renameSync(path, join(dir, `journal-${Date.now()}.jsonl`))
-      carried = [...entries.values()].filter((e) => e.state === "refused")
       entries = new Map()
       validBytes = 0
     }
@@ -199,19 +184,7 @@ export class ReconciliationJournal {
       fsyncSync(fd)
     }
     openHere.add(key)
-    const journal = new ReconciliationJournal(dir, fd, entries, validBytes)
-    journal.carry(carried)
-    return journal
-  }
-
-  /** Writes refused entries of an archived file into this one, as they were: still refused, still retryable. */
-  private carry(refused: ReadonlyArray<JournalEntry>): void {
-    for (const e of refused) {
-      const r = e.refusal!
-      this.write({ t: "movement", id: e.id, at: e.at, cause: e.cause, movement: e.movement })
-      this.write({ t: "refused", id: e.id, at: r.at, code: r.code, message: r.message, advice: r.advice })
-      this.entries.set(e.id, { ...e })
-    }
+    return new ReconciliationJournal(dir, fd, entries, validBytes)
   }
 
   private write(line: JournalLine): void {
@@ -250,10 +223,21 @@ export class ReconciliationJournal {
     e.refusal = { code, message, advice, at }
   }
 
-  /** Puts a refused movement back in line, after the operator fixed its cause. */
+  /**
+   * Puts a refused movement back in line, after the operator fixed its cause. One archived with a
+   * settled journal (a game restart archives it) is found there and journaled here again first: a
+   * crash right after that line leaves it pending, which is what the retry asked for.
+   */
   retry(id: string): boolean {
-    const e = this.entries.get(id)
-    if (e === undefined || e.state !== "refused") return false
+    let e = this.entries.get(id)
+    if (e === undefined) {
+      const archived = readJournalDir(this.dir).find((x) => x.id === id)
+      if (archived === undefined || archived.state !== "refused") return false
+      this.write({ t: "movement", id, at: archived.at, cause: archived.cause, movement: archived.movement })
+      e = { ...archived }
+      this.entries.set(id, e)
+    }
+    if (e.state !== "refused") return false
     this.write({ t: "retry", id, at: Date.now() })
     e.state = "pending"
     e.retried = true
@@ -294,14 +278,12 @@ export class ReconciliationJournal {
    * `minBytes`: the settled one is kept as journal-<ms>.jsonl (the report reads it).
    */
   rotateIfSettled(minBytes: number): boolean {
-    if (this.closed || this.size < minBytes || !settled(this.entries)) return false
-    const refused = [...this.entries.values()].filter((e) => e.state === "refused")
+    if (this.closed || this.size < minBytes || [...this.entries.values()].some((e) => e.state === "pending")) return false
     closeSync(this.fd)
     renameSync(join(this.dir, JOURNAL_FILE), join(this.dir, `journal-${Date.now()}.jsonl`))
     this.fd = openSync(join(this.dir, JOURNAL_FILE), "a+", 0o600)
     this.entries.clear()
     this.size = 0
-    this.carry(refused)
     return true
   }
 
@@ -316,7 +298,7 @@ export class ReconciliationJournal {
 
 /**
  * Every journal file of a directory (archives first, the current one last), folded: what the report
- * reads. A refusal carried from an archive into a later file is one entry, as the later file has it.
+ * reads. A refusal retried from an archive is one entry, as the later file has it.
  */
 export const readJournalDir = (dir: string): Array<JournalEntry> => {
   if (!existsSync(dir)) return []

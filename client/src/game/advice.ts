@@ -15,7 +15,7 @@ export const adviceFor = (m: Movement, code: string): string => {
         "or, if the house accepts the loss, grant them explicitly with an admin Deposit (source RECONCILIATION) and run `balance-reconcile retry <journalDir> <id>`."
     case "buy-in:ACCOUNT_NOT_FOUND":
     case "contribution:ACCOUNT_NOT_FOUND":
-      return `${who}: the wallet does not exist on the service. Create it (EnsureAccount, no initial balance) and run \`balance-reconcile retry <id>\`.`
+      return `${who}: the wallet does not exist on the service. Create it (EnsureAccount, no initial balance) and run \`balance-reconcile retry <journalDir> <id>\`.`
     case "contribution:INSUFFICIENT_STACK":
       return `${who} bet chips the service's stack does not hold: an earlier movement at this table was refused (see above). ` +
         "Resolve that one first, then `balance-reconcile retry <journalDir> <id>`; the hand's pot on the service is short by this amount until then."
