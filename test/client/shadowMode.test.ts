@@ -61,6 +61,29 @@ describe("shadow mode", () => {
     await game.close()
   }, 60_000)
 
+  it("a game logger that throws does not stop the mirror: the movements behind a divergence are mirrored, and an enforced one after the switch goes through", async () => {
+    const h = harness()
+    const client = h.client(FAST_FAIL)
+    await client.checked("EnsureAccount", { account_id: "sh-d", initial_balance: 1_000 })
+    const game = new GameBalance({
+      client,
+      mode: "shadow",
+      journalDir: h.tempDir("shadow-throwing-log"),
+      logger: (level) => {
+        if (level === "warn") throw new Error("the game's logger is broken")
+      }
+    })
+    // Refused by the service (no such wallet): a divergence, logged at warn: the logger throws.
+    await game.buyIn({ tableId: "sh-t4", accountId: "sh-nobody", amount: 100 })
+    await game.buyIn({ tableId: "sh-t4", accountId: "sh-d", amount: 300 })
+    game.setMode("enforce")
+    const bet = await game.contribute({ tableId: "sh-t4", handId: "h1", seatId: 1, accountId: "sh-d", amount: 10, type: "BET" })
+    assert.strictEqual(bet.decision, "applied", JSON.stringify(bet))
+    assert.strictEqual(game.stats().shadow.divergences.refused, 1)
+    assert.deepStrictEqual(await booksOf(client, ["sh-d"], ["sh-t4"]), { "wallet:sh-d": 700, "stack:sh-t4:sh-d": 290 })
+    await game.close()
+  }, 60_000)
+
   it("never blocks or throws into the game while the service hangs or is dead: the mirror's failures are divergences", async () => {
     const h = harness()
     const client = h.client(FAST_FAIL)

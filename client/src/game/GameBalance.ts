@@ -386,7 +386,7 @@ export class GameBalance {
       if (entry.cause === "unavailable" && !entry.retried && Date.now() - entry.at > this.idempotencyTtlMs * 0.9) {
         const advice = `the call may have reached the service longer ago than the service keeps keys: look for this movement (key ${entry.movement.key}) ` +
           "in the service's ledger (the table's and player's transfers around the journal time). Present: nothing to do. " +
-          "Absent: `balance-reconcile retry <id>` replays it."
+          "Absent: `balance-reconcile retry <journalDir> <id>` replays it."
         this.journal.markRefused(entry.id, OUTCOME_UNKNOWN_PAST_KEY_TTL, "replay could apply it twice", advice)
         refused++
         this.counts.replayRefused++

@@ -101,7 +101,7 @@ export class ShadowMirror {
    * mirrored call has its own deadline, so the wait is bounded.
    */
   async passed(movement: Movement): Promise<void> {
-    while (this.hasPendingFor(movement)) await new Promise<void>((resolve) => this.progressWaiters.push(resolve))
+    while (this.running && this.hasPendingFor(movement)) await new Promise<void>((resolve) => this.progressWaiters.push(resolve))
   }
 
   /** Resolves when every enqueued movement has been mirrored (tests, shutdown). */
@@ -119,7 +119,11 @@ export class ShadowMirror {
     try {
       for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
         this.current = next.movement
-        await this.mirrorOne(next.movement, next.legacy)
+        try {
+          await this.mirrorOne(next.movement, next.legacy)
+        } catch {
+          // Nothing stops the queue (movements behind it, and enforced ones waiting in passed()).
+        }
         this.current = undefined
         const waiters = this.progressWaiters
         this.progressWaiters = []
@@ -174,8 +178,13 @@ export class ShadowMirror {
     this.counts[kind]++
     this.recentDivergences.push(d)
     if (this.recentDivergences.length > this.settings.keep) this.recentDivergences.shift()
-    this.telemetry.onEvent({ type: "shadow-divergence", kind, movement: movement.kind })
-    this.log("warn", "shadow divergence", { kind, movement: movement.kind, tableId: movement.tableId, key: movement.key, detail })
+    try {
+      // The game's own telemetry and logger: whatever they throw stays here.
+      this.telemetry.onEvent({ type: "shadow-divergence", kind, movement: movement.kind })
+      this.log("warn", "shadow divergence", { kind, movement: movement.kind, tableId: movement.tableId, key: movement.key, detail })
+    } catch {
+      // Observation only.
+    }
     if (this.settings.file !== undefined) {
       try {
         appendFileSync(this.settings.file, `${JSON.stringify(d)}\n`)
