@@ -9,6 +9,7 @@ import { join } from "node:path"
 export const DEFAULT_API_URL = "http://127.0.0.1:3002/api"
 /** How long one request may wait for its answer (a stopped or wedged service would otherwise hang the CLI). */
 export const DEFAULT_TIMEOUT_SECONDS = 30
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ClientSettings {
   readonly apiUrl: string
@@ -53,7 +54,10 @@ export const resolveSettings = (env: NodeJS.ProcessEnv, apiUrlFlag: string | und
   const apiUrl = (apiUrlFlag ?? env["BALANCE_API_URL"] ?? DEFAULT_API_URL).replace(/\/+$/, "")
   if (!isHttpUrl(apiUrl)) throw new CliError(`--url / BALANCE_API_URL must be an http(s) URL such as ${DEFAULT_API_URL}, not "${apiUrl}"`, 2)
   const seconds = timeoutFlag === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(timeoutFlag)
-  if (!(Number.isFinite(seconds) && seconds > 0)) throw new CliError(`--timeout must be a number of seconds above 0, not "${timeoutFlag}"`, 2)
+  // Timers hold at most 2^31-1 ms; past that Node fires them at once.
+  if (!(Number.isFinite(seconds) && seconds > 0 && seconds * 1000 <= MAX_TIMER_MS)) {
+    throw new CliError(`--timeout must be a number of seconds above 0 and at most ${Math.floor(MAX_TIMER_MS / 1000)}, not "${timeoutFlag}"`, 2)
+  }
   const timeoutMs = Math.ceil(seconds * 1000)
   const fromEnv = env["ADMIN_API_KEY"]?.trim()
   if (fromEnv !== undefined && fromEnv !== "") return { apiUrl, adminKey: fromEnv, timeoutMs }
@@ -92,8 +96,11 @@ export const adminClient = (settings: ClientSettings): AdminClient => {
       text = await response.text()
     } catch (e) {
       if (signal.aborted) {
+        // A write whose answer never came may have been applied: its key makes running it again safe.
+        const key = headers["idempotency-key"]
+        const write = key === undefined ? "" : `; it may have been applied: run it again with --key ${key} (the same key moves nothing twice)`
         throw new CliError(
-          `no answer from ${settings.apiUrl} within ${settings.timeoutMs / 1000} s: is the service stopped or overloaded? (--timeout SECONDS)`,
+          `no answer from ${settings.apiUrl} within ${settings.timeoutMs / 1000} s: is the service stopped or overloaded? (--timeout SECONDS)${write}`,
           1
         )
       }

@@ -44,7 +44,8 @@ import { type ArchivedClosedObject, HistoryStore, type HistoryUnavailable } from
  * one hand per pause rather than every hand. A `load` of a pot the caller would open (the ledger
  * reads one before an open when its cache lacks the player's stack: a cold cache, a key forgotten
  * after a replay) asks the same bounded check, never the unbounded lookup: otherwise the hand's
- * first contribution would wait for PostgreSQL.
+ * first contribution would wait for PostgreSQL. Such an open asks twice (the load, then apply);
+ * a retired pot seen by the load is refused by the plan, so apply asks only for a pot still absent.
  */
 /** How long a pot open waits for PostgreSQL to say whether the id was retired before it goes ahead unchecked. */
 export const RETIRED_POT_CHECK_TIMEOUT_MS = 100

@@ -168,13 +168,19 @@ describe("balance-admin CLI against the real service", () => {
       const hung = await cli(["overview", "--timeout", "0.5"], { BALANCE_API_URL: `http://127.0.0.1:${port}/api` })
       assert.strictEqual(hung.code, 1)
       assert.include(hung.stderr, `balance-admin: no answer from http://127.0.0.1:${port}/api within 0.5 s`)
+      // A write: its outcome is unknown, and the key to run it again safely is named.
+      const deposit = await cli(["deposit", "cli-p1", "5", "--key", "cli-timeout-1", "--timeout", "0.5"], { BALANCE_API_URL: `http://127.0.0.1:${port}/api` })
+      assert.strictEqual(deposit.code, 1)
+      assert.include(deposit.stderr, "it may have been applied: run it again with --key cli-timeout-1 (the same key moves nothing twice)")
     } finally {
       silent.close()
     }
     const badUrl = await cli(["overview", "--url", "not-a-url"])
     assert.deepStrictEqual([badUrl.code, badUrl.stderr.trim()], [2, `balance-admin: --url / BALANCE_API_URL must be an http(s) URL such as http://127.0.0.1:3002/api, not "not-a-url"`])
-    const badTimeout = await cli(["overview", "--timeout", "soon"])
-    assert.deepStrictEqual([badTimeout.code, badTimeout.stderr.trim()], [2, `balance-admin: --timeout must be a number of seconds above 0, not "soon"`])
+    for (const value of ["soon", "0", "3000000"]) {
+      const badTimeout = await cli(["overview", "--timeout", value])
+      assert.deepStrictEqual([badTimeout.code, badTimeout.stderr.trim()], [2, `balance-admin: --timeout must be a number of seconds above 0 and at most 2147483, not "${value}"`])
+    }
     const unknown = await cli(["overview", "--frobnicate"])
     assert.strictEqual(unknown.code, 2)
     assert.match(unknown.stderr, /^balance-admin: Unknown option '--frobnicate'/)

@@ -257,10 +257,10 @@ describe("Redis Sentinel failover under a workload (REDIS_MIN_REPLICAS_ACK=1)", 
 
   it("SENTINEL FAILOVER (the old primary stays up and is demoted): the ledger follows, nothing written to the old primary is acknowledged", async () => {
     const c = cluster!
-    const before = await c.primaryPort()
-    await c.waitForReplicasOnline(before, 1, 30_000)
     // The SIGKILL test's failover can still be reconfiguring replicas: a forced failover would answer INPROG.
     await c.waitForFailoverSettled(30_000)
+    const before = await c.primaryPort()
+    await c.waitForReplicasOnline(before, 1, 30_000)
     const summary = await workloadAround(c, "failover-switch:", async (c) => {
       const t0 = Date.now()
       // INPROG again: a sentinel started a failover of its own since (a loaded machine can miss down-after-ms); retried.

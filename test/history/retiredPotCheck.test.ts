@@ -94,5 +94,13 @@ describe("pot opens while the history store does not answer", () => {
       const opened = yield* contribute("bob", 2, "h3").pipe(Effect.provide(ledgerCoreOn(store)))
       assert.strictEqual(opened.result.totalPot, 5)
       assert.strictEqual(calls.asked, 3)
+      // Only opens go ahead unchecked: settling or cancelling a pot Redis lacks needs the archive's answer (it may be a retired one).
+      for (const command of [
+        { op: "Settle", tableId: "t1", handId: "h-unseen", winners: [{ seatId: 1, accountId: "alice", amount: 5 }], idempotencyKey: "s-unseen" },
+        { op: "Cancel", tableId: "t1", handId: "h-unseen", reason: "misdeal", idempotencyKey: "x-unseen" }
+      ] as const) {
+        const refused = yield* Effect.flip(Effect.flatMap(Ledger, (ledger) => ledger.execute(command)).pipe(Effect.provide(ledgerCoreOn(store))))
+        assert.deepInclude(refused, { _tag: "StoreUnavailable", operation: "history.closedObjects" }, command.op)
+      }
     }))
 })
