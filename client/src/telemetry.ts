@@ -42,6 +42,18 @@ export const noTelemetry: ClientTelemetry = { startSpan: () => noSpan, onEvent: 
 export type LogLevel = "debug" | "info" | "warn" | "error"
 export type ClientLogger = (level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>) => void
 
+/**
+ * The game's logger, made unable to throw: a decision already journaled (permitted offline) must
+ * reach the game, not an exception from its own logging (the game could retry it with a new key).
+ */
+export const guardedLogger = (logger: ClientLogger): ClientLogger => (level, message, fields) => {
+  try {
+    logger(level, message, fields)
+  } catch {
+    // Logging only.
+  }
+}
+
 /** JSON lines on stderr, warn and above: the journal's and the breaker's news reach the operator by default. */
 export const stderrLogger = (minimum: LogLevel = "warn"): ClientLogger => {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }

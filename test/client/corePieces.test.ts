@@ -167,6 +167,29 @@ describe("ReconciliationJournal", () => {
   })
 })
 
+describe("the game's logger", () => {
+  it("a logger that throws cannot turn a movement permitted offline (journaled) into an exception", async () => {
+    const dir = tempDir()
+    const dead = `127.0.0.1:${await freePort()}`
+    const game = new GameBalance({
+      client: { addresses: [dead], healthCheck: false, retry: { maxAttempts: 1 } },
+      mode: "enforce",
+      journalDir: dir,
+      replayIntervalMs: 3_600_000,
+      logger: () => {
+        throw new Error("the game's logger is broken")
+      }
+    })
+    try {
+      const d = await game.buyIn({ tableId: "t1", accountId: "alice", amount: 100, key: "k-logger" })
+      assert.strictEqual(d.decision, "permitted-offline")
+      assert.deepStrictEqual(game.journalEntries().map((e) => [e.movement.key, e.state]), [["k-logger", "pending"]])
+    } finally {
+      await game.close()
+    }
+  })
+})
+
 describe("replay of movements older than the service's idempotency TTL", () => {
   it("a movement whose call may have landed is handed to the operator, not replayed blindly; one never sent is replayed", async () => {
     const dir = tempDir()

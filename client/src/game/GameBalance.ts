@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { join } from "node:path"
 import { BalanceClient, type BalanceClientOptions } from "../BalanceClient.ts"
 import { BalanceRefusal, BalanceUnavailable } from "../errors.ts"
-import { type ClientLogger, stderrLogger } from "../telemetry.ts"
+import { type ClientLogger, guardedLogger, stderrLogger } from "../telemetry.ts"
 import { adviceFor } from "./advice.ts"
 import { applyMovement, type Movement, movementProblem, type MovementResult } from "./movements.ts"
 import { type JournalCause, type JournalEntry, ReconciliationJournal } from "./ReconciliationJournal.ts"
@@ -131,7 +131,7 @@ export class GameBalance {
     this.client = options.client instanceof BalanceClient ? options.client : new BalanceClient(options.client)
     this.currentMode = options.mode
     this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000
-    this.log = options.logger ?? stderrLogger()
+    this.log = guardedLogger(options.logger ?? stderrLogger())
     this.journal = ReconciliationJournal.open(options.journalDir)
     this.shadow = new ShadowMirror(
       this.client,
