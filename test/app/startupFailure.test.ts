@@ -105,6 +105,19 @@ describe("start-up failures", () => {
     assert.include(fatal.message, "(the game then sends metadata authorization: Bearer <token>) or GRPC_TLS_CERT")
   }, 60_000)
 
+  it("AUTH_DISABLED=true with gRPC beyond loopback is refused too, with or without a token (AUTH_DISABLED checks none)", async () => {
+    for (const env of [{ HOST: "0.0.0.0", AUTH_DISABLED: "true" }, { GRPC_HOST: "0.0.0.0", AUTH_DISABLED: "true", GRPC_AUTH_TOKEN: "a-token-0123456789" }]) {
+      const run = await runMainToExit(env)
+      run.cleanup()
+      assert.strictEqual(run.code, 1, JSON.stringify(env))
+      const fatal = theOneFatalLine(run)
+      assert.strictEqual(fatal.error, "GrpcExposedWithoutCredentials")
+      assert.include(fatal.message, "with AUTH_DISABLED=true, which makes every call an admin's and checks no credential")
+      assert.include(fatal.message, "GRPC_HOST=127.0.0.1")
+      assert.notMatch(run.stdout, /listening|redis-server started/)
+    }
+  }, 60_000)
+
   it("an unreadable GRPC_TLS_CERT is found before anything starts: one fatal line naming it, no redis-server, no listener, no key", async () => {
     const run = await runMainToExit({ GRPC_TLS_CERT: "/nonexistent/server.crt", GRPC_TLS_KEY: "/nonexistent/server.key" })
     const generated = existsSync(join(run.dataDir, "admin-api-key"))

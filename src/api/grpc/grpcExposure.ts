@@ -7,9 +7,15 @@ export type GameAccess = "bearer" | "mutual-tls" | "loopback-only" | "open (GRPC
 /** A start that would let anyone on the network reserve, settle and cash out chips. */
 export class GrpcExposedWithoutCredentials extends Schema.TaggedError<GrpcExposedWithoutCredentials>()(
   "GrpcExposedWithoutCredentials",
-  { host: Schema.String, port: Schema.Number }
+  { host: Schema.String, port: Schema.Number, authDisabled: Schema.Boolean }
 ) {
   override get message() {
+    if (this.authDisabled) {
+      return `gRPC would listen on ${this.host}:${this.port} (beyond loopback) with AUTH_DISABLED=true, which makes every call ` +
+        "an admin's and checks no credential (GRPC_AUTH_TOKEN and client certificates included): anyone on the network could mint chips. " +
+        "AUTH_DISABLED is for local experiments: set GRPC_HOST=127.0.0.1, or unset AUTH_DISABLED; " +
+        "or GRPC_ALLOW_UNAUTHENTICATED=true to accept it on a network you trust"
+    }
     return `gRPC would listen on ${this.host}:${this.port} (beyond loopback) with no credential for the game's calls: ` +
       "set GRPC_AUTH_TOKEN (the game then sends metadata authorization: Bearer <token>) " +
       "or GRPC_TLS_CERT + GRPC_TLS_KEY + GRPC_TLS_CA (mutual TLS); " +
@@ -39,12 +45,18 @@ export interface ExposureSettings {
  * mutual TLS) wherever gRPC listens beyond loopback, unless the operator says otherwise.
  */
 export const gameAccess = (s: ExposureSettings): Effect.Effect<GameAccess, GrpcExposedWithoutCredentials> => {
+  // AUTH_DISABLED first: it overrides every credential (each call is an admin's), so a token or
+  // client certificates do not protect anything then; beyond loopback it needs the explicit opt-in.
+  if (s.authDisabled) {
+    return isLoopback(s.host) || s.allowUnauthenticated
+      ? Effect.succeed("open (AUTH_DISABLED)")
+      : Effect.fail(new GrpcExposedWithoutCredentials({ host: s.host, port: s.port, authDisabled: true }))
+  }
   if (s.authToken !== undefined) return Effect.succeed("bearer")
   if (s.clientCertificates) return Effect.succeed("mutual-tls")
   if (isLoopback(s.host)) return Effect.succeed("loopback-only")
-  if (s.authDisabled) return Effect.succeed("open (AUTH_DISABLED)")
   if (s.allowUnauthenticated) return Effect.succeed("open (GRPC_ALLOW_UNAUTHENTICATED)")
-  return Effect.fail(new GrpcExposedWithoutCredentials({ host: s.host, port: s.port }))
+  return Effect.fail(new GrpcExposedWithoutCredentials({ host: s.host, port: s.port, authDisabled: false }))
 }
 
 /** The same check from the environment, run before anything starts. */
