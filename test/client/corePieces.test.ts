@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { buildReport, formatReport, GameBalance, JournalCorrupt, JournalLocked, readJournalDir, ReconciliationJournal } from "../../client/src/index.ts"
 import { OUTCOME_UNKNOWN_PAST_KEY_TTL } from "../../client/src/game/GameBalance.ts"
+import type { ClientLogger } from "../../client/src/telemetry.ts"
 import { freePort } from "../../src/childProcess/serverChild.ts"
 import { JOURNAL_FILE } from "../../client/src/game/ReconciliationJournal.ts"
 import { jitteredBackoffMs } from "../../client/src/transport/backoff.ts"
@@ -167,18 +168,20 @@ describe("ReconciliationJournal", () => {
   })
 })
 
+/** An enforce-mode game whose service address nobody listens on (one attempt per call, no replay timer). */
+const gameWithNoService = async (journalDir: string, logger: ClientLogger = () => {}) =>
+  new GameBalance({
+    client: { addresses: [`127.0.0.1:${await freePort()}`], healthCheck: false, retry: { maxAttempts: 1 } },
+    mode: "enforce",
+    journalDir,
+    replayIntervalMs: 3_600_000,
+    logger
+  })
+
 describe("the game's logger", () => {
   it("a logger that throws cannot turn a movement permitted offline (journaled) into an exception", async () => {
-    const dir = tempDir()
-    const dead = `127.0.0.1:${await freePort()}`
-    const game = new GameBalance({
-      client: { addresses: [dead], healthCheck: false, retry: { maxAttempts: 1 } },
-      mode: "enforce",
-      journalDir: dir,
-      replayIntervalMs: 3_600_000,
-      logger: () => {
-        throw new Error("the game's logger is broken")
-      }
+    const game = await gameWithNoService(tempDir(), () => {
+      throw new Error("the game's logger is broken")
     })
     try {
       const d = await game.buyIn({ tableId: "t1", accountId: "alice", amount: 100, key: "k-logger" })
@@ -198,14 +201,7 @@ describe("replay of movements older than the service's idempotency TTL", () => {
       { t: "movement", id: "maybe-landed", at: old, cause: "unavailable", movement: buyIn("k-old-1") },
       { t: "movement", id: "never-sent", at: old, cause: "circuit-open", movement: buyIn("k-old-2", "t2", "bob") }
     ].map((l) => `${JSON.stringify(l)}\n`).join(""))
-    const dead = `127.0.0.1:${await freePort()}`
-    const game = new GameBalance({
-      client: { addresses: [dead], healthCheck: false, retry: { maxAttempts: 1 } },
-      mode: "enforce",
-      journalDir: dir,
-      replayIntervalMs: 3_600_000,
-      logger: () => {}
-    })
+    const game = await gameWithNoService(dir)
     try {
       const pass = await game.replayPending()
       assert.strictEqual(pass.refused, 1)

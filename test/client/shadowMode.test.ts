@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { GameBalance } from "../../client/src/index.ts"
+import type { ClientLogger } from "../../client/src/telemetry.ts"
 import { eventually } from "../support/eventually.ts"
 import { booksOf, useServiceHarness } from "./support/serviceHarness.ts"
 import { FAST_FAIL } from "./support/settings.ts"
@@ -11,6 +12,21 @@ import { FAST_FAIL } from "./support/settings.ts"
  */
 
 const harness = useServiceHarness()
+
+/** A shadow-mode game on the harness' service, with `accountId` holding 1,000 chips. */
+const shadowGame = async (accountId: string, journal: string, logger: ClientLogger = () => {}) => {
+  const h = harness()
+  const client = h.client(FAST_FAIL)
+  await client.checked("EnsureAccount", { account_id: accountId, initial_balance: 1_000 })
+  return { h, client, game: new GameBalance({ client, mode: "shadow", journalDir: h.tempDir(journal), logger }) }
+}
+
+/** Switches to enforce and bets `amount` in hand h1 at seat 1: the service applies it. */
+const betAppliedAfterSwitch = async (game: GameBalance, accountId: string, tableId: string, amount: number) => {
+  game.setMode("enforce")
+  const bet = await game.contribute({ tableId, handId: "h1", seatId: 1, accountId, amount, type: "BET" })
+  assert.strictEqual(bet.decision, "applied", JSON.stringify(bet))
+}
 
 describe("shadow mode", () => {
   it("mirrors every movement, and records refusals and stack mismatches as divergences without changing the game's decision", async () => {
@@ -48,47 +64,29 @@ describe("shadow mode", () => {
   }, 60_000)
 
   it("a switch to enforce keeps the order: an enforced bet waits for the buy-in mirrored just before it", async () => {
-    const h = harness()
-    const client = h.client(FAST_FAIL)
-    await client.checked("EnsureAccount", { account_id: "sh-c", initial_balance: 1_000 })
-    const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow-switch"), logger: () => {} })
+    const { client, game } = await shadowGame("sh-c", "shadow-switch")
     assert.strictEqual((await game.buyIn({ tableId: "sh-t3", accountId: "sh-c", amount: 500 }, { stackAfter: 500 })).decision, "legacy")
     assert.isAtLeast(game.shadow.pending(), 1, "the buy-in is still being mirrored")
-    game.setMode("enforce")
-    const bet = await game.contribute({ tableId: "sh-t3", handId: "h1", seatId: 1, accountId: "sh-c", amount: 20, type: "BET" })
-    assert.strictEqual(bet.decision, "applied", JSON.stringify(bet))
+    await betAppliedAfterSwitch(game, "sh-c", "sh-t3", 20)
     assert.deepStrictEqual(await booksOf(client, ["sh-c"], ["sh-t3"]), { "wallet:sh-c": 500, "stack:sh-t3:sh-c": 480 })
     await game.close()
   }, 60_000)
 
   it("a game logger that throws does not stop the mirror: the movements behind a divergence are mirrored, and an enforced one after the switch goes through", async () => {
-    const h = harness()
-    const client = h.client(FAST_FAIL)
-    await client.checked("EnsureAccount", { account_id: "sh-d", initial_balance: 1_000 })
-    const game = new GameBalance({
-      client,
-      mode: "shadow",
-      journalDir: h.tempDir("shadow-throwing-log"),
-      logger: (level) => {
-        if (level === "warn") throw new Error("the game's logger is broken")
-      }
+    const { client, game } = await shadowGame("sh-d", "shadow-throwing-log", (level) => {
+      if (level === "warn") throw new Error("the game's logger is broken")
     })
     // Refused by the service (no such wallet): a divergence, logged at warn: the logger throws.
     await game.buyIn({ tableId: "sh-t4", accountId: "sh-nobody", amount: 100 })
     await game.buyIn({ tableId: "sh-t4", accountId: "sh-d", amount: 300 })
-    game.setMode("enforce")
-    const bet = await game.contribute({ tableId: "sh-t4", handId: "h1", seatId: 1, accountId: "sh-d", amount: 10, type: "BET" })
-    assert.strictEqual(bet.decision, "applied", JSON.stringify(bet))
+    await betAppliedAfterSwitch(game, "sh-d", "sh-t4", 10)
     assert.strictEqual(game.stats().shadow.divergences.refused, 1)
     assert.deepStrictEqual(await booksOf(client, ["sh-d"], ["sh-t4"]), { "wallet:sh-d": 700, "stack:sh-t4:sh-d": 290 })
     await game.close()
   }, 60_000)
 
   it("never blocks or throws into the game while the service hangs or is dead: the mirror's failures are divergences", async () => {
-    const h = harness()
-    const client = h.client(FAST_FAIL)
-    await client.checked("EnsureAccount", { account_id: "sh-b", initial_balance: 1_000 })
-    const game = new GameBalance({ client, mode: "shadow", journalDir: h.tempDir("shadow-down"), logger: () => {} })
+    const { h, game } = await shadowGame("sh-b", "shadow-down")
     const service = h.service()!
     service.child.kill("SIGSTOP")
     try {
