@@ -77,6 +77,7 @@ layer(Layer.mergeAll(TestHttpServer.layer(MemoryStore.layer), TestBrowser.layer)
     for (const path of [...assets, "/api/docs"]) {
       const first = yield* Effect.promise(() => fetch(`${baseUrl}${path}`))
       assert.strictEqual(first.status, 200, path)
+      assert.deepStrictEqual([first.headers.get("x-content-type-options"), first.headers.get("referrer-policy")], ["nosniff", "no-referrer"], path)
       yield* Effect.promise(() => first.arrayBuffer())
       const etag = first.headers.get("etag")
       assert.match(etag ?? "", /^"[A-Za-z0-9_-]+"$/, path)

@@ -82,9 +82,12 @@ const CONTENT_SECURITY_POLICY =
 
 const encoder = new TextEncoder()
 
+/** As the console's pages: no type sniffing, and nothing of the page's address sent elsewhere. */
+const HARDENING_HEADERS = { "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" }
+
 const serve = (a: Asset, extraHeaders: Record<string, string> = {}) =>
   Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const headers = { etag: a.etag, "cache-control": a.cacheControl, ...extraHeaders }
+    const headers = { etag: a.etag, "cache-control": a.cacheControl, ...HARDENING_HEADERS, ...extraHeaders }
     return request.headers["if-none-match"] === a.etag
       ? HttpServerResponse.empty({ status: 304, headers })
       : HttpServerResponse.uint8Array(a.body, { contentType: a.contentType, headers })
