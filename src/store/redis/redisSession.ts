@@ -102,13 +102,17 @@ export const makeRedisSession = Effect.fnUntraced(function*(options: RedisStoreO
   /**
    * Redis clock minus ours, so that apply deadlines are stated in Redis time (apply.lua reads
    * TIME). Measured at connect and after every reconnect (a failover may change the server).
+   * The lower bound, not the midpoint: Redis read its clock somewhere between `sent` and
+   * `received`, so the offset is at least TIME - received. A deadline stated with it passes, by
+   * the Redis clock, no later than our timer gives up on the call: a script Redis only gets to run
+   * after we answered UNAVAILABLE is always late (with the midpoint it could be up to half a round
+   * trip early: seen in CI, a withdrawal applied after its caller was told UNAVAILABLE).
    */
   let clockOffsetMs = 0
   const measureClockOffset = async () => {
-    const sent = Date.now()
     const [seconds, micros] = await redis.time()
     const received = Date.now()
-    clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Math.round((sent + received) / 2)
+    clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - received
   }
   yield* Effect.promise(() => measureClockOffset().catch(() => undefined))
   redis.on("ready", () => void measureClockOffset().catch(() => undefined))
