@@ -40,6 +40,12 @@ export interface ShadowSettings {
   readonly file?: string
 }
 
+/** Calls every waiter; the list to keep (a new, empty one). */
+const release = (waiters: ReadonlyArray<() => void>): Array<() => void> => {
+  for (const w of waiters) w()
+  return []
+}
+
 /**
  * Shadow (dual-write) mode: the game decides with its legacy chip logic and
  * every movement is mirrored to the service in the background, in order, one
@@ -98,7 +104,7 @@ export class ShadowMirror {
   /**
    * Resolves once nothing of this table or these players is left to mirror: an enforced movement
    * after a switch from shadow waits for the mirrored ones before it (a bet behind its buy-in). Each
-   * mirrored call has its own deadline, so the wait is bounded.
+   * mirrored call has its own deadline; the wait is as long as all of them (client README).
    */
   async passed(movement: Movement): Promise<void> {
     while (this.running && this.hasPendingFor(movement)) await new Promise<void>((resolve) => this.progressWaiters.push(resolve))
@@ -125,19 +131,13 @@ export class ShadowMirror {
           // Nothing stops the queue (movements behind it, and enforced ones waiting in passed()).
         }
         this.current = undefined
-        const waiters = this.progressWaiters
-        this.progressWaiters = []
-        for (const w of waiters) w()
+        this.progressWaiters = release(this.progressWaiters)
       }
     } finally {
       this.running = false
       this.current = undefined
-      const progress = this.progressWaiters
-      this.progressWaiters = []
-      for (const w of progress) w()
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
-      for (const w of waiters) w()
+      this.progressWaiters = release(this.progressWaiters)
+      this.idleWaiters = release(this.idleWaiters)
     }
   }
 

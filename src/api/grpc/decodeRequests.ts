@@ -83,21 +83,21 @@ const idempotencyKey = (input: unknown, field = "idempotency_key") =>
     ? Result.fail(refuse("MISSING_IDEMPOTENCY_KEY", `${field} is required`, field))
     : checked(IdempotencyKey, "INVALID_IDEMPOTENCY_KEY", field, input)
 
-/** An int64 read digit by digit (never rounded), then held to the chip range: positive, or 0 allowed. */
-const int64 = (input: unknown, field: string, code: RefusalCode, zeroAllowed: boolean) => {
+/** An int64 read digit by digit (never rounded): a safe integer, of either sign. */
+const safeInt64 = (input: unknown, field: string, code: RefusalCode): Result.Result<number, Refusal> => {
   const parsed = parseInt64(input ?? "0")
-  if (parsed._tag === "invalid") return Result.fail(refuse(code, `${field} ${parsed.reason}`, field))
-  return checked(zeroAllowed ? ChipsOrZero : Chips, code, field, parsed.value)
+  return parsed._tag === "invalid" ? Result.fail(refuse(code, `${field} ${parsed.reason}`, field)) : Result.succeed(parsed.value)
 }
+/** An int64 held to the chip range: positive, or 0 allowed. */
+const int64 = (input: unknown, field: string, code: RefusalCode, zeroAllowed: boolean) =>
+  Result.flatMap(safeInt64(input, field, code), (value) => checked(zeroAllowed ? ChipsOrZero : Chips, code, field, value))
 const amount = (input: unknown, field = "amount") => int64(input, field, "INVALID_AMOUNT", false)
-/** A ledger sequence number (after_seq): an int64 from 0 up; its refusal speaks of a seq, not of chips. */
-const sequenceNumber = (input: unknown, field: string) => {
-  const parsed = parseInt64(input ?? "0")
-  if (parsed._tag === "invalid") return Result.fail(refuse("INVALID_ARGUMENT", `${field} ${parsed.reason}`, field))
-  return parsed.value < 0
-    ? Result.fail(refuse("INVALID_ARGUMENT", `${field} must not be negative (a ledger seq, 0 for the start)`, field))
-    : Result.succeed(parsed.value)
-}
+/** A ledger sequence number (after_seq): from 0 up; its refusal speaks of a seq, not of chips. */
+const sequenceNumber = (input: unknown, field: string) =>
+  Result.flatMap(safeInt64(input, field, "INVALID_ARGUMENT"), (value) =>
+    value < 0
+      ? Result.fail(refuse("INVALID_ARGUMENT", `${field} must not be negative (a ledger seq, 0 for the start)`, field))
+      : Result.succeed(value))
 
 const CONTRIBUTION_TYPES = ["BLIND", "ANTE", "BET", "CALL", "RAISE", "ALL_IN"] as const
 const contributionType = (input: unknown) => {
